@@ -1,0 +1,8 @@
+module github.com/ghost-network/gpmd
+
+go 1.26
+
+require (
+	github.com/Masterminds/semver/v3 v3.5.0
+	github.com/opencontainers/go-digest v1.0.0
+)
