@@ -1,12 +1,14 @@
 package blobstore
 
-// API SKELETON — the helper that owns blobstore/ replaces the bodies; the
-// exported names and signatures below are relied on by repo/ and gmp/.
-
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -26,6 +28,28 @@ var (
 	ErrInvalidDigest = errors.New("invalid digest")
 )
 
+// Layout names, relative to the store's root.
+const (
+	blobsDirName  = "blobs"
+	algDirName    = "sha256" // the only algorithm accepted
+	ingestDirName = "ingest"
+
+	// hexLen is the length of a SHA-256 digest in hex.
+	hexLen = 64
+)
+
+// Buffer sizes. They are tuned by the benchmarks in bench_test.go.
+const (
+	// memLimit is how many bytes a Writer keeps in memory before it creates
+	// its temporary file. A blob of at most this size that is already stored
+	// costs a hash and nothing on disk.
+	memLimit = 1 << 20
+	// chunkSize is the unit of work of a write: each chunk is hashed and
+	// written while still in the CPU cache, and the context is checked
+	// between chunks.
+	chunkSize = 256 << 10
+)
+
 // Info describes one committed blob.
 type Info struct {
 	Digest  digest.Digest
@@ -35,78 +59,210 @@ type Info struct {
 
 // Store keeps blobs under <root>/blobs/sha256/<hex>; temporary files live
 // under <root>/ingest/ on the same filesystem.
-type Store struct{}
+//
+// A Store is safe for concurrent use by many goroutines: it holds no mutable
+// state of its own, and every change to blobs/ is one rename or one unlink.
+type Store struct {
+	root      string
+	blobsDir  string // <root>/blobs/sha256
+	ingestDir string // <root>/ingest
+
+	ops  fileOps   // the file system calls of the commit sequence (tests inject faults)
+	bufs sync.Pool // *[]byte of chunkSize, for copying streams
+}
 
 // Open creates the layout under root if needed and removes leftovers of
 // interrupted writes.
-func Open(root string) (*Store, error) { panic("unimplemented") }
+//
+// Removing leftovers assumes no other process writes to the store at the
+// same time (see Caveats in the package doc).
+func Open(root string) (*Store, error) {
+	root = filepath.Clean(root)
+	s := &Store{
+		root:      root,
+		blobsDir:  filepath.Join(root, blobsDirName, algDirName),
+		ingestDir: filepath.Join(root, ingestDirName),
+		ops:       osFileOps(),
+	}
+	s.bufs.New = func() any { b := make([]byte, chunkSize); return &b }
+
+	if err := os.MkdirAll(s.blobsDir, 0o755); err != nil {
+		return nil, fmt.Errorf("blobstore: open %s: %w", root, err)
+	}
+	if err := os.MkdirAll(s.ingestDir, 0o700); err != nil {
+		return nil, fmt.Errorf("blobstore: open %s: %w", root, err)
+	}
+	if err := s.sweepIngest(); err != nil {
+		return nil, fmt.Errorf("blobstore: open %s: %w", root, err)
+	}
+	// Make the layout itself durable: a blob renamed into blobs/sha256 is
+	// only as durable as the directory entries leading to it.
+	for _, dir := range []string{root, filepath.Join(root, blobsDirName), s.blobsDir} {
+		if err := s.ops.syncDir(dir); err != nil {
+			return nil, fmt.Errorf("blobstore: open %s: %w", root, err)
+		}
+	}
+	return s, nil
+}
+
+// sweepIngest removes everything in ingest/: only temporary files of writes
+// that never committed can be there.
+func (s *Store) sweepIngest() error {
+	entries, err := os.ReadDir(s.ingestDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(s.ingestDir, e.Name())); err != nil {
+			return fmt.Errorf("removing leftover: %w", err)
+		}
+	}
+	return nil
+}
 
 // Root is the folder the store was opened on.
-func (s *Store) Root() string { panic("unimplemented") }
+func (s *Store) Root() string { return s.root }
 
 // Path returns the path of blob d after validating d (ErrInvalidDigest).
 // The file may not exist.
-func (s *Store) Path(d digest.Digest) (string, error) { panic("unimplemented") }
+func (s *Store) Path(d digest.Digest) (string, error) { return s.blobPath(d) }
 
-// Writer streams one blob into the store: it hashes while writing, and
-// Commit makes the blob visible atomically. Close without Commit aborts and
-// removes the temporary data. Close after Commit is a no-op. Not safe for
-// concurrent use.
-type Writer struct{}
-
-// NewWriter starts a blob. maxSize <= 0 means no limit; a Write past maxSize
-// fails with ErrTooLarge.
-func (s *Store) NewWriter(ctx context.Context, maxSize int64) (*Writer, error) {
-	panic("unimplemented")
+// blobPath is the only place a path under blobs/ is made. It validates d
+// first, so no digest, however crafted, names a file outside blobs/sha256.
+func (s *Store) blobPath(d digest.Digest) (string, error) {
+	hex, err := validate(d)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(s.blobsDir, hex), nil
 }
 
-func (w *Writer) Write(p []byte) (int, error) { panic("unimplemented") }
-
-// Digest is the digest of the bytes written so far.
-func (w *Writer) Digest() digest.Digest { panic("unimplemented") }
-
-// Size is the number of bytes written so far.
-func (w *Writer) Size() int64 { panic("unimplemented") }
-
-// Commit makes the blob durable and visible. expected, when not empty, must
-// equal the digest of what was written, else ErrDigestMismatch and nothing is
-// stored. existed reports that the bytes were already stored (then nothing
-// was written to blobs/).
-func (w *Writer) Commit(ctx context.Context, expected digest.Digest) (info Info, existed bool, err error) {
-	panic("unimplemented")
+// validate accepts exactly "sha256:" followed by 64 lower-case hex digits
+// and returns the hex part.
+func validate(d digest.Digest) (string, error) {
+	const prefix = algDirName + ":"
+	s := string(d)
+	if len(s) != len(prefix)+hexLen || s[:len(prefix)] != prefix || !isHex(s[len(prefix):]) {
+		return "", fmt.Errorf("digest %q: %w: want sha256: and 64 lower-case hex digits", s, ErrInvalidDigest)
+	}
+	return s[len(prefix):], nil
 }
 
-// Close aborts an uncommitted write.
-func (w *Writer) Close() error { panic("unimplemented") }
-
-// Put is NewWriter + io.Copy + Commit.
-func (s *Store) Put(ctx context.Context, r io.Reader, expected digest.Digest, maxSize int64) (info Info, existed bool, err error) {
-	panic("unimplemented")
+// isHex reports whether name is 64 lower-case hex digits, the only file
+// name that is a blob.
+func isHex(name string) bool {
+	if len(name) != hexLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
-
-// Reader reads one blob and verifies it: where the bytes read do not match
-// the digest, the read that reaches the end returns an error wrapping
-// ErrDigestMismatch instead of io.EOF.
-type Reader struct{}
-
-func (r *Reader) Read(p []byte) (int, error) { panic("unimplemented") }
-func (r *Reader) Close() error               { panic("unimplemented") }
-
-// Size is the size of the file on disk.
-func (r *Reader) Size() int64 { panic("unimplemented") }
-
-// Open opens blob d for a verifying read (ErrNotFound where absent).
-func (s *Store) Open(d digest.Digest) (*Reader, error) { panic("unimplemented") }
 
 // Stat describes blob d (ErrNotFound where absent).
-func (s *Store) Stat(d digest.Digest) (Info, error) { panic("unimplemented") }
+func (s *Store) Stat(d digest.Digest) (Info, error) {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return Info{}, err
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return Info{}, notFound(d, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Info{}, fmt.Errorf("blob %s: not a regular file (%s)", d, fi.Mode().Type())
+	}
+	return Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
 
-// Delete removes blob d (ErrNotFound where absent).
-func (s *Store) Delete(d digest.Digest) error { panic("unimplemented") }
+// Delete removes blob d (ErrNotFound where absent). Committed blobs are
+// read-only files; removing them needs only the directory to be writable.
+// Readers that opened the blob before keep reading it.
+func (s *Store) Delete(d digest.Digest) error {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil {
+		return notFound(d, err)
+	}
+	// Without this, a crash could bring the blob back; harmless for a
+	// content-addressed store, but a caller that deletes a corrupt blob wants
+	// it gone.
+	if err := s.ops.syncDir(s.blobsDir); err != nil {
+		return fmt.Errorf("blob %s: deleted, but syncing %s: %w", d, s.blobsDir, err)
+	}
+	return nil
+}
 
 // Walk calls fn for every committed blob, in digest order. A non-nil error
 // from fn stops the walk and is returned.
-func (s *Store) Walk(ctx context.Context, fn func(Info) error) error { panic("unimplemented") }
+//
+// Files in blobs/sha256 whose names are not digests, and anything that is not
+// a regular file, are skipped: they are not blobs. A blob deleted during the
+// walk may or may not be reported; one committed during the walk may not be.
+// The walk stops with the context's error when ctx is done.
+func (s *Store) Walk(ctx context.Context, fn func(Info) error) error {
+	entries, err := os.ReadDir(s.blobsDir) // sorted by name, which is digest order
+	if err != nil {
+		return fmt.Errorf("blobstore: walk: %w", err)
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("blobstore: walk: %w", err)
+		}
+		if !isHex(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since ReadDir
+		}
+		if err != nil {
+			return fmt.Errorf("blobstore: walk: %w", err)
+		}
+		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		if err := fn(Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-// Verify re-hashes blob d: nil, or an error wrapping ErrDigestMismatch or ErrNotFound.
-func (s *Store) Verify(ctx context.Context, d digest.Digest) error { panic("unimplemented") }
+// Verify re-hashes blob d: nil, or an error wrapping ErrDigestMismatch or
+// ErrNotFound. It stops with the context's error when ctx is done.
+func (s *Store) Verify(ctx context.Context, d digest.Digest) error {
+	r, err := s.Open(d)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	buf := *bp
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("blob %s: verify: %w", d, err)
+		}
+		_, err := r.Read(buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// notFound turns a missing file into ErrNotFound and adds the subject to any
+// other error.
+func notFound(d digest.Digest, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob %s: %w", d, ErrNotFound)
+	}
+	return fmt.Errorf("blob %s: %w", d, err)
+}

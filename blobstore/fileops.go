@@ -1,0 +1,43 @@
+package blobstore
+
+import (
+	"io/fs"
+	"os"
+)
+
+// fileOps holds the file system calls of the commit sequence, so that tests
+// can make any one of them fail (a full disk, a failing fsync or rename) and
+// check that nothing is left behind. The store only ever uses the real calls
+// from osFileOps; there is no way to set these from outside the package.
+type fileOps struct {
+	createTemp func(dir, pattern string) (*os.File, error)
+	write      func(f *os.File, p []byte) (int, error)
+	chmod      func(f *os.File, mode fs.FileMode) error
+	sync       func(f *os.File) error
+	rename     func(oldpath, newpath string) error
+	syncDir    func(dir string) error
+}
+
+func osFileOps() fileOps {
+	return fileOps{
+		createTemp: os.CreateTemp,
+		write:      (*os.File).Write,
+		chmod:      (*os.File).Chmod,
+		sync:       (*os.File).Sync,
+		rename:     os.Rename,
+		syncDir:    syncDir,
+	}
+}
+
+// syncDir makes the entries of dir (a rename into it, an unlink) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		d.Close()
+		return err
+	}
+	return d.Close()
+}

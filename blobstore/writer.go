@@ -1,0 +1,364 @@
+package blobstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// blobMode is the mode of every committed blob: nobody writes to a blob
+// after it is committed, not even the store.
+const blobMode fs.FileMode = 0o444
+
+// errWriterDone: Write or Commit after Commit or Close.
+var errWriterDone = errors.New("blobstore: writer already committed or closed")
+
+// Writer streams one blob into the store: it hashes while writing, and
+// Commit makes the blob visible atomically. Close without Commit aborts and
+// removes the temporary data. Close after Commit is a no-op. Not safe for
+// concurrent use.
+//
+// The first memLimit (1 MiB) bytes are kept in memory; the temporary file in
+// ingest/ is created only when the data outgrows that, or at Commit when the
+// blob is not stored yet. So a small blob that already exists never touches
+// the disk.
+//
+// After any failed Write the writer is aborted (its temporary file removed)
+// and every later Write or Commit returns the same error.
+type Writer struct {
+	s       *Store
+	ctx     context.Context // from NewWriter: checked between chunks of a Write
+	maxSize int64
+
+	h    hash.Hash
+	size int64
+	mem  []byte // the bytes so far, while they fit in memLimit and f is nil
+
+	f       *os.File // the temporary file, once created
+	tmpPath string   // its path, while it exists
+
+	err       error // sticky: the first failure (the writer is aborted)
+	done      bool  // Commit ran (whatever its outcome) or Close ran
+	committed bool
+}
+
+// NewWriter starts a blob. maxSize <= 0 means no limit; a Write past maxSize
+// fails with ErrTooLarge. Writes fail with ctx's error once ctx is done.
+// The caller must call Close (after Commit or to abort).
+func (s *Store) NewWriter(ctx context.Context, maxSize int64) (*Writer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("blob write: %w", err)
+	}
+	return &Writer{s: s, ctx: ctx, maxSize: maxSize, h: sha256.New()}, nil
+}
+
+// Write hashes p and stores it: in memory while the blob is small, in the
+// temporary file beyond that. It works in chunks of chunkSize and checks the
+// context between them.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, errWriterDone
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	written := 0
+	for len(p) > 0 {
+		if err := w.ctx.Err(); err != nil {
+			return written, w.fail(fmt.Errorf("blob write: %w", err))
+		}
+		chunk := p[:min(len(p), chunkSize)]
+		if w.maxSize > 0 && w.size+int64(len(chunk)) > w.maxSize {
+			return written, w.fail(fmt.Errorf("blob write: more than %d bytes: %w", w.maxSize, ErrTooLarge))
+		}
+		if err := w.store(chunk); err != nil {
+			return written, w.fail(err)
+		}
+		w.h.Write(chunk) // hash.Hash.Write never fails
+		w.size += int64(len(chunk))
+		written += len(chunk)
+		p = p[len(chunk):]
+	}
+	return written, nil
+}
+
+// store keeps chunk in memory or, once the blob outgrows memLimit, in the
+// temporary file.
+func (w *Writer) store(chunk []byte) error {
+	if w.f == nil && len(w.mem)+len(chunk) <= memLimit {
+		w.mem = append(w.mem, chunk...)
+		return nil
+	}
+	if w.f == nil {
+		if err := w.spill(); err != nil {
+			return err
+		}
+	}
+	return w.writeFile(chunk)
+}
+
+// spill creates the temporary file and moves the in-memory bytes into it.
+func (w *Writer) spill() error {
+	f, err := w.s.ops.createTemp(w.s.ingestDir, "blob-*")
+	if err != nil {
+		return fmt.Errorf("blob write: creating temporary file: %w", err)
+	}
+	w.f, w.tmpPath = f, f.Name()
+	err = w.writeFile(w.mem)
+	w.mem = nil
+	return err
+}
+
+func (w *Writer) writeFile(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	n, err := w.s.ops.write(w.f, p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		// err names the file already (*fs.PathError); a full disk shows as
+		// "no space left on device" and wraps syscall.ENOSPC.
+		return fmt.Errorf("blob write: %w", err)
+	}
+	return nil
+}
+
+// fail records err, aborts the writer and returns err.
+func (w *Writer) fail(err error) error {
+	w.err = err
+	w.abort()
+	return err
+}
+
+// abort drops the in-memory bytes and removes the temporary file.
+func (w *Writer) abort() error {
+	w.mem = nil
+	var err error
+	if w.f != nil {
+		w.f.Close() // the file is removed anyway; its close error tells nothing
+		w.f = nil
+	}
+	if w.tmpPath != "" {
+		if rerr := os.Remove(w.tmpPath); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = fmt.Errorf("blob write: removing temporary file: %w", rerr)
+		}
+		w.tmpPath = ""
+	}
+	return err
+}
+
+// Digest is the digest of the bytes written so far.
+func (w *Writer) Digest() digest.Digest { return digest.NewDigest(digest.SHA256, w.h) }
+
+// Size is the number of bytes written so far.
+func (w *Writer) Size() int64 { return w.size }
+
+// Commit makes the blob durable and visible. expected, when not empty, must
+// equal the digest of what was written, else ErrDigestMismatch and nothing is
+// stored. existed reports that the bytes were already stored (then nothing
+// was written to blobs/).
+//
+// The sequence: the temporary file is made read-only, fsynced, closed and its
+// size checked, then renamed to blobs/sha256/<hex> and the directory fsynced.
+// The blob becomes visible at the rename, complete and read-only. On any
+// error before the rename nothing is left behind (no blob, no temporary file).
+// If only the final directory fsync fails, the error is returned and the blob
+// may stay visible: it is complete and correct, but its durability is
+// unknown, so the caller must not count the write as done.
+//
+// ctx is checked up to the rename; after it the commit cannot be undone.
+// Commit may be called once; Close is still to be called after it.
+func (w *Writer) Commit(ctx context.Context, expected digest.Digest) (info Info, existed bool, err error) {
+	if w.done {
+		return Info{}, false, errWriterDone
+	}
+	w.done = true
+	if w.err != nil {
+		return Info{}, false, w.err
+	}
+	defer func() {
+		if err != nil {
+			w.fail(err)
+		}
+	}()
+
+	if err := ctx.Err(); err != nil {
+		return Info{}, false, fmt.Errorf("blob commit: %w", err)
+	}
+	if expected != "" {
+		if _, err := validate(expected); err != nil {
+			return Info{}, false, fmt.Errorf("blob commit: expected %w", err)
+		}
+	}
+	d := w.Digest()
+	if expected != "" && d != expected {
+		return Info{}, false, fmt.Errorf("blob commit: bytes hash to %s, expected %s: %w", d, expected, ErrDigestMismatch)
+	}
+	target, err := w.s.blobPath(d)
+	if err != nil {
+		return Info{}, false, err // cannot happen: d is a sha256 we computed
+	}
+
+	// Already stored: drop what we have; a hash is all the duplicate cost.
+	// A stored file of another size is a corrupt copy: replace it below.
+	if fi, err := os.Lstat(target); err == nil && fi.Mode().IsRegular() && fi.Size() == w.size {
+		if err := w.abort(); err != nil {
+			return Info{}, false, err
+		}
+		w.committed = true
+		return Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, true, nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Info{}, false, fmt.Errorf("blob %s: %w", d, err)
+	}
+
+	if w.f == nil {
+		if err := w.spill(); err != nil {
+			return Info{}, false, err
+		}
+	}
+	// Read-only before the fsync, so the mode is as durable as the bytes and
+	// the blob is read-only from the instant it appears under blobs/.
+	if err := w.s.ops.chmod(w.f, blobMode); err != nil {
+		return Info{}, false, fmt.Errorf("blob commit: %w", err)
+	}
+	if err := w.s.ops.sync(w.f); err != nil {
+		return Info{}, false, fmt.Errorf("blob commit: fsync: %w", err)
+	}
+	fi, err := w.f.Stat()
+	if err != nil {
+		return Info{}, false, fmt.Errorf("blob commit: %w", err)
+	}
+	if fi.Size() != w.size {
+		return Info{}, false, fmt.Errorf("blob commit: temporary file has %d bytes, wrote %d", fi.Size(), w.size)
+	}
+	f := w.f
+	w.f = nil
+	if err := f.Close(); err != nil {
+		return Info{}, false, fmt.Errorf("blob commit: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return Info{}, false, fmt.Errorf("blob commit: %w", err)
+	}
+	// Two writers of the same bytes may both get here: the second rename
+	// replaces the first file by an identical one, atomically, and both
+	// succeed.
+	if err := w.s.ops.rename(w.tmpPath, target); err != nil {
+		return Info{}, false, fmt.Errorf("blob commit: %w", err)
+	}
+	w.tmpPath = ""
+	w.committed = true
+	if err := w.s.ops.syncDir(w.s.blobsDir); err != nil {
+		return Info{}, false, fmt.Errorf("blob %s: committed, but syncing %s: %w", d, w.s.blobsDir, err)
+	}
+	return Info{Digest: d, Size: w.size, ModTime: fi.ModTime()}, false, nil
+}
+
+// Close aborts an uncommitted write and removes its temporary data. After
+// Commit it is a no-op; it may be called more than once.
+func (w *Writer) Close() error {
+	if w.done && (w.committed || w.err != nil) {
+		return nil
+	}
+	w.done = true
+	if w.err == nil {
+		w.err = errWriterDone
+	}
+	return w.abort()
+}
+
+// Put is NewWriter + io.Copy + Commit.
+//
+// When expected is given and that blob is already stored, Put only hashes r
+// to check it and writes nothing. Put reads r to its end (or to maxSize+1
+// bytes); it does not close r.
+func (s *Store) Put(ctx context.Context, r io.Reader, expected digest.Digest, maxSize int64) (info Info, existed bool, err error) {
+	if expected != "" {
+		if _, err := validate(expected); err != nil {
+			return Info{}, false, fmt.Errorf("blob put: expected %w", err)
+		}
+		stored, err := s.Stat(expected)
+		if err == nil {
+			return s.check(ctx, r, stored, maxSize)
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Info{}, false, err
+		}
+	}
+
+	w, err := s.NewWriter(ctx, maxSize)
+	if err != nil {
+		return Info{}, false, err
+	}
+	defer w.Close()
+	if err := s.copy(w, r); err != nil {
+		return Info{}, false, err
+	}
+	return w.Commit(ctx, expected)
+}
+
+// copy moves r into w chunk by chunk. It tells write errors (already wrapped
+// by w) from read errors.
+func (s *Store) copy(w *Writer, r io.Reader) error {
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			w.fail(fmt.Errorf("blob put: reading input: %w", rerr))
+			return w.err
+		}
+	}
+}
+
+// check hashes r against a blob that is already stored, writing nothing.
+func (s *Store) check(ctx context.Context, r io.Reader, stored Info, maxSize int64) (Info, bool, error) {
+	h := sha256.New()
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	buf := *bp
+	var size int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return Info{}, false, fmt.Errorf("blob put: %w", err)
+		}
+		n, rerr := r.Read(buf)
+		size += int64(n)
+		if maxSize > 0 && size > maxSize {
+			return Info{}, false, fmt.Errorf("blob put: more than %d bytes: %w", maxSize, ErrTooLarge)
+		}
+		h.Write(buf[:n])
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return Info{}, false, fmt.Errorf("blob put: reading input: %w", rerr)
+		}
+	}
+	if d := digest.NewDigest(digest.SHA256, h); d != stored.Digest {
+		return Info{}, false, fmt.Errorf("blob put: bytes hash to %s, expected %s: %w", d, stored.Digest, ErrDigestMismatch)
+	}
+	if size != stored.Size {
+		// The input is right and the stored copy is not: it cannot be
+		// repaired from here because the input is consumed.
+		return Info{}, false, fmt.Errorf("blob %s: stored copy is corrupt (%d bytes, the input has %d): %w", stored.Digest, stored.Size, size, ErrDigestMismatch)
+	}
+	return stored, true, nil
+}
