@@ -1,25 +1,37 @@
 package repo
 
-// API SKELETON — bodies to come; the exported names and signatures below are
-// relied on by gmp/ and cmd/.
-
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/migrations"
 	"github.com/opencontainers/go-digest"
 )
 
 // DefaultMaxModuleSize is the largest module Upload takes by default.
 const DefaultMaxModuleSize = 256 << 20
 
-// Error classes. Errors from Repo wrap one of these (or the index and
-// blobstore classes re-exported here), tested with errors.Is.
+// IndexFile is the name of the bbolt index inside the repository folder.
+const IndexFile = "index.db"
+
+// LegacyBackupFile keeps an early gpmd's ghost.modules.json when the
+// repository imports it, before the mirror takes its place.
+const LegacyBackupFile = "ghost.modules.legacy.json"
+
+// Error classes. Errors from Repo wrap one of these (the index and
+// blobstore classes are re-exported here, the same values), tested with
+// errors.Is.
 var (
 	ErrNotFound       = index.ErrNotFound
 	ErrInvalid        = index.ErrInvalid
@@ -28,64 +40,385 @@ var (
 	ErrTooLarge       = blobstore.ErrTooLarge
 	ErrDigestMismatch = blobstore.ErrDigestMismatch
 	// ErrNotWasm: the bytes are not a WebAssembly binary (the message says
-	// what they look like instead). It wraps ErrInvalid too.
-	ErrNotWasm = errors.New("not a WebAssembly module")
-	// ErrEmpty: no bytes at all. It wraps ErrInvalid too.
-	ErrEmpty = errors.New("empty module")
-	// ErrCorrupt: an indexed blob is missing or its bytes do not match.
+	// what they look like instead). It is also an ErrInvalid.
+	ErrNotWasm error = &classError{"not a WebAssembly module", ErrInvalid}
+	// ErrEmpty: no bytes at all. It is also an ErrInvalid.
+	ErrEmpty error = &classError{"empty module", ErrInvalid}
+	// ErrCorrupt: an indexed blob is missing or its bytes do not match
+	// their digest. Nothing of it is handed out as the module.
 	ErrCorrupt = errors.New("stored module is corrupt")
 )
+
+// classError is a sentinel that also belongs to a wider class.
+type classError struct {
+	msg   string
+	class error
+}
+
+func (e *classError) Error() string { return e.msg }
+func (e *classError) Unwrap() error { return e.class }
 
 // Options for Open.
 type Options struct {
 	MaxModuleSize int64         // 0: DefaultMaxModuleSize
-	MirrorDelay   time.Duration // how long mirror writes are coalesced; 0: default
+	MirrorDelay   time.Duration // how long mirror writes are coalesced; 0: DefaultMirrorDelay
 	LockTimeout   time.Duration // 0: index default
 	Logger        *slog.Logger  // nil: discard
 }
 
-// Repo is the module repository in one folder (<data>/modules).
-type Repo struct{}
+// Repo is the module repository in one folder (<data>/modules). Safe for
+// concurrent use.
+type Repo struct {
+	dir     string
+	maxSize int64
+	log     *slog.Logger
+	blobs   *blobstore.Store
+	idx     *index.DB
+	mirror  *mirror
 
-// Open opens or creates the repository in dir.
-func Open(ctx context.Context, dir string, opts Options) (*Repo, error) { panic("unimplemented") }
+	// mu guards leases. A lease is held on a digest from before its blob is
+	// committed until its index entry is written, so that a collection (or
+	// the blob delete of Remove), which decides under mu, never removes a
+	// blob that an upload is about to name.
+	mu     sync.Mutex
+	leases map[digest.Digest]int
+}
 
-// Close flushes the mirror and closes the index.
-func (r *Repo) Close() error { panic("unimplemented") }
+// Open opens or creates the repository in dir. It upgrades an older index
+// schema, takes the index's lock (ErrLocked when another process holds it),
+// removes leftovers of interrupted writes, imports an early gpmd's store
+// found in dir, and rebuilds ghost.modules.json when it is missing or stale.
+func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
+	if opts.MaxModuleSize <= 0 {
+		opts.MaxModuleSize = DefaultMaxModuleSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("repository %s: %w", dir, err)
+	}
+	indexPath := filepath.Join(dir, IndexFile)
+	_, statErr := os.Stat(indexPath)
+	freshIndex := errors.Is(statErr, os.ErrNotExist)
+	legacy := freshIndex && migrations.IsLegacyStore(dir)
+
+	if from, err := migrations.Upgrade(indexPath); err != nil {
+		return nil, fmt.Errorf("repository %s: %w", dir, err)
+	} else if from != 0 && from != index.SchemaVersion {
+		opts.Logger.Info("index schema upgraded", "from", from, "to", index.SchemaVersion)
+	}
+	idx, err := index.Open(indexPath, index.Options{Timeout: opts.LockTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", dir, err)
+	}
+	// The blob store sweeps its leftovers at open, so it is opened only
+	// once this process holds the index lock.
+	blobs, err := blobstore.Open(dir)
+	if err != nil {
+		idx.Close()
+		return nil, fmt.Errorf("repository %s: %w", dir, err)
+	}
+	removeMirrorTemps(dir, opts.Logger)
+	r := &Repo{
+		dir:     dir,
+		maxSize: opts.MaxModuleSize,
+		log:     opts.Logger,
+		blobs:   blobs,
+		idx:     idx,
+		mirror:  newMirror(dir, idx, opts.MirrorDelay, opts.Logger),
+		leases:  make(map[digest.Digest]int),
+	}
+	if legacy {
+		if err := r.importInPlace(ctx); err != nil {
+			idx.Close()
+			return nil, err
+		}
+	}
+	if rewritten, err := r.mirror.sync(); err != nil {
+		idx.Close()
+		return nil, fmt.Errorf("repository %s: %w", dir, err)
+	} else if rewritten {
+		opts.Logger.Info("mirror rebuilt from the index", "path", r.mirror.path)
+	}
+	go r.mirror.run()
+	return r, nil
+}
+
+// importInPlace brings in the early gpmd's store that lives in the
+// repository folder itself. Its ghost.modules.json is kept under
+// LegacyBackupFile first (the mirror replaces it), and its .wasm files stay
+// where they are.
+func (r *Repo) importInPlace(ctx context.Context) error {
+	src := filepath.Join(r.dir, MirrorFile)
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("reading early store: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(r.dir, LegacyBackupFile), data); err != nil {
+		return err
+	}
+	report, err := migrations.ImportLegacy(ctx, r.dir, r)
+	if err != nil {
+		return fmt.Errorf("importing early store in %s: %w", r.dir, err)
+	}
+	r.log.Info("early gpmd store imported", "imported", len(report.Imported), "refused", len(report.Refused), "kept", LegacyBackupFile)
+	for _, ref := range report.Refused {
+		r.log.Warn("early module left out", "name", ref.Name, "version", ref.Version, "reason", ref.Reason)
+	}
+	return nil
+}
+
+// removeMirrorTemps removes temporary mirror files left by a crash.
+func removeMirrorTemps(dir string, log *slog.Logger) {
+	tmps, _ := filepath.Glob(filepath.Join(dir, "."+MirrorFile+".*.tmp"))
+	for _, t := range tmps {
+		if err := os.Remove(t); err == nil {
+			log.Info("removed leftover", "path", t)
+		}
+	}
+}
+
+// Close writes the last mirror changes and closes the index. Uploads must
+// have returned before Close is called.
+func (r *Repo) Close() error {
+	merr := r.mirror.close()
+	ierr := r.idx.Close()
+	return errors.Join(merr, ierr)
+}
 
 // Dir is the repository folder.
-func (r *Repo) Dir() string { panic("unimplemented") }
+func (r *Repo) Dir() string { return r.dir }
 
-// Upload stores a module version. expected, when not empty, is the digest
-// the caller claims for the bytes.
+// MaxModuleSize is the largest module Upload takes.
+func (r *Repo) MaxModuleSize() int64 { return r.maxSize }
+
+// Upload stores a module version: it checks the name and version, that the
+// bytes are a WebAssembly binary of at most MaxModuleSize bytes, writes the
+// blob durably, then the index entry; the mirror follows shortly after.
+// expected, when not empty, is the digest the caller claims for the bytes
+// (ErrDigestMismatch otherwise). The same version with the same bytes again
+// succeeds and changes nothing; with other bytes it fails with ErrConflict.
 func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error) {
-	panic("unimplemented")
+	fail := func(err error) (index.Record, error) {
+		return index.Record{}, fmt.Errorf("upload %s@%s: %w", name, version, err)
+	}
+	if err := index.ValidateName(name); err != nil {
+		return fail(err)
+	}
+	if _, err := index.ParseVersion(version); err != nil {
+		return fail(err)
+	}
+	if expected != "" {
+		if err := expected.Validate(); err != nil || expected.Algorithm() != digest.SHA256 {
+			return fail(fmt.Errorf("%w: expected digest %q is not sha256:<64 hex>", ErrInvalid, expected))
+		}
+	}
+	br := bufio.NewReaderSize(body, 64<<10)
+	if err := checkWasmHeader(br); err != nil {
+		return fail(err)
+	}
+
+	var info blobstore.Info
+	if expected != "" {
+		// The digest is known: lease it first, and let the store skip the
+		// write when the bytes already exist.
+		release := r.lease(expected)
+		defer release()
+		var err error
+		info, _, err = r.blobs.Put(ctx, br, expected, r.maxSize)
+		if err != nil {
+			return fail(r.explainPut(err))
+		}
+	} else {
+		w, err := r.blobs.NewWriter(ctx, r.maxSize)
+		if err != nil {
+			return fail(err)
+		}
+		defer w.Close()
+		if _, err := io.Copy(w, br); err != nil {
+			return fail(r.explainPut(err))
+		}
+		release := r.lease(w.Digest())
+		defer release()
+		info, _, err = w.Commit(ctx, "")
+		if err != nil {
+			return fail(r.explainPut(err))
+		}
+	}
+
+	rec, created, err := r.idx.Add(index.Record{
+		Name:    name,
+		Version: version,
+		Digest:  info.Digest,
+		Size:    info.Size,
+	})
+	if err != nil {
+		// A blob committed for a refused version is named by nothing yet:
+		// garbage for a later collection, not an error of its own.
+		return fail(err)
+	}
+	if created {
+		r.mirror.markDirty()
+	}
+	return rec, nil
+}
+
+// explainPut adds the limit to a too-large error, for the person reading it.
+func (r *Repo) explainPut(err error) error {
+	if errors.Is(err, ErrTooLarge) {
+		return fmt.Errorf("%w: the limit is %d bytes (%s)", err, r.maxSize, humanBytes(r.maxSize))
+	}
+	return err
+}
+
+// lease protects d from collection until the returned func is called.
+func (r *Repo) lease(d digest.Digest) (release func()) {
+	r.mu.Lock()
+	r.leases[d]++
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		if r.leases[d]--; r.leases[d] <= 0 {
+			delete(r.leases, d)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// deleteBlobIfUnusedLocked removes blob d when no version names it and no
+// upload holds a lease on it. r.mu must be held.
+func (r *Repo) deleteBlobIfUnusedLocked(d digest.Digest) (deleted bool, err error) {
+	if r.leases[d] > 0 {
+		return false, nil
+	}
+	refs, err := r.idx.Refs(d)
+	if err != nil || refs > 0 {
+		return false, err
+	}
+	if err := r.blobs.Delete(d); err != nil {
+		if errors.Is(err, blobstore.ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 // Resolve finds a version (see index.DB.Resolve).
 func (r *Repo) Resolve(ctx context.Context, name, query string) (index.Record, error) {
-	panic("unimplemented")
+	if err := ctx.Err(); err != nil {
+		return index.Record{}, err
+	}
+	return r.idx.Resolve(name, query)
 }
 
 // Get resolves and opens the module's bytes for a verifying read: reading
-// to the end fails with an error wrapping ErrDigestMismatch where the bytes
-// are wrong. The caller closes the reader. rec.Size is the size to expect.
+// to the end fails with an error wrapping ErrCorrupt and ErrDigestMismatch
+// where the bytes are wrong. A blob that is missing or of the wrong size is
+// reported as ErrCorrupt before any byte is read. The caller closes the
+// reader. rec.Size is the number of bytes to expect.
 func (r *Repo) Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error) {
-	panic("unimplemented")
+	rec, err := r.Resolve(ctx, name, query)
+	if err != nil {
+		return index.Record{}, nil, err
+	}
+	rd, err := r.blobs.Open(rec.Digest)
+	if err != nil {
+		if errors.Is(err, blobstore.ErrNotFound) {
+			return rec, nil, fmt.Errorf("%w: %s@%s: blob %s is missing", ErrCorrupt, rec.Name, rec.Version, rec.Digest)
+		}
+		return rec, nil, fmt.Errorf("module %s@%s: %w", rec.Name, rec.Version, err)
+	}
+	if rd.Size() != rec.Size {
+		rd.Close()
+		return rec, nil, fmt.Errorf("%w: %s@%s: blob %s holds %d bytes, the index says %d", ErrCorrupt, rec.Name, rec.Version, rec.Digest, rd.Size(), rec.Size)
+	}
+	return rec, &moduleReader{rd: rd, rec: rec}, nil
 }
 
-// List lists modules (name "" for all).
+// moduleReader names the module in a verification failure.
+type moduleReader struct {
+	rd  *blobstore.Reader
+	rec index.Record
+}
+
+func (m *moduleReader) Read(p []byte) (int, error) {
+	n, err := m.rd.Read(p)
+	if err != nil && err != io.EOF {
+		if errors.Is(err, blobstore.ErrDigestMismatch) {
+			err = fmt.Errorf("%w: %s@%s: %w", ErrCorrupt, m.rec.Name, m.rec.Version, err)
+		}
+	}
+	return n, err
+}
+
+func (m *moduleReader) Close() error { return m.rd.Close() }
+
+// List lists modules (name "" for all), names sorted, versions highest first.
 func (r *Repo) List(ctx context.Context, name string) ([]index.Module, error) {
-	panic("unimplemented")
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if name != "" {
+		if err := index.ValidateName(name); err != nil {
+			return nil, err
+		}
+	}
+	return r.idx.List(name)
 }
 
-// Remove deletes one exact version; its blob goes when no version names it.
+// Remove deletes one exact version (semver equality). Its blob goes too
+// when no other version names it; otherwise it stays for them.
 func (r *Repo) Remove(ctx context.Context, name, version string) (index.Record, error) {
-	panic("unimplemented")
+	if err := ctx.Err(); err != nil {
+		return index.Record{}, err
+	}
+	rec, remaining, err := r.idx.Remove(name, version)
+	if err != nil {
+		return index.Record{}, fmt.Errorf("remove %s@%s: %w", name, version, err)
+	}
+	r.mirror.markDirty()
+	if remaining == 0 {
+		r.mu.Lock()
+		_, err := r.deleteBlobIfUnusedLocked(rec.Digest)
+		r.mu.Unlock()
+		if err != nil {
+			// The version is gone; its blob is garbage for gc.
+			r.log.Warn("blob of a removed version left for gc", "digest", rec.Digest, "err", err)
+		}
+	}
+	return rec, nil
 }
 
 // Stats counts what the repository holds.
-func (r *Repo) Stats(ctx context.Context) (index.Stats, error) { panic("unimplemented") }
+func (r *Repo) Stats(ctx context.Context) (index.Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return index.Stats{}, err
+	}
+	return r.idx.Stats()
+}
 
 // FlushMirror writes ghost.modules.json now if it is behind the index.
-func (r *Repo) FlushMirror(ctx context.Context) error { panic("unimplemented") }
+func (r *Repo) FlushMirror(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return r.mirror.flush()
+}
+
+// humanBytes formats n for people: 256 MiB, 1.5 KiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	s := fmt.Sprintf("%.1f", float64(n)/float64(div))
+	s = strings.TrimSuffix(s, ".0")
+	return s + " " + string("KMGTPE"[exp]) + "iB"
+}

@@ -1,0 +1,58 @@
+// Package repo is GPMD's module repository: what upload, get, list and
+// remove mean. It puts a content-addressed blob store (package blobstore)
+// and a bbolt index of name@version → digest (package index) together in
+// one folder, and keeps ghost.modules.json, a JSON mirror of the index, for
+// people and tools to read:
+//
+//	<dir>/
+//	  blobs/sha256/<64 hex>   module bytes, one read-only file per digest
+//	  ingest/                 uploads in progress (swept at Open)
+//	  index.db                the bbolt index: the truth
+//	  ghost.modules.json      the mirror of the index
+//
+// # Guarantees
+//
+// Durability. Upload returns success only after the blob is fsynced and
+// renamed into place and the index entry is committed (bbolt fsyncs its
+// commit). An upload that returned success survives a crash or power cut.
+//
+// Order. An upload writes the blob, then the index entry; Remove deletes the
+// index entry, then the blob. A crash at any point therefore never leaves an
+// index entry without its blob. It may leave a blob that no version names:
+// garbage for a later collection, never an error.
+//
+// Leases. A blob is protected from collection from before it is committed
+// until its index entry is written, so a collection that runs while uploads
+// run never removes a blob that an upload is about to name, even when the
+// upload finds the bytes already stored.
+//
+// Verification. Get hands out a reader that re-hashes the bytes as they are
+// read; reading to the end fails with ErrCorrupt (and ErrDigestMismatch)
+// where the bytes do not match. A missing blob or one of the wrong size is
+// reported before any byte is read.
+//
+// The mirror. ghost.modules.json is replaced by rename, never seen
+// half-written, and follows the index within MirrorDelay (changes are
+// coalesced, so its cost does not grow into every upload). At Open it is
+// compared with the index and rewritten when missing or stale; Close writes
+// the last changes. Its shape is the early gpmd's ("name" → {"name",
+// "versions": {"<version>": {"version", "file", "hash"}}}, with file the
+// blob's path relative to <dir> and hash its hex digest) plus digest, size
+// and created per version.
+//
+// Concurrency. A Repo is safe for concurrent use by many goroutines. One
+// process at a time opens a folder: the index's file lock refuses a second
+// one at once with ErrLocked.
+//
+// Early stores. Opening a folder that holds an early gpmd's store (a
+// ghost.modules.json and <name>-<version>.wasm files, but no index) imports
+// it: every module whose bytes match its hash comes in; the original
+// ghost.modules.json is kept as ghost.modules.legacy.json and the .wasm
+// files are left where they are.
+//
+// # Caveats
+//
+// The mirror may lag the index by MirrorDelay, and after a crash by
+// everything since its last write, until the next Open rebuilds it. Tools
+// that need the exact state read the index (or call FlushMirror first).
+package repo

@@ -1,0 +1,505 @@
+package repo_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ghost-network/gpmd/blobstore"
+	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/repo"
+	"github.com/opencontainers/go-digest"
+)
+
+// tiny is the smallest valid module (GMP.md's test vector).
+var tiny = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
+
+const tinyDigest = "sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"
+
+// wasm returns a module of size bytes (at least 8) whose content is
+// determined by seed: a valid header followed by seed-derived bytes.
+func wasm(seed uint64, size int) []byte {
+	b := make([]byte, max(size, 16))
+	copy(b, tiny)
+	x := seed*0x9E3779B97F4A7C15 + 1
+	for i := 8; i+8 <= len(b); i += 8 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		binary.LittleEndian.PutUint64(b[i:], x)
+	}
+	return b[:max(size, 8)]
+}
+
+// openRepo opens a repository in a fresh folder and checks the store's
+// invariants when the test ends.
+func openRepo(t testing.TB, opts repo.Options) (*repo.Repo, string) {
+	t.Helper()
+	dir := t.TempDir()
+	r, err := repo.Open(t.Context(), dir, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		checkInvariants(t, dir)
+	})
+	return r, dir
+}
+
+// checkInvariants reopens dir and checks that every indexed version has its
+// blob with the right bytes, that the mirror equals the index, and that no
+// leftover of an interrupted write remains.
+func checkInvariants(t testing.TB, dir string) {
+	t.Helper()
+	r, err := repo.Open(context.Background(), dir, repo.Options{})
+	if err != nil {
+		t.Errorf("reopen for invariants: %v", err)
+		return
+	}
+	defer r.Close()
+	mods, err := r.List(context.Background(), "")
+	if err != nil {
+		t.Errorf("list: %v", err)
+		return
+	}
+	for _, m := range mods {
+		for _, v := range m.Versions {
+			_, rd, err := r.Get(context.Background(), m.Name, v.Version)
+			if err != nil {
+				t.Errorf("invariant: %s@%s: %v", m.Name, v.Version, err)
+				continue
+			}
+			n, err := io.Copy(io.Discard, rd)
+			rd.Close()
+			if err != nil || n != v.Size {
+				t.Errorf("invariant: %s@%s: read %d of %d bytes: %v", m.Name, v.Version, n, v.Size, err)
+			}
+		}
+	}
+	compareMirror(t, dir, mods)
+	if left, _ := os.ReadDir(filepath.Join(dir, "ingest")); len(left) != 0 {
+		t.Errorf("invariant: ingest/ holds %d leftovers after open", len(left))
+	}
+}
+
+type mirrorVersion struct {
+	Version string `json:"version"`
+	File    string `json:"file"`
+	Hash    string `json:"hash"`
+	Digest  string `json:"digest"`
+	Size    int64  `json:"size"`
+}
+
+type mirrorModule struct {
+	Name     string                   `json:"name"`
+	Versions map[string]mirrorVersion `json:"versions"`
+}
+
+func readMirror(t testing.TB, dir string) map[string]mirrorModule {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, repo.MirrorFile))
+	if err != nil {
+		t.Fatalf("mirror: %v", err)
+	}
+	var m map[string]mirrorModule
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("mirror does not parse: %v\n%s", err, data)
+	}
+	return m
+}
+
+// compareMirror checks that ghost.modules.json says what mods say.
+func compareMirror(t testing.TB, dir string, mods []index.Module) {
+	t.Helper()
+	mirror := readMirror(t, dir)
+	if len(mirror) != len(mods) {
+		t.Errorf("mirror has %d modules, index %d", len(mirror), len(mods))
+	}
+	for _, m := range mods {
+		mm, ok := mirror[m.Name]
+		if !ok || mm.Name != m.Name || len(mm.Versions) != len(m.Versions) {
+			t.Errorf("mirror entry for %s = %+v, index has %d versions", m.Name, mm, len(m.Versions))
+			continue
+		}
+		for _, v := range m.Versions {
+			mv := mm.Versions[v.Version]
+			want := mirrorVersion{v.Version, "blobs/sha256/" + v.Digest.Encoded(), v.Digest.Encoded(), v.Digest.String(), v.Size}
+			if mv != want {
+				t.Errorf("mirror %s@%s = %+v, want %+v", m.Name, v.Version, mv, want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, mv.File)); err != nil {
+				t.Errorf("mirror %s@%s names a file that is not there: %v", m.Name, v.Version, err)
+			}
+		}
+	}
+}
+
+func upload(t testing.TB, r *repo.Repo, name, version string, data []byte) index.Record {
+	t.Helper()
+	rec, err := r.Upload(context.Background(), name, version, bytes.NewReader(data), "")
+	if err != nil {
+		t.Fatalf("upload %s@%s: %v", name, version, err)
+	}
+	return rec
+}
+
+func get(t testing.TB, r *repo.Repo, name, query string) (index.Record, []byte, error) {
+	t.Helper()
+	rec, rd, err := r.Get(context.Background(), name, query)
+	if err != nil {
+		return rec, nil, err
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(rd)
+	return rec, data, err
+}
+
+func TestUploadGetRoundTrip(t *testing.T) {
+	r, dir := openRepo(t, repo.Options{})
+	rec := upload(t, r, "tiny", "v0.0.1", tiny)
+	if rec.Name != "tiny" || rec.Version != "v0.0.1" || rec.Digest != tinyDigest || rec.Size != 8 || rec.Created.IsZero() {
+		t.Fatalf("record = %+v", rec)
+	}
+	got, data, err := get(t, r, "tiny", "")
+	if err != nil || !bytes.Equal(data, tiny) || got.Digest != tinyDigest {
+		t.Fatalf("get = %+v %x %v", got, data, err)
+	}
+	blob := filepath.Join(dir, "blobs", "sha256", digest.Digest(tinyDigest).Encoded())
+	fi, err := os.Stat(blob)
+	if err != nil || fi.Mode().Perm() != 0o444 {
+		t.Fatalf("blob file %s: %v %v", blob, fi, err)
+	}
+}
+
+func TestResolveThroughRepo(t *testing.T) {
+	r, _ := openRepo(t, repo.Options{})
+	for i, v := range []string{"v1.0.0", "1.2.0", "v1.3.0-rc.1", "v2.0.0-beta"} {
+		upload(t, r, "math", v, wasm(uint64(i), 64))
+	}
+	for _, tc := range []struct{ query, want string }{
+		{"", "1.2.0"},
+		{"latest", "1.2.0"},
+		{"v1.2.0", "1.2.0"},
+		{"1.0.0", "v1.0.0"},
+		{"^1.0", "1.2.0"},
+		{"~1.0.0", "v1.0.0"},
+		{">=1.3.0-0", "v2.0.0-beta"},
+	} {
+		rec, data, err := get(t, r, "math", tc.query)
+		if err != nil || rec.Version != tc.want {
+			t.Errorf("get math %q = %q, %v; want %q", tc.query, rec.Version, err, tc.want)
+			continue
+		}
+		if digest.FromBytes(data) != rec.Digest {
+			t.Errorf("get math %q: bytes do not match the record", tc.query)
+		}
+	}
+	if _, _, err := r.Get(t.Context(), "math", "^3"); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("get ^3: %v, want ErrNotFound", err)
+	}
+	if _, _, err := r.Get(t.Context(), "nope", ""); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("get nope: %v, want ErrNotFound", err)
+	}
+	if _, _, err := r.Get(t.Context(), "math", "not a version!"); !errors.Is(err, repo.ErrInvalid) {
+		t.Errorf("get bad constraint: %v, want ErrInvalid", err)
+	}
+}
+
+func TestUploadRefusesBadInput(t *testing.T) {
+	r, dir := openRepo(t, repo.Options{MaxModuleSize: 1024})
+	upload(t, r, "keep", "v1.0.0", tiny)
+	for _, tc := range []struct {
+		name, version string
+		data          []byte
+		expected      digest.Digest
+		class         error
+		says          string
+	}{
+		{"empty", "v1.0.0", nil, "", repo.ErrEmpty, "no bytes"},
+		{"text", "v1.0.0", []byte("hello world, this is text"), "", repo.ErrNotWasm, "text"},
+		{"gzip", "v1.0.0", []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00"), "", repo.ErrNotWasm, "gzip"},
+		{"elf", "v1.0.0", []byte("\x7fELF\x02\x01\x01\x00\x00"), "", repo.ErrNotWasm, "ELF"},
+		{"wat", "v1.0.0", []byte("(module (func))"), "", repo.ErrNotWasm, "text format"},
+		{"short", "v1.0.0", []byte{0, 'a', 's'}, "", repo.ErrNotWasm, "3 bytes"},
+		{"wasm2", "v1.0.0", []byte{0, 'a', 's', 'm', 2, 0, 0, 0}, "", repo.ErrNotWasm, "version 2"},
+		{"big", "v1.0.0", wasm(1, 1025), "", repo.ErrTooLarge, "1 KiB"},
+		{"Bad.Name", "v1.0.0", tiny, "", repo.ErrInvalid, "Bad.Name"},
+		{"short-version", "1.2", tiny, "", repo.ErrInvalid, "1.2"},
+		{"mismatch", "v1.0.0", tiny, digest.FromString("other"), repo.ErrDigestMismatch, "digest"},
+		{"baddigest", "v1.0.0", tiny, "sha256:xyz", repo.ErrInvalid, "sha256:xyz"},
+		{"keep", "1.0.0+build7", wasm(2, 32), "", repo.ErrConflict, "v1.0.0"},
+	} {
+		_, err := r.Upload(t.Context(), tc.name, tc.version, bytes.NewReader(tc.data), tc.expected)
+		if !errors.Is(err, tc.class) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("upload %s@%s: %v; want %v saying %q", tc.name, tc.version, err, tc.class, tc.says)
+		}
+	}
+	if errors.Is(repo.ErrNotWasm, repo.ErrInvalid) != true || errors.Is(repo.ErrEmpty, repo.ErrInvalid) != true {
+		t.Error("ErrNotWasm and ErrEmpty must be ErrInvalid too")
+	}
+	mods, _ := r.List(t.Context(), "")
+	if len(mods) != 1 || len(mods[0].Versions) != 1 || mods[0].Versions[0].Digest != tinyDigest {
+		t.Fatalf("refused uploads changed the store: %+v", mods)
+	}
+	// Only keep's blob and, at most, the conflicting version's orphan.
+	var blobs []string
+	filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			blobs = append(blobs, filepath.Base(p))
+		}
+		return nil
+	})
+	if len(blobs) > 2 {
+		t.Errorf("refused uploads left blobs: %v", blobs)
+	}
+}
+
+func TestImmutableVersions(t *testing.T) {
+	r, _ := openRepo(t, repo.Options{})
+	first := upload(t, r, "math", "v1.0.0", tiny)
+	again := upload(t, r, "math", "v1.0.0", tiny)
+	if again != first {
+		t.Errorf("same bytes again = %+v, want the stored %+v", again, first)
+	}
+	// Semver-equal spelling with the same bytes is the same version.
+	if same := upload(t, r, "math", "1.0.0", tiny); same.Version != "v1.0.0" {
+		t.Errorf("1.0.0 with the same bytes = %+v, want the stored v1.0.0", same)
+	}
+	_, err := r.Upload(t.Context(), "math", "v1.0.0", bytes.NewReader(wasm(7, 100)), "")
+	if !errors.Is(err, repo.ErrConflict) {
+		t.Fatalf("other bytes: %v, want ErrConflict", err)
+	}
+	_, data, err := get(t, r, "math", "v1.0.0")
+	if err != nil || !bytes.Equal(data, tiny) {
+		t.Fatalf("the stored version changed: %x %v", data, err)
+	}
+}
+
+func TestDedupeAndRemoveKeepSharedBlob(t *testing.T) {
+	r, dir := openRepo(t, repo.Options{})
+	a := upload(t, r, "alpha", "v1.0.0", tiny)
+	b := upload(t, r, "beta", "v2.0.0", tiny)
+	if a.Digest != b.Digest {
+		t.Fatal("same bytes, different digests")
+	}
+	blobs, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	if len(blobs) != 1 {
+		t.Fatalf("two names with the same bytes made %d blobs", len(blobs))
+	}
+	st, err := r.Stats(t.Context())
+	if err != nil || st.Modules != 2 || st.Versions != 2 || st.Blobs != 1 || st.Bytes != 8 {
+		t.Errorf("stats = %+v, %v", st, err)
+	}
+	if _, err := r.Remove(t.Context(), "alpha", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := get(t, r, "beta", ""); err != nil || !bytes.Equal(data, tiny) {
+		t.Fatalf("removing alpha broke beta: %v", err)
+	}
+	if _, err := r.Remove(t.Context(), "beta", "v2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if blobs, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256")); len(blobs) != 0 {
+		t.Errorf("last version removed, %d blobs remain", len(blobs))
+	}
+	if _, err := r.Remove(t.Context(), "beta", "v2.0.0"); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("second remove: %v, want ErrNotFound", err)
+	}
+}
+
+func TestCorruptBlobIsNeverHandedOut(t *testing.T) {
+	r, dir := openRepo(t, repo.Options{})
+	data := wasm(3, 4096)
+	rec := upload(t, r, "math", "v1.0.0", data)
+	path := filepath.Join(dir, "blobs", "sha256", rec.Digest.Encoded())
+	flipByte(t, path, 100)
+
+	_, got, err := get(t, r, "math", "v1.0.0")
+	if !errors.Is(err, repo.ErrCorrupt) || !errors.Is(err, repo.ErrDigestMismatch) || !strings.Contains(err.Error(), "math@v1.0.0") {
+		t.Fatalf("read of a corrupt blob: %v (read %d bytes); want ErrCorrupt+ErrDigestMismatch naming math@v1.0.0", err, len(got))
+	}
+	// A truncated blob is caught before any byte is read.
+	os.Chmod(path, 0o644)
+	os.Truncate(path, 10)
+	if _, _, err := r.Get(t.Context(), "math", ""); !errors.Is(err, repo.ErrCorrupt) {
+		t.Errorf("truncated blob: %v, want ErrCorrupt", err)
+	}
+	os.Remove(path)
+	if _, _, err := r.Get(t.Context(), "math", ""); !errors.Is(err, repo.ErrCorrupt) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing blob: %v, want ErrCorrupt ... missing", err)
+	}
+	// Put the right bytes back so the cleanup invariants hold.
+	if _, err := r.Upload(t.Context(), "other", "v1.0.0", bytes.NewReader(data), rec.Digest); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func flipByte(t testing.TB, path string, at int64) {
+	t.Helper()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := []byte{0}
+	if _, err := f.ReadAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMirrorFollowsIndexAndIsRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	r, err := repo.Open(t.Context(), dir, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload(t, r, "math", "v0.0.1", tiny)
+	upload(t, r, "math", "v0.0.2", wasm(1, 20))
+	upload(t, r, "io", "v1.0.0", wasm(2, 20))
+	if err := r.FlushMirror(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mods, _ := r.List(t.Context(), "")
+	compareMirror(t, dir, mods)
+	if _, err := r.Remove(t.Context(), "math", "v0.0.2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil { // Close writes the last change.
+		t.Fatal(err)
+	}
+	if m := readMirror(t, dir); len(m["math"].Versions) != 1 {
+		t.Fatalf("mirror after close = %+v", m["math"])
+	}
+
+	mirrorPath := filepath.Join(dir, repo.MirrorFile)
+	for name, damage := range map[string]func(){
+		"missing":   func() { os.Remove(mirrorPath) },
+		"stale":     func() { os.WriteFile(mirrorPath, []byte(`{"ghost": {"name": "ghost", "versions": {}}}`), 0o644) },
+		"truncated": func() { os.Truncate(mirrorPath, 20) },
+		"tempfile":  func() { os.WriteFile(filepath.Join(dir, "."+repo.MirrorFile+".123.tmp"), []byte("{"), 0o644) },
+	} {
+		damage()
+		r, err := repo.Open(t.Context(), dir, repo.Options{})
+		if err != nil {
+			t.Fatalf("%s: open: %v", name, err)
+		}
+		mods, _ := r.List(t.Context(), "")
+		compareMirror(t, dir, mods)
+		if tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(tmps) != 0 {
+			t.Errorf("%s: leftover temp files %v", name, tmps)
+		}
+		r.Close()
+	}
+}
+
+func TestConcurrentUploadsAndReads(t *testing.T) {
+	r, _ := openRepo(t, repo.Options{MirrorDelay: 5e6})
+	const writers, perWriter = 8, 12
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*perWriter*2)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				// Every writer uploads the shared module (same name, version and
+				// bytes: all succeed) and a module of its own.
+				if _, err := r.Upload(t.Context(), "shared", "v1.0.0", bytes.NewReader(wasm(99, 5000)), ""); err != nil {
+					errs <- fmt.Errorf("shared: %w", err)
+				}
+				name := fmt.Sprintf("mod-%d", w)
+				if _, err := r.Upload(t.Context(), name, fmt.Sprintf("v1.0.%d", i), bytes.NewReader(wasm(uint64(w*1000+i), 3000+i)), ""); err != nil {
+					errs <- fmt.Errorf("%s: %w", name, err)
+				}
+				if rec, rd, err := r.Get(t.Context(), "shared", "latest"); err == nil {
+					data, err := io.ReadAll(rd)
+					rd.Close()
+					if err != nil || digest.FromBytes(data) != rec.Digest {
+						errs <- fmt.Errorf("concurrent read of shared: %v", err)
+					}
+				} else if !errors.Is(err, repo.ErrNotFound) {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	mods, _ := r.List(t.Context(), "")
+	if len(mods) != writers+1 {
+		t.Fatalf("%d modules, want %d", len(mods), writers+1)
+	}
+	for _, m := range mods {
+		want := perWriter
+		if m.Name == "shared" {
+			want = 1
+		}
+		if len(m.Versions) != want {
+			t.Errorf("%s has %d versions, want %d", m.Name, len(m.Versions), want)
+		}
+	}
+}
+
+func TestOpenImportsEarlyStoreInPlace(t *testing.T) {
+	dir := t.TempDir()
+	good := wasm(5, 100)
+	bad := wasm(6, 100)
+	os.WriteFile(filepath.Join(dir, "math-v0.0.1.wasm"), good, 0o644)
+	os.WriteFile(filepath.Join(dir, "io-v1.0.0.wasm"), bad, 0o644)
+	legacy := fmt.Sprintf(`{
+ "math": {"name": "math", "versions": {"v0.0.1": {"version": "v0.0.1", "file": "math-v0.0.1.wasm", "hash": %q}}},
+ "io": {"name": "io", "versions": {"v1.0.0": {"version": "v1.0.0", "file": "io-v1.0.0.wasm", "hash": %q}}}
+}`, digest.FromBytes(good).Encoded(), digest.FromBytes(good).Encoded())
+	os.WriteFile(filepath.Join(dir, repo.MirrorFile), []byte(legacy), 0o644)
+
+	r, err := repo.Open(t.Context(), dir, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, data, err := get(t, r, "math", ""); err != nil || !bytes.Equal(data, good) {
+		t.Errorf("imported math: %v", err)
+	}
+	if _, _, err := r.Get(t.Context(), "io", ""); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("io's bytes do not match its hash, yet: %v", err)
+	}
+	if kept, err := os.ReadFile(filepath.Join(dir, repo.LegacyBackupFile)); err != nil || string(kept) != legacy {
+		t.Errorf("the early ghost.modules.json was not kept: %v", err)
+	}
+	for _, f := range []string{"math-v0.0.1.wasm", "io-v1.0.0.wasm"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("early file %s is gone: %v", f, err)
+		}
+	}
+	mods, _ := r.List(t.Context(), "")
+	r.FlushMirror(t.Context())
+	compareMirror(t, dir, mods)
+}
+
+func TestErrorClassesAreTheSubPackagesOnes(t *testing.T) {
+	if repo.ErrNotFound != index.ErrNotFound || repo.ErrDigestMismatch != blobstore.ErrDigestMismatch {
+		t.Fatal("repo's error classes must be the index's and blobstore's values, so errors.Is works across packages")
+	}
+}
