@@ -1,16 +1,17 @@
 package index
 
-// API SKELETON — the helper that owns index/ replaces the bodies; the
-// exported names and signatures below are relied on by repo/, gmp/,
-// migrations/ and cmd/.
-
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
 )
 
 // SchemaVersion is the schema this code reads and writes.
@@ -56,61 +57,535 @@ type Stats struct {
 
 // Options for Open.
 type Options struct {
-	// Timeout for the file lock; 0 means a short default (not forever).
+	// Timeout for the file lock; 0 means DefaultTimeout (not forever).
 	Timeout time.Duration
-	// ReadOnly opens without writing (and without a write lock).
+	// ReadOnly opens without writing (and with a shared lock, so several
+	// read-only openers may coexist, but none beside a writer).
 	ReadOnly bool
 	// NoSync skips fsync (benchmarks and tests only).
 	NoSync bool
 }
 
 // DB is the bbolt index. Safe for concurrent use.
-type DB struct{}
+type DB struct {
+	bolt *bolt.DB
+	path string
+}
 
-// Open opens or creates the index at path.
-func Open(path string, opts Options) (*DB, error) { panic("unimplemented") }
+// Open opens or creates the index at path. A new or empty file gets the
+// current schema. A file of an older schema fails with ErrSchemaOld (run
+// migrations.Upgrade first); of a newer one with ErrSchemaTooNew. When
+// another process holds the file, Open fails after opts.Timeout with a
+// *LockedError, which wraps ErrLocked.
+func Open(path string, opts Options) (*DB, error) {
+	bdb, err := OpenBolt(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchema(bdb, path, opts.ReadOnly); err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	return &DB{bolt: bdb, path: path}, nil
+}
 
-func (db *DB) Close() error { panic("unimplemented") }
+func checkSchema(bdb *bolt.DB, path string, readOnly bool) error {
+	var version int
+	var fresh bool
+	err := bdb.View(func(tx *bolt.Tx) error {
+		var err error
+		version, fresh, err = ReadSchemaTx(tx)
+		return err
+	})
+	if err == nil && fresh {
+		if readOnly {
+			return fmt.Errorf("index %s: %w: the file is empty and opened read-only", path, ErrNotFound)
+		}
+		// Check again inside the write transaction: another opener may
+		// have created the schema in between (each process waits for
+		// the lock, but within a process two Opens share nothing).
+		err = bdb.Update(func(tx *bolt.Tx) error {
+			var err error
+			version, fresh, err = ReadSchemaTx(tx)
+			if err != nil || !fresh {
+				return err
+			}
+			version = SchemaVersion
+			return createSchemaTx(tx)
+		})
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("index %s: %w", path, err)
+	case version < SchemaVersion:
+		return fmt.Errorf("index %s has schema %d, this gpmd uses schema %d: %w (run migrations.Upgrade)", path, version, SchemaVersion, ErrSchemaOld)
+	case version > SchemaVersion:
+		return fmt.Errorf("index %s has schema %d, newer than schema %d that this gpmd knows: %w; use a newer gpmd", path, version, SchemaVersion, ErrSchemaTooNew)
+	}
+	return nil
+}
+
+// Close releases the file and its lock. Calling it again does nothing.
+func (db *DB) Close() error { return db.bolt.Close() }
 
 // Path of the bbolt file.
-func (db *DB) Path() string { panic("unimplemented") }
+func (db *DB) Path() string { return db.path }
 
 // Add stores rec (Created is set when zero). Adding a version that exists
 // with the same digest changes nothing and returns the stored record with
-// created=false; with another digest it fails with ErrConflict.
-func (db *DB) Add(rec Record) (stored Record, created bool, err error) { panic("unimplemented") }
-
-// Resolve finds a version of name: query empty or "latest", an exact
-// version (semver equality), or a constraint.
-func (db *DB) Resolve(name, query string) (Record, error) { panic("unimplemented") }
-
-// List returns modules sorted by name, each with versions highest first.
-// name == "" lists all; a name with no versions gives an empty slice.
-func (db *DB) List(name string) ([]Module, error) { panic("unimplemented") }
-
-// Remove deletes the exact version (semver equality) and reports how many
-// versions still name its digest.
-func (db *DB) Remove(name, version string) (removed Record, remainingRefs int, err error) {
-	panic("unimplemented")
+// created=false; with another digest it fails with ErrConflict. Versions
+// equal as semver (v1.0.0, 1.0.0, 1.0.0+build7) are one version. The write
+// is durable (fsynced) when Add returns, unless Options.NoSync.
+func (db *DB) Add(rec Record) (stored Record, created bool, err error) {
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		stored, created, err = PutTx(tx, rec)
+		return err
+	})
+	if err != nil {
+		return Record{}, false, err
+	}
+	return stored, created, nil
 }
 
-// Refs reports how many versions name d.
-func (db *DB) Refs(d digest.Digest) (int, error) { panic("unimplemented") }
+// isLatest reports whether query asks for the latest version.
+func isLatest(query string) bool {
+	return query == "" || strings.EqualFold(query, "latest")
+}
+
+// Resolve finds a version of name: query empty or "latest" (the highest
+// release; where the name has none, the highest pre-release), an exact
+// version (semver equality: v1.2.0 finds 1.2.0), or a Masterminds
+// constraint (the highest version satisfying it). A bad name or a query
+// that is neither wraps ErrInvalid; nothing matching wraps ErrNotFound.
+func (db *DB) Resolve(name, query string) (Record, error) {
+	if err := ValidateName(name); err != nil {
+		return Record{}, err
+	}
+	var exactKey []byte
+	var constraint *semver.Constraints
+	switch {
+	case isLatest(query):
+	default:
+		if v, err := ParseVersion(query); err == nil {
+			exactKey = versionKey(v)
+		} else if c, cerr := semver.NewConstraint(query); cerr == nil {
+			constraint = c
+		} else {
+			return Record{}, fmt.Errorf("module %s@%s: %w: the version is neither a semantic version nor a constraint such as ^1.2, ~1.2.3 or \">=1.0.0 <2.0.0\" (%v)",
+				name, query, ErrInvalid, cerr)
+		}
+	}
+	var rec Record
+	found := false
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		versions, _, err := schemaBuckets(tx)
+		if err != nil {
+			return err
+		}
+		nb := versions.Bucket([]byte(name))
+		if nb == nil {
+			return nil
+		}
+		var val []byte
+		switch {
+		case exactKey != nil:
+			val = nb.Get(exactKey)
+		case constraint != nil:
+			val, err = matchConstraint(nb, constraint)
+			if err != nil {
+				return err
+			}
+		default:
+			// The last key is the highest release, or, in the
+			// pre-release section, the highest pre-release of a name
+			// that has no release.
+			_, val = nb.Cursor().Last()
+		}
+		if val == nil {
+			return nil
+		}
+		found = true
+		rec, err = decodeRecord(name, val)
+		return err
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("index %s: %w", db.path, err)
+	}
+	if !found {
+		if query == "" {
+			query = "latest"
+		}
+		return Record{}, fmt.Errorf("module %s@%s: %w", name, query, ErrNotFound)
+	}
+	return rec, nil
+}
+
+// matchConstraint returns the value of the highest version in nb that
+// satisfies c, or nil. It walks the releases from the top and stops at the
+// first match, then walks the pre-releases from the top and stops at the
+// first match or as soon as they fall below the release found.
+func matchConstraint(nb *bolt.Bucket, c *semver.Constraints) ([]byte, error) {
+	cur := nb.Cursor()
+	var bestKey, bestVal []byte
+	k, v := cur.Last()
+	for ; k != nil && k[0] == sectionRelease; k, v = cur.Prev() {
+		sv, err := parseKey(k)
+		if err != nil {
+			return nil, err
+		}
+		if c.Check(sv) {
+			bestKey, bestVal = k, v
+			break
+		}
+	}
+	if bestKey != nil {
+		// Position on the highest pre-release: just before the first
+		// release.
+		if fk, _ := cur.Seek([]byte{sectionRelease}); fk != nil {
+			k, v = cur.Prev()
+		} else {
+			k, v = cur.Last()
+		}
+	}
+	for ; k != nil && k[0] == sectionPre; k, v = cur.Prev() {
+		if bestKey != nil && compareKeys(k, bestKey) < 0 {
+			break
+		}
+		sv, err := parseKey(k)
+		if err != nil {
+			return nil, err
+		}
+		if c.Check(sv) {
+			return v, nil
+		}
+	}
+	return bestVal, nil
+}
+
+// descending calls fn for every key and value of nb, highest version
+// first, merging the release and pre-release sections.
+func descending(nb *bolt.Bucket, fn func(k, v []byte) error) error {
+	rel, pre := nb.Cursor(), nb.Cursor()
+	rk, rv := rel.Last()
+	if rk != nil && rk[0] != sectionRelease {
+		rk, rv = nil, nil // only pre-releases
+	}
+	var pk, pv []byte
+	if fk, _ := pre.Seek([]byte{sectionRelease}); fk != nil {
+		pk, pv = pre.Prev()
+	} else {
+		pk, pv = pre.Last()
+	}
+	if pk != nil && pk[0] != sectionPre {
+		pk, pv = nil, nil
+	}
+	for rk != nil || pk != nil {
+		if pk == nil || (rk != nil && compareKeys(rk, pk) > 0) {
+			if err := fn(rk, rv); err != nil {
+				return err
+			}
+			rk, rv = rel.Prev()
+			if rk != nil && rk[0] != sectionRelease {
+				rk, rv = nil, nil
+			}
+			continue
+		}
+		if err := fn(pk, pv); err != nil {
+			return err
+		}
+		pk, pv = pre.Prev()
+		if pk != nil && pk[0] != sectionPre {
+			pk, pv = nil, nil
+		}
+	}
+	return nil
+}
+
+// walkTx calls fn for every record of tx, names in order (or only name
+// when it is not empty), versions highest first.
+func walkTx(tx *bolt.Tx, name string, fn func(Record) error) error {
+	versions, _, err := schemaBuckets(tx)
+	if err != nil {
+		return err
+	}
+	each := func(nameKey []byte) error {
+		nb := versions.Bucket(nameKey)
+		if nb == nil {
+			return nil
+		}
+		n := string(nameKey)
+		return descending(nb, func(_, v []byte) error {
+			rec, err := decodeRecord(n, v)
+			if err != nil {
+				return err
+			}
+			return fn(rec)
+		})
+	}
+	if name != "" {
+		return each([]byte(name))
+	}
+	return versions.ForEachBucket(each)
+}
+
+// List returns modules sorted by name, each with versions highest first
+// (pre-releases in their semver place). name == "" lists all; a name with
+// no versions gives an empty slice. A bad name wraps ErrInvalid.
+func (db *DB) List(name string) ([]Module, error) {
+	if name != "" {
+		if err := ValidateName(name); err != nil {
+			return nil, err
+		}
+	}
+	mods := []Module{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return walkTx(tx, name, func(r Record) error {
+			if len(mods) == 0 || mods[len(mods)-1].Name != r.Name {
+				mods = append(mods, Module{Name: r.Name})
+			}
+			m := &mods[len(mods)-1]
+			m.Versions = append(m.Versions, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", db.path, err)
+	}
+	return mods, nil
+}
+
+// Remove deletes the exact version (semver equality) and reports how many
+// versions still name its digest: 0 means the blob is garbage now. A name
+// left with no versions disappears from List. A version that is not there
+// wraps ErrNotFound; a bad name or version ErrInvalid.
+func (db *DB) Remove(name, version string) (removed Record, remainingRefs int, err error) {
+	if err := ValidateName(name); err != nil {
+		return Record{}, 0, err
+	}
+	v, err := ParseVersion(version)
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("module %s: %w", name, err)
+	}
+	vkey := versionKey(v)
+	found := false
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		versions, refs, err := schemaBuckets(tx)
+		if err != nil {
+			return err
+		}
+		nb := versions.Bucket([]byte(name))
+		if nb == nil {
+			return nil
+		}
+		val := nb.Get(vkey)
+		if val == nil {
+			return nil
+		}
+		found = true
+		if removed, err = decodeRecord(name, val); err != nil {
+			return err
+		}
+		if err := nb.Delete(vkey); err != nil {
+			return err
+		}
+		if k, _ := nb.Cursor().First(); k == nil {
+			if err := versions.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		if err := refs.Delete(refKey(removed.Digest, name, vkey)); err != nil {
+			return err
+		}
+		remainingRefs = countRefs(refs, removed.Digest)
+		return nil
+	})
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("index %s: %w", db.path, err)
+	}
+	if !found {
+		return Record{}, 0, fmt.Errorf("module %s@%s: %w", name, version, ErrNotFound)
+	}
+	return removed, remainingRefs, nil
+}
+
+func countRefs(refs *bolt.Bucket, d digest.Digest) int {
+	prefix := refPrefix(d)
+	n := 0
+	c := refs.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+// Refs reports how many versions name d (0 for a digest nothing names).
+// It reads the refs bucket, so its cost grows with the answer, not with
+// the index.
+func (db *DB) Refs(d digest.Digest) (int, error) {
+	n := 0
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		_, refs, err := schemaBuckets(tx)
+		if err != nil {
+			return err
+		}
+		n = countRefs(refs, d)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("index %s: %w", db.path, err)
+	}
+	return n, nil
+}
 
 // Walk calls fn for every record inside one read transaction, names in
-// order, versions highest first. fn must not call back into db.
-func (db *DB) Walk(fn func(Record) error) error { panic("unimplemented") }
+// order, versions highest first. fn must not call back into db (a write
+// would wait for this read to end). An error from fn stops the walk and is
+// returned as is.
+func (db *DB) Walk(fn func(Record) error) error {
+	var fnErr error
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return walkTx(tx, "", func(r Record) error {
+			if err := fn(r); err != nil {
+				fnErr = err
+				return err
+			}
+			return nil
+		})
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("index %s: %w", db.path, err)
+	}
+	return nil
+}
 
-// Stats counts modules, versions and distinct blobs.
-func (db *DB) Stats() (Stats, error) { panic("unimplemented") }
+// Stats counts modules, versions and distinct blobs in one read
+// transaction. It reads every key once (linear), so keep it off hot paths.
+func (db *DB) Stats() (Stats, error) {
+	var s Stats
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		versions, refs, err := schemaBuckets(tx)
+		if err != nil {
+			return err
+		}
+		err = versions.ForEachBucket(func(name []byte) error {
+			s.Modules++
+			c := versions.Bucket(name).Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				s.Versions++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var last []byte
+		c := refs.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			i := bytes.IndexByte(k, 0)
+			if i < 0 || len(v) != 8 {
+				return fmt.Errorf("%w: malformed ref %q", ErrInvalid, k)
+			}
+			if last != nil && bytes.Equal(k[:i], last) {
+				continue
+			}
+			last = append(last[:0], k[:i]...)
+			s.Blobs++
+			s.Bytes += int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("index %s: %w", db.path, err)
+	}
+	return s, nil
+}
 
 // Snapshot writes a consistent copy of the bbolt file to w (Tx.WriteTo) and
-// returns the records of that same transaction.
-func (db *DB) Snapshot(w io.Writer) ([]Record, error) { panic("unimplemented") }
+// returns the records of that same transaction: a backup and the list of
+// blobs it needs, as of one instant. Writers are not blocked meanwhile.
+func (db *DB) Snapshot(w io.Writer) ([]Record, error) {
+	recs := []Record{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if _, err := tx.WriteTo(w); err != nil {
+			return err
+		}
+		return walkTx(tx, "", func(r Record) error {
+			recs = append(recs, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index %s: snapshot: %w", db.path, err)
+	}
+	return recs, nil
+}
 
-// ValidateName checks a module name against GMP.md's rule.
-func ValidateName(name string) error { panic("unimplemented") }
+// Check runs bbolt's consistency check (pages, freelist) and checks that
+// every record decodes and the refs bucket mirrors the records exactly.
+// It reads the whole file.
+func (db *DB) Check() error {
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		// Drain the channel: Check's goroutine reads the transaction
+		// until it closes it.
+		var first error
+		for err := range tx.Check() {
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return first
+		}
+		return checkRefsTx(tx)
+	})
+	if err != nil {
+		return fmt.Errorf("index %s: check: %w", db.path, err)
+	}
+	return nil
+}
 
-// ParseVersion parses an uploaded version: a full semantic version with an
-// optional leading v; "1" or "1.2" fail with a hint.
-func ParseVersion(v string) (*semver.Version, error) { panic("unimplemented") }
+// checkRefsTx checks that the refs bucket holds exactly one entry per
+// record, with the record's size.
+func checkRefsTx(tx *bolt.Tx) error {
+	versions, refs, err := schemaBuckets(tx)
+	if err != nil {
+		return err
+	}
+	want := 0
+	err = versions.ForEachBucket(func(name []byte) error {
+		nb := versions.Bucket(name)
+		if k, _ := nb.Cursor().First(); k == nil {
+			return fmt.Errorf("module %s: empty bucket left behind", name)
+		}
+		return nb.ForEach(func(k, v []byte) error {
+			want++
+			if _, err := parseKey(k); err != nil {
+				return fmt.Errorf("module %s: %w", name, err)
+			}
+			r, err := decodeRecord(string(name), v)
+			if err != nil {
+				return err
+			}
+			ref := refs.Get(refKey(r.Digest, r.Name, k))
+			if len(ref) != 8 || int64(binary.BigEndian.Uint64(ref)) != r.Size {
+				return fmt.Errorf("module %s@%s: missing or wrong ref for %s", r.Name, r.Version, r.Digest)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	got := 0
+	c := refs.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		got++
+	}
+	if got != want {
+		return fmt.Errorf("refs bucket holds %d entries for %d records", got, want)
+	}
+	return nil
+}

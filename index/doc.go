@@ -1,0 +1,82 @@
+// Package index maps module name@version to the digest of its bytes, in a
+// bbolt file (<modules>/index.db beside the blob store).
+//
+// # Guarantees
+//
+// Readers and writers: a DB is safe for concurrent use by many goroutines.
+// Every call is one bbolt transaction: Add and Remove one read-write
+// transaction each (bbolt runs one writer at a time), every read (Resolve,
+// List, Refs, Walk, Stats, Snapshot) one read-only transaction, which sees
+// the index as of an instant and never blocks nor is blocked by the
+// writer. A Walk or Snapshot therefore sees every record or none of a
+// concurrent Add.
+//
+// Durability: when Add or Remove returns nil, the change is on disk
+// (bbolt fsyncs the file at commit), unless Options.NoSync, which is for
+// tests and benchmarks. A crash leaves the file as of the last commit.
+//
+// Processes: one process opens the file for writing at a time (bbolt's
+// flock). Another Open waits Options.Timeout (DefaultTimeout, 1s, when
+// zero) and then fails with a *LockedError that wraps ErrLocked; it never
+// hangs.
+//
+// Memory: every Record returned is a copy; no slice that a bbolt
+// transaction owns leaves this package.
+//
+// Versions: a stored version is a full semantic version (ParseVersion);
+// the text is kept as uploaded. Versions equal as semver (build metadata
+// ignored) are one version, and a version is immutable: adding it again
+// with the same digest changes nothing, with another digest fails with
+// ErrConflict.
+//
+// Speed: Resolve of "latest" and of an exact version costs one bucket
+// lookup and one cursor move or Get, whatever the number of versions. A
+// constraint walks versions from the highest down to the first match.
+//
+// # Schema
+//
+// The file holds, at SchemaVersion 2 (integers are big-endian):
+//
+//	/
+//	├── meta                         bucket
+//	│   └── "schema"                 → uint64: the schema version (2)
+//	├── versions                     bucket: one sub-bucket per module name
+//	│   └── <name>                   bucket; key = the name (a-z 0-9 _ -)
+//	│       └── <version key>        → <record>
+//	└── refs                         bucket: the reverse index
+//	    └── <digest> 0x00 <name> 0x00 <version key>
+//	                                 → uint64: the blob's size
+//
+//	<version key>, build metadata left out (equal versions, equal keys):
+//	  release:      0x02 major:u64 minor:u64 patch:u64
+//	  pre-release:  0x01 major:u64 minor:u64 patch:u64 <ident>... 0x00
+//	  <ident>:      numeric       0x01 n:u64
+//	                alphanumeric  0x02 <bytes> 0x00
+//
+//	<record>:  uvarint len, version as uploaded,
+//	           uvarint len, digest ("sha256:<64 hex>"),
+//	           uvarint size,
+//	           int64 Unix seconds, uint32 nanoseconds of the creation time
+//
+// Within a section, bbolt's byte order of version keys is semver order:
+// the core numbers are fixed-width; a numeric identifier sorts below an
+// alphanumeric one (0x01 < 0x02) and numbers compare as numbers; an
+// alphanumeric identifier ends with 0x00, below every identifier byte, so
+// "alpha" sorts before "alphab"; and the end marker 0x00 sorts a shorter
+// list of identifiers before a longer one with the same start. Releases
+// (0x02) sort after all pre-releases (0x01), so the last key of a name's
+// bucket is its highest release, and when it lies in the pre-release
+// section the name has no release and it is the highest pre-release: that
+// is "latest", one Cursor.Last away. Listing in full semver order merges
+// the two sections (compareKeys).
+//
+// The rule: change the tree, add a migration (package migrations), bump
+// SchemaVersion. Open refuses an older schema with ErrSchemaOld until
+// migrations.Upgrade has run, and a newer one with ErrSchemaTooNew.
+//
+// # Caveats
+//
+// Remove does not delete blobs: it reports how many versions still name
+// the digest, and the caller collects blobs that nothing names. Stats and
+// Check read the whole file.
+package index

@@ -1,0 +1,231 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+)
+
+// MaxNameLen is the longest module name GMP allows.
+const MaxNameLen = 64
+
+// nameRule is quoted in every name error so the person reading it can fix
+// the name without looking the rule up.
+const nameRule = "a module name is 1-64 characters of a-z 0-9 _ -, beginning with a letter"
+
+// versionHint ends every version error: the common mistake is a short
+// version such as "1" or "1.2", which semver ranges accept but an upload
+// must not (it would be ambiguous which version was meant).
+const versionHint = "use a full version such as v1.2.0"
+
+// ValidateName checks a module name against GMP.md's rule: 1-64 characters
+// of a-z 0-9 _ -, beginning with a letter. The error wraps ErrInvalid and
+// names the value and the rule.
+func ValidateName(name string) error {
+	if name == "" || len(name) > MaxNameLen {
+		return fmt.Errorf("module name %q: %w: %s (it has %d)", name, ErrInvalid, nameRule, len(name))
+	}
+	if c := name[0]; c < 'a' || c > 'z' {
+		return fmt.Errorf("module name %q: %w: %s", name, ErrInvalid, nameRule)
+	}
+	for i := 1; i < len(name); i++ {
+		c := name[i]
+		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' {
+			continue
+		}
+		return fmt.Errorf("module name %q: %w: %s; %q at offset %d is not allowed", name, ErrInvalid, nameRule, c, i)
+	}
+	return nil
+}
+
+// ParseVersion parses an uploaded version: a full semantic version
+// MAJOR.MINOR.PATCH with one optional leading v, optional pre-release and
+// build parts. "1" or "1.2" fail with a hint. Numeric pre-release
+// identifiers must fit in 64 bits (semver compares them as numbers; the
+// index keys store them in 8 bytes). The error wraps ErrInvalid.
+//
+// The returned version's Original() is v as given.
+func ParseVersion(v string) (*semver.Version, error) {
+	bare := strings.TrimPrefix(v, "v")
+	sv, err := semver.StrictNewVersion(bare)
+	if err != nil {
+		core := bare
+		if i := strings.IndexAny(core, "-+"); i >= 0 {
+			core = core[:i]
+		}
+		if core != "" && strings.Count(core, ".") < 2 && strings.Trim(core, "0123456789.") == "" {
+			return nil, fmt.Errorf("version %q: %w: it has no %s; an uploaded version is a full semantic version MAJOR.MINOR.PATCH (%s)",
+				v, ErrInvalid, missingParts(core), versionHint)
+		}
+		return nil, fmt.Errorf("version %q: %w: not a semantic version MAJOR.MINOR.PATCH with optional v prefix, -pre-release and +build (%v; %s)",
+			v, ErrInvalid, err, versionHint)
+	}
+	if pre := sv.Prerelease(); pre != "" {
+		for _, id := range strings.Split(pre, ".") {
+			if isNumeric(id) {
+				if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+					return nil, fmt.Errorf("version %q: %w: numeric pre-release identifier %s does not fit in 64 bits", v, ErrInvalid, id)
+				}
+			}
+		}
+	}
+	if bare != v {
+		// Keep Original() as uploaded. The strict parse above already
+		// vetted the text; NewVersion reads the same numbers from it.
+		withV, err := semver.NewVersion(v)
+		if err != nil || !withV.Equal(sv) || withV.Metadata() != sv.Metadata() {
+			return nil, fmt.Errorf("version %q: %w: not a semantic version (%s)", v, ErrInvalid, versionHint)
+		}
+		return withV, nil
+	}
+	return sv, nil
+}
+
+func missingParts(core string) string {
+	if strings.Count(core, ".") == 0 {
+		return "minor and patch parts"
+	}
+	return "patch part"
+}
+
+func isNumeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Version keys. See doc.go for the layout; in short, within one section
+// the bytewise order of keys is the semver order of versions, and the
+// release section sorts after the pre-release section so that the last key
+// of a name's bucket is its highest release.
+const (
+	sectionPre     byte = 0x01
+	sectionRelease byte = 0x02
+
+	identEnd     byte = 0x00
+	identNumeric byte = 0x01
+	identAlnum   byte = 0x02
+
+	coreLen = 1 + 3*8 // section byte + major, minor, patch
+)
+
+// versionKey encodes v (already validated by ParseVersion) as a sortable
+// key. Build metadata is not part of it: versions equal as semver have
+// equal keys.
+func versionKey(v *semver.Version) []byte {
+	pre := v.Prerelease()
+	n := coreLen
+	if pre != "" {
+		n += len(pre) + 10*(strings.Count(pre, ".")+1) + 1
+	}
+	k := make([]byte, 0, n)
+	if pre == "" {
+		k = append(k, sectionRelease)
+	} else {
+		k = append(k, sectionPre)
+	}
+	k = binary.BigEndian.AppendUint64(k, v.Major())
+	k = binary.BigEndian.AppendUint64(k, v.Minor())
+	k = binary.BigEndian.AppendUint64(k, v.Patch())
+	if pre == "" {
+		return k
+	}
+	for _, id := range strings.Split(pre, ".") {
+		if isNumeric(id) {
+			// ParseVersion refused numbers over 64 bits.
+			u, _ := strconv.ParseUint(id, 10, 64)
+			k = append(k, identNumeric)
+			k = binary.BigEndian.AppendUint64(k, u)
+			continue
+		}
+		// Identifiers are [0-9A-Za-z-]: never 0x00, so the terminator
+		// sorts a prefix ("alpha") before its extensions ("alphab").
+		k = append(k, identAlnum)
+		k = append(k, id...)
+		k = append(k, identEnd)
+	}
+	return append(k, identEnd)
+}
+
+var errBadKey = errors.New("malformed version key")
+
+// parseKey decodes a version key into a semver version without build
+// metadata. It is the inverse of versionKey.
+func parseKey(k []byte) (*semver.Version, error) {
+	if len(k) < coreLen || (k[0] != sectionPre && k[0] != sectionRelease) {
+		return nil, fmt.Errorf("%w %x", errBadKey, k)
+	}
+	major := binary.BigEndian.Uint64(k[1:9])
+	minor := binary.BigEndian.Uint64(k[9:17])
+	patch := binary.BigEndian.Uint64(k[17:25])
+	rest := k[coreLen:]
+	if k[0] == sectionRelease {
+		if len(rest) != 0 {
+			return nil, fmt.Errorf("%w %x", errBadKey, k)
+		}
+		return semver.New(major, minor, patch, "", ""), nil
+	}
+	var pre strings.Builder
+	for {
+		if len(rest) == 0 {
+			return nil, fmt.Errorf("%w %x: no end marker", errBadKey, k)
+		}
+		tag := rest[0]
+		rest = rest[1:]
+		if tag == identEnd {
+			break
+		}
+		if pre.Len() > 0 {
+			pre.WriteByte('.')
+		}
+		switch tag {
+		case identNumeric:
+			if len(rest) < 8 {
+				return nil, fmt.Errorf("%w %x", errBadKey, k)
+			}
+			pre.WriteString(strconv.FormatUint(binary.BigEndian.Uint64(rest[:8]), 10))
+			rest = rest[8:]
+		case identAlnum:
+			end := bytes.IndexByte(rest, identEnd)
+			if end <= 0 {
+				return nil, fmt.Errorf("%w %x", errBadKey, k)
+			}
+			pre.Write(rest[:end])
+			rest = rest[end+1:]
+		default:
+			return nil, fmt.Errorf("%w %x", errBadKey, k)
+		}
+	}
+	if len(rest) != 0 || pre.Len() == 0 {
+		return nil, fmt.Errorf("%w %x", errBadKey, k)
+	}
+	return semver.New(major, minor, patch, pre.String(), ""), nil
+}
+
+// compareKeys orders two version keys of any sections as semver orders
+// their versions. Within one section it is bytes.Compare; across sections
+// the core (major, minor, patch) decides, and on an equal core the release
+// is higher than any of its pre-releases.
+func compareKeys(a, b []byte) int {
+	if a[0] == b[0] {
+		return bytes.Compare(a, b)
+	}
+	if c := bytes.Compare(a[1:coreLen], b[1:coreLen]); c != 0 {
+		return c
+	}
+	if a[0] == sectionRelease {
+		return 1
+	}
+	return -1
+}
