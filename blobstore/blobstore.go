@@ -207,6 +207,9 @@ func (s *Store) Delete(d digest.Digest) error {
 // walk may or may not be reported; one committed during the walk may not be.
 // The walk stops with the context's error when ctx is done.
 func (s *Store) Walk(ctx context.Context, fn func(Info) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("blobstore: walk: %w", err)
+	}
 	entries, err := os.ReadDir(s.blobsDir) // sorted by name, which is digest order
 	if err != nil {
 		return fmt.Errorf("blobstore: walk: %w", err)
