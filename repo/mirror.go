@@ -157,12 +157,18 @@ type mirrorVersion struct {
 // transaction, in a deterministic order (names sorted, versions highest
 // first) so that equal indexes give equal bytes.
 func renderMirror(idx *index.DB) ([]byte, error) {
+	return renderRecords(idx.Walk)
+}
+
+// renderRecords renders the records that walk yields, in walk's order:
+// names together and in order, versions highest first.
+func renderRecords(walk func(func(index.Record) error) error) ([]byte, error) {
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
 	w.WriteString("{")
 	current := ""
 	first := true
-	err := idx.Walk(func(rec index.Record) error {
+	err := walk(func(rec index.Record) error {
 		if rec.Name != current {
 			if current != "" {
 				w.WriteString("}},")
@@ -210,34 +216,9 @@ func blobRelPath(rec index.Record) string {
 	return "blobs/" + rec.Digest.Algorithm().String() + "/" + rec.Digest.Encoded()
 }
 
-// writeFileAtomic replaces path with data: temp file in the same folder,
-// fsync, rename, fsync of the folder. Readers see the old file or the new.
+// writeFileAtomic replaces path with data (see writeStreamAtomic).
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return syncDir(dir)
+	return writeStreamAtomic(path, bytes.NewReader(data))
 }
 
 func syncDir(dir string) error {

@@ -44,6 +44,9 @@ var (
 	ErrNotWasm error = &classError{"not a WebAssembly module", ErrInvalid}
 	// ErrEmpty: no bytes at all. It is also an ErrInvalid.
 	ErrEmpty error = &classError{"empty module", ErrInvalid}
+	// ErrIndexUnusable: the index is missing while the store holds blobs,
+	// or it cannot be read. The message says how to bring it back.
+	ErrIndexUnusable = errors.New("index unusable")
 	// ErrCorrupt: an indexed blob is missing or its bytes do not match
 	// their digest. Nothing of it is handed out as the module.
 	ErrCorrupt = errors.New("stored module is corrupt")
@@ -89,6 +92,18 @@ type Repo struct {
 // removes leftovers of interrupted writes, imports an early gpmd's store
 // found in dir, and rebuilds ghost.modules.json when it is missing or stale.
 func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
+	r, err := open(ctx, dir, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	go r.mirror.run()
+	return r, nil
+}
+
+// open is Open; rebuilding opens a store whose index is being rebuilt from
+// its mirror: no refusal of a missing index, no import, no mirror sync and
+// no mirror writer yet (Rebuild does those).
+func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo, error) {
 	if opts.MaxModuleSize <= 0 {
 		opts.MaxModuleSize = DefaultMaxModuleSize
 	}
@@ -101,16 +116,20 @@ func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
 	indexPath := filepath.Join(dir, IndexFile)
 	_, statErr := os.Stat(indexPath)
 	freshIndex := errors.Is(statErr, os.ErrNotExist)
-	legacy := freshIndex && migrations.IsLegacyStore(dir)
+	if freshIndex && !rebuilding && holdsBlobs(dir) {
+		return nil, fmt.Errorf("%w: %s is missing but %s holds module blobs; restore a backup (gpmd restore) or rebuild the index from %s and the blobs (gpmd rebuild-index)",
+			ErrIndexUnusable, indexPath, dir, MirrorFile)
+	}
+	legacy := freshIndex && !rebuilding && migrations.IsLegacyStore(dir)
 
 	if from, err := migrations.Upgrade(indexPath); err != nil {
-		return nil, fmt.Errorf("repository %s: %w", dir, err)
+		return nil, explainIndexError(indexPath, err)
 	} else if from != 0 && from != index.SchemaVersion {
 		opts.Logger.Info("index schema upgraded", "from", from, "to", index.SchemaVersion)
 	}
 	idx, err := index.Open(indexPath, index.Options{Timeout: opts.LockTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", dir, err)
+		return nil, explainIndexError(indexPath, err)
 	}
 	// The blob store sweeps its leftovers at open, so it is opened only
 	// once this process holds the index lock.
@@ -129,6 +148,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
 		mirror:  newMirror(dir, idx, opts.MirrorDelay, opts.Logger),
 		leases:  make(map[digest.Digest]int),
 	}
+	if rebuilding {
+		return r, nil
+	}
 	if legacy {
 		if err := r.importInPlace(ctx); err != nil {
 			idx.Close()
@@ -141,8 +163,23 @@ func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
 	} else if rewritten {
 		opts.Logger.Info("mirror rebuilt from the index", "path", r.mirror.path)
 	}
-	go r.mirror.run()
 	return r, nil
+}
+
+// explainIndexError says what to do about an index that does not open.
+// A lock held by another process or a newer schema are not damage.
+func explainIndexError(path string, err error) error {
+	if errors.Is(err, index.ErrLocked) || errors.Is(err, index.ErrSchemaTooNew) {
+		return fmt.Errorf("index %s: %w", path, err)
+	}
+	return fmt.Errorf("%w: index %s cannot be opened (%w); if it is damaged, restore a backup (gpmd restore) or rebuild it from %s and the blobs (gpmd rebuild-index)",
+		ErrIndexUnusable, path, err, MirrorFile)
+}
+
+// holdsBlobs reports whether dir's blob store holds any file.
+func holdsBlobs(dir string) bool {
+	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	return err == nil && len(entries) > 0
 }
 
 // importInPlace brings in the early gpmd's store that lives in the
@@ -169,10 +206,12 @@ func (r *Repo) importInPlace(ctx context.Context) error {
 	return nil
 }
 
-// removeMirrorTemps removes temporary mirror files left by a crash.
+// removeMirrorTemps removes temporary files of mirror writes and backups
+// left by a crash.
 func removeMirrorTemps(dir string, log *slog.Logger) {
 	tmps, _ := filepath.Glob(filepath.Join(dir, "."+MirrorFile+".*.tmp"))
-	for _, t := range tmps {
+	backups, _ := filepath.Glob(filepath.Join(dir, ".backup-*.db"))
+	for _, t := range append(tmps, backups...) {
 		if err := os.Remove(t); err == nil {
 			log.Info("removed leftover", "path", t)
 		}
