@@ -213,11 +213,12 @@ func validateRecord(rec Record) (vkey []byte, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("module %s: %w", rec.Name, err)
 	}
-	if rec.Digest.Algorithm() != digest.SHA256 {
-		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex>", rec.Name, rec.Version, rec.Digest, ErrInvalid)
-	}
+	// Validate before Algorithm: Algorithm panics on a digest with no ':'.
 	if err := rec.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex> (%v)", rec.Name, rec.Version, rec.Digest, ErrInvalid, err)
+	}
+	if rec.Digest.Algorithm() != digest.SHA256 {
+		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex>", rec.Name, rec.Version, rec.Digest, ErrInvalid)
 	}
 	if rec.Size < 0 {
 		return nil, fmt.Errorf("module %s@%s: size %d: %w: must not be negative", rec.Name, rec.Version, rec.Size, ErrInvalid)
