@@ -69,6 +69,7 @@ type Store struct {
 
 	ops  fileOps   // the file system calls of the commit sequence (tests inject faults)
 	bufs sync.Pool // *[]byte of chunkSize, for copying streams
+	mems sync.Pool // *[]byte of memLimit, the in-memory start of a Writer
 }
 
 // Open creates the layout under root if needed and removes leftovers of
@@ -85,6 +86,7 @@ func Open(root string) (*Store, error) {
 		ops:       osFileOps(),
 	}
 	s.bufs.New = func() any { b := make([]byte, chunkSize); return &b }
+	s.mems.New = func() any { b := make([]byte, 0, memLimit); return &b }
 
 	if err := os.MkdirAll(s.blobsDir, 0o755); err != nil {
 		return nil, fmt.Errorf("blobstore: open %s: %w", root, err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -121,6 +122,44 @@ func TestWriterSmallWrites(t *testing.T) {
 	got, err := readBlob(t, s, info.Digest)
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("read back: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestReadFromOddReaders streams through io.Copy (which uses ReadFrom) from
+// readers that return short reads or data together with io.EOF, across the
+// in-memory limit, and mixes ReadFrom with Write.
+func TestReadFromOddReaders(t *testing.T) {
+	s := newStore(t)
+	readers := map[string]func([]byte) io.Reader{
+		"half":     func(b []byte) io.Reader { return iotest.HalfReader(bytes.NewReader(b)) },
+		"dataErr":  func(b []byte) io.Reader { return iotest.DataErrReader(bytes.NewReader(b)) },
+		"onlyRead": func(b []byte) io.Reader { return struct{ io.Reader }{bytes.NewReader(b)} },
+	}
+	for name, mk := range readers {
+		for i, n := range []int{1, memLimit - 1, memLimit, memLimit + 1, 2*memLimit + 5} {
+			t.Run(fmt.Sprintf("%s/%d", name, n), func(t *testing.T) {
+				b := randBytes(n, uint64(300+i))
+				w, err := s.NewWriter(t.Context(), 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Close()
+				head := min(n, 10)
+				if _, err := w.Write(b[:head]); err != nil {
+					t.Fatal(err)
+				}
+				if k, err := io.Copy(w, mk(b[head:])); err != nil || k != int64(n-head) {
+					t.Fatalf("io.Copy = %d, %v; want %d", k, err, n-head)
+				}
+				info, _, err := w.Commit(t.Context(), digest.FromBytes(b))
+				if err != nil || info.Size != int64(n) {
+					t.Fatalf("Commit = %+v, %v", info, err)
+				}
+				if got, err := readBlob(t, s, info.Digest); err != nil || !bytes.Equal(got, b) {
+					t.Fatalf("read back %d bytes, %v", len(got), err)
+				}
+			})
+		}
 	}
 }
 

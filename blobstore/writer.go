@@ -39,7 +39,8 @@ type Writer struct {
 
 	h    hash.Hash
 	size int64
-	mem  []byte // the bytes so far, while they fit in memLimit and f is nil
+	mem  []byte  // the bytes so far, while they fit in memLimit and f is nil
+	memp *[]byte // where mem came from, to give it back to the store's pool
 
 	f       *os.File // the temporary file, once created
 	tmpPath string   // its path, while it exists
@@ -89,11 +90,71 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// ReadFrom reads r to its end into the blob; io.Copy uses it. While the
+// blob fits in memory it reads straight into the in-memory buffer, which
+// saves a copy of every byte. Errors, limits and the context are as for
+// Write; a read error from r aborts the writer too.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	if w.done {
+		return 0, errWriterDone
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	var total int64
+	for w.f == nil {
+		if err := w.ctx.Err(); err != nil {
+			return total, w.fail(fmt.Errorf("blob write: %w", err))
+		}
+		w.getMem()
+		if len(w.mem) == memLimit {
+			break // full: the next bytes, if any, go to the temporary file
+		}
+		room := w.mem[len(w.mem):min(memLimit, len(w.mem)+chunkSize)]
+		n, rerr := r.Read(room)
+		if n > 0 {
+			if w.maxSize > 0 && w.size+int64(n) > w.maxSize {
+				return total, w.fail(fmt.Errorf("blob write: more than %d bytes: %w", w.maxSize, ErrTooLarge))
+			}
+			w.h.Write(room[:n])
+			w.mem = w.mem[:len(w.mem)+n]
+			w.size += int64(n)
+			total += int64(n)
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, w.fail(fmt.Errorf("blob write: reading input: %w", rerr))
+		}
+	}
+
+	bp := w.s.bufs.Get().(*[]byte)
+	defer w.s.bufs.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return total, err
+			}
+			total += int64(n)
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, w.fail(fmt.Errorf("blob write: reading input: %w", rerr))
+		}
+	}
+}
+
 // store keeps chunk in memory or, once the blob outgrows memLimit, in the
 // temporary file.
 func (w *Writer) store(chunk []byte) error {
 	if w.f == nil && len(w.mem)+len(chunk) <= memLimit {
-		w.mem = append(w.mem, chunk...)
+		w.getMem()
+		w.mem = append(w.mem, chunk...) // within cap: never reallocates
 		return nil
 	}
 	if w.f == nil {
@@ -112,8 +173,26 @@ func (w *Writer) spill() error {
 	}
 	w.f, w.tmpPath = f, f.Name()
 	err = w.writeFile(w.mem)
-	w.mem = nil
+	w.putMem()
 	return err
+}
+
+// getMem takes a memLimit buffer from the store's pool if w has none: a
+// fresh 1 MiB per blob would cost more in allocation, zeroing and page
+// faults than the hash.
+func (w *Writer) getMem() {
+	if w.memp == nil {
+		w.memp = w.s.mems.Get().(*[]byte)
+		w.mem = (*w.memp)[:0]
+	}
+}
+
+// putMem gives the buffer back; w.mem must not be used after.
+func (w *Writer) putMem() {
+	if w.memp != nil {
+		w.s.mems.Put(w.memp)
+	}
+	w.mem, w.memp = nil, nil
 }
 
 func (w *Writer) writeFile(p []byte) error {
@@ -141,7 +220,7 @@ func (w *Writer) fail(err error) error {
 
 // abort drops the in-memory bytes and removes the temporary file.
 func (w *Writer) abort() error {
-	w.mem = nil
+	w.putMem()
 	var err error
 	if w.f != nil {
 		w.f.Close() // the file is removed anyway; its close error tells nothing
@@ -299,33 +378,10 @@ func (s *Store) Put(ctx context.Context, r io.Reader, expected digest.Digest, ma
 		return Info{}, false, err
 	}
 	defer w.Close()
-	if err := s.copy(w, r); err != nil {
+	if _, err := w.ReadFrom(r); err != nil {
 		return Info{}, false, err
 	}
 	return w.Commit(ctx, expected)
-}
-
-// copy moves r into w chunk by chunk. It tells write errors (already wrapped
-// by w) from read errors.
-func (s *Store) copy(w *Writer, r io.Reader) error {
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
-	buf := *bp
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
-				return err
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			w.fail(fmt.Errorf("blob put: reading input: %w", rerr))
-			return w.err
-		}
-	}
 }
 
 // check hashes r against a blob that is already stored, writing nothing.
