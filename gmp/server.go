@@ -1,37 +1,39 @@
 package gmp
 
-// API SKELETON — the helper that owns gmp/ replaces the bodies; cmd/ relies
-// on the exported names below.
-
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ghost-network/gpmd/index"
 )
 
-// Defaults of the server's limits; each is overridable by a daemon flag.
-const (
-	DefaultMaxMessage     = 1 << 20
-	DefaultMaxConns       = 10000
-	DefaultMessageTimeout = 10 * time.Second // to finish a message once begun
-	DefaultWriteTimeout   = 30 * time.Second // per write to a peer
-)
+// ErrServerClosed is what Serve returns after Shutdown or Close.
+var ErrServerClosed = errors.New("gmp: server closed")
 
 // ModuleStore is what the server needs of the module repository
 // (*repo.Repo satisfies it).
 type ModuleStore interface {
-	// Get resolves name+query and opens a verifying reader of rec.Size bytes.
+	// Get resolves name+query and opens a verifying reader of rec.Size
+	// bytes: reading to the end fails with an error where the bytes do not
+	// match rec.Digest. Errors wrap index.ErrNotFound (no such module or
+	// version) or index.ErrInvalid (a bad name or constraint). The caller
+	// closes the reader.
 	Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error)
+	// List lists modules (name "" for all), names in order, versions
+	// highest first.
 	List(ctx context.Context, name string) ([]index.Module, error)
 }
 
-// Config of a Server.
+// Config of a Server. Zero fields take the defaults of limits.go.
 type Config struct {
-	Modules        ModuleStore
+	Modules        ModuleStore // nil: module requests get ERROR internal
 	MaxMessage     int
 	MaxConns       int
 	MessageTimeout time.Duration
@@ -50,23 +52,259 @@ type NodeInfo struct {
 	Since        time.Time `json:"since"`
 }
 
-// Server serves GMP.
-type Server struct{}
+// Server serves GMP. Its methods are safe for concurrent use.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	reg *registry
 
-func NewServer(cfg Config) *Server { panic("unimplemented") }
+	// ctx is handed to the module store; Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
-// Serve accepts on l until Shutdown or Close; then it returns ErrServerClosed.
-func (s *Server) Serve(l net.Listener) error { panic("unimplemented") }
+	inShutdown atomic.Bool  // set by Shutdown and Close, never cleared
+	panics     atomic.Int64 // handler panics recovered; tests assert none
 
-// Shutdown stops accepting, lets in-flight requests finish, then closes
-// every connection (or gives up when ctx ends).
-func (s *Server) Shutdown(ctx context.Context) error { panic("unimplemented") }
+	bufs sync.Pool // *moduleBufs for MODULE replies
 
-// Close stops at once.
-func (s *Server) Close() error { panic("unimplemented") }
+	// mu guards listeners and conns: the sets Shutdown and Close must reach.
+	// A connection is in conns from accept until its goroutine has removed
+	// its registration and closed its socket.
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{}
+	conns     map[*conn]struct{}
+}
 
-// Nodes lists live registrations sorted by name.
-func (s *Server) Nodes() []NodeInfo { panic("unimplemented") }
+// NewServer returns a server with cfg's limits (zero: the defaults).
+func NewServer(cfg Config) *Server {
+	if cfg.MaxMessage <= 0 {
+		cfg.MaxMessage = DefaultMaxMessage
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MessageTimeout <= 0 {
+		cfg.MessageTimeout = DefaultMessageTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = "gpmd"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		reg:       newRegistry(),
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: make(map[*net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}
+}
+
+// Serve accepts connections on l until Shutdown or Close, then returns
+// ErrServerClosed; any other error from l ends it with that error. A
+// temporary accept error (too many open files and the like) is retried
+// after a back-off. Serve closes l when it returns.
+func (s *Server) Serve(l net.Listener) error {
+	if !s.trackListener(&l, true) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.trackListener(&l, false)
+	defer l.Close()
+
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.inShutdown.Load() {
+				return ErrServerClosed
+			}
+			if isTemporary(err) {
+				delay = min(max(2*delay, acceptBackoffMin), acceptBackoffMax)
+				s.log.Warn("gmp: accept failed; retrying", "err", err, "retry_in", delay)
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-s.ctx.Done():
+					t.Stop()
+				}
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := s.newConn(nc)
+		switch s.trackConn(c) {
+		case trackOK:
+			go c.serve()
+		case trackBusy:
+			go s.rejectBusy(nc)
+		case trackClosed:
+			nc.Close()
+		}
+	}
+}
+
+// isTemporary reports whether an accept error may clear up by itself.
+func isTemporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Shutdown stops accepting, closes every connection that is between
+// requests, lets the requests in progress finish (each connection closes
+// once its reply is written), and returns when no connection is left. When
+// ctx ends first it returns ctx's error and leaves the rest open: call
+// Close to end them.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.inShutdown.Store(true)
+	s.mu.Lock()
+	err := s.closeListenersLocked()
+	s.mu.Unlock()
+
+	wait := time.Millisecond
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		if s.closeIdleConns() {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			wait = min(2*wait, shutdownPollMax)
+			t.Reset(wait)
+		}
+	}
+}
+
+// Close stops at once: listeners and every connection are closed, module
+// reads in progress are cancelled. It does not wait for the connections'
+// goroutines.
+func (s *Server) Close() error {
+	s.inShutdown.Store(true)
+	s.cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.closeListenersLocked()
+	for c := range s.conns {
+		c.state.Store(stateClosing)
+		c.close(reasonServerClosed)
+	}
+	return err
+}
+
+// Nodes lists live registrations sorted by name, discoverable or not.
+func (s *Server) Nodes() []NodeInfo { return s.reg.all() }
 
 // ConnCount is the number of open GMP connections.
-func (s *Server) ConnCount() int { panic("unimplemented") }
+func (s *Server) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) trackListener(l *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.inShutdown.Load() {
+			return false
+		}
+		s.listeners[l] = struct{}{}
+	} else {
+		delete(s.listeners, l)
+	}
+	return true
+}
+
+// closeListenersLocked closes every listener. s.mu must be held.
+func (s *Server) closeListenersLocked() error {
+	var err error
+	for l := range s.listeners {
+		if cerr := (*l).Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
+			err = cerr
+		}
+	}
+	return err
+}
+
+type trackResult int
+
+const (
+	trackOK trackResult = iota
+	trackBusy
+	trackClosed
+)
+
+// trackConn adds c to the live set unless the cap is reached.
+func (s *Server) trackConn(c *conn) trackResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inShutdown.Load() {
+		return trackClosed
+	}
+	if len(s.conns) >= s.cfg.MaxConns {
+		return trackBusy
+	}
+	s.conns[c] = struct{}{}
+	return trackOK
+}
+
+func (s *Server) untrackConn(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+}
+
+// closeIdleConns closes the connections that wait between requests and
+// reports whether none is left at all.
+func (s *Server) closeIdleConns() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(stateIdle, stateClosing) {
+			c.close(reasonShutdown)
+		}
+	}
+	return len(s.conns) == 0
+}
+
+// rejectBusy tells a connection over the cap why it is refused, then closes
+// it. The connection was never tracked.
+func (s *Server) rejectBusy(nc net.Conn) {
+	enc := encoder{conn: nc, timeout: lingerTimeout}
+	err := enc.reply(TypeSession, CodeError, nil, func(b []byte) []byte {
+		return appendErrorBody(b, ErrCodeBusy, "GPMD holds as many GMP connections as it allows; try again later")
+	})
+	lingerClose(nc)
+	s.log.Debug("gmp connection closed", "remote", nc.RemoteAddr().String(), "reason", reasonBusy.String(), "err", err)
+}
+
+// lingerClose half-closes nc, drains what the peer still sends for a
+// moment, then closes it. Closing a socket with unread input makes the
+// kernel send RST, which can destroy the reply the peer has not read yet.
+func lingerClose(nc net.Conn) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		if nc.SetReadDeadline(time.Now().Add(lingerTimeout)) == nil {
+			io.Copy(io.Discard, nc)
+		}
+	}
+	nc.Close()
+}

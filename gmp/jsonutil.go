@@ -1,0 +1,232 @@
+package gmp
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Small JSON helpers. GMP messages are flat and their fields few, so the
+// server walks an object's top level by hand (exact key match, as GMP.md
+// names fields; encoding/json would match keys case-insensitively) and
+// decodes each field with the type check GMP asks for. Every walker here
+// requires input that json.Valid accepted.
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string starting at b[i] == '"'.
+func stringEnd(b []byte, i int) int {
+	i++
+	for i < len(b) {
+		switch b[i] {
+		case '\\':
+			i += 2
+		case '"':
+			return i + 1
+		default:
+			i++
+		}
+	}
+	return len(b)
+}
+
+// valueEnd returns the index just past the value starting at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	default: // number, true, false, null
+		for i < len(b) {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\r', '\n':
+				return i
+			}
+			i++
+		}
+		return len(b)
+	}
+}
+
+// walkObject calls fn for each member of the valid JSON object obj, in
+// order, with the key's raw string token (quotes included) and the raw
+// value. It stops early when fn returns false.
+func walkObject(obj []byte, fn func(key, val []byte) bool) {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return
+	}
+	i = skipSpace(obj, i+1)
+	if i < len(obj) && obj[i] == '}' {
+		return
+	}
+	for i < len(obj) {
+		kEnd := stringEnd(obj, i)
+		key := obj[i:kEnd]
+		i = skipSpace(obj, kEnd)
+		i = skipSpace(obj, i+1) // ':'
+		vEnd := valueEnd(obj, i)
+		if !fn(key, obj[i:vEnd]) {
+			return
+		}
+		i = skipSpace(obj, vEnd)
+		if i >= len(obj) || obj[i] == '}' {
+			return
+		}
+		i = skipSpace(obj, i+1) // ','
+	}
+}
+
+// keyIs reports whether the raw key token names want. A key written with
+// escapes ("typ\u0065") is the same key as its plain spelling.
+func keyIs(key []byte, want string) bool {
+	if bytes.IndexByte(key, '\\') < 0 {
+		return len(key) == len(want)+2 && string(key[1:len(key)-1]) == want
+	}
+	s, ok := decodeString(key)
+	return ok && s == want
+}
+
+// isNull reports whether a raw value is JSON null.
+func isNull(val []byte) bool { return string(val) == "null" }
+
+// decodeString decodes a raw JSON string value; ok is false for any other
+// JSON type.
+func decodeString(val []byte) (string, bool) {
+	if len(val) < 2 || val[0] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(val, '\\') < 0 {
+		return string(val[1 : len(val)-1]), true
+	}
+	var s string
+	if err := json.Unmarshal(val, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// decodeInt decodes a raw JSON integer: a number with no fraction and no
+// exponent that fits in an int64. 1.0 and 1e0 are numbers but not
+// integers in this sense; GMP's integers are written as integers.
+func decodeInt(val []byte) (int64, bool) {
+	if len(val) == 0 || (val[0] != '-' && (val[0] < '0' || val[0] > '9')) {
+		return 0, false
+	}
+	if bytes.ContainsAny(val, ".eE") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(val), 10, 64)
+	return n, err == nil
+}
+
+// decodeBool decodes a raw JSON true or false.
+func decodeBool(val []byte) (v, ok bool) {
+	switch string(val) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json does
+// (without its HTML escaping): quotes, backslashes and control characters
+// escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// walkArray calls fn for each element of the valid JSON array arr.
+func walkArray(arr []byte, fn func(val []byte) bool) {
+	i := skipSpace(arr, 0)
+	if i >= len(arr) || arr[i] != '[' {
+		return
+	}
+	i = skipSpace(arr, i+1)
+	if i < len(arr) && arr[i] == ']' {
+		return
+	}
+	for i < len(arr) {
+		vEnd := valueEnd(arr, i)
+		if !fn(arr[i:vEnd]) {
+			return
+		}
+		i = skipSpace(arr, vEnd)
+		if i >= len(arr) || arr[i] == ']' {
+			return
+		}
+		i = skipSpace(arr, i+1) // ','
+	}
+}

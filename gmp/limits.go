@@ -1,0 +1,67 @@
+package gmp
+
+import "time"
+
+// Limits and deadlines of the server, in one place. Each Default* is the
+// value a zero field of Config takes, and the daemon exposes each as a flag
+// (the flag name is given with each constant).
+const (
+	// DefaultAddr is where GPMD listens for GMP (--gmp-addr).
+	DefaultAddr = "127.0.0.1:5989"
+	// DefaultMaxMessage is the largest request, in bytes from its opening
+	// '{' to its closing '}' (--gmp-max-message). Larger: ERROR
+	// message_too_large, then the connection closes.
+	DefaultMaxMessage = 1 << 20
+	// DefaultMaxConns caps open GMP connections (--gmp-max-conns). The
+	// connection over the cap gets ERROR busy, then closes.
+	DefaultMaxConns = 10000
+	// DefaultMessageTimeout is how long a peer has to finish a message once
+	// its first byte has arrived (--gmp-message-timeout). A peer that
+	// trickles bytes is cut off; a peer with nothing in flight waits forever.
+	DefaultMessageTimeout = 10 * time.Second
+	// DefaultWriteTimeout bounds each write to a peer (--gmp-write-timeout),
+	// so a peer that never reads cannot pin a reply's buffers.
+	DefaultWriteTimeout = 30 * time.Second
+)
+
+// Client defaults.
+const (
+	// DefaultMaxReply bounds a reply the client keeps in memory (everything
+	// but the binary of a MODULE, which streams to the caller's writer).
+	DefaultMaxReply = 64 << 20
+)
+
+// Internal sizes and timings; not flags, because they trade memory and
+// latency inside one process and the benchmarks are what tune them.
+const (
+	// readBufferSize is the read buffer each connection starts with. It is
+	// what an idle connection costs beyond its goroutine, so it is small; it
+	// grows for a large message and shrinks back after it.
+	readBufferSize = 4 << 10
+	// keepBufferSize is the largest read buffer kept between messages.
+	keepBufferSize = 64 << 10
+
+	// moduleChunk is how many module bytes are read, verified and encoded at
+	// a time; a multiple of 3 so that every chunk but the last encodes to
+	// base64 without padding. With its encoded copy it is the whole memory
+	// a MODULE reply costs, whatever the module's size.
+	moduleChunk = 48 << 10
+
+	// lingerTimeout is how long a connection that GPMD closes after an
+	// error keeps draining the peer's input after sending the ERROR, so the
+	// kernel sends FIN and not RST (an RST can destroy the ERROR before the
+	// peer reads it).
+	lingerTimeout = time.Second
+
+	// Accept back-off after a temporary error (EMFILE and the like).
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+
+	// shutdownPoll bounds how often Shutdown looks for connections that
+	// have become idle.
+	shutdownPollMax = 100 * time.Millisecond
+
+	// clientReadBuffer is the client's read buffer: large, because a
+	// MODULE reply streams through it.
+	clientReadBuffer = 64 << 10
+)

@@ -1,0 +1,129 @@
+package gmp
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ghost-network/gpmd/index"
+)
+
+// moduleBufs are the two buffers one MODULE reply uses, whatever the
+// module's size: a chunk of module bytes and its base64 (plus the reply's
+// prefix or suffix).
+type moduleBufs struct {
+	in  []byte
+	out []byte
+}
+
+const moduleOutSize = moduleChunk/3*4 + 1<<10
+
+func (s *Server) getBufs() *moduleBufs {
+	if b, ok := s.bufs.Get().(*moduleBufs); ok {
+		return b
+	}
+	return &moduleBufs{in: make([]byte, moduleChunk), out: make([]byte, 0, moduleOutSize)}
+}
+
+func (s *Server) putBufs(b *moduleBufs) {
+	if cap(b.out) > 2*moduleOutSize { // grown by a huge id: let it go
+		return
+	}
+	s.bufs.Put(b)
+}
+
+// readChunk reads until buf is full or the reader ends. err is nil only
+// when buf is full; io.EOF once the reader is done (n may be > 0).
+func readChunk(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// sendModule writes MODULE straight from rc into the socket, a chunk at a
+// time: constant memory per request. rc verifies the bytes against the
+// digest as they are read. A failure before the first byte is written is
+// answered with ERROR internal; a failure after it cuts the connection
+// before the closing bytes, so the peer never holds a whole MODULE
+// carrying wrong bytes. It reports whether the connection goes on.
+func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
+	defer rc.Close()
+	bufs := c.s.getBufs()
+	defer c.s.putBufs(bufs)
+
+	// The first chunk is read before anything is written, so that a
+	// small module is verified in full before its reply begins.
+	n, err := readChunk(rc, bufs.in)
+	total := int64(n)
+	if err != nil && err != io.EOF {
+		return c.moduleFailedEarly(id, rec, err)
+	}
+	if err == io.EOF && total != rec.Size {
+		return c.moduleFailedEarly(id, rec, fmt.Errorf("%d bytes, expected %d", total, rec.Size))
+	}
+
+	c.enc.mu.Lock()
+	defer c.enc.mu.Unlock()
+	out := appendModulePrefix(bufs.out[:0], id, ModuleInfo{
+		Name: rec.Name, Version: rec.Version, Hash: rec.Digest.String(), Size: rec.Size,
+	})
+	for {
+		if total > rec.Size {
+			return c.cutModule(rec, fmt.Errorf("more than the %d bytes expected", rec.Size))
+		}
+		out = base64.StdEncoding.AppendEncode(out, bufs.in[:n])
+		if err == io.EOF {
+			if total != rec.Size {
+				return c.cutModule(rec, fmt.Errorf("%d bytes, expected %d", total, rec.Size))
+			}
+			out = append(out, moduleSuffix...)
+			werr := c.enc.writeLocked(out)
+			bufs.out = out[:0]
+			if werr != nil {
+				c.writeFailed(werr)
+				return false
+			}
+			return true
+		}
+		werr := c.enc.writeLocked(out)
+		bufs.out = out[:0]
+		if werr != nil {
+			c.writeFailed(werr)
+			return false
+		}
+		out = out[:0]
+		n, err = readChunk(rc, bufs.in)
+		total += int64(n)
+		if err != nil && err != io.EOF {
+			return c.cutModule(rec, err)
+		}
+	}
+}
+
+// moduleFailedEarly answers ERROR internal for a module whose bytes failed
+// before its reply began.
+func (c *conn) moduleFailedEarly(id []byte, rec index.Record, err error) bool {
+	c.s.log.Error("gmp: module bytes failed verification or reading; answered ERROR internal",
+		"name", rec.Name, "version", rec.Version, "digest", rec.Digest.String(), "err", err)
+	return c.replyError(id, ErrCodeInternal, "the stored bytes of module "+rec.Name+" "+rec.Version+" could not be read intact")
+}
+
+// cutModule closes the connection in the middle of a MODULE reply: the
+// closing bytes are never written. c.enc.mu is held.
+func (c *conn) cutModule(rec index.Record, err error) bool {
+	c.err = fmt.Errorf("module %s %s: %w", rec.Name, rec.Version, err)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		c.err = fmt.Errorf("module %s %s: stored bytes ended early: %w", rec.Name, rec.Version, err)
+	}
+	c.s.log.Error("gmp: module bytes failed while streaming; connection cut before the reply completed",
+		"name", rec.Name, "version", rec.Version, "digest", rec.Digest.String(), "err", err)
+	c.close(reasonModuleStream)
+	return false
+}
