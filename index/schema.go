@@ -14,7 +14,8 @@ import (
 
 // The buckets and keys of schema 2, drawn as a tree in doc.go. They are
 // unexported values read through the helpers below; migrations/ reaches
-// the schema through ReadSchemaTx, WriteSchemaTx and PutTx only.
+// the schema through ReadSchemaTx, WriteSchemaTx, CreateBucketsTx and
+// PutTx only.
 var (
 	// bucketMeta holds keySchema.
 	bucketMeta = []byte("meta")
@@ -114,12 +115,22 @@ func WriteSchemaTx(tx *bolt.Tx, version int) error {
 // errStop ends a ForEach early; it never leaves this package.
 var errStop = errors.New("stop")
 
-// createSchemaTx lays out an empty schema-2 file.
-func createSchemaTx(tx *bolt.Tx) error {
+// CreateBucketsTx creates the top-level buckets of the current schema
+// that do not exist yet (not the meta bucket: WriteSchemaTx does that).
+// Migrations call it before PutTx.
+func CreateBucketsTx(tx *bolt.Tx) error {
 	for _, b := range [][]byte{bucketVersions, bucketRefs} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// createSchemaTx lays out an empty file at SchemaVersion.
+func createSchemaTx(tx *bolt.Tx) error {
+	if err := CreateBucketsTx(tx); err != nil {
+		return err
 	}
 	return WriteSchemaTx(tx, SchemaVersion)
 }

@@ -1,0 +1,73 @@
+// Package migrations brings old index files and early gpmd stores up to
+// date.
+//
+// # Schema upgrades
+//
+// The index file stores its schema version (see package index). Upgrade
+// opens the file (waiting at most the lock timeout: a file held by another
+// process fails with index.ErrLocked), reads the version and runs every
+// step above it, in order, in ONE bbolt read-write transaction that also
+// records the version reached: either the whole upgrade is on disk or none
+// of it. A missing or empty file is left for index.Open to create; a
+// schema newer than index.SchemaVersion is refused (index.ErrSchemaTooNew);
+// a file at the current schema is not written to. Run Upgrade before
+// index.Open, which refuses an older schema.
+//
+// Steps returns the steps; each has a test keyed by its version, and a test
+// fails while steps and tests differ in number or the last step is not
+// index.SchemaVersion.
+//
+// # Schema 1
+//
+// The first draft of the index, kept here because step 2 reads it:
+//
+//	/
+//	├── meta                     bucket
+//	│   └── "schema"             → uint64 big-endian: 1
+//	└── modules                  bucket, flat
+//	    └── "<name>@<version>"   → JSON {"version": "<as uploaded>",
+//	                                     "digest": "sha256:<hex>",
+//	                                     "size": <bytes>,
+//	                                     "created": "<RFC 3339>"}
+//
+// Versions were keyed by their text, so "1.0.0" and "v1.0.0" could both be
+// there, latest needed a scan of every key of the name, and counting the
+// uses of a digest a scan of everything. Step 2 moves every record into the
+// schema-2 tree (per-name buckets with semver-sortable keys, a refs bucket)
+// and deletes "modules". Spellings of one version with one digest merge;
+// records that cannot be carried over (two digests for one version, a bad
+// name or version) fail the step with all of them named, and the file stays
+// at schema 1.
+//
+// testdata/schema1.db is a schema-1 file written by the generator in
+// migrations_test.go (go test ./migrations -run TestGenerateFixture
+// -update); without -update that test checks that the committed file holds
+// exactly what the generator writes.
+//
+// # Early gpmd stores
+//
+// The early gpmd kept a folder holding ghost.modules.json and the files it
+// names:
+//
+//	{"<name>": {"name": "<name>",
+//	            "versions": {"<version>": {"version": "<version>",
+//	                                       "file": "<name>-<version>.wasm",
+//	                                       "hash": "<sha256 hex>"}}}}
+//
+// file is relative to the folder (absolute in some old files: accepted
+// when it lies inside the folder; nothing that leaves the folder is read).
+// gpmd's own mirror has the same shape, with file = "blobs/sha256/<hex>"
+// and digest, size and created added to each version, so ReadLegacy reads
+// both and an index can be rebuilt from a mirror and its blobs.
+//
+// ImportLegacy uploads every listed version through an Uploader, which
+// checks the bytes against the listed digest. Each version that cannot be
+// imported (bytes that do not match, a missing file, a bad name or version,
+// bytes that are not WebAssembly, a conflict with what is stored) is
+// reported by name, version and reason and left out; the import goes on.
+//
+// # Caveats
+//
+// A file path inside the folder that is a symbolic link to elsewhere is
+// followed: the bytes are still checked against their hash.
+package migrations
