@@ -1,0 +1,75 @@
+// Package cli is the gpmd command line: one file per command, each with an
+// options struct and a NewCmdX(*Factory) constructor. Run is the whole
+// program; cmd/gpmd's main only calls it.
+//
+// Every error ends as one line on standard error and an exit status chosen
+// by exitCode (exit.go), the one place that maps error classes to statuses.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+)
+
+// Version of gpmd.
+const Version = "1.0.0"
+
+// Run runs gpmd with args (without the program name) and returns the exit
+// status.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	f := newFactory(stdin, stdout, stderr)
+	return f.run(args)
+}
+
+func (f *Factory) run(args []string) int {
+	// Ctrl-C and SIGTERM cancel the command's context: a download removes
+	// its partial file, a foreground daemon stops gracefully. A second
+	// signal is not caught and ends the program at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+
+	root := NewCmdRoot(f)
+	root.SetArgs(rewriteArgs(args))
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(f.IO.ErrOut, oneLine(err))
+	}
+	return exitCode(err)
+}
+
+// rewriteArgs turns the documented `-nd` of `gpmd start` into
+// --foreground: pflag would read -nd as the two shorthands -n and -d. Only
+// an -nd after the word start, and before a "--", is rewritten.
+func rewriteArgs(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	sawStart := false
+	for i, a := range out {
+		switch {
+		case a == "--":
+			return out
+		case a == "start":
+			sawStart = true
+		case a == "-nd" && sawStart:
+			out[i] = "--foreground"
+		}
+	}
+	return out
+}
+
+// versionLine is what `gpmd version` prints.
+func versionLine(v string) string {
+	return fmt.Sprintf("gpmd %s (%s, %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// IOStreams are a command's standard streams, and whether they are
+// terminals (tests set the answers).
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// StdoutTTY and StderrTTY, when not nil, override the detection.
+	StdoutTTY *bool
+	StderrTTY *bool
+}
+
+// fder is an *os.File, or anything else with a descriptor.
+type fder interface{ Fd() uintptr }
+
+func isTerminal(w any) bool {
+	f, ok := w.(fder)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// IsStdoutTTY reports whether standard output is a terminal.
+func (s *IOStreams) IsStdoutTTY() bool {
+	if s.StdoutTTY != nil {
+		return *s.StdoutTTY
+	}
+	return isTerminal(s.Out)
+}
+
+// IsStderrTTY reports whether standard error is a terminal.
+func (s *IOStreams) IsStderrTTY() bool {
+	if s.StderrTTY != nil {
+		return *s.StderrTTY
+	}
+	return isTerminal(s.ErrOut)
+}
+
+// Factory is what commands depend on: streams, environment, the global
+// flags and how to reach the daemon. One is made per run; nothing is
+// global.
+type Factory struct {
+	IO      *IOStreams
+	Version string
+	// LookupEnv reads the environment (os.LookupEnv).
+	LookupEnv func(string) (string, bool)
+	// Executable is the path of this program, re-run by `gpmd start`.
+	Executable func() (string, error)
+	Now        func() time.Time
+
+	// The global flags, set by the root command's persistent flags.
+	dataDir     string
+	controlAddr string
+	tokenFile   string
+
+	envs []envBinding
+}
+
+// envBinding ties a flag to the environment variable that sets it when the
+// flag is not given.
+type envBinding struct {
+	flag, env string
+}
+
+// Environment variables of the global flags (each also a flag).
+const (
+	envDataDir     = "GPMD_HOME"
+	envControlAddr = "GPMD_CONTROL_ADDR"
+	envTokenFile   = "GPMD_TOKEN_FILE"
+)
+
+// bindEnv lets environment variable env set flag when it is not given on
+// the command line, and says so in the flag's help.
+func (f *Factory) bindEnv(fs *pflag.FlagSet, flag, env string) {
+	fl := fs.Lookup(flag)
+	if fl == nil {
+		panic("bindEnv: no flag " + flag) // a programming error in this package
+	}
+	fl.Usage += " [$" + env + "]"
+	f.envs = append(f.envs, envBinding{flag: flag, env: env})
+}
+
+// applyEnv sets, from the environment, each bound flag of cmd that the
+// command line did not give. It marks them changed, as given.
+func (f *Factory) applyEnv(cmd *cobra.Command) error {
+	for _, b := range f.envs {
+		fl := cmd.Flag(b.flag)
+		if fl == nil || fl.Changed {
+			continue
+		}
+		v, ok := f.LookupEnv(b.env)
+		if !ok || v == "" {
+			continue
+		}
+		if err := fl.Value.Set(v); err != nil {
+			return usageErrorf(cmd, "environment variable %s=%q: %v", b.env, v, err)
+		}
+		fl.Changed = true
+	}
+	return nil
+}
+
+// DataDir is the data folder, absolute.
+func (f *Factory) DataDir() (string, error) {
+	return daemon.ExpandHome(f.dataDir)
+}
+
+// controlAddrGiven reports whether --control-addr or its variable was given.
+func (f *Factory) controlAddrGiven(cmd *cobra.Command) bool {
+	fl := cmd.Flag("control-addr")
+	return fl != nil && fl.Changed
+}
+
+// Client connects to the daemon. The address is --control-addr (or
+// GPMD_CONTROL_ADDR) when given; else the one the daemon of the data folder
+// recorded in its state file (so a daemon started on port 0 is found);
+// else the default. The token is --token-file's (or GPMD_TOKEN_FILE's), else
+// the one the daemon at that address recorded.
+func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
+	dir, err := f.DataDir()
+	if err != nil {
+		return nil, err
+	}
+	st, stErr := daemon.ReadState(dir)
+	addr := f.controlAddr
+	if !f.controlAddrGiven(cmd) && stErr == nil && st.ControlAddr != "" {
+		addr = st.ControlAddr
+	}
+	tokenFile := f.tokenFile
+	if tokenFile == "" && stErr == nil && st.ControlAddr == addr {
+		tokenFile = st.TokenFile
+	}
+	token := ""
+	if tokenFile != "" {
+		if token, err = daemon.ReadToken(tokenFile); err != nil {
+			return nil, err
+		}
+	}
+	return control.NewClient(addr, token), nil
+}
+
+// absPath makes a path the user gave absolute, for the detached daemon
+// (which runs in /).
+func absPath(p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p, err)
+	}
+	return a, nil
+}
+
+// newFactory is the Factory of a real run.
+func newFactory(stdin io.Reader, stdout, stderr io.Writer) *Factory {
+	return &Factory{
+		IO:         &IOStreams{In: stdin, Out: stdout, ErrOut: stderr},
+		Version:    Version,
+		LookupEnv:  os.LookupEnv,
+		Executable: os.Executable,
+		Now:        time.Now,
+	}
+}

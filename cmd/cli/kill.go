@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/spf13/cobra"
+)
+
+// killOptions are the flags of `gpmd kill`.
+type killOptions struct {
+	f       *Factory
+	Timeout time.Duration
+}
+
+// NewCmdKill is `gpmd kill`.
+func NewCmdKill(f *Factory) *cobra.Command {
+	o := &killOptions{f: f, Timeout: 30 * time.Second}
+	cmd := &cobra.Command{
+		Use:   "kill [flags]",
+		Short: "Stop the daemon gracefully",
+		Long: `Stop the daemon of the data folder gracefully: it sends SIGTERM, the
+daemon lets requests in flight finish, closes the store and removes its
+pid file; kill waits (up to --timeout) until it has exited, then prints
+"gpmd stopped".
+
+The daemon is found by the lock and pid it keeps in the data folder; when
+none runs there and --control-addr is given, by asking the daemon at that
+(loopback) address for its data folder.
+
+` + exitStatusHelp,
+		Example: `  $ gpmd kill
+  gpmd stopped
+
+  $ gpmd kill --data-dir /tmp/gpmd`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
+	}
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for the daemon to exit")
+	return cmd
+}
+
+func (o *killOptions) run(cmd *cobra.Command) error {
+	dir, err := o.f.DataDir()
+	if err != nil {
+		return err
+	}
+	pid, running, err := daemon.Probe(dir)
+	if err != nil {
+		return err
+	}
+	if !running && o.f.controlAddrGiven(cmd) && daemon.IsLoopback(o.f.controlAddr) {
+		// Not on this data folder: ask the daemon at the address given
+		// where its folder is, and stop it by that folder's lock.
+		if other, err := o.dataDirFromAPI(cmd); err == nil && other != dir {
+			dir = other
+			pid, running, err = daemon.Probe(dir)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if !running {
+		return fmt.Errorf("gpmd is not running on %s: %w", dir, control.ErrNotRunning)
+	}
+	if pid == 0 {
+		st, err := daemon.ReadState(dir)
+		if err != nil || st.PID == 0 {
+			return fmt.Errorf("gpmd is running on %s but its pid is unknown (lock and state files hold none)", dir)
+		}
+		pid = st.PID
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("gpmd is not running on %s (pid %d is gone): %w", dir, pid, control.ErrNotRunning)
+		}
+		return fmt.Errorf("stopping gpmd (pid %d): %w", pid, err)
+	}
+	deadline := time.Now().Add(o.Timeout)
+	for {
+		_, running, err := daemon.Probe(dir)
+		if err != nil {
+			return err
+		}
+		if !running {
+			fmt.Fprintln(o.f.IO.Out, "gpmd stopped")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gpmd (pid %d) did not stop within %s; it may still be finishing requests (kill -9 %d forces it)", pid, o.Timeout, pid)
+		}
+		select {
+		case <-cmd.Context().Done():
+			return cmd.Context().Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// dataDirFromAPI asks the daemon at --control-addr for its data folder.
+func (o *killOptions) dataDirFromAPI(cmd *cobra.Command) (string, error) {
+	c, err := o.f.Client(cmd)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+	defer cancel()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	return st.DataDir, nil
+}

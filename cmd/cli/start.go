@@ -1,0 +1,344 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/gmp"
+	"github.com/spf13/cobra"
+)
+
+// startOptions are the flags of `gpmd start`.
+type startOptions struct {
+	f *Factory
+
+	Foreground        bool
+	ReadyFD           int // hidden: the detached child reports on this descriptor
+	Wait              time.Duration
+	GMPAddr           string
+	MaxModuleSize     byteSize
+	GMPMaxMessage     byteSize
+	GMPMaxConns       int
+	GMPMessageTimeout time.Duration
+	GMPWriteTimeout   time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// readyMsg is what the detached daemon tells `gpmd start` on the ready
+// pipe: its state once both ports accept connections, or why it failed.
+type readyMsg struct {
+	State *daemon.State `json:"state,omitempty"`
+	Error string        `json:"error,omitempty"`
+}
+
+// NewCmdStart is `gpmd start`.
+func NewCmdStart(f *Factory) *cobra.Command {
+	o := &startOptions{
+		f:                 f,
+		Wait:              15 * time.Second,
+		MaxModuleSize:     byteSize(daemon.DefaultMaxModuleSize),
+		GMPMaxMessage:     byteSize(gmp.DefaultMaxMessage),
+		GMPMaxConns:       gmp.DefaultMaxConns,
+		GMPMessageTimeout: gmp.DefaultMessageTimeout,
+		GMPWriteTimeout:   gmp.DefaultWriteTimeout,
+		ShutdownTimeout:   daemon.DefaultShutdownTimeout,
+	}
+	cmd := &cobra.Command{
+		Use:   "start [-nd|--foreground] [flags]",
+		Short: "Start the daemon (in the background unless -nd)",
+		Long: `Start the GPMD daemon on the data folder.
+
+By default it starts in the background, in a session of its own, and
+waits (up to --wait) until the daemon's ports accept connections: then it
+prints "GPMD is running in the background." with the daemon's pid and
+addresses, and exits 0. If the daemon cannot start (already running on
+this data folder, a port taken, a data folder that cannot be opened,
+a control address off loopback without a token) it prints why in one line
+and exits non-zero, and no daemon is left running.
+
+With -nd (or --foreground) the daemon runs in this terminal, logging to
+standard error as well as to <data>/gpmd.log; Ctrl-C or SIGTERM stop it
+gracefully: requests in flight finish, the store closes, the pid file goes.
+
+One daemon runs per data folder. A port of 0 in --control-addr or
+--gmp-addr picks a free port; the daemon records the real addresses in
+<data>/gpmd.state.json, where the other commands find them.
+
+` + exitStatusHelp,
+		Example: `  # the usual way
+  $ gpmd start
+  GPMD is running in the background.
+
+  # in the foreground, with a data folder and ports of its own
+  $ gpmd start -nd --data-dir /tmp/gpmd --control-addr 127.0.0.1:0 --gmp-addr 127.0.0.1:0
+
+  # the control API on every interface needs a token
+  $ head -c 32 /dev/urandom | base64 > ~/.gpmd-token
+  $ gpmd start --control-addr 0.0.0.0:1111 --token-file ~/.gpmd-token`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Foreground {
+				return o.runForeground(cmd)
+			}
+			return o.runDetached(cmd)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&o.Foreground, "foreground", false, "run in the foreground (also -nd); Ctrl-C stops it")
+	fl.IntVar(&o.ReadyFD, "ready-fd", 0, "descriptor on which to report readiness (used by start itself)")
+	fl.MarkHidden("ready-fd")
+	fl.DurationVar(&o.Wait, "wait", o.Wait, "how long start waits for the detached daemon to be ready")
+	fl.StringVar(&o.GMPAddr, "gmp-addr", daemon.DefaultGMPAddr, "host:port on which GMP listens for GVM nodes")
+	fl.Var(&o.MaxModuleSize, "max-module-size", "largest module an upload may send")
+	fl.Var(&o.GMPMaxMessage, "gmp-max-message", "largest GMP message a node may send")
+	fl.IntVar(&o.GMPMaxConns, "gmp-max-conns", o.GMPMaxConns, "most GMP connections held at once; one more is answered busy")
+	fl.DurationVar(&o.GMPMessageTimeout, "gmp-message-timeout", o.GMPMessageTimeout, "time a node has to finish a GMP message once it has begun one")
+	fl.DurationVar(&o.GMPWriteTimeout, "gmp-write-timeout", o.GMPWriteTimeout, "time a write to a GMP node may take before the node is cut off")
+	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a stop waits for requests in flight before it cuts them")
+	for flag, env := range map[string]string{
+		"gmp-addr":            "GPMD_GMP_ADDR",
+		"max-module-size":     "GPMD_MAX_MODULE_SIZE",
+		"gmp-max-message":     "GPMD_GMP_MAX_MESSAGE",
+		"gmp-max-conns":       "GPMD_GMP_MAX_CONNS",
+		"gmp-message-timeout": "GPMD_GMP_MESSAGE_TIMEOUT",
+		"gmp-write-timeout":   "GPMD_GMP_WRITE_TIMEOUT",
+		"shutdown-timeout":    "GPMD_SHUTDOWN_TIMEOUT",
+	} {
+		f.bindEnv(fl, flag, env)
+	}
+	return cmd
+}
+
+// config is the daemon's configuration from the flags, with every path
+// absolute.
+func (o *startOptions) config() (daemon.Config, error) {
+	dir, err := o.f.DataDir()
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	tokenFile, err := absPath(o.f.tokenFile)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	if o.GMPMaxConns <= 0 {
+		return daemon.Config{}, inputErrorf("--gmp-max-conns must be at least 1, not %d", o.GMPMaxConns)
+	}
+	for name, d := range map[string]time.Duration{
+		"--gmp-message-timeout": o.GMPMessageTimeout, "--gmp-write-timeout": o.GMPWriteTimeout, "--shutdown-timeout": o.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			return daemon.Config{}, inputErrorf("%s must be a positive duration such as 10s, not %s", name, d)
+		}
+	}
+	return daemon.Config{
+		DataDir:           dir,
+		ControlAddr:       o.f.controlAddr,
+		GMPAddr:           o.GMPAddr,
+		TokenFile:         tokenFile,
+		MaxModuleSize:     int64(o.MaxModuleSize),
+		GMPMaxMessage:     int(o.GMPMaxMessage),
+		GMPMaxConns:       o.GMPMaxConns,
+		GMPMessageTimeout: o.GMPMessageTimeout,
+		GMPWriteTimeout:   o.GMPWriteTimeout,
+		ShutdownTimeout:   o.ShutdownTimeout,
+		Version:           o.f.Version,
+	}, nil
+}
+
+// runForeground runs the daemon in this process until Ctrl-C or SIGTERM.
+// Run by a person, it logs to standard error too; run by runDetached (with
+// --ready-fd), it reports readiness or its error on the ready descriptor.
+func (o *startOptions) runForeground(cmd *cobra.Command) error {
+	var ready *os.File
+	if o.ReadyFD > 0 {
+		ready = os.NewFile(uintptr(o.ReadyFD), "ready")
+		defer ready.Close()
+		// Detached: no terminal can hang up on us.
+		signal.Ignore(syscall.SIGHUP)
+	}
+	report := func(m readyMsg) {
+		if ready != nil {
+			data, _ := json.Marshal(m)
+			ready.Write(append(data, '\n'))
+			ready.Close()
+			ready = nil
+		}
+	}
+	cfg, err := o.config()
+	if err != nil {
+		report(readyMsg{Error: oneLine(err)})
+		return err
+	}
+	if o.ReadyFD == 0 {
+		cfg.LogOutput = o.f.IO.ErrOut
+	}
+	err = daemon.Run(cmd.Context(), cfg, func(st daemon.State) {
+		if o.ReadyFD > 0 {
+			report(readyMsg{State: &st})
+			return
+		}
+		fmt.Fprintf(o.f.IO.Out, "GPMD is running in the foreground (pid %d): control %s, GMP %s, data %s. Ctrl-C stops it.\n",
+			st.PID, st.ControlAddr, st.GMPAddr, st.DataDir)
+	})
+	if err != nil {
+		report(readyMsg{Error: oneLine(err)})
+		return err
+	}
+	if o.ReadyFD == 0 {
+		fmt.Fprintln(o.f.IO.Out, "gpmd stopped")
+	}
+	return nil
+}
+
+// runDetached starts the daemon as a new process in its own session
+// (`gpmd start --foreground --ready-fd 3` with every setting passed as a
+// flag), its output going to gpmd.log, and waits for it to report on a
+// pipe. A daemon that reports an error has exited; one that does not
+// report in time is killed; so a failed start leaves nothing running.
+func (o *startOptions) runDetached(cmd *cobra.Command) error {
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	logPath := filepath.Join(cfg.DataDir, daemon.LogFile)
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("data folder %s: log file: %w", cfg.DataDir, err)
+	}
+	defer logFile.Close()
+	exe, err := o.f.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the gpmd program to start: %w", err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+
+	args := []string{"start", "--foreground", "--ready-fd", "3",
+		"--data-dir", cfg.DataDir,
+		"--control-addr", cfg.ControlAddr,
+		"--gmp-addr", cfg.GMPAddr,
+		"--max-module-size", strconv.FormatInt(cfg.MaxModuleSize, 10),
+		"--gmp-max-message", strconv.Itoa(cfg.GMPMaxMessage),
+		"--gmp-max-conns", strconv.Itoa(cfg.GMPMaxConns),
+		"--gmp-message-timeout", cfg.GMPMessageTimeout.String(),
+		"--gmp-write-timeout", cfg.GMPWriteTimeout.String(),
+		"--shutdown-timeout", cfg.ShutdownTimeout.String(),
+	}
+	if cfg.TokenFile != "" {
+		args = append(args, "--token-file", cfg.TokenFile)
+	}
+	child := exec.Command(exe, args...)
+	child.Dir = "/" // hold no folder busy
+	child.Stdin = nil
+	child.Stdout = logFile
+	child.Stderr = logFile
+	child.ExtraFiles = []*os.File{pw} // descriptor 3
+	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := child.Start(); err != nil {
+		pw.Close()
+		return fmt.Errorf("starting %s: %w", exe, err)
+	}
+	pw.Close() // the child holds the only write end: EOF when it exits
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+
+	msg, err := readReady(pr, o.Wait)
+	switch {
+	case err == nil && msg.State != nil:
+		st := msg.State
+		if err := dialCheck(st.ControlAddr); err != nil {
+			stopChild(child, exited)
+			return fmt.Errorf("gpmd reported ready but its control API does not answer (%v); stopped it (see %s)", err, logPath)
+		}
+		child.Process.Release()
+		fmt.Fprintf(o.f.IO.Out, "GPMD is running in the background.\n  pid:     %d\n  control: %s\n  gmp:     %s\n  data:    %s\n  log:     %s\n",
+			st.PID, st.ControlAddr, st.GMPAddr, st.DataDir, st.LogFile)
+		return nil
+	case err == nil && msg.Error != "":
+		waitExit(exited, 5*time.Second)
+		return errors.New(msg.Error)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		stopChild(child, exited)
+		return fmt.Errorf("gpmd did not report ready within %s; stopped it (see %s)", o.Wait, logPath)
+	default:
+		// EOF: the child exited without a word (a crash).
+		werr := waitExit(exited, 5*time.Second)
+		if werr == nil {
+			werr = errors.New("exited")
+		}
+		return fmt.Errorf("gpmd failed during start-up (%v); see %s", werr, logPath)
+	}
+}
+
+// readReady reads the child's one message, waiting at most d.
+func readReady(pr *os.File, d time.Duration) (readyMsg, error) {
+	var m readyMsg
+	if err := pr.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return m, err
+	}
+	line, err := bufio.NewReader(pr).ReadBytes('\n')
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(line, &m); err != nil {
+		return m, fmt.Errorf("unreadable report from the daemon: %w", err)
+	}
+	return m, nil
+}
+
+// dialCheck proves that addr accepts connections.
+func dialCheck(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// stopChild ends a child that did not start properly: SIGTERM, then
+// SIGKILL when it does not exit soon.
+func stopChild(child *exec.Cmd, exited <-chan error) {
+	child.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		return
+	case <-time.After(5 * time.Second):
+	}
+	child.Process.Kill()
+	waitExit(exited, 5*time.Second)
+}
+
+func waitExit(exited <-chan error, d time.Duration) error {
+	select {
+	case err := <-exited:
+		return err
+	case <-time.After(d):
+		return context.DeadlineExceeded
+	}
+}
+
+// noArgs refuses arguments with a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf(cmd, "%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+	}
+	return nil
+}

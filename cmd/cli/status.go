@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/spf13/cobra"
+)
+
+// statusOptions are the flags of `gpmd status`.
+type statusOptions struct {
+	f      *Factory
+	Output string
+}
+
+// requestTimeout bounds the short control requests (status, list, nodes,
+// rm); uploads and downloads have none, they take what their size takes.
+const requestTimeout = 30 * time.Second
+
+// NewCmdStatus is `gpmd status`.
+func NewCmdStatus(f *Factory) *cobra.Command {
+	o := &statusOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "status [-o table|json]",
+		Short: "Show whether the daemon runs, and what it holds",
+		Long: `Show whether the daemon runs and, if it does: its pid, version, uptime,
+control and GMP addresses, data folder, how many modules and versions it
+holds, the bytes of their blobs, and the live GVM nodes.
+
+Not running: it says so and exits 3 (with -o json it prints
+{"running": false, ...} too).
+
+` + exitStatusHelp,
+		Example: `  $ gpmd status
+  $ gpmd status -o json | jq .versions`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
+	}
+	addFormatFlag(cmd, &o.Output)
+	return cmd
+}
+
+func (o *statusOptions) run(cmd *cobra.Command) error {
+	if err := checkFormat(cmd, o.Output); err != nil {
+		return err
+	}
+	c, err := o.f.Client(cmd)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+	defer cancel()
+	st, err := c.Status(ctx)
+	if err != nil {
+		if errors.Is(err, control.ErrNotRunning) && o.Output == formatJSON {
+			dir, _ := o.f.DataDir()
+			writeJSON(o.f.IO.Out, map[string]any{"running": false, "control_addr": c.Addr(), "data_dir": dir})
+		}
+		return err
+	}
+	if o.Output == formatJSON {
+		return writeJSON(o.f.IO.Out, st)
+	}
+	tw := tabwriter.NewWriter(o.f.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "gpmd is running\n")
+	fmt.Fprintf(tw, "  pid:\t%d\n", st.PID)
+	fmt.Fprintf(tw, "  version:\t%s\n", st.Version)
+	fmt.Fprintf(tw, "  uptime:\t%s (since %s)\n", (time.Duration(st.UptimeSeconds) * time.Second).String(), formatTime(st.Started))
+	fmt.Fprintf(tw, "  control:\t%s\n", st.ControlAddr)
+	fmt.Fprintf(tw, "  gmp:\t%s\n", st.GMPAddr)
+	fmt.Fprintf(tw, "  data folder:\t%s\n", st.DataDir)
+	fmt.Fprintf(tw, "  modules:\t%d (%d versions)\n", st.Modules, st.Versions)
+	fmt.Fprintf(tw, "  blobs:\t%d (%s)\n", st.Blobs, humanBytes(st.BlobBytes))
+	fmt.Fprintf(tw, "  live nodes:\t%d (%d GMP connections)\n", st.Nodes, st.GMPConnections)
+	return tw.Flush()
+}

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ghost-network/gpmd/index"
+	"github.com/spf13/cobra"
+)
+
+// getOptions are the flags of `gpmd wasm get`.
+type getOptions struct {
+	f      *Factory
+	Ref    string
+	Output string
+}
+
+// spoolInMemory: a module up to this size is held in memory until its
+// digest is checked; a larger one goes to a temporary file.
+const spoolInMemory = 8 << 20
+
+// NewCmdWasmGet is `gpmd wasm get`.
+func NewCmdWasmGet(f *Factory) *cobra.Command {
+	o := &getOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "get NAME[@VERSION|@CONSTRAINT] [-o FILE]",
+		Short: "Fetch a module's bytes",
+		Long: `Fetch the bytes of a module version and write them to FILE, or to standard
+output. Without @VERSION it fetches the latest version (the highest that
+is not a pre-release); @VERSION is an exact version (v1.2.0 and 1.2.0 are
+the same); @CONSTRAINT is a semantic-version constraint such as ^1.2,
+~1.2.3 or ">=1.0.0 <2.0.0", which fetches the highest version that meets it.
+
+The bytes are checked against their size and sha256 digest before they
+are written anywhere that stays: FILE is written under a temporary name
+beside it and renamed only once the bytes check out, and standard output
+gets the bytes only after the check. It refuses to write binary to a
+terminal.
+
+` + exitStatusHelp,
+		Example: `  $ gpmd wasm get math@v0.0.1 -o math.wasm
+  $ gpmd wasm get math -o math-latest.wasm
+  $ gpmd wasm get 'math@^0.1' > math.wasm`,
+		Args:              exactlyOneArg("NAME[@VERSION]"),
+		ValidArgsFunction: f.completeModuleRefs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Ref = args[0]
+			return o.run(cmd)
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "file to write the module to (default: standard output)")
+	cmd.MarkFlagFilename("output", "wasm")
+	return cmd
+}
+
+func (o *getOptions) run(cmd *cobra.Command) error {
+	name, query, hasVersion := parseRef(o.Ref)
+	if name == "" {
+		return usageErrorf(cmd, "give a module name: NAME[@VERSION]")
+	}
+	if hasVersion && query == "" {
+		return usageErrorf(cmd, "nothing after @ in %q: give a version or constraint, or leave out the @ for the latest", o.Ref)
+	}
+	toStdout := o.Output == "" || o.Output == "-"
+	if toStdout && o.f.IO.IsStdoutTTY() {
+		return usageErrorf(cmd, "refusing to write a binary module to a terminal: give -o FILE or redirect standard output")
+	}
+	c, err := o.f.Client(cmd)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	if toStdout {
+		sp := &spool{}
+		defer sp.Close()
+		if _, err := c.Download(cmd.Context(), name, query, sp); err != nil {
+			return err
+		}
+		return sp.copyTo(o.f.IO.Out)
+	}
+
+	// A temporary file beside FILE, renamed over it once the bytes check
+	// out: FILE is never seen half-written or holding wrong bytes.
+	dir := filepath.Dir(o.Output)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(o.Output)+".*.part")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", o.Output, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	rec, err := c.Download(cmd.Context(), name, query, tmp)
+	if err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", o.Output, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", o.Output, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", o.Output, err)
+	}
+	if err := os.Rename(tmp.Name(), o.Output); err != nil {
+		return fmt.Errorf("writing %s: %w", o.Output, err)
+	}
+	committed = true
+	printSaved(o.f.IO.Out, rec, o.Output)
+	return nil
+}
+
+func printSaved(w io.Writer, rec index.Record, path string) {
+	fmt.Fprintf(w, "%s@%s %s (%s) saved to %s\n", rec.Name, rec.Version, rec.Digest, humanBytes(rec.Size), path)
+}
+
+// spool holds a download until it is checked: in memory up to
+// spoolInMemory bytes, then in a temporary file.
+type spool struct {
+	mem  bytes.Buffer
+	file *os.File
+}
+
+func (s *spool) Write(p []byte) (int, error) {
+	if s.file == nil && s.mem.Len()+len(p) <= spoolInMemory {
+		return s.mem.Write(p)
+	}
+	if s.file == nil {
+		f, err := os.CreateTemp("", "gpmd-get-*.part")
+		if err != nil {
+			return 0, fmt.Errorf("temporary file for the download: %w", err)
+		}
+		// Unlinked at once: it disappears with this process, however
+		// the process ends.
+		os.Remove(f.Name())
+		s.file = f
+		if _, err := s.mem.WriteTo(f); err != nil {
+			return 0, err
+		}
+	}
+	return s.file.Write(p)
+}
+
+// copyTo copies what was spooled to w.
+func (s *spool) copyTo(w io.Writer) error {
+	if s.file == nil {
+		_, err := s.mem.WriteTo(w)
+		return err
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err := io.Copy(w, s.file)
+	return err
+}
+
+func (s *spool) Close() {
+	if s.file != nil {
+		s.file.Close()
+	}
+}

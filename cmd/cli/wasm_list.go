@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/ghost-network/gpmd/index"
+	"github.com/spf13/cobra"
+)
+
+// listOptions are the flags of `gpmd wasm list`.
+type listOptions struct {
+	f      *Factory
+	Name   string
+	Output string
+}
+
+// NewCmdWasmList is `gpmd wasm list`.
+func NewCmdWasmList(f *Factory) *cobra.Command {
+	o := &listOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "list [NAME] [-o table|json]",
+		Short: "List modules and their versions",
+		Long: `List every module, or the versions of module NAME: name, version, the
+start of the sha256 digest, size and when it was added. Names are sorted,
+and each name's versions go from highest to lowest.
+
+A NAME with no versions is an error (exit 4). With -o json the output is
+an array of {"name", "versions": [{"name", "version", "digest", "size",
+"created"}]} with the full digests.
+
+` + exitStatusHelp,
+		Example: `  $ gpmd wasm list
+  NAME  VERSION  DIGEST               SIZE  ADDED
+  math  v0.0.2   sha256:5f3c0e0a4b1d  812 B 2026-11-25 04:12:31
+  math  v0.0.1   sha256:93a44bbb96c7  8 B   2026-11-25 04:10:02
+
+  $ gpmd wasm list math -o json`,
+		Args:              maxOneArg,
+		ValidArgsFunction: f.completeModuleNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Name = args[0]
+			}
+			return o.run(cmd)
+		},
+	}
+	addFormatFlag(cmd, &o.Output)
+	return cmd
+}
+
+func (o *listOptions) run(cmd *cobra.Command) error {
+	if err := checkFormat(cmd, o.Output); err != nil {
+		return err
+	}
+	c, err := o.f.Client(cmd)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+	defer cancel()
+	mods, err := c.List(ctx, o.Name)
+	if err != nil {
+		return err
+	}
+	if mods == nil {
+		mods = []index.Module{}
+	}
+	if o.Output == formatJSON {
+		return writeJSON(o.f.IO.Out, mods)
+	}
+	if len(mods) == 0 {
+		fmt.Fprintln(o.f.IO.ErrOut, "no modules yet (upload one with: gpmd wasm upload --name NAME --version VERSION --file FILE)")
+		return nil
+	}
+	tw := tabwriter.NewWriter(o.f.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tVERSION\tDIGEST\tSIZE\tADDED")
+	for _, m := range mods {
+		for _, v := range m.Versions {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, v.Version, shortDigest(v.Digest), humanBytes(v.Size), formatTime(v.Created))
+		}
+	}
+	return tw.Flush()
+}
+
+// maxOneArg allows zero or one argument.
+func maxOneArg(cmd *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return usageErrorf(cmd, "%s takes at most one argument, got %d", cmd.CommandPath(), len(args))
+	}
+	return nil
+}
+
+// exactlyOneArg requires one argument, named what in the message.
+func exactlyOneArg(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageErrorf(cmd, "%s takes one argument, %s; got %d", cmd.CommandPath(), what, len(args))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// rmOptions are the flags of `gpmd wasm rm`.
+type rmOptions struct {
+	f   *Factory
+	Ref string
+}
+
+// NewCmdWasmRm is `gpmd wasm rm`.
+func NewCmdWasmRm(f *Factory) *cobra.Command {
+	o := &rmOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "rm NAME@VERSION",
+		Short: "Remove one version of a module",
+		Long: `Remove version VERSION of module NAME. The version must be exact (v1.2.0
+and 1.2.0 are the same version); no constraint, no "latest". Its bytes go
+too unless another version has the same bytes.
+
+` + exitStatusHelp,
+		Example: `  $ gpmd wasm rm math@v0.0.1
+  Removed math@v0.0.1 sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476`,
+		Args:              exactlyOneArg("NAME@VERSION"),
+		ValidArgsFunction: f.completeModuleRefs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Ref = args[0]
+			return o.run(cmd)
+		},
+	}
+	return cmd
+}
+
+func (o *rmOptions) run(cmd *cobra.Command) error {
+	name, version, ok := parseRef(o.Ref)
+	if name == "" || !ok || version == "" {
+		return usageErrorf(cmd, "give the exact version to remove: NAME@VERSION, not %q", o.Ref)
+	}
+	c, err := o.f.Client(cmd)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+	defer cancel()
+	rec, err := c.Remove(ctx, name, version)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.f.IO.Out, "Removed %s@%s %s\n", rec.Name, rec.Version, rec.Digest)
+	return nil
+}

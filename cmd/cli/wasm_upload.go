@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// uploadOptions are the flags of `gpmd wasm upload`.
+type uploadOptions struct {
+	f       *Factory
+	Name    string
+	Version string
+	File    string
+}
+
+// NewCmdWasmUpload is `gpmd wasm upload`.
+func NewCmdWasmUpload(f *Factory) *cobra.Command {
+	o := &uploadOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "upload --name NAME --version VERSION --file FILE|-",
+		Short: "Upload a version of a WebAssembly module",
+		Long: `Upload the bytes of FILE (or of standard input with --file -) as version
+VERSION of module NAME. The command line sends the bytes; the daemon never
+opens a path it is given. It prints "Module Uploaded Successfully!" and
+then NAME@VERSION with the sha256 digest of the bytes.
+
+Uploading a version that exists with the same bytes succeeds and changes
+nothing; with other bytes it fails (exit 5): versions never change.
+A name is 1-64 of a-z 0-9 _ -, starting with a letter. A version is a
+full semantic version, with or without a leading v: v0.0.1, 1.2.3-rc.1.
+Files over 8 MiB show a progress bar when standard error is a terminal.
+
+` + exitStatusHelp,
+		Example: `  $ gpmd wasm upload --name=math --version=v0.0.1 --file=./math.wasm
+  Module Uploaded Successfully!
+  math@v0.0.1 sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476
+
+  # from standard input
+  $ wat2wasm math.wat --output=- | gpmd wasm upload --name math --version 0.1.0 --file -`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Name, "name", "", "module name (1-64 of a-z 0-9 _ -, starting with a letter)")
+	fl.StringVar(&o.Version, "version", "", "module version, a semantic version such as v0.0.1")
+	fl.StringVar(&o.File, "file", "", "the .wasm file to upload, or - for standard input")
+	cmd.MarkFlagFilename("file", "wasm")
+	cmd.RegisterFlagCompletionFunc("name", f.completeModuleNames)
+	cmd.RegisterFlagCompletionFunc("version", cobra.NoFileCompletions)
+	return cmd
+}
+
+func (o *uploadOptions) run(cmd *cobra.Command) error {
+	var missing []string
+	for _, m := range []struct{ flag, value string }{{"--name", o.Name}, {"--version", o.Version}, {"--file", o.File}} {
+		if m.value == "" {
+			missing = append(missing, m.flag)
+		}
+	}
+	if len(missing) > 0 {
+		return usageErrorf(cmd, "missing %s", strings.Join(missing, ", "))
+	}
+
+	body, size, closeFile, err := o.open()
+	if err != nil {
+		return err
+	}
+	defer closeFile()
+
+	c, err := o.f.Client(cmd)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var progress *progressReader
+	if size > progressThreshold && o.f.IO.IsStderrTTY() {
+		progress = newProgressReader(body, o.f.IO.ErrOut, "uploading "+o.Name+"@"+o.Version, size, o.f.Now)
+		body = progress
+	}
+	rec, err := c.Upload(cmd.Context(), o.Name, o.Version, body, size)
+	if progress != nil {
+		progress.finish()
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(o.f.IO.Out, "Module Uploaded Successfully!")
+	fmt.Fprintf(o.f.IO.Out, "%s@%s %s\n", rec.Name, rec.Version, rec.Digest)
+	return nil
+}
+
+// open opens what --file names, after the checks that give a clear
+// message before anything is sent. size is -1 when unknown (standard
+// input, a pipe).
+func (o *uploadOptions) open() (r io.Reader, size int64, closeFn func(), err error) {
+	if o.File == "-" {
+		return o.f.IO.In, -1, func() {}, nil
+	}
+	fi, err := os.Stat(o.File)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, 0, nil, inputErrorf("file %s does not exist", o.File)
+	case err != nil:
+		return nil, 0, nil, inputErrorf("cannot read %s: %v", o.File, errors.Unwrap(err))
+	case fi.IsDir():
+		return nil, 0, nil, inputErrorf("%s is a directory, not a WebAssembly file", o.File)
+	case fi.Mode().IsRegular() && fi.Size() == 0:
+		return nil, 0, nil, inputErrorf("%s is empty (0 bytes): a WebAssembly module starts with the bytes \\0asm", o.File)
+	}
+	fh, err := os.Open(o.File)
+	if err != nil {
+		return nil, 0, nil, inputErrorf("cannot read %s: %v", o.File, errors.Unwrap(err))
+	}
+	size = -1
+	if fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return fh, size, func() { fh.Close() }, nil
+}

@@ -1,0 +1,215 @@
+package control
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/repo"
+	"github.com/opencontainers/go-digest"
+)
+
+// copyChunk is the size of one read of a module download.
+const copyChunk = 64 << 10
+
+// drainSlack is what the server reads of a refused upload's body beyond
+// the module size limit: it reads and throws away the rest of the body (up
+// to limit + slack) so that the client, still sending, reads the answer
+// instead of a connection reset.
+const drainSlack = 1 << 20
+
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.cfg.Modules.Stats(r.Context())
+	if err != nil {
+		return fmt.Errorf("counting modules: %w", err)
+	}
+	out := Status{
+		Info:          s.cfg.Info,
+		Running:       true,
+		UptimeSeconds: s.cfg.Now().Sub(s.cfg.Info.Started).Seconds(),
+		Modules:       st.Modules,
+		Versions:      st.Versions,
+		Blobs:         st.Blobs,
+		BlobBytes:     st.Bytes,
+	}
+	if s.cfg.Nodes != nil {
+		out.Nodes = len(s.cfg.Nodes.Nodes())
+		out.GMPConnections = s.cfg.Nodes.ConnCount()
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
+	out := NodeList{Nodes: []gmp.NodeInfo{}}
+	if s.cfg.Nodes != nil {
+		if nodes := s.cfg.Nodes.Nodes(); nodes != nil {
+			out.Nodes = nodes
+		}
+		out.Connections = s.cfg.Nodes.ConnCount()
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
+	mods, err := s.cfg.Modules.List(r.Context(), r.URL.Query().Get("name"))
+	if err != nil {
+		return err
+	}
+	if mods == nil {
+		mods = []index.Module{}
+	}
+	writeJSON(w, http.StatusOK, ModuleList{Modules: mods})
+	return nil
+}
+
+func (s *Server) getModule(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	mods, err := s.cfg.Modules.List(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	if len(mods) == 0 {
+		return fmt.Errorf("no module named %q: %w", name, repo.ErrNotFound)
+	}
+	writeJSON(w, http.StatusOK, mods[0])
+	return nil
+}
+
+func (s *Server) resolveVersion(w http.ResponseWriter, r *http.Request) error {
+	rec, err := s.cfg.Modules.Resolve(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+// getContent streams a module's bytes. The record goes in the headers
+// (Content-Length is its size) so the body is the bytes alone. The latest
+// chunk read is held back until the next read succeeds: the verifying
+// reader reports a digest mismatch on the read that reaches the end, and by
+// then the client must still be short of the announced length, so that it
+// sees a broken transfer and never a complete wrong file.
+func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
+	rec, rc, err := s.cfg.Modules.Get(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := w.Header()
+	setRecordHeaders(h, rec)
+	h.Set("Content-Type", "application/wasm")
+	h.Set("Content-Length", strconv.FormatInt(rec.Size, 10))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+
+	bufs := [2][]byte{make([]byte, copyChunk), make([]byte, copyChunk)}
+	var held []byte // read, not yet sent
+	var total int64
+	cur := 0
+	for {
+		n, rerr := rc.Read(bufs[cur])
+		if n > 0 {
+			if held != nil {
+				if _, err := w.Write(held); err != nil {
+					return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
+				}
+			}
+			held = bufs[cur][:n]
+			total += int64(n)
+			cur = 1 - cur
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return s.abort(w, fmt.Errorf("reading %s@%s after %d of %d bytes: %w", rec.Name, rec.Version, total, rec.Size, rerr))
+		}
+		if total > rec.Size {
+			break
+		}
+	}
+	if total != rec.Size {
+		return s.abort(w, fmt.Errorf("%w: %s@%s: %d bytes stored, the index says %d", repo.ErrCorrupt, rec.Name, rec.Version, total, rec.Size))
+	}
+	if held != nil {
+		if _, err := w.Write(held); err != nil {
+			return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
+		}
+	}
+	return nil
+}
+
+// abort ends a download that cannot be completed: as a JSON error when no
+// byte has been sent yet, else by cutting the connection (net/http closes
+// it on http.ErrAbortHandler), since a status line already went out.
+func (s *Server) abort(w http.ResponseWriter, err error) error {
+	rec, _ := w.(*recorder)
+	if rec == nil || !rec.wroteHeader {
+		return err
+	}
+	rec.err = err
+	panic(http.ErrAbortHandler)
+}
+
+func setRecordHeaders(h http.Header, rec index.Record) {
+	h.Set(HeaderName, rec.Name)
+	h.Set(HeaderVersion, rec.Version)
+	h.Set(HeaderDigest, rec.Digest.String())
+	h.Set(HeaderCreated, rec.Created.UTC().Format(time.RFC3339Nano))
+}
+
+// putVersion uploads a module version: the body streams into the
+// repository. The name, version, claimed digest and announced length are
+// checked before a byte of the body is read, so a client that sent
+// "Expect: 100-continue" does not send the body at all.
+func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
+	name, version := r.PathValue("name"), r.PathValue("version")
+	if err := index.ValidateName(name); err != nil {
+		return fmt.Errorf("upload %s@%s: %w", name, version, err)
+	}
+	if _, err := index.ParseVersion(version); err != nil {
+		return fmt.Errorf("upload %s@%s: %w", name, version, err)
+	}
+	var expected digest.Digest
+	if v := r.Header.Get(HeaderDigest); v != "" {
+		d, err := digest.Parse(v)
+		if err != nil || d.Algorithm() != digest.SHA256 {
+			return fmt.Errorf("%w: header %s: %q is not sha256:<64 hex>", repo.ErrInvalid, HeaderDigest, v)
+		}
+		expected = d
+	}
+	if max := s.cfg.Info.MaxModuleSize; max > 0 && r.ContentLength > max {
+		return fmt.Errorf("upload %s@%s: %w: %d bytes, the limit is %d bytes", name, version, repo.ErrTooLarge, r.ContentLength, max)
+	}
+	if r.ContentLength == 0 {
+		return fmt.Errorf("upload %s@%s: %w: no bytes were sent", name, version, repo.ErrEmpty)
+	}
+	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, r.Body, expected)
+	if err != nil {
+		// The client may still be sending; read (a bounded amount of)
+		// what is left so that it reads this answer instead of a reset.
+		io.CopyN(io.Discard, r.Body, s.cfg.Info.MaxModuleSize+drainSlack)
+		return err
+	}
+	setRecordHeaders(w.Header(), rec)
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) error {
+	rec, err := s.cfg.Modules.Remove(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}

@@ -1,0 +1,267 @@
+package control
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/index"
+	"github.com/opencontainers/go-digest"
+)
+
+// Modules is what the control API needs of the module repository
+// (*repo.Repo satisfies it).
+type Modules interface {
+	Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error)
+	Resolve(ctx context.Context, name, query string) (index.Record, error)
+	// Get opens a verifying reader of rec.Size bytes; the caller closes it.
+	Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error)
+	List(ctx context.Context, name string) ([]index.Module, error)
+	Remove(ctx context.Context, name, version string) (index.Record, error)
+	Stats(ctx context.Context) (index.Stats, error)
+}
+
+// Nodes is what the control API needs of the GMP server (*gmp.Server
+// satisfies it).
+type Nodes interface {
+	Nodes() []gmp.NodeInfo
+	ConnCount() int
+}
+
+// Config of a Server.
+type Config struct {
+	Modules Modules
+	Nodes   Nodes // nil: no GMP server, GET /v1/nodes lists none
+	Info    Info
+	// Token, when not empty, is required on every request as
+	// "Authorization: Bearer <token>".
+	Token  string
+	Logger *slog.Logger // nil: discard
+	// Now is the clock (nil: time.Now); tests set it.
+	Now func() time.Time
+}
+
+// HandlerFunc is an endpoint: it writes a success response itself and
+// returns an error for the server to answer as JSON with its class's status.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Server is the control API's handler set. It is an http.Handler; the
+// daemon runs it in an http.Server.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	token   [sha256.Size]byte // hash of cfg.Token, compared in constant time
+}
+
+// NewServer builds the handlers of every endpoint in docs/control-api.md.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if cfg.Token != "" {
+		s.token = sha256.Sum256([]byte(cfg.Token))
+	}
+	s.Handle("GET /v1/status", s.getStatus)
+	s.Handle("GET /v1/nodes", s.getNodes)
+	s.Handle("GET /v1/modules", s.listModules)
+	s.Handle("GET /v1/modules/{name}", s.getModule)
+	s.Handle("GET /v1/modules/{name}/{version}", s.resolveVersion)
+	s.Handle("GET /v1/modules/{name}/{version}/content", s.getContent)
+	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
+	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
+	s.Handle("/", func(w http.ResponseWriter, r *http.Request) error {
+		return &statusError{http.StatusNotFound, CodeNotFound, "no endpoint " + r.Method + " " + r.URL.Path + " (see docs/control-api.md)"}
+	})
+	s.handler = s.logRequests(s.authenticate(s.mux))
+	return s
+}
+
+// Handle adds an endpoint (a Go 1.22 ServeMux pattern). The daemon adds
+// operations' endpoints this way; errors h returns are answered by the
+// one mapping in statusOf.
+func (s *Server) Handle(pattern string, h HandlerFunc) {
+	s.mux.Handle(pattern, s.errorHandler(h))
+}
+
+// ServeHTTP serves one request: logged, authenticated, then routed.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// statusError is an error with its own status and code, for answers that
+// belong to no error class (no such endpoint).
+type statusError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *statusError) Error() string { return e.message }
+
+// errorHandler answers h's error as JSON, unless h already began its
+// response (then the request log records the error and nothing else can
+// be said).
+func (s *Server) errorHandler(h HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		rec, _ := w.(*recorder)
+		if rec != nil {
+			rec.err = err
+			if rec.wroteHeader {
+				return
+			}
+		}
+		writeError(w, err)
+	})
+}
+
+// writeError answers err as {"error", "message"} with its class's status.
+func writeError(w http.ResponseWriter, err error) {
+	status, code := statusOf(err)
+	var se *statusError
+	if errors.As(err, &se) {
+		status, code = se.status, se.code
+	}
+	h := w.Header()
+	for k := range h {
+		// Headers set for a success (Content-Length of a module) must
+		// not describe the error body.
+		delete(h, k)
+	}
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="gpmd"`)
+	}
+	writeJSON(w, status, ErrorBody{Error: code, Message: err.Error()})
+}
+
+// writeJSON writes v as the whole response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body, _ = json.Marshal(ErrorBody{Error: CodeInternal, Message: err.Error()})
+	}
+	body = append(body, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// authenticate requires the bearer token when the server has one.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	if s.cfg.Token == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		given, ok := strings.CutPrefix(auth, "Bearer ")
+		// Hashing first makes the comparison constant-time in the length
+		// of the token as well as in its bytes.
+		sum := sha256.Sum256([]byte(given))
+		if !ok || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
+			msg := "this gpmd requires a token: send Authorization: Bearer <token> (the CLI reads it from --token-file or GPMD_TOKEN_FILE)"
+			if ok {
+				msg = "the token is wrong: this gpmd refused it (check --token-file or GPMD_TOKEN_FILE)"
+			}
+			err := &tokenError{msg}
+			if rec, _ := w.(*recorder); rec != nil {
+				rec.err = err
+			}
+			writeError(w, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tokenError is a 401 with a message that says what was wrong.
+type tokenError struct{ msg string }
+
+func (e *tokenError) Error() string { return e.msg }
+func (e *tokenError) Unwrap() error { return ErrUnauthorized }
+
+// recorder remembers what a handler answered, for the request log.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+	err         error
+}
+
+func (rw *recorder) WriteHeader(status int) {
+	if !rw.wroteHeader {
+		rw.status, rw.wroteHeader = status, true
+	}
+	rw.ResponseWriter.WriteHeader(status)
+}
+
+func (rw *recorder) Write(p []byte) (int, error) {
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	n, err := rw.ResponseWriter.Write(p)
+	rw.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
+
+// logRequests writes one log line per request: method, path, status,
+// duration, bytes sent and the error if any. A handler that aborts the
+// response (http.ErrAbortHandler) is logged as aborted, then the panic goes
+// on so that net/http cuts the connection.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.cfg.Now()
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		aborted := true
+		defer func() {
+			attrs := []any{
+				"method", r.Method,
+				"path", r.URL.Path,
+				"status", rec.status,
+				"duration", s.cfg.Now().Sub(start).Round(time.Microsecond),
+				"bytes", rec.bytes,
+				"remote", r.RemoteAddr,
+			}
+			if r.URL.RawQuery != "" {
+				attrs = append(attrs, "query", r.URL.RawQuery)
+			}
+			level := slog.LevelInfo
+			if aborted {
+				attrs = append(attrs, "aborted", true)
+				level = slog.LevelError
+			}
+			if rec.err != nil {
+				attrs = append(attrs, "err", rec.err.Error())
+				if rec.status >= 500 || aborted {
+					level = slog.LevelError
+				} else {
+					level = slog.LevelWarn
+				}
+			}
+			s.log.Log(context.Background(), level, "request", attrs...)
+		}()
+		next.ServeHTTP(rec, r)
+		aborted = false
+	})
+}

@@ -1,0 +1,52 @@
+package control
+
+import (
+	"time"
+
+	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/index"
+)
+
+// Headers of a module download (GET …/content) and of an upload.
+const (
+	HeaderName    = "Gpmd-Name"
+	HeaderVersion = "Gpmd-Version"
+	HeaderDigest  = "Gpmd-Digest"  // sha256:<hex>; on an upload, the digest the client claims (optional)
+	HeaderCreated = "Gpmd-Created" // RFC 3339
+)
+
+// Info is what the daemon tells about itself in GET /v1/status; it does not
+// change while the daemon runs.
+type Info struct {
+	PID           int       `json:"pid"`
+	Version       string    `json:"version"`
+	Started       time.Time `json:"started"`
+	ControlAddr   string    `json:"control_addr"`
+	GMPAddr       string    `json:"gmp_addr"`
+	DataDir       string    `json:"data_dir"`
+	MaxModuleSize int64     `json:"max_module_size"`
+}
+
+// Status is the body of GET /v1/status.
+type Status struct {
+	Info
+	Running        bool    `json:"running"`
+	UptimeSeconds  float64 `json:"uptime_seconds"`
+	Modules        int     `json:"modules"`
+	Versions       int     `json:"versions"`
+	Blobs          int     `json:"blobs"`
+	BlobBytes      int64   `json:"blob_bytes"`
+	Nodes          int     `json:"nodes"`
+	GMPConnections int     `json:"gmp_connections"`
+}
+
+// ModuleList is the body of GET /v1/modules.
+type ModuleList struct {
+	Modules []index.Module `json:"modules"`
+}
+
+// NodeList is the body of GET /v1/nodes.
+type NodeList struct {
+	Nodes       []gmp.NodeInfo `json:"nodes"`
+	Connections int            `json:"connections"`
+}

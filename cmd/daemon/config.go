@@ -1,0 +1,156 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/repo"
+)
+
+// Names of the files in the data folder.
+const (
+	LockFile   = "gpmd.lock"
+	PIDFile    = "gpmd.pid"
+	StateFile  = "gpmd.state.json"
+	LogFile    = "gpmd.log"
+	ModulesDir = "modules"
+)
+
+// Defaults of the daemon's settings (each is a flag of `gpmd start`).
+const (
+	DefaultDataDir         = "~/.ghost-network"
+	DefaultControlAddr     = "127.0.0.1:1111"
+	DefaultGMPAddr         = "127.0.0.1:5989"
+	DefaultShutdownTimeout = 20 * time.Second
+	DefaultMaxModuleSize   = repo.DefaultMaxModuleSize
+	// minFDLimit is the file limit below which the daemon refuses to
+	// start: it could not even hold its own files and a few clients.
+	minFDLimit = 64
+	// fdReserve is what the daemon keeps for itself beyond GMP's
+	// connections: its files, the control API's connections.
+	fdReserve = 256
+)
+
+// Config of a daemon. Zero values take the defaults above and gmp's.
+type Config struct {
+	DataDir     string // absolute; ~ is expanded by ExpandHome
+	ControlAddr string // host:port; port 0 picks a free port
+	GMPAddr     string
+	// TokenFile holds the control API's bearer token. Required when
+	// ControlAddr is not a loopback address; when given, every request
+	// needs the token whatever the address.
+	TokenFile string
+
+	MaxModuleSize     int64
+	GMPMaxMessage     int
+	GMPMaxConns       int
+	GMPMessageTimeout time.Duration
+	GMPWriteTimeout   time.Duration
+	ShutdownTimeout   time.Duration
+
+	Version string
+	// LogOutput, when not nil, receives the log too (stderr in the
+	// foreground); the log file always does.
+	LogOutput io.Writer
+}
+
+func (c *Config) setDefaults() {
+	if c.ControlAddr == "" {
+		c.ControlAddr = DefaultControlAddr
+	}
+	if c.GMPAddr == "" {
+		c.GMPAddr = DefaultGMPAddr
+	}
+	if c.MaxModuleSize <= 0 {
+		c.MaxModuleSize = DefaultMaxModuleSize
+	}
+	if c.GMPMaxMessage <= 0 {
+		c.GMPMaxMessage = gmp.DefaultMaxMessage
+	}
+	if c.GMPMaxConns <= 0 {
+		c.GMPMaxConns = gmp.DefaultMaxConns
+	}
+	if c.GMPMessageTimeout <= 0 {
+		c.GMPMessageTimeout = gmp.DefaultMessageTimeout
+	}
+	if c.GMPWriteTimeout <= 0 {
+		c.GMPWriteTimeout = gmp.DefaultWriteTimeout
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+}
+
+// ErrConfig: a setting that cannot work. The message says which and why.
+var ErrConfig = errors.New("bad configuration")
+
+// check validates the settings that need no file or port.
+func (c *Config) check() error {
+	if c.DataDir == "" || !filepath.IsAbs(c.DataDir) {
+		return fmt.Errorf("%w: data folder %q is not an absolute path", ErrConfig, c.DataDir)
+	}
+	for _, a := range []struct{ flag, addr string }{{"--control-addr", c.ControlAddr}, {"--gmp-addr", c.GMPAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("%w: %s %q is not host:port (%v)", ErrConfig, a.flag, a.addr, err)
+		}
+	}
+	if c.TokenFile == "" && !IsLoopback(c.ControlAddr) {
+		return fmt.Errorf("%w: refusing to serve the control API on %s without a token: give --token-file (or GPMD_TOKEN_FILE), or use a loopback address such as %s",
+			ErrConfig, c.ControlAddr, DefaultControlAddr)
+	}
+	return nil
+}
+
+// IsLoopback reports whether the host of addr (host:port) is a loopback
+// address or "localhost". An empty host means every interface: not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ReadToken reads a token file: its content with surrounding white space
+// removed, which must not be empty.
+func ReadToken(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return "", fmt.Errorf("%w: token file %s is empty", ErrConfig, path)
+	}
+	if strings.ContainsAny(tok, "\r\n") {
+		return "", fmt.Errorf("%w: token file %s holds more than one line", ErrConfig, path)
+	}
+	return tok, nil
+}
+
+// ExpandHome turns a leading ~ into the user's home folder and makes the
+// path absolute.
+func ExpandHome(path string) (string, error) {
+	if path == "~" || strings.HasPrefix(path, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("cannot find the home folder for %s (%v): set --data-dir or GPMD_HOME", path, err)
+		}
+		path = filepath.Join(home, path[1:])
+	}
+	return filepath.Abs(path)
+}

@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// State is what a running daemon records in <data>/gpmd.state.json for the
+// CLI: how to reach it, with any port 0 resolved to the real port.
+type State struct {
+	PID         int       `json:"pid"`
+	Version     string    `json:"version"`
+	Started     time.Time `json:"started"`
+	ControlAddr string    `json:"control_addr"`
+	GMPAddr     string    `json:"gmp_addr"`
+	DataDir     string    `json:"data_dir"`
+	// TokenFile is the token file the daemon requires, if any: a client
+	// of this data folder sends its token without being told.
+	TokenFile string `json:"token_file,omitempty"`
+	LogFile   string `json:"log_file"`
+}
+
+// ReadState reads the state file of data folder dir. The file may be left
+// over from a daemon that was killed: Probe tells.
+func ReadState(dir string) (State, error) {
+	var st State
+	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("state file %s: %w", filepath.Join(dir, StateFile), err)
+	}
+	return st, nil
+}
+
+// writeState writes the pid and state files, each by rename.
+func writeState(dir string, st State) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, StateFile), append(data, '\n')); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(st.PID)+"\n"))
+}
+
+// removeState removes the pid and state files of a daemon that stops.
+func removeState(dir string) error {
+	e1 := os.Remove(filepath.Join(dir, StateFile))
+	e2 := os.Remove(filepath.Join(dir, PIDFile))
+	for _, err := range []error{e1, e2} {
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file and a
+// rename, so a reader sees the old or the new file, never half of one.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// checkWritable proves that dir takes a new file, a rename and a removal:
+// what the repository and the state files need.
+func checkWritable(dir string) error {
+	probe := filepath.Join(dir, ".gpmd-write-check")
+	if err := writeFileAtomic(probe, []byte("ok\n")); err != nil {
+		return fmt.Errorf("data folder %s is not writable: %w", dir, err)
+	}
+	if err := os.Remove(probe); err != nil {
+		return fmt.Errorf("data folder %s: %w", dir, err)
+	}
+	return nil
+}
