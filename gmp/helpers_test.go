@@ -163,7 +163,7 @@ func (r *rawConn) line() []byte {
 	r.c.SetReadDeadline(time.Now().Add(ioTimeout))
 	b, err := r.br.ReadBytes('\n')
 	if err != nil {
-		r.t.Fatalf("reading a reply: %v (got %q)", err, b)
+		r.t.Fatalf("reading a reply: %v (got %d bytes: %q)", err, len(b), clip(b))
 	}
 	return b[:len(b)-1]
 }
@@ -194,10 +194,10 @@ func (r *rawConn) expectEOF() []byte {
 	r.c.SetReadDeadline(time.Now().Add(ioTimeout))
 	rest, err := io.ReadAll(r.br)
 	if err != nil && !isEOF(err) {
-		r.t.Fatalf("expected the connection to close, got %v after %q", err, rest)
+		r.t.Fatalf("expected the connection to close, got %v after %q", err, clip(rest))
 	}
 	if bytes.IndexByte(rest, '\n') >= 0 {
-		r.t.Fatalf("expected the connection to close, got more replies: %q", rest)
+		r.t.Fatalf("expected the connection to close, got more replies: %q", clip(rest))
 	}
 	return rest
 }
@@ -273,4 +273,12 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// clip keeps failure messages short.
+func clip(b []byte) []byte {
+	if len(b) > 300 {
+		return append(append([]byte(nil), b[:300]...), "…"...)
+	}
+	return b
 }

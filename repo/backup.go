@@ -164,8 +164,13 @@ func ExtractBackup(ctx context.Context, rd io.Reader, dir string) (BackupReport,
 		return rep, fmt.Errorf("backup stream is incomplete: index %v, mirror %v", sawIndex, sawMirror)
 	}
 	entries, err := migrations.ReadLegacy(dir)
-	if err == nil {
-		rep.Versions = len(entries)
+	if err != nil {
+		return rep, fmt.Errorf("backup stream: its %s: %w", MirrorFile, err)
+	}
+	for _, e := range entries {
+		if e.Err == nil {
+			rep.Versions++
+		}
 	}
 	return rep, nil
 }

@@ -122,7 +122,7 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 	}
 	legacy := freshIndex && !rebuilding && migrations.IsLegacyStore(dir)
 
-	if from, err := migrations.Upgrade(indexPath); err != nil {
+	if from, err := migrations.UpgradeWith(indexPath, index.Options{Timeout: opts.LockTimeout}); err != nil {
 		return nil, explainIndexError(indexPath, err)
 	} else if from != 0 && from != index.SchemaVersion {
 		opts.Logger.Info("index schema upgraded", "from", from, "to", index.SchemaVersion)
