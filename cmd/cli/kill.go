@@ -66,7 +66,7 @@ func (o *killOptions) run(cmd *cobra.Command) error {
 		}
 	}
 	if !running {
-		return fmt.Errorf("gpmd is not running on %s: %w", dir, control.ErrNotRunning)
+		return &notRunningOnError{dir: dir}
 	}
 	if pid == 0 {
 		st, err := daemon.ReadState(dir)
@@ -77,7 +77,7 @@ func (o *killOptions) run(cmd *cobra.Command) error {
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		if errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("gpmd is not running on %s (pid %d is gone): %w", dir, pid, control.ErrNotRunning)
+			return &notRunningOnError{dir: dir}
 		}
 		return fmt.Errorf("stopping gpmd (pid %d): %w", pid, err)
 	}
@@ -117,3 +117,12 @@ func (o *killOptions) dataDirFromAPI(cmd *cobra.Command) (string, error) {
 	}
 	return st.DataDir, nil
 }
+
+// notRunningOnError: no daemon holds the data folder.
+type notRunningOnError struct{ dir string }
+
+func (e *notRunningOnError) Error() string {
+	return fmt.Sprintf("gpmd is not running on %s (start it with: gpmd start)", e.dir)
+}
+
+func (e *notRunningOnError) Unwrap() error { return control.ErrNotRunning }

@@ -1,0 +1,253 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/index"
+)
+
+// gpmdBin is the binary TestMain builds for every test of the package.
+var gpmdBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "gpmd-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	gpmdBin = filepath.Join(dir, "gpmd")
+	build := exec.Command("go", "build", "-o", gpmdBin, "github.com/ghost-network/gpmd/cmd/gpmd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building gpmd:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// commandTimeout bounds every gpmd command a test runs.
+const commandTimeout = 60 * time.Second
+
+// env is one user's world: a data folder, a home folder and environment.
+type env struct {
+	t    *testing.T
+	dir  string   // data folder (GPMD_HOME)
+	home string   // HOME, so nothing touches the real ~/.ghost-network
+	vars []string // extra KEY=VALUE
+}
+
+// newEnv makes an environment whose daemons are stopped when the test ends.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, dir: filepath.Join(t.TempDir(), "data"), home: t.TempDir()}
+	t.Cleanup(e.stopDaemons)
+	return e
+}
+
+// result of one command.
+type result struct {
+	args   []string
+	stdout string
+	stderr string
+	code   int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("gpmd %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+}
+
+// environ is the environment of a command: the test's own without any
+// GPMD_ variable, then this env's.
+func (e *env) environ() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GPMD_") || strings.HasPrefix(kv, "HOME=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	out = append(out, "GPMD_HOME="+e.dir, "HOME="+e.home)
+	return append(out, e.vars...)
+}
+
+// run runs gpmd with args and stdin (nil: none).
+func (e *env) run(stdin []byte, args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gpmdBin, args...)
+	cmd.Env = e.environ()
+	cmd.Dir = e.home
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{args: args, stdout: out.String(), stderr: errb.String()}
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("gpmd %v: %v", args, err)
+		}
+		r.code = ee.ExitCode()
+	}
+	if ctx.Err() != nil {
+		e.t.Fatalf("gpmd %v did not finish within %s", args, commandTimeout)
+	}
+	return r
+}
+
+// gpmd runs a command that must succeed.
+func (e *env) gpmd(args ...string) result {
+	e.t.Helper()
+	r := e.run(nil, args...)
+	if r.code != 0 {
+		e.t.Fatalf("%v", r)
+	}
+	return r
+}
+
+// portZero are the address flags of a daemon on free loopback ports.
+var portZero = []string{"--control-addr", "127.0.0.1:0", "--gmp-addr", "127.0.0.1:0"}
+
+// start starts a detached daemon on free loopback ports and returns its
+// state as recorded in the data folder.
+func (e *env) start(extra ...string) daemon.State {
+	e.t.Helper()
+	r := e.run(nil, append(append([]string{"start"}, portZero...), extra...)...)
+	if r.code != 0 {
+		e.t.Fatalf("%v", r)
+	}
+	if !strings.HasPrefix(r.stdout, "GPMD is running in the background.\n") {
+		e.t.Fatalf("start printed %q", r.stdout)
+	}
+	st, err := daemon.ReadState(e.dir)
+	if err != nil {
+		e.t.Fatalf("state file after start: %v", err)
+	}
+	for _, want := range []string{fmt.Sprintf("pid:     %d", st.PID), "control: " + st.ControlAddr, "gmp:     " + st.GMPAddr} {
+		if !strings.Contains(r.stdout, want) {
+			e.t.Fatalf("start output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	return st
+}
+
+// stopDaemons stops any daemon still holding the data folder: SIGTERM,
+// then SIGKILL, each with a bounded wait.
+func (e *env) stopDaemons() {
+	pid, running, err := daemon.Probe(e.dir)
+	if err != nil || !running || pid <= 0 {
+		return
+	}
+	e.t.Logf("cleanup: stopping gpmd pid %d", pid)
+	syscall.Kill(pid, syscall.SIGTERM)
+	if e.waitStopped(10 * time.Second) {
+		return
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	if !e.waitStopped(5 * time.Second) {
+		e.t.Errorf("gpmd pid %d still holds %s after SIGKILL", pid, e.dir)
+	}
+}
+
+// waitStopped waits until no daemon holds the data folder.
+func (e *env) waitStopped(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if _, running, _ := daemon.Probe(e.dir); !running {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// running reports whether a daemon holds the data folder.
+func (e *env) running() bool {
+	_, running, _ := daemon.Probe(e.dir)
+	return running
+}
+
+// file writes data to a new file in the test's temp folder.
+func (e *env) file(name string, data []byte) string {
+	e.t.Helper()
+	p := filepath.Join(e.t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// listJSON is `gpmd wasm list -o json`, decoded.
+func (e *env) listJSON() []index.Module {
+	e.t.Helper()
+	r := e.gpmd("wasm", "list", "-o", "json")
+	var mods []index.Module
+	if err := json.Unmarshal([]byte(r.stdout), &mods); err != nil {
+		e.t.Fatalf("list -o json: %v\n%s", err, r.stdout)
+	}
+	return mods
+}
+
+// tinyWasm is the smallest valid module (GMP.md's test vector).
+var tinyWasm = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
+
+const tinyDigest = "sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"
+
+// wasmWithPayload is a valid module of about n bytes: the header and one
+// custom section named tag holding filler bytes that depend on tag.
+func wasmWithPayload(tag string, n int) []byte {
+	payload := make([]byte, n)
+	for i := range payload {
+		payload[i] = byte(i*31) ^ tag[i%len(tag)]
+	}
+	var sec bytes.Buffer
+	sec.Write(binary.AppendUvarint(nil, uint64(len(tag))))
+	sec.WriteString(tag)
+	sec.Write(payload)
+	out := append([]byte{}, tinyWasm...)
+	out = append(out, 0x00) // custom section
+	out = binary.AppendUvarint(out, uint64(sec.Len()))
+	return append(out, sec.Bytes()...)
+}
+
+// freePort is a loopback port that nothing listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// oneLine fails unless s is exactly one non-empty line.
+func oneLine(t *testing.T, r result) string {
+	t.Helper()
+	s := strings.TrimSuffix(r.stderr, "\n")
+	if s == "" || strings.Contains(s, "\n") {
+		t.Fatalf("want one line on stderr; %v", r)
+	}
+	return s
+}

@@ -1,0 +1,264 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/daemon"
+)
+
+// TestLifecycle drives a person's first session: start, upload, list,
+// get, status, rm, kill.
+func TestLifecycle(t *testing.T) {
+	e := newEnv(t)
+	st := e.start()
+	if !e.running() {
+		t.Fatal("start returned but no daemon holds the data folder")
+	}
+	for _, f := range []string{daemon.PIDFile, daemon.StateFile, daemon.LockFile, daemon.LogFile} {
+		if _, err := os.Stat(filepath.Join(e.dir, f)); err != nil {
+			t.Errorf("data folder lacks %s: %v", f, err)
+		}
+	}
+
+	// Upload from a file, as the Ghost Network docs show.
+	tiny := e.file("tiny.wasm", tinyWasm)
+	r := e.gpmd("wasm", "upload", "--name=tiny", "--version=v0.0.1", "--file="+tiny)
+	if want := "Module Uploaded Successfully!\ntiny@v0.0.1 " + tinyDigest + "\n"; r.stdout != want {
+		t.Fatalf("upload printed %q, want %q", r.stdout, want)
+	}
+	// Upload from standard input.
+	big := wasmWithPayload("v2", 100<<10)
+	r = e.run(big, "wasm", "upload", "--name", "tiny", "--version", "0.2.0", "--file", "-")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "Module Uploaded Successfully!\ntiny@0.2.0 sha256:") {
+		t.Fatalf("upload from stdin: %v", r)
+	}
+	e.gpmd("wasm", "upload", "--name", "other_mod", "--version", "1.0.0-rc.1", "--file", tiny)
+
+	// list: table and JSON.
+	r = e.gpmd("wasm", "list")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "NAME") ||
+		!strings.HasPrefix(lines[1], "other_mod") || !strings.Contains(lines[2], "0.2.0") || !strings.Contains(lines[3], "v0.0.1") ||
+		!strings.Contains(lines[3], "sha256:93a44bbb96c7 ") || !strings.Contains(lines[3], "8 B") {
+		t.Fatalf("list table:\n%s", r.stdout)
+	}
+	mods := e.listJSON()
+	if len(mods) != 2 || mods[1].Name != "tiny" || len(mods[1].Versions) != 2 || mods[1].Versions[1].Digest.String() != tinyDigest {
+		t.Fatalf("list -o json: %+v", mods)
+	}
+	r = e.gpmd("wasm", "list", "tiny")
+	if strings.Contains(r.stdout, "other_mod") || strings.Count(r.stdout, "tiny") != 2 {
+		t.Fatalf("list tiny:\n%s", r.stdout)
+	}
+
+	// get: to a file, to stdout, by latest, exact version and constraint.
+	out := filepath.Join(t.TempDir(), "got.wasm")
+	r = e.gpmd("wasm", "get", "tiny@v0.0.1", "-o", out)
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, tinyWasm) {
+		t.Fatalf("get -o wrote %x", got)
+	}
+	if !strings.Contains(r.stdout, "tiny@v0.0.1 "+tinyDigest) {
+		t.Errorf("get -o printed %q", r.stdout)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*.part")); len(leftovers) > 0 {
+		t.Errorf("get left temporary files: %v", leftovers)
+	}
+	for ref, want := range map[string][]byte{
+		"tiny":                big,
+		"tiny@latest":         big,
+		"tiny@0.0.1":          tinyWasm, // semver equality: v0.0.1 == 0.0.1
+		"tiny@^0.0":           tinyWasm,
+		"tiny@>=0.1.0 <1.0.0": big,
+		"other_mod":           tinyWasm, // pre-releases only: the highest
+	} {
+		r = e.gpmd("wasm", "get", ref)
+		if !bytes.Equal([]byte(r.stdout), want) {
+			t.Errorf("get %s: %d bytes, want %d", ref, len(r.stdout), len(want))
+		}
+	}
+
+	// status: text and JSON.
+	r = e.gpmd("status")
+	for _, want := range []string{"gpmd is running", fmt.Sprintf("pid:          %d", st.PID), st.ControlAddr, st.GMPAddr, e.dir, "modules:      2 (3 versions)"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var s control.Status
+	if err := json.Unmarshal([]byte(e.gpmd("status", "-o", "json").stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Running || s.PID != st.PID || s.Modules != 2 || s.Versions != 3 || s.Blobs != 2 || s.BlobBytes != int64(len(tinyWasm)+len(big)) ||
+		s.ControlAddr != st.ControlAddr || s.GMPAddr != st.GMPAddr || s.DataDir != e.dir || s.Version == "" {
+		t.Errorf("status -o json: %+v", s)
+	}
+
+	// rm: one version goes, its blob stays for the version that shares it.
+	r = e.gpmd("wasm", "rm", "tiny@v0.0.1")
+	if r.stdout != "Removed tiny@v0.0.1 "+tinyDigest+"\n" {
+		t.Errorf("rm printed %q", r.stdout)
+	}
+	r = e.run(nil, "wasm", "get", "tiny@v0.0.1")
+	if r.code != 4 {
+		t.Errorf("get after rm: %v", r)
+	}
+	if got := e.gpmd("wasm", "get", "other_mod").stdout; got != string(tinyWasm) {
+		t.Errorf("other_mod lost its bytes when tiny@v0.0.1 (same blob) was removed")
+	}
+
+	// The log has one line per request.
+	logData, _ := os.ReadFile(filepath.Join(e.dir, daemon.LogFile))
+	if !strings.Contains(string(logData), "method=DELETE path=/v1/modules/tiny/v0.0.1 status=200") {
+		t.Errorf("log lacks the rm request line:\n%s", logData)
+	}
+
+	// kill: graceful, files gone, then status says not running.
+	r = e.gpmd("kill")
+	if r.stdout != "gpmd stopped\n" {
+		t.Errorf("kill printed %q", r.stdout)
+	}
+	if e.running() {
+		t.Fatal("daemon still holds the data folder after kill")
+	}
+	for _, f := range []string{daemon.PIDFile, daemon.StateFile} {
+		if _, err := os.Stat(filepath.Join(e.dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s still there after kill (%v)", f, err)
+		}
+	}
+	r = e.run(nil, "status")
+	if r.code != 3 || !strings.Contains(oneLine(t, r), "gpmd is not running at 127.0.0.1:1111 (start it with: gpmd start)") {
+		t.Errorf("status after kill: %v", r)
+	}
+	r = e.run(nil, "kill")
+	if r.code != 3 || !strings.Contains(oneLine(t, r), "gpmd is not running on "+e.dir) {
+		t.Errorf("second kill: %v", r)
+	}
+}
+
+// TestRestartKeepsEverything: what was uploaded is there after kill and
+// start, byte for byte.
+func TestRestartKeepsEverything(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	mods := map[string][]byte{
+		"alpha@1.0.0": wasmWithPayload("a1", 3000),
+		"alpha@1.1.0": wasmWithPayload("a2", 5000),
+		"beta@v0.0.1": tinyWasm,
+	}
+	for ref, data := range mods {
+		name, version, _ := strings.Cut(ref, "@")
+		e.gpmd("wasm", "upload", "--name", name, "--version", version, "--file", e.file(name+version+".wasm", data))
+	}
+	before := e.listJSON()
+	e.gpmd("kill")
+
+	st := e.start()
+	after := e.listJSON()
+	if fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Fatalf("list changed across a restart:\nbefore %+v\nafter  %+v", before, after)
+	}
+	for ref, data := range mods {
+		if got := e.gpmd("wasm", "get", ref).stdout; got != string(data) {
+			t.Errorf("%s: bytes changed across a restart", ref)
+		}
+	}
+	if pid, _, _ := daemon.Probe(e.dir); pid != st.PID {
+		t.Errorf("lock names pid %d, state %d", pid, st.PID)
+	}
+}
+
+// TestSecondStartFails: a second daemon on the same data folder refuses,
+// naming the pid of the first, which keeps serving.
+func TestSecondStartFails(t *testing.T) {
+	e := newEnv(t)
+	st := e.start()
+	r := e.run(nil, append([]string{"start"}, portZero...)...)
+	if r.code == 0 {
+		t.Fatalf("second start succeeded: %v", r)
+	}
+	want := fmt.Sprintf("gpmd is already running (pid %d) on %s", st.PID, e.dir)
+	if got := oneLine(t, r); got != want {
+		t.Fatalf("second start said %q, want %q", got, want)
+	}
+	// The foreground mode refuses the same way.
+	r = e.run(nil, append([]string{"start", "-nd"}, portZero...)...)
+	if r.code == 0 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("second start -nd: %v", r)
+	}
+	e.gpmd("status")
+	if got, _ := daemon.ReadState(e.dir); got.PID != st.PID {
+		t.Fatalf("state file now names pid %d, want %d", got.PID, st.PID)
+	}
+}
+
+// TestStartFailuresLeaveNothing: a port taken, a data folder that is a
+// file: one line, non-zero, and no daemon left.
+func TestStartFailuresLeaveNothing(t *testing.T) {
+	t.Run("control port taken", func(t *testing.T) {
+		e := newEnv(t)
+		l := listenLoopback(t)
+		r := e.run(nil, "start", "--control-addr", l, "--gmp-addr", "127.0.0.1:0")
+		if r.code == 0 || !strings.Contains(oneLine(t, r), "control address "+l+" is already in use") {
+			t.Fatalf("%v", r)
+		}
+		e.assertNoDaemon()
+	})
+	t.Run("gmp port taken", func(t *testing.T) {
+		e := newEnv(t)
+		l := listenLoopback(t)
+		r := e.run(nil, "start", "--control-addr", "127.0.0.1:0", "--gmp-addr", l)
+		if r.code == 0 || !strings.Contains(oneLine(t, r), "GMP address "+l+" is already in use") {
+			t.Fatalf("%v", r)
+		}
+		e.assertNoDaemon()
+	})
+	t.Run("data folder is a file", func(t *testing.T) {
+		e := newEnv(t)
+		if err := os.WriteFile(e.dir, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := e.run(nil, append([]string{"start"}, portZero...)...)
+		if r.code == 0 || !strings.Contains(oneLine(t, r), e.dir) {
+			t.Fatalf("%v", r)
+		}
+	})
+	t.Run("module store held by another process", func(t *testing.T) {
+		// Another daemon's data folder cannot be shared through its
+		// modules folder either: the index lock refuses it.
+		a := newEnv(t)
+		a.start()
+		b := newEnv(t)
+		if err := os.MkdirAll(b.dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(a.dir, daemon.ModulesDir), filepath.Join(b.dir, daemon.ModulesDir)); err != nil {
+			t.Fatal(err)
+		}
+		r := b.run(nil, append([]string{"start"}, portZero...)...)
+		if r.code == 0 || !strings.Contains(oneLine(t, r), "in use by another process") {
+			t.Fatalf("%v", r)
+		}
+		b.assertNoDaemon()
+		a.gpmd("status")
+	})
+}
+
+// assertNoDaemon: no daemon holds the folder, no pid or state file.
+func (e *env) assertNoDaemon() {
+	e.t.Helper()
+	if e.running() {
+		e.t.Fatal("a daemon holds the data folder after a failed start")
+	}
+	for _, f := range []string{daemon.PIDFile, daemon.StateFile} {
+		if _, err := os.Stat(filepath.Join(e.dir, f)); !os.IsNotExist(err) {
+			e.t.Errorf("%s exists after a failed start (%v)", f, err)
+		}
+	}
+}
