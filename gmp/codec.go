@@ -119,7 +119,10 @@ func (d *Decoder) Next() ([]byte, error) {
 	i := d.start + 1
 	depth, inString, escaped := 1, false, false
 	for {
-		for ; i < d.end; i++ {
+		// Only the first max bytes are looked at, so the error a stream
+		// gets does not depend on how its bytes arrive.
+		stop := min(d.end, d.start+d.max)
+		for ; i < stop; i++ {
 			c := d.buf[i]
 			if inString {
 				switch {
@@ -148,7 +151,7 @@ func (d *Decoder) Next() ([]byte, error) {
 				return nil, d.fail(fmt.Errorf("%w: line feed inside an unfinished object (truncated message)", ErrBadJSON))
 			}
 		}
-		if d.end-d.start >= d.max {
+		if i-d.start >= d.max {
 			return nil, d.fail(fmt.Errorf("%w: more than %d bytes", ErrMessageTooLarge, d.max))
 		}
 		off := i - d.start
@@ -168,9 +171,6 @@ func (d *Decoder) Next() ([]byte, error) {
 // complete hands out buf[start:end] as a message once it is known whole.
 func (d *Decoder) complete(end int) ([]byte, error) {
 	msg := d.buf[d.start:end]
-	if len(msg) > d.max {
-		return nil, d.fail(fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(msg), d.max))
-	}
 	if !json.Valid(msg) {
 		return nil, d.fail(fmt.Errorf("%w: invalid JSON", ErrBadJSON))
 	}
