@@ -74,8 +74,16 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	fmt.Fprintf(tw, "  control:\t%s\n", st.ControlAddr)
 	fmt.Fprintf(tw, "  gmp:\t%s\n", st.GMPAddr)
 	fmt.Fprintf(tw, "  data folder:\t%s\n", st.DataDir)
-	fmt.Fprintf(tw, "  modules:\t%d (%d versions)\n", st.Modules, st.Versions)
+	fmt.Fprintf(tw, "  modules:\t%d (%s)\n", st.Modules, countNoun(st.Versions, "version"))
 	fmt.Fprintf(tw, "  blobs:\t%d (%s)\n", st.Blobs, humanBytes(st.BlobBytes))
-	fmt.Fprintf(tw, "  live nodes:\t%d (%d GMP connections)\n", st.Nodes, st.GMPConnections)
+	fmt.Fprintf(tw, "  live nodes:\t%d (%s)\n", st.Nodes, countNoun(st.GMPConnections, "GMP connection"))
 	return tw.Flush()
+}
+
+// countNoun is "1 version", "3 versions".
+func countNoun(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -1,0 +1,65 @@
+# GPMD — build, run and test. `make help` lists the targets.
+
+GO           ?= go
+BIN          ?= bin/gpmd
+# go test -race of the whole project; it must stay well under 10 minutes
+# on 2 cores (about 2-3 minutes today).
+TEST_TIMEOUT ?= 9m
+TEST_FLAGS   ?=
+BENCH        ?= .
+BENCHTIME    ?= 1s
+# Each fuzz target runs this long (go test -fuzztime).
+FUZZTIME     ?= 30s
+# Fuzz targets, as <package dir>:<FuzzFunc>. A crasher that `go test
+# -fuzz` finds is written under <package dir>/testdata/fuzz/<FuzzFunc>/ and
+# from then on runs as a regression case in every `make test`: commit it.
+FUZZ_TARGETS ?= ./gmp:FuzzDecoder ./gmp:FuzzServer
+# make crashtest: kill -9 rounds (issue 5).
+CRASH_ROUNDS ?= 100
+
+.DEFAULT_GOAL := build
+
+.PHONY: help build run test bench lint install fuzz crashtest clean
+
+help:
+	@echo "make build      build $(BIN)"
+	@echo "make run        build, then run gpmd in the foreground on the defaults (Ctrl-C stops it)"
+	@echo "make test       go test -race ./... (timeout $(TEST_TIMEOUT))"
+	@echo "make bench      benchmarks (BENCH=regexp, BENCHTIME=1s)"
+	@echo "make lint       go vet and gofmt"
+	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
+	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
+	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gpmd
+
+run: build
+	./$(BIN) start --foreground
+
+test:
+	$(GO) test -race -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...
+
+lint:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+
+install:
+	$(GO) install ./cmd/gpmd
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+crashtest:
+	$(GO) test -count=1 -timeout 30m -run TestKillNineCampaign ./cmd/crashtest -rounds $(CRASH_ROUNDS) -v
+
+clean:
+	rm -rf bin
