@@ -21,6 +21,7 @@ const (
 	exitNotFound     = 4   // no such module or version
 	exitConflict     = 5   // the version exists with other bytes
 	exitUnauthorized = 6   // the daemon refused the token
+	exitProblems     = 7   // verify found problems; restore or import left something out
 	exitInterrupted  = 130 // stopped by Ctrl-C
 )
 
@@ -34,6 +35,8 @@ const exitStatusHelp = `Exit status:
   4    no such module or version
   5    the version exists already with other bytes
   6    gpmd refused the token (see --token-file)
+  7    verify found a problem in the store, or restore, rebuild-index or
+       import left something out (each is listed on standard output)
   130  interrupted`
 
 // exitCode maps an error to its exit status.
@@ -43,6 +46,10 @@ func exitCode(err error) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, new(*problemsError)):
+		return exitProblems
+	case errors.Is(err, repo.ErrNotEmpty):
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
@@ -99,4 +106,14 @@ func oneLine(err error) string {
 	msg := strings.TrimSpace(err.Error())
 	msg = strings.ReplaceAll(msg, "\r", "")
 	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
+}
+
+// problemsError says that a command ran to its end and found problems,
+// which it printed on standard output: exit status 7.
+type problemsError struct{ msg string }
+
+func (e *problemsError) Error() string { return e.msg }
+
+func problemsf(format string, args ...any) error {
+	return &problemsError{msg: fmt.Sprintf(format, args...)}
 }

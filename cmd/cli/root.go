@@ -51,6 +51,12 @@ a flag on the command line wins over its variable.
 		NewCmdStatus(f),
 		NewCmdWasm(f),
 		NewCmdNodes(f),
+		NewCmdVerify(f),
+		NewCmdGC(f),
+		NewCmdBackup(f),
+		NewCmdRestore(f),
+		NewCmdRebuildIndex(f),
+		NewCmdImport(f),
 		NewCmdVersion(f),
 	)
 	return cmd

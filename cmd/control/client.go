@@ -224,6 +224,11 @@ func (c *Client) Remove(ctx context.Context, name, version string) (index.Record
 // or -1 when unknown (the body then goes chunked). The bytes are hashed as
 // they are sent, and the digest the daemon stored must equal it.
 func (c *Client) Upload(ctx context.Context, name, version string, body io.Reader, size int64) (index.Record, error) {
+	return c.upload(ctx, name, version, body, size, http.Header{})
+}
+
+// upload is Upload with extra request headers (hdr is modified).
+func (c *Client) upload(ctx context.Context, name, version string, body io.Reader, size int64, hdr http.Header) (index.Record, error) {
 	if err := checkSegment("module name", name); err != nil {
 		return index.Record{}, err
 	}
@@ -231,7 +236,6 @@ func (c *Client) Upload(ctx context.Context, name, version string, body io.Reade
 		return index.Record{}, err
 	}
 	h := sha256.New()
-	hdr := http.Header{}
 	hdr.Set("Content-Type", "application/wasm")
 	hdr.Set("Expect", "100-continue")
 	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), io.TeeReader(body, h), hdr, size)

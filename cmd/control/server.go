@@ -40,7 +40,9 @@ type Nodes interface {
 type Config struct {
 	Modules Modules
 	Nodes   Nodes // nil: no GMP server, GET /v1/nodes lists none
-	Info    Info
+	// Ops, when not nil, serves verify, gc and backup.
+	Ops  Operations
+	Info Info
 	// Token, when not empty, is required on every request as
 	// "Authorization: Bearer <token>".
 	Token  string
@@ -83,6 +85,7 @@ func NewServer(cfg Config) *Server {
 	s.Handle("GET /v1/modules/{name}/{version}/content", s.getContent)
 	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
+	s.registerOps()
 	s.Handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{http.StatusNotFound, CodeNotFound, "no endpoint " + r.Method + " " + r.URL.Path + " (see docs/control-api.md)"}
 	})

@@ -135,6 +135,7 @@ func Run(ctx context.Context, cfg Config, ready func(State)) error {
 	ctrl := control.NewServer(control.Config{
 		Modules: store,
 		Nodes:   gmpSrv,
+		Ops:     store,
 		Info: control.Info{
 			PID:           st.PID,
 			Version:       cfg.Version,

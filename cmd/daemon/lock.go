@@ -109,3 +109,15 @@ func Probe(dir string) (pid int, running bool, err error) {
 	}
 	return readPID(f), true, nil
 }
+
+// LockDataDir takes the data folder's daemon lock for an offline command
+// (restore, rebuild-index), so that no daemon starts on the folder while it
+// works. A running daemon makes it fail with *RunningError. release drops
+// the lock.
+func LockDataDir(dir string) (release func() error, err error) {
+	l, err := acquireLock(dir)
+	if err != nil {
+		return nil, err
+	}
+	return l.release, nil
+}

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/ghost-network/gpmd/repo"
+	"github.com/spf13/cobra"
+)
+
+// backupOptions are the flags of `gpmd backup`.
+type backupOptions struct {
+	f      *Factory
+	To     string
+	Output string
+}
+
+// NewCmdBackup is `gpmd backup`.
+func NewCmdBackup(f *Factory) *cobra.Command {
+	o := &backupOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "backup --to DIR",
+		Short: "Write a consistent backup of the store into a folder, while the daemon runs",
+		Long: `Write a consistent snapshot of the running daemon's store into DIR, which
+must be empty or not exist: the index as of one transaction, every blob it
+names (each checked against its digest) and ghost.modules.json. Uploads and
+fetches go on meanwhile.
+
+The daemon streams the backup to this command, which writes DIR: the daemon
+never opens a path that a caller names. Bring a backup back with
+gpmd restore --from DIR.
+
+` + exitStatusHelp,
+		Example: `  $ gpmd backup --to /backups/gpmd-2024-05-01
+  Backed up 3 versions in 3 blobs (1.2 MiB) to /backups/gpmd-2024-05-01`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
+	}
+	cmd.Flags().StringVar(&o.To, "to", "", "folder to write the backup into (empty or absent)")
+	cmd.MarkFlagDirname("to")
+	addFormatFlag(cmd, &o.Output)
+	return cmd
+}
+
+func (o *backupOptions) run(cmd *cobra.Command) error {
+	if err := checkFormat(cmd, o.Output); err != nil {
+		return err
+	}
+	if o.To == "" {
+		return usageErrorf(cmd, "give the folder to write the backup into: --to DIR")
+	}
+	to, err := absPath(o.To)
+	if err != nil {
+		return inputErrorf("%v", err)
+	}
+	c, err := o.f.Client(cmd)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var rep repo.BackupReport
+	err = c.Backup(cmd.Context(), func(r io.Reader) error {
+		var err error
+		rep, err = repo.ExtractBackup(cmd.Context(), r, to)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("backup to %s: %w", to, err)
+	}
+	if o.Output == formatJSON {
+		return writeJSON(o.f.IO.Out, struct {
+			To string `json:"to"`
+			repo.BackupReport
+		}{to, rep})
+	}
+	fmt.Fprintf(o.f.IO.Out, "Backed up %s in %s (%s) to %s\n", plural(rep.Versions, "version"), plural(rep.Blobs, "blob"), humanBytes(rep.Bytes), to)
+	return nil
+}
