@@ -1,0 +1,350 @@
+package gmp
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The speed figures of issue 4, each as a ratio against a minimal baseline
+// measured in the same run:
+//
+//	go test -run XXX -bench . ./gmp/
+//
+// BenchmarkRoundTrip64 reports gmp-req/s, echo-req/s and ratio (>= 0.5);
+// BenchmarkModuleFetch16MiB reports gmp-MB/s, baseline-MB/s and ratio
+// (>= 0.5); BenchmarkClientDecode16MiB reports speedup over
+// encoding/json (>= 2).
+
+const benchConns = 64
+
+// echoServer is the baseline of the round-trip benchmark: a minimal TCP
+// server that writes every line back.
+func echoServer(tb testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadSlice('\n')
+					if err != nil {
+						return
+					}
+					if _, err := c.Write(line); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+type benchConn struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialBench(tb testing.TB, addr string, n int) []*benchConn {
+	conns := make([]*benchConn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { c.Close() })
+		conns[i] = &benchConn{c: c, br: bufio.NewReaderSize(c, 64<<10)}
+	}
+	return conns
+}
+
+func (bc *benchConn) roundTrip(req []byte) ([]byte, error) {
+	if _, err := bc.c.Write(req); err != nil {
+		return nil, err
+	}
+	return bc.br.ReadSlice('\n')
+}
+
+// load runs total round trips spread over conns, one goroutine per
+// connection, and returns the elapsed time.
+func load(tb testing.TB, conns []*benchConn, total int, req func(conn, i int) []byte) time.Duration {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(conns))
+	start := time.Now()
+	for ci, bc := range conns {
+		n := total / len(conns)
+		if ci < total%len(conns) {
+			n++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				if _, err := bc.roundTrip(req(ci, i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
+	return el
+}
+
+// gmpLoadSetup starts a server with benchConns registered connections and
+// returns them with the DISCOVER and CONNECT requests they send.
+func gmpLoadSetup(b *testing.B) ([]*benchConn, func(conn, i int) []byte) {
+	ts := startServer(b, Config{})
+	conns := dialBench(b, ts.addr, benchConns)
+	for i, bc := range conns {
+		line, err := bc.roundTrip(fmt.Appendf(nil, `{"type":1,"code":1,"id":0,"body":{"name":"node-%02d","id":"n%d","port":%d}}`+"\n", i, i, 40000+i))
+		if err != nil || !bytes.Contains(line, []byte(`"code":3`)) {
+			b.Fatalf("register: %s %v", line, err)
+		}
+	}
+	discover := []byte(`{"type":1,"code":5,"id":1}` + "\n")
+	connects := make([][]byte, benchConns)
+	for i := range connects {
+		connects[i] = fmt.Appendf(nil, `{"type":1,"code":7,"id":2,"body":{"name":"node-%02d"}}`+"\n", (i+1)%benchConns)
+	}
+	return conns, func(conn, i int) []byte {
+		if i%2 == 0 {
+			return discover
+		}
+		return connects[conn]
+	}
+}
+
+// BenchmarkRoundTrip64: DISCOVER and CONNECT round trips (alternating)
+// over 64 concurrent connections, against a line-echo server over 64
+// connections carrying a request of the same size.
+func BenchmarkRoundTrip64(b *testing.B) {
+	conns, req := gmpLoadSetup(b)
+	echo := dialBench(b, echoServer(b), benchConns)
+	// Warm both up.
+	load(b, conns, 2*benchConns, req)
+	load(b, echo, 2*benchConns, req)
+	b.ResetTimer()
+	gmp := load(b, conns, b.N, req)
+	base := load(b, echo, b.N, req)
+	b.StopTimer()
+	gmpRate := float64(b.N) / gmp.Seconds()
+	echoRate := float64(b.N) / base.Seconds()
+	b.ReportMetric(gmpRate, "gmp-req/s")
+	b.ReportMetric(echoRate, "echo-req/s")
+	b.ReportMetric(gmpRate/echoRate, "ratio")
+}
+
+// BenchmarkGMPRoundTrip64 and BenchmarkEchoRoundTrip64 are the two halves
+// of BenchmarkRoundTrip64, for benchstat.
+func BenchmarkGMPRoundTrip64(b *testing.B) {
+	conns, req := gmpLoadSetup(b)
+	b.ResetTimer()
+	load(b, conns, b.N, req)
+}
+
+func BenchmarkEchoRoundTrip64(b *testing.B) {
+	_, req := gmpLoadSetup(b)
+	echo := dialBench(b, echoServer(b), benchConns)
+	b.ResetTimer()
+	load(b, echo, b.N, req)
+}
+
+// base64Server is the baseline of the module benchmark: for every request
+// line it writes module base64-encoded, then a line feed.
+func base64Server(tb testing.TB, module []byte) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				bw := bufio.NewWriterSize(c, 64<<10)
+				for {
+					if _, err := br.ReadSlice('\n'); err != nil {
+						return
+					}
+					enc := base64.NewEncoder(base64.StdEncoding, bw)
+					enc.Write(module)
+					enc.Close()
+					bw.WriteByte('\n')
+					if bw.Flush() != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// fetchLine sends req and reads the reply to its line feed, counting bytes.
+func fetchLine(tb testing.TB, c net.Conn, buf, req []byte) int {
+	if _, err := c.Write(req); err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for {
+		m, err := c.Read(buf)
+		n += m
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if m > 0 && buf[m-1] == '\n' {
+			return n
+		}
+	}
+}
+
+// BenchmarkModuleFetch16MiB: MODULE of a 16 MiB module (read from its
+// blob, verified, base64-encoded, written) against a server that writes
+// the same bytes base64-encoded from memory. MB/s are module bytes.
+func BenchmarkModuleFetch16MiB(b *testing.B) {
+	r := newRepo(b)
+	module := wasmOfSize(16 << 20)
+	upload(b, r, "big", "v1.0.0", module)
+	ts := startServer(b, Config{Modules: r})
+	gc := dialBench(b, ts.addr, 1)[0].c
+	bc := dialBench(b, base64Server(b, module), 1)[0].c
+	buf := make([]byte, 256<<10)
+	req := []byte(`{"type":2,"code":1,"id":1,"body":{"name":"big"}}` + "\n")
+	if n := fetchLine(b, gc, buf, req); n < base64.StdEncoding.EncodedLen(len(module)) {
+		b.Fatalf("reply of %d bytes", n)
+	}
+	fetchLine(b, bc, buf, req)
+	b.SetBytes(int64(len(module)))
+	b.ResetTimer()
+	var gmp, base time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		fetchLine(b, gc, buf, req)
+		t1 := time.Now()
+		fetchLine(b, bc, buf, req)
+		gmp += t1.Sub(t0)
+		base += time.Since(t1)
+	}
+	b.StopTimer()
+	mb := float64(len(module)) * float64(b.N) / 1e6
+	b.ReportMetric(mb/gmp.Seconds(), "gmp-MB/s")
+	b.ReportMetric(mb/base.Seconds(), "baseline-MB/s")
+	b.ReportMetric(base.Seconds()/gmp.Seconds(), "ratio")
+}
+
+// moduleReply is a MODULE reply as GPMD writes it.
+func moduleReply(module []byte) []byte {
+	b := appendModulePrefix(nil, []byte("1"), ModuleInfo{Name: "big", Version: "v1.0.0", Hash: digestOf(module), Size: int64(len(module))})
+	b = base64.StdEncoding.AppendEncode(b, module)
+	return append(b, moduleSuffix...)
+}
+
+// decodeModuleReply runs the client's decoding of one MODULE reply (the
+// reply reader, base64 streamed into w, hash verified), as Client.Module
+// does after the network.
+func decodeModuleReply(reply []byte, w io.Writer) (ModuleInfo, error) {
+	sink := newModuleSink(w, 0)
+	cl := &call{id: 1, sink: sink}
+	rr := replyReader{br: bufio.NewReaderSize(bytes.NewReader(reply), clientReadBuffer), max: DefaultMaxReply}
+	m, err := rr.read(func() *call { return cl })
+	if err != nil {
+		return ModuleInfo{}, err
+	}
+	var info ModuleInfo
+	if err := json.Unmarshal(m.body, &info); err != nil {
+		return info, err
+	}
+	return info, sink.verify(info)
+}
+
+type jsonModuleReply struct {
+	Type, Code, ID int
+	Body           struct {
+		Name, Version, Hash string
+		Size                int64
+		Binary              []byte
+	}
+}
+
+// BenchmarkClientDecode16MiB: the client's streaming decode of a 16 MiB
+// MODULE reply (with its hash check) against encoding/json Unmarshal into
+// a struct with a []byte field (which checks nothing).
+func BenchmarkClientDecode16MiB(b *testing.B) {
+	module := wasmOfSize(16 << 20)
+	reply := moduleReply(module)
+	if _, err := decodeModuleReply(reply, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	var v jsonModuleReply
+	if err := json.Unmarshal(reply, &v); err != nil || !bytes.Equal(v.Body.Binary, module) {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(module)))
+	b.ResetTimer()
+	var ours, base time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := decodeModuleReply(reply, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		var v jsonModuleReply
+		if err := json.Unmarshal(reply, &v); err != nil {
+			b.Fatal(err)
+		}
+		ours += t1.Sub(t0)
+		base += time.Since(t1)
+	}
+	b.StopTimer()
+	mb := float64(len(module)) * float64(b.N) / 1e6
+	b.ReportMetric(mb/ours.Seconds(), "client-MB/s")
+	b.ReportMetric(mb/base.Seconds(), "json-MB/s")
+	b.ReportMetric(base.Seconds()/ours.Seconds(), "speedup")
+}
+
+// BenchmarkClientModule16MiB is the whole client path over TCP, for
+// reference: Client.Module of a 16 MiB module into io.Discard.
+func BenchmarkClientModule16MiB(b *testing.B) {
+	r := newRepo(b)
+	module := wasmOfSize(16 << 20)
+	upload(b, r, "big", "v1.0.0", module)
+	ts := startServer(b, Config{Modules: r})
+	c := dialClient(b, ts.addr)
+	ctx := testCtx(b)
+	b.SetBytes(int64(len(module)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Module(ctx, "big", "", io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
