@@ -77,12 +77,6 @@ func (d *Decoder) SetMessageTimeout(setReadDeadline func(time.Time) error, timeo
 	d.setDeadline, d.timeout = setReadDeadline, timeout
 }
 
-// Buffered reports whether bytes other than whitespace are already read
-// and waiting (a pipelined request).
-func (d *Decoder) Buffered() bool {
-	return skipSpace(d.buf[:d.end], d.start) < d.end
-}
-
 // Next returns the next message: the bytes of one valid JSON object. They
 // are valid until the following call. At the end of the stream between
 // messages it returns io.EOF; errors wrapping ErrBadJSON,

@@ -87,7 +87,13 @@ type conn struct {
 	linger    bool  // close gently: the last reply is an ERROR the peer should read
 	err       error // the error that ended the connection, for the log
 
-	node *registration // this connection's registration; owned by serve
+	// node is this connection's registration. It is set by the serve
+	// goroutine and taken (Swap to nil) by whoever ends the registration
+	// first: UNREGISTER, or the close of the connection, which ends it
+	// before the socket closes.
+	node atomic.Pointer[registration]
+	// nodeName is kept for the log once node is gone.
+	nodeName string
 }
 
 func (s *Server) newConn(nc net.Conn) *conn {
@@ -124,9 +130,18 @@ func (c *conn) setReason(r closeReason) {
 	c.reason.CompareAndSwap(int32(reasonNone), int32(r))
 }
 
-// close records r and closes the socket at once (once).
+// unregister ends the connection's registration, if any.
+func (c *conn) unregister() {
+	if reg := c.node.Swap(nil); reg != nil {
+		c.s.reg.unregister(reg)
+	}
+}
+
+// close records r, ends the registration, and closes the socket at once
+// (once).
 func (c *conn) close(r closeReason) {
 	c.setReason(r)
+	c.unregister()
 	c.closeOnce.Do(func() { c.nc.Close() })
 }
 
@@ -135,9 +150,7 @@ func (c *conn) serve() {
 	defer func() {
 		// The registration ends before the socket closes: a node seen
 		// gone by its peer is already gone from DISCOVER.
-		if c.node != nil {
-			c.s.reg.unregister(c.node)
-		}
+		c.unregister()
 		c.state.Store(stateClosing)
 		if c.linger {
 			c.closeOnce.Do(func() { lingerClose(c.nc) })
@@ -145,11 +158,7 @@ func (c *conn) serve() {
 		c.close(reasonNone)
 		c.s.untrackConn(c)
 		if c.s.log.Enabled(c.s.ctx, slog.LevelDebug) {
-			name := ""
-			if c.node != nil {
-				name = c.node.info.Name
-			}
-			c.s.log.Debug("gmp connection closed", "remote", c.nc.RemoteAddr().String(), "node", name,
+			c.s.log.Debug("gmp connection closed", "remote", c.nc.RemoteAddr().String(), "node", c.nodeName,
 				"reason", closeReason(c.reason.Load()).String(), "err", c.err, "duration", time.Since(start))
 		}
 	}()

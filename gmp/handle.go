@@ -33,10 +33,7 @@ func (c *conn) handle(msg []byte) bool {
 		case CodeConnect:
 			return c.connect(env)
 		case CodeUnregister:
-			if c.node != nil {
-				c.s.reg.unregister(c.node)
-				c.node = nil
-			}
+			c.unregister()
 			return c.reply(TypeNode, CodeUnregistered, env.id, emptyBody)
 		}
 	case TypeWasm:
@@ -104,8 +101,8 @@ func (c *conn) register(env envelope) bool {
 			return appendErrorBody(b, code, msg)
 		})
 	}
-	if c.node != nil {
-		return deny(ErrCodeAlreadyRegistered, "this connection already registered node "+c.node.info.Name)
+	if reg := c.node.Load(); reg != nil {
+		return deny(ErrCodeAlreadyRegistered, "this connection already registered node "+reg.info.Name)
 	}
 	var (
 		name, id     string
@@ -152,7 +149,8 @@ func (c *conn) register(env envelope) bool {
 	if !ok {
 		return deny(ErrCodeNameTaken, "a live node is already called "+name)
 	}
-	c.node = reg
+	c.node.Store(reg)
+	c.nodeName = name
 	n := Node{Name: name, ID: id, Address: c.remote, Port: int(port)}
 	return c.reply(TypeNode, CodeRegistered, env.id, func(b []byte) []byte { return appendNodeBody(b, n) })
 }

@@ -90,9 +90,14 @@ func rss(t testing.TB) int64 {
 // TestIdleConnMemory holds -gmp.idle registered, idle connections
 // (default 1000; issue 4 asks for 10000 under 200 MiB) whose peers live in
 // a child process, and measures how much the server's process grew per
-// connection. It fails when 10,000 connections at that rate would pass
-// 200 MiB on top of the process's start.
+// connection. It fails when 10,000 connections at that rate would add more
+// than 180 MiB (the daemon itself starts at about 15 MiB). Run alone, the
+// process's RSS before is close to the daemon's; after other tests it is
+// not, which is why the growth is what is checked.
 func TestIdleConnMemory(t *testing.T) {
+	if raceEnabled {
+		t.Skip("memory figures under the race detector mean nothing; run without -race")
+	}
 	n := *idleConns
 	ts := startServer(t, Config{})
 	exe, err := os.Executable()
@@ -142,11 +147,11 @@ func TestIdleConnMemory(t *testing.T) {
 	debug.FreeOSMemory()
 	afterFree := rss(t)
 	perConn := float64(afterGC-before) / float64(n)
-	at10k := float64(before) + perConn*10000
-	t.Logf("%d idle registered connections: RSS %.1f MiB -> %.1f MiB after GC (%.1f MiB after FreeOSMemory); %.0f bytes per connection; 10,000 connections: %.1f MiB",
-		n, mib(before), mib(afterGC), mib(afterFree), perConn, at10k/(1<<20))
-	if at10k > 200<<20 {
-		t.Fatalf("10,000 idle connections would take %.1f MiB", at10k/(1<<20))
+	growth10k := perConn * 10000
+	t.Logf("%d idle registered connections: RSS %.1f MiB -> %.1f MiB after GC (%.1f MiB after FreeOSMemory); %.0f bytes per connection; 10,000 connections: +%.1f MiB, %.1f MiB in all",
+		n, mib(before), mib(afterGC), mib(afterFree), perConn, growth10k/(1<<20), (float64(before)+growth10k)/(1<<20))
+	if growth10k > 180<<20 {
+		t.Fatalf("10,000 idle connections would add %.1f MiB", growth10k/(1<<20))
 	}
 }
 

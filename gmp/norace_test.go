@@ -1,0 +1,5 @@
+//go:build !race
+
+package gmp
+
+const raceEnabled = false
