@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -453,5 +457,59 @@ func TestShutdownWaitsForRequestInProgress(t *testing.T) {
 	c.expectEOF()
 	if err := <-done; err != nil {
 		t.Fatalf("second Shutdown: %v", err)
+	}
+}
+
+// faultyListener is a real listener whose Accept fails with err the first
+// fails times.
+type faultyListener struct {
+	net.Listener
+	mu    sync.Mutex
+	fails int
+	err   error
+}
+
+func (l *faultyListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if l.fails > 0 {
+		l.fails--
+		l.mu.Unlock()
+		return nil, l.err
+	}
+	l.mu.Unlock()
+	return l.Listener.Accept()
+}
+
+// TestServeBacksOffOnTemporaryErrors: too many open files is retried after
+// a back-off; another accept error ends Serve with that error.
+func TestServeBacksOffOnTemporaryErrors(t *testing.T) {
+	lb := &logBuffer{}
+	s := NewServer(Config{Logger: slog.New(slog.NewTextHandler(lb, nil))})
+	defer s.Close()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept", syscall.EMFILE)}
+	l := &faultyListener{Listener: inner, fails: 4, err: emfile}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	c := dialRaw(t, inner.Addr().String())
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), TypeSession, CodePong, 1.0)
+	if got := strings.Count(lb.String(), "accept failed; retrying"); got != 4 {
+		t.Fatalf("%d retries logged, want 4:\n%s", got, lb.String())
+	}
+
+	broken := errors.New("listener broken")
+	inner2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(&faultyListener{Listener: inner2, fails: 1, err: broken}); !errors.Is(err, broken) {
+		t.Fatalf("Serve with a broken listener: %v", err)
+	}
+	s.Close()
+	if err := <-done; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve after Close: %v", err)
 	}
 }
