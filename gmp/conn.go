@@ -153,7 +153,9 @@ func (c *conn) serve() {
 		c.unregister()
 		c.state.Store(stateClosing)
 		if c.linger {
-			c.closeOnce.Do(func() { lingerClose(c.nc) })
+			// Outside closeOnce: Close must not wait for the drain; its
+			// close of the socket ends the drain instead.
+			drain(c.nc)
 		}
 		c.close(reasonNone)
 		c.s.untrackConn(c)

@@ -297,14 +297,20 @@ func (s *Server) rejectBusy(nc net.Conn) {
 	s.log.Debug("gmp connection closed", "remote", nc.RemoteAddr().String(), "reason", reasonBusy.String(), "err", err)
 }
 
-// lingerClose half-closes nc, drains what the peer still sends for a
-// moment, then closes it. Closing a socket with unread input makes the
-// kernel send RST, which can destroy the reply the peer has not read yet.
+// lingerClose drains nc, then closes it.
 func lingerClose(nc net.Conn) {
+	drain(nc)
+	nc.Close()
+}
+
+// drain half-closes nc and reads what the peer still sends, for a moment
+// at most, before the caller closes it. Closing a socket with unread input
+// makes the kernel send RST, which can destroy the reply the peer has not
+// read yet.
+func drain(nc net.Conn) {
 	if cw, ok := nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 		if nc.SetReadDeadline(time.Now().Add(lingerTimeout)) == nil {
 			io.Copy(io.Discard, nc)
 		}
 	}
-	nc.Close()
 }
