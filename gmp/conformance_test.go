@@ -5,23 +5,19 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"testing"
+
+	"github.com/ghost-network/gpmd/gmp/gmptest"
 )
 
-// contractVectors are GMP.md's test vectors, byte for byte: each request
-// line and the reply it must get (compared as JSON: field order and the
-// text of "message" are free, the rest is not).
-var contractVectors = []struct{ req, reply string }{
-	{`{"type":1,"code":1,"id":1,"body":{"name":"node-1","id":"a1","port":40001}}`,
-		`{"type":1,"code":3,"id":1,"body":{"name":"node-1","id":"a1","address":"127.0.0.1","port":40001}}`},
-	{`{"type":1,"code":5,"id":2}`,
-		`{"type":1,"code":6,"id":2,"body":{"nodes":["node-1"]}}`},
-	{`{"type":2,"code":1,"id":3,"body":{"name":"tiny","version":""}}`,
-		`{"type":2,"code":2,"id":3,"body":{"name":"tiny","version":"v0.0.1","hash":"sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476","size":8,"binary":"AGFzbQEAAAA="}}`},
-	{`{"type":1,"code":7,"id":4,"body":{"name":"node-2"}}`,
-		`{"type":1,"code":10,"id":4,"body":{"error":"not_found","message":"no live node named node-2"}}`},
-	{`{"type":7,"code":1,"id":5}`,
-		`{"type":0,"code":9,"id":5,"body":{"error":"unknown_message","message":"…"}}`},
-}
+// contractVectors are GMP.md's test vectors (kept once, in gmptest), in
+// the shape the tests of this package use.
+var contractVectors = func() []struct{ req, reply string } {
+	var vs []struct{ req, reply string }
+	for _, v := range gmptest.ContractVectors() {
+		vs = append(vs, struct{ req, reply string }{v.Request, v.Reply})
+	}
+	return vs
+}()
 
 // TestContractConstants checks the contract's statements about the tiny
 // module itself.

@@ -15,11 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/gmp/gmptest"
 	"github.com/ghost-network/gpmd/repo"
 )
 
 // tinyWasm is the contract's smallest module.
-var tinyWasm = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
+var tinyWasm = gmptest.TinyWasm
 
 const tinyDigest = "sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"
 
@@ -241,25 +242,8 @@ func expectKind(t testing.TB, m map[string]any, typ, code int, id any) map[strin
 // text of body.message free where both have one.
 func sameJSON(t testing.TB, got []byte, want string) {
 	t.Helper()
-	var g, w map[string]any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("reply is not JSON: %v: %q", err, got)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("vector is not JSON: %v: %q", err, want)
-	}
-	gb, _ := g["body"].(map[string]any)
-	wb, _ := w["body"].(map[string]any)
-	if gb != nil && wb != nil {
-		if _, ok := wb["message"]; ok {
-			if msg, ok := gb["message"].(string); !ok || msg == "" {
-				t.Errorf("reply lacks a message: %s", got)
-			}
-			gb["message"], wb["message"] = "", ""
-		}
-	}
-	if !reflect.DeepEqual(g, w) {
-		t.Fatalf("reply differs from the vector\n got: %s\nwant: %s", got, want)
+	if err := gmptest.CompareReply(got, want); err != nil {
+		t.Fatal(err)
 	}
 }
 
