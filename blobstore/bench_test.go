@@ -2,14 +2,11 @@ package blobstore
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/blobstore/blobstoretest"
 )
 
 // The speed requirement (issue 2): Put reaches at least 85% of the MB/s of a
@@ -87,56 +84,19 @@ func putNew(b *testing.B, s *Store, data []byte) {
 	}
 }
 
-// baseline is the least a durable content-addressed write does: no layout
-// checks, no existence check, no chmod, no size check.
-type baseline struct {
-	tmpDir, dstDir string
-	buf            []byte
-}
-
-func newBaseline(b *testing.B) *baseline {
-	root := b.TempDir()
-	bl := &baseline{tmpDir: filepath.Join(root, "tmp"), dstDir: filepath.Join(root, "dst"), buf: make([]byte, 1<<20)}
-	for _, d := range []string{bl.tmpDir, bl.dstDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return bl
-}
-
-func (bl *baseline) put(b *testing.B, data []byte) {
-	r := bytes.NewReader(data)
-	h := sha256.New()
-	f, err := os.CreateTemp(bl.tmpDir, "t-*")
+// newBaseline is the baseline of blobstoretest in a fresh folder.
+func newBaseline(b *testing.B) baseline {
+	bl, err := blobstoretest.NewBaseline(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	for {
-		n, err := r.Read(bl.buf)
-		if n > 0 {
-			h.Write(bl.buf[:n])
-			if _, err := f.Write(bl.buf[:n]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := f.Sync(); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(f.Name(), filepath.Join(bl.dstDir, hex.EncodeToString(h.Sum(nil)))); err != nil {
-		b.Fatal(err)
-	}
-	if err := syncDir(bl.dstDir); err != nil {
+	return baseline{bl}
+}
+
+type baseline struct{ *blobstoretest.Baseline }
+
+func (bl baseline) put(b *testing.B, data []byte) {
+	if err := bl.Put(data); err != nil {
 		b.Fatal(err)
 	}
 }

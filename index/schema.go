@@ -61,6 +61,10 @@ func OpenBolt(path string, opts Options) (*bolt.DB, error) {
 		ReadOnly:     opts.ReadOnly,
 		NoSync:       opts.NoSync,
 		FreelistType: bolt.FreelistMapType,
+		// The freelist is rebuilt at open instead of written at every
+		// commit: one page less to write and sync per upload (etcd does
+		// the same).
+		NoFreelistSync: true,
 	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, &LockedError{Path: path, Waited: timeout}

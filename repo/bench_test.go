@@ -3,11 +3,13 @@ package repo_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
+	"github.com/ghost-network/gpmd/blobstore/blobstoretest"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
 )
@@ -85,4 +87,47 @@ func BenchmarkUploadLatencyRatio(b *testing.B) {
 		b.ReportMetric(float64(ll.Microseconds()), "µs/upload@100k")
 		b.ReportMetric(float64(ll)/float64(ls), "ratio")
 	}
+}
+
+// The upload speed requirement (issue 2): Upload of 1 MiB and 16 MiB
+// modules reaches at least 85% of the MB/s of blobstoretest's baseline
+// (read + SHA-256 + write + fsync + rename + directory fsync of the same
+// bytes on the same filesystem). Upload does all that plus the WebAssembly
+// check and the index commit (its own fsync). One baseline write and one
+// Upload alternate in each iteration, so both see the same disk.
+//
+//	go test ./repo -run x -bench Upload.MiB -benchtime 20x -count 3
+func BenchmarkUpload1MiB(b *testing.B)  { benchUpload(b, 1<<20) }
+func BenchmarkUpload16MiB(b *testing.B) { benchUpload(b, 16<<20) }
+
+func benchUpload(b *testing.B, size int) {
+	bl, err := blobstoretest.NewBaseline(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := repo.Open(context.Background(), b.TempDir(), repo.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	data := wasm(1, size)
+	b.SetBytes(int64(size))
+	var tBase, tUpload time.Duration
+	for i := 0; b.Loop(); i++ {
+		binary.LittleEndian.PutUint64(data[8:], uint64(2*i)) // new bytes each time
+		start := time.Now()
+		if err := bl.Put(data); err != nil {
+			b.Fatal(err)
+		}
+		tBase += time.Since(start)
+
+		binary.LittleEndian.PutUint64(data[8:], uint64(2*i+1))
+		start = time.Now()
+		if _, err := r.Upload(context.Background(), "bench", fmt.Sprintf("v1.0.%d", i), bytes.NewReader(data), ""); err != nil {
+			b.Fatal(err)
+		}
+		tUpload += time.Since(start)
+	}
+	// Same bytes per operation: the MB/s ratio is the inverse time ratio.
+	b.ReportMetric(float64(tBase)/float64(tUpload), "upload/baseline-MB/s")
 }

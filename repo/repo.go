@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -253,8 +252,8 @@ func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader,
 			return fail(fmt.Errorf("%w: expected digest %q is not sha256:<64 hex>", ErrInvalid, expected))
 		}
 	}
-	br := bufio.NewReaderSize(body, 64<<10)
-	if err := checkWasmHeader(br); err != nil {
+	br, err := readWasmHeader(body)
+	if err != nil {
 		return fail(err)
 	}
 
@@ -264,7 +263,6 @@ func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader,
 		// write when the bytes already exist.
 		release := r.lease(expected)
 		defer release()
-		var err error
 		info, _, err = r.blobs.Put(ctx, br, expected, r.maxSize)
 		if err != nil {
 			return fail(r.explainPut(err))

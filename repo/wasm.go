@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -16,14 +15,26 @@ var wasmMagic = []byte{0x00, 0x61, 0x73, 0x6d}
 
 const wasmHeaderLen = 8
 
-// checkWasmHeader peeks at the first bytes of br without consuming them and
-// says, when they are not a WebAssembly binary, what they look like instead,
-// so that a person who uploaded the wrong file learns which file it was.
-func checkWasmHeader(br *bufio.Reader) error {
-	head, err := br.Peek(wasmHeaderLen)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
-		return fmt.Errorf("reading module: %w", err)
+// readWasmHeader reads the first bytes of body, checks them, and returns a
+// reader of the whole body again (the header, then the rest of body read
+// straight from it, with no copy in between).
+func readWasmHeader(body io.Reader) (io.Reader, error) {
+	head := make([]byte, wasmHeaderLen)
+	n, err := io.ReadFull(body, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, fmt.Errorf("reading module: %w", err)
 	}
+	if err := checkWasmHeader(head[:n]); err != nil {
+		return nil, err
+	}
+	return io.MultiReader(bytes.NewReader(head), body), nil
+}
+
+// checkWasmHeader says, when head (the first bytes of a module, up to
+// wasmHeaderLen) is not a WebAssembly binary header, what it looks like
+// instead, so that a person who uploaded the wrong file learns which file
+// it was.
+func checkWasmHeader(head []byte) error {
 	if len(head) == 0 {
 		return fmt.Errorf("%w: no bytes were sent", ErrEmpty)
 	}

@@ -1,0 +1,79 @@
+// Package blobstoretest holds what benchmarks of GPMD's storage share: the
+// baseline that the speed requirements of issue 2 are measured against.
+package blobstoretest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Baseline is the least a durable content-addressed write does: read the
+// bytes, SHA-256 them, write them to a temporary file, fsync, rename into
+// place and fsync the directory, on one filesystem. No layout checks, no
+// existence check, no chmod, no size limit, no index.
+type Baseline struct {
+	tmpDir, dstDir string
+	buf            []byte
+}
+
+// NewBaseline prepares a baseline writing under root (which must exist).
+func NewBaseline(root string) (*Baseline, error) {
+	bl := &Baseline{tmpDir: filepath.Join(root, "tmp"), dstDir: filepath.Join(root, "dst"), buf: make([]byte, 1<<20)}
+	for _, d := range []string{bl.tmpDir, bl.dstDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return bl, nil
+}
+
+// Put stores data durably under its SHA-256.
+func (bl *Baseline) Put(data []byte) error {
+	r := bytes.NewReader(data)
+	h := sha256.New()
+	f, err := os.CreateTemp(bl.tmpDir, "t-*")
+	if err != nil {
+		return err
+	}
+	for {
+		n, err := r.Read(bl.buf)
+		if n > 0 {
+			h.Write(bl.buf[:n])
+			if _, err := f.Write(bl.buf[:n]); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), filepath.Join(bl.dstDir, hex.EncodeToString(h.Sum(nil)))); err != nil {
+		return err
+	}
+	d, err := os.Open(bl.dstDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", bl.dstDir, err)
+	}
+	return nil
+}
