@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/cmd/daemon"
@@ -260,5 +261,92 @@ func (e *env) assertNoDaemon() {
 		if _, err := os.Stat(filepath.Join(e.dir, f)); !os.IsNotExist(err) {
 			e.t.Errorf("%s exists after a failed start (%v)", f, err)
 		}
+	}
+}
+
+// TestKillWaitsForInFlight: kill lets an upload in flight finish; the
+// daemon exits after it, and the upload is there after a restart.
+func TestKillWaitsForInFlight(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	mod := wasmWithPayload("slow", 4<<20)
+	up := gpmdCmd(e, "wasm", "upload", "--name", "slow", "--version", "1.0.0", "--file", "-")
+	stdin, err := up.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upOut bytes.Buffer
+	up.Stdout, up.Stderr = &upOut, &upOut
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	upDone := make(chan error, 1)
+	go func() { upDone <- up.Wait() }()
+	t.Cleanup(func() { up.Process.Kill() })
+	// Past the first MiB, which the store keeps in memory, so that an
+	// ingest file shows the upload has reached the daemon.
+	if _, err := stdin.Write(mod[:3<<20]); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the daemon has the request (the log names it only at
+	// the end, so look for its temporary file in ingest/ instead).
+	if !waitFor(10*time.Second, func() bool {
+		ents, _ := os.ReadDir(filepath.Join(e.dir, "modules", "ingest"))
+		return len(ents) > 0
+	}) {
+		t.Fatal("the upload never reached the daemon")
+	}
+
+	kill := gpmdCmd(e, "kill")
+	var killOut bytes.Buffer
+	kill.Stdout, kill.Stderr = &killOut, &killOut
+	if err := kill.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killDone := make(chan error, 1)
+	go func() { killDone <- kill.Wait() }()
+	t.Cleanup(func() { kill.Process.Kill() })
+	time.Sleep(300 * time.Millisecond)
+	if !e.running() {
+		t.Fatal("the daemon exited with an upload in flight")
+	}
+	if _, err := stdin.Write(mod[3<<20:]); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	select {
+	case err := <-upDone:
+		if err != nil || !strings.Contains(upOut.String(), "Module Uploaded Successfully!") {
+			t.Fatalf("upload during kill: %v\n%s", err, upOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("upload did not finish")
+	}
+	select {
+	case err := <-killDone:
+		if err != nil || killOut.String() != "gpmd stopped\n" {
+			t.Fatalf("kill: %v %q", err, killOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("kill did not return")
+	}
+	e.start()
+	if got := e.gpmd("wasm", "get", "slow").stdout; got != string(mod) {
+		t.Fatal("the upload acknowledged during the stop is not there")
+	}
+}
+
+// TestKillByControlAddr: kill with a data folder where nothing runs and
+// --control-addr of a daemon elsewhere stops that daemon.
+func TestKillByControlAddr(t *testing.T) {
+	a := newEnv(t)
+	st := a.start()
+	b := newEnv(t)
+	r := b.run(nil, "kill", "--control-addr", st.ControlAddr)
+	if r.code != 0 || r.stdout != "gpmd stopped\n" {
+		t.Fatalf("%v", r)
+	}
+	if a.running() {
+		t.Fatal("the daemon still runs")
 	}
 }
