@@ -3,7 +3,7 @@
 GO           ?= go
 BIN          ?= bin/gpmd
 # go test -race of the whole project; it must stay well under 10 minutes
-# on 2 cores (about 2-3 minutes today).
+# on 2 cores (36 s measured with a warm build cache).
 TEST_TIMEOUT ?= 9m
 TEST_FLAGS   ?=
 BENCH        ?= .
