@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ghost-network/gpmd/cmd/cli"
 )
 
 // TestBadInput: each bad input gets a clear one-line message and a
@@ -169,8 +171,10 @@ func TestDaemonDown(t *testing.T) {
 	if r.code != 3 || oneLine(t, r) != "gpmd is not running on "+e.dir+" (start it with: gpmd start)" {
 		t.Errorf("kill: %v", r)
 	}
-	// version needs no daemon.
-	if r := e.gpmd("version"); !strings.HasPrefix(r.stdout, "gpmd ") {
+	// version needs no daemon. (Importing cli here also ties this
+	// package's test cache to the CLI's source: the binary under test is
+	// built from it.)
+	if r := e.gpmd("version"); !strings.HasPrefix(r.stdout, "gpmd "+cli.Version+" (") {
 		t.Errorf("version: %v", r)
 	}
 }
