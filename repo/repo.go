@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
@@ -46,6 +47,9 @@ var (
 	// ErrIndexUnusable: the index is missing while the store holds blobs,
 	// or it cannot be read. The message says how to bring it back.
 	ErrIndexUnusable = errors.New("index unusable")
+	// ErrNoSpace: the disk holding the repository is full. Nothing of the
+	// refused upload is left behind.
+	ErrNoSpace = errors.New("no space left on device")
 	// ErrCorrupt: an indexed blob is missing or its bytes do not match
 	// their digest. Nothing of it is handed out as the module.
 	ErrCorrupt = errors.New("stored module is corrupt")
@@ -239,6 +243,11 @@ func (r *Repo) MaxModuleSize() int64 { return r.maxSize }
 // succeeds and changes nothing; with other bytes it fails with ErrConflict.
 func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error) {
 	fail := func(err error) (index.Record, error) {
+		if errors.Is(err, syscall.ENOSPC) {
+			// The cause's text names a temporary file, which tells the
+			// reader nothing; say what happened and what to do.
+			err = fmt.Errorf("%w on the disk holding %s; free some space (gpmd gc removes blobs no version names) and upload again", ErrNoSpace, r.dir)
+		}
 		return index.Record{}, fmt.Errorf("upload %s@%s: %w", name, version, err)
 	}
 	if err := index.ValidateName(name); err != nil {

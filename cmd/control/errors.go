@@ -20,6 +20,7 @@ const (
 	CodeConflict       = "conflict"        // the version exists with other bytes
 	CodeUnauthorized   = "unauthorized"    // missing or wrong bearer token
 	CodeCorrupt        = "corrupt"         // the stored bytes do not match their digest
+	CodeNoSpace        = "no_space"        // the disk holding the store is full
 	CodeUnavailable    = "unavailable"     // the daemon is shutting down
 	CodeInternal       = "internal"        // anything else
 )
@@ -58,6 +59,8 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusNotFound, CodeNotFound
 	case errors.Is(err, repo.ErrConflict):
 		return http.StatusConflict, CodeConflict
+	case errors.Is(err, repo.ErrNoSpace):
+		return http.StatusInsufficientStorage, CodeNoSpace
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable, CodeUnavailable
 	default:
@@ -87,6 +90,8 @@ func classOf(code string, status int) error {
 		return ErrUnauthorized
 	case CodeCorrupt:
 		return repo.ErrCorrupt
+	case CodeNoSpace:
+		return repo.ErrNoSpace
 	case CodeUnavailable:
 		return ErrUnavailable
 	}
@@ -104,6 +109,8 @@ func classOf(code string, status int) error {
 		return ErrUnauthorized
 	case http.StatusServiceUnavailable:
 		return ErrUnavailable
+	case http.StatusInsufficientStorage:
+		return repo.ErrNoSpace
 	}
 	return nil
 }

@@ -198,6 +198,16 @@ func (e *env) file(name string, data []byte) string {
 	return p
 }
 
+// jsonOf runs gpmd with args (which print JSON) and decodes the output
+// into v.
+func (e *env) jsonOf(v any, args ...string) {
+	e.t.Helper()
+	r := e.gpmd(args...)
+	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
+		e.t.Fatalf("gpmd %s: %v\n%v", strings.Join(args, " "), err, r)
+	}
+}
+
 // listJSON is `gpmd wasm list -o json`, decoded.
 func (e *env) listJSON() []index.Module {
 	e.t.Helper()

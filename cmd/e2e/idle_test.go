@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var idleNodes = flag.Int("idle-nodes", 10000, "registered idle GMP connections TestTenThousandIdleNodes holds")
+
+// TestTenThousandIdleNodes holds 10,000 registered, idle GMP connections
+// to the real daemon at once (issue 4) and checks that the daemon's
+// resident memory stays under 200 MiB, that an idle registration is not
+// dropped for idleness (past the message timeout), and that every node
+// leaves the moment its connection closes. The daemon binary is built
+// without the race detector, so its memory is the daemon's own.
+func TestTenThousandIdleNodes(t *testing.T) {
+	n := *idleNodes
+	e := newEnv(t)
+	st := e.start("--gmp-message-timeout", "1s")
+	before := vmRSS(t, st.PID)
+
+	conns := make([]net.Conn, 0, n)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	for i := range n {
+		c, err := net.DialTimeout("tcp", st.GMPAddr, 10*time.Second)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, `{"type":1,"code":1,"id":%d,"body":{"name":"idle-%05d","id":"i%d","port":%d}}`+"\n", i, i, i, 1024+i)
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || !strings.Contains(line, `"code":3`) {
+			t.Fatalf("register %d: %q %v", i, line, err)
+		}
+		c.SetDeadline(time.Time{})
+	}
+	// Idle for longer than the message timeout: no node may be dropped.
+	time.Sleep(1500 * time.Millisecond)
+	after := vmRSS(t, st.PID)
+	t.Logf("%d idle registered connections: daemon RSS %.1f MiB (%.1f MiB before, %.1f KiB per connection)",
+		n, float64(after)/(1<<20), float64(before)/(1<<20), float64(after-before)/float64(n)/1024)
+	if after >= 200<<20 {
+		t.Errorf("daemon RSS with %d idle connections = %.1f MiB, want < 200 MiB", n, float64(after)/(1<<20))
+	}
+	var status struct {
+		Nodes          int `json:"nodes"`
+		GMPConnections int `json:"gmp_connections"`
+	}
+	e.jsonOf(&status, "status", "-o", "json")
+	if status.Nodes != n || status.GMPConnections != n {
+		t.Fatalf("after idling: %d nodes on %d connections, want %d", status.Nodes, status.GMPConnections, n)
+	}
+
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	if !waitFor(10*time.Second, func() bool {
+		e.jsonOf(&status, "status", "-o", "json")
+		return status.Nodes == 0
+	}) {
+		t.Fatalf("%d nodes still live 10 s after their connections closed", status.Nodes)
+	}
+}
+
+// vmRSS reads a process's resident memory from /proc.
+func vmRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("reading the daemon's memory: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS line")
+	return 0
+}
