@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -22,6 +23,7 @@ var idleNodes = flag.Int("idle-nodes", 10000, "registered idle GMP connections T
 // without the race detector, so its memory is the daemon's own.
 func TestTenThousandIdleNodes(t *testing.T) {
 	n := *idleNodes
+	raiseFileLimit(t, n+512)
 	e := newEnv(t)
 	st := e.start("--gmp-message-timeout", "1s")
 	before := vmRSS(t, st.PID)
@@ -93,4 +95,24 @@ func vmRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmRSS line")
 	return 0
+}
+
+// raiseFileLimit lifts this process's soft open-file limit to the hard
+// limit (as the daemon does for itself at start-up) and fails clearly when
+// even that cannot hold need descriptors.
+func raiseFileLimit(t *testing.T, need int) {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lim.Cur < uint64(need) {
+		t.Fatalf("this machine allows %d open files (hard limit); holding %d idle nodes needs %d (-idle-nodes sets the count)", lim.Cur, *idleNodes, need)
+	}
 }
