@@ -1,17 +1,19 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/daemon"
 )
 
 // IOStreams are a command's standard streams, and whether they are
@@ -150,6 +152,25 @@ func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
 		}
 	}
 	return control.NewClient(addr, token), nil
+}
+
+// ask makes one call to the daemon: it connects, bounds the call by
+// timeout (0: no bound, for work that takes what the store's size takes;
+// Ctrl-C still stops it) and closes the connection.
+func ask[T any](f *Factory, cmd *cobra.Command, timeout time.Duration, call func(*control.Client, context.Context) (T, error)) (T, error) {
+	c, err := f.Client(cmd)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer c.Close()
+	ctx := cmd.Context()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	return call(c, ctx)
 }
 
 // absPath makes a path the user gave absolute, for the detached daemon

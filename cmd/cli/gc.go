@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/repo"
 )
 
 // gcOptions are the flags of `gpmd gc`.
@@ -46,12 +50,9 @@ func (o *gcOptions) run(cmd *cobra.Command) error {
 	if err := checkFormat(cmd, o.Output); err != nil {
 		return err
 	}
-	c, err := o.f.Client(cmd)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	rep, err := c.GC(cmd.Context(), o.DryRun)
+	rep, err := ask(o.f, cmd, 0, func(c *control.Client, ctx context.Context) (repo.GCReport, error) {
+		return c.GC(ctx, o.DryRun)
+	})
 	if err != nil {
 		return err
 	}

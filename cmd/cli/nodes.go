@@ -1,12 +1,13 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/ghost-network/gpmd/gmp"
 	"github.com/spf13/cobra"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/gmp"
 )
 
 // nodesOptions are the flags of `gpmd nodes`.
@@ -42,14 +43,7 @@ func (o *nodesOptions) run(cmd *cobra.Command) error {
 	if err := checkFormat(cmd, o.Output); err != nil {
 		return err
 	}
-	c, err := o.f.Client(cmd)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-	defer cancel()
-	nl, err := c.Nodes(ctx)
+	nl, err := ask(o.f, cmd, requestTimeout, (*control.Client).Nodes)
 	if err != nil {
 		return err
 	}

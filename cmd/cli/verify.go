@@ -5,8 +5,10 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/ghost-network/gpmd/repo"
 	"github.com/spf13/cobra"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/repo"
 )
 
 // verifyOptions are the flags of `gpmd verify`.
@@ -48,14 +50,7 @@ func (o *verifyOptions) run(cmd *cobra.Command) error {
 	if err := checkFormat(cmd, o.Output); err != nil {
 		return err
 	}
-	c, err := o.f.Client(cmd)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	// No timeout: hashing every blob takes what the store's size takes;
-	// Ctrl-C stops it.
-	rep, err := c.Verify(cmd.Context())
+	rep, err := ask(o.f, cmd, 0, (*control.Client).Verify)
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/ghost-network/gpmd/index"
 	"github.com/spf13/cobra"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/index"
 )
 
 // listOptions are the flags of `gpmd wasm list`.
@@ -54,14 +56,9 @@ func (o *listOptions) run(cmd *cobra.Command) error {
 	if err := checkFormat(cmd, o.Output); err != nil {
 		return err
 	}
-	c, err := o.f.Client(cmd)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-	defer cancel()
-	mods, err := c.List(ctx, o.Name)
+	mods, err := ask(o.f, cmd, requestTimeout, func(c *control.Client, ctx context.Context) ([]index.Module, error) {
+		return c.List(ctx, o.Name)
+	})
 	if err != nil {
 		return err
 	}

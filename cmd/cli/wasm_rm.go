@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/index"
 )
 
 // rmOptions are the flags of `gpmd wasm rm`.
@@ -41,14 +44,9 @@ func (o *rmOptions) run(cmd *cobra.Command) error {
 	if name == "" || !ok || version == "" {
 		return usageErrorf(cmd, "give the exact version to remove: NAME@VERSION, not %q", o.Ref)
 	}
-	c, err := o.f.Client(cmd)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-	defer cancel()
-	rec, err := c.Remove(ctx, name, version)
+	rec, err := ask(o.f, cmd, requestTimeout, func(c *control.Client, ctx context.Context) (index.Record, error) {
+		return c.Remove(ctx, name, version)
+	})
 	if err != nil {
 		return err
 	}
