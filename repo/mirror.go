@@ -74,11 +74,17 @@ func (m *mirror) markDirty() {
 func (m *mirror) run() {
 	defer close(m.done)
 	wait := m.delay
+	// After a failed write (a full disk, say) the writer tries again by
+	// itself, backing off, so that the mirror catches up once the cause is
+	// gone even if no further change comes.
+	var retry <-chan time.Time
+	backoff := mirrorRetryMin
 	for {
 		select {
 		case <-m.stop:
 			return
 		case <-m.kick:
+		case <-retry:
 		}
 		// Gather more changes before writing.
 		select {
@@ -88,11 +94,21 @@ func (m *mirror) run() {
 		}
 		start := time.Now()
 		if err := m.flush(); err != nil {
-			m.log.Error("mirror write failed; retrying on the next change", "path", m.path, "err", err)
+			m.log.Error("mirror write failed; retrying", "path", m.path, "in", backoff, "err", err)
+			retry = time.After(backoff)
+			backoff = min(2*backoff, mirrorRetryMax)
+		} else {
+			retry, backoff = nil, mirrorRetryMin
 		}
 		wait = max(m.delay, 2*time.Since(start))
 	}
 }
+
+// The bounds of the mirror writer's back-off after a failed write.
+const (
+	mirrorRetryMin = 200 * time.Millisecond
+	mirrorRetryMax = 30 * time.Second
+)
 
 // close stops the writer and writes the last changes.
 func (m *mirror) close() error {

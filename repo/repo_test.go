@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
 	"github.com/ghost-network/gpmd/index"
@@ -501,5 +502,38 @@ func TestOpenImportsEarlyStoreInPlace(t *testing.T) {
 func TestErrorClassesAreTheSubPackagesOnes(t *testing.T) {
 	if repo.ErrNotFound != index.ErrNotFound || repo.ErrDigestMismatch != blobstore.ErrDigestMismatch {
 		t.Fatal("repo's error classes must be the index's and blobstore's values, so errors.Is works across packages")
+	}
+}
+
+// TestMirrorCatchesUpAfterAFailedWrite: when a mirror write fails (here the
+// mirror's path is taken by a folder, so the rename fails), the writer tries
+// again by itself and the mirror catches up once the cause is gone, with no
+// further change to the index.
+func TestMirrorCatchesUpAfterAFailedWrite(t *testing.T) {
+	r, dir := openRepo(t, repo.Options{MirrorDelay: 10 * time.Millisecond})
+	mirrorPath := filepath.Join(dir, repo.MirrorFile)
+	if err := os.Remove(mirrorPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(mirrorPath, "in-the-way"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	upload(t, r, "math", "v1.0.0", tiny)
+	time.Sleep(100 * time.Millisecond) // the writer tries, and fails
+	if fi, err := os.Stat(mirrorPath); err != nil || !fi.IsDir() {
+		t.Fatalf("the obstacle is gone too early: %v", err)
+	}
+	if err := os.RemoveAll(mirrorPath); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if data, err := os.ReadFile(mirrorPath); err == nil && strings.Contains(string(data), `"math"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the mirror did not catch up within 5 s of the cause going away")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
