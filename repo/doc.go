@@ -35,10 +35,11 @@
 // half-written, and follows the index within MirrorDelay (changes are
 // coalesced, so its cost does not grow into every upload). At Open it is
 // compared with the index and rewritten when missing or stale; Close writes
-// the last changes. Its shape is the early gpmd's ("name" → {"name",
-// "versions": {"<version>": {"version", "file", "hash"}}}, with file the
-// blob's path relative to <dir> and hash its hex digest) plus digest, size
-// and created per version.
+// the last changes. A write that fails (a full disk) is retried by itself,
+// backing off up to 30 s; verify reports the mirror stale meanwhile. Its
+// shape is the early gpmd's ("name" → {"name", "versions": {"<version>":
+// {"version", "file", "hash"}}}, with file the blob's path relative to
+// <dir> and hash its hex digest) plus digest, size and created per version.
 //
 // Concurrency. A Repo is safe for concurrent use by many goroutines. One
 // process at a time opens a folder: the index's file lock refuses a second
