@@ -67,3 +67,7 @@ const (
 	// MODULE reply streams through it.
 	clientReadBuffer = 64 << 10
 )
+
+// moduleChunk must be a multiple of 3 (see above): this fails to compile
+// otherwise.
+var _ [0]struct{} = [moduleChunk % 3]struct{}{}
