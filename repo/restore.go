@@ -90,21 +90,8 @@ func Restore(ctx context.Context, from, to string, opts Options) (RestoreReport,
 	if note, err := copyIndex(filepath.Join(src, IndexFile), filepath.Join(to, IndexFile)); err != nil {
 		rep.IndexNote = note
 		os.Remove(filepath.Join(to, IndexFile))
-		r, err := open(ctx, to, opts, true)
-		if err != nil {
-			return rep, err
-		}
-		imp, err := migrations.ImportLegacy(ctx, src, r)
-		if err != nil {
-			r.closeRebuilding()
-			return rep, fmt.Errorf("restore: rebuilding the index from %s: %w", filepath.Join(src, MirrorFile), err)
-		}
-		rep.Rebuilt, rep.Imported = true, len(imp.Imported)
-		for _, ref := range imp.Refused {
-			rep.Lost = append(rep.Lost, Problem{Kind: ProblemMissing, Name: ref.Name, Version: ref.Version, Message: ref.Reason})
-		}
-		if err := r.closeRebuilding(); err != nil {
-			return rep, err
+		if err := rebuildFromMirror(ctx, src, to, opts, &rep); err != nil {
+			return rep, fmt.Errorf("restore: %w", err)
 		}
 	} else {
 		rep.IndexCopied = true
@@ -222,23 +209,10 @@ func RebuildIndex(ctx context.Context, dir string, opts Options) (RestoreReport,
 		}
 		rep.IndexNote = "the old index was kept as " + aside
 	}
-	r, err := open(ctx, dir, opts, true)
-	if err != nil {
-		return rep, err
-	}
-	imp, err := migrations.ImportLegacy(ctx, dir, r)
-	if err != nil {
-		r.closeRebuilding()
+	if err := rebuildFromMirror(ctx, dir, dir, opts, &rep); err != nil {
 		return rep, fmt.Errorf("rebuild: %w", err)
 	}
-	rep.Imported = len(imp.Imported)
-	for _, ref := range imp.Refused {
-		rep.Lost = append(rep.Lost, Problem{Kind: ProblemMissing, Name: ref.Name, Version: ref.Version, Message: ref.Reason})
-	}
-	if err := r.closeRebuilding(); err != nil {
-		return rep, err
-	}
-	r, err = Open(ctx, dir, opts)
+	r, err := Open(ctx, dir, opts)
 	if err != nil {
 		return rep, err
 	}
@@ -249,6 +223,26 @@ func RebuildIndex(ctx context.Context, dir string, opts Options) (RestoreReport,
 	}
 	rep.Verify = &v
 	return rep, nil
+}
+
+// rebuildFromMirror builds the index of the repository in dir (which has
+// none) from the mirror and blobs of src (dir itself for a rebuild in
+// place), and records in rep what came in and what was lost.
+func rebuildFromMirror(ctx context.Context, src, dir string, opts Options, rep *RestoreReport) error {
+	r, err := open(ctx, dir, opts, true)
+	if err != nil {
+		return err
+	}
+	imp, err := migrations.ImportLegacy(ctx, src, r)
+	if err != nil {
+		r.closeRebuilding()
+		return fmt.Errorf("rebuilding the index from %s: %w", filepath.Join(src, MirrorFile), err)
+	}
+	rep.Rebuilt, rep.Imported = true, len(imp.Imported)
+	for _, ref := range imp.Refused {
+		rep.Lost = append(rep.Lost, Problem{Kind: ProblemMissing, Name: ref.Name, Version: ref.Version, Message: ref.Reason})
+	}
+	return r.closeRebuilding()
 }
 
 // closeRebuilding closes a Repo opened for a rebuild (its mirror writer was

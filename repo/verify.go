@@ -2,11 +2,13 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
@@ -161,13 +163,11 @@ func (r *Repo) checkMirror(ctx context.Context) *Problem {
 	return &Problem{Kind: ProblemStaleMirror, Message: last}
 }
 
+// sortProblems orders problems by kind, name and version.
 func sortProblems(ps []Problem) {
-	key := func(p Problem) string { return p.Kind + "\x00" + p.Name + "\x00" + p.Version }
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && key(ps[j]) < key(ps[j-1]); j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
+	slices.SortFunc(ps, func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
+	})
 }
 
 // GCReport is what GC removed (or, in a dry run, would remove).
