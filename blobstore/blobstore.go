@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"io/fs"
 	"os"
@@ -12,20 +13,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-)
-
-// Error classes. Every error the store returns that belongs to one of these
-// classes wraps it, so callers test with errors.Is.
-var (
-	// ErrNotFound: no blob with that digest.
-	ErrNotFound = errors.New("blob not found")
-	// ErrDigestMismatch: bytes do not hash to the digest they were stored or
-	// expected under (a corrupt blob on read, or a wrong expected digest on write).
-	ErrDigestMismatch = errors.New("digest mismatch")
-	// ErrTooLarge: a write went past its size limit.
-	ErrTooLarge = errors.New("blob too large")
-	// ErrInvalidDigest: a digest that is not sha256:<64 lower-case hex>.
-	ErrInvalidDigest = errors.New("invalid digest")
 )
 
 // Layout names, relative to the store's root.
@@ -125,7 +112,7 @@ func (s *Store) sweepIngest() error {
 // Root is the folder the store was opened on.
 func (s *Store) Root() string { return s.root }
 
-// Path returns the path of blob d after validating d (ErrInvalidDigest).
+// Path returns the path of blob d after validating d (errdefs.ErrInvalid).
 // The file may not exist.
 func (s *Store) Path(d digest.Digest) (string, error) { return s.blobPath(d) }
 
@@ -145,7 +132,7 @@ func validate(d digest.Digest) (string, error) {
 	const prefix = algDirName + ":"
 	s := string(d)
 	if len(s) != len(prefix)+hexLen || s[:len(prefix)] != prefix || !isHex(s[len(prefix):]) {
-		return "", fmt.Errorf("digest %q: %w: want sha256: and 64 lower-case hex digits", s, ErrInvalidDigest)
+		return "", fmt.Errorf("digest %q: %w: want sha256: and 64 lower-case hex digits", s, errdefs.ErrInvalid)
 	}
 	return s[len(prefix):], nil
 }
@@ -165,7 +152,7 @@ func isHex(name string) bool {
 	return true
 }
 
-// Stat describes blob d (ErrNotFound where absent).
+// Stat describes blob d (errdefs.ErrNotFound where absent).
 func (s *Store) Stat(d digest.Digest) (Info, error) {
 	p, err := s.blobPath(d)
 	if err != nil {
@@ -181,7 +168,7 @@ func (s *Store) Stat(d digest.Digest) (Info, error) {
 	return Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
-// Delete removes blob d (ErrNotFound where absent). Committed blobs are
+// Delete removes blob d (errdefs.ErrNotFound where absent). Committed blobs are
 // read-only files; removing them needs only the directory to be writable.
 // Readers that opened the blob before keep reading it.
 func (s *Store) Delete(d digest.Digest) error {
@@ -209,37 +196,11 @@ func (s *Store) Delete(d digest.Digest) error {
 // walk may or may not be reported; one committed during the walk may not be.
 // The walk stops with the context's error when ctx is done.
 func (s *Store) Walk(ctx context.Context, fn func(Info) error) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("blobstore: walk: %w", err)
-	}
-	entries, err := os.ReadDir(s.blobsDir) // sorted by name, which is digest order
-	if err != nil {
-		return fmt.Errorf("blobstore: walk: %w", err)
-	}
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("blobstore: walk: %w", err)
-		}
-		if !isHex(e.Name()) || !e.Type().IsRegular() {
-			continue
-		}
-		fi, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // deleted since ReadDir
-		}
-		if err != nil {
-			return fmt.Errorf("blobstore: walk: %w", err)
-		}
-		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
-		if err := fn(Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return walkBlobsDir(ctx, s.blobsDir, false, func(info Info, _ string) error { return fn(info) })
 }
 
-// Verify re-hashes blob d: nil, or an error wrapping ErrDigestMismatch or
-// ErrNotFound. It stops with the context's error when ctx is done.
+// Verify re-hashes blob d: nil, or an error wrapping errdefs.ErrCorrupt or
+// errdefs.ErrNotFound. It stops with the context's error when ctx is done.
 func (s *Store) Verify(ctx context.Context, d digest.Digest) error {
 	r, err := s.Open(d)
 	if err != nil {
@@ -263,11 +224,11 @@ func (s *Store) Verify(ctx context.Context, d digest.Digest) error {
 	}
 }
 
-// notFound turns a missing file into ErrNotFound and adds the subject to any
+// notFound turns a missing file into errdefs.ErrNotFound and adds the subject to any
 // other error.
 func notFound(d digest.Digest, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("blob %s: %w", d, ErrNotFound)
+		return fmt.Errorf("blob %s: %w", d, errdefs.ErrNotFound)
 	}
 	return fmt.Errorf("blob %s: %w", d, err)
 }

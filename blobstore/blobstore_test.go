@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"os"
 	"path/filepath"
@@ -188,8 +189,8 @@ func TestWriterLifecycle(t *testing.T) {
 			if left := ingestNames(t, s); len(left) != 0 {
 				t.Fatalf("Close left %v", left)
 			}
-			if _, err := s.Stat(digest.FromBytes(randBytes(n, 7))); !errors.Is(err, ErrNotFound) {
-				t.Fatalf("aborted blob: Stat err = %v, want ErrNotFound", err)
+			if _, err := s.Stat(digest.FromBytes(randBytes(n, 7))); !errors.Is(err, errdefs.ErrNotFound) {
+				t.Fatalf("aborted blob: Stat err = %v, want errdefs.ErrNotFound", err)
 			}
 			if _, err := w.Write([]byte("x")); err == nil {
 				t.Fatal("Write after Close succeeded")
@@ -238,17 +239,17 @@ func TestDelete(t *testing.T) {
 	if err := s.Delete(info.Digest); err != nil {
 		t.Fatalf("Delete of a read-only blob: %v", err)
 	}
-	if _, err := s.Stat(info.Digest); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Stat after Delete: %v, want ErrNotFound", err)
+	if _, err := s.Stat(info.Digest); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Stat after Delete: %v, want errdefs.ErrNotFound", err)
 	}
-	if _, err := s.Open(info.Digest); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Open after Delete: %v, want ErrNotFound", err)
+	if _, err := s.Open(info.Digest); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Open after Delete: %v, want errdefs.ErrNotFound", err)
 	}
-	if err := s.Verify(t.Context(), info.Digest); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Verify after Delete: %v, want ErrNotFound", err)
+	if err := s.Verify(t.Context(), info.Digest); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Verify after Delete: %v, want errdefs.ErrNotFound", err)
 	}
-	if err := s.Delete(info.Digest); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second Delete: %v, want ErrNotFound", err)
+	if err := s.Delete(info.Digest); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("second Delete: %v, want errdefs.ErrNotFound", err)
 	}
 	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, b) {
 		t.Errorf("reader opened before Delete: %d bytes, %v", len(got), err)
@@ -382,8 +383,8 @@ func TestDedupe(t *testing.T) {
 			// ... but a lie about it is still caught, and the blob stays.
 			other := append(bytes.Clone(b), 'x')
 			_, _, err = s.Put(t.Context(), bytes.NewReader(other), first.Digest, 0)
-			if !errors.Is(err, ErrDigestMismatch) {
-				t.Errorf("Put of other bytes under a stored digest: %v, want ErrDigestMismatch", err)
+			if !errors.Is(err, errdefs.ErrCorrupt) {
+				t.Errorf("Put of other bytes under a stored digest: %v, want errdefs.ErrCorrupt", err)
 			}
 			if err := s.Verify(t.Context(), first.Digest); err != nil {
 				t.Errorf("stored blob after the lie: %v", err)
@@ -439,8 +440,8 @@ func TestExpectedMismatchLeavesNothing(t *testing.T) {
 			b := randBytes(n, 5)
 			wrong := digest.FromString("something else")
 			_, _, err := s.Put(t.Context(), bytes.NewReader(b), wrong, 0)
-			if !errors.Is(err, ErrDigestMismatch) {
-				t.Fatalf("Put with wrong expected digest: %v, want ErrDigestMismatch", err)
+			if !errors.Is(err, errdefs.ErrCorrupt) {
+				t.Fatalf("Put with wrong expected digest: %v, want errdefs.ErrCorrupt", err)
 			}
 			if !strings.Contains(err.Error(), wrong.String()) || !strings.Contains(err.Error(), digest.FromBytes(b).String()) {
 				t.Errorf("error %q does not name both digests", err)
@@ -461,8 +462,8 @@ func TestTooLargeLeavesNothing(t *testing.T) {
 			s := newStore(t)
 			b := randBytes(n, 6)
 			_, _, err := s.Put(t.Context(), bytes.NewReader(b), "", int64(n-1))
-			if !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("Put of %d bytes with limit %d: %v, want ErrTooLarge", n, n-1, err)
+			if !errors.Is(err, errdefs.ErrTooLarge) {
+				t.Fatalf("Put of %d bytes with limit %d: %v, want errdefs.ErrTooLarge", n, n-1, err)
 			}
 			if got := blobNames(t, s); len(got) != 0 {
 				t.Errorf("blobs after too large: %v", got)
@@ -479,8 +480,8 @@ func TestTooLargeLeavesNothing(t *testing.T) {
 			// only hashed.
 			longer := append(bytes.Clone(b), 0)
 			_, _, err = s.Put(t.Context(), bytes.NewReader(longer), info.Digest, int64(n))
-			if !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("Put over the limit with a stored expected digest: %v, want ErrTooLarge", err)
+			if !errors.Is(err, errdefs.ErrTooLarge) {
+				t.Fatalf("Put over the limit with a stored expected digest: %v, want errdefs.ErrTooLarge", err)
 			}
 		})
 	}
@@ -506,14 +507,14 @@ func TestCorruptBlobDetected(t *testing.T) {
 				t.Cleanup(func() { s.Delete(info.Digest) }) // before the invariant check
 
 				_, err := readBlob(t, s, info.Digest)
-				if !errors.Is(err, ErrDigestMismatch) {
-					t.Fatalf("reading the corrupt blob: %v, want ErrDigestMismatch", err)
+				if !errors.Is(err, errdefs.ErrCorrupt) {
+					t.Fatalf("reading the corrupt blob: %v, want errdefs.ErrCorrupt", err)
 				}
 				if !strings.Contains(err.Error(), info.Digest.String()) {
 					t.Errorf("error %q does not name the blob", err)
 				}
-				if err := s.Verify(t.Context(), info.Digest); !errors.Is(err, ErrDigestMismatch) {
-					t.Fatalf("Verify of the corrupt blob: %v, want ErrDigestMismatch", err)
+				if err := s.Verify(t.Context(), info.Digest); !errors.Is(err, errdefs.ErrCorrupt) {
+					t.Fatalf("Verify of the corrupt blob: %v, want errdefs.ErrCorrupt", err)
 				}
 			})
 		}
@@ -540,7 +541,7 @@ func TestCorruptBlobDetected(t *testing.T) {
 		corrupt(t, s, info.Digest, func(b []byte) []byte { return b[:10] })
 		t.Cleanup(func() { s.Delete(info.Digest) })
 		_, _, err := s.Put(t.Context(), bytes.NewReader(b), info.Digest, 0)
-		if !errors.Is(err, ErrDigestMismatch) || !strings.Contains(err.Error(), "stored copy") {
+		if !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "stored copy") {
 			t.Fatalf("Put with expected digest over a truncated copy: %v", err)
 		}
 	})
@@ -621,8 +622,8 @@ func TestInvalidDigest(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", d), func(t *testing.T) {
 			check := func(op string, err error) {
 				t.Helper()
-				if !errors.Is(err, ErrInvalidDigest) {
-					t.Errorf("%s: %v, want ErrInvalidDigest", op, err)
+				if !errors.Is(err, errdefs.ErrInvalid) {
+					t.Errorf("%s: %v, want errdefs.ErrInvalid", op, err)
 				}
 			}
 			_, err := s.Path(d)
@@ -701,7 +702,7 @@ func TestConcurrentPuts(t *testing.T) {
 				default:
 				}
 				d := want[k%len(want)]
-				if _, err := readBlob(t, s, d); err != nil && !errors.Is(err, ErrNotFound) {
+				if _, err := readBlob(t, s, d); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 					errs <- fmt.Errorf("reader: %w", err)
 					return
 				}
@@ -826,8 +827,8 @@ func TestCancellation(t *testing.T) {
 		if r.n >= len(b) {
 			t.Errorf("Put canceled after %d bytes read the whole input", after)
 		}
-		if _, err := s.Stat(digest.FromBytes(b)); !errors.Is(err, ErrNotFound) {
-			t.Errorf("canceled blob: Stat %v, want ErrNotFound", err)
+		if _, err := s.Stat(digest.FromBytes(b)); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("canceled blob: Stat %v, want errdefs.ErrNotFound", err)
 		}
 	}
 

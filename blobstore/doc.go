@@ -7,7 +7,7 @@
 // Nothing else lives in blobs/. Only sha256 digests written as
 // "sha256:" and 64 lower-case hex digits are accepted; every path under
 // blobs/ is derived from such a digest in one function, so no name can reach
-// outside the root. Anything else is refused with ErrInvalidDigest.
+// outside the root. Anything else is refused with errdefs.ErrInvalid.
 //
 // # Guarantees
 //
@@ -19,9 +19,9 @@
 // Commit (or Put) returns only after the directory fsync. So a backup tool
 // may copy blobs/ while the store is live, and what it copies is whole.
 //
-// A write that names the digest it expects fails with ErrDigestMismatch when
+// A write that names the digest it expects fails with errdefs.ErrCorrupt when
 // the bytes hash to something else, and leaves nothing behind. A write past
-// its size limit fails with ErrTooLarge and leaves nothing behind. So does a
+// its size limit fails with errdefs.ErrTooLarge and leaves nothing behind. So does a
 // failed write, fsync or rename (a full disk, say).
 //
 // Identical bytes are stored once. Writing bytes that are already stored is
@@ -36,7 +36,7 @@
 //     input to check it; it writes nothing at all.
 //
 // Reading verifies: a Reader hashes what it returns, and the read that
-// reaches the end returns an error wrapping ErrDigestMismatch, instead of
+// reaches the end returns an error wrapping errdefs.ErrCorrupt, instead of
 // io.EOF, when the bytes on disk do not hash to their digest. Verify does the
 // same for a whole blob.
 //
@@ -56,7 +56,7 @@
 //   - Durability is only as good as the filesystem's fsync: on a filesystem
 //     or disk that acknowledges fsync without writing (some network and FUSE
 //     filesystems, disks with volatile write caches), a power cut can still
-//     lose or damage a committed blob. Readers then report ErrDigestMismatch.
+//     lose or damage a committed blob. Readers then report errdefs.ErrCorrupt.
 //   - Open sweeps ingest/, so only one process may use a store at a time: a
 //     second process opening it would delete the first one's writes in
 //     progress. The index lock (package index) is what enforces that.

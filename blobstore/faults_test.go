@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io/fs"
 	"os"
 	"strings"
@@ -66,8 +67,8 @@ func TestFaultsLeaveNothing(t *testing.T) {
 				if got := ingestNames(t, s); len(got) != 0 {
 					t.Errorf("ingest after the fault: %v", got)
 				}
-				if _, err := s.Stat(digest.FromBytes(b)); !errors.Is(err, ErrNotFound) {
-					t.Errorf("Stat after the fault: %v, want ErrNotFound", err)
+				if _, err := s.Stat(digest.FromBytes(b)); !errors.Is(err, errdefs.ErrNotFound) {
+					t.Errorf("Stat after the fault: %v, want errdefs.ErrNotFound", err)
 				}
 
 				// Once the fault is gone, the same bytes store fine.

@@ -1,6 +1,7 @@
 package blobstore
 
 import (
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"io/fs"
 	"os"
 )
@@ -25,19 +26,6 @@ func osFileOps() fileOps {
 		chmod:      (*os.File).Chmod,
 		sync:       (*os.File).Sync,
 		rename:     os.Rename,
-		syncDir:    syncDir,
+		syncDir:    fsutil.SyncDir,
 	}
-}
-
-// syncDir makes the entries of dir (a rename into it, an unlink) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return err
-	}
-	return d.Close()
 }

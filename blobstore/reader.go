@@ -3,6 +3,7 @@ package blobstore
 import (
 	"crypto/sha256"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"hash"
 	"io"
 	"os"
@@ -12,7 +13,7 @@ import (
 
 // Reader reads one blob and verifies it: where the bytes read do not match
 // the digest, the read that reaches the end returns an error wrapping
-// ErrDigestMismatch instead of io.EOF.
+// errdefs.ErrCorrupt instead of io.EOF.
 //
 // Bytes returned before the end are not verified yet: a caller that must not
 // act on bad bytes reads to the end before using them. A Reader is not safe
@@ -35,7 +36,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 	switch {
 	case err == io.EOF:
 		if got := digest.NewDigest(digest.SHA256, r.h); got != r.d {
-			r.err = fmt.Errorf("blob %s: stored bytes hash to %s: %w", r.d, got, ErrDigestMismatch)
+			r.err = fmt.Errorf("blob %s: stored bytes hash to %s: %w", r.d, got, errdefs.ErrCorrupt)
 		} else {
 			r.err = io.EOF
 		}
@@ -56,7 +57,7 @@ func (r *Reader) Size() int64 { return r.size }
 // Digest is the digest the bytes are checked against.
 func (r *Reader) Digest() digest.Digest { return r.d }
 
-// Open opens blob d for a verifying read (ErrNotFound where absent). The
+// Open opens blob d for a verifying read (errdefs.ErrNotFound where absent). The
 // caller closes the Reader. A blob deleted while open stays readable.
 func (s *Store) Open(d digest.Digest) (*Reader, error) {
 	p, err := s.blobPath(d)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"hash"
 	"io"
 	"io/fs"
@@ -51,7 +52,7 @@ type Writer struct {
 }
 
 // NewWriter starts a blob. maxSize <= 0 means no limit; a Write past maxSize
-// fails with ErrTooLarge. Writes fail with ctx's error once ctx is done.
+// fails with errdefs.ErrTooLarge. Writes fail with ctx's error once ctx is done.
 // The caller must call Close (after Commit or to abort).
 func (s *Store) NewWriter(ctx context.Context, maxSize int64) (*Writer, error) {
 	if err := ctx.Err(); err != nil {
@@ -77,7 +78,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 		chunk := p[:min(len(p), chunkSize)]
 		if w.maxSize > 0 && w.size+int64(len(chunk)) > w.maxSize {
-			return written, w.fail(fmt.Errorf("blob write: more than %d bytes: %w", w.maxSize, ErrTooLarge))
+			return written, w.fail(fmt.Errorf("blob write: more than %d bytes: %w", w.maxSize, errdefs.ErrTooLarge))
 		}
 		if err := w.store(chunk); err != nil {
 			return written, w.fail(err)
@@ -114,7 +115,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 		n, rerr := r.Read(room)
 		if n > 0 {
 			if w.maxSize > 0 && w.size+int64(n) > w.maxSize {
-				return total, w.fail(fmt.Errorf("blob write: more than %d bytes: %w", w.maxSize, ErrTooLarge))
+				return total, w.fail(fmt.Errorf("blob write: more than %d bytes: %w", w.maxSize, errdefs.ErrTooLarge))
 			}
 			w.h.Write(room[:n])
 			w.mem = w.mem[:len(w.mem)+n]
@@ -242,7 +243,7 @@ func (w *Writer) Digest() digest.Digest { return digest.NewDigest(digest.SHA256,
 func (w *Writer) Size() int64 { return w.size }
 
 // Commit makes the blob durable and visible. expected, when not empty, must
-// equal the digest of what was written, else ErrDigestMismatch and nothing is
+// equal the digest of what was written, else errdefs.ErrCorrupt and nothing is
 // stored. existed reports that the bytes were already stored (then nothing
 // was written to blobs/).
 //
@@ -280,7 +281,7 @@ func (w *Writer) Commit(ctx context.Context, expected digest.Digest) (info Info,
 	}
 	d := w.Digest()
 	if expected != "" && d != expected {
-		return Info{}, false, fmt.Errorf("blob commit: bytes hash to %s, expected %s: %w", d, expected, ErrDigestMismatch)
+		return Info{}, false, fmt.Errorf("blob commit: bytes hash to %s, expected %s: %w", d, expected, errdefs.ErrCorrupt)
 	}
 	target, err := w.s.blobPath(d)
 	if err != nil {
@@ -368,7 +369,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, expected digest.Digest, ma
 		if err == nil {
 			return s.check(ctx, r, stored, maxSize)
 		}
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, errdefs.ErrNotFound) {
 			return Info{}, false, err
 		}
 	}
@@ -398,7 +399,7 @@ func (s *Store) check(ctx context.Context, r io.Reader, stored Info, maxSize int
 		n, rerr := r.Read(buf)
 		size += int64(n)
 		if maxSize > 0 && size > maxSize {
-			return Info{}, false, fmt.Errorf("blob put: more than %d bytes: %w", maxSize, ErrTooLarge)
+			return Info{}, false, fmt.Errorf("blob put: more than %d bytes: %w", maxSize, errdefs.ErrTooLarge)
 		}
 		h.Write(buf[:n])
 		if rerr == io.EOF {
@@ -409,12 +410,12 @@ func (s *Store) check(ctx context.Context, r io.Reader, stored Info, maxSize int
 		}
 	}
 	if d := digest.NewDigest(digest.SHA256, h); d != stored.Digest {
-		return Info{}, false, fmt.Errorf("blob put: bytes hash to %s, expected %s: %w", d, stored.Digest, ErrDigestMismatch)
+		return Info{}, false, fmt.Errorf("blob put: bytes hash to %s, expected %s: %w", d, stored.Digest, errdefs.ErrCorrupt)
 	}
 	if size != stored.Size {
 		// The input is right and the stored copy is not: it cannot be
 		// repaired from here because the input is consumed.
-		return Info{}, false, fmt.Errorf("blob %s: stored copy is corrupt (%d bytes, the input has %d): %w", stored.Digest, stored.Size, size, ErrDigestMismatch)
+		return Info{}, false, fmt.Errorf("blob %s: stored copy is corrupt (%d bytes, the input has %d): %w", stored.Digest, stored.Size, size, errdefs.ErrCorrupt)
 	}
 	return stored, true, nil
 }
