@@ -27,7 +27,7 @@
 // the text is kept as uploaded. Versions equal as semver (build metadata
 // ignored) are one version, and a version is immutable: adding it again
 // with the same digest changes nothing, with another digest fails with
-// ErrConflict.
+// errdefs.ErrConflict.
 //
 // Speed: Resolve of "latest" and of an exact version costs one bucket
 // lookup and one cursor move or Get, whatever the number of versions. A

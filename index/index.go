@@ -3,8 +3,8 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"strings"
 	"time"
@@ -17,20 +17,37 @@ import (
 // SchemaVersion is the schema this code reads and writes.
 const SchemaVersion = 2
 
-// Error classes, tested with errors.Is.
+// Errors. A missing name or version, a bad name, version or constraint,
+// and a version stored with other bytes are the errdefs classes
+// ErrNotFound, ErrInvalid and ErrConflict, wrapped with their subject. The
+// narrower errors below, which callers must tell apart, belong to a class
+// too (errors.Is(ErrLocked, errdefs.ErrUnavailable) holds).
 var (
-	ErrNotFound = errors.New("not found")
-	// ErrInvalid: a name, version or constraint that breaks the rules.
-	ErrInvalid = errors.New("invalid")
-	// ErrConflict: the version exists under that name with other bytes.
-	ErrConflict = errors.New("version exists with other content")
-	// ErrLocked: another process holds the index file.
-	ErrLocked = errors.New("index is in use by another process")
+	// ErrLocked: another process holds the index file (see LockedError).
+	ErrLocked error = &classError{"index is in use by another process", errdefs.ErrUnavailable}
 	// ErrSchemaTooNew: the file was written by a newer gpmd.
-	ErrSchemaTooNew = errors.New("index schema is newer than this gpmd")
+	ErrSchemaTooNew error = &classError{"index schema is newer than this gpmd", errdefs.ErrUnavailable}
 	// ErrSchemaOld: the file needs migrations.Upgrade first.
-	ErrSchemaOld = errors.New("index schema needs an upgrade")
+	ErrSchemaOld error = &classError{"index schema needs an upgrade", errdefs.ErrUnavailable}
 )
+
+// Transitional names for code outside the storage packages that has not
+// moved to errdefs yet.
+var (
+	// Deprecated: use errdefs.ErrNotFound; removed after the merge.
+	ErrNotFound = errdefs.ErrNotFound
+	// Deprecated: use errdefs.ErrInvalid; removed after the merge.
+	ErrInvalid = errdefs.ErrInvalid
+)
+
+// classError is a narrower error that also belongs to an errdefs class.
+type classError struct {
+	msg   string
+	class error
+}
+
+func (e *classError) Error() string { return e.msg }
+func (e *classError) Unwrap() error { return e.class }
 
 // Record is one version of one module.
 type Record struct {
@@ -99,7 +116,7 @@ func checkSchema(bdb *bolt.DB, path string, readOnly bool) error {
 	})
 	if err == nil && fresh {
 		if readOnly {
-			return fmt.Errorf("index %s: %w: the file is empty and opened read-only", path, ErrNotFound)
+			return fmt.Errorf("index %s: %w: the file is empty and opened read-only", path, errdefs.ErrNotFound)
 		}
 		// Check again inside the write transaction: another opener may
 		// have created the schema in between (each process waits for
@@ -133,7 +150,7 @@ func (db *DB) Path() string { return db.path }
 
 // Add stores rec (Created is set when zero). Adding a version that exists
 // with the same digest changes nothing and returns the stored record with
-// created=false; with another digest it fails with ErrConflict. Versions
+// created=false; with another digest it fails with errdefs.ErrConflict. Versions
 // equal as semver (v1.0.0, 1.0.0, 1.0.0+build7) are one version. The write
 // is durable (fsynced) when Add returns, unless Options.NoSync.
 func (db *DB) Add(rec Record) (stored Record, created bool, err error) {
@@ -156,7 +173,7 @@ func isLatest(query string) bool {
 // release; where the name has none, the highest pre-release), an exact
 // version (semver equality: v1.2.0 finds 1.2.0), or a Masterminds
 // constraint (the highest version satisfying it). A bad name or a query
-// that is neither wraps ErrInvalid; nothing matching wraps ErrNotFound.
+// that is neither wraps errdefs.ErrInvalid; nothing matching wraps errdefs.ErrNotFound.
 func (db *DB) Resolve(name, query string) (Record, error) {
 	if err := ValidateName(name); err != nil {
 		return Record{}, err
@@ -172,7 +189,7 @@ func (db *DB) Resolve(name, query string) (Record, error) {
 			constraint = c
 		} else {
 			return Record{}, fmt.Errorf("module %s@%s: %w: the version is neither a semantic version nor a constraint such as ^1.2, ~1.2.3 or \">=1.0.0 <2.0.0\" (%v)",
-				name, query, ErrInvalid, cerr)
+				name, query, errdefs.ErrInvalid, cerr)
 		}
 	}
 	var rec Record
@@ -215,7 +232,7 @@ func (db *DB) Resolve(name, query string) (Record, error) {
 		if query == "" {
 			query = "latest"
 		}
-		return Record{}, fmt.Errorf("module %s@%s: %w", name, query, ErrNotFound)
+		return Record{}, fmt.Errorf("module %s@%s: %w", name, query, errdefs.ErrNotFound)
 	}
 	return rec, nil
 }
@@ -330,7 +347,7 @@ func walkTx(tx *bolt.Tx, name string, fn func(Record) error) error {
 
 // List returns modules sorted by name, each with versions highest first
 // (pre-releases in their semver place). name == "" lists all; a name with
-// no versions gives an empty slice. A bad name wraps ErrInvalid.
+// no versions gives an empty slice. A bad name wraps errdefs.ErrInvalid.
 func (db *DB) List(name string) ([]Module, error) {
 	if name != "" {
 		if err := ValidateName(name); err != nil {
@@ -357,7 +374,7 @@ func (db *DB) List(name string) ([]Module, error) {
 // Remove deletes the exact version (semver equality) and reports how many
 // versions still name its digest: 0 means the blob is garbage now. A name
 // left with no versions disappears from List. A version that is not there
-// wraps ErrNotFound; a bad name or version ErrInvalid.
+// wraps errdefs.ErrNotFound; a bad name or version errdefs.ErrInvalid.
 func (db *DB) Remove(name, version string) (removed Record, remainingRefs int, err error) {
 	if err := ValidateName(name); err != nil {
 		return Record{}, 0, err
@@ -403,7 +420,7 @@ func (db *DB) Remove(name, version string) (removed Record, remainingRefs int, e
 		return Record{}, 0, fmt.Errorf("index %s: %w", db.path, err)
 	}
 	if !found {
-		return Record{}, 0, fmt.Errorf("module %s@%s: %w", name, version, ErrNotFound)
+		return Record{}, 0, fmt.Errorf("module %s@%s: %w", name, version, errdefs.ErrNotFound)
 	}
 	return removed, remainingRefs, nil
 }
@@ -486,7 +503,7 @@ func (db *DB) Stats() (Stats, error) {
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			i := bytes.IndexByte(k, 0)
 			if i < 0 || len(v) != 8 {
-				return fmt.Errorf("%w: malformed ref %q", ErrInvalid, k)
+				return fmt.Errorf("%w: malformed ref %q", errdefs.ErrInvalid, k)
 			}
 			if last != nil && bytes.Equal(k[:i], last) {
 				continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -115,27 +116,27 @@ func TestResolve(t *testing.T) {
 		{"pre", ">=0.1.0-alpha", "0.1.0-beta", nil},
 		{"pre", "<0.1.0-alpha.1 >=0.1.0-0", "0.1.0-alpha", nil},
 		// Not found.
-		{"math", "3.0.0", "", ErrNotFound},
-		{"math", "1.2.4", "", ErrNotFound},
-		{"math", "^3", "", ErrNotFound},
-		{"math", ">5", "", ErrNotFound},
-		{"pre", "^0.1", "", ErrNotFound}, // releases only, and there are none
-		{"pre", "0.1.0", "", ErrNotFound},
-		{"nope", "", "", ErrNotFound},
-		{"nope", "latest", "", ErrNotFound},
-		{"nope", "1.0.0", "", ErrNotFound},
-		{"nope", "^1", "", ErrNotFound},
+		{"math", "3.0.0", "", errdefs.ErrNotFound},
+		{"math", "1.2.4", "", errdefs.ErrNotFound},
+		{"math", "^3", "", errdefs.ErrNotFound},
+		{"math", ">5", "", errdefs.ErrNotFound},
+		{"pre", "^0.1", "", errdefs.ErrNotFound}, // releases only, and there are none
+		{"pre", "0.1.0", "", errdefs.ErrNotFound},
+		{"nope", "", "", errdefs.ErrNotFound},
+		{"nope", "latest", "", errdefs.ErrNotFound},
+		{"nope", "1.0.0", "", errdefs.ErrNotFound},
+		{"nope", "^1", "", errdefs.ErrNotFound},
 		// Neither a version nor a constraint.
-		{"math", "foo", "", ErrInvalid},
-		{"math", ">>1", "", ErrInvalid},
-		{"math", "^", "", ErrInvalid},
-		{"math", "1.2.3.4", "", ErrInvalid},
-		{"math", "latestt", "", ErrInvalid},
+		{"math", "foo", "", errdefs.ErrInvalid},
+		{"math", ">>1", "", errdefs.ErrInvalid},
+		{"math", "^", "", errdefs.ErrInvalid},
+		{"math", "1.2.3.4", "", errdefs.ErrInvalid},
+		{"math", "latestt", "", errdefs.ErrInvalid},
 		// Bad names.
-		{"Math", "", "", ErrInvalid},
-		{"", "", "", ErrInvalid},
-		{"ma.th", "1.0.0", "", ErrInvalid},
-		{strings.Repeat("m", 65), "", "", ErrInvalid},
+		{"Math", "", "", errdefs.ErrInvalid},
+		{"", "", "", errdefs.ErrInvalid},
+		{"ma.th", "1.0.0", "", errdefs.ErrInvalid},
+		{strings.Repeat("m", 65), "", "", errdefs.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name+"@"+tc.query, func(t *testing.T) {
@@ -147,7 +148,7 @@ func TestResolve(t *testing.T) {
 				if !strings.Contains(err.Error(), tc.name) {
 					t.Errorf("error %q does not name %q", err, tc.name)
 				}
-				if tc.err == ErrNotFound && tc.query != "" && !strings.Contains(err.Error(), tc.query) {
+				if tc.err == errdefs.ErrNotFound && tc.query != "" && !strings.Contains(err.Error(), tc.query) {
 					t.Errorf("error %q does not name the query %q", err, tc.query)
 				}
 				return
@@ -197,8 +198,8 @@ func TestResolveConstraintMatchesBruteForce(t *testing.T) {
 		}
 		rec, err := db.Resolve("m", cs)
 		if best == nil {
-			if !errors.Is(err, ErrNotFound) {
-				t.Errorf("Resolve(%q) = %s, %v; want ErrNotFound", cs, rec.Version, err)
+			if !errors.Is(err, errdefs.ErrNotFound) {
+				t.Errorf("Resolve(%q) = %s, %v; want errdefs.ErrNotFound", cs, rec.Version, err)
 			}
 			continue
 		}
@@ -222,11 +223,11 @@ func TestAddImmutable(t *testing.T) {
 			t.Fatalf("Add %s again = %+v, %v, %v; want the stored %+v, false, nil", v, got, created, err, first)
 		}
 	}
-	// The same version with other bytes: ErrConflict naming what is stored.
+	// The same version with other bytes: errdefs.ErrConflict naming what is stored.
 	for _, v := range []string{"v1.0.0", "1.0.0", "1.0.0+build7"} {
 		_, created, err := db.Add(Record{Name: "math", Version: v, Digest: dg("two"), Size: 3})
-		if !errors.Is(err, ErrConflict) || created {
-			t.Fatalf("Add %s with other digest = %v, %v; want ErrConflict", v, created, err)
+		if !errors.Is(err, errdefs.ErrConflict) || created {
+			t.Fatalf("Add %s with other digest = %v, %v; want errdefs.ErrConflict", v, created, err)
 		}
 		for _, part := range []string{"math", "v1.0.0", string(dg("one")), string(dg("two"))} {
 			if !strings.Contains(err.Error(), part) {
@@ -285,8 +286,8 @@ func TestAddInvalid(t *testing.T) {
 	for name, mutate := range cases {
 		rec := good
 		mutate(&rec)
-		if _, _, err := db.Add(rec); !errors.Is(err, ErrInvalid) {
-			t.Errorf("%s: Add(%+v) = %v, want ErrInvalid", name, rec, err)
+		if _, _, err := db.Add(rec); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("%s: Add(%+v) = %v, want errdefs.ErrInvalid", name, rec, err)
 		}
 	}
 	_, _, err := db.Add(Record{Name: "math", Version: "1.2", Digest: dg("x")})
@@ -359,8 +360,8 @@ func TestListOrder(t *testing.T) {
 	if err != nil || empty == nil || len(empty) != 0 {
 		t.Fatalf("List(unknown) = %#v, %v; want an empty slice", empty, err)
 	}
-	if _, err := db.List("Bad"); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("List(Bad) = %v, want ErrInvalid", err)
+	if _, err := db.List("Bad"); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Fatalf("List(Bad) = %v, want errdefs.ErrInvalid", err)
 	}
 }
 
@@ -401,24 +402,24 @@ func TestRemoveAndRefs(t *testing.T) {
 	if err != nil || rec.Version != "v1.0.0+b" || rec.Digest != dg(shared) || left != 1 {
 		t.Fatalf("Remove(a, 1.0.0) = %+v, %d, %v", rec, left, err)
 	}
-	if _, err := db.Resolve("a", ""); !errors.Is(err, ErrNotFound) {
+	if _, err := db.Resolve("a", ""); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("Resolve after remove = %v", err)
 	}
-	if _, _, err := db.Remove("a", "1.0.0"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("second Remove = %v, want ErrNotFound", err)
+	if _, _, err := db.Remove("a", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("second Remove = %v, want errdefs.ErrNotFound", err)
 	}
 	mods, _ := db.List("")
 	if len(mods) != 1 || mods[0].Name != "b" {
 		t.Fatalf("a name with no version left must leave List: %+v", mods)
 	}
-	if _, _, err := db.Remove("b", "2.0"); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("Remove short version = %v, want ErrInvalid", err)
+	if _, _, err := db.Remove("b", "2.0"); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Fatalf("Remove short version = %v, want errdefs.ErrInvalid", err)
 	}
-	if _, _, err := db.Remove("B", "2.0.0"); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("Remove bad name = %v, want ErrInvalid", err)
+	if _, _, err := db.Remove("B", "2.0.0"); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Fatalf("Remove bad name = %v, want errdefs.ErrInvalid", err)
 	}
-	if _, _, err := db.Remove("b", "9.0.0"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Remove missing version = %v, want ErrNotFound", err)
+	if _, _, err := db.Remove("b", "9.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Remove missing version = %v, want errdefs.ErrNotFound", err)
 	}
 	_, left, err = db.Remove("b", "v2.0.0")
 	if err != nil || left != 0 {
@@ -555,7 +556,7 @@ func TestConcurrentAddResolve(t *testing.T) {
 				default:
 				}
 				rec, err := db.Resolve(fmt.Sprintf("c%d", i%3), "")
-				if err != nil && !errors.Is(err, ErrNotFound) {
+				if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 					errs <- err
 				}
 				if err == nil && rec.Digest != dg(rec.Name+rec.Version) {
@@ -684,8 +685,8 @@ func TestOpenSchemaVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	bdb.Close()
-	if _, err := Open(foreign, Options{}); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("Open of a foreign bbolt file = %v, want ErrInvalid", err)
+	if _, err := Open(foreign, Options{}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Fatalf("Open of a foreign bbolt file = %v, want errdefs.ErrInvalid", err)
 	}
 	// The refused files were released: they open again at once.
 	for _, p := range []string{old, newer, foreign} {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -78,7 +79,7 @@ func OpenBolt(path string, opts Options) (*bolt.DB, error) {
 // ReadSchemaTx reads the schema version stored in tx. fresh is true when
 // the file holds no bucket at all (a new file: nothing to read or
 // migrate). A file with buckets but no schema is not a gpmd index, and the
-// error wraps ErrInvalid.
+// error wraps errdefs.ErrInvalid.
 func ReadSchemaTx(tx *bolt.Tx) (version int, fresh bool, err error) {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
@@ -90,15 +91,15 @@ func ReadSchemaTx(tx *bolt.Tx) (version int, fresh bool, err error) {
 		if empty {
 			return 0, true, nil
 		}
-		return 0, false, fmt.Errorf("%w: the file has buckets but no %q bucket: not a gpmd index", ErrInvalid, bucketMeta)
+		return 0, false, fmt.Errorf("%w: the file has buckets but no %q bucket: not a gpmd index", errdefs.ErrInvalid, bucketMeta)
 	}
 	v := meta.Get(keySchema)
 	if len(v) != 8 {
-		return 0, false, fmt.Errorf("%w: schema version is %d bytes, want 8: not a gpmd index", ErrInvalid, len(v))
+		return 0, false, fmt.Errorf("%w: schema version is %d bytes, want 8: not a gpmd index", errdefs.ErrInvalid, len(v))
 	}
 	u := binary.BigEndian.Uint64(v)
 	if u == 0 || u > 1<<31 {
-		return 0, false, fmt.Errorf("%w: schema version %d is out of range", ErrInvalid, u)
+		return 0, false, fmt.Errorf("%w: schema version %d is out of range", errdefs.ErrInvalid, u)
 	}
 	return int(u), false, nil
 }
@@ -107,7 +108,7 @@ func ReadSchemaTx(tx *bolt.Tx) (version int, fresh bool, err error) {
 // meta bucket when needed.
 func WriteSchemaTx(tx *bolt.Tx, version int) error {
 	if version <= 0 {
-		return fmt.Errorf("schema version %d: %w", version, ErrInvalid)
+		return fmt.Errorf("schema version %d: %w", version, errdefs.ErrInvalid)
 	}
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
@@ -144,7 +145,7 @@ func createSchemaTx(tx *bolt.Tx) error {
 func schemaBuckets(tx *bolt.Tx) (versions, refs *bolt.Bucket, err error) {
 	versions, refs = tx.Bucket(bucketVersions), tx.Bucket(bucketRefs)
 	if versions == nil || refs == nil {
-		return nil, nil, fmt.Errorf("%w: index file lacks the %q or %q bucket", ErrInvalid, bucketVersions, bucketRefs)
+		return nil, nil, fmt.Errorf("%w: index file lacks the %q or %q bucket", errdefs.ErrInvalid, bucketVersions, bucketRefs)
 	}
 	return versions, refs, nil
 }
@@ -230,13 +231,13 @@ func validateRecord(rec Record) (vkey []byte, err error) {
 	}
 	// Validate before Algorithm: Algorithm panics on a digest with no ':'.
 	if err := rec.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex> (%v)", rec.Name, rec.Version, rec.Digest, ErrInvalid, err)
+		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex> (%v)", rec.Name, rec.Version, rec.Digest, errdefs.ErrInvalid, err)
 	}
 	if rec.Digest.Algorithm() != digest.SHA256 {
-		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex>", rec.Name, rec.Version, rec.Digest, ErrInvalid)
+		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex>", rec.Name, rec.Version, rec.Digest, errdefs.ErrInvalid)
 	}
 	if rec.Size < 0 {
-		return nil, fmt.Errorf("module %s@%s: size %d: %w: must not be negative", rec.Name, rec.Version, rec.Size, ErrInvalid)
+		return nil, fmt.Errorf("module %s@%s: size %d: %w: must not be negative", rec.Name, rec.Version, rec.Size, errdefs.ErrInvalid)
 	}
 	return versionKey(v), nil
 }
@@ -246,7 +247,7 @@ func validateRecord(rec Record) (vkey []byte, err error) {
 // (migrations, bulk loads). Its contract is Add's: Created is set to now
 // when zero; an existing equal version with the same digest is returned
 // with created=false and nothing changes; with another digest the error
-// wraps ErrConflict.
+// wraps errdefs.ErrConflict.
 func PutTx(tx *bolt.Tx, rec Record) (stored Record, created bool, err error) {
 	vkey, err := validateRecord(rec)
 	if err != nil {
@@ -268,8 +269,8 @@ func PutTx(tx *bolt.Tx, rec Record) (stored Record, created bool, err error) {
 		if have.Digest == rec.Digest {
 			return have, false, nil
 		}
-		return Record{}, false, fmt.Errorf("module %s@%s: %w: %s@%s is stored with digest %s, this one has %s",
-			rec.Name, rec.Version, ErrConflict, rec.Name, have.Version, have.Digest, rec.Digest)
+		return Record{}, false, fmt.Errorf("module %s@%s: %w: the version exists with other content: %s@%s is stored with digest %s, this one has %s",
+			rec.Name, rec.Version, errdefs.ErrConflict, rec.Name, have.Version, have.Digest, rec.Digest)
 	}
 	if rec.Created.IsZero() {
 		rec.Created = time.Now()

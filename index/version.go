@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"strconv"
 	"strings"
 
@@ -24,21 +25,21 @@ const nameRule = "a module name is 1-64 characters of a-z 0-9 _ -, beginning wit
 const versionHint = "use a full version such as v1.2.0"
 
 // ValidateName checks a module name against GMP.md's rule: 1-64 characters
-// of a-z 0-9 _ -, beginning with a letter. The error wraps ErrInvalid and
+// of a-z 0-9 _ -, beginning with a letter. The error wraps errdefs.ErrInvalid and
 // names the value and the rule.
 func ValidateName(name string) error {
 	if name == "" || len(name) > MaxNameLen {
-		return fmt.Errorf("module name %q: %w: %s (it has %d)", name, ErrInvalid, nameRule, len(name))
+		return fmt.Errorf("module name %q: %w: %s (it has %d)", name, errdefs.ErrInvalid, nameRule, len(name))
 	}
 	if c := name[0]; c < 'a' || c > 'z' {
-		return fmt.Errorf("module name %q: %w: %s", name, ErrInvalid, nameRule)
+		return fmt.Errorf("module name %q: %w: %s", name, errdefs.ErrInvalid, nameRule)
 	}
 	for i := 1; i < len(name); i++ {
 		c := name[i]
 		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' {
 			continue
 		}
-		return fmt.Errorf("module name %q: %w: %s; %q at offset %d is not allowed", name, ErrInvalid, nameRule, c, i)
+		return fmt.Errorf("module name %q: %w: %s; %q at offset %d is not allowed", name, errdefs.ErrInvalid, nameRule, c, i)
 	}
 	return nil
 }
@@ -47,7 +48,7 @@ func ValidateName(name string) error {
 // MAJOR.MINOR.PATCH with one optional leading v, optional pre-release and
 // build parts. "1" or "1.2" fail with a hint. Numeric pre-release
 // identifiers must fit in 64 bits (semver compares them as numbers; the
-// index keys store them in 8 bytes). The error wraps ErrInvalid.
+// index keys store them in 8 bytes). The error wraps errdefs.ErrInvalid.
 //
 // The returned version's Original() is v as given.
 func ParseVersion(v string) (*semver.Version, error) {
@@ -60,16 +61,16 @@ func ParseVersion(v string) (*semver.Version, error) {
 		}
 		if core != "" && strings.Count(core, ".") < 2 && strings.Trim(core, "0123456789.") == "" {
 			return nil, fmt.Errorf("version %q: %w: it has no %s; an uploaded version is a full semantic version MAJOR.MINOR.PATCH (%s)",
-				v, ErrInvalid, missingParts(core), versionHint)
+				v, errdefs.ErrInvalid, missingParts(core), versionHint)
 		}
 		return nil, fmt.Errorf("version %q: %w: not a semantic version MAJOR.MINOR.PATCH with optional v prefix, -pre-release and +build (%v; %s)",
-			v, ErrInvalid, err, versionHint)
+			v, errdefs.ErrInvalid, err, versionHint)
 	}
 	if pre := sv.Prerelease(); pre != "" {
 		for _, id := range strings.Split(pre, ".") {
 			if isNumeric(id) {
 				if _, err := strconv.ParseUint(id, 10, 64); err != nil {
-					return nil, fmt.Errorf("version %q: %w: numeric pre-release identifier %s does not fit in 64 bits", v, ErrInvalid, id)
+					return nil, fmt.Errorf("version %q: %w: numeric pre-release identifier %s does not fit in 64 bits", v, errdefs.ErrInvalid, id)
 				}
 			}
 		}
@@ -79,7 +80,7 @@ func ParseVersion(v string) (*semver.Version, error) {
 		// vetted the text; NewVersion reads the same numbers from it.
 		withV, err := semver.NewVersion(v)
 		if err != nil || !withV.Equal(sv) || withV.Metadata() != sv.Metadata() {
-			return nil, fmt.Errorf("version %q: %w: not a semantic version (%s)", v, ErrInvalid, versionHint)
+			return nil, fmt.Errorf("version %q: %w: not a semantic version (%s)", v, errdefs.ErrInvalid, versionHint)
 		}
 		return withV, nil
 	}

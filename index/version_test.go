@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -22,8 +23,8 @@ func TestValidateName(t *testing.T) {
 	bad := []string{"", "9lives", "_x", "-x", "Math", "ma.th", "m th", "m/x", "é", strings.Repeat("m", 65), "a\x00"}
 	for _, n := range bad {
 		err := ValidateName(n)
-		if !errors.Is(err, ErrInvalid) {
-			t.Errorf("ValidateName(%q) = %v, want ErrInvalid", n, err)
+		if !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("ValidateName(%q) = %v, want errdefs.ErrInvalid", n, err)
 			continue
 		}
 		// The error names the value and the rule.
@@ -56,15 +57,15 @@ func TestParseVersion(t *testing.T) {
 	short := []string{"1", "1.2", "v1", "v1.2", "1.2-rc.1"}
 	for _, in := range short {
 		_, err := ParseVersion(in)
-		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "use a full version such as v1.2.0") || !strings.Contains(err.Error(), in) {
-			t.Errorf("ParseVersion(%q) = %v, want ErrInvalid naming it with the hint", in, err)
+		if !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), "use a full version such as v1.2.0") || !strings.Contains(err.Error(), in) {
+			t.Errorf("ParseVersion(%q) = %v, want errdefs.ErrInvalid naming it with the hint", in, err)
 		}
 	}
 	bad := []string{"", "v", "vv1.2.3", "V1.2.3", "latest", "1.2.3.4", "01.2.3", "1.02.3", "1.2.3-", "1.2.3-01",
 		"1.2.3-a..b", "1.2.3+", "1.2.3-α", " 1.2.3", "^1.2.3", "1.2.3-18446744073709551616", "18446744073709551616.0.0"}
 	for _, in := range bad {
-		if _, err := ParseVersion(in); !errors.Is(err, ErrInvalid) {
-			t.Errorf("ParseVersion(%q) = %v, want ErrInvalid", in, err)
+		if _, err := ParseVersion(in); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("ParseVersion(%q) = %v, want errdefs.ErrInvalid", in, err)
 		}
 	}
 }

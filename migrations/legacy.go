@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"io/fs"
 	"os"
@@ -206,22 +207,22 @@ func legacyDigest(lv legacyVersion) (digest.Digest, error) {
 	if lv.Hash != "" {
 		h := strings.ToLower(strings.TrimPrefix(lv.Hash, "sha256:"))
 		if _, err := hex.DecodeString(h); err != nil || len(h) != 64 {
-			return "", fmt.Errorf("hash %q: %w: want 64 hex digits of SHA-256", lv.Hash, index.ErrInvalid)
+			return "", fmt.Errorf("hash %q: %w: want 64 hex digits of SHA-256", lv.Hash, errdefs.ErrInvalid)
 		}
 		fromHash = digest.NewDigestFromEncoded(digest.SHA256, h)
 	}
 	if lv.Digest != "" {
 		d := digest.Digest(lv.Digest)
 		if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
-			return "", fmt.Errorf("digest %q: %w: want sha256:<64 hex>", lv.Digest, index.ErrInvalid)
+			return "", fmt.Errorf("digest %q: %w: want sha256:<64 hex>", lv.Digest, errdefs.ErrInvalid)
 		}
 		fromDigest = d
 	}
 	switch {
 	case fromHash == "" && fromDigest == "":
-		return "", fmt.Errorf("%w: no hash", index.ErrInvalid)
+		return "", fmt.Errorf("%w: no hash", errdefs.ErrInvalid)
 	case fromHash != "" && fromDigest != "" && fromHash != fromDigest:
-		return "", fmt.Errorf("%w: hash %s and digest %s disagree", index.ErrInvalid, lv.Hash, lv.Digest)
+		return "", fmt.Errorf("%w: hash %s and digest %s disagree", errdefs.ErrInvalid, lv.Hash, lv.Digest)
 	case fromDigest != "":
 		return fromDigest, nil
 	}
@@ -233,18 +234,18 @@ func legacyDigest(lv legacyVersion) (digest.Digest, error) {
 // the folder. Anything that leaves the folder is refused.
 func legacyPath(absDir, file string) (string, error) {
 	if file == "" {
-		return "", fmt.Errorf("%w: no file", index.ErrInvalid)
+		return "", fmt.Errorf("%w: no file", errdefs.ErrInvalid)
 	}
 	rel := file
 	if filepath.IsAbs(file) {
 		r, err := filepath.Rel(absDir, filepath.Clean(file))
 		if err != nil {
-			return "", fmt.Errorf("file %q: %w: outside %s", file, index.ErrInvalid, absDir)
+			return "", fmt.Errorf("file %q: %w: outside %s", file, errdefs.ErrInvalid, absDir)
 		}
 		rel = r
 	}
 	if !filepath.IsLocal(rel) {
-		return "", fmt.Errorf("file %q: %w: it leaves the folder %s", file, index.ErrInvalid, absDir)
+		return "", fmt.Errorf("file %q: %w: it leaves the folder %s", file, errdefs.ErrInvalid, absDir)
 	}
 	return filepath.Join(absDir, rel), nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"os"
 	"path/filepath"
@@ -202,7 +203,7 @@ func TestImportLegacy(t *testing.T) {
 	wantRefused := map[string]string{
 		"Bad.Name@1.0.0": "beginning with a letter",
 		"broken@1.0.0":   errMismatch.Error(),
-		"dup@v1.0.0":     index.ErrConflict.Error(),
+		"dup@v1.0.0":     errdefs.ErrConflict.Error(),
 		"escape@1.0.0":   "leaves the folder",
 		"ghost@2.0.0":    "missing",
 		"named@1.0.0":    `named "other"`,

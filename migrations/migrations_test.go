@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"maps"
 	"os"
@@ -391,7 +392,7 @@ func TestUpgradeRefusesAndRollsBack(t *testing.T) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
 	}
-	if !errors.Is(err, index.ErrConflict) {
+	if !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("error %v does not wrap ErrConflict", err)
 	}
 	if after := dumpBolt(t, path); !maps.Equal(before, after) {
@@ -458,7 +459,7 @@ func TestUpgradeRefusesNewerAndForeign(t *testing.T) {
 		t.Fatal(err)
 	}
 	bdb.Close()
-	if _, err := Upgrade(foreign); !errors.Is(err, index.ErrInvalid) {
+	if _, err := Upgrade(foreign); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("Upgrade(foreign) = %v, want ErrInvalid", err)
 	}
 }

@@ -3,6 +3,7 @@ package migrations
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"strings"
 	"time"
 
@@ -82,14 +83,14 @@ func (l errorList) Unwrap() []error { return l }
 func decodeSchema1(k, v []byte) (index.Record, error) {
 	name, ver, ok := strings.Cut(string(k), "@")
 	if !ok {
-		return index.Record{}, fmt.Errorf("key %q: %w: not name@version", k, index.ErrInvalid)
+		return index.Record{}, fmt.Errorf("key %q: %w: not name@version", k, errdefs.ErrInvalid)
 	}
 	var val schema1Value
 	if err := json.Unmarshal(v, &val); err != nil {
-		return index.Record{}, fmt.Errorf("key %q: %w: value is not the schema-1 JSON (%v)", k, index.ErrInvalid, err)
+		return index.Record{}, fmt.Errorf("key %q: %w: value is not the schema-1 JSON (%v)", k, errdefs.ErrInvalid, err)
 	}
 	if val.Version != ver {
-		return index.Record{}, fmt.Errorf("key %q: %w: value names version %q", k, index.ErrInvalid, val.Version)
+		return index.Record{}, fmt.Errorf("key %q: %w: value names version %q", k, errdefs.ErrInvalid, val.Version)
 	}
 	return index.Record{Name: name, Version: ver, Digest: val.Digest, Size: val.Size, Created: val.Created}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"os"
 	"path/filepath"
@@ -112,8 +113,9 @@ func tarFile(tw *tar.Writer, name string, f *os.File, mtime time.Time) error {
 	return err
 }
 
-// ErrNotEmpty: a backup or restore target that already holds a store.
-var ErrNotEmpty = errors.New("target is not empty")
+// ErrNotEmpty: a backup or restore target that already holds something.
+// It is an errdefs.ErrInvalid (a bad argument: the target).
+var ErrNotEmpty error = &classError{"target is not empty", errdefs.ErrInvalid}
 
 // ExtractBackup writes the tar stream of WriteBackup into dir, which must
 // not exist or be empty. Only index.db, ghost.modules.json and

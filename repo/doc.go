@@ -27,7 +27,7 @@
 // upload finds the bytes already stored.
 //
 // Verification. Get hands out a reader that re-hashes the bytes as they are
-// read; reading to the end fails with ErrCorrupt (and ErrDigestMismatch)
+// read; reading to the end fails with ErrModuleCorrupt (and errdefs.ErrCorrupt)
 // where the bytes do not match. A missing blob or one of the wrong size is
 // reported before any byte is read.
 //

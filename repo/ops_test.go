@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 // orphan leaves a blob that no version names, the way a refused upload does.
 func orphan(t *testing.T, r *repo.Repo, name, version string, seed uint64) {
 	t.Helper()
-	if _, err := r.Upload(t.Context(), name, version, bytes.NewReader(wasm(seed, 777)), ""); !errors.Is(err, repo.ErrConflict) {
+	if _, err := r.Upload(t.Context(), name, version, bytes.NewReader(wasm(seed, 777)), ""); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("want a conflict to leave an orphan, got %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"log/slog"
 	"os"
@@ -29,33 +30,53 @@ const IndexFile = "index.db"
 // repository imports it, before the mirror takes its place.
 const LegacyBackupFile = "ghost.modules.legacy.json"
 
-// Error classes. Errors from Repo wrap one of these (the index and
-// blobstore classes are re-exported here, the same values), tested with
-// errors.Is.
+// Errors. Errors from Repo wrap an errdefs class (not found, invalid,
+// conflict, too large, no space, corrupt) with their subject, tested with
+// errors.Is. The narrower errors below must stay distinguishable; each also
+// belongs to its class.
 var (
-	ErrNotFound       = index.ErrNotFound
-	ErrInvalid        = index.ErrInvalid
-	ErrConflict       = index.ErrConflict
-	ErrLocked         = index.ErrLocked
-	ErrTooLarge       = blobstore.ErrTooLarge
-	ErrDigestMismatch = blobstore.ErrDigestMismatch
 	// ErrNotWasm: the bytes are not a WebAssembly binary (the message says
-	// what they look like instead). It is also an ErrInvalid.
-	ErrNotWasm error = &classError{"not a WebAssembly module", ErrInvalid}
-	// ErrEmpty: no bytes at all. It is also an ErrInvalid.
-	ErrEmpty error = &classError{"empty module", ErrInvalid}
+	// what they look like instead). It is an errdefs.ErrInvalid.
+	ErrNotWasm error = &classError{"not a WebAssembly module", errdefs.ErrInvalid}
+	// ErrEmpty: no bytes at all. It is an errdefs.ErrInvalid.
+	ErrEmpty error = &classError{"empty module", errdefs.ErrInvalid}
+	// ErrModuleCorrupt: an indexed blob is missing, of the wrong size, or
+	// its bytes do not match their digest: damage in the store. Nothing of
+	// it is handed out as the module. It is an errdefs.ErrCorrupt; an
+	// upload whose bytes do not match the digest its caller claimed is an
+	// errdefs.ErrCorrupt too but not an ErrModuleCorrupt (the caller's
+	// mistake, not damage), so surfaces test ErrModuleCorrupt first.
+	ErrModuleCorrupt error = &classError{"stored module is corrupt", errdefs.ErrCorrupt}
 	// ErrIndexUnusable: the index is missing while the store holds blobs,
-	// or it cannot be read. The message says how to bring it back.
-	ErrIndexUnusable = errors.New("index unusable")
-	// ErrNoSpace: the disk holding the repository is full. Nothing of the
-	// refused upload is left behind.
-	ErrNoSpace = errors.New("no space left on device")
-	// ErrCorrupt: an indexed blob is missing or its bytes do not match
-	// their digest. Nothing of it is handed out as the module.
-	ErrCorrupt = errors.New("stored module is corrupt")
+	// or it cannot be read. The message says how to bring it back. It is an
+	// errdefs.ErrCorrupt.
+	ErrIndexUnusable error = &classError{"index unusable", errdefs.ErrCorrupt}
 )
 
-// classError is a sentinel that also belongs to a wider class.
+// Transitional names for code outside the storage packages that has not
+// moved to errdefs yet.
+var (
+	// Deprecated: use errdefs.ErrNotFound; removed after the merge.
+	ErrNotFound = errdefs.ErrNotFound
+	// Deprecated: use errdefs.ErrInvalid; removed after the merge.
+	ErrInvalid = errdefs.ErrInvalid
+	// Deprecated: use errdefs.ErrConflict; removed after the merge.
+	ErrConflict = errdefs.ErrConflict
+	// Deprecated: use errdefs.ErrTooLarge; removed after the merge.
+	ErrTooLarge = errdefs.ErrTooLarge
+	// Deprecated: use errdefs.ErrNoSpace; removed after the merge.
+	ErrNoSpace = errdefs.ErrNoSpace
+	// Deprecated: use errdefs.ErrCorrupt (and test ErrModuleCorrupt
+	// before it); removed after the merge.
+	ErrDigestMismatch = errdefs.ErrCorrupt
+	// Deprecated: use ErrModuleCorrupt. It is narrower than
+	// errdefs.ErrCorrupt (see there); removed after the merge.
+	ErrCorrupt = ErrModuleCorrupt
+	// Deprecated: use index.ErrLocked; removed after the merge.
+	ErrLocked = index.ErrLocked
+)
+
+// classError is a narrower error that also belongs to an errdefs class.
 type classError struct {
 	msg   string
 	class error
@@ -239,14 +260,14 @@ func (r *Repo) MaxModuleSize() int64 { return r.maxSize }
 // bytes are a WebAssembly binary of at most MaxModuleSize bytes, writes the
 // blob durably, then the index entry; the mirror follows shortly after.
 // expected, when not empty, is the digest the caller claims for the bytes
-// (ErrDigestMismatch otherwise). The same version with the same bytes again
-// succeeds and changes nothing; with other bytes it fails with ErrConflict.
+// (errdefs.ErrCorrupt otherwise). The same version with the same bytes again
+// succeeds and changes nothing; with other bytes it fails with errdefs.ErrConflict.
 func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error) {
 	fail := func(err error) (index.Record, error) {
 		if errors.Is(err, syscall.ENOSPC) {
 			// The cause's text names a temporary file, which tells the
 			// reader nothing; say what happened and what to do.
-			err = fmt.Errorf("%w on the disk holding %s; free some space (gpmd gc removes blobs no version names) and upload again", ErrNoSpace, r.dir)
+			err = fmt.Errorf("%w on the disk holding %s; free some space (gpmd gc removes blobs no version names) and upload again", errdefs.ErrNoSpace, r.dir)
 		}
 		return index.Record{}, fmt.Errorf("upload %s@%s: %w", name, version, err)
 	}
@@ -258,7 +279,7 @@ func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader,
 	}
 	if expected != "" {
 		if err := expected.Validate(); err != nil || expected.Algorithm() != digest.SHA256 {
-			return fail(fmt.Errorf("%w: expected digest %q is not sha256:<64 hex>", ErrInvalid, expected))
+			return fail(fmt.Errorf("%w: expected digest %q is not sha256:<64 hex>", errdefs.ErrInvalid, expected))
 		}
 	}
 	br, err := readWasmHeader(body)
@@ -312,7 +333,7 @@ func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader,
 
 // explainPut adds the limit to a too-large error, for the person reading it.
 func (r *Repo) explainPut(err error) error {
-	if errors.Is(err, ErrTooLarge) {
+	if errors.Is(err, errdefs.ErrTooLarge) {
 		return fmt.Errorf("%w: the limit is %d bytes (%s)", err, r.maxSize, humanBytes(r.maxSize))
 	}
 	return err
@@ -343,7 +364,7 @@ func (r *Repo) deleteBlobIfUnusedLocked(d digest.Digest) (deleted bool, err erro
 		return false, err
 	}
 	if err := r.blobs.Delete(d); err != nil {
-		if errors.Is(err, blobstore.ErrNotFound) {
+		if errors.Is(err, errdefs.ErrNotFound) {
 			return false, nil
 		}
 		return false, err
@@ -360,9 +381,9 @@ func (r *Repo) Resolve(ctx context.Context, name, query string) (index.Record, e
 }
 
 // Get resolves and opens the module's bytes for a verifying read: reading
-// to the end fails with an error wrapping ErrCorrupt and ErrDigestMismatch
+// to the end fails with an error wrapping ErrModuleCorrupt and errdefs.ErrCorrupt
 // where the bytes are wrong. A blob that is missing or of the wrong size is
-// reported as ErrCorrupt before any byte is read. The caller closes the
+// reported as ErrModuleCorrupt before any byte is read. The caller closes the
 // reader. rec.Size is the number of bytes to expect.
 func (r *Repo) Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error) {
 	rec, err := r.Resolve(ctx, name, query)
@@ -371,14 +392,14 @@ func (r *Repo) Get(ctx context.Context, name, query string) (index.Record, io.Re
 	}
 	rd, err := r.blobs.Open(rec.Digest)
 	if err != nil {
-		if errors.Is(err, blobstore.ErrNotFound) {
-			return rec, nil, fmt.Errorf("%w: %s@%s: blob %s is missing", ErrCorrupt, rec.Name, rec.Version, rec.Digest)
+		if errors.Is(err, errdefs.ErrNotFound) {
+			return rec, nil, fmt.Errorf("%w: %s@%s: blob %s is missing", ErrModuleCorrupt, rec.Name, rec.Version, rec.Digest)
 		}
 		return rec, nil, fmt.Errorf("module %s@%s: %w", rec.Name, rec.Version, err)
 	}
 	if rd.Size() != rec.Size {
 		rd.Close()
-		return rec, nil, fmt.Errorf("%w: %s@%s: blob %s holds %d bytes, the index says %d", ErrCorrupt, rec.Name, rec.Version, rec.Digest, rd.Size(), rec.Size)
+		return rec, nil, fmt.Errorf("%w: %s@%s: blob %s holds %d bytes, the index says %d", ErrModuleCorrupt, rec.Name, rec.Version, rec.Digest, rd.Size(), rec.Size)
 	}
 	return rec, &moduleReader{rd: rd, rec: rec}, nil
 }
@@ -392,8 +413,8 @@ type moduleReader struct {
 func (m *moduleReader) Read(p []byte) (int, error) {
 	n, err := m.rd.Read(p)
 	if err != nil && err != io.EOF {
-		if errors.Is(err, blobstore.ErrDigestMismatch) {
-			err = fmt.Errorf("%w: %s@%s: %w", ErrCorrupt, m.rec.Name, m.rec.Version, err)
+		if errors.Is(err, errdefs.ErrCorrupt) {
+			err = fmt.Errorf("%w: %s@%s: %w", ErrModuleCorrupt, m.rec.Name, m.rec.Version, err)
 		}
 	}
 	return n, err

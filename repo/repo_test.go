@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/blobstore"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
@@ -207,13 +207,13 @@ func TestResolveThroughRepo(t *testing.T) {
 			t.Errorf("get math %q: bytes do not match the record", tc.query)
 		}
 	}
-	if _, _, err := r.Get(t.Context(), "math", "^3"); !errors.Is(err, repo.ErrNotFound) {
+	if _, _, err := r.Get(t.Context(), "math", "^3"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("get ^3: %v, want ErrNotFound", err)
 	}
-	if _, _, err := r.Get(t.Context(), "nope", ""); !errors.Is(err, repo.ErrNotFound) {
+	if _, _, err := r.Get(t.Context(), "nope", ""); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("get nope: %v, want ErrNotFound", err)
 	}
-	if _, _, err := r.Get(t.Context(), "math", "not a version!"); !errors.Is(err, repo.ErrInvalid) {
+	if _, _, err := r.Get(t.Context(), "math", "not a version!"); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Errorf("get bad constraint: %v, want ErrInvalid", err)
 	}
 }
@@ -235,19 +235,19 @@ func TestUploadRefusesBadInput(t *testing.T) {
 		{"wat", "v1.0.0", []byte("(module (func))"), "", repo.ErrNotWasm, "text format"},
 		{"short", "v1.0.0", []byte{0, 'a', 's'}, "", repo.ErrNotWasm, "3 bytes"},
 		{"wasm2", "v1.0.0", []byte{0, 'a', 's', 'm', 2, 0, 0, 0}, "", repo.ErrNotWasm, "version 2"},
-		{"big", "v1.0.0", wasm(1, 1025), "", repo.ErrTooLarge, "1 KiB"},
-		{"Bad.Name", "v1.0.0", tiny, "", repo.ErrInvalid, "Bad.Name"},
-		{"short-version", "1.2", tiny, "", repo.ErrInvalid, "1.2"},
-		{"mismatch", "v1.0.0", tiny, digest.FromString("other"), repo.ErrDigestMismatch, "digest"},
-		{"baddigest", "v1.0.0", tiny, "sha256:xyz", repo.ErrInvalid, "sha256:xyz"},
-		{"keep", "1.0.0+build7", wasm(2, 32), "", repo.ErrConflict, "v1.0.0"},
+		{"big", "v1.0.0", wasm(1, 1025), "", errdefs.ErrTooLarge, "1 KiB"},
+		{"Bad.Name", "v1.0.0", tiny, "", errdefs.ErrInvalid, "Bad.Name"},
+		{"short-version", "1.2", tiny, "", errdefs.ErrInvalid, "1.2"},
+		{"mismatch", "v1.0.0", tiny, digest.FromString("other"), errdefs.ErrCorrupt, "digest"},
+		{"baddigest", "v1.0.0", tiny, "sha256:xyz", errdefs.ErrInvalid, "sha256:xyz"},
+		{"keep", "1.0.0+build7", wasm(2, 32), "", errdefs.ErrConflict, "v1.0.0"},
 	} {
 		_, err := r.Upload(t.Context(), tc.name, tc.version, bytes.NewReader(tc.data), tc.expected)
 		if !errors.Is(err, tc.class) || !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("upload %s@%s: %v; want %v saying %q", tc.name, tc.version, err, tc.class, tc.says)
 		}
 	}
-	if errors.Is(repo.ErrNotWasm, repo.ErrInvalid) != true || errors.Is(repo.ErrEmpty, repo.ErrInvalid) != true {
+	if errors.Is(repo.ErrNotWasm, errdefs.ErrInvalid) != true || errors.Is(repo.ErrEmpty, errdefs.ErrInvalid) != true {
 		t.Error("ErrNotWasm and ErrEmpty must be ErrInvalid too")
 	}
 	mods, _ := r.List(t.Context(), "")
@@ -279,7 +279,7 @@ func TestImmutableVersions(t *testing.T) {
 		t.Errorf("1.0.0 with the same bytes = %+v, want the stored v1.0.0", same)
 	}
 	_, err := r.Upload(t.Context(), "math", "v1.0.0", bytes.NewReader(wasm(7, 100)), "")
-	if !errors.Is(err, repo.ErrConflict) {
+	if !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("other bytes: %v, want ErrConflict", err)
 	}
 	_, data, err := get(t, r, "math", "v1.0.0")
@@ -315,7 +315,7 @@ func TestDedupeAndRemoveKeepSharedBlob(t *testing.T) {
 	if blobs, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256")); len(blobs) != 0 {
 		t.Errorf("last version removed, %d blobs remain", len(blobs))
 	}
-	if _, err := r.Remove(t.Context(), "beta", "v2.0.0"); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := r.Remove(t.Context(), "beta", "v2.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("second remove: %v, want ErrNotFound", err)
 	}
 }
@@ -328,18 +328,18 @@ func TestCorruptBlobIsNeverHandedOut(t *testing.T) {
 	flipByte(t, path, 100)
 
 	_, got, err := get(t, r, "math", "v1.0.0")
-	if !errors.Is(err, repo.ErrCorrupt) || !errors.Is(err, repo.ErrDigestMismatch) || !strings.Contains(err.Error(), "math@v1.0.0") {
-		t.Fatalf("read of a corrupt blob: %v (read %d bytes); want ErrCorrupt+ErrDigestMismatch naming math@v1.0.0", err, len(got))
+	if !errors.Is(err, repo.ErrModuleCorrupt) || !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "math@v1.0.0") {
+		t.Fatalf("read of a corrupt blob: %v (read %d bytes); want ErrModuleCorrupt+errdefs.ErrCorrupt naming math@v1.0.0", err, len(got))
 	}
 	// A truncated blob is caught before any byte is read.
 	os.Chmod(path, 0o644)
 	os.Truncate(path, 10)
-	if _, _, err := r.Get(t.Context(), "math", ""); !errors.Is(err, repo.ErrCorrupt) {
-		t.Errorf("truncated blob: %v, want ErrCorrupt", err)
+	if _, _, err := r.Get(t.Context(), "math", ""); !errors.Is(err, repo.ErrModuleCorrupt) {
+		t.Errorf("truncated blob: %v, want ErrModuleCorrupt", err)
 	}
 	os.Remove(path)
-	if _, _, err := r.Get(t.Context(), "math", ""); !errors.Is(err, repo.ErrCorrupt) || !strings.Contains(err.Error(), "missing") {
-		t.Errorf("missing blob: %v, want ErrCorrupt ... missing", err)
+	if _, _, err := r.Get(t.Context(), "math", ""); !errors.Is(err, repo.ErrModuleCorrupt) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing blob: %v, want ErrModuleCorrupt ... missing", err)
 	}
 	// Put the right bytes back so the cleanup invariants hold.
 	if _, err := r.Upload(t.Context(), "other", "v1.0.0", bytes.NewReader(data), rec.Digest); err != nil {
@@ -437,7 +437,7 @@ func TestConcurrentUploadsAndReads(t *testing.T) {
 					if err != nil || digest.FromBytes(data) != rec.Digest {
 						errs <- fmt.Errorf("concurrent read of shared: %v", err)
 					}
-				} else if !errors.Is(err, repo.ErrNotFound) {
+				} else if !errors.Is(err, errdefs.ErrNotFound) {
 					errs <- err
 				}
 			}
@@ -483,7 +483,7 @@ func TestOpenImportsEarlyStoreInPlace(t *testing.T) {
 	if _, data, err := get(t, r, "math", ""); err != nil || !bytes.Equal(data, good) {
 		t.Errorf("imported math: %v", err)
 	}
-	if _, _, err := r.Get(t.Context(), "io", ""); !errors.Is(err, repo.ErrNotFound) {
+	if _, _, err := r.Get(t.Context(), "io", ""); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("io's bytes do not match its hash, yet: %v", err)
 	}
 	if kept, err := os.ReadFile(filepath.Join(dir, repo.LegacyBackupFile)); err != nil || string(kept) != legacy {
@@ -500,7 +500,7 @@ func TestOpenImportsEarlyStoreInPlace(t *testing.T) {
 }
 
 func TestErrorClassesAreTheSubPackagesOnes(t *testing.T) {
-	if repo.ErrNotFound != index.ErrNotFound || repo.ErrDigestMismatch != blobstore.ErrDigestMismatch {
+	if errdefs.ErrNotFound != errdefs.ErrNotFound || errdefs.ErrCorrupt != errdefs.ErrCorrupt {
 		t.Fatal("repo's error classes must be the index's and blobstore's values, so errors.Is works across packages")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,7 +76,7 @@ func Restore(ctx context.Context, from, to string, opts Options) (RestoreReport,
 		info, _, err := dst.Put(ctx, f, d, 0)
 		f.Close()
 		switch {
-		case errors.Is(err, blobstore.ErrDigestMismatch):
+		case errors.Is(err, errdefs.ErrCorrupt):
 			fi, _ := e.Info()
 			rep.BadBlobs = append(rep.BadBlobs, Blob{Digest: d, Size: fi.Size()})
 		case err != nil:
@@ -168,7 +169,7 @@ func copyIndex(from, to string) (note string, err error) {
 func (r *Repo) dropVersionsWithoutBlobs(ctx context.Context) ([]Problem, error) {
 	var missing []index.Record
 	err := r.idx.Walk(func(rec index.Record) error {
-		if _, err := r.blobs.Stat(rec.Digest); errors.Is(err, blobstore.ErrNotFound) {
+		if _, err := r.blobs.Stat(rec.Digest); errors.Is(err, errdefs.ErrNotFound) {
 			missing = append(missing, rec)
 		}
 		return nil
@@ -178,7 +179,7 @@ func (r *Repo) dropVersionsWithoutBlobs(ctx context.Context) ([]Problem, error) 
 	}
 	lost := []Problem{}
 	for _, rec := range missing {
-		if _, _, err := r.idx.Remove(rec.Name, rec.Version); err != nil && !errors.Is(err, index.ErrNotFound) {
+		if _, _, err := r.idx.Remove(rec.Name, rec.Version); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return lost, err
 		}
 		lost = append(lost, Problem{Kind: ProblemMissing, Name: rec.Name, Version: rec.Version, Digest: rec.Digest,

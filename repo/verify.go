@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ghost-network/gpmd/errdefs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,10 +83,10 @@ func (r *Repo) Verify(ctx context.Context) (VerifyReport, error) {
 		switch {
 		case verr == nil:
 			rep.BytesHashed += info.Size
-		case errors.Is(verr, blobstore.ErrNotFound):
+		case errors.Is(verr, errdefs.ErrNotFound):
 			seen[info.Digest] = false // removed while we walked
 			return nil
-		case errors.Is(verr, blobstore.ErrDigestMismatch):
+		case errors.Is(verr, errdefs.ErrCorrupt):
 			rep.BytesHashed += info.Size
 		default:
 			return verr
@@ -119,7 +120,7 @@ func (r *Repo) Verify(ctx context.Context) (VerifyReport, error) {
 			if err != nil || now.Digest != d {
 				continue
 			}
-			if _, err := r.blobs.Stat(d); errors.Is(err, blobstore.ErrNotFound) {
+			if _, err := r.blobs.Stat(d); errors.Is(err, errdefs.ErrNotFound) {
 				rep.Problems = append(rep.Problems, Problem{Kind: ProblemMissing, Name: rec.Name, Version: rec.Version, Digest: d,
 					Message: fmt.Sprintf("%s@%s: blob %s is missing", rec.Name, rec.Version, d)})
 			}
