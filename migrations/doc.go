@@ -46,19 +46,11 @@
 //
 // # Early gpmd stores
 //
-// The early gpmd kept a folder holding ghost.modules.json and the files it
-// names:
-//
-//	{"<name>": {"name": "<name>",
-//	            "versions": {"<version>": {"version": "<version>",
-//	                                       "file": "<name>-<version>.wasm",
-//	                                       "hash": "<sha256 hex>"}}}}
-//
-// file is relative to the folder (absolute in some old files: accepted
-// when it lies inside the folder; nothing that leaves the folder is read).
-// gpmd's own mirror has the same shape, with file = "blobs/sha256/<hex>"
-// and digest, size and created added to each version, so ReadLegacy reads
-// both and an index can be rebuilt from a mirror and its blobs.
+// The early gpmd kept a folder holding ghost.modules.json and the
+// <name>-<version>.wasm files it names. gpmd's own mirror is the same file
+// with more fields; package modulesjson owns the file's shape and is its
+// one reader (both shapes), so an index can be rebuilt from a mirror and
+// its blobs as well as imported from an early store.
 //
 // ImportLegacy uploads every listed version through an Uploader, which
 // checks the bytes against the listed digest. Each version that cannot be

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
 	"path/filepath"
@@ -158,7 +159,7 @@ func writeLegacyFixture(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, LegacyFile), append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, modulesjson.FileName), append(data, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -267,7 +268,7 @@ func TestImportLegacyAbsolutePaths(t *testing.T) {
 		}},
 	}
 	data, _ := json.Marshal(doc)
-	if err := os.WriteFile(filepath.Join(dir, LegacyFile), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, modulesjson.FileName), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := ImportLegacy(t.Context(), dir, newUploader(t))
@@ -310,13 +311,13 @@ func TestReadLegacyMirrorShape(t *testing.T) {
     "0.1.0": {"version": "0.1.0", "file": "blobs/sha256/%[2]s", "digest": "sha256:%[2]s", "size": %[3]d, "created": "%[4]s"},
     "0.2.0": {"version": "0.2.0", "file": "blobs/sha256/%[2]s", "hash": "%[1]s", "digest": "sha256:%[2]s"}}}
 }`, hexHash(a), hexHash(b), len(a), created.Format(time.RFC3339Nano))
-	if err := os.WriteFile(filepath.Join(dir, LegacyFile), []byte(mirror), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, modulesjson.FileName), []byte(mirror), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if !IsLegacyStore(dir) {
 		t.Fatal("IsLegacyStore(mirror) = false")
 	}
-	entries, err := ReadLegacy(dir)
+	entries, err := modulesjson.Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +343,7 @@ func TestReadLegacyMirrorShape(t *testing.T) {
 }
 
 func TestReadLegacyOrderAndFields(t *testing.T) {
-	entries, err := ReadLegacy("testdata/legacy")
+	entries, err := modulesjson.Read("testdata/legacy")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,14 +382,14 @@ func TestLegacyNotAStore(t *testing.T) {
 	}
 	for name, content := range cases {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, LegacyFile), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, modulesjson.FileName), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if IsLegacyStore(dir) {
 			t.Errorf("%s: IsLegacyStore = true", name)
 		}
-		if _, err := ReadLegacy(dir); err == nil {
-			t.Errorf("%s: ReadLegacy succeeded", name)
+		if _, err := modulesjson.Read(dir); err == nil {
+			t.Errorf("%s: modulesjson.Read succeeded", name)
 		}
 		rep, err := ImportLegacy(t.Context(), dir, nil)
 		if err == nil || len(rep.Imported)+len(rep.Refused) != 0 {

@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
-	"github.com/ghost-network/gpmd/index"
-	"github.com/ghost-network/gpmd/migrations"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -62,7 +61,12 @@ func (r *Repo) WriteBackup(ctx context.Context, w io.Writer) (BackupReport, erro
 		if err != nil {
 			return rep, fmt.Errorf("backup: %s@%s: %w", rec.Name, rec.Version, err)
 		}
-		hdr := &tar.Header{Name: blobRelPath(rec), Mode: 0o444, Size: rd.Size(), ModTime: now, Typeflag: tar.TypeReg}
+		name, err := blobstore.RelPath(rec.Digest)
+		if err != nil {
+			rd.Close()
+			return rep, fmt.Errorf("backup: %s@%s: %w", rec.Name, rec.Version, err)
+		}
+		hdr := &tar.Header{Name: name, Mode: 0o444, Size: rd.Size(), ModTime: now, Typeflag: tar.TypeReg}
 		err = tw.WriteHeader(hdr)
 		if err == nil {
 			_, err = io.Copy(tw, rd)
@@ -74,14 +78,7 @@ func (r *Repo) WriteBackup(ctx context.Context, w io.Writer) (BackupReport, erro
 		rep.Blobs++
 		rep.Bytes += hdr.Size
 	}
-	mirror, err := renderRecords(func(fn func(index.Record) error) error {
-		for _, rec := range recs {
-			if err := fn(rec); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	mirror, err := modulesjson.EncodeRecords(recs)
 	if err != nil {
 		return rep, fmt.Errorf("backup: %w", err)
 	}
@@ -141,15 +138,16 @@ func ExtractBackup(ctx context.Context, rd io.Reader, dir string) (BackupReport,
 			return rep, fmt.Errorf("reading backup stream: %w", err)
 		}
 		switch {
-		case hdr.Name == IndexFile || hdr.Name == MirrorFile:
-			if err := writeStreamAtomic(filepath.Join(dir, hdr.Name), tr); err != nil {
+		case hdr.Name == IndexFile || hdr.Name == modulesjson.FileName:
+			// 0644 as before; the hardening issue revisits the modes.
+			if err := fsutil.WriteFileAtomic(filepath.Join(dir, hdr.Name), tr, 0o644); err != nil {
 				return rep, err
 			}
 			sawIndex = sawIndex || hdr.Name == IndexFile
-			sawMirror = sawMirror || hdr.Name == MirrorFile
-		case strings.HasPrefix(hdr.Name, "blobs/sha256/"):
-			d := digest.Digest("sha256:" + strings.TrimPrefix(hdr.Name, "blobs/sha256/"))
-			if err := d.Validate(); err != nil {
+			sawMirror = sawMirror || hdr.Name == modulesjson.FileName
+		case isBlobEntry(hdr.Name):
+			d, _, err := blobstore.ParseRelPath(hdr.Name)
+			if err != nil {
 				return rep, fmt.Errorf("backup stream: bad entry %q", hdr.Name)
 			}
 			info, _, err := blobs.Put(ctx, tr, d, 0)
@@ -165,9 +163,9 @@ func ExtractBackup(ctx context.Context, rd io.Reader, dir string) (BackupReport,
 	if !sawIndex || !sawMirror {
 		return rep, fmt.Errorf("backup stream is incomplete: index %v, mirror %v", sawIndex, sawMirror)
 	}
-	entries, err := migrations.ReadLegacy(dir)
+	entries, err := modulesjson.Read(dir)
 	if err != nil {
-		return rep, fmt.Errorf("backup stream: its %s: %w", MirrorFile, err)
+		return rep, fmt.Errorf("backup stream: its %s: %w", modulesjson.FileName, err)
 	}
 	for _, e := range entries {
 		if e.Err == nil {
@@ -193,31 +191,8 @@ func requireEmpty(dir string) error {
 	return nil
 }
 
-// writeStreamAtomic replaces path with what rd holds: temp file in the
-// same folder, fsync, rename, fsync of the folder. Readers see the old file
-// or the new one, never a part.
-func writeStreamAtomic(path string, rd io.Reader) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(f.Name()) // no-op after the rename
-	_, err = io.Copy(f, rd)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return syncDir(dir)
+// isBlobEntry reports whether a backup stream's entry is meant as a blob.
+func isBlobEntry(name string) bool {
+	_, inBlobs, _ := blobstore.ParseRelPath(name)
+	return inBlobs
 }

@@ -1,10 +1,10 @@
 package repo
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,7 +16,9 @@ import (
 )
 
 // MirrorFile is the name of the JSON mirror of the index, beside it.
-const MirrorFile = "ghost.modules.json"
+//
+// Deprecated: use modulesjson.FileName; removed after the merge.
+const MirrorFile = modulesjson.FileName
 
 // DefaultMirrorDelay is how long index changes are gathered before the
 // mirror is rewritten once for all of them.
@@ -51,7 +53,7 @@ func newMirror(dir string, idx *index.DB, delay time.Duration, log *slog.Logger)
 		delay = DefaultMirrorDelay
 	}
 	return &mirror{
-		path:  filepath.Join(dir, MirrorFile),
+		path:  filepath.Join(dir, modulesjson.FileName),
 		idx:   idx,
 		delay: delay,
 		log:   log,
@@ -129,7 +131,7 @@ func (m *mirror) flush() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(m.path, data); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(m.path, data, 0o644); err != nil {
 		return err
 	}
 	m.written.Store(target)
@@ -152,99 +154,14 @@ func (m *mirror) sync() (rewritten bool, err error) {
 	if err != nil && !os.IsNotExist(err) {
 		return false, fmt.Errorf("reading mirror: %w", err)
 	}
-	if err := writeFileAtomic(m.path, want); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(m.path, want, 0o644); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-// mirrorVersion is one version in ghost.modules.json: the early gpmd's
-// fields (version, file, hash in hex) plus digest, size and created.
-type mirrorVersion struct {
-	Version string    `json:"version"`
-	File    string    `json:"file"`
-	Hash    string    `json:"hash"`
-	Digest  string    `json:"digest"`
-	Size    int64     `json:"size"`
-	Created time.Time `json:"created"`
-}
-
-// renderMirror writes the whole index as the mirror's JSON, from one read
-// transaction, in a deterministic order (names sorted, versions highest
-// first) so that equal indexes give equal bytes.
+// renderMirror renders the whole index as ghost.modules.json, from one
+// read transaction (see modulesjson.Encode for the order).
 func renderMirror(idx *index.DB) ([]byte, error) {
-	return renderRecords(idx.Walk)
-}
-
-// renderRecords renders the records that walk yields, in walk's order:
-// names together and in order, versions highest first.
-func renderRecords(walk func(func(index.Record) error) error) ([]byte, error) {
-	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
-	w.WriteString("{")
-	current := ""
-	first := true
-	err := walk(func(rec index.Record) error {
-		if rec.Name != current {
-			if current != "" {
-				w.WriteString("}},")
-			}
-			current = rec.Name
-			name, _ := json.Marshal(rec.Name)
-			fmt.Fprintf(w, "\n  %s: {\"name\": %s, \"versions\": {", name, name)
-			first = true
-		}
-		if !first {
-			w.WriteString(",")
-		}
-		first = false
-		v := mirrorVersion{
-			Version: rec.Version,
-			File:    blobRelPath(rec),
-			Hash:    rec.Digest.Encoded(),
-			Digest:  rec.Digest.String(),
-			Size:    rec.Size,
-			Created: rec.Created.UTC(),
-		}
-		key, _ := json.Marshal(rec.Version)
-		val, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "\n    %s: %s", key, val)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading index for the mirror: %w", err)
-	}
-	if current != "" {
-		w.WriteString("}}")
-	}
-	w.WriteString("\n}\n")
-	if err := w.Flush(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// blobRelPath is where rec's bytes live, relative to the repository folder.
-func blobRelPath(rec index.Record) string {
-	return "blobs/" + rec.Digest.Algorithm().String() + "/" + rec.Digest.Encoded()
-}
-
-// writeFileAtomic replaces path with data (see writeStreamAtomic).
-func writeFileAtomic(path string, data []byte) error {
-	return writeStreamAtomic(path, bytes.NewReader(data))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
+	return modulesjson.Encode(idx.Walk)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
 	"path/filepath"
@@ -40,7 +41,7 @@ func TestVerifyFindsEachProblemByName(t *testing.T) {
 	bPath := filepath.Join(dir, "blobs", "sha256", b.Digest.Encoded())
 	saved, _ := os.ReadFile(bPath)
 	os.Remove(bPath)
-	os.WriteFile(filepath.Join(dir, repo.MirrorFile), []byte("{}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, modulesjson.FileName), []byte("{}\n"), 0o644)
 
 	rep, err = r.Verify(t.Context())
 	if err != nil {

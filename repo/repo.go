@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/internal/units"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -140,9 +142,9 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 	indexPath := filepath.Join(dir, IndexFile)
 	_, statErr := os.Stat(indexPath)
 	freshIndex := errors.Is(statErr, os.ErrNotExist)
-	if freshIndex && !rebuilding && holdsBlobs(dir) {
+	if freshIndex && !rebuilding && blobstore.HoldsBlobs(dir) {
 		return nil, fmt.Errorf("%w: %s is missing but %s holds module blobs; restore a backup (gpmd restore) or rebuild the index from %s and the blobs (gpmd rebuild-index)",
-			ErrIndexUnusable, indexPath, dir, MirrorFile)
+			ErrIndexUnusable, indexPath, dir, modulesjson.FileName)
 	}
 	legacy := freshIndex && !rebuilding && migrations.IsLegacyStore(dir)
 
@@ -197,13 +199,7 @@ func explainIndexError(path string, err error) error {
 		return fmt.Errorf("index %s: %w", path, err)
 	}
 	return fmt.Errorf("%w: index %s cannot be opened (%w); if it is damaged, restore a backup (gpmd restore) or rebuild it from %s and the blobs (gpmd rebuild-index)",
-		ErrIndexUnusable, path, err, MirrorFile)
-}
-
-// holdsBlobs reports whether dir's blob store holds any file.
-func holdsBlobs(dir string) bool {
-	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
-	return err == nil && len(entries) > 0
+		ErrIndexUnusable, path, err, modulesjson.FileName)
 }
 
 // importInPlace brings in the early gpmd's store that lives in the
@@ -211,12 +207,12 @@ func holdsBlobs(dir string) bool {
 // LegacyBackupFile first (the mirror replaces it), and its .wasm files stay
 // where they are.
 func (r *Repo) importInPlace(ctx context.Context) error {
-	src := filepath.Join(r.dir, MirrorFile)
+	src := filepath.Join(r.dir, modulesjson.FileName)
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return fmt.Errorf("reading early store: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(r.dir, LegacyBackupFile), data); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(filepath.Join(r.dir, LegacyBackupFile), data, 0o644); err != nil {
 		return err
 	}
 	report, err := migrations.ImportLegacy(ctx, r.dir, r)
@@ -233,7 +229,7 @@ func (r *Repo) importInPlace(ctx context.Context) error {
 // removeMirrorTemps removes temporary files of mirror writes and backups
 // left by a crash.
 func removeMirrorTemps(dir string, log *slog.Logger) {
-	tmps, _ := filepath.Glob(filepath.Join(dir, "."+MirrorFile+".*.tmp"))
+	tmps, _ := filepath.Glob(filepath.Join(dir, "."+modulesjson.FileName+".*.tmp"))
 	backups, _ := filepath.Glob(filepath.Join(dir, ".backup-*.db"))
 	for _, t := range append(tmps, backups...) {
 		if err := os.Remove(t); err == nil {
@@ -334,7 +330,7 @@ func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader,
 // explainPut adds the limit to a too-large error, for the person reading it.
 func (r *Repo) explainPut(err error) error {
 	if errors.Is(err, errdefs.ErrTooLarge) {
-		return fmt.Errorf("%w: the limit is %d bytes (%s)", err, r.maxSize, humanBytes(r.maxSize))
+		return fmt.Errorf("%w: the limit is %d bytes (%s)", err, r.maxSize, units.FormatBytes(r.maxSize))
 	}
 	return err
 }
@@ -472,20 +468,4 @@ func (r *Repo) FlushMirror(ctx context.Context) error {
 		return err
 	}
 	return r.mirror.flush()
-}
-
-// humanBytes formats n for people: 256 MiB, 1.5 KiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	s := fmt.Sprintf("%.1f", float64(n)/float64(div))
-	s = strings.TrimSuffix(s, ".0")
-	return s + " " + string("KMGTPE"[exp]) + "iB"
 }

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
 	"path/filepath"
@@ -95,28 +95,11 @@ func checkInvariants(t testing.TB, dir string) {
 	}
 }
 
-type mirrorVersion struct {
-	Version string `json:"version"`
-	File    string `json:"file"`
-	Hash    string `json:"hash"`
-	Digest  string `json:"digest"`
-	Size    int64  `json:"size"`
-}
-
-type mirrorModule struct {
-	Name     string                   `json:"name"`
-	Versions map[string]mirrorVersion `json:"versions"`
-}
-
-func readMirror(t testing.TB, dir string) map[string]mirrorModule {
+func readMirror(t testing.TB, dir string) map[string]modulesjson.Module {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, repo.MirrorFile))
+	m, err := modulesjson.ReadModules(dir)
 	if err != nil {
 		t.Fatalf("mirror: %v", err)
-	}
-	var m map[string]mirrorModule
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("mirror does not parse: %v\n%s", err, data)
 	}
 	return m
 }
@@ -136,9 +119,10 @@ func compareMirror(t testing.TB, dir string, mods []index.Module) {
 		}
 		for _, v := range m.Versions {
 			mv := mm.Versions[v.Version]
-			want := mirrorVersion{v.Version, "blobs/sha256/" + v.Digest.Encoded(), v.Digest.Encoded(), v.Digest.String(), v.Size}
-			if mv != want {
-				t.Errorf("mirror %s@%s = %+v, want %+v", m.Name, v.Version, mv, want)
+			if mv.Version != v.Version || mv.File != "blobs/sha256/"+v.Digest.Encoded() || mv.Hash != v.Digest.Encoded() ||
+				mv.Digest != v.Digest.String() || mv.Size == nil || *mv.Size != v.Size || mv.Created == nil || !mv.Created.Equal(v.Created) {
+				t.Errorf("mirror %s@%s = %+v, want version %s, file blobs/sha256/%s, digest %s, size %d, created %v",
+					m.Name, v.Version, mv, v.Version, v.Digest.Encoded(), v.Digest, v.Size, v.Created)
 			}
 			if _, err := os.Stat(filepath.Join(dir, mv.File)); err != nil {
 				t.Errorf("mirror %s@%s names a file that is not there: %v", m.Name, v.Version, err)
@@ -391,12 +375,12 @@ func TestMirrorFollowsIndexAndIsRebuilt(t *testing.T) {
 		t.Fatalf("mirror after close = %+v", m["math"])
 	}
 
-	mirrorPath := filepath.Join(dir, repo.MirrorFile)
+	mirrorPath := filepath.Join(dir, modulesjson.FileName)
 	for name, damage := range map[string]func(){
 		"missing":   func() { os.Remove(mirrorPath) },
 		"stale":     func() { os.WriteFile(mirrorPath, []byte(`{"ghost": {"name": "ghost", "versions": {}}}`), 0o644) },
 		"truncated": func() { os.Truncate(mirrorPath, 20) },
-		"tempfile":  func() { os.WriteFile(filepath.Join(dir, "."+repo.MirrorFile+".123.tmp"), []byte("{"), 0o644) },
+		"tempfile":  func() { os.WriteFile(filepath.Join(dir, "."+modulesjson.FileName+".123.tmp"), []byte("{"), 0o644) },
 	} {
 		damage()
 		r, err := repo.Open(t.Context(), dir, repo.Options{})
@@ -473,7 +457,7 @@ func TestOpenImportsEarlyStoreInPlace(t *testing.T) {
  "math": {"name": "math", "versions": {"v0.0.1": {"version": "v0.0.1", "file": "math-v0.0.1.wasm", "hash": %q}}},
  "io": {"name": "io", "versions": {"v1.0.0": {"version": "v1.0.0", "file": "io-v1.0.0.wasm", "hash": %q}}}
 }`, digest.FromBytes(good).Encoded(), digest.FromBytes(good).Encoded())
-	os.WriteFile(filepath.Join(dir, repo.MirrorFile), []byte(legacy), 0o644)
+	os.WriteFile(filepath.Join(dir, modulesjson.FileName), []byte(legacy), 0o644)
 
 	r, err := repo.Open(t.Context(), dir, repo.Options{})
 	if err != nil {
@@ -511,7 +495,7 @@ func TestErrorClassesAreTheSubPackagesOnes(t *testing.T) {
 // further change to the index.
 func TestMirrorCatchesUpAfterAFailedWrite(t *testing.T) {
 	r, dir := openRepo(t, repo.Options{MirrorDelay: 10 * time.Millisecond})
-	mirrorPath := filepath.Join(dir, repo.MirrorFile)
+	mirrorPath := filepath.Join(dir, modulesjson.FileName)
 	if err := os.Remove(mirrorPath); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +15,6 @@ import (
 	"github.com/ghost-network/gpmd/blobstore"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/migrations"
-	"github.com/opencontainers/go-digest"
 )
 
 // RestoreReport says what Restore or RebuildIndex did.
@@ -56,35 +57,26 @@ func Restore(ctx context.Context, from, to string, opts Options) (RestoreReport,
 		return rep, err
 	}
 	// The blobs first: each is checked against its name as it is copied.
-	srcBlobs := filepath.Join(src, "blobs", "sha256")
-	entries, err := os.ReadDir(srcBlobs)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return rep, fmt.Errorf("restore: %w", err)
-	}
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		d := digest.Digest("sha256:" + e.Name())
-		if d.Validate() != nil || e.IsDir() {
-			continue
-		}
-		f, err := os.Open(filepath.Join(srcBlobs, e.Name()))
+	err = blobstore.WalkFolder(ctx, src, func(info blobstore.Info, path string) error {
+		f, err := os.Open(path)
 		if err != nil {
-			return rep, fmt.Errorf("restore: %w", err)
+			return fmt.Errorf("restore: %w", err)
 		}
-		info, _, err := dst.Put(ctx, f, d, 0)
+		got, _, err := dst.Put(ctx, f, info.Digest, 0)
 		f.Close()
 		switch {
 		case errors.Is(err, errdefs.ErrCorrupt):
-			fi, _ := e.Info()
-			rep.BadBlobs = append(rep.BadBlobs, Blob{Digest: d, Size: fi.Size()})
+			rep.BadBlobs = append(rep.BadBlobs, Blob{Digest: info.Digest, Size: info.Size})
 		case err != nil:
-			return rep, fmt.Errorf("restore: blob %s: %w", d, err)
+			return fmt.Errorf("restore: blob %s: %w", info.Digest, err)
 		default:
 			rep.Blobs++
-			rep.Bytes += info.Size
+			rep.Bytes += got.Size
 		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
 	}
 
 	// Then the index: the copy when it is whole, else a rebuild.
@@ -122,13 +114,13 @@ func Restore(ctx context.Context, from, to string, opts Options) (RestoreReport,
 // restoreSource finds the repository folder inside from.
 func restoreSource(from string) (string, error) {
 	for _, dir := range []string{from, filepath.Join(from, "modules")} {
-		for _, f := range []string{IndexFile, MirrorFile} {
+		for _, f := range []string{IndexFile, modulesjson.FileName} {
 			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 				return dir, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("restore: %s holds no %s or %s (nor does %s)", from, IndexFile, MirrorFile, filepath.Join(from, "modules"))
+	return "", fmt.Errorf("restore: %s holds no %s or %s (nor does %s)", from, IndexFile, modulesjson.FileName, filepath.Join(from, "modules"))
 }
 
 func absPath(p string) string {
@@ -147,7 +139,7 @@ func copyIndex(from, to string) (note string, err error) {
 		return fmt.Sprintf("no usable %s in the source (%v); rebuilt from the mirror", IndexFile, err), err
 	}
 	defer f.Close()
-	if err := writeStreamAtomic(to, f); err != nil {
+	if err := fsutil.WriteFileAtomic(to, f, 0o644); err != nil {
 		return "", err
 	}
 	if _, err := migrations.Upgrade(to); err != nil {
@@ -199,8 +191,8 @@ func (r *Repo) dropVersionsWithoutBlobs(ctx context.Context) ([]Problem, error) 
 // last write are not in it (their blobs remain, as garbage).
 func RebuildIndex(ctx context.Context, dir string, opts Options) (RestoreReport, error) {
 	rep := RestoreReport{Source: dir, BadBlobs: []Blob{}, Lost: []Problem{}, Rebuilt: true}
-	if _, err := migrations.ReadLegacy(dir); err != nil {
-		return rep, fmt.Errorf("rebuild: %s cannot be read: %w", filepath.Join(dir, MirrorFile), err)
+	if _, err := modulesjson.Read(dir); err != nil {
+		return rep, fmt.Errorf("rebuild: %s cannot be read: %w", filepath.Join(dir, modulesjson.FileName), err)
 	}
 	indexPath := filepath.Join(dir, IndexFile)
 	if _, err := os.Stat(indexPath); err == nil {
@@ -237,7 +229,7 @@ func rebuildFromMirror(ctx context.Context, src, dir string, opts Options, rep *
 	imp, err := migrations.ImportLegacy(ctx, src, r)
 	if err != nil {
 		r.closeRebuilding()
-		return fmt.Errorf("rebuilding the index from %s: %w", filepath.Join(src, MirrorFile), err)
+		return fmt.Errorf("rebuilding the index from %s: %w", filepath.Join(src, modulesjson.FileName), err)
 	}
 	rep.Rebuilt, rep.Imported = true, len(imp.Imported)
 	for _, ref := range imp.Refused {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,7 +144,7 @@ func (r *Repo) checkMirror(ctx context.Context) *Problem {
 			return &Problem{Kind: ProblemStaleMirror, Message: err.Error()}
 		}
 		if err := r.mirror.flush(); err != nil {
-			last = fmt.Sprintf("%s cannot be written: %v", MirrorFile, err)
+			last = fmt.Sprintf("%s cannot be written: %v", modulesjson.FileName, err)
 			continue
 		}
 		want, err := renderMirror(r.idx)
@@ -153,11 +154,11 @@ func (r *Repo) checkMirror(ctx context.Context) *Problem {
 		}
 		have, err := os.ReadFile(r.mirror.path)
 		if err != nil {
-			last = fmt.Sprintf("%s cannot be read: %v", MirrorFile, err)
+			last = fmt.Sprintf("%s cannot be read: %v", modulesjson.FileName, err)
 		} else if bytes.Equal(have, want) {
 			return nil
 		} else {
-			last = fmt.Sprintf("%s differs from the index", MirrorFile)
+			last = fmt.Sprintf("%s differs from the index", modulesjson.FileName)
 		}
 		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
 	}
@@ -225,20 +226,20 @@ func (r *Repo) GC(ctx context.Context, dryRun bool) (GCReport, error) {
 		}
 	}
 	old := time.Now().Add(-LeftoverAge)
-	for _, pattern := range []string{filepath.Join(r.dir, "ingest", "*"), filepath.Join(r.dir, "."+MirrorFile+".*.tmp")} {
-		matches, _ := filepath.Glob(pattern)
-		for _, m := range matches {
-			fi, err := os.Stat(m)
-			if err != nil || fi.IsDir() || fi.ModTime().After(old) {
+	rep.Leftovers = append(rep.Leftovers, r.blobs.RemoveStaleIngest(old, dryRun)...)
+	// The mirror's own temporary files are the repository's to sweep.
+	matches, _ := filepath.Glob(filepath.Join(r.dir, "."+modulesjson.FileName+".*.tmp"))
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		if err != nil || fi.IsDir() || fi.ModTime().After(old) {
+			continue
+		}
+		if !dryRun {
+			if err := os.Remove(m); err != nil {
 				continue
 			}
-			if !dryRun {
-				if err := os.Remove(m); err != nil {
-					continue
-				}
-			}
-			rep.Leftovers = append(rep.Leftovers, m)
 		}
+		rep.Leftovers = append(rep.Leftovers, m)
 	}
 	if len(rep.Removed) > 0 && !dryRun {
 		r.log.Info("gc removed blobs", "count", len(rep.Removed), "bytes", rep.Bytes)
