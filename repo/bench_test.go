@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func fillRepo(b *testing.B, dir string, n int) *repo.Repo {
 	if err != nil {
 		b.Fatal(err)
 	}
-	info, _, err := bs.Put(context.Background(), bytes.NewReader(tiny), "", 0)
+	info, _, err := bs.Put(context.Background(), bytes.NewReader(testutil.TinyWasm), "", 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func BenchmarkUploadLatencyRatio(b *testing.B) {
 			large.FlushMirror(context.Background())
 			b.StartTimer()
 		}
-		data := wasm(seed+uint64(i), 4096)
+		data := testutil.Wasm(fmt.Sprint(seed+uint64(i)), 4096)
 		start := time.Now()
 		if _, err := r.Upload(context.Background(), "bench", fmt.Sprintf("v2.0.%d", i), bytes.NewReader(data), ""); err != nil {
 			b.Fatal(err)
@@ -111,7 +112,7 @@ func benchUpload(b *testing.B, size int) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	data := wasm(1, size)
+	data := testutil.Wasm("1", size)
 	b.SetBytes(int64(size))
 	var tBase, tUpload time.Duration
 	base := func(i int) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -59,7 +60,7 @@ func crashChild(dir string) {
 		if i%10 == 9 {
 			content, size = 42, 4096
 		}
-		data := wasm(content, size)
+		data := testutil.Wasm(fmt.Sprint(content), size)
 		name := fmt.Sprintf("m%d", rng.IntN(5))
 		version := fmt.Sprintf("v%d.%d.%d", seed%1000, i, rng.IntN(1000))
 		rec, err := r.Upload(context.Background(), name, version, bytes.NewReader(data), "")

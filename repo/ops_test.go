@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
@@ -20,16 +21,16 @@ import (
 // orphan leaves a blob that no version names, the way a refused upload does.
 func orphan(t *testing.T, r *repo.Repo, name, version string, seed uint64) {
 	t.Helper()
-	if _, err := r.Upload(t.Context(), name, version, bytes.NewReader(wasm(seed, 777)), ""); !errors.Is(err, errdefs.ErrConflict) {
+	if _, err := r.Upload(t.Context(), name, version, bytes.NewReader(testutil.Wasm(fmt.Sprint(seed), 777)), ""); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("want a conflict to leave an orphan, got %v", err)
 	}
 }
 
 func TestVerifyFindsEachProblemByName(t *testing.T) {
 	r, dir := openRepo(t, repo.Options{})
-	a := upload(t, r, "alpha", "v1.0.0", wasm(1, 2000))
-	b := upload(t, r, "beta", "v1.0.0", wasm(2, 2000))
-	upload(t, r, "gamma", "v1.0.0", wasm(3, 2000))
+	a := upload(t, r, "alpha", "v1.0.0", testutil.Wasm("1", 2000))
+	b := upload(t, r, "beta", "v1.0.0", testutil.Wasm("2", 2000))
+	upload(t, r, "gamma", "v1.0.0", testutil.Wasm("3", 2000))
 	orphan(t, r, "gamma", "v1.0.0", 4)
 
 	rep, err := r.Verify(t.Context())
@@ -37,7 +38,7 @@ func TestVerifyFindsEachProblemByName(t *testing.T) {
 		t.Fatalf("clean store: %+v, %v", rep, err)
 	}
 
-	flipByte(t, filepath.Join(dir, "blobs", "sha256", a.Digest.Encoded()), 50)
+	testutil.FlipByte(t, filepath.Join(dir, "blobs", "sha256", a.Digest.Encoded()), 50)
 	bPath := filepath.Join(dir, "blobs", "sha256", b.Digest.Encoded())
 	saved, _ := os.ReadFile(bPath)
 	os.Remove(bPath)
@@ -62,12 +63,12 @@ func TestVerifyFindsEachProblemByName(t *testing.T) {
 
 	// Repair so that the cleanup invariants hold: the right bytes back, the
 	// mirror rewritten by a change.
-	if _, err := r.Upload(t.Context(), "fix", "v1.0.0", bytes.NewReader(wasm(1, 2000)), a.Digest); err != nil {
+	if _, err := r.Upload(t.Context(), "fix", "v1.0.0", bytes.NewReader(testutil.Wasm("1", 2000)), a.Digest); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(filepath.Join(dir, "blobs", "sha256", a.Digest.Encoded()), 0o644)
 	os.Remove(filepath.Join(dir, "blobs", "sha256", a.Digest.Encoded()))
-	if _, err := r.Upload(t.Context(), "fix", "v1.0.1", bytes.NewReader(wasm(1, 2000)), a.Digest); err != nil {
+	if _, err := r.Upload(t.Context(), "fix", "v1.0.1", bytes.NewReader(testutil.Wasm("1", 2000)), a.Digest); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(bPath, saved, 0o444)
@@ -78,8 +79,8 @@ func TestVerifyFindsEachProblemByName(t *testing.T) {
 
 func TestGCRemovesOnlyGarbage(t *testing.T) {
 	r, dir := openRepo(t, repo.Options{})
-	keep := upload(t, r, "alpha", "v1.0.0", wasm(1, 1000))
-	upload(t, r, "beta", "v1.0.0", wasm(1, 1000)) // shares keep's blob
+	keep := upload(t, r, "alpha", "v1.0.0", testutil.Wasm("1", 1000))
+	upload(t, r, "beta", "v1.0.0", testutil.Wasm("1", 1000)) // shares keep's blob
 	orphan(t, r, "alpha", "v1.0.0", 2)
 	orphan(t, r, "alpha", "v1.0.0", 3)
 
@@ -145,7 +146,7 @@ func TestGCDuringUploadsNeverTakesANamedBlob(t *testing.T) {
 				version := fmt.Sprintf("v1.0.%d", i)
 				// Few distinct contents: the same blob is uploaded, removed
 				// (becoming garbage) and uploaded again all the time.
-				if _, err := r.Upload(t.Context(), name, version, bytes.NewReader(wasm(uint64(i%3), 3000)), ""); err != nil {
+				if _, err := r.Upload(t.Context(), name, version, bytes.NewReader(testutil.Wasm(fmt.Sprint(i%3), 3000)), ""); err != nil {
 					t.Error(err)
 					return
 				}
@@ -179,7 +180,7 @@ func TestGCDuringUploadsNeverTakesANamedBlob(t *testing.T) {
 func TestBackupExtractRestore(t *testing.T) {
 	r, _ := openRepo(t, repo.Options{})
 	for i := range 5 {
-		upload(t, r, fmt.Sprintf("mod%d", i%2), fmt.Sprintf("v1.%d.0", i), wasm(uint64(i), 500+i))
+		upload(t, r, fmt.Sprintf("mod%d", i%2), fmt.Sprintf("v1.%d.0", i), testutil.Wasm(fmt.Sprint(i), 500+i))
 	}
 	orphan(t, r, "mod0", "v1.0.0", 99) // garbage is not backed up
 	var stream bytes.Buffer
@@ -188,7 +189,7 @@ func TestBackupExtractRestore(t *testing.T) {
 		t.Fatalf("backup = %+v, %v", rep, err)
 	}
 	// Changes after the snapshot are not in it.
-	upload(t, r, "late", "v1.0.0", tiny)
+	upload(t, r, "late", "v1.0.0", testutil.TinyWasm)
 
 	backup := filepath.Join(t.TempDir(), "backup")
 	if _, err := repo.ExtractBackup(t.Context(), &stream, backup); err != nil {
@@ -248,7 +249,7 @@ func copyTree(t *testing.T, from, to string) {
 func TestRestoreFromAPlainCopyWithADamagedIndex(t *testing.T) {
 	r, dir := openRepo(t, repo.Options{})
 	for i := range 4 {
-		upload(t, r, "math", fmt.Sprintf("v0.%d.0", i), wasm(uint64(i), 300))
+		upload(t, r, "math", fmt.Sprintf("v0.%d.0", i), testutil.Wasm(fmt.Sprint(i), 300))
 	}
 	r.FlushMirror(t.Context())
 	data := filepath.Join(t.TempDir(), "copy-of-data")
@@ -285,7 +286,7 @@ func TestIndexDeletedOrDamagedRefusesToOpenAndRebuilds(t *testing.T) {
 			}
 			var recs []index.Record
 			for i := range 3 {
-				recs = append(recs, upload(t, r, "math", fmt.Sprintf("v1.%d.0", i), wasm(uint64(i), 400)))
+				recs = append(recs, upload(t, r, "math", fmt.Sprintf("v1.%d.0", i), testutil.Wasm(fmt.Sprint(i), 400)))
 			}
 			r.Close()
 			idx := filepath.Join(dir, repo.IndexFile)

@@ -3,10 +3,10 @@ package repo_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
@@ -20,26 +20,6 @@ import (
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
 )
-
-// tiny is the smallest valid module (GMP.md's test vector).
-var tiny = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
-
-const tinyDigest = "sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"
-
-// wasm returns a module of size bytes (at least 8) whose content is
-// determined by seed: a valid header followed by seed-derived bytes.
-func wasm(seed uint64, size int) []byte {
-	b := make([]byte, max(size, 16))
-	copy(b, tiny)
-	x := seed*0x9E3779B97F4A7C15 + 1
-	for i := 8; i+8 <= len(b); i += 8 {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		binary.LittleEndian.PutUint64(b[i:], x)
-	}
-	return b[:max(size, 8)]
-}
 
 // openRepo opens a repository in a fresh folder and checks the store's
 // invariants when the test ends.
@@ -153,15 +133,15 @@ func get(t testing.TB, r *repo.Repo, name, query string) (index.Record, []byte, 
 
 func TestUploadGetRoundTrip(t *testing.T) {
 	r, dir := openRepo(t, repo.Options{})
-	rec := upload(t, r, "tiny", "v0.0.1", tiny)
-	if rec.Name != "tiny" || rec.Version != "v0.0.1" || rec.Digest != tinyDigest || rec.Size != 8 || rec.Created.IsZero() {
+	rec := upload(t, r, "tiny", "v0.0.1", testutil.TinyWasm)
+	if rec.Name != "tiny" || rec.Version != "v0.0.1" || rec.Digest != testutil.TinyDigest || rec.Size != 8 || rec.Created.IsZero() {
 		t.Fatalf("record = %+v", rec)
 	}
 	got, data, err := get(t, r, "tiny", "")
-	if err != nil || !bytes.Equal(data, tiny) || got.Digest != tinyDigest {
+	if err != nil || !bytes.Equal(data, testutil.TinyWasm) || got.Digest != testutil.TinyDigest {
 		t.Fatalf("get = %+v %x %v", got, data, err)
 	}
-	blob := filepath.Join(dir, "blobs", "sha256", digest.Digest(tinyDigest).Encoded())
+	blob := filepath.Join(dir, "blobs", "sha256", digest.Digest(testutil.TinyDigest).Encoded())
 	fi, err := os.Stat(blob)
 	if err != nil || fi.Mode().Perm() != 0o444 {
 		t.Fatalf("blob file %s: %v %v", blob, fi, err)
@@ -171,7 +151,7 @@ func TestUploadGetRoundTrip(t *testing.T) {
 func TestResolveThroughRepo(t *testing.T) {
 	r, _ := openRepo(t, repo.Options{})
 	for i, v := range []string{"v1.0.0", "1.2.0", "v1.3.0-rc.1", "v2.0.0-beta"} {
-		upload(t, r, "math", v, wasm(uint64(i), 64))
+		upload(t, r, "math", v, testutil.Wasm(fmt.Sprint(i), 64))
 	}
 	for _, tc := range []struct{ query, want string }{
 		{"", "1.2.0"},
@@ -204,7 +184,7 @@ func TestResolveThroughRepo(t *testing.T) {
 
 func TestUploadRefusesBadInput(t *testing.T) {
 	r, dir := openRepo(t, repo.Options{MaxModuleSize: 1024})
-	upload(t, r, "keep", "v1.0.0", tiny)
+	upload(t, r, "keep", "v1.0.0", testutil.TinyWasm)
 	for _, tc := range []struct {
 		name, version string
 		data          []byte
@@ -219,12 +199,12 @@ func TestUploadRefusesBadInput(t *testing.T) {
 		{"wat", "v1.0.0", []byte("(module (func))"), "", repo.ErrNotWasm, "text format"},
 		{"short", "v1.0.0", []byte{0, 'a', 's'}, "", repo.ErrNotWasm, "3 bytes"},
 		{"wasm2", "v1.0.0", []byte{0, 'a', 's', 'm', 2, 0, 0, 0}, "", repo.ErrNotWasm, "version 2"},
-		{"big", "v1.0.0", wasm(1, 1025), "", errdefs.ErrTooLarge, "1 KiB"},
-		{"Bad.Name", "v1.0.0", tiny, "", errdefs.ErrInvalid, "Bad.Name"},
-		{"short-version", "1.2", tiny, "", errdefs.ErrInvalid, "1.2"},
-		{"mismatch", "v1.0.0", tiny, digest.FromString("other"), errdefs.ErrCorrupt, "digest"},
-		{"baddigest", "v1.0.0", tiny, "sha256:xyz", errdefs.ErrInvalid, "sha256:xyz"},
-		{"keep", "1.0.0+build7", wasm(2, 32), "", errdefs.ErrConflict, "v1.0.0"},
+		{"big", "v1.0.0", testutil.Wasm("1", 1025), "", errdefs.ErrTooLarge, "1 KiB"},
+		{"Bad.Name", "v1.0.0", testutil.TinyWasm, "", errdefs.ErrInvalid, "Bad.Name"},
+		{"short-version", "1.2", testutil.TinyWasm, "", errdefs.ErrInvalid, "1.2"},
+		{"mismatch", "v1.0.0", testutil.TinyWasm, digest.FromString("other"), errdefs.ErrCorrupt, "digest"},
+		{"baddigest", "v1.0.0", testutil.TinyWasm, "sha256:xyz", errdefs.ErrInvalid, "sha256:xyz"},
+		{"keep", "1.0.0+build7", testutil.Wasm("2", 32), "", errdefs.ErrConflict, "v1.0.0"},
 	} {
 		_, err := r.Upload(t.Context(), tc.name, tc.version, bytes.NewReader(tc.data), tc.expected)
 		if !errors.Is(err, tc.class) || !strings.Contains(err.Error(), tc.says) {
@@ -235,7 +215,7 @@ func TestUploadRefusesBadInput(t *testing.T) {
 		t.Error("ErrNotWasm and ErrEmpty must be ErrInvalid too")
 	}
 	mods, _ := r.List(t.Context(), "")
-	if len(mods) != 1 || len(mods[0].Versions) != 1 || mods[0].Versions[0].Digest != tinyDigest {
+	if len(mods) != 1 || len(mods[0].Versions) != 1 || mods[0].Versions[0].Digest != testutil.TinyDigest {
 		t.Fatalf("refused uploads changed the store: %+v", mods)
 	}
 	// Only keep's blob and, at most, the conflicting version's orphan.
@@ -253,29 +233,29 @@ func TestUploadRefusesBadInput(t *testing.T) {
 
 func TestImmutableVersions(t *testing.T) {
 	r, _ := openRepo(t, repo.Options{})
-	first := upload(t, r, "math", "v1.0.0", tiny)
-	again := upload(t, r, "math", "v1.0.0", tiny)
+	first := upload(t, r, "math", "v1.0.0", testutil.TinyWasm)
+	again := upload(t, r, "math", "v1.0.0", testutil.TinyWasm)
 	if again != first {
 		t.Errorf("same bytes again = %+v, want the stored %+v", again, first)
 	}
 	// Semver-equal spelling with the same bytes is the same version.
-	if same := upload(t, r, "math", "1.0.0", tiny); same.Version != "v1.0.0" {
+	if same := upload(t, r, "math", "1.0.0", testutil.TinyWasm); same.Version != "v1.0.0" {
 		t.Errorf("1.0.0 with the same bytes = %+v, want the stored v1.0.0", same)
 	}
-	_, err := r.Upload(t.Context(), "math", "v1.0.0", bytes.NewReader(wasm(7, 100)), "")
+	_, err := r.Upload(t.Context(), "math", "v1.0.0", bytes.NewReader(testutil.Wasm("7", 100)), "")
 	if !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("other bytes: %v, want ErrConflict", err)
 	}
 	_, data, err := get(t, r, "math", "v1.0.0")
-	if err != nil || !bytes.Equal(data, tiny) {
+	if err != nil || !bytes.Equal(data, testutil.TinyWasm) {
 		t.Fatalf("the stored version changed: %x %v", data, err)
 	}
 }
 
 func TestDedupeAndRemoveKeepSharedBlob(t *testing.T) {
 	r, dir := openRepo(t, repo.Options{})
-	a := upload(t, r, "alpha", "v1.0.0", tiny)
-	b := upload(t, r, "beta", "v2.0.0", tiny)
+	a := upload(t, r, "alpha", "v1.0.0", testutil.TinyWasm)
+	b := upload(t, r, "beta", "v2.0.0", testutil.TinyWasm)
 	if a.Digest != b.Digest {
 		t.Fatal("same bytes, different digests")
 	}
@@ -290,7 +270,7 @@ func TestDedupeAndRemoveKeepSharedBlob(t *testing.T) {
 	if _, err := r.Remove(t.Context(), "alpha", "1.0.0"); err != nil {
 		t.Fatal(err)
 	}
-	if _, data, err := get(t, r, "beta", ""); err != nil || !bytes.Equal(data, tiny) {
+	if _, data, err := get(t, r, "beta", ""); err != nil || !bytes.Equal(data, testutil.TinyWasm) {
 		t.Fatalf("removing alpha broke beta: %v", err)
 	}
 	if _, err := r.Remove(t.Context(), "beta", "v2.0.0"); err != nil {
@@ -306,10 +286,10 @@ func TestDedupeAndRemoveKeepSharedBlob(t *testing.T) {
 
 func TestCorruptBlobIsNeverHandedOut(t *testing.T) {
 	r, dir := openRepo(t, repo.Options{})
-	data := wasm(3, 4096)
+	data := testutil.Wasm("3", 4096)
 	rec := upload(t, r, "math", "v1.0.0", data)
 	path := filepath.Join(dir, "blobs", "sha256", rec.Digest.Encoded())
-	flipByte(t, path, 100)
+	testutil.FlipByte(t, path, 100)
 
 	_, got, err := get(t, r, "math", "v1.0.0")
 	if !errors.Is(err, repo.ErrModuleCorrupt) || !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "math@v1.0.0") {
@@ -331,35 +311,15 @@ func TestCorruptBlobIsNeverHandedOut(t *testing.T) {
 	}
 }
 
-func flipByte(t testing.TB, path string, at int64) {
-	t.Helper()
-	if err := os.Chmod(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := []byte{0}
-	if _, err := f.ReadAt(b, at); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, at); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestMirrorFollowsIndexAndIsRebuilt(t *testing.T) {
 	dir := t.TempDir()
 	r, err := repo.Open(t.Context(), dir, repo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	upload(t, r, "math", "v0.0.1", tiny)
-	upload(t, r, "math", "v0.0.2", wasm(1, 20))
-	upload(t, r, "io", "v1.0.0", wasm(2, 20))
+	upload(t, r, "math", "v0.0.1", testutil.TinyWasm)
+	upload(t, r, "math", "v0.0.2", testutil.Wasm("1", 20))
+	upload(t, r, "io", "v1.0.0", testutil.Wasm("2", 20))
 	if err := r.FlushMirror(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -408,11 +368,11 @@ func TestConcurrentUploadsAndReads(t *testing.T) {
 			for i := range perWriter {
 				// Every writer uploads the shared module (same name, version and
 				// bytes: all succeed) and a module of its own.
-				if _, err := r.Upload(t.Context(), "shared", "v1.0.0", bytes.NewReader(wasm(99, 5000)), ""); err != nil {
+				if _, err := r.Upload(t.Context(), "shared", "v1.0.0", bytes.NewReader(testutil.Wasm("99", 5000)), ""); err != nil {
 					errs <- fmt.Errorf("shared: %w", err)
 				}
 				name := fmt.Sprintf("mod-%d", w)
-				if _, err := r.Upload(t.Context(), name, fmt.Sprintf("v1.0.%d", i), bytes.NewReader(wasm(uint64(w*1000+i), 3000+i)), ""); err != nil {
+				if _, err := r.Upload(t.Context(), name, fmt.Sprintf("v1.0.%d", i), bytes.NewReader(testutil.Wasm(fmt.Sprint(w*1000+i), 3000+i)), ""); err != nil {
 					errs <- fmt.Errorf("%s: %w", name, err)
 				}
 				if rec, rd, err := r.Get(t.Context(), "shared", "latest"); err == nil {
@@ -449,8 +409,8 @@ func TestConcurrentUploadsAndReads(t *testing.T) {
 
 func TestOpenImportsEarlyStoreInPlace(t *testing.T) {
 	dir := t.TempDir()
-	good := wasm(5, 100)
-	bad := wasm(6, 100)
+	good := testutil.Wasm("5", 100)
+	bad := testutil.Wasm("6", 100)
 	os.WriteFile(filepath.Join(dir, "math-v0.0.1.wasm"), good, 0o644)
 	os.WriteFile(filepath.Join(dir, "io-v1.0.0.wasm"), bad, 0o644)
 	legacy := fmt.Sprintf(`{
@@ -502,7 +462,7 @@ func TestMirrorCatchesUpAfterAFailedWrite(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(mirrorPath, "in-the-way"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	upload(t, r, "math", "v1.0.0", tiny)
+	upload(t, r, "math", "v1.0.0", testutil.TinyWasm)
 	time.Sleep(100 * time.Millisecond) // the writer tries, and fails
 	if fi, err := os.Stat(mirrorPath); err != nil || !fi.IsDir() {
 		t.Fatalf("the obstacle is gone too early: %v", err)
