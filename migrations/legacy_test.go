@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
@@ -63,15 +64,6 @@ func newUploader(t *testing.T) *indexUploader {
 	return &indexUploader{db: db}
 }
 
-// wasm is a small valid WebAssembly module carrying tag in a custom
-// section, so that each fixture module has its own bytes.
-func wasm(tag string) []byte {
-	b := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
-	payload := append([]byte{byte(len(tag))}, tag...)
-	b = append(b, 0x00, byte(len(payload)))
-	return append(b, payload...)
-}
-
 func hexHash(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -87,48 +79,37 @@ type legacyFixtureModule struct {
 }
 
 func legacyFixture() []legacyFixtureModule {
-	tiny := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
+	tiny := testutil.TinyWasm
 	m := func(key, version string, content []byte) legacyFixtureModule {
 		return legacyFixtureModule{key: key, version: version, file: key + "-" + version + ".wasm", bytes: content, hash: hexHash(content)}
 	}
-	broken := m("broken", "1.0.0", wasm("broken"))
-	broken.hash = hexHash(wasm("what was listed")) // the bytes on disk differ
-	ghost := m("ghost", "2.0.0", wasm("ghost"))
+	broken := m("broken", "1.0.0", testutil.Wasm("broken", 0))
+	broken.hash = hexHash(testutil.Wasm("what was listed", 0)) // the bytes on disk differ
+	ghost := m("ghost", "2.0.0", testutil.Wasm("ghost", 0))
 	ghost.bytes = nil // listed, never written
-	escape := m("escape", "1.0.0", wasm("escape"))
+	escape := m("escape", "1.0.0", testutil.Wasm("escape", 0))
 	escape.file, escape.bytes = "../escape-1.0.0.wasm", nil // the test puts it there
-	named := m("named", "1.0.0", wasm("named"))
+	named := m("named", "1.0.0", testutil.Wasm("named", 0))
 	named.nameField = "other"
-	upper := m("upper", "1.0.0", wasm("upper"))
+	upper := m("upper", "1.0.0", testutil.Wasm("upper", 0))
 	upper.hash = strings.ToUpper(upper.hash) // early gpmd wrote upper-case hex at times
 	return []legacyFixtureModule{
-		m("math", "v0.0.1", wasm("math 0.0.1")),
-		m("math", "0.1.0", wasm("math 0.1.0")),
-		m("math", "v0.2.0-rc.1", wasm("math 0.2.0-rc.1")),
-		m("math", "v0.10.0", wasm("math 0.10.0")),
+		m("math", "v0.0.1", testutil.Wasm("math 0.0.1", 0)),
+		m("math", "0.1.0", testutil.Wasm("math 0.1.0", 0)),
+		m("math", "v0.2.0-rc.1", testutil.Wasm("math 0.2.0-rc.1", 0)),
+		m("math", "v0.10.0", testutil.Wasm("math 0.10.0", 0)),
 		m("tiny", "v0.0.1", tiny),
-		m("copy", "1.0.0", wasm("math 0.1.0")), // same bytes as math 0.1.0
-		m("dup", "1.0.0", wasm("dup a")),
-		m("dup", "v1.0.0", wasm("dup b")), // same version, other bytes: a conflict
+		m("copy", "1.0.0", testutil.Wasm("math 0.1.0", 0)), // same bytes as math 0.1.0
+		m("dup", "1.0.0", testutil.Wasm("dup a", 0)),
+		m("dup", "v1.0.0", testutil.Wasm("dup b", 0)), // same version, other bytes: a conflict
 		broken,
 		ghost,
-		m("Bad.Name", "1.0.0", wasm("bad name")),
-		m("short", "1.2", wasm("short")),
+		m("Bad.Name", "1.0.0", testutil.Wasm("bad name", 0)),
+		m("short", "1.2", testutil.Wasm("short", 0)),
 		escape,
 		named,
 		upper,
 	}
-}
-
-type fixtureVersion struct {
-	Version string `json:"version"`
-	File    string `json:"file"`
-	Hash    string `json:"hash"`
-}
-
-type fixtureModule struct {
-	Name     string                    `json:"name"`
-	Versions map[string]fixtureVersion `json:"versions"`
 }
 
 // writeLegacyFixture writes an early gpmd's store into dir.
@@ -137,7 +118,7 @@ func writeLegacyFixture(t *testing.T, dir string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	doc := map[string]*fixtureModule{}
+	doc := map[string]*modulesjson.Module{}
 	for _, f := range legacyFixture() {
 		mod := doc[f.key]
 		if mod == nil {
@@ -145,10 +126,10 @@ func writeLegacyFixture(t *testing.T, dir string) {
 			if name == "" {
 				name = f.key
 			}
-			mod = &fixtureModule{Name: name, Versions: map[string]fixtureVersion{}}
+			mod = &modulesjson.Module{Name: name, Versions: map[string]modulesjson.Version{}}
 			doc[f.key] = mod
 		}
-		mod.Versions[f.version] = fixtureVersion{Version: f.version, File: f.file, Hash: f.hash}
+		mod.Versions[f.version] = modulesjson.Version{Version: f.version, File: f.file, Hash: f.hash}
 		if f.bytes != nil {
 			if err := os.WriteFile(filepath.Join(dir, f.file), f.bytes, 0o644); err != nil {
 				t.Fatal(err)
@@ -179,7 +160,7 @@ func copyLegacyFixture(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, "escape-1.0.0.wasm"), wasm("escape"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "escape-1.0.0.wasm"), testutil.Wasm("escape", 0), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -250,21 +231,21 @@ func TestImportLegacy(t *testing.T) {
 func TestImportLegacyAbsolutePaths(t *testing.T) {
 	dir := copyLegacyFixture(t)
 	outside := filepath.Join(t.TempDir(), "outside-1.0.0.wasm")
-	if err := os.WriteFile(outside, wasm("outside"), 0o644); err != nil {
+	if err := os.WriteFile(outside, testutil.Wasm("outside", 0), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	absDir, _ := filepath.Abs(dir)
-	doc := map[string]fixtureModule{
-		"inside": {Name: "inside", Versions: map[string]fixtureVersion{
+	doc := map[string]modulesjson.Module{
+		"inside": {Name: "inside", Versions: map[string]modulesjson.Version{
 			"1.0.0": {Version: "1.0.0", File: filepath.Join(absDir, "tiny-v0.0.1.wasm"), Hash: hexHash([]byte("\x00asm\x01\x00\x00\x00"))},
 			// An absolute path that climbs out and back in is inside.
 			"1.0.1": {Version: "1.0.1", File: absDir + "/../store/tiny-v0.0.1.wasm", Hash: hexHash([]byte("\x00asm\x01\x00\x00\x00"))},
 		}},
-		"outside": {Name: "outside", Versions: map[string]fixtureVersion{
-			"1.0.0": {Version: "1.0.0", File: outside, Hash: hexHash(wasm("outside"))},
+		"outside": {Name: "outside", Versions: map[string]modulesjson.Version{
+			"1.0.0": {Version: "1.0.0", File: outside, Hash: hexHash(testutil.Wasm("outside", 0))},
 		}},
-		"sneaky": {Name: "sneaky", Versions: map[string]fixtureVersion{
-			"1.0.0": {Version: "1.0.0", File: "sub/../../outside.wasm", Hash: hexHash(wasm("outside"))},
+		"sneaky": {Name: "sneaky", Versions: map[string]modulesjson.Version{
+			"1.0.0": {Version: "1.0.0", File: "sub/../../outside.wasm", Hash: hexHash(testutil.Wasm("outside", 0))},
 		}},
 	}
 	data, _ := json.Marshal(doc)
@@ -296,7 +277,7 @@ func TestReadLegacyMirrorShape(t *testing.T) {
 	if err := os.MkdirAll(blobDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a, b := wasm("a"), wasm("b")
+	a, b := testutil.Wasm("a", 0), testutil.Wasm("b", 0)
 	for _, c := range [][]byte{a, b} {
 		if err := os.WriteFile(filepath.Join(blobDir, hexHash(c)), c, 0o444); err != nil {
 			t.Fatal(err)
@@ -364,7 +345,7 @@ func TestReadLegacyOrderAndFields(t *testing.T) {
 		if e.File != filepath.Join(abs, e.Name+"-"+e.Version+".wasm") || e.Size != -1 || !e.Created.IsZero() {
 			t.Errorf("entry %+v", e)
 		}
-		if e.Name == "upper" && e.Digest != digest.FromBytes(wasm("upper")) {
+		if e.Name == "upper" && e.Digest != digest.FromBytes(testutil.Wasm("upper", 0)) {
 			t.Errorf("upper-case hash read as %s", e.Digest)
 		}
 	}

@@ -64,14 +64,15 @@ type Module struct {
 
 // Version is one version in the file. Digest, Size and Created are in
 // gpmd's shape only; Size and Created are pointers so that Read can tell
-// "absent" (the early shape) from zero.
+// "absent" (the early shape) from zero, and all three are left out when
+// unset, so that the same type writes the early shape (tests do).
 type Version struct {
 	Version string     `json:"version"`
 	File    string     `json:"file"`
 	Hash    string     `json:"hash"`
-	Digest  string     `json:"digest"`
-	Size    *int64     `json:"size"`
-	Created *time.Time `json:"created"`
+	Digest  string     `json:"digest,omitempty"`
+	Size    *int64     `json:"size,omitempty"`
+	Created *time.Time `json:"created,omitempty"`
 }
 
 // Encode renders the records that walk yields as the file's bytes. walk
