@@ -1,17 +1,16 @@
 package migrations
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,33 +23,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/schema1.db and testdata/legacy/ from the generators")
 
-// lockHolderEnv makes the test binary a second process that holds the
-// index at the given path (see TestUpgradeLockedBySecondProcess).
-const lockHolderEnv = "GPMD_MIGRATIONS_TEST_HOLD_LOCK"
-
 func TestMain(m *testing.M) {
-	if path := os.Getenv(lockHolderEnv); path != "" {
-		os.Exit(holdLock(path))
-	}
+	// The second process of TestUpgradeLockedBySecondProcess: it opens the
+	// index and holds the file.
+	testutil.HoldLockIfAsked(func(path string) (io.Closer, error) {
+		return index.Open(path, index.Options{})
+	})
 	os.Exit(m.Run())
-}
-
-func holdLock(path string) int {
-	db, err := index.Open(path, index.Options{})
-	if err != nil {
-		fmt.Println("open:", err)
-		return 2
-	}
-	defer db.Close()
-	fmt.Println("ready")
-	done := make(chan struct{})
-	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(done) }()
-	select {
-	case <-done:
-		return 0
-	case <-time.After(time.Minute):
-		return 3
-	}
 }
 
 // schema1Entry is one record of a schema-1 file.
@@ -501,35 +480,7 @@ func TestUpgradeLockedBySecondProcess(t *testing.T) {
 	if _, err := Upgrade(path); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), lockHolderEnv+"="+path)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- s
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case s := <-line:
-		if strings.TrimSpace(s) != "ready" {
-			t.Fatalf("lock holder said %q", s)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("lock holder did not start")
-	}
+	release := testutil.StartLockHolder(t, path)
 	for _, up := range []func() (int, error){
 		func() (int, error) { return UpgradeWith(path, index.Options{Timeout: 100 * time.Millisecond}) },
 		func() (int, error) { return Upgrade(path) },
@@ -543,10 +494,7 @@ func TestUpgradeLockedBySecondProcess(t *testing.T) {
 			t.Fatalf("Upgrade of a held file took %v", took)
 		}
 	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("lock holder: %v", err)
-	}
+	release()
 	if from, err := Upgrade(path); err != nil || from != index.SchemaVersion {
 		t.Fatalf("Upgrade after release = %d, %v", from, err)
 	}
