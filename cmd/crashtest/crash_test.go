@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -116,11 +116,8 @@ func (d *daemon) start() {
 func (d *daemon) killHard() {
 	d.t.Helper()
 	syscall.Kill(d.pid, syscall.SIGKILL)
-	for range 500 {
-		if !alive(d.pid) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if testutil.Eventually(5*time.Second, func() bool { return !alive(d.pid) }) {
+		return
 	}
 	d.t.Fatalf("daemon pid %d still alive 5 s after SIGKILL", d.pid)
 }
@@ -134,21 +131,6 @@ func alive(pid int) bool {
 	s := string(stat)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
-// module returns a valid WebAssembly binary of the given size whose bytes
-// depend on seed.
-func module(seed uint64, size int) []byte {
-	b := make([]byte, max(size, 16))
-	copy(b, []byte{0, 'a', 's', 'm', 1, 0, 0, 0})
-	x := seed | 1
-	for i := 8; i+8 <= len(b); i += 8 {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		binary.LittleEndian.PutUint64(b[i:], x)
-	}
-	return b
 }
 
 func digestOf(b []byte) string {
@@ -211,7 +193,7 @@ func TestKillNineCampaign(t *testing.T) {
 						if op == 0 {
 							content, size = 7, 5000
 						}
-						data := module(content, size)
+						data := testutil.Wasm(fmt.Sprint(content), size)
 						name := fmt.Sprintf("m%d", wrng.IntN(4))
 						version := fmt.Sprintf("v%d.%d.%d", round, w, i)
 						_, errOut, code := d.gpmd(data, "wasm", "upload", "--name", name, "--version", version, "--file", "-")
