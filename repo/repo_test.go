@@ -470,14 +470,8 @@ func TestMirrorCatchesUpAfterAFailedWrite(t *testing.T) {
 	if err := os.RemoveAll(mirrorPath); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if data, err := os.ReadFile(mirrorPath); err == nil && strings.Contains(string(data), `"math"`) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the mirror did not catch up within 5 s of the cause going away")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, "the mirror to catch up after the cause went away", func() bool {
+		data, err := os.ReadFile(mirrorPath)
+		return err == nil && strings.Contains(string(data), `"math"`)
+	})
 }
