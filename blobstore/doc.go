@@ -9,6 +9,16 @@
 // blobs/ is derived from such a digest in one function, so no name can reach
 // outside the root. Anything else is refused with errdefs.ErrInvalid.
 //
+// This package is the one home of that layout: callers that need a blob's
+// path relative to the root (RelPath, ParseRelPath), to know whether a
+// folder holds blobs before they may open it (HoldsBlobs), to read another
+// store's folder (WalkFolder) or to remove stale temporary files
+// (RemoveStaleIngest) ask here instead of spelling blobs/ or ingest/.
+//
+// Errors wrap the errdefs classes with the blob's digest as subject:
+// ErrNotFound, ErrInvalid (a bad digest), ErrCorrupt (bytes that do not
+// hash to their digest), ErrTooLarge.
+//
 // # Guarantees
 //
 // Every file under blobs/ is complete or absent, at every instant, also

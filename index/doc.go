@@ -74,6 +74,14 @@
 // SchemaVersion. Open refuses an older schema with ErrSchemaOld until
 // migrations.Upgrade has run, and a newer one with ErrSchemaTooNew.
 //
+// # Errors
+//
+// A missing name or version wraps errdefs.ErrNotFound, a bad name,
+// version or constraint errdefs.ErrInvalid, a version stored with other
+// bytes errdefs.ErrConflict, each with its subject. ErrLocked,
+// ErrSchemaTooNew and ErrSchemaOld are narrower and wrap
+// errdefs.ErrUnavailable.
+//
 // # Caveats
 //
 // Remove does not delete blobs: it reports how many versions still name

@@ -37,9 +37,16 @@
 // compared with the index and rewritten when missing or stale; Close writes
 // the last changes. A write that fails (a full disk) is retried by itself,
 // backing off up to 30 s; verify reports the mirror stale meanwhile. Its
-// shape is the early gpmd's ("name" → {"name", "versions": {"<version>":
-// {"version", "file", "hash"}}}, with file the blob's path relative to
-// <dir> and hash its hex digest) plus digest, size and created per version.
+// shape, encoding and reading live in package modulesjson (the early
+// gpmd's shape plus digest, size and created per version); the blob paths
+// it names come from package blobstore, which owns every path under blobs/
+// and ingest/ (this package asks it, and never spells them).
+//
+// Errors. Every error wraps an errdefs class with its subject (module
+// name@version, blob digest, folder), tested with errors.Is: not found,
+// invalid, conflict, too large, no space, corrupt. The narrower errors a
+// caller must tell apart (ErrNotWasm, ErrEmpty, ErrModuleCorrupt,
+// ErrIndexUnusable, ErrNotEmpty, index.ErrLocked) each wrap their class.
 //
 // Concurrency. A Repo is safe for concurrent use by many goroutines. One
 // process at a time opens a folder: the index's file lock refuses a second
