@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -110,19 +111,9 @@ func walkBlobsDir(ctx context.Context, dir string, missingOK bool, fn func(Info,
 // tries again, and Open removes every leftover anyway.
 func (s *Store) RemoveStaleIngest(olderThan time.Time, dryRun bool) []string {
 	entries, _ := os.ReadDir(s.ingestDir)
-	var stale []string
+	paths := make([]string, 0, len(entries))
 	for _, e := range entries {
-		p := filepath.Join(s.ingestDir, e.Name())
-		fi, err := os.Stat(p)
-		if err != nil || fi.IsDir() || fi.ModTime().After(olderThan) {
-			continue
-		}
-		if !dryRun {
-			if err := os.Remove(p); err != nil {
-				continue
-			}
-		}
-		stale = append(stale, p)
+		paths = append(paths, filepath.Join(s.ingestDir, e.Name()))
 	}
-	return stale
+	return fsutil.RemoveStale(paths, olderThan, dryRun)
 }

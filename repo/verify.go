@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/ghost-network/gpmd/modulesjson"
 	"os"
 	"path/filepath"
@@ -228,19 +229,8 @@ func (r *Repo) GC(ctx context.Context, dryRun bool) (GCReport, error) {
 	old := time.Now().Add(-LeftoverAge)
 	rep.Leftovers = append(rep.Leftovers, r.blobs.RemoveStaleIngest(old, dryRun)...)
 	// The mirror's own temporary files are the repository's to sweep.
-	matches, _ := filepath.Glob(filepath.Join(r.dir, "."+modulesjson.FileName+".*.tmp"))
-	for _, m := range matches {
-		fi, err := os.Stat(m)
-		if err != nil || fi.IsDir() || fi.ModTime().After(old) {
-			continue
-		}
-		if !dryRun {
-			if err := os.Remove(m); err != nil {
-				continue
-			}
-		}
-		rep.Leftovers = append(rep.Leftovers, m)
-	}
+	tmps, _ := filepath.Glob(filepath.Join(r.dir, "."+modulesjson.FileName+".*.tmp"))
+	rep.Leftovers = append(rep.Leftovers, fsutil.RemoveStale(tmps, old, dryRun)...)
 	if len(rep.Removed) > 0 && !dryRun {
 		r.log.Info("gc removed blobs", "count", len(rep.Removed), "bytes", rep.Bytes)
 	}
