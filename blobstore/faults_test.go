@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
 	"io/fs"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -1,9 +1,10 @@
 package blobstore
 
 import (
-	"github.com/ghost-network/gpmd/internal/fsutil"
 	"io/fs"
 	"os"
+
+	"github.com/ghost-network/gpmd/internal/fsutil"
 )
 
 // fileOps holds the file system calls of the commit sequence, so that tests

@@ -3,11 +3,11 @@ package blobstore
 import (
 	"crypto/sha256"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
 	"hash"
 	"io"
 	"os"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/opencontainers/go-digest"
 )
 

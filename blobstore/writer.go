@@ -5,12 +5,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
 	"hash"
 	"io"
 	"io/fs"
 	"os"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
 )

@@ -2,13 +2,14 @@ package index
 
 import (
 	"errors"
-	"github.com/ghost-network/gpmd/internal/testutil"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 func TestMain(m *testing.M) {

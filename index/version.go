@@ -5,11 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
 	"strconv"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/ghost-network/gpmd/errdefs"
 )
 
 // MaxNameLen is the longest module name GMP allows.

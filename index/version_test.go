@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/ghost-network/gpmd/errdefs"
 )
 
 func TestValidateName(t *testing.T) {

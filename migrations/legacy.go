@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"io/fs"
 	"os"
 
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -7,9 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/internal/testutil"
-	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/testutil"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/opencontainers/go-digest"
 )
 

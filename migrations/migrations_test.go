@@ -6,8 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/internal/testutil"
 	"io"
 	"maps"
 	"os"
@@ -16,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
 )

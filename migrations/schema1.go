@@ -3,10 +3,10 @@ package migrations
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"

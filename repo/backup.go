@@ -5,15 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/internal/fsutil"
-	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
+	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/ghost-network/gpmd/internal/testutil"
 	"testing"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
 	"github.com/ghost-network/gpmd/blobstore/blobstoretest"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 )
 

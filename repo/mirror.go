@@ -3,8 +3,6 @@ package repo
 import (
 	"bytes"
 	"fmt"
-	"github.com/ghost-network/gpmd/internal/fsutil"
-	"github.com/ghost-network/gpmd/modulesjson"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/modulesjson"
 )
 
 // MirrorFile is the name of the JSON mirror of the index, beside it.

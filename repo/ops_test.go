@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/internal/testutil"
-	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,7 +11,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/testutil"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/ghost-network/gpmd/repo"
 )
 

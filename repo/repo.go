@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/internal/fsutil"
-	"github.com/ghost-network/gpmd/internal/units"
-	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"log/slog"
 	"os"
@@ -17,8 +13,12 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/migrations"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/opencontainers/go-digest"
 )
 

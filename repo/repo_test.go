@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/internal/testutil"
-	"github.com/ghost-network/gpmd/modulesjson"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/testutil"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
 )

@@ -4,17 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/internal/fsutil"
-	"github.com/ghost-network/gpmd/modulesjson"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/ghost-network/gpmd/migrations"
+	"github.com/ghost-network/gpmd/modulesjson"
 )
 
 // RestoreReport says what Restore or RebuildIndex did.

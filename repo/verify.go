@@ -6,16 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/internal/fsutil"
-	"github.com/ghost-network/gpmd/modulesjson"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/opencontainers/go-digest"
 )
 

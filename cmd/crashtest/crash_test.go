@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/ghost-network/gpmd/internal/testutil"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -26,6 +25,7 @@ import (
 	// The campaign drives the gpmd binary it builds; importing the CLI ties
 	// go test's cache to the CLI's code, so a change to it reruns the test.
 	_ "github.com/ghost-network/gpmd/cmd/cli"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 var (
