@@ -82,7 +82,7 @@ func (r *Repo) WriteBackup(ctx context.Context, w io.Writer) (BackupReport, erro
 	if err != nil {
 		return rep, fmt.Errorf("backup: %w", err)
 	}
-	hdr := &tar.Header{Name: MirrorFile, Mode: 0o644, Size: int64(len(mirror)), ModTime: now, Typeflag: tar.TypeReg}
+	hdr := &tar.Header{Name: modulesjson.FileName, Mode: 0o644, Size: int64(len(mirror)), ModTime: now, Typeflag: tar.TypeReg}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return rep, fmt.Errorf("backup: %w", err)
 	}

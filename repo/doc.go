@@ -50,7 +50,7 @@
 //
 // Concurrency. A Repo is safe for concurrent use by many goroutines. One
 // process at a time opens a folder: the index's file lock refuses a second
-// one at once with ErrLocked.
+// one at once with index.ErrLocked.
 //
 // Early stores. Opening a folder that holds an early gpmd's store (a
 // ghost.modules.json and <name>-<version>.wasm files, but no index) imports

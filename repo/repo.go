@@ -114,7 +114,7 @@ type Repo struct {
 }
 
 // Open opens or creates the repository in dir. It upgrades an older index
-// schema, takes the index's lock (ErrLocked when another process holds it),
+// schema, takes the index's lock (index.ErrLocked when another process holds it),
 // removes leftovers of interrupted writes, imports an early gpmd's store
 // found in dir, and rebuilds ghost.modules.json when it is missing or stale.
 func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
