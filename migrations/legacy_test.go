@@ -237,9 +237,9 @@ func TestImportLegacyAbsolutePaths(t *testing.T) {
 	absDir, _ := filepath.Abs(dir)
 	doc := map[string]modulesjson.Module{
 		"inside": {Name: "inside", Versions: map[string]modulesjson.Version{
-			"1.0.0": {Version: "1.0.0", File: filepath.Join(absDir, "tiny-v0.0.1.wasm"), Hash: hexHash([]byte("\x00asm\x01\x00\x00\x00"))},
+			"1.0.0": {Version: "1.0.0", File: filepath.Join(absDir, "tiny-v0.0.1.wasm"), Hash: hexHash(testutil.TinyWasm)},
 			// An absolute path that climbs out and back in is inside.
-			"1.0.1": {Version: "1.0.1", File: absDir + "/../store/tiny-v0.0.1.wasm", Hash: hexHash([]byte("\x00asm\x01\x00\x00\x00"))},
+			"1.0.1": {Version: "1.0.1", File: absDir + "/../store/tiny-v0.0.1.wasm", Hash: hexHash(testutil.TinyWasm)},
 		}},
 		"outside": {Name: "outside", Versions: map[string]modulesjson.Version{
 			"1.0.0": {Version: "1.0.0", File: outside, Hash: hexHash(testutil.Wasm("outside", 0))},

@@ -58,7 +58,7 @@ func schema1Fixture() []schema1Entry {
 		e("math", "1.1.0-rc.1", "math 1.1rc1", 140, 4),
 		e("math", "v1.1.0+build.5", "math 1.1", 150, 5),
 		e("math", "2.0.0-alpha", "math 2a", 160, 6),
-		e("tiny", "v0.0.1", "\x00asm\x01\x00\x00\x00", 8, 7),
+		e("tiny", "v0.0.1", string(testutil.TinyWasm), 8, 7),
 		e("copy", "3.0.0", "math 1.0", 120, 8), // same bytes as math v1.0.0
 		e("nightly", "0.1.0-alpha", "n a", 3, 9),
 		e("nightly", "0.1.0-alpha.2", "n a2", 4, 10),
