@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 )
@@ -16,7 +17,7 @@ import (
 // and KB, MB, GB are read as the binary units too).
 type byteSize int64
 
-func (b *byteSize) String() string { return humanBytes(int64(*b)) }
+func (b *byteSize) String() string { return units.FormatBytes(int64(*b)) }
 func (b *byteSize) Type() string   { return "size" }
 
 func (b *byteSize) Set(s string) error {
@@ -50,23 +51,6 @@ func parseByteSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 1048576, 512KiB or 256MiB", s)
 	}
 	return n * mult, nil
-}
-
-// humanBytes formats n for people: 8 B, 1.5 KiB, 256 MiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	s := strconv.FormatFloat(v, 'f', 1, 64)
-	s = strings.TrimSuffix(s, ".0")
-	return s + " " + []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}[exp]
 }
 
 // shortDigest is sha256: and the first 12 hex digits, for tables.
