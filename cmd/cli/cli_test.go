@@ -16,7 +16,6 @@ import (
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil"
-	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -151,22 +150,6 @@ func TestExitCodeOfEveryClass(t *testing.T) {
 	}
 	if !errors.Is(control.ErrNotRunning, errdefs.ErrUnavailable) {
 		t.Error("ErrNotRunning is not of class ErrUnavailable")
-	}
-}
-
-func TestParseByteSize(t *testing.T) {
-	for in, want := range map[string]int64{"1048576": 1 << 20, "512KiB": 512 << 10, "256MiB": 256 << 20, "2G": 2 << 30, "64 kb": 64 << 10, "10B": 10} {
-		if got, err := parseByteSize(in); err != nil || got != want {
-			t.Errorf("%q: %d %v, want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0", "-1", "MiB", "1.5MiB", "lots", "99999999999GiB"} {
-		if _, err := parseByteSize(in); err == nil {
-			t.Errorf("%q accepted", in)
-		}
-	}
-	if units.FormatBytes(8) != "8 B" || units.FormatBytes(1536) != "1.5 KiB" || units.FormatBytes(256<<20) != "256 MiB" {
-		t.Errorf("humanBytes: %s %s %s", units.FormatBytes(8), units.FormatBytes(1536), units.FormatBytes(256<<20))
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/ghost-network/gpmd/internal/fsutil"
 )
 
 // State is what a running daemon records in <data>/gpmd.state.json for the
@@ -38,16 +40,18 @@ func ReadState(dir string) (State, error) {
 	return st, nil
 }
 
-// writeState writes the pid and state files, each by rename.
+// writeState writes the pid and state files, each atomically and durably
+// (fsutil: temp file, fsync, rename, fsync of the folder), so a reader sees
+// the old file or the new one, never half of one, even after a power cut.
 func writeState(dir string, st State) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, StateFile), append(data, '\n')); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(filepath.Join(dir, StateFile), append(data, '\n'), 0o600); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(st.PID)+"\n"))
+	return fsutil.WriteFileAtomicBytes(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(st.PID)+"\n"), 0o600)
 }
 
 // removeState removes the pid and state files of a daemon that stops.
@@ -62,33 +66,11 @@ func removeState(dir string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path through a temporary file and a
-// rename, so a reader sees the old or the new file, never half of one.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 // checkWritable proves that dir takes a new file, a rename and a removal:
 // what the repository and the state files need.
 func checkWritable(dir string) error {
 	probe := filepath.Join(dir, ".gpmd-write-check")
-	if err := writeFileAtomic(probe, []byte("ok\n")); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(probe, []byte("ok\n"), 0o600); err != nil {
 		return fmt.Errorf("data folder %s is not writable: %w", dir, err)
 	}
 	if err := os.Remove(probe); err != nil {
