@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/daemon"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
@@ -199,6 +200,65 @@ func TestHelpIsComplete(t *testing.T) {
 	}
 	if code := c.run("start", "--help"); code != 0 || !strings.Contains(c.out.String(), "$GPMD_GMP_ADDR") || !strings.Contains(c.out.String(), "--gmp-max-conns") {
 		t.Errorf("start --help: exit %d\n%s", code, c.out.String())
+	}
+}
+
+// TestChildArgsCarryEverySetting: the background daemon's command line,
+// read by a fresh `gpmd start`, gives back every setting this process
+// resolved (each set to a value that is not its default).
+func TestChildArgsCarryEverySetting(t *testing.T) {
+	example := map[daemon.Kind]string{daemon.KindString: "127.0.0.9:7", daemon.KindInt: "7", daemon.KindSize: "3MiB", daemon.KindDuration: "7s"}
+	want := daemon.DefaultConfig()
+	for _, s := range daemon.Settings() {
+		v := example[s.Kind]
+		if s.Flag == "data-dir" || s.Flag == "token-file" {
+			v = filepath.Join(t.TempDir(), s.Flag)
+		}
+		if err := s.Set(&want, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := childArgs(want)
+	if args[0] != "start" {
+		t.Fatalf("child args %q", args)
+	}
+	c := newTestCLI(t, nil)
+	root := NewCmdRoot(c.f)
+	start, _, err := root.Find([]string{"start"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := start.ParseFlags(args[1:]); err != nil {
+		t.Fatalf("child args %q: %v", args, err)
+	}
+	for _, s := range daemon.Settings() {
+		if got, w := s.Get(&c.f.settings), s.Get(&want); got != w {
+			t.Errorf("--%s reaches the child as %q, want %q (args %q)", s.Flag, got, w, args)
+		}
+	}
+}
+
+// TestClientDefaultAddress: with no flag, variable or state file, the
+// client commands call the default control address. Checked on the
+// resolved client, without dialing: whatever listens on the default port
+// on this machine does not matter.
+func TestClientDefaultAddress(t *testing.T) {
+	c := newTestCLI(t, nil)
+	root := NewCmdRoot(c.f)
+	status, _, err := root.Find([]string{"status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := status.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := c.f.Client(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if cl.Addr() != daemon.DefaultControlAddr || daemon.DefaultControlAddr != "127.0.0.1:1111" {
+		t.Fatalf("client address %q, want %q", cl.Addr(), "127.0.0.1:1111")
 	}
 }
 
