@@ -112,23 +112,8 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	}
 
 	// The ports come last: a failure above never opened one.
-	if d.ctrlLn, err = listen("control", "--control-addr", cfg.ControlAddr); err != nil {
+	if err := d.openPorts(); err != nil {
 		return nil, err
-	}
-	d.onClose(d.ctrlLn.Close)
-	if d.gmpLn, err = listen("GMP", "--gmp-addr", cfg.GMPAddr); err != nil {
-		return nil, err
-	}
-	d.onClose(d.gmpLn.Close)
-	d.state = State{
-		PID:         os.Getpid(),
-		Version:     cfg.Version,
-		Started:     time.Now(),
-		ControlAddr: d.ctrlLn.Addr().String(),
-		GMPAddr:     d.gmpLn.Addr().String(),
-		DataDir:     cfg.DataDir,
-		TokenFile:   cfg.TokenFile,
-		LogFile:     filepath.Join(cfg.DataDir, LogFile),
 	}
 	d.newServers(token)
 	if err := writeState(cfg.DataDir, d.state); err != nil {
@@ -141,6 +126,30 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 		"data_dir", cfg.DataDir, "token", token != "", "max_module_size", cfg.MaxModuleSize, "gmp_max_conns", cfg.GMPMaxConns, "fd_limit", fdLimit)
 	d.log.Info("settings", cfg.settingsAttrs()...)
 	return d, nil
+}
+
+// openPorts opens the control and GMP ports and records the daemon's
+// state with their real addresses (a port 0 resolved).
+func (d *daemon) openPorts() (err error) {
+	if d.ctrlLn, err = listen("control", "--control-addr", d.cfg.ControlAddr); err != nil {
+		return err
+	}
+	d.onClose(d.ctrlLn.Close)
+	if d.gmpLn, err = listen("GMP", "--gmp-addr", d.cfg.GMPAddr); err != nil {
+		return err
+	}
+	d.onClose(d.gmpLn.Close)
+	d.state = State{
+		PID:         os.Getpid(),
+		Version:     d.cfg.Version,
+		Started:     time.Now(),
+		ControlAddr: d.ctrlLn.Addr().String(),
+		GMPAddr:     d.gmpLn.Addr().String(),
+		DataDir:     d.cfg.DataDir,
+		TokenFile:   d.cfg.TokenFile,
+		LogFile:     filepath.Join(d.cfg.DataDir, LogFile),
+	}
+	return nil
 }
 
 // onClose adds f to what close undoes.
