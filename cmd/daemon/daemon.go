@@ -140,14 +140,16 @@ func (d *daemon) openPorts() (err error) {
 	}
 	d.onClose(d.gmpLn.Close)
 	d.state = State{
-		PID:         os.Getpid(),
-		Version:     d.cfg.Version,
-		Started:     time.Now(),
-		ControlAddr: d.ctrlLn.Addr().String(),
-		GMPAddr:     d.gmpLn.Addr().String(),
-		DataDir:     d.cfg.DataDir,
-		TokenFile:   d.cfg.TokenFile,
-		LogFile:     filepath.Join(d.cfg.DataDir, LogFile),
+		Info: control.Info{
+			PID:         os.Getpid(),
+			Version:     d.cfg.Version,
+			Started:     time.Now(),
+			ControlAddr: d.ctrlLn.Addr().String(),
+			GMPAddr:     d.gmpLn.Addr().String(),
+			DataDir:     d.cfg.DataDir,
+		},
+		TokenFile: d.cfg.TokenFile,
+		LogFile:   filepath.Join(d.cfg.DataDir, LogFile),
 	}
 	return nil
 }
@@ -214,7 +216,7 @@ func (d *daemon) closeStore() error {
 // newServers makes the GMP server and the control API's HTTP server over
 // the store; neither serves yet.
 func (d *daemon) newServers(token string) {
-	cfg, st := d.cfg, d.state
+	cfg := d.cfg
 	d.gmp = gmp.NewServer(gmp.Config{
 		Modules:        d.store,
 		MaxMessage:     cfg.GMPMaxMessage,
@@ -228,16 +230,9 @@ func (d *daemon) newServers(token string) {
 		Modules: d.store,
 		Nodes:   d.gmp,
 		Ops:     d.store,
-		Info: control.Info{
-			PID:         st.PID,
-			Version:     cfg.Version,
-			Started:     st.Started,
-			ControlAddr: st.ControlAddr,
-			GMPAddr:     st.GMPAddr,
-			DataDir:     cfg.DataDir,
-		},
-		Token:  token,
-		Logger: d.log.With("component", "control"),
+		Info:    d.state.Info,
+		Token:   token,
+		Logger:  d.log.With("component", "control"),
 	})
 	d.http = &http.Server{
 		Handler:           trackHandlers(&d.handlers, ctrl),

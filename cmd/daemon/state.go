@@ -6,20 +6,17 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/internal/fsutil"
 )
 
 // State is what a running daemon records in <data>/gpmd.state.json for the
 // CLI: how to reach it, with any port 0 resolved to the real port.
 type State struct {
-	PID         int       `json:"pid"`
-	Version     string    `json:"version"`
-	Started     time.Time `json:"started"`
-	ControlAddr string    `json:"control_addr"`
-	GMPAddr     string    `json:"gmp_addr"`
-	DataDir     string    `json:"data_dir"`
+	// Info is what the control API also reports (GET /v1/status): pid,
+	// version, start time, the real addresses, the data folder.
+	control.Info
 	// TokenFile is the token file the daemon requires, if any: a client
 	// of this data folder sends its token without being told.
 	TokenFile string `json:"token_file,omitempty"`
