@@ -4,8 +4,9 @@ GO           ?= go
 BIN          ?= bin/gpmd
 # go test -race of the whole project; it must stay well under 10 minutes
 # on 2 cores. As CI runs it (make test TEST_FLAGS=-count=1, warm build
-# cache): 120 s measured on 2 cores shared with other work (load average
-# 10-15), beside a gpmd on the default ports; less on an idle machine.
+# cache): 106-120 s measured (three runs) on 2 cores shared with other work
+# (load average 10-18), beside a gpmd on the default ports; less on an
+# idle machine.
 TEST_TIMEOUT ?= 9m
 TEST_FLAGS   ?=
 BENCH        ?= .
