@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/spf13/cobra"
 )
@@ -73,6 +74,6 @@ func (o *backupOptions) run(cmd *cobra.Command) error {
 			repo.BackupReport
 		}{to, rep})
 	}
-	fmt.Fprintf(o.f.IO.Out, "Backed up %s in %s (%s) to %s\n", plural(rep.Versions, "version"), plural(rep.Blobs, "blob"), humanBytes(rep.Bytes), to)
+	fmt.Fprintf(o.f.IO.Out, "Backed up %s in %s (%s) to %s\n", plural(rep.Versions, "version"), plural(rep.Blobs, "blob"), units.FormatBytes(rep.Bytes), to)
 	return nil
 }

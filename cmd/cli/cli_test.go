@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,9 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -59,7 +61,7 @@ func serve(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(control.NewServer(control.Config{Modules: r, Info: control.Info{MaxModuleSize: r.MaxModuleSize()}}))
+	srv := httptest.NewServer(control.NewServer(control.Config{Modules: r}))
 	t.Cleanup(func() {
 		srv.Close()
 		r.Close()
@@ -89,9 +91,9 @@ func TestExitCode(t *testing.T) {
 		{nil, 0},
 		{errors.New("x"), 1},
 		{&usageError{err: errors.New("x")}, 2},
-		{fmt.Errorf("u: %w", repo.ErrInvalid), 2},
+		{fmt.Errorf("u: %w", errdefs.ErrInvalid), 2},
 		{fmt.Errorf("u: %w", repo.ErrNotWasm), 2},
-		{fmt.Errorf("u: %w", repo.ErrTooLarge), 2},
+		{fmt.Errorf("u: %w", errdefs.ErrTooLarge), 2},
 		{&control.NotRunningError{Addr: "a"}, 3},
 		{&notRunningOnError{dir: "/d"}, 3},
 		{&control.APIError{Status: 404, Code: control.CodeNotFound}, 4},
@@ -107,19 +109,48 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
-func TestParseByteSize(t *testing.T) {
-	for in, want := range map[string]int64{"1048576": 1 << 20, "512KiB": 512 << 10, "256MiB": 256 << 20, "2G": 2 << 30, "64 kb": 64 << 10, "10B": 10} {
-		if got, err := parseByteSize(in); err != nil || got != want {
-			t.Errorf("%q: %d %v, want %d", in, got, err, want)
+// TestExitCodeOfEveryClass: every errdefs class has a deliberate exit
+// status, whether it comes from the local store or across the wire (a class
+// added to errdefs fails here until it is given one).
+func TestExitCodeOfEveryClass(t *testing.T) {
+	want := map[error]int{
+		errdefs.ErrNotFound:     exitNotFound,
+		errdefs.ErrExists:       exitConflict,
+		errdefs.ErrConflict:     exitConflict,
+		errdefs.ErrInvalid:      exitUsage,
+		errdefs.ErrCorrupt:      exitError,
+		errdefs.ErrTooLarge:     exitUsage,
+		errdefs.ErrNoSpace:      exitError,
+		errdefs.ErrUnavailable:  exitError,
+		errdefs.ErrUnauthorized: exitUnauthorized,
+	}
+	for _, class := range errdefs.Classes() {
+		code, ok := want[class]
+		if !ok {
+			t.Errorf("class %q has no deliberate exit status: add it to exitCode and to this test", class)
+			continue
+		}
+		if got := exitCode(fmt.Errorf("module m@1.0.0: %w", class)); got != code {
+			t.Errorf("class %q: exit %d, want %d", class, got, code)
 		}
 	}
-	for _, in := range []string{"", "0", "-1", "MiB", "1.5MiB", "lots", "99999999999GiB"} {
-		if _, err := parseByteSize(in); err == nil {
-			t.Errorf("%q accepted", in)
+	// Narrower errors keep statuses of their own.
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{control.ErrNotRunning, exitNotRunning},
+		{fmt.Errorf("restore: %w", repo.ErrNotEmpty), exitUsage},
+		{fmt.Errorf("x: %w", repo.ErrNotWasm), exitUsage},
+		{fmt.Errorf("x: %w", repo.ErrCorrupt), exitError},
+		{fmt.Errorf("x: %w", repo.ErrNotFound), exitNotFound},
+	} {
+		if got := exitCode(c.err); got != c.want {
+			t.Errorf("%v: exit %d, want %d", c.err, got, c.want)
 		}
 	}
-	if humanBytes(8) != "8 B" || humanBytes(1536) != "1.5 KiB" || humanBytes(256<<20) != "256 MiB" {
-		t.Errorf("humanBytes: %s %s %s", humanBytes(8), humanBytes(1536), humanBytes(256<<20))
+	if !errors.Is(control.ErrNotRunning, errdefs.ErrUnavailable) {
+		t.Error("ErrNotRunning is not of class ErrUnavailable")
 	}
 }
 
@@ -172,6 +203,65 @@ func TestHelpIsComplete(t *testing.T) {
 	}
 }
 
+// TestChildArgsCarryEverySetting: the background daemon's command line,
+// read by a fresh `gpmd start`, gives back every setting this process
+// resolved (each set to a value that is not its default).
+func TestChildArgsCarryEverySetting(t *testing.T) {
+	example := map[daemon.Kind]string{daemon.KindString: "127.0.0.9:7", daemon.KindInt: "7", daemon.KindSize: "3MiB", daemon.KindDuration: "7s"}
+	want := daemon.DefaultConfig()
+	for _, s := range daemon.Settings() {
+		v := example[s.Kind]
+		if s.Flag == "data-dir" || s.Flag == "token-file" {
+			v = filepath.Join(t.TempDir(), s.Flag)
+		}
+		if err := s.Set(&want, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := childArgs(want)
+	if args[0] != "start" {
+		t.Fatalf("child args %q", args)
+	}
+	c := newTestCLI(t, nil)
+	root := NewCmdRoot(c.f)
+	start, _, err := root.Find([]string{"start"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := start.ParseFlags(args[1:]); err != nil {
+		t.Fatalf("child args %q: %v", args, err)
+	}
+	for _, s := range daemon.Settings() {
+		if got, w := s.Get(&c.f.settings), s.Get(&want); got != w {
+			t.Errorf("--%s reaches the child as %q, want %q (args %q)", s.Flag, got, w, args)
+		}
+	}
+}
+
+// TestClientDefaultAddress: with no flag, variable or state file, the
+// client commands call the default control address. Checked on the
+// resolved client, without dialing: whatever listens on the default port
+// on this machine does not matter.
+func TestClientDefaultAddress(t *testing.T) {
+	c := newTestCLI(t, nil)
+	root := NewCmdRoot(c.f)
+	status, _, err := root.Find([]string{"status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := status.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := c.f.Client(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if cl.Addr() != daemon.DefaultControlAddr || daemon.DefaultControlAddr != "127.0.0.1:1111" {
+		t.Fatalf("client address %q, want %q", cl.Addr(), "127.0.0.1:1111")
+	}
+}
+
 func TestGetRefusesTerminal(t *testing.T) {
 	c := newTestCLI(t, map[string]string{"GPMD_CONTROL_ADDR": serve(t)})
 	yes := true
@@ -183,7 +273,7 @@ func TestGetRefusesTerminal(t *testing.T) {
 		t.Fatalf("wrote %d bytes to the terminal", c.out.Len())
 	}
 	// -o FILE is fine on a terminal.
-	c.f.IO.In = bytes.NewReader(tiny())
+	c.f.IO.In = bytes.NewReader(testutil.TinyWasm)
 	if code := c.run("wasm", "upload", "--name", "tiny", "--version", "1.0.0", "--file", "-"); code != 0 {
 		t.Fatalf("upload: %s", c.err.String())
 	}
@@ -193,27 +283,16 @@ func TestGetRefusesTerminal(t *testing.T) {
 	}
 }
 
-func tiny() []byte { return []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00} }
-
-// bigWasm is a valid module of n filler bytes.
-func bigWasm(n int) []byte {
-	sec := append(binary.AppendUvarint(nil, 1), 'f')
-	sec = append(sec, bytes.Repeat([]byte{0x5a}, n)...)
-	out := append(tiny(), 0x00)
-	out = binary.AppendUvarint(out, uint64(len(sec)))
-	return append(out, sec...)
-}
-
 // TestProgressBar: over 8 MiB with stderr a terminal, the upload draws a
 // progress bar ending at 100%; piped, nothing; 8 MiB or less, nothing.
 func TestProgressBar(t *testing.T) {
 	addr := serve(t)
 	big := filepath.Join(t.TempDir(), "big.wasm")
-	if err := os.WriteFile(big, bigWasm(9<<20), 0o644); err != nil {
+	if err := os.WriteFile(big, testutil.Wasm("f", 9<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	small := filepath.Join(t.TempDir(), "small.wasm")
-	if err := os.WriteFile(small, bigWasm(7<<20), 0o644); err != nil {
+	if err := os.WriteFile(small, testutil.Wasm("f", 7<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range []struct {

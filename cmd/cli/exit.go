@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/spf13/cobra"
 )
@@ -39,8 +40,12 @@ const exitStatusHelp = `Exit status:
        import left something out (each is listed on standard output)
   130  interrupted`
 
-// exitCode maps an error to its exit status.
+// exitCode maps an error to its exit status: the one place where that
+// happens. The CLI's own errors and the narrow ones (not running, a
+// non-empty restore target) come first; then every errdefs class has a
+// deliberate status (TestExitCodeOfEveryClass).
 func exitCode(err error) int {
+	err = control.Classify(err)
 	var ue *usageError
 	switch {
 	case err == nil:
@@ -55,16 +60,21 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, control.ErrNotRunning):
 		return exitNotRunning
-	case errors.Is(err, control.ErrUnauthorized):
+
+	case errors.Is(err, errdefs.ErrUnauthorized):
 		return exitUnauthorized
-	case errors.Is(err, repo.ErrCorrupt):
+	case errors.Is(err, errdefs.ErrCorrupt):
+		// Corrupt bytes are the store's fault, not the caller's.
 		return exitError
-	case errors.Is(err, repo.ErrNotFound):
+	case errors.Is(err, errdefs.ErrNotFound):
 		return exitNotFound
-	case errors.Is(err, repo.ErrConflict):
+	case errors.Is(err, errdefs.ErrConflict), errors.Is(err, errdefs.ErrExists):
 		return exitConflict
-	case errors.Is(err, repo.ErrInvalid), errors.Is(err, repo.ErrTooLarge):
+	case errors.Is(err, errdefs.ErrInvalid), errors.Is(err, errdefs.ErrTooLarge):
 		return exitUsage
+	case errors.Is(err, errdefs.ErrNoSpace), errors.Is(err, errdefs.ErrUnavailable):
+		// Nothing the caller typed was wrong; the message says what to do.
+		return exitError
 	default:
 		return exitError
 	}

@@ -63,10 +63,10 @@ type Factory struct {
 	Executable func() (string, error)
 	Now        func() time.Time
 
-	// The global flags, set by the root command's persistent flags.
-	dataDir     string
-	controlAddr string
-	tokenFile   string
+	// settings holds what the flags and environment variables set: every
+	// daemon setting (daemon.Settings). The client commands use DataDir,
+	// ControlAddr and TokenFile; `gpmd start` all of them.
+	settings daemon.Config
 
 	envs []envBinding
 }
@@ -77,12 +77,29 @@ type envBinding struct {
 	flag, env string
 }
 
-// Environment variables of the global flags (each also a flag).
-const (
-	envDataDir     = "GPMD_HOME"
-	envControlAddr = "GPMD_CONTROL_ADDR"
-	envTokenFile   = "GPMD_TOKEN_FILE"
-)
+// addSettings makes a flag, bound to its environment variable, of each
+// daemon setting whose Client is client: the root command takes those the
+// client commands share, `gpmd start` the others. The table is
+// daemon.Settings; nothing here names a setting.
+func (f *Factory) addSettings(fs *pflag.FlagSet, client bool) {
+	for _, s := range daemon.Settings() {
+		if s.Client != client {
+			continue
+		}
+		fs.Var(settingValue{s: s, cfg: &f.settings}, s.Flag, s.Usage)
+		f.bindEnv(fs, s.Flag, s.Env)
+	}
+}
+
+// settingValue is a daemon setting as a flag value (pflag.Value).
+type settingValue struct {
+	s   daemon.Setting
+	cfg *daemon.Config
+}
+
+func (v settingValue) String() string     { return v.s.Show(v.cfg) }
+func (v settingValue) Set(x string) error { return v.s.Set(v.cfg, x) }
+func (v settingValue) Type() string       { return v.s.TypeName() }
 
 // bindEnv lets environment variable env set flag when it is not given on
 // the command line, and says so in the flag's help.
@@ -117,7 +134,7 @@ func (f *Factory) applyEnv(cmd *cobra.Command) error {
 
 // DataDir is the data folder, absolute.
 func (f *Factory) DataDir() (string, error) {
-	return daemon.ExpandHome(f.dataDir)
+	return daemon.ExpandHome(f.settings.DataDir)
 }
 
 // controlAddrGiven reports whether --control-addr or its variable was given.
@@ -137,11 +154,11 @@ func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
 		return nil, err
 	}
 	st, stErr := daemon.ReadState(dir)
-	addr := f.controlAddr
+	addr := f.settings.ControlAddr
 	if !f.controlAddrGiven(cmd) && stErr == nil && st.ControlAddr != "" {
 		addr = st.ControlAddr
 	}
-	tokenFile := f.tokenFile
+	tokenFile := f.settings.TokenFile
 	if tokenFile == "" && stErr == nil && st.ControlAddr == addr {
 		tokenFile = st.TokenFile
 	}

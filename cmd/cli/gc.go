@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -68,9 +69,9 @@ func (o *gcOptions) run(cmd *cobra.Command) error {
 		fmt.Fprintln(w, "Nothing to remove.")
 		return nil
 	}
-	fmt.Fprintf(w, "%s %s (%s)\n", verb, plural(len(rep.Removed), "blob"), humanBytes(rep.Bytes))
+	fmt.Fprintf(w, "%s %s (%s)\n", verb, plural(len(rep.Removed), "blob"), units.FormatBytes(rep.Bytes))
 	for _, b := range rep.Removed {
-		fmt.Fprintf(w, "  %s  %s\n", b.Digest, humanBytes(b.Size))
+		fmt.Fprintf(w, "  %s  %s\n", b.Digest, units.FormatBytes(b.Size))
 	}
 	if len(rep.Leftovers) > 0 {
 		fmt.Fprintf(w, "%s %s\n", verb, plural(len(rep.Leftovers), "leftover"))

@@ -54,7 +54,7 @@ func (o *killOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	if !running && o.f.controlAddrGiven(cmd) && daemon.IsLoopback(o.f.controlAddr) {
+	if !running && o.f.controlAddrGiven(cmd) && daemon.IsLoopback(o.f.settings.ControlAddr) {
 		// Not on this data folder: ask the daemon at the address given
 		// where its folder is, and stop it by that folder's lock.
 		if other, err := o.dataDirFromAPI(cmd); err == nil && other != dir {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ghost-network/gpmd/internal/units"
 )
 
 // progressThreshold: uploads larger than this show a progress bar when
@@ -60,11 +62,11 @@ func (p *progressReader) drawLocked(t time.Time) {
 	filled := int(frac * width)
 	speed := ""
 	if el := t.Sub(p.start).Seconds(); el > 0 {
-		speed = humanBytes(int64(float64(p.done)/el)) + "/s"
+		speed = units.FormatBytes(int64(float64(p.done)/el)) + "/s"
 	}
 	fmt.Fprintf(p.out, "\r%s [%s%s] %3.0f%% %s / %s %s\x1b[K",
 		p.label, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), frac*100,
-		humanBytes(p.done), humanBytes(p.total), speed)
+		units.FormatBytes(p.done), units.FormatBytes(p.total), speed)
 	p.drawn = true
 }
 

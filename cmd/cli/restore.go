@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/spf13/cobra"
 )
@@ -197,11 +198,11 @@ func printRestore(w io.Writer, format, verb, modules string, rep repo.RestoreRep
 		// RebuildIndex copies no blob: only the versions count.
 		fmt.Fprintf(w, "%s %s: %s; index rebuilt from ghost.modules.json and the blobs", verb, modules, plural(rep.Imported, "version"))
 	case rep.Rebuilt:
-		fmt.Fprintf(w, "%s %s: %s in %s (%s); index rebuilt from ghost.modules.json and the blobs", verb, modules, plural(rep.Imported, "version"), plural(rep.Blobs, "blob"), humanBytes(rep.Bytes))
+		fmt.Fprintf(w, "%s %s: %s in %s (%s); index rebuilt from ghost.modules.json and the blobs", verb, modules, plural(rep.Imported, "version"), plural(rep.Blobs, "blob"), units.FormatBytes(rep.Bytes))
 	case rep.IndexCopied:
-		fmt.Fprintf(w, "%s %s: %s (%s); index copied", verb, modules, plural(rep.Blobs, "blob"), humanBytes(rep.Bytes))
+		fmt.Fprintf(w, "%s %s: %s (%s); index copied", verb, modules, plural(rep.Blobs, "blob"), units.FormatBytes(rep.Bytes))
 	default:
-		fmt.Fprintf(w, "%s %s: %s (%s)", verb, modules, plural(rep.Blobs, "blob"), humanBytes(rep.Bytes))
+		fmt.Fprintf(w, "%s %s: %s (%s)", verb, modules, plural(rep.Blobs, "blob"), units.FormatBytes(rep.Bytes))
 	}
 	if rep.Source != "" && rep.Source != modules {
 		fmt.Fprintf(w, " from %s", rep.Source)
@@ -214,7 +215,7 @@ func printRestore(w io.Writer, format, verb, modules string, rep repo.RestoreRep
 		fmt.Fprintf(w, "  lost  %s@%s  %s  %s\n", p.Name, p.Version, p.Digest, oneLine(errors.New(p.Message)))
 	}
 	for _, b := range rep.BadBlobs {
-		fmt.Fprintf(w, "  corrupt blob left out  %s  %s\n", b.Digest, humanBytes(b.Size))
+		fmt.Fprintf(w, "  corrupt blob left out  %s  %s\n", b.Digest, units.FormatBytes(b.Size))
 	}
 	if rep.Verify != nil {
 		if err := printVerify(w, *rep.Verify); err != nil {

@@ -33,12 +33,8 @@ a flag on the command line wins over its variable.
 		RunE: groupRunE,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.dataDir, "data-dir", daemon.DefaultDataDir, "data folder of the daemon: modules, log, pid and state files")
-	pf.StringVar(&f.controlAddr, "control-addr", daemon.DefaultControlAddr, "host:port of the control API (the daemon listens there; the other commands call it)")
-	pf.StringVar(&f.tokenFile, "token-file", "", "file holding the control API's bearer token (required by the daemon off loopback)")
-	f.bindEnv(pf, "data-dir", envDataDir)
-	f.bindEnv(pf, "control-addr", envControlAddr)
-	f.bindEnv(pf, "token-file", envTokenFile)
+	f.settings = daemon.DefaultConfig()
+	f.addSettings(pf, true)
 	cmd.MarkPersistentFlagDirname("data-dir")
 	cmd.MarkPersistentFlagFilename("token-file")
 

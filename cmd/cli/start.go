@@ -11,29 +11,21 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/daemon"
-	"github.com/ghost-network/gpmd/gmp"
 	"github.com/spf13/cobra"
 )
 
-// startOptions are the flags of `gpmd start`.
+// startOptions are the flags of `gpmd start` that are not daemon
+// settings; those (daemon.Settings) land in the Factory's settings.
 type startOptions struct {
 	f *Factory
 
-	Foreground        bool
-	ReadyFD           int // hidden: the detached child reports on this descriptor
-	Wait              time.Duration
-	GMPAddr           string
-	MaxModuleSize     byteSize
-	GMPMaxMessage     byteSize
-	GMPMaxConns       int
-	GMPMessageTimeout time.Duration
-	GMPWriteTimeout   time.Duration
-	ShutdownTimeout   time.Duration
+	Foreground bool
+	ReadyFD    int // hidden: the detached child reports on this descriptor
+	Wait       time.Duration
 }
 
 // readyMsg is what the detached daemon tells `gpmd start` on the ready
@@ -45,16 +37,7 @@ type readyMsg struct {
 
 // NewCmdStart is `gpmd start`.
 func NewCmdStart(f *Factory) *cobra.Command {
-	o := &startOptions{
-		f:                 f,
-		Wait:              15 * time.Second,
-		MaxModuleSize:     byteSize(daemon.DefaultMaxModuleSize),
-		GMPMaxMessage:     byteSize(gmp.DefaultMaxMessage),
-		GMPMaxConns:       gmp.DefaultMaxConns,
-		GMPMessageTimeout: gmp.DefaultMessageTimeout,
-		GMPWriteTimeout:   gmp.DefaultWriteTimeout,
-		ShutdownTimeout:   daemon.DefaultShutdownTimeout,
-	}
+	o := &startOptions{f: f, Wait: 15 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "start [-nd|--foreground] [flags]",
 		Short: "Start the daemon (in the background unless -nd)",
@@ -100,61 +83,37 @@ One daemon runs per data folder. A port of 0 in --control-addr or
 	fl.IntVar(&o.ReadyFD, "ready-fd", 0, "descriptor on which to report readiness (used by start itself)")
 	fl.MarkHidden("ready-fd")
 	fl.DurationVar(&o.Wait, "wait", o.Wait, "how long start waits for the detached daemon to be ready")
-	fl.StringVar(&o.GMPAddr, "gmp-addr", daemon.DefaultGMPAddr, "host:port on which GMP listens for GVM nodes")
-	fl.Var(&o.MaxModuleSize, "max-module-size", "largest module an upload may send")
-	fl.Var(&o.GMPMaxMessage, "gmp-max-message", "largest GMP message a node may send")
-	fl.IntVar(&o.GMPMaxConns, "gmp-max-conns", o.GMPMaxConns, "most GMP connections held at once; one more is answered busy")
-	fl.DurationVar(&o.GMPMessageTimeout, "gmp-message-timeout", o.GMPMessageTimeout, "time a node has to finish a GMP message once it has begun one")
-	fl.DurationVar(&o.GMPWriteTimeout, "gmp-write-timeout", o.GMPWriteTimeout, "time a write to a GMP node may take before the node is cut off")
-	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a stop waits for requests in flight before it cuts them")
-	for flag, env := range map[string]string{
-		"gmp-addr":            "GPMD_GMP_ADDR",
-		"max-module-size":     "GPMD_MAX_MODULE_SIZE",
-		"gmp-max-message":     "GPMD_GMP_MAX_MESSAGE",
-		"gmp-max-conns":       "GPMD_GMP_MAX_CONNS",
-		"gmp-message-timeout": "GPMD_GMP_MESSAGE_TIMEOUT",
-		"gmp-write-timeout":   "GPMD_GMP_WRITE_TIMEOUT",
-		"shutdown-timeout":    "GPMD_SHUTDOWN_TIMEOUT",
-	} {
-		f.bindEnv(fl, flag, env)
-	}
+	f.addSettings(fl, false)
 	return cmd
 }
 
-// config is the daemon's configuration from the flags, with every path
-// absolute.
+// config is the daemon's configuration from the flags and environment
+// (each setting checked as it was read), with every path absolute.
 func (o *startOptions) config() (daemon.Config, error) {
-	dir, err := o.f.DataDir()
-	if err != nil {
+	cfg := o.f.settings
+	var err error
+	if cfg.DataDir, err = o.f.DataDir(); err != nil {
 		return daemon.Config{}, err
 	}
-	tokenFile, err := absPath(o.f.tokenFile)
-	if err != nil {
+	if cfg.TokenFile, err = absPath(cfg.TokenFile); err != nil {
 		return daemon.Config{}, err
 	}
-	if o.GMPMaxConns <= 0 {
-		return daemon.Config{}, inputErrorf("--gmp-max-conns must be at least 1, not %d", o.GMPMaxConns)
-	}
-	for name, d := range map[string]time.Duration{
-		"--gmp-message-timeout": o.GMPMessageTimeout, "--gmp-write-timeout": o.GMPWriteTimeout, "--shutdown-timeout": o.ShutdownTimeout,
-	} {
-		if d <= 0 {
-			return daemon.Config{}, inputErrorf("%s must be a positive duration such as 10s, not %s", name, d)
+	cfg.Version = o.f.Version
+	return cfg, nil
+}
+
+// childArgs is the command line of the background daemon: the foreground
+// mode reporting on descriptor 3, and every setting of cfg as a flag, so
+// the child runs on exactly what this process resolved (its flags win over
+// any variable it inherits).
+func childArgs(cfg daemon.Config) []string {
+	args := []string{"start", "--foreground", "--ready-fd", "3"}
+	for _, s := range daemon.Settings() {
+		if v := s.Get(&cfg); v != "" {
+			args = append(args, "--"+s.Flag+"="+v)
 		}
 	}
-	return daemon.Config{
-		DataDir:           dir,
-		ControlAddr:       o.f.controlAddr,
-		GMPAddr:           o.GMPAddr,
-		TokenFile:         tokenFile,
-		MaxModuleSize:     int64(o.MaxModuleSize),
-		GMPMaxMessage:     int(o.GMPMaxMessage),
-		GMPMaxConns:       o.GMPMaxConns,
-		GMPMessageTimeout: o.GMPMessageTimeout,
-		GMPWriteTimeout:   o.GMPWriteTimeout,
-		ShutdownTimeout:   o.ShutdownTimeout,
-		Version:           o.f.Version,
-	}, nil
+	return args
 }
 
 // runForeground runs the daemon in this process until Ctrl-C or SIGTERM.
@@ -203,8 +162,8 @@ func (o *startOptions) runForeground(cmd *cobra.Command) error {
 }
 
 // runDetached starts the daemon as a new process in its own session
-// (`gpmd start --foreground --ready-fd 3` with every setting passed as a
-// flag), its output going to gpmd.log, and waits for it to report on a
+// (childArgs: `gpmd start --foreground --ready-fd 3` with every setting
+// passed as a flag), its output going to gpmd.log, and waits for it to report on a
 // pipe. A daemon that reports an error has exited; one that does not
 // report in time is killed; so a failed start leaves nothing running.
 func (o *startOptions) runDetached(cmd *cobra.Command) error {
@@ -231,21 +190,7 @@ func (o *startOptions) runDetached(cmd *cobra.Command) error {
 	}
 	defer pr.Close()
 
-	args := []string{"start", "--foreground", "--ready-fd", "3",
-		"--data-dir", cfg.DataDir,
-		"--control-addr", cfg.ControlAddr,
-		"--gmp-addr", cfg.GMPAddr,
-		"--max-module-size", strconv.FormatInt(cfg.MaxModuleSize, 10),
-		"--gmp-max-message", strconv.Itoa(cfg.GMPMaxMessage),
-		"--gmp-max-conns", strconv.Itoa(cfg.GMPMaxConns),
-		"--gmp-message-timeout", cfg.GMPMessageTimeout.String(),
-		"--gmp-write-timeout", cfg.GMPWriteTimeout.String(),
-		"--shutdown-timeout", cfg.ShutdownTimeout.String(),
-	}
-	if cfg.TokenFile != "" {
-		args = append(args, "--token-file", cfg.TokenFile)
-	}
-	child := exec.Command(exe, args...)
+	child := exec.Command(exe, childArgs(cfg)...)
 	child.Dir = "/" // hold no folder busy
 	child.Stdin = nil
 	child.Stdout = logFile

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/spf13/cobra"
 )
 
@@ -75,7 +76,7 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	fmt.Fprintf(tw, "  gmp:\t%s\n", st.GMPAddr)
 	fmt.Fprintf(tw, "  data folder:\t%s\n", st.DataDir)
 	fmt.Fprintf(tw, "  modules:\t%d (%s)\n", st.Modules, countNoun(st.Versions, "version"))
-	fmt.Fprintf(tw, "  blobs:\t%d (%s)\n", st.Blobs, humanBytes(st.BlobBytes))
+	fmt.Fprintf(tw, "  blobs:\t%d (%s)\n", st.Blobs, units.FormatBytes(st.BlobBytes))
 	fmt.Fprintf(tw, "  live nodes:\t%d (%s)\n", st.Nodes, countNoun(st.GMPConnections, "GMP connection"))
 	return tw.Flush()
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -73,7 +74,7 @@ func printVerify(w io.Writer, rep repo.VerifyReport) error {
 	if !rep.OK() {
 		status = plural(len(rep.Problems), "problem")
 	}
-	fmt.Fprintf(w, "Verified %s in %s (%s hashed): %s\n", plural(rep.Versions, "version"), plural(rep.Blobs, "blob"), humanBytes(rep.BytesHashed), status)
+	fmt.Fprintf(w, "Verified %s in %s (%s hashed): %s\n", plural(rep.Versions, "version"), plural(rep.Blobs, "blob"), units.FormatBytes(rep.BytesHashed), status)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, p := range rep.Problems {
 		ref := "-"
@@ -90,9 +91,9 @@ func printVerify(w io.Writer, rep repo.VerifyReport) error {
 		return err
 	}
 	if len(rep.Garbage) > 0 {
-		fmt.Fprintf(w, "Garbage for gpmd gc: %s (%s) that no version names\n", plural(len(rep.Garbage), "blob"), humanBytes(rep.GarbageBytes))
+		fmt.Fprintf(w, "Garbage for gpmd gc: %s (%s) that no version names\n", plural(len(rep.Garbage), "blob"), units.FormatBytes(rep.GarbageBytes))
 		for _, b := range rep.Garbage {
-			fmt.Fprintf(w, "  %s  %s\n", b.Digest, humanBytes(b.Size))
+			fmt.Fprintf(w, "  %s  %s\n", b.Digest, units.FormatBytes(b.Size))
 		}
 	}
 	return nil

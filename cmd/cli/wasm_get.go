@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/spf13/cobra"
 )
 
@@ -119,7 +120,7 @@ func (o *getOptions) run(cmd *cobra.Command) error {
 }
 
 func printSaved(w io.Writer, rec index.Record, path string) {
-	fmt.Fprintf(w, "%s@%s %s (%s) saved to %s\n", rec.Name, rec.Version, rec.Digest, humanBytes(rec.Size), path)
+	fmt.Fprintf(w, "%s@%s %s (%s) saved to %s\n", rec.Name, rec.Version, rec.Digest, units.FormatBytes(rec.Size), path)
 }
 
 // spool holds a download until it is checked: in memory up to

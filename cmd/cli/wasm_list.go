@@ -9,6 +9,7 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/units"
 )
 
 // listOptions are the flags of `gpmd wasm list`.
@@ -76,7 +77,7 @@ func (o *listOptions) run(cmd *cobra.Command) error {
 	fmt.Fprintln(tw, "NAME\tVERSION\tDIGEST\tSIZE\tADDED")
 	for _, m := range mods {
 		for _, v := range m.Versions {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, v.Version, shortDigest(v.Digest), humanBytes(v.Size), formatTime(v.Created))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, v.Version, shortDigest(v.Digest), units.FormatBytes(v.Size), formatTime(v.Created))
 		}
 	}
 	return tw.Flush()

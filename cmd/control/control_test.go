@@ -20,25 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
 )
-
-var tinyWasm = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
-
-// wasmOf is a valid module of about n bytes (a custom section of filler).
-func wasmOf(tag string, n int) []byte {
-	var sec bytes.Buffer
-	sec.Write(binary.AppendUvarint(nil, uint64(len(tag))))
-	sec.WriteString(tag)
-	for i := 0; i < n; i++ {
-		sec.WriteByte(byte(i*7) ^ tag[i%len(tag)])
-	}
-	out := append(append([]byte{}, tinyWasm...), 0x00)
-	out = binary.AppendUvarint(out, uint64(sec.Len()))
-	return append(out, sec.Bytes()...)
-}
 
 // fixture is a real repository in a temp folder behind a real HTTP server
 // on 127.0.0.1, and a client of it.
@@ -76,7 +63,7 @@ func newFixture(t *testing.T, maxSize int64, token string) *fixture {
 	logs := &syncBuffer{}
 	s := NewServer(Config{
 		Modules: r,
-		Info:    Info{PID: 42, Version: "test", Started: time.Now(), DataDir: dir, MaxModuleSize: r.MaxModuleSize()},
+		Info:    Info{PID: 42, Version: "test", Started: time.Now(), DataDir: dir},
 		Token:   token,
 		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
 	})
@@ -95,15 +82,15 @@ func newFixture(t *testing.T, maxSize int64, token string) *fixture {
 func TestRoundTrip(t *testing.T) {
 	f := newFixture(t, 0, "")
 	ctx := t.Context()
-	rec, err := f.client.Upload(ctx, "tiny", "v0.0.1", bytes.NewReader(tinyWasm), int64(len(tinyWasm)))
+	rec, err := f.client.Upload(ctx, "tiny", "v0.0.1", bytes.NewReader(testutil.TinyWasm), int64(len(testutil.TinyWasm)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Name != "tiny" || rec.Version != "v0.0.1" || rec.Digest != digest.FromBytes(tinyWasm) || rec.Size != 8 {
+	if rec.Name != "tiny" || rec.Version != "v0.0.1" || rec.Digest != digest.FromBytes(testutil.TinyWasm) || rec.Size != 8 {
 		t.Fatalf("upload record %+v", rec)
 	}
 	// Chunked (size unknown) works too.
-	big := wasmOf("b", 300<<10)
+	big := testutil.Wasm("b", 300<<10)
 	if _, err := f.client.Upload(ctx, "tiny", "0.2.0", io.MultiReader(bytes.NewReader(big)), -1); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +100,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("download latest: %+v %v", got, err)
 	}
 	buf.Reset()
-	if got, err := f.client.Download(ctx, "tiny", "^0.0", &buf); err != nil || got.Version != "v0.0.1" || !bytes.Equal(buf.Bytes(), tinyWasm) {
+	if got, err := f.client.Download(ctx, "tiny", "^0.0", &buf); err != nil || got.Version != "v0.0.1" || !bytes.Equal(buf.Bytes(), testutil.TinyWasm) {
 		t.Fatalf("download ^0.0: %+v %v", got, err)
 	}
 	if got, err := f.client.Resolve(ctx, "tiny", ">=0.1.0 <1.0.0"); err != nil || got.Version != "0.2.0" {
@@ -127,7 +114,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("list tiny: %+v %v", mods, err)
 	}
 	st, err := f.client.Status(ctx)
-	if err != nil || !st.Running || st.PID != 42 || st.Modules != 1 || st.Versions != 2 || st.BlobBytes != int64(len(tinyWasm)+len(big)) {
+	if err != nil || !st.Running || st.PID != 42 || st.Modules != 1 || st.Versions != 2 || st.BlobBytes != int64(len(testutil.TinyWasm)+len(big)) {
 		t.Fatalf("status: %+v %v", st, err)
 	}
 	nl, err := f.client.Nodes(ctx)
@@ -137,7 +124,7 @@ func TestRoundTrip(t *testing.T) {
 	if rec, err := f.client.Remove(ctx, "tiny", "0.0.1"); err != nil || rec.Version != "v0.0.1" {
 		t.Fatalf("remove by semver equality: %+v %v", rec, err)
 	}
-	if _, err := f.client.Resolve(ctx, "tiny", "v0.0.1"); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := f.client.Resolve(ctx, "tiny", "v0.0.1"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("resolve removed: %v", err)
 	}
 }
@@ -147,10 +134,10 @@ func TestRoundTrip(t *testing.T) {
 func TestErrors(t *testing.T) {
 	f := newFixture(t, 4096, "")
 	ctx := t.Context()
-	if _, err := f.client.Upload(ctx, "tiny", "v0.0.1", bytes.NewReader(tinyWasm), 8); err != nil {
+	if _, err := f.client.Upload(ctx, "tiny", "v0.0.1", bytes.NewReader(testutil.TinyWasm), 8); err != nil {
 		t.Fatal(err)
 	}
-	other := wasmOf("o", 10)
+	other := testutil.Wasm("o", 10)
 	cases := []struct {
 		name   string
 		do     func() error
@@ -159,13 +146,13 @@ func TestErrors(t *testing.T) {
 		class  error
 	}{
 		{"bad name", func() error {
-			_, err := f.client.Upload(ctx, "Bad", "1.0.0", bytes.NewReader(tinyWasm), 8)
+			_, err := f.client.Upload(ctx, "Bad", "1.0.0", bytes.NewReader(testutil.TinyWasm), 8)
 			return err
-		}, 400, CodeBadRequest, repo.ErrInvalid},
+		}, 400, CodeBadRequest, errdefs.ErrInvalid},
 		{"bad version", func() error {
-			_, err := f.client.Upload(ctx, "x", "1.0", bytes.NewReader(tinyWasm), 8)
+			_, err := f.client.Upload(ctx, "x", "1.0", bytes.NewReader(testutil.TinyWasm), 8)
 			return err
-		}, 400, CodeBadRequest, repo.ErrInvalid},
+		}, 400, CodeBadRequest, errdefs.ErrInvalid},
 		{"not wasm", func() error {
 			_, err := f.client.Upload(ctx, "x", "1.0.0", strings.NewReader("hello world"), 11)
 			return err
@@ -179,38 +166,38 @@ func TestErrors(t *testing.T) {
 			return err
 		}, 400, CodeEmpty, repo.ErrEmpty},
 		{"too large by length", func() error {
-			body := wasmOf("l", 5000)
+			body := testutil.Wasm("l", 5000)
 			_, err := f.client.Upload(ctx, "x", "1.0.0", bytes.NewReader(body), int64(len(body)))
 			return err
-		}, 413, CodeTooLarge, repo.ErrTooLarge},
+		}, 413, CodeTooLarge, errdefs.ErrTooLarge},
 		{"too large chunked", func() error {
-			_, err := f.client.Upload(ctx, "x", "1.0.0", io.MultiReader(bytes.NewReader(wasmOf("l", 5000))), -1)
+			_, err := f.client.Upload(ctx, "x", "1.0.0", io.MultiReader(bytes.NewReader(testutil.Wasm("l", 5000))), -1)
 			return err
-		}, 413, CodeTooLarge, repo.ErrTooLarge},
+		}, 413, CodeTooLarge, errdefs.ErrTooLarge},
 		{"conflict", func() error {
 			_, err := f.client.Upload(ctx, "tiny", "0.0.1", bytes.NewReader(other), int64(len(other)))
 			return err
-		}, 409, CodeConflict, repo.ErrConflict},
+		}, 409, CodeConflict, errdefs.ErrConflict},
 		{"not found", func() error {
 			_, err := f.client.Download(ctx, "nosuch", "", io.Discard)
 			return err
-		}, 404, CodeNotFound, repo.ErrNotFound},
+		}, 404, CodeNotFound, errdefs.ErrNotFound},
 		{"no version meets", func() error {
 			_, err := f.client.Resolve(ctx, "tiny", "^9")
 			return err
-		}, 404, CodeNotFound, repo.ErrNotFound},
+		}, 404, CodeNotFound, errdefs.ErrNotFound},
 		{"bad constraint", func() error {
 			_, err := f.client.Resolve(ctx, "tiny", "not a constraint")
 			return err
-		}, 400, CodeBadRequest, repo.ErrInvalid},
+		}, 400, CodeBadRequest, errdefs.ErrInvalid},
 		{"list of no versions", func() error {
 			_, err := f.client.List(ctx, "nosuch")
 			return err
-		}, 404, CodeNotFound, repo.ErrNotFound},
+		}, 404, CodeNotFound, errdefs.ErrNotFound},
 		{"remove missing", func() error {
 			_, err := f.client.Remove(ctx, "tiny", "9.9.9")
 			return err
-		}, 404, CodeNotFound, repo.ErrNotFound},
+		}, 404, CodeNotFound, errdefs.ErrNotFound},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -229,7 +216,7 @@ func TestErrors(t *testing.T) {
 	}
 	// Nothing changed.
 	mods, _ := f.client.List(ctx, "")
-	if len(mods) != 1 || len(mods[0].Versions) != 1 || mods[0].Versions[0].Digest != digest.FromBytes(tinyWasm) {
+	if len(mods) != 1 || len(mods[0].Versions) != 1 || mods[0].Versions[0].Digest != digest.FromBytes(testutil.TinyWasm) {
 		t.Fatalf("modules after errors: %+v", mods)
 	}
 }
@@ -243,13 +230,13 @@ func TestStatusMapping(t *testing.T) {
 	}{
 		{fmt.Errorf("x: %w", repo.ErrNotWasm), 400, CodeNotWasm},
 		{fmt.Errorf("x: %w", repo.ErrEmpty), 400, CodeEmpty},
-		{fmt.Errorf("x: %w", repo.ErrInvalid), 400, CodeBadRequest},
+		{fmt.Errorf("x: %w", errdefs.ErrInvalid), 400, CodeBadRequest},
 		{fmt.Errorf("x: %w", repo.ErrDigestMismatch), 400, CodeDigestMismatch},
 		{fmt.Errorf("%w: y: %w", repo.ErrCorrupt, repo.ErrDigestMismatch), 500, CodeCorrupt},
-		{fmt.Errorf("x: %w", repo.ErrNotFound), 404, CodeNotFound},
-		{fmt.Errorf("x: %w", repo.ErrConflict), 409, CodeConflict},
-		{fmt.Errorf("x: %w", repo.ErrTooLarge), 413, CodeTooLarge},
-		{fmt.Errorf("x: %w", ErrUnauthorized), 401, CodeUnauthorized},
+		{fmt.Errorf("x: %w", errdefs.ErrNotFound), 404, CodeNotFound},
+		{fmt.Errorf("x: %w", errdefs.ErrConflict), 409, CodeConflict},
+		{fmt.Errorf("x: %w", errdefs.ErrTooLarge), 413, CodeTooLarge},
+		{fmt.Errorf("x: %w", errdefs.ErrUnauthorized), 401, CodeUnauthorized},
 		{context.Canceled, 503, CodeUnavailable},
 		{errors.New("disk on fire"), 500, CodeInternal},
 	} {
@@ -259,6 +246,52 @@ func TestStatusMapping(t *testing.T) {
 		}
 		if class := classOf(code, status); c.code != CodeInternal && c.code != CodeUnavailable && (class == nil || !errors.Is(c.err, class)) {
 			t.Errorf("%v: classOf(%s) = %v, not its class", c.err, code, class)
+		}
+	}
+}
+
+// TestStatusOfEveryClass: every errdefs class has a deliberate status and
+// code, and the client maps the code back to an error of that class (a
+// class added to errdefs fails here until it is given its answer).
+func TestStatusOfEveryClass(t *testing.T) {
+	want := map[error]struct {
+		status int
+		code   string
+		back   error // the class the client maps the code to
+	}{
+		errdefs.ErrNotFound:     {404, CodeNotFound, errdefs.ErrNotFound},
+		errdefs.ErrExists:       {409, CodeConflict, errdefs.ErrConflict},
+		errdefs.ErrConflict:     {409, CodeConflict, errdefs.ErrConflict},
+		errdefs.ErrInvalid:      {400, CodeBadRequest, errdefs.ErrInvalid},
+		errdefs.ErrCorrupt:      {500, CodeCorrupt, repo.ErrCorrupt},
+		errdefs.ErrTooLarge:     {413, CodeTooLarge, errdefs.ErrTooLarge},
+		errdefs.ErrNoSpace:      {507, CodeNoSpace, errdefs.ErrNoSpace},
+		errdefs.ErrUnavailable:  {503, CodeUnavailable, errdefs.ErrUnavailable},
+		errdefs.ErrUnauthorized: {401, CodeUnauthorized, errdefs.ErrUnauthorized},
+	}
+	for _, class := range errdefs.Classes() {
+		w, ok := want[class]
+		if !ok {
+			t.Errorf("class %q has no deliberate HTTP status: add it to statusOf and to this test", class)
+			continue
+		}
+		status, code := statusOf(fmt.Errorf("module m@1.0.0: %w", class))
+		if status != w.status || code != w.code {
+			t.Errorf("class %q: %d %s, want %d %s", class, status, code, w.status, w.code)
+		}
+		if back := classOf(code, status); back != w.back {
+			t.Errorf("class %q: the client maps %s back to %v, want %v", class, code, back, w.back)
+		}
+	}
+	// The storage packages' own sentinels reach the same answers.
+	for _, p := range storageClasses {
+		s1, c1 := statusOf(fmt.Errorf("x: %w", p.sentinel))
+		if p.sentinel == repo.ErrDigestMismatch || p.sentinel == repo.ErrCorrupt {
+			continue // narrow: checked in TestStatusMapping
+		}
+		s2, c2 := statusOf(fmt.Errorf("x: %w", p.class))
+		if s1 != s2 || c1 != c2 {
+			t.Errorf("sentinel %q: %d %s, its class %q: %d %s", p.sentinel, s1, c1, p.class, s2, c2)
 		}
 	}
 }
@@ -280,7 +313,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // answered before the client sends the body.
 func TestEarlyRefusalSendsNoBody(t *testing.T) {
 	f := newFixture(t, 1<<20, "")
-	body := wasmOf("x", 2<<20)
+	body := testutil.Wasm("x", 2<<20)
 	for _, c := range []struct{ name, version string }{{"Bad Name", "1.0.0"}, {"ok", "1.0"}, {"ok", "1.0.0"}} {
 		cr := &countingReader{r: bytes.NewReader(body)}
 		_, err := f.client.Upload(t.Context(), c.name, c.version, cr, int64(len(body)))
@@ -334,7 +367,7 @@ func (w *wasmStream) header() []byte {
 	if w.head == nil {
 		sec := binary.AppendUvarint(nil, 1) // name length
 		secLen := uint64(len(sec)) + 1 + uint64(w.n)
-		w.head = append(append([]byte{}, tinyWasm...), 0x00)
+		w.head = append(append([]byte{}, testutil.TinyWasm...), 0x00)
 		w.head = binary.AppendUvarint(w.head, secLen)
 		w.head = append(append(w.head, sec...), 'f')
 	}
@@ -364,7 +397,7 @@ func (w *wasmStream) Read(p []byte) (int, error) {
 // mid-stream never reach a client as a complete response.
 func TestCorruptDownloadIsCutShort(t *testing.T) {
 	f := newFixture(t, 0, "")
-	mod := wasmOf("c", 1<<20)
+	mod := testutil.Wasm("c", 1<<20)
 	rec, err := f.client.Upload(t.Context(), "c", "1.0.0", bytes.NewReader(mod), int64(len(mod)))
 	if err != nil {
 		t.Fatal(err)
@@ -386,19 +419,9 @@ func TestCorruptDownloadIsCutShort(t *testing.T) {
 	if int64(buf.Len()) >= rec.Size {
 		t.Fatalf("the client received all %d bytes of a corrupt module", buf.Len())
 	}
-	if !waitLog(f.logs, "aborted=true") {
+	if !testutil.Eventually(time.Second, func() bool { return strings.Contains(f.logs.String(), "aborted=true") }) {
 		t.Errorf("log lacks the aborted download:\n%s", f.logs.String())
 	}
-}
-
-func waitLog(b *syncBuffer, s string) bool {
-	for i := 0; i < 100; i++ {
-		if strings.Contains(b.String(), s) {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
 }
 
 func TestToken(t *testing.T) {
@@ -410,7 +433,7 @@ func TestToken(t *testing.T) {
 		c := NewClient(f.srv.Listener.Addr().String(), tok)
 		_, err := c.Status(t.Context())
 		c.Close()
-		if !errors.Is(err, ErrUnauthorized) {
+		if !errors.Is(err, errdefs.ErrUnauthorized) {
 			t.Errorf("token %q: %v", tok, err)
 		}
 	}
@@ -445,10 +468,10 @@ func TestUnknownEndpoint(t *testing.T) {
 // duration, and the error when there is one.
 func TestRequestLog(t *testing.T) {
 	f := newFixture(t, 0, "")
-	f.client.Upload(t.Context(), "tiny", "1.0.0", bytes.NewReader(tinyWasm), 8)
+	f.client.Upload(t.Context(), "tiny", "1.0.0", bytes.NewReader(testutil.TinyWasm), 8)
 	f.client.Download(t.Context(), "nosuch", "", io.Discard)
 	var lines []string
-	if !waitFor(func() bool {
+	if !testutil.Eventually(time.Second, func() bool {
 		lines = strings.Split(strings.TrimSpace(f.logs.String()), "\n")
 		return len(lines) == 2
 	}) {
@@ -466,16 +489,6 @@ func TestRequestLog(t *testing.T) {
 	}
 }
 
-func waitFor(cond func() bool) bool {
-	for i := 0; i < 100; i++ {
-		if cond() {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
-}
-
 func TestClientNotRunning(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -489,7 +502,7 @@ func TestClientNotRunning(t *testing.T) {
 	if !errors.Is(err, ErrNotRunning) || err.Error() != "gpmd is not running at "+addr+" (start it with: gpmd start)" {
 		t.Fatalf("%v", err)
 	}
-	if _, err := c.Upload(t.Context(), "x", "1.0.0", bytes.NewReader(tinyWasm), 8); !errors.Is(err, ErrNotRunning) {
+	if _, err := c.Upload(t.Context(), "x", "1.0.0", bytes.NewReader(testutil.TinyWasm), 8); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("upload: %v", err)
 	}
 }
@@ -497,7 +510,7 @@ func TestClientNotRunning(t *testing.T) {
 // TestRecordHeaders: a download carries its record in headers.
 func TestRecordHeaders(t *testing.T) {
 	f := newFixture(t, 0, "")
-	rec, _ := f.client.Upload(t.Context(), "tiny", "v1.0.0", bytes.NewReader(tinyWasm), 8)
+	rec, _ := f.client.Upload(t.Context(), "tiny", "v1.0.0", bytes.NewReader(testutil.TinyWasm), 8)
 	resp, err := http.Get(f.srv.URL + "/v1/modules/tiny/1.0.0/content")
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,8 @@
 // Errors. Every error response is JSON {"error": "<code>", "message":
 // "<text>"}; the error class → (HTTP status, code) mapping lives in one
 // function, statusOf, and the client maps codes back to the same error
-// classes (repo.ErrNotFound, …) so errors.Is works across the wire.
+// classes (errdefs.ErrNotFound, …; the narrow repo.ErrNotWasm, …) so
+// errors.Is works across the wire.
 //
 // Authentication. When the server has a token, every request must carry
 // "Authorization: Bearer <token>" (compared in constant time), else 401.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -25,43 +26,56 @@ const (
 	CodeInternal       = "internal"        // anything else
 )
 
-// ErrUnauthorized: the request carried no token or the wrong one.
-var ErrUnauthorized = errors.New("unauthorized")
+// ErrNotRunning: nothing answers at the control address. It is narrower
+// than errdefs.ErrUnavailable (which it wraps): the CLI gives it an exit
+// status of its own.
+var ErrNotRunning error = &narrowError{"gpmd is not running", errdefs.ErrUnavailable}
 
-// ErrNotRunning: nothing answers at the control address.
-var ErrNotRunning = errors.New("gpmd is not running")
+// narrowError is a sentinel that also belongs to a wider errdefs class.
+type narrowError struct {
+	msg   string
+	class error
+}
 
-// ErrUnavailable: the daemon is shutting down.
-var ErrUnavailable = errors.New("gpmd is shutting down")
+func (e *narrowError) Error() string { return e.msg }
+func (e *narrowError) Unwrap() error { return e.class }
 
-// statusOf maps an error class to its HTTP status and error code: the one
-// place where this mapping lives. The order matters: the narrow classes
-// (not WebAssembly, empty, corrupt) also belong to wider ones.
+// statusOf maps an error to its HTTP status and error code: the one place
+// where this mapping lives. The narrow storage errors (not WebAssembly,
+// empty, an upload's digest mismatch, a corrupt stored module) come first:
+// each keeps a code of its own although it also belongs to a wider class.
+// Every errdefs class has a deliberate answer (TestStatusOfEveryClass).
 func statusOf(err error) (status int, code string) {
+	err = Classify(err)
 	switch {
-	case errors.Is(err, ErrUnauthorized):
-		return http.StatusUnauthorized, CodeUnauthorized
 	case errors.Is(err, repo.ErrCorrupt):
 		return http.StatusInternalServerError, CodeCorrupt
-	case errors.Is(err, repo.ErrTooLarge):
-		return http.StatusRequestEntityTooLarge, CodeTooLarge
 	case errors.Is(err, repo.ErrNotWasm):
 		return http.StatusBadRequest, CodeNotWasm
 	case errors.Is(err, repo.ErrEmpty):
 		return http.StatusBadRequest, CodeEmpty
 	case errors.Is(err, repo.ErrDigestMismatch):
 		// Only an upload's claimed digest reaches here: a stored blob
-		// that mismatches is ErrCorrupt above.
+		// that mismatches is repo.ErrCorrupt above.
 		return http.StatusBadRequest, CodeDigestMismatch
-	case errors.Is(err, repo.ErrInvalid):
+
+	case errors.Is(err, errdefs.ErrUnauthorized):
+		return http.StatusUnauthorized, CodeUnauthorized
+	case errors.Is(err, errdefs.ErrCorrupt):
+		return http.StatusInternalServerError, CodeCorrupt
+	case errors.Is(err, errdefs.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, CodeTooLarge
+	case errors.Is(err, errdefs.ErrInvalid):
 		return http.StatusBadRequest, CodeBadRequest
-	case errors.Is(err, repo.ErrNotFound):
+	case errors.Is(err, errdefs.ErrNotFound):
 		return http.StatusNotFound, CodeNotFound
-	case errors.Is(err, repo.ErrConflict):
+	case errors.Is(err, errdefs.ErrConflict), errors.Is(err, errdefs.ErrExists):
+		// A duplicate upload is a success before it gets here; an
+		// "exists" that is an error is a conflict with what is there.
 		return http.StatusConflict, CodeConflict
-	case errors.Is(err, repo.ErrNoSpace):
+	case errors.Is(err, errdefs.ErrNoSpace):
 		return http.StatusInsufficientStorage, CodeNoSpace
-	case errors.Is(err, ErrUnavailable), errors.Is(err, context.Canceled):
+	case errors.Is(err, errdefs.ErrUnavailable), errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable, CodeUnavailable
 	default:
 		return http.StatusInternalServerError, CodeInternal
@@ -69,11 +83,12 @@ func statusOf(err error) (status int, code string) {
 }
 
 // classOf is statusOf's inverse, used by the client: the error class that a
-// code stands for, so that errors.Is(err, repo.ErrNotFound) holds for a 404.
+// code stands for, so that errors.Is(err, errdefs.ErrNotFound) holds for a
+// 404, and errors.Is(err, repo.ErrNotWasm) for a not_wasm.
 func classOf(code string, status int) error {
 	switch code {
 	case CodeBadRequest:
-		return repo.ErrInvalid
+		return errdefs.ErrInvalid
 	case CodeNotWasm:
 		return repo.ErrNotWasm
 	case CodeEmpty:
@@ -81,39 +96,82 @@ func classOf(code string, status int) error {
 	case CodeDigestMismatch:
 		return repo.ErrDigestMismatch
 	case CodeTooLarge:
-		return repo.ErrTooLarge
+		return errdefs.ErrTooLarge
 	case CodeNotFound:
-		return repo.ErrNotFound
+		return errdefs.ErrNotFound
 	case CodeConflict:
-		return repo.ErrConflict
+		return errdefs.ErrConflict
 	case CodeUnauthorized:
-		return ErrUnauthorized
+		return errdefs.ErrUnauthorized
 	case CodeCorrupt:
 		return repo.ErrCorrupt
 	case CodeNoSpace:
-		return repo.ErrNoSpace
+		return errdefs.ErrNoSpace
 	case CodeUnavailable:
-		return ErrUnavailable
+		return errdefs.ErrUnavailable
 	}
 	// An unknown code (a newer daemon): fall back on the status.
 	switch status {
 	case http.StatusBadRequest:
-		return repo.ErrInvalid
+		return errdefs.ErrInvalid
 	case http.StatusNotFound:
-		return repo.ErrNotFound
+		return errdefs.ErrNotFound
 	case http.StatusConflict:
-		return repo.ErrConflict
+		return errdefs.ErrConflict
 	case http.StatusRequestEntityTooLarge:
-		return repo.ErrTooLarge
+		return errdefs.ErrTooLarge
 	case http.StatusUnauthorized:
-		return ErrUnauthorized
+		return errdefs.ErrUnauthorized
 	case http.StatusServiceUnavailable:
-		return ErrUnavailable
+		return errdefs.ErrUnavailable
 	case http.StatusInsufficientStorage:
-		return repo.ErrNoSpace
+		return errdefs.ErrNoSpace
 	}
 	return nil
 }
+
+// storageClasses bridges the storage packages' own sentinels to the errdefs
+// class each stands for. TRANSITIONAL (issue 8): once repo, index and
+// blobstore wrap errdefs classes (repo.ErrNotFound = errdefs.ErrNotFound),
+// Classify finds the class directly and this table can go.
+var storageClasses = []struct{ sentinel, class error }{
+	{repo.ErrNotFound, errdefs.ErrNotFound},
+	{repo.ErrInvalid, errdefs.ErrInvalid},
+	{repo.ErrConflict, errdefs.ErrConflict},
+	{repo.ErrTooLarge, errdefs.ErrTooLarge},
+	{repo.ErrDigestMismatch, errdefs.ErrCorrupt},
+	{repo.ErrCorrupt, errdefs.ErrCorrupt},
+	{repo.ErrNoSpace, errdefs.ErrNoSpace},
+	{repo.ErrLocked, errdefs.ErrUnavailable},
+}
+
+// Classify returns err such that errors.Is finds its errdefs class: err
+// itself when it already wraps one, else err joined with the class its
+// storage sentinel stands for. statusOf and the CLI's exitCode call it
+// first, so each maps errdefs classes only.
+func Classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, class := range errdefs.Classes() {
+		if errors.Is(err, class) {
+			return err
+		}
+	}
+	for _, p := range storageClasses {
+		if errors.Is(err, p.sentinel) {
+			return &classified{err: err, class: p.class}
+		}
+	}
+	return err
+}
+
+// classified is an error with the errdefs class Classify found for it; its
+// message is the error's own.
+type classified struct{ err, class error }
+
+func (e *classified) Error() string   { return e.err.Error() }
+func (e *classified) Unwrap() []error { return []error{e.err, e.class} }
 
 // ErrorBody is the JSON body of every error response.
 type ErrorBody struct {

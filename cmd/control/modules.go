@@ -29,6 +29,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := Status{
 		Info:          s.cfg.Info,
+		MaxModuleSize: s.cfg.Modules.MaxModuleSize(),
 		Running:       true,
 		UptimeSeconds: s.cfg.Now().Sub(s.cfg.Info.Started).Seconds(),
 		Modules:       st.Modules,
@@ -187,7 +188,8 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 		}
 		expected = d
 	}
-	if max := s.cfg.Info.MaxModuleSize; max > 0 && r.ContentLength > max {
+	max := s.cfg.Modules.MaxModuleSize()
+	if max > 0 && r.ContentLength > max {
 		return fmt.Errorf("upload %s@%s: %w: %d bytes, the limit is %d bytes", name, version, repo.ErrTooLarge, r.ContentLength, max)
 	}
 	if r.ContentLength == 0 {
@@ -197,7 +199,7 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		// The client may still be sending; read (a bounded amount of)
 		// what is left so that it reads this answer instead of a reset.
-		io.CopyN(io.Discard, r.Body, s.cfg.Info.MaxModuleSize+drainSlack)
+		io.CopyN(io.Discard, r.Body, max+drainSlack)
 		return err
 	}
 	setRecordHeaders(w.Header(), rec)

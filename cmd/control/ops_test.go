@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
 )
@@ -27,7 +29,7 @@ func newOpsFixture(t *testing.T) *fixture {
 	s := NewServer(Config{
 		Modules: r,
 		Ops:     r,
-		Info:    Info{PID: 42, Version: "test", Started: time.Now(), DataDir: dir, MaxModuleSize: r.MaxModuleSize()},
+		Info:    Info{PID: 42, Version: "test", Started: time.Now(), DataDir: dir},
 	})
 	srv := httptest.NewServer(s)
 	f := &fixture{repo: r, srv: srv, client: NewClient(srv.Listener.Addr().String(), ""), logs: logs}
@@ -44,7 +46,7 @@ func newOpsFixture(t *testing.T) *fixture {
 func TestVerifyGCBackup(t *testing.T) {
 	f := newOpsFixture(t)
 	ctx := t.Context()
-	a, b, other := wasmOf("a", 3000), wasmOf("b", 5000), wasmOf("other", 4000)
+	a, b, other := testutil.Wasm("a", 3000), testutil.Wasm("b", 5000), testutil.Wasm("other", 4000)
 	for name, data := range map[string][]byte{"a": a, "b": b} {
 		if _, err := f.client.Upload(ctx, name, "1.0.0", bytes.NewReader(data), int64(len(data))); err != nil {
 			t.Fatal(err)
@@ -55,7 +57,7 @@ func TestVerifyGCBackup(t *testing.T) {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
 	// A conflicting upload leaves its blob behind: garbage, not a problem.
-	if _, err := f.client.Upload(ctx, "a", "1.0.0", bytes.NewReader(other), int64(len(other))); !errors.Is(err, repo.ErrConflict) {
+	if _, err := f.client.Upload(ctx, "a", "1.0.0", bytes.NewReader(other), int64(len(other))); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("conflicting upload: %v", err)
 	}
 	orphan := filepath.Join(f.repo.Dir(), "blobs", "sha256", digest.FromBytes(other).Encoded())
@@ -129,19 +131,19 @@ func TestGCBadDryRun(t *testing.T) {
 
 func TestNoOpsNoEndpoints(t *testing.T) {
 	f := newFixture(t, 0, "")
-	if _, err := f.client.Verify(t.Context()); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := f.client.Verify(t.Context()); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("verify on a server without Ops: %v", err)
 	}
 }
 
 func TestUploadDigest(t *testing.T) {
 	f := newOpsFixture(t)
-	mod := wasmOf("m", 2000)
+	mod := testutil.Wasm("m", 2000)
 	up := Uploader{C: f.client}
-	if _, err := up.Upload(t.Context(), "m", "1.0.0", bytes.NewReader(mod), digest.FromBytes(wasmOf("x", 2000))); !errors.Is(err, repo.ErrDigestMismatch) {
+	if _, err := up.Upload(t.Context(), "m", "1.0.0", bytes.NewReader(mod), digest.FromBytes(testutil.Wasm("x", 2000))); !errors.Is(err, repo.ErrDigestMismatch) {
 		t.Fatalf("upload with the wrong expected digest: %v", err)
 	}
-	if _, err := f.client.Resolve(t.Context(), "m", "1.0.0"); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := f.client.Resolve(t.Context(), "m", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("a refused upload was stored: %v", err)
 	}
 	rec, err := up.Upload(t.Context(), "m", "1.0.0", bytes.NewReader(mod), digest.FromBytes(mod))

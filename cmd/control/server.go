@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/opencontainers/go-digest"
@@ -27,6 +28,9 @@ type Modules interface {
 	List(ctx context.Context, name string) ([]index.Module, error)
 	Remove(ctx context.Context, name, version string) (index.Record, error)
 	Stats(ctx context.Context) (index.Stats, error)
+	// MaxModuleSize is the largest module Upload takes: the one limit,
+	// which the control API asks for instead of keeping a copy.
+	MaxModuleSize() int64
 }
 
 // Nodes is what the control API needs of the GMP server (*gmp.Server
@@ -198,7 +202,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 type tokenError struct{ msg string }
 
 func (e *tokenError) Error() string { return e.msg }
-func (e *tokenError) Unwrap() error { return ErrUnauthorized }
+func (e *tokenError) Unwrap() error { return errdefs.ErrUnauthorized }
 
 // recorder remembers what a handler answered, for the request log.
 type recorder struct {

@@ -18,18 +18,19 @@ const (
 // Info is what the daemon tells about itself in GET /v1/status; it does not
 // change while the daemon runs.
 type Info struct {
-	PID           int       `json:"pid"`
-	Version       string    `json:"version"`
-	Started       time.Time `json:"started"`
-	ControlAddr   string    `json:"control_addr"`
-	GMPAddr       string    `json:"gmp_addr"`
-	DataDir       string    `json:"data_dir"`
-	MaxModuleSize int64     `json:"max_module_size"`
+	PID         int       `json:"pid"`
+	Version     string    `json:"version"`
+	Started     time.Time `json:"started"`
+	ControlAddr string    `json:"control_addr"`
+	GMPAddr     string    `json:"gmp_addr"`
+	DataDir     string    `json:"data_dir"`
 }
 
 // Status is the body of GET /v1/status.
 type Status struct {
 	Info
+	// MaxModuleSize is the repository's limit (Modules.MaxModuleSize).
+	MaxModuleSize  int64   `json:"max_module_size"`
 	Running        bool    `json:"running"`
 	UptimeSeconds  float64 `json:"uptime_seconds"`
 	Modules        int     `json:"modules"`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -61,34 +62,65 @@ type Config struct {
 	LogOutput io.Writer
 }
 
+// DefaultConfig is every setting at its default: the one place where the
+// defaults meet (the help shows them, Run fills zero fields from them).
+// DataDir is DefaultDataDir, still to be expanded by ExpandHome.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:           DefaultDataDir,
+		ControlAddr:       DefaultControlAddr,
+		GMPAddr:           DefaultGMPAddr,
+		MaxModuleSize:     DefaultMaxModuleSize,
+		GMPMaxMessage:     gmp.DefaultMaxMessage,
+		GMPMaxConns:       gmp.DefaultMaxConns,
+		GMPMessageTimeout: gmp.DefaultMessageTimeout,
+		GMPWriteTimeout:   gmp.DefaultWriteTimeout,
+		ShutdownTimeout:   DefaultShutdownTimeout,
+		Version:           "dev",
+	}
+}
+
+// setDefaults fills the zero fields from DefaultConfig, except the data
+// folder and the token file, which have no default inside Run.
 func (c *Config) setDefaults() {
-	if c.ControlAddr == "" {
-		c.ControlAddr = DefaultControlAddr
+	d := DefaultConfig()
+	setIfZero(&c.ControlAddr, d.ControlAddr)
+	setIfZero(&c.GMPAddr, d.GMPAddr)
+	setIfZero(&c.MaxModuleSize, d.MaxModuleSize)
+	setIfZero(&c.GMPMaxMessage, d.GMPMaxMessage)
+	setIfZero(&c.GMPMaxConns, d.GMPMaxConns)
+	setIfZero(&c.GMPMessageTimeout, d.GMPMessageTimeout)
+	setIfZero(&c.GMPWriteTimeout, d.GMPWriteTimeout)
+	setIfZero(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setIfZero(&c.Version, d.Version)
+}
+
+// setIfZero sets *p to def when *p is zero or negative.
+func setIfZero[T interface {
+	~string | ~int | ~int64
+}](p *T, def T) {
+	var zero T
+	if *p <= zero {
+		*p = def
 	}
-	if c.GMPAddr == "" {
-		c.GMPAddr = DefaultGMPAddr
+}
+
+// token reads the token file, if there is one.
+func (c *Config) token() (string, error) {
+	if c.TokenFile == "" {
+		return "", nil
 	}
-	if c.MaxModuleSize <= 0 {
-		c.MaxModuleSize = DefaultMaxModuleSize
+	return ReadToken(c.TokenFile)
+}
+
+// settingsAttrs is every setting's value, for the "settings" line the
+// daemon logs at start (and that tests read back).
+func (c *Config) settingsAttrs() []any {
+	var attrs []any
+	for _, s := range Settings() {
+		attrs = append(attrs, slog.String(s.Flag, s.Get(c)))
 	}
-	if c.GMPMaxMessage <= 0 {
-		c.GMPMaxMessage = gmp.DefaultMaxMessage
-	}
-	if c.GMPMaxConns <= 0 {
-		c.GMPMaxConns = gmp.DefaultMaxConns
-	}
-	if c.GMPMessageTimeout <= 0 {
-		c.GMPMessageTimeout = gmp.DefaultMessageTimeout
-	}
-	if c.GMPWriteTimeout <= 0 {
-		c.GMPWriteTimeout = gmp.DefaultWriteTimeout
-	}
-	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if c.Version == "" {
-		c.Version = "dev"
-	}
+	return attrs
 }
 
 // ErrConfig: a setting that cannot work. The message says which and why.

@@ -36,192 +36,279 @@ const (
 // nil; or returns the error that kept it from starting, having opened
 // nothing that it did not close again. ready, if not nil, is called once
 // both ports accept connections, with the daemon's state.
+//
+// Like net/http's server it has three phases, each in one function: open
+// (every check, the lock, the log, the store, then the ports), serve (until
+// ctx ends or a server fails), shutdown (stop accepting, let requests in
+// flight finish, close the store, remove the state files, release the lock).
 func Run(ctx context.Context, cfg Config, ready func(State)) error {
+	d, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	cause := d.serve(ctx, ready)
+	return errors.Join(cause, d.shutdown())
+}
+
+// daemon is a running daemon's parts, from open to shutdown.
+type daemon struct {
+	cfg        Config
+	log        *slog.Logger
+	logHandler slog.Handler
+	state      State
+	store      *repo.Repo // nil once closed
+	gmp        *gmp.Server
+	http       *http.Server
+	ctrlLn     net.Listener
+	gmpLn      net.Listener
+	// handlers counts control handlers in flight: the store closes only
+	// after they return, never under them.
+	handlers sync.WaitGroup
+	// closers undo what open did (the lock, the log file, the store, the
+	// ports), run in reverse by close.
+	closers []func() error
+}
+
+// open checks everything that can fail before any port opens (Config, the
+// data folder, the lock, the file limit, the store), then opens the ports
+// and writes the state file. On failure it closes what it opened.
+func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	cfg.setDefaults()
 	if err := cfg.check(); err != nil {
-		return err
+		return nil, err
 	}
-	var token string
-	if cfg.TokenFile != "" {
-		var err error
-		if token, err = ReadToken(cfg.TokenFile); err != nil {
-			return err
-		}
-	}
-
-	// The data folder, then the lock, before anything else is touched.
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data folder: %w", err)
-	}
-	if err := checkWritable(cfg.DataDir); err != nil {
-		return err
-	}
-	lk, err := acquireLock(cfg.DataDir)
+	token, err := cfg.token()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer lk.release()
-
-	logPath := filepath.Join(cfg.DataDir, LogFile)
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("log file: %w", err)
-	}
-	defer logFile.Close()
-	var logOut io.Writer = logFile
-	if cfg.LogOutput != nil {
-		logOut = io.MultiWriter(logFile, cfg.LogOutput)
-	}
-	logHandler := slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})
-	log := slog.New(logHandler)
-
-	fdLimit, err := raiseFDLimit(cfg.GMPMaxConns, log)
-	if err != nil {
-		return err
-	}
-
-	modulesDir := filepath.Join(cfg.DataDir, ModulesDir)
-	store, err := repo.Open(ctx, modulesDir, repo.Options{
-		MaxModuleSize: cfg.MaxModuleSize,
-		LockTimeout:   time.Second,
-		Logger:        log.With("component", "repo"),
-	})
-	if err != nil {
-		if errors.Is(err, index.ErrLocked) {
-			return fmt.Errorf("the module store %s is in use by another process: %w", modulesDir, err)
-		}
-		return fmt.Errorf("opening the module store %s: %w", modulesDir, err)
-	}
-	storeOpen := true
+	d := &daemon{cfg: cfg}
 	defer func() {
-		if storeOpen {
-			store.Close()
+		if err != nil {
+			d.close()
 		}
 	}()
 
+	// The data folder, then the lock, before anything else is touched.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	if err := checkWritable(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	lk, err := acquireLock(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	d.onClose(func() error { lk.release(); return nil })
+	if err := d.openLog(); err != nil {
+		return nil, err
+	}
+	fdLimit, err := raiseFDLimit(cfg.GMPMaxConns, d.log)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.openStore(ctx); err != nil {
+		return nil, err
+	}
+
 	// The ports come last: a failure above never opened one.
-	ctrlLn, err := listen("control", "--control-addr", cfg.ControlAddr)
-	if err != nil {
-		return err
+	if err := d.openPorts(); err != nil {
+		return nil, err
 	}
-	defer ctrlLn.Close()
-	gmpLn, err := listen("GMP", "--gmp-addr", cfg.GMPAddr)
-	if err != nil {
-		return err
-	}
-	defer gmpLn.Close()
-
-	started := time.Now()
-	st := State{
-		PID:         os.Getpid(),
-		Version:     cfg.Version,
-		Started:     started,
-		ControlAddr: ctrlLn.Addr().String(),
-		GMPAddr:     gmpLn.Addr().String(),
-		DataDir:     cfg.DataDir,
-		TokenFile:   cfg.TokenFile,
-		LogFile:     logPath,
+	d.newServers(token)
+	if err := writeState(cfg.DataDir, d.state); err != nil {
+		removeState(cfg.DataDir)
+		return nil, fmt.Errorf("writing the state file: %w", err)
 	}
 
-	gmpSrv := gmp.NewServer(gmp.Config{
-		Modules:        store,
+	st := d.state
+	d.log.Info("gpmd started", "pid", st.PID, "version", cfg.Version, "control_addr", st.ControlAddr, "gmp_addr", st.GMPAddr,
+		"data_dir", cfg.DataDir, "token", token != "", "max_module_size", cfg.MaxModuleSize, "gmp_max_conns", cfg.GMPMaxConns, "fd_limit", fdLimit)
+	d.log.Info("settings", cfg.settingsAttrs()...)
+	return d, nil
+}
+
+// openPorts opens the control and GMP ports and records the daemon's
+// state with their real addresses (a port 0 resolved).
+func (d *daemon) openPorts() (err error) {
+	if d.ctrlLn, err = listen("control", "--control-addr", d.cfg.ControlAddr); err != nil {
+		return err
+	}
+	d.onClose(d.ctrlLn.Close)
+	if d.gmpLn, err = listen("GMP", "--gmp-addr", d.cfg.GMPAddr); err != nil {
+		return err
+	}
+	d.onClose(d.gmpLn.Close)
+	d.state = State{
+		Info: control.Info{
+			PID:         os.Getpid(),
+			Version:     d.cfg.Version,
+			Started:     time.Now(),
+			ControlAddr: d.ctrlLn.Addr().String(),
+			GMPAddr:     d.gmpLn.Addr().String(),
+			DataDir:     d.cfg.DataDir,
+		},
+		TokenFile: d.cfg.TokenFile,
+		LogFile:   filepath.Join(d.cfg.DataDir, LogFile),
+	}
+	return nil
+}
+
+// onClose adds f to what close undoes.
+func (d *daemon) onClose(f func() error) { d.closers = append(d.closers, f) }
+
+// close undoes what open did, in reverse; what remains open after a
+// shutdown is only the ports (already closed by their servers), the log
+// file and the lock.
+func (d *daemon) close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+}
+
+// openLog opens <data>/gpmd.log for appending, the log's home; a
+// foreground daemon logs to Config.LogOutput as well.
+func (d *daemon) openLog() error {
+	f, err := os.OpenFile(filepath.Join(d.cfg.DataDir, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	d.onClose(f.Close)
+	var out io.Writer = f
+	if d.cfg.LogOutput != nil {
+		out = io.MultiWriter(f, d.cfg.LogOutput)
+	}
+	d.logHandler = slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})
+	d.log = slog.New(d.logHandler)
+	return nil
+}
+
+// openStore opens the module repository in <data>/modules.
+func (d *daemon) openStore(ctx context.Context) error {
+	dir := filepath.Join(d.cfg.DataDir, ModulesDir)
+	store, err := repo.Open(ctx, dir, repo.Options{
+		MaxModuleSize: d.cfg.MaxModuleSize,
+		LockTimeout:   time.Second,
+		Logger:        d.log.With("component", "repo"),
+	})
+	if err != nil {
+		if errors.Is(err, index.ErrLocked) {
+			return fmt.Errorf("the module store %s is in use by another process: %w", dir, err)
+		}
+		return fmt.Errorf("opening the module store %s: %w", dir, err)
+	}
+	d.store = store
+	d.onClose(d.closeStore)
+	return nil
+}
+
+// closeStore closes the store once; later calls do nothing.
+func (d *daemon) closeStore() error {
+	if d.store == nil {
+		return nil
+	}
+	err := d.store.Close()
+	d.store = nil
+	return err
+}
+
+// newServers makes the GMP server and the control API's HTTP server over
+// the store; neither serves yet.
+func (d *daemon) newServers(token string) {
+	cfg := d.cfg
+	d.gmp = gmp.NewServer(gmp.Config{
+		Modules:        d.store,
 		MaxMessage:     cfg.GMPMaxMessage,
 		MaxConns:       cfg.GMPMaxConns,
 		MessageTimeout: cfg.GMPMessageTimeout,
 		WriteTimeout:   cfg.GMPWriteTimeout,
 		ServerName:     "gpmd/" + cfg.Version,
-		Logger:         log.With("component", "gmp"),
+		Logger:         d.log.With("component", "gmp"),
 	})
 	ctrl := control.NewServer(control.Config{
-		Modules: store,
-		Nodes:   gmpSrv,
-		Ops:     store,
-		Info: control.Info{
-			PID:           st.PID,
-			Version:       cfg.Version,
-			Started:       started,
-			ControlAddr:   st.ControlAddr,
-			GMPAddr:       st.GMPAddr,
-			DataDir:       cfg.DataDir,
-			MaxModuleSize: cfg.MaxModuleSize,
-		},
-		Token:  token,
-		Logger: log.With("component", "control"),
+		Modules: d.store,
+		Nodes:   d.gmp,
+		Ops:     d.store,
+		Info:    d.state.Info,
+		Token:   token,
+		Logger:  d.log.With("component", "control"),
 	})
-	var handlers sync.WaitGroup
-	httpSrv := &http.Server{
-		Handler:           trackHandlers(&handlers, ctrl),
+	d.http = &http.Server{
+		Handler:           trackHandlers(&d.handlers, ctrl),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logHandler.WithAttrs([]slog.Attr{slog.String("component", "http")}), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(d.logHandler.WithAttrs([]slog.Attr{slog.String("component", "http")}), slog.LevelWarn),
 	}
+}
 
-	if err := writeState(cfg.DataDir, st); err != nil {
-		return fmt.Errorf("writing the state file: %w", err)
-	}
-	defer removeState(cfg.DataDir)
-
+// serve serves both ports until ctx ends (nil) or a server fails (its
+// error). It returns with the servers still holding their connections:
+// shutdown lets them finish.
+func (d *daemon) serve(ctx context.Context, ready func(State)) error {
 	serveErr := make(chan error, 2)
-	stoppingNow := make(chan struct{})
+	stopping := make(chan struct{})
 	go func() {
-		err := httpSrv.Serve(ctrlLn)
+		err := d.http.Serve(d.ctrlLn)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
-		serveErr <- wrapServe("control API", err, stoppingNow)
+		serveErr <- wrapServe("control API", err, stopping)
 	}()
 	go func() {
-		serveErr <- wrapServe("GMP", gmpSrv.Serve(gmpLn), stoppingNow)
+		serveErr <- wrapServe("GMP", d.gmp.Serve(d.gmpLn), stopping)
 	}()
-
-	log.Info("gpmd started", "pid", st.PID, "version", cfg.Version, "control_addr", st.ControlAddr, "gmp_addr", st.GMPAddr,
-		"data_dir", cfg.DataDir, "token", token != "", "max_module_size", cfg.MaxModuleSize, "gmp_max_conns", cfg.GMPMaxConns, "fd_limit", fdLimit)
 	if ready != nil {
-		ready(st)
+		ready(d.state)
 	}
 
-	var runErr error
+	var err error
 	select {
 	case <-ctx.Done():
-		log.Info("stopping", "cause", context.Cause(ctx))
-	case runErr = <-serveErr:
-		log.Error("a server failed; stopping", "err", runErr)
+		d.log.Info("stopping", "cause", context.Cause(ctx))
+	case err = <-serveErr:
+		d.log.Error("a server failed; stopping", "err", err)
 	}
-	close(stoppingNow)
+	close(stopping)
+	return err
+}
 
-	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+// shutdown stops both servers (gracefully for up to ShutdownTimeout, then
+// hard), waits for control handlers, closes the store, removes the state
+// files and releases the rest, the lock last. Its error is the store's.
+func (d *daemon) shutdown() error {
+	shutCtx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := httpSrv.Shutdown(shutCtx); err != nil {
-			log.Warn("control API did not stop in time; closing its connections", "err", err)
-			httpSrv.Close()
+	wg.Go(func() {
+		if err := d.http.Shutdown(shutCtx); err != nil {
+			d.log.Warn("control API did not stop in time; closing its connections", "err", err)
+			d.http.Close()
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := gmpSrv.Shutdown(shutCtx); err != nil {
-			log.Warn("GMP did not stop in time; closing its connections", "err", err)
-			gmpSrv.Close()
+	})
+	wg.Go(func() {
+		if err := d.gmp.Shutdown(shutCtx); err != nil {
+			d.log.Warn("GMP did not stop in time; closing its connections", "err", err)
+			d.gmp.Close()
 		}
-	}()
+	})
 	wg.Wait()
-	if !waitTimeout(&handlers, handlerGrace) {
-		log.Error("control handlers still running after the hard close")
+	if !waitTimeout(&d.handlers, handlerGrace) {
+		d.log.Error("control handlers still running after the hard close")
 	}
-	storeOpen = false
-	if err := store.Close(); err != nil {
-		log.Error("closing the module store", "err", err)
-		runErr = errors.Join(runErr, fmt.Errorf("closing the module store: %w", err))
+
+	var storeErr error
+	if err := d.closeStore(); err != nil {
+		d.log.Error("closing the module store", "err", err)
+		storeErr = fmt.Errorf("closing the module store: %w", err)
 	}
-	if err := removeState(cfg.DataDir); err != nil {
-		log.Warn("removing the state files", "err", err)
+	if err := removeState(d.cfg.DataDir); err != nil {
+		d.log.Warn("removing the state files", "err", err)
 	}
-	log.Info("gpmd stopped", "pid", st.PID, "uptime", time.Since(started).Round(time.Millisecond))
-	return runErr
+	d.log.Info("gpmd stopped", "pid", d.state.PID, "uptime", time.Since(d.state.Started).Round(time.Millisecond))
+	d.close()
+	return storeErr
 }
 
 // listen opens one of the daemon's ports, with a message that names the

@@ -30,6 +30,11 @@
 // then the repository closes (its mirror flushed) and the pid and state
 // files go; the lock goes last.
 //
+// Settings: Settings() is the one table of the daemon's settings (flag,
+// environment variable, help, Config field). The CLI makes its flags and
+// variables from it and passes every setting to a background daemon as a
+// flag; the daemon logs them all in one "settings" line at start.
+//
 // # Caveats
 //
 // The control API has no TLS: beyond loopback it requires a token, and the

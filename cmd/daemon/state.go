@@ -6,18 +6,17 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 )
 
 // State is what a running daemon records in <data>/gpmd.state.json for the
 // CLI: how to reach it, with any port 0 resolved to the real port.
 type State struct {
-	PID         int       `json:"pid"`
-	Version     string    `json:"version"`
-	Started     time.Time `json:"started"`
-	ControlAddr string    `json:"control_addr"`
-	GMPAddr     string    `json:"gmp_addr"`
-	DataDir     string    `json:"data_dir"`
+	// Info is what the control API also reports (GET /v1/status): pid,
+	// version, start time, the real addresses, the data folder.
+	control.Info
 	// TokenFile is the token file the daemon requires, if any: a client
 	// of this data folder sends its token without being told.
 	TokenFile string `json:"token_file,omitempty"`
@@ -38,16 +37,18 @@ func ReadState(dir string) (State, error) {
 	return st, nil
 }
 
-// writeState writes the pid and state files, each by rename.
+// writeState writes the pid and state files, each atomically and durably
+// (fsutil: temp file, fsync, rename, fsync of the folder), so a reader sees
+// the old file or the new one, never half of one, even after a power cut.
 func writeState(dir string, st State) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, StateFile), append(data, '\n')); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(filepath.Join(dir, StateFile), append(data, '\n'), 0o600); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(st.PID)+"\n"))
+	return fsutil.WriteFileAtomicBytes(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(st.PID)+"\n"), 0o600)
 }
 
 // removeState removes the pid and state files of a daemon that stops.
@@ -62,33 +63,11 @@ func removeState(dir string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path through a temporary file and a
-// rename, so a reader sees the old or the new file, never half of one.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 // checkWritable proves that dir takes a new file, a rename and a removal:
 // what the repository and the state files need.
 func checkWritable(dir string) error {
 	probe := filepath.Join(dir, ".gpmd-write-check")
-	if err := writeFileAtomic(probe, []byte("ok\n")); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(probe, []byte("ok\n"), 0o600); err != nil {
 		return fmt.Errorf("data folder %s is not writable: %w", dir, err)
 	}
 	if err := os.Remove(probe); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ghost-network/gpmd/cmd/cli"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // TestBadInput: each bad input gets a clear one-line message and a
@@ -18,19 +19,19 @@ import (
 func TestBadInput(t *testing.T) {
 	e := newEnv(t)
 	e.start("--max-module-size", "64KiB")
-	tiny := e.file("tiny.wasm", tinyWasm)
+	tiny := e.file("tiny.wasm", testutil.TinyWasm)
 	e.gpmd("wasm", "upload", "--name", "tiny", "--version", "v0.0.1", "--file", tiny)
 	before := e.listJSON()
 	blobsBefore := e.blobFiles()
 
-	other := e.file("other.wasm", wasmWithPayload("other", 100))
+	other := e.file("other.wasm", testutil.Wasm("other", 100))
 	text := e.file("notes.txt", []byte("hello, this is not WebAssembly\n"))
 	// Under the 64 KiB limit, so refused for its bytes, and larger than
 	// what a socket buffers: the daemon must read the rest for the CLI
 	// to get its answer.
 	bigText := e.file("big.txt", bytes.Repeat([]byte("all work and no play\n"), 60<<10/21))
 	empty := e.file("empty.wasm", nil)
-	tooBig := e.file("big.wasm", wasmWithPayload("big", 100<<10))
+	tooBig := e.file("big.wasm", testutil.Wasm("big", 100<<10))
 	dir := t.TempDir()
 
 	cases := []struct {
@@ -51,7 +52,7 @@ func TestBadInput(t *testing.T) {
 		{"empty file", nil, []string{"wasm", "upload", "--name", "x", "--version", "1.0.0", "--file", empty}, 2, "is empty"},
 		{"empty stdin", []byte{}, []string{"wasm", "upload", "--name", "x", "--version", "1.0.0", "--file", "-"}, 2, "empty module"},
 		{"too large", nil, []string{"wasm", "upload", "--name", "x", "--version", "1.0.0", "--file", tooBig}, 2, "too large"},
-		{"too large on stdin", wasmWithPayload("big", 100<<10), []string{"wasm", "upload", "--name", "x", "--version", "1.0.0", "--file", "-"}, 2, "too large"},
+		{"too large on stdin", testutil.Wasm("big", 100<<10), []string{"wasm", "upload", "--name", "x", "--version", "1.0.0", "--file", "-"}, 2, "too large"},
 		{"bad name: capitals", nil, []string{"wasm", "upload", "--name", "Math", "--version", "1.0.0", "--file", tiny}, 2, `module name "Math"`},
 		{"bad name: dot", nil, []string{"wasm", "upload", "--name", "math.add", "--version", "1.0.0", "--file", tiny}, 2, `module name "math.add"`},
 		{"bad name: path", nil, []string{"wasm", "upload", "--name", "../../etc", "--version", "1.0.0", "--file", tiny}, 2, "module name"},
@@ -103,7 +104,7 @@ func TestBadInput(t *testing.T) {
 	if after := e.listJSON(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("modules changed:\nbefore %+v\nafter  %+v", before, after)
 	}
-	if got := e.gpmd("wasm", "get", "tiny@v0.0.1").stdout; got != string(tinyWasm) {
+	if got := e.gpmd("wasm", "get", "tiny@v0.0.1").stdout; got != string(testutil.TinyWasm) {
 		t.Fatal("tiny@v0.0.1 bytes changed")
 	}
 	// Refused uploads may leave an unreferenced blob (garbage for gc,
@@ -112,7 +113,7 @@ func TestBadInput(t *testing.T) {
 	for _, b := range e.blobFiles() {
 		if !contains(blobsBefore, b) {
 			data, _ := os.ReadFile(filepath.Join(e.dir, "modules", "blobs", "sha256", b))
-			if !bytes.Equal(data, wasmWithPayload("other", 100)) {
+			if !bytes.Equal(data, testutil.Wasm("other", 100)) {
 				t.Errorf("a refused upload left blob %s of %d bytes", b, len(data))
 			}
 		}
@@ -145,7 +146,7 @@ func TestDaemonDown(t *testing.T) {
 	e := newEnv(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	e.vars = append(e.vars, "GPMD_CONTROL_ADDR="+addr)
-	tiny := e.file("tiny.wasm", tinyWasm)
+	tiny := e.file("tiny.wasm", testutil.TinyWasm)
 	want := "gpmd is not running at " + addr + " (start it with: gpmd start)"
 	for _, args := range [][]string{
 		{"status"},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/gmp/gmptest"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // TestGMPContractVectorsAgainstTheDaemon replays GMP.md's test vectors byte
@@ -49,7 +50,7 @@ func TestGMPContractVectorsAgainstTheDaemon(t *testing.T) {
 	})
 	// The first connection's node-1 must be gone before the second
 	// registers the name again.
-	if !waitFor(5*time.Second, func() bool { return e.gpmd("nodes", "-o", "json").stdout == "[]\n" }) {
+	if !testutil.Eventually(5*time.Second, func() bool { return e.gpmd("nodes", "-o", "json").stdout == "[]\n" }) {
 		t.Fatalf("node-1 still live after its connection closed: %v", e.gpmd("nodes", "-o", "json"))
 	}
 	replay("back to back", func(c net.Conn) {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // TestFullDisk: on a small tmpfs of its own, an upload larger than the
@@ -30,16 +32,16 @@ func TestFullDisk(t *testing.T) {
 	e.start()
 
 	mods := map[[2]string][]byte{
-		{"a", "1.0.0"}: wasmWithPayload("a", 100<<10),
-		{"b", "1.0.0"}: wasmWithPayload("b", 200<<10),
-		{"c", "2.0.0"}: wasmWithPayload("c", 50<<10),
+		{"a", "1.0.0"}: testutil.Wasm("a", 100<<10),
+		{"b", "1.0.0"}: testutil.Wasm("b", 200<<10),
+		{"c", "2.0.0"}: testutil.Wasm("c", 50<<10),
 	}
 	for k, data := range mods {
 		e.upload(k[0], k[1], data)
 	}
 
 	// Bigger than the whole filesystem: it cannot fit whatever is free.
-	huge := wasmWithPayload("huge", 4<<20)
+	huge := testutil.Wasm("huge", 4<<20)
 	r := e.run(nil, "wasm", "upload", "--name", "huge", "--version", "1.0.0", "--file", e.file("huge.wasm", huge))
 	if r.code == 0 {
 		t.Fatalf("an upload larger than the disk succeeded: %v", r)
@@ -81,7 +83,7 @@ func TestFullDisk(t *testing.T) {
 		e.mustGet(k[0], k[1], data)
 	}
 	// Still accepting what fits.
-	small := wasmWithPayload("small", 10<<10)
+	small := testutil.Wasm("small", 10<<10)
 	e.upload("small", "1.0.0", small)
 	e.mustGet("small", "1.0.0", small)
 	if r := e.gpmd("verify"); !strings.Contains(r.stdout, "no problems") {

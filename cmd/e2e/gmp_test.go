@@ -10,6 +10,7 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // TestNodesAndGMP: a GVM registered over GMP shows in `gpmd nodes` and
@@ -18,7 +19,7 @@ import (
 func TestNodesAndGMP(t *testing.T) {
 	e := newEnv(t)
 	st := e.start()
-	e.gpmd("wasm", "upload", "--name", "tiny", "--version", "v0.0.1", "--file", e.file("tiny.wasm", tinyWasm))
+	e.gpmd("wasm", "upload", "--name", "tiny", "--version", "v0.0.1", "--file", e.file("tiny.wasm", testutil.TinyWasm))
 
 	r := e.gpmd("nodes")
 	if r.stdout != "" || !strings.Contains(r.stderr, "no live nodes") {
@@ -36,7 +37,7 @@ func TestNodesAndGMP(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, data, err := c.ModuleBytes(ctx, "tiny", "")
-	if err != nil || !bytes.Equal(data, tinyWasm) || info.Hash != tinyDigest || info.Version != "v0.0.1" {
+	if err != nil || !bytes.Equal(data, testutil.TinyWasm) || info.Hash != testutil.TinyDigest || info.Version != "v0.0.1" {
 		t.Fatalf("MODULE over GMP: %+v %x %v", info, data, err)
 	}
 
@@ -64,7 +65,7 @@ func TestNodesAndGMP(t *testing.T) {
 	}
 
 	c.Close()
-	if !waitFor(5*time.Second, func() bool {
+	if !testutil.Eventually(5*time.Second, func() bool {
 		var nodes []gmp.NodeInfo
 		json.Unmarshal([]byte(e.gpmd("nodes", "-o", "json").stdout), &nodes)
 		return len(nodes) == 0
@@ -79,9 +80,9 @@ func TestCompletion(t *testing.T) {
 	e := newEnv(t)
 	e.start()
 	for _, m := range []string{"math", "matrix"} {
-		e.gpmd("wasm", "upload", "--name", m, "--version", "1.0.0", "--file", e.file(m+".wasm", tinyWasm))
+		e.gpmd("wasm", "upload", "--name", m, "--version", "1.0.0", "--file", e.file(m+".wasm", testutil.TinyWasm))
 	}
-	e.gpmd("wasm", "upload", "--name", "math", "--version", "1.1.0", "--file", e.file("m11.wasm", wasmWithPayload("m11", 10)))
+	e.gpmd("wasm", "upload", "--name", "math", "--version", "1.1.0", "--file", e.file("m11.wasm", testutil.Wasm("m11", 10)))
 
 	r := e.gpmd("__complete", "wasm", "get", "mat")
 	if !strings.Contains(r.stdout, "math@\n") || !strings.Contains(r.stdout, "matrix@\n") {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -217,28 +216,6 @@ func (e *env) listJSON() []index.Module {
 		e.t.Fatalf("list -o json: %v\n%s", err, r.stdout)
 	}
 	return mods
-}
-
-// tinyWasm is the smallest valid module (GMP.md's test vector).
-var tinyWasm = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
-
-const tinyDigest = "sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"
-
-// wasmWithPayload is a valid module of about n bytes: the header and one
-// custom section named tag holding filler bytes that depend on tag.
-func wasmWithPayload(tag string, n int) []byte {
-	payload := make([]byte, n)
-	for i := range payload {
-		payload[i] = byte(i*31) ^ tag[i%len(tag)]
-	}
-	var sec bytes.Buffer
-	sec.Write(binary.AppendUvarint(nil, uint64(len(tag))))
-	sec.WriteString(tag)
-	sec.Write(payload)
-	out := append([]byte{}, tinyWasm...)
-	out = append(out, 0x00) // custom section
-	out = binary.AppendUvarint(out, uint64(sec.Len()))
-	return append(out, sec.Bytes()...)
 }
 
 // freePort is a loopback port that nothing listens on right now.

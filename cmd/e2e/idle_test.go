@@ -5,12 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 var idleNodes = flag.Int("idle-nodes", 10000, "registered idle GMP connections TestTenThousandIdleNodes holds")
@@ -26,7 +26,7 @@ func TestTenThousandIdleNodes(t *testing.T) {
 	raiseFileLimit(t, n+512)
 	e := newEnv(t)
 	st := e.start("--gmp-message-timeout", "1s")
-	before := vmRSS(t, st.PID)
+	before := testutil.RSS(t, st.PID)
 
 	conns := make([]net.Conn, 0, n)
 	t.Cleanup(func() {
@@ -50,7 +50,7 @@ func TestTenThousandIdleNodes(t *testing.T) {
 	}
 	// Idle for longer than the message timeout: no node may be dropped.
 	time.Sleep(1500 * time.Millisecond)
-	after := vmRSS(t, st.PID)
+	after := testutil.RSS(t, st.PID)
 	t.Logf("%d idle registered connections: daemon RSS %.1f MiB (%.1f MiB before, %.1f KiB per connection)",
 		n, float64(after)/(1<<20), float64(before)/(1<<20), float64(after-before)/float64(n)/1024)
 	if after >= 200<<20 {
@@ -69,32 +69,12 @@ func TestTenThousandIdleNodes(t *testing.T) {
 		c.Close()
 	}
 	conns = nil
-	if !waitFor(10*time.Second, func() bool {
+	if !testutil.Eventually(10*time.Second, func() bool {
 		e.jsonOf(&status, "status", "-o", "json")
 		return status.Nodes == 0
 	}) {
 		t.Fatalf("%d nodes still live 10 s after their connections closed", status.Nodes)
 	}
-}
-
-// vmRSS reads a process's resident memory from /proc.
-func vmRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("reading the daemon's memory: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS line")
-	return 0
 }
 
 // raiseFileLimit lifts this process's soft open-file limit to the hard

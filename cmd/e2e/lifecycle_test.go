@@ -12,6 +12,7 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // TestLifecycle drives a person's first session: start, upload, list,
@@ -29,13 +30,13 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Upload from a file, as the Ghost Network docs show.
-	tiny := e.file("tiny.wasm", tinyWasm)
+	tiny := e.file("tiny.wasm", testutil.TinyWasm)
 	r := e.gpmd("wasm", "upload", "--name=tiny", "--version=v0.0.1", "--file="+tiny)
-	if want := "Module Uploaded Successfully!\ntiny@v0.0.1 " + tinyDigest + "\n"; r.stdout != want {
+	if want := "Module Uploaded Successfully!\ntiny@v0.0.1 " + testutil.TinyDigest + "\n"; r.stdout != want {
 		t.Fatalf("upload printed %q, want %q", r.stdout, want)
 	}
 	// Upload from standard input.
-	big := wasmWithPayload("v2", 100<<10)
+	big := testutil.Wasm("v2", 100<<10)
 	r = e.run(big, "wasm", "upload", "--name", "tiny", "--version", "0.2.0", "--file", "-")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "Module Uploaded Successfully!\ntiny@0.2.0 sha256:") {
 		t.Fatalf("upload from stdin: %v", r)
@@ -51,7 +52,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("list table:\n%s", r.stdout)
 	}
 	mods := e.listJSON()
-	if len(mods) != 2 || mods[1].Name != "tiny" || len(mods[1].Versions) != 2 || mods[1].Versions[1].Digest.String() != tinyDigest {
+	if len(mods) != 2 || mods[1].Name != "tiny" || len(mods[1].Versions) != 2 || mods[1].Versions[1].Digest.String() != testutil.TinyDigest {
 		t.Fatalf("list -o json: %+v", mods)
 	}
 	r = e.gpmd("wasm", "list", "tiny")
@@ -62,10 +63,10 @@ func TestLifecycle(t *testing.T) {
 	// get: to a file, to stdout, by latest, exact version and constraint.
 	out := filepath.Join(t.TempDir(), "got.wasm")
 	r = e.gpmd("wasm", "get", "tiny@v0.0.1", "-o", out)
-	if got, _ := os.ReadFile(out); !bytes.Equal(got, tinyWasm) {
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, testutil.TinyWasm) {
 		t.Fatalf("get -o wrote %x", got)
 	}
-	if !strings.Contains(r.stdout, "tiny@v0.0.1 "+tinyDigest) {
+	if !strings.Contains(r.stdout, "tiny@v0.0.1 "+testutil.TinyDigest) {
 		t.Errorf("get -o printed %q", r.stdout)
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*.part")); len(leftovers) > 0 {
@@ -74,10 +75,10 @@ func TestLifecycle(t *testing.T) {
 	for ref, want := range map[string][]byte{
 		"tiny":                big,
 		"tiny@latest":         big,
-		"tiny@0.0.1":          tinyWasm, // semver equality: v0.0.1 == 0.0.1
-		"tiny@^0.0":           tinyWasm,
+		"tiny@0.0.1":          testutil.TinyWasm, // semver equality: v0.0.1 == 0.0.1
+		"tiny@^0.0":           testutil.TinyWasm,
 		"tiny@>=0.1.0 <1.0.0": big,
-		"other_mod":           tinyWasm, // pre-releases only: the highest
+		"other_mod":           testutil.TinyWasm, // pre-releases only: the highest
 	} {
 		r = e.gpmd("wasm", "get", ref)
 		if !bytes.Equal([]byte(r.stdout), want) {
@@ -96,21 +97,21 @@ func TestLifecycle(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.gpmd("status", "-o", "json").stdout), &s); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Running || s.PID != st.PID || s.Modules != 2 || s.Versions != 3 || s.Blobs != 2 || s.BlobBytes != int64(len(tinyWasm)+len(big)) ||
+	if !s.Running || s.PID != st.PID || s.Modules != 2 || s.Versions != 3 || s.Blobs != 2 || s.BlobBytes != int64(len(testutil.TinyWasm)+len(big)) ||
 		s.ControlAddr != st.ControlAddr || s.GMPAddr != st.GMPAddr || s.DataDir != e.dir || s.Version == "" {
 		t.Errorf("status -o json: %+v", s)
 	}
 
 	// rm: one version goes, its blob stays for the version that shares it.
 	r = e.gpmd("wasm", "rm", "tiny@v0.0.1")
-	if r.stdout != "Removed tiny@v0.0.1 "+tinyDigest+"\n" {
+	if r.stdout != "Removed tiny@v0.0.1 "+testutil.TinyDigest+"\n" {
 		t.Errorf("rm printed %q", r.stdout)
 	}
 	r = e.run(nil, "wasm", "get", "tiny@v0.0.1")
 	if r.code != 4 {
 		t.Errorf("get after rm: %v", r)
 	}
-	if got := e.gpmd("wasm", "get", "other_mod").stdout; got != string(tinyWasm) {
+	if got := e.gpmd("wasm", "get", "other_mod").stdout; got != string(testutil.TinyWasm) {
 		t.Errorf("other_mod lost its bytes when tiny@v0.0.1 (same blob) was removed")
 	}
 
@@ -133,8 +134,13 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("%s still there after kill (%v)", f, err)
 		}
 	}
-	r = e.run(nil, "status")
-	if r.code != 3 || !strings.Contains(oneLine(t, r), "gpmd is not running at 127.0.0.1:1111 (start it with: gpmd start)") {
+	// The state file is gone, so status calls the address it is given: a
+	// port of this test's own, so that a gpmd on this machine's default
+	// port cannot answer. (TestClientDefaultAddress in cmd/cli checks that
+	// the default is 127.0.0.1:1111 without needing that port free.)
+	down := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	r = e.run(nil, "--control-addr", down, "status")
+	if r.code != 3 || !strings.Contains(oneLine(t, r), "gpmd is not running at "+down+" (start it with: gpmd start)") {
 		t.Errorf("status after kill: %v", r)
 	}
 	r = e.run(nil, "kill")
@@ -149,9 +155,9 @@ func TestRestartKeepsEverything(t *testing.T) {
 	e := newEnv(t)
 	e.start()
 	mods := map[string][]byte{
-		"alpha@1.0.0": wasmWithPayload("a1", 3000),
-		"alpha@1.1.0": wasmWithPayload("a2", 5000),
-		"beta@v0.0.1": tinyWasm,
+		"alpha@1.0.0": testutil.Wasm("a1", 3000),
+		"alpha@1.1.0": testutil.Wasm("a2", 5000),
+		"beta@v0.0.1": testutil.TinyWasm,
 	}
 	for ref, data := range mods {
 		name, version, _ := strings.Cut(ref, "@")
@@ -269,7 +275,7 @@ func (e *env) assertNoDaemon() {
 func TestKillWaitsForInFlight(t *testing.T) {
 	e := newEnv(t)
 	e.start()
-	mod := wasmWithPayload("slow", 4<<20)
+	mod := testutil.Wasm("slow", 4<<20)
 	up := gpmdCmd(e, "wasm", "upload", "--name", "slow", "--version", "1.0.0", "--file", "-")
 	stdin, err := up.StdinPipe()
 	if err != nil {
@@ -290,7 +296,7 @@ func TestKillWaitsForInFlight(t *testing.T) {
 	}
 	// Wait until the daemon has the request (the log names it only at
 	// the end, so look for its temporary file in ingest/ instead).
-	if !waitFor(10*time.Second, func() bool {
+	if !testutil.Eventually(10*time.Second, func() bool {
 		ents, _ := os.ReadDir(filepath.Join(e.dir, "modules", "ingest"))
 		return len(ents) > 0
 	}) {
@@ -348,5 +354,83 @@ func TestKillByControlAddr(t *testing.T) {
 	}
 	if a.running() {
 		t.Fatal("the daemon still runs")
+	}
+}
+
+// TestStartPassesEverySetting: every daemon setting given to `gpmd start`
+// (background) reaches the daemon. Each is set to a value that is not its
+// default, and read back from the "settings" line the daemon logs at start
+// and, where the daemon reports it, from `gpmd status -o json`. A setting
+// added to daemon.Settings() without a value here fails the test.
+func TestStartPassesEverySetting(t *testing.T) {
+	e := newEnv(t)
+	token := e.file("token", []byte("e2e-settings-token\n"))
+	given := map[string]string{
+		"data-dir":            e.dir,
+		"control-addr":        "127.0.0.1:0",
+		"token-file":          token,
+		"gmp-addr":            "127.0.0.1:0",
+		"max-module-size":     "3MiB",
+		"gmp-max-message":     "2MiB",
+		"gmp-max-conns":       "77",
+		"gmp-message-timeout": "7s",
+		"gmp-write-timeout":   "9s",
+		"shutdown-timeout":    "11s",
+	}
+	args := []string{"start"}
+	want := map[string]string{}
+	defaults := daemon.DefaultConfig()
+	for _, s := range daemon.Settings() {
+		v, ok := given[s.Flag]
+		if !ok {
+			t.Fatalf("setting --%s has no value in this test: add one that is not its default", s.Flag)
+		}
+		cfg := daemon.DefaultConfig()
+		if err := s.Set(&cfg, v); err != nil {
+			t.Fatalf("--%s %s: %v", s.Flag, v, err)
+		}
+		if s.Get(&cfg) == s.Get(&defaults) {
+			t.Fatalf("--%s %s is its default: it proves nothing", s.Flag, v)
+		}
+		want[s.Flag] = s.Get(&cfg)
+		args = append(args, "--"+s.Flag, v)
+	}
+	r := e.run(nil, args...)
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	st, err := daemon.ReadState(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile(st.LogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.Lines(string(log)) {
+		if strings.Contains(l, "msg=settings ") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("no settings line in the log:\n%s", log)
+	}
+	for flag, v := range want {
+		if !strings.Contains(line, " "+flag+"="+v+" ") && !strings.HasSuffix(strings.TrimSpace(line), " "+flag+"="+v) {
+			t.Errorf("--%s %s did not reach the daemon: %s", flag, v, line)
+		}
+	}
+	// The client commands find the daemon and its token through the state
+	// file, and status reports the limit the repository was given.
+	var status struct {
+		MaxModuleSize int64 `json:"max_module_size"`
+	}
+	e.jsonOf(&status, "status", "-o", "json")
+	if status.MaxModuleSize != 3<<20 {
+		t.Errorf("status max_module_size %d, want %d", status.MaxModuleSize, 3<<20)
+	}
+	if st.TokenFile != token {
+		t.Errorf("state token_file %q, want %q", st.TokenFile, token)
 	}
 }

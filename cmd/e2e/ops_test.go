@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
 )
@@ -54,33 +55,13 @@ func (e *env) mustGet(name, version string, data []byte) {
 	}
 }
 
-// flipByte changes one byte of the file at p behind gpmd's back.
-func flipByte(t *testing.T, p string, at int64) {
-	t.Helper()
-	if err := os.Chmod(p, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, at); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte{b[0] ^ 0xff}, at); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // someModules are three modules, one of them in two versions.
 func someModules() map[[2]string][]byte {
 	return map[[2]string][]byte{
-		{"math", "v0.0.1"}:  wasmWithPayload("math1", 3000),
-		{"math", "v0.0.2"}:  wasmWithPayload("math2", 4000),
-		{"calc", "1.0.0"}:   wasmWithPayload("calc", 20000),
-		{"render", "2.1.0"}: wasmWithPayload("render", 700),
+		{"math", "v0.0.1"}:  testutil.Wasm("math1", 3000),
+		{"math", "v0.0.2"}:  testutil.Wasm("math2", 4000),
+		{"calc", "1.0.0"}:   testutil.Wasm("calc", 20000),
+		{"render", "2.1.0"}: testutil.Wasm("render", 700),
 	}
 }
 
@@ -104,7 +85,7 @@ func TestVerify(t *testing.T) {
 	}
 
 	bad := mods[[2]string{"calc", "1.0.0"}]
-	flipByte(t, e.blobPath(bad), int64(len(bad)/2))
+	testutil.FlipByte(t, e.blobPath(bad), int64(len(bad)/2))
 
 	r = e.run(nil, "verify")
 	if r.code != exitProblems {
@@ -145,8 +126,8 @@ func TestVerify(t *testing.T) {
 func TestGC(t *testing.T) {
 	e := newEnv(t)
 	e.start()
-	first := wasmWithPayload("first", 5000)
-	other := wasmWithPayload("other", 6000)
+	first := testutil.Wasm("first", 5000)
+	other := testutil.Wasm("other", 6000)
 	e.upload("app", "1.0.0", first)
 	e.upload("shared", "1.0.0", first) // two versions share one blob
 	if r := e.run(nil, "wasm", "upload", "--name", "app", "--version", "1.0.0", "--file", e.file("other.wasm", other)); r.code != 5 {
@@ -374,12 +355,12 @@ func TestImportEarlyStore(t *testing.T) {
 		m.Versions[version] = ver{Version: version, File: file, Hash: hash}
 		store[name] = m
 	}
-	good1 := wasmWithPayload("early1", 1500)
-	good2 := wasmWithPayload("early2", 2500)
-	tampered := wasmWithPayload("tampered", 900)
+	good1 := testutil.Wasm("early1", 1500)
+	good2 := testutil.Wasm("early2", 2500)
+	tampered := testutil.Wasm("tampered", 900)
 	add("math", "v0.0.1", good1, digest.FromBytes(good1).Encoded())
 	add("calc", "v1.0.0", good2, digest.FromBytes(good2).Encoded())
-	add("evil", "v0.1.0", tampered, digest.FromBytes(wasmWithPayload("original", 900)).Encoded())
+	add("evil", "v0.1.0", tampered, digest.FromBytes(testutil.Wasm("original", 900)).Encoded())
 	data, _ := json.Marshal(store)
 	if err := os.WriteFile(filepath.Join(early, "ghost.modules.json"), data, 0o644); err != nil {
 		t.Fatal(err)

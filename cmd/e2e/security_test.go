@@ -14,6 +14,7 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // TestNonLoopbackWithoutToken: the daemon refuses to serve the control API
@@ -47,7 +48,7 @@ func TestToken(t *testing.T) {
 	tokenFile := e.file("token", []byte("correct-horse-battery-staple\n"))
 	wrongFile := e.file("wrong", []byte("not-the-token\n"))
 	st := e.start("--token-file", tokenFile)
-	tiny := e.file("tiny.wasm", tinyWasm)
+	tiny := e.file("tiny.wasm", testutil.TinyWasm)
 
 	// The right token, by flag and by variable.
 	e.gpmd("--token-file", tokenFile, "wasm", "upload", "--name", "tiny", "--version", "v0.0.1", "--file", tiny)
@@ -131,10 +132,10 @@ func TestForeground(t *testing.T) {
 		case <-time.After(5 * time.Second):
 		}
 	})
-	if !waitFor(10*time.Second, func() bool { _, err := daemon.ReadState(e.dir); return err == nil }) {
+	if !testutil.Eventually(10*time.Second, func() bool { _, err := daemon.ReadState(e.dir); return err == nil }) {
 		t.Fatal("foreground daemon wrote no state file within 10s")
 	}
-	tiny := e.file("tiny.wasm", tinyWasm)
+	tiny := e.file("tiny.wasm", testutil.TinyWasm)
 	e.gpmd("wasm", "upload", "--name", "tiny", "--version", "v0.0.1", "--file", tiny)
 
 	cmd.Process.Signal(os.Interrupt)
@@ -156,7 +157,7 @@ func TestForeground(t *testing.T) {
 	e.assertNoDaemon()
 	// The upload survived the stop.
 	e.start()
-	if got := e.gpmd("wasm", "get", "tiny").stdout; got != string(tinyWasm) {
+	if got := e.gpmd("wasm", "get", "tiny").stdout; got != string(testutil.TinyWasm) {
 		t.Error("upload lost across a foreground stop")
 	}
 }
@@ -167,17 +168,6 @@ func gpmdCmd(e *env, args ...string) *osexec.Cmd {
 	c.Env = e.environ()
 	c.Dir = e.home
 	return c
-}
-
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
 }
 
 // listenLoopback holds a loopback port for the test and returns its

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestLargeTransfers(t *testing.T) {
 	e := newEnv(t)
 	e.start()
-	big := wasmWithPayload("large", 9<<20)
+	big := testutil.Wasm("large", 9<<20)
 	path := e.file("large.wasm", big)
 	r := e.gpmd("wasm", "upload", "--name", "large", "--version", "1.0.0", "--file", path)
 	if r.stderr != "" {
@@ -59,9 +60,9 @@ func TestLargeTransfers(t *testing.T) {
 func TestCorruptBlobNeverHandedOut(t *testing.T) {
 	e := newEnv(t)
 	st := e.start()
-	small := wasmWithPayload("small", 1000)
-	large := wasmWithPayload("large", 1<<20)
-	good := wasmWithPayload("good", 5000)
+	small := testutil.Wasm("small", 1000)
+	large := testutil.Wasm("large", 1<<20)
+	good := testutil.Wasm("good", 5000)
 	for name, data := range map[string][]byte{"small": small, "large": large, "good": good} {
 		e.gpmd("wasm", "upload", "--name", name, "--version", "1.0.0", "--file", e.file(name+".wasm", data))
 	}

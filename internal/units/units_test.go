@@ -12,3 +12,16 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"1048576": 1 << 20, "512KiB": 512 << 10, "256MiB": 256 << 20, "2G": 2 << 30, "64 kb": 64 << 10, "10B": 10} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("%q: %d %v, want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "MiB", "1.5MiB", "lots", "99999999999GiB"} {
+		if _, err := ParseBytes(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}

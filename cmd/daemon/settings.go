@@ -1,0 +1,152 @@
+package daemon
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ghost-network/gpmd/internal/units"
+)
+
+// Kind is how a setting's value is written and read.
+type Kind int
+
+const (
+	KindString   Kind = iota // as given
+	KindInt                  // a positive integer
+	KindSize                 // a positive size: 1048576, 512KiB, 256MiB
+	KindDuration             // a positive duration: 10s, 1m30s
+)
+
+// Setting is one of the daemon's settings: a field of Config, a flag of
+// `gpmd start` (--Flag), an environment variable that sets it when the flag
+// is not given (Env), and a line of help. Settings lists them all, and
+// everything that names settings is made from that list: the flags and
+// their help, the environment bindings, the command line `gpmd start` gives
+// the background daemon, and the daemon's "settings" log line. A setting
+// added to the list appears in all of them.
+type Setting struct {
+	Flag  string
+	Env   string
+	Usage string
+	Kind  Kind
+	// Client: the client commands (status, wasm …, kill) use it too, to
+	// find the daemon; the CLI makes it a flag of every command.
+	Client bool
+	// field points at the Config field the setting sets: *string for
+	// KindString, *int or *int64 for KindInt and KindSize,
+	// *time.Duration for KindDuration.
+	field func(*Config) any
+}
+
+// Settings lists every setting of the daemon, in the order of the help.
+func Settings() []Setting {
+	return []Setting{
+		{Flag: "data-dir", Env: "GPMD_HOME", Kind: KindString, Client: true,
+			Usage: "data folder of the daemon: modules, log, pid and state files",
+			field: func(c *Config) any { return &c.DataDir }},
+		{Flag: "control-addr", Env: "GPMD_CONTROL_ADDR", Kind: KindString, Client: true,
+			Usage: "host:port of the control API (the daemon listens there; the other commands call it)",
+			field: func(c *Config) any { return &c.ControlAddr }},
+		{Flag: "token-file", Env: "GPMD_TOKEN_FILE", Kind: KindString, Client: true,
+			Usage: "file holding the control API's bearer token (required by the daemon off loopback)",
+			field: func(c *Config) any { return &c.TokenFile }},
+		{Flag: "gmp-addr", Env: "GPMD_GMP_ADDR", Kind: KindString,
+			Usage: "host:port on which GMP listens for GVM nodes",
+			field: func(c *Config) any { return &c.GMPAddr }},
+		{Flag: "max-module-size", Env: "GPMD_MAX_MODULE_SIZE", Kind: KindSize,
+			Usage: "largest module an upload may send",
+			field: func(c *Config) any { return &c.MaxModuleSize }},
+		{Flag: "gmp-max-message", Env: "GPMD_GMP_MAX_MESSAGE", Kind: KindSize,
+			Usage: "largest GMP message a node may send",
+			field: func(c *Config) any { return &c.GMPMaxMessage }},
+		{Flag: "gmp-max-conns", Env: "GPMD_GMP_MAX_CONNS", Kind: KindInt,
+			Usage: "most GMP connections held at once; one more is answered busy",
+			field: func(c *Config) any { return &c.GMPMaxConns }},
+		{Flag: "gmp-message-timeout", Env: "GPMD_GMP_MESSAGE_TIMEOUT", Kind: KindDuration,
+			Usage: "time a node has to finish a GMP message once it has begun one",
+			field: func(c *Config) any { return &c.GMPMessageTimeout }},
+		{Flag: "gmp-write-timeout", Env: "GPMD_GMP_WRITE_TIMEOUT", Kind: KindDuration,
+			Usage: "time a write to a GMP node may take before the node is cut off",
+			field: func(c *Config) any { return &c.GMPWriteTimeout }},
+		{Flag: "shutdown-timeout", Env: "GPMD_SHUTDOWN_TIMEOUT", Kind: KindDuration,
+			Usage: "how long a stop waits for requests in flight before it cuts them",
+			field: func(c *Config) any { return &c.ShutdownTimeout }},
+	}
+}
+
+// Get is the setting's value in c, written so that Set reads it back
+// exactly (sizes in bytes): what `gpmd start` passes to the background
+// daemon.
+func (s Setting) Get(c *Config) string {
+	switch p := s.field(c).(type) {
+	case *string:
+		return *p
+	case *int:
+		return strconv.Itoa(*p)
+	case *int64:
+		return strconv.FormatInt(*p, 10)
+	case *time.Duration:
+		return p.String()
+	}
+	panic("daemon: setting " + s.Flag + " has a field of no known type") // a programming error in Settings
+}
+
+// Show is the setting's value in c for people (sizes as 256 MiB): the
+// default in the help.
+func (s Setting) Show(c *Config) string {
+	if s.Kind == KindSize {
+		n, _ := strconv.ParseInt(s.Get(c), 10, 64)
+		return units.FormatBytes(n)
+	}
+	return s.Get(c)
+}
+
+// Set reads v into the setting's field of c. Numbers, sizes and durations
+// must be positive: zero would mean "the default" to Run, which is not what
+// someone who wrote 0 meant.
+func (s Setting) Set(c *Config, v string) error {
+	switch p := s.field(c).(type) {
+	case *string:
+		*p = v
+		return nil
+	case *int, *int64:
+		var n int64
+		var err error
+		if s.Kind == KindSize {
+			n, err = units.ParseBytes(v)
+		} else if n, err = strconv.ParseInt(v, 10, 0); err != nil {
+			err = fmt.Errorf("%q is not a whole number", v)
+		} else if n < 1 {
+			err = fmt.Errorf("must be at least 1, not %d", n)
+		}
+		if err != nil {
+			return err
+		}
+		if ip, ok := p.(*int); ok {
+			if int64(int(n)) != n {
+				return fmt.Errorf("%s is too large", v)
+			}
+			*ip = int(n)
+		} else {
+			*p.(*int64) = n
+		}
+		return nil
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err == nil && d <= 0 {
+			err = fmt.Errorf("must be a positive duration such as 10s, not %s", v)
+		}
+		if err != nil {
+			return err
+		}
+		*p = d
+		return nil
+	}
+	panic("daemon: setting " + s.Flag + " has a field of no known type")
+}
+
+// TypeName names the kind of value in the help: string, int, size, duration.
+func (s Setting) TypeName() string {
+	return [...]string{"string", "int", "size", "duration"}[s.Kind]
+}
