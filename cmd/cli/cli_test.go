@@ -142,8 +142,8 @@ func TestExitCodeOfEveryClass(t *testing.T) {
 		{control.ErrNotRunning, exitNotRunning},
 		{fmt.Errorf("restore: %w", repo.ErrNotEmpty), exitUsage},
 		{fmt.Errorf("x: %w", repo.ErrNotWasm), exitUsage},
-		{fmt.Errorf("x: %w", repo.ErrCorrupt), exitError},
-		{fmt.Errorf("x: %w", repo.ErrNotFound), exitNotFound},
+		{fmt.Errorf("x: %w", repo.ErrModuleCorrupt), exitError},
+		{fmt.Errorf("x: %w", errdefs.ErrNotFound), exitNotFound},
 	} {
 		if got := exitCode(c.err); got != c.want {
 			t.Errorf("%v: exit %d, want %d", c.err, got, c.want)

@@ -45,7 +45,6 @@ const exitStatusHelp = `Exit status:
 // non-empty restore target) come first; then every errdefs class has a
 // deliberate status (TestExitCodeOfEveryClass).
 func exitCode(err error) int {
-	err = control.Classify(err)
 	var ue *usageError
 	switch {
 	case err == nil:

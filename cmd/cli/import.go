@@ -8,6 +8,7 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/migrations"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/spf13/cobra"
 )
 
@@ -62,12 +63,12 @@ func (o *importOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return inputErrorf("%v", err)
 	}
-	if _, err := os.Stat(filepath.Join(from, migrations.LegacyFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(from, modulesjson.FileName)); err != nil {
 		// The .ghost-network folder above modules/ will do too.
-		if _, err2 := os.Stat(filepath.Join(from, "modules", migrations.LegacyFile)); err2 == nil {
+		if _, err2 := os.Stat(filepath.Join(from, "modules", modulesjson.FileName)); err2 == nil {
 			from = filepath.Join(from, "modules")
 		} else {
-			return inputErrorf("%s holds no %s: not an early gpmd store", from, migrations.LegacyFile)
+			return inputErrorf("%s holds no %s: not an early gpmd store", from, modulesjson.FileName)
 		}
 	}
 	c, err := o.f.Client(cmd)

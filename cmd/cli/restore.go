@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/spf13/cobra"
@@ -145,7 +146,7 @@ func (o *rebuildOptions) run(cmd *cobra.Command) error {
 	defer release()
 	rep, err := repo.RebuildIndex(cmd.Context(), modules, repo.Options{LockTimeout: time.Second})
 	if err != nil {
-		if errors.Is(err, repo.ErrLocked) {
+		if errors.Is(err, index.ErrLocked) {
 			return fmt.Errorf("the module store %s is in use by another process (stop it first): %w", modules, err)
 		}
 		return fmt.Errorf("rebuild-index of %s: %w", modules, err)

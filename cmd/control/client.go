@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
-	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -78,7 +78,7 @@ func modulePath(name string, version ...string) string {
 // segment: "." and ".." would be cleaned away by the server's router.
 func checkSegment(what, s string) error {
 	if s == "" || s == "." || s == ".." {
-		return fmt.Errorf("%w: %s %q is empty or a dot path", repo.ErrInvalid, what, s)
+		return fmt.Errorf("%w: %s %q is empty or a dot path", errdefs.ErrInvalid, what, s)
 	}
 	return nil
 }
@@ -172,7 +172,7 @@ func (c *Client) Nodes(ctx context.Context) (NodeList, error) {
 }
 
 // List lists every module (GET /v1/modules), or the versions of one name
-// (GET /v1/modules/{name}, repo.ErrNotFound when it has none).
+// (GET /v1/modules/{name}, errdefs.ErrNotFound when it has none).
 func (c *Client) List(ctx context.Context, name string) ([]index.Module, error) {
 	if name == "" {
 		var ml ModuleList
@@ -249,7 +249,7 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	}
 	sent := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
 	if rec.Digest != sent {
-		return rec, fmt.Errorf("%w: gpmd stored %s@%s as %s, but the bytes sent hash to %s", repo.ErrDigestMismatch, rec.Name, rec.Version, rec.Digest, sent)
+		return rec, fmt.Errorf("%w: gpmd stored %s@%s as %s, but the bytes sent hash to %s", errdefs.ErrCorrupt, rec.Name, rec.Version, rec.Digest, sent)
 	}
 	return rec, nil
 }
@@ -257,7 +257,7 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 // Download writes the bytes of the version that query names (empty:
 // latest) to w and returns its record. The bytes are checked against the
 // record's size and digest as they arrive; on any mismatch, or a transfer
-// cut short, it fails (wrapping repo.ErrDigestMismatch or
+// cut short, it fails (wrapping errdefs.ErrCorrupt or
 // io.ErrUnexpectedEOF) after w may have received part of the bytes: callers
 // that must never expose wrong bytes write to a temporary place first.
 func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) (index.Record, error) {
@@ -293,7 +293,7 @@ func checkReceived(rec index.Record, n int64, h hash.Hash) error {
 	}
 	got := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
 	if got != rec.Digest {
-		return fmt.Errorf("%w: download of %s@%s: the bytes hash to %s, not %s", repo.ErrDigestMismatch, rec.Name, rec.Version, got, rec.Digest)
+		return fmt.Errorf("%w: download of %s@%s: the bytes hash to %s, not %s", errdefs.ErrCorrupt, rec.Name, rec.Version, got, rec.Digest)
 	}
 	return nil
 }

@@ -231,8 +231,8 @@ func TestStatusMapping(t *testing.T) {
 		{fmt.Errorf("x: %w", repo.ErrNotWasm), 400, CodeNotWasm},
 		{fmt.Errorf("x: %w", repo.ErrEmpty), 400, CodeEmpty},
 		{fmt.Errorf("x: %w", errdefs.ErrInvalid), 400, CodeBadRequest},
-		{fmt.Errorf("x: %w", repo.ErrDigestMismatch), 400, CodeDigestMismatch},
-		{fmt.Errorf("%w: y: %w", repo.ErrCorrupt, repo.ErrDigestMismatch), 500, CodeCorrupt},
+		{fmt.Errorf("x: %w", errdefs.ErrCorrupt), 400, CodeDigestMismatch},
+		{fmt.Errorf("%w: y: %w", repo.ErrModuleCorrupt, errdefs.ErrCorrupt), 500, CodeCorrupt},
 		{fmt.Errorf("x: %w", errdefs.ErrNotFound), 404, CodeNotFound},
 		{fmt.Errorf("x: %w", errdefs.ErrConflict), 409, CodeConflict},
 		{fmt.Errorf("x: %w", errdefs.ErrTooLarge), 413, CodeTooLarge},
@@ -263,7 +263,7 @@ func TestStatusOfEveryClass(t *testing.T) {
 		errdefs.ErrExists:       {409, CodeConflict, errdefs.ErrConflict},
 		errdefs.ErrConflict:     {409, CodeConflict, errdefs.ErrConflict},
 		errdefs.ErrInvalid:      {400, CodeBadRequest, errdefs.ErrInvalid},
-		errdefs.ErrCorrupt:      {500, CodeCorrupt, repo.ErrCorrupt},
+		errdefs.ErrCorrupt:      {400, CodeDigestMismatch, errdefs.ErrCorrupt},
 		errdefs.ErrTooLarge:     {413, CodeTooLarge, errdefs.ErrTooLarge},
 		errdefs.ErrNoSpace:      {507, CodeNoSpace, errdefs.ErrNoSpace},
 		errdefs.ErrUnavailable:  {503, CodeUnavailable, errdefs.ErrUnavailable},
@@ -281,17 +281,6 @@ func TestStatusOfEveryClass(t *testing.T) {
 		}
 		if back := classOf(code, status); back != w.back {
 			t.Errorf("class %q: the client maps %s back to %v, want %v", class, code, back, w.back)
-		}
-	}
-	// The storage packages' own sentinels reach the same answers.
-	for _, p := range storageClasses {
-		s1, c1 := statusOf(fmt.Errorf("x: %w", p.sentinel))
-		if p.sentinel == repo.ErrDigestMismatch || p.sentinel == repo.ErrCorrupt {
-			continue // narrow: checked in TestStatusMapping
-		}
-		s2, c2 := statusOf(fmt.Errorf("x: %w", p.class))
-		if s1 != s2 || c1 != c2 {
-			t.Errorf("sentinel %q: %d %s, its class %q: %d %s", p.sentinel, s1, c1, p.class, s2, c2)
 		}
 	}
 }

@@ -46,23 +46,20 @@ func (e *narrowError) Unwrap() error { return e.class }
 // each keeps a code of its own although it also belongs to a wider class.
 // Every errdefs class has a deliberate answer (TestStatusOfEveryClass).
 func statusOf(err error) (status int, code string) {
-	err = Classify(err)
 	switch {
-	case errors.Is(err, repo.ErrCorrupt):
+	case errors.Is(err, repo.ErrModuleCorrupt):
 		return http.StatusInternalServerError, CodeCorrupt
 	case errors.Is(err, repo.ErrNotWasm):
 		return http.StatusBadRequest, CodeNotWasm
 	case errors.Is(err, repo.ErrEmpty):
 		return http.StatusBadRequest, CodeEmpty
-	case errors.Is(err, repo.ErrDigestMismatch):
+	case errors.Is(err, errdefs.ErrCorrupt):
 		// Only an upload's claimed digest reaches here: a stored blob
-		// that mismatches is repo.ErrCorrupt above.
+		// that mismatches is repo.ErrModuleCorrupt above.
 		return http.StatusBadRequest, CodeDigestMismatch
 
 	case errors.Is(err, errdefs.ErrUnauthorized):
 		return http.StatusUnauthorized, CodeUnauthorized
-	case errors.Is(err, errdefs.ErrCorrupt):
-		return http.StatusInternalServerError, CodeCorrupt
 	case errors.Is(err, errdefs.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, CodeTooLarge
 	case errors.Is(err, errdefs.ErrInvalid):
@@ -94,7 +91,7 @@ func classOf(code string, status int) error {
 	case CodeEmpty:
 		return repo.ErrEmpty
 	case CodeDigestMismatch:
-		return repo.ErrDigestMismatch
+		return errdefs.ErrCorrupt
 	case CodeTooLarge:
 		return errdefs.ErrTooLarge
 	case CodeNotFound:
@@ -104,7 +101,7 @@ func classOf(code string, status int) error {
 	case CodeUnauthorized:
 		return errdefs.ErrUnauthorized
 	case CodeCorrupt:
-		return repo.ErrCorrupt
+		return repo.ErrModuleCorrupt
 	case CodeNoSpace:
 		return errdefs.ErrNoSpace
 	case CodeUnavailable:
@@ -129,49 +126,6 @@ func classOf(code string, status int) error {
 	}
 	return nil
 }
-
-// storageClasses bridges the storage packages' own sentinels to the errdefs
-// class each stands for. TRANSITIONAL (issue 8): once repo, index and
-// blobstore wrap errdefs classes (repo.ErrNotFound = errdefs.ErrNotFound),
-// Classify finds the class directly and this table can go.
-var storageClasses = []struct{ sentinel, class error }{
-	{repo.ErrNotFound, errdefs.ErrNotFound},
-	{repo.ErrInvalid, errdefs.ErrInvalid},
-	{repo.ErrConflict, errdefs.ErrConflict},
-	{repo.ErrTooLarge, errdefs.ErrTooLarge},
-	{repo.ErrDigestMismatch, errdefs.ErrCorrupt},
-	{repo.ErrCorrupt, errdefs.ErrCorrupt},
-	{repo.ErrNoSpace, errdefs.ErrNoSpace},
-	{repo.ErrLocked, errdefs.ErrUnavailable},
-}
-
-// Classify returns err such that errors.Is finds its errdefs class: err
-// itself when it already wraps one, else err joined with the class its
-// storage sentinel stands for. statusOf and the CLI's exitCode call it
-// first, so each maps errdefs classes only.
-func Classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	for _, class := range errdefs.Classes() {
-		if errors.Is(err, class) {
-			return err
-		}
-	}
-	for _, p := range storageClasses {
-		if errors.Is(err, p.sentinel) {
-			return &classified{err: err, class: p.class}
-		}
-	}
-	return err
-}
-
-// classified is an error with the errdefs class Classify found for it; its
-// message is the error's own.
-type classified struct{ err, class error }
-
-func (e *classified) Error() string   { return e.err.Error() }
-func (e *classified) Unwrap() []error { return []error{e.err, e.class} }
 
 // ErrorBody is the JSON body of every error response.
 type ErrorBody struct {

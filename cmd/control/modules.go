@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
@@ -76,7 +77,7 @@ func (s *Server) getModule(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(mods) == 0 {
-		return fmt.Errorf("no module named %q: %w", name, repo.ErrNotFound)
+		return fmt.Errorf("no module named %q: %w", name, errdefs.ErrNotFound)
 	}
 	writeJSON(w, http.StatusOK, mods[0])
 	return nil
@@ -139,7 +140,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if total != rec.Size {
-		return s.abort(w, fmt.Errorf("%w: %s@%s: %d bytes stored, the index says %d", repo.ErrCorrupt, rec.Name, rec.Version, total, rec.Size))
+		return s.abort(w, fmt.Errorf("%w: %s@%s: %d bytes stored, the index says %d", repo.ErrModuleCorrupt, rec.Name, rec.Version, total, rec.Size))
 	}
 	if held != nil {
 		if _, err := w.Write(held); err != nil {
@@ -184,13 +185,13 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	if v := r.Header.Get(HeaderDigest); v != "" {
 		d, err := digest.Parse(v)
 		if err != nil || d.Algorithm() != digest.SHA256 {
-			return fmt.Errorf("%w: header %s: %q is not sha256:<64 hex>", repo.ErrInvalid, HeaderDigest, v)
+			return fmt.Errorf("%w: header %s: %q is not sha256:<64 hex>", errdefs.ErrInvalid, HeaderDigest, v)
 		}
 		expected = d
 	}
 	max := s.cfg.Modules.MaxModuleSize()
 	if max > 0 && r.ContentLength > max {
-		return fmt.Errorf("upload %s@%s: %w: %d bytes, the limit is %d bytes", name, version, repo.ErrTooLarge, r.ContentLength, max)
+		return fmt.Errorf("upload %s@%s: %w: %d bytes, the limit is %d bytes", name, version, errdefs.ErrTooLarge, r.ContentLength, max)
 	}
 	if r.ContentLength == 0 {
 		return fmt.Errorf("upload %s@%s: %w: no bytes were sent", name, version, repo.ErrEmpty)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
@@ -62,7 +63,7 @@ func (s *Server) postGC(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("dry_run"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return fmt.Errorf("%w: dry_run=%q is not true or false", repo.ErrInvalid, v)
+			return fmt.Errorf("%w: dry_run=%q is not true or false", errdefs.ErrInvalid, v)
 		}
 		dry = b
 	}
@@ -134,7 +135,7 @@ func (c *Client) Backup(ctx context.Context, extract func(io.Reader) error) erro
 }
 
 // UploadDigest sends a module version whose bytes must hash to expected:
-// the daemon refuses (repo.ErrDigestMismatch) and stores nothing otherwise.
+// the daemon refuses (errdefs.ErrCorrupt) and stores nothing otherwise.
 // size is as for Upload.
 func (c *Client) UploadDigest(ctx context.Context, name, version string, body io.Reader, size int64, expected digest.Digest) (index.Record, error) {
 	hdr := http.Header{}

@@ -140,7 +140,7 @@ func TestUploadDigest(t *testing.T) {
 	f := newOpsFixture(t)
 	mod := testutil.Wasm("m", 2000)
 	up := Uploader{C: f.client}
-	if _, err := up.Upload(t.Context(), "m", "1.0.0", bytes.NewReader(mod), digest.FromBytes(testutil.Wasm("x", 2000))); !errors.Is(err, repo.ErrDigestMismatch) {
+	if _, err := up.Upload(t.Context(), "m", "1.0.0", bytes.NewReader(mod), digest.FromBytes(testutil.Wasm("x", 2000))); !errors.Is(err, errdefs.ErrCorrupt) {
 		t.Fatalf("upload with the wrong expected digest: %v", err)
 	}
 	if _, err := f.client.Resolve(t.Context(), "m", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {

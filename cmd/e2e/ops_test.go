@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ghost-network/gpmd/internal/testutil"
+	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
 )
@@ -259,7 +260,7 @@ func TestCopyRestore(t *testing.T) {
 		t.Fatalf("cp -a: %v\n%s", err, out)
 	}
 	e.gpmd("kill") // the mirror is written for sure
-	if out, err := exec.Command("cp", "-a", filepath.Join(e.dir, "modules", repo.MirrorFile), filepath.Join(cp2, "modules", repo.MirrorFile)).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-a", filepath.Join(e.dir, "modules", modulesjson.FileName), filepath.Join(cp2, "modules", modulesjson.FileName)).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
 	if err := os.WriteFile(filepath.Join(cp2, "modules", repo.IndexFile), bytes.Repeat([]byte("torn"), 1000), 0o600); err != nil {
