@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/ghost-network/gpmd/errdefs"
@@ -49,6 +51,9 @@ func classOf(err error) error {
 		default:
 			return fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
 		}
+	case errors.Is(err, auth.ErrBasicCredentialNotFound), strings.Contains(err.Error(), "missing username or password"):
+		// The registry asked for credentials and the store has none.
+		return fmt.Errorf("%w: %v (no credentials for this registry in the docker/oras credential store)", errdefs.ErrUnauthorized, err)
 	case errors.Is(err, errdef.ErrNotFound):
 		return fmt.Errorf("%w: %v", errdefs.ErrNotFound, err)
 	case errors.Is(err, errdef.ErrSizeExceedsLimit):
