@@ -272,7 +272,11 @@ func (u *Upstream) tagList(ctx context.Context, name string) ([]Tag, error) {
 		return e.tags, e.err
 	}
 	ch := u.flight.DoChan("tags "+name, func() (any, error) {
-		tags, err := u.client.Tags(ctx, u.Repository(name))
+		// Shared by every caller that missed the cache: detached from the
+		// first caller's cancellation, bounded by the client's timeouts.
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.client.opts.DialTimeout+u.client.opts.ResponseHeaderTimeout)
+		defer cancel()
+		tags, err := u.client.Tags(tctx, u.Repository(name))
 		if errors.Is(err, errdefs.ErrNotFound) {
 			tags, err = nil, nil
 		}
