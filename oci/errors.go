@@ -55,7 +55,8 @@ func classOf(err error) error {
 		// The registry asked for credentials and the store has none.
 		return fmt.Errorf("%w: %v (no credentials for this registry in the docker/oras credential store)", errdefs.ErrUnauthorized, err)
 	case errors.Is(err, errdef.ErrNotFound):
-		return fmt.Errorf("%w: %v", errdefs.ErrNotFound, err)
+		// oras-go says "REF: not found"; the caller names the reference.
+		return fmt.Errorf("%w: %s", errdefs.ErrNotFound, strings.TrimSuffix(err.Error(), ": "+errdef.ErrNotFound.Error()))
 	case errors.Is(err, errdef.ErrSizeExceedsLimit):
 		return fmt.Errorf("%w: %v", errdefs.ErrTooLarge, err)
 	case errors.Is(err, content.ErrMismatchedDigest), errors.Is(err, content.ErrTrailingData):

@@ -95,7 +95,7 @@ func (c *Client) inspect(ctx context.Context, repo *remote.Repository, ref regis
 	if want, err := ref.Digest(); err == nil && desc.Digest != want {
 		return Artifact{}, fmt.Errorf("pull %s: manifest: %w: the registry describes it as %s", where, errdefs.ErrCorrupt, desc.Digest)
 	}
-	mBytes, err := io.ReadAll(newVerifyReader(rc, "pull "+where+": manifest", desc.Digest, desc.Size))
+	mBytes, err := io.ReadAll(newVerifyReader(rc, "manifest "+string(desc.Digest), desc.Digest, desc.Size))
 	if err != nil {
 		return Artifact{}, classify("pull", where, err)
 	}
@@ -167,10 +167,10 @@ func (c *Client) checkConfig(ctx context.Context, repo *remote.Repository, where
 	}
 	rc, err := repo.Blobs().Fetch(ctx, cfg)
 	if err != nil {
-		return "", classify("pull", where+" config", err)
+		return "", classify("pull", where, fmt.Errorf("config %s: %w", cfg.Digest, err))
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(newVerifyReader(rc, "pull "+where+": config", cfg.Digest, cfg.Size))
+	b, err := io.ReadAll(newVerifyReader(rc, "config "+string(cfg.Digest), cfg.Digest, cfg.Size))
 	if err != nil {
 		return "", classify("pull", where, err)
 	}
@@ -264,7 +264,7 @@ func (c *Client) fetchLayer(ctx context.Context, repo *remote.Repository, art Ar
 		return PullResult{}, classify("pull", art.Reference, err)
 	}
 	defer rc.Close()
-	vr := newVerifyReader(rc, "pull "+art.Reference+": layer "+string(art.Layer.Digest), mod.Digest, mod.Size)
+	vr := newVerifyReader(rc, "layer "+string(art.Layer.Digest), mod.Digest, mod.Size)
 	if err := sink(ctx, mod, vr); err != nil {
 		if vr.err != nil && vr.err != io.EOF {
 			// The sink failed because the stream did: report the stream.
