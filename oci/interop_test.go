@@ -19,17 +19,24 @@ import (
 // registry config of its own (never the user's), and returns its stdout.
 func oras(t *testing.T, dir string, args ...string) []byte {
 	t.Helper()
-	bin := ocitest.Tool(t, "oras")
 	args = append(args, "--registry-config", filepath.Join(dir, "oras-config.json"))
-	cmd := exec.CommandContext(t.Context(), bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dir, "HOME="+dir)
+	cmd := orasCmd(t, dir, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("oras %v: %v\n%s%s", args, err, stdout.String(), stderr.String())
 	}
 	return stdout.Bytes()
+}
+
+// orasCmd prepares the oras CLI in dir with HOME and DOCKER_CONFIG there,
+// so it never reads or writes the user's credentials.
+func orasCmd(t testing.TB, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), ocitest.Tool(t, "oras"), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dir, "HOME="+dir)
+	return cmd
 }
 
 // TestInteropWithOrasAndRegistryBinary pushes and pulls through the real
