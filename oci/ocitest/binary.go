@@ -144,8 +144,9 @@ http:
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				t.Cleanup(stop)
-				return &Registry{Host: host, URL: url}, nil
+				r := &Registry{Host: host, URL: url, stop: stop}
+				t.Cleanup(r.Stop)
+				return r, nil
 			}
 		}
 		select {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/distribution/distribution/v3/configuration"
@@ -29,7 +30,14 @@ type Registry struct {
 	// Backend is the registry's own handler (in-process only): a front
 	// handler forwards to it.
 	Backend http.Handler
+
+	stopOnce sync.Once
+	stop     func()
 }
+
+// Stop stops the registry now (a test of an upstream going away); cleanup
+// calls it too. It is idempotent.
+func (r *Registry) Stop() { r.stopOnce.Do(r.stop) }
 
 // Ref returns Host/rest.
 func (r *Registry) Ref(rest string) string { return r.Host + "/" + rest }
@@ -94,14 +102,16 @@ func New(t testing.TB, opts ...Option) *Registry {
 		h = o.front(app)
 	}
 	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.Close()
-		_ = app.Shutdown()
-		cancel()
-	})
-	return &Registry{
+	r := &Registry{
 		Host:    strings.TrimPrefix(srv.URL, "http://"),
 		URL:     srv.URL,
 		Backend: app,
+		stop: func() {
+			srv.Close()
+			_ = app.Shutdown()
+			cancel()
+		},
 	}
+	t.Cleanup(r.Stop)
+	return r
 }
