@@ -49,6 +49,9 @@
 //
 //   - A stall in the middle of a response body is bounded only by the
 //     caller's context, not by the HTTP client's timeouts.
+//   - Push does not send (nor read) a layer the registry already holds
+//     under the same digest; the registry checked those bytes when it took
+//     them.
 //   - Components are pushed without the optional "component" section of the
 //     config (imports and exports); readers of the layout treat it as
 //     optional.
