@@ -285,6 +285,7 @@ func (u *Upstream) tagList(ctx context.Context, name string) ([]Tag, error) {
 			u.log.Warn("registry upstream: listing tags failed; serving local versions only", "repository", u.Repository(name), "err", err)
 		}
 		u.mu.Lock()
+		u.pruneLocked(time.Now())
 		u.tags[name] = tagEntry{tags: tags, err: err, at: time.Now()}
 		u.mu.Unlock()
 		return tags, err
@@ -295,6 +296,29 @@ func (u *Upstream) tagList(ctx context.Context, name string) ([]Tag, error) {
 		return tags, r.Err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("tags %s: %w: %w", u.Repository(name), errdefs.ErrUnavailable, ctx.Err())
+	}
+}
+
+// maxCacheEntries is where the caches start dropping expired entries: a
+// GVM may ask for any number of names that the registry does not have.
+const maxCacheEntries = 1024
+
+// pruneLocked drops expired cache entries once a cache is large. u.mu held.
+func (u *Upstream) pruneLocked(now time.Time) {
+	ttl := u.client.opts.TagCacheTTL
+	if len(u.tags) >= maxCacheEntries {
+		for k, e := range u.tags {
+			if now.Sub(e.at) >= max(ttl, upstreamErrorTTL) {
+				delete(u.tags, k)
+			}
+		}
+	}
+	if len(u.conflicts) >= maxCacheEntries {
+		for k, e := range u.conflicts {
+			if now.Sub(e.at) >= ttl {
+				delete(u.conflicts, k)
+			}
+		}
 	}
 }
 
@@ -314,6 +338,7 @@ func (u *Upstream) checkConflict(ctx context.Context, name, tag string, lv Local
 		}
 		e = conflictEntry{layer: art.Layer.Digest, at: time.Now()}
 		u.mu.Lock()
+		u.pruneLocked(e.at)
 		u.conflicts[key] = e
 		u.mu.Unlock()
 	}

@@ -222,3 +222,56 @@ func TestUpstreamConcurrentFetchPullsOnce(t *testing.T) {
 		t.Fatalf("%d blob GETs for %d concurrent fetches, want 2 (config and layer, once)", got, callers)
 	}
 }
+
+// A caller that gives up does not fail the pull for the others.
+func TestUpstreamFetchCallerCancels(t *testing.T) {
+	reg := ocitest.New(t)
+	c := newClient(t, Options{}, nil)
+	want := push(t, c, reg.Ref("fleet/math"), "math", "v1.0.0", 100_000)
+	u, _ := NewUpstream(c, reg.Ref("fleet"), nil)
+	res, err := u.Resolve(t.Context(), "math", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var s memSink
+	sink := func(ctx context.Context, mod Module, r io.Reader) error {
+		close(entered)
+		<-release
+		return s.sink(ctx, mod, r)
+	}
+	ctx1, cancel1 := context.WithCancel(t.Context())
+	first := make(chan error, 1)
+	go func() {
+		_, err := u.Fetch(ctx1, res, sink)
+		first <- err
+	}()
+	<-entered
+	second := make(chan error, 1)
+	go func() {
+		_, err := u.Fetch(t.Context(), res, sink)
+		second <- err
+	}()
+	cancel1()
+	select {
+	case err := <-first:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the caller that gave up: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the caller that gave up is still waiting")
+	}
+	close(release)
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second caller never got the module")
+	}
+	if got, _ := s.get("math@v1.0.0"); !bytes.Equal(got, want) {
+		t.Fatal("the pull did not complete after the first caller left")
+	}
+}
