@@ -63,7 +63,8 @@ crashtest:
 	$(GO) test -count=1 -timeout 30m -run TestKillNineCampaign ./cmd/crashtest -rounds $(CRASH_ROUNDS) -v
 
 # The registry and oras binaries for the OCI end-to-end, interop and
-# benchmark tests; tests that need them skip until this has run.
+# benchmark tests; tests that need them skip until this has run (or build
+# them themselves with GPMD_BUILD_TOOLS=1).
 tools:
 	GO=$(GO) scripts/build-tools.sh
 
