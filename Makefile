@@ -22,7 +22,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean
+.PHONY: help build run test bench lint install fuzz crashtest clean tools
 
 help:
 	@echo "make build      build $(BIN)"
@@ -33,6 +33,7 @@ help:
 	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
+	@echo "make tools      build the registry and oras test tools from the module proxy (cached; see scripts/build-tools.sh)"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gpmd
@@ -63,6 +64,12 @@ fuzz:
 
 crashtest:
 	$(GO) test -count=1 -timeout 30m -run TestKillNineCampaign ./cmd/crashtest -rounds $(CRASH_ROUNDS) -v
+
+# The registry and oras binaries for the OCI end-to-end, interop and
+# benchmark tests; tests that need them skip until this has run (or build
+# them themselves with GPMD_BUILD_TOOLS=1).
+tools:
+	GO=$(GO) scripts/build-tools.sh
 
 clean:
 	rm -rf bin
