@@ -41,7 +41,7 @@ build:
 run: build
 	./$(BIN) start --foreground
 
-test:
+test: tools
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 bench:
@@ -66,8 +66,9 @@ crashtest:
 	$(GO) test -count=1 -timeout 30m -run TestKillNineCampaign ./cmd/crashtest -rounds $(CRASH_ROUNDS) -v
 
 # The registry and oras binaries for the OCI end-to-end, interop and
-# benchmark tests; tests that need them skip until this has run (or build
-# them themselves with GPMD_BUILD_TOOLS=1).
+# benchmark tests, built from the Go module proxy and cached: `make test`
+# runs this first (a test that needs a tool never skips; a bare `go test`
+# builds a missing one itself).
 tools:
 	GO=$(GO) scripts/build-tools.sh
 
