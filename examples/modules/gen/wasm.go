@@ -63,9 +63,9 @@ type module struct {
 }
 
 // Instructions.
-func localGet(i int) []byte  { return binary.AppendUvarint([]byte{0x20}, uint64(i)) }
+func localGet(i int) []byte   { return binary.AppendUvarint([]byte{0x20}, uint64(i)) }
 func i32Const(v int32) []byte { return appendSLEB([]byte{0x41}, int64(v)) }
-func call(i int) []byte      { return binary.AppendUvarint([]byte{0x10}, uint64(i)) }
+func call(i int) []byte       { return binary.AppendUvarint([]byte{0x10}, uint64(i)) }
 
 var (
 	i32Add      = []byte{0x6a}
