@@ -99,6 +99,10 @@ func (r *Runtime) Close(ctx context.Context) error {
 	return err
 }
 
+// ErrClosed: the module was closed (replaced or shut down) before the call
+// could run; calling its replacement is safe, the call never started.
+var ErrClosed = fmt.Errorf("module closed: %w", errdefs.ErrUnavailable)
+
 // ImportError names the imports of a module that the GVM cannot satisfy.
 type ImportError struct {
 	Module  string
@@ -226,7 +230,7 @@ func (m *Module) Call(ctx context.Context, fn string, args []string) ([]string, 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, fmt.Errorf("module %s is closed: %w", m.name, errdefs.ErrUnavailable)
+		return nil, fmt.Errorf("module %s: %w", m.name, ErrClosed)
 	}
 	if err := m.inst.ExportedFunction(fn).CallWithStack(ctx, stack); err != nil {
 		var exit *sys.ExitError
