@@ -144,8 +144,14 @@ func (f *fetcher) fetch(ctx context.Context, name, version string) (gmp.ModuleIn
 			b = cached
 		}
 	}
-	f.cache.put(b)
-	f.cache.setRef(name, version, info.Hash)
+	// A warm run writes nothing: files are written (and synced) only when
+	// they change.
+	if info.Hash != have {
+		f.cache.put(b)
+	}
+	if f.cache.ref(name, version) != info.Hash {
+		f.cache.setRef(name, version, info.Hash)
+	}
 	return info, b, nil
 }
 

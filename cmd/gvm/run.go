@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -63,6 +64,24 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	name, version := splitRef(args[0])
 	fn, fargs := args[1], args[2:]
 
+	// The runtime starts while GMP talks: a warm run is mostly waiting.
+	cache := &moduleCache{dir: o.cacheDir}
+	var (
+		rt     *runner.Runtime
+		rtErr  error
+		rtDone = make(chan struct{})
+	)
+	go func() {
+		defer close(rtDone)
+		rt, rtErr = runner.New(ctx, runner.Options{CacheDir: cache.compileDir(), Stdout: o.stdout, Stderr: o.stderr, Dirs: o.dirs})
+	}()
+	defer func() {
+		<-rtDone
+		if rt != nil {
+			rt.Close(context.Background())
+		}
+	}()
+
 	c, local, err := dialGMP(ctx, o.gmpAddr)
 	if err != nil {
 		return err
@@ -80,17 +99,15 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	defer unregister(c)
 
-	cache := &moduleCache{dir: o.cacheDir}
 	f := &fetcher{src: gmpSource{c: c, addr: o.gmpAddr}, c: c, cache: cache}
 	info, wasm, err := f.fetch(ctx, name, version)
 	if err != nil {
 		return err
 	}
-	rt, err := runner.New(ctx, runner.Options{CacheDir: cache.compileDir(), Stdout: o.stdout, Stderr: o.stderr, Dirs: o.dirs})
-	if err != nil {
-		return err
+	<-rtDone
+	if rtErr != nil {
+		return rtErr
 	}
-	defer rt.Close(ctx)
 	m, err := rt.Load(ctx, name+"@"+info.Version, wasm)
 	if err != nil {
 		return err
