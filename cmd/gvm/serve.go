@@ -181,8 +181,12 @@ func (n *node) lookup(k modKey) *loaded {
 func (n *node) Call(ctx context.Context, c peer.Call) ([]string, error) {
 	// A module switched to a new latest between the lookup and the call is
 	// closed before the call began: the call then runs on its successor.
+	version := c.Version
+	if version == "latest" {
+		version = "" // one instance for both spellings, which --follow-latest follows
+	}
 	for range 3 {
-		l, err := n.module(ctx, modKey{c.Module, c.Version})
+		l, err := n.module(ctx, modKey{c.Module, version})
 		if err != nil {
 			return nil, err
 		}
@@ -245,6 +249,9 @@ func (n *node) onLatest(ctx context.Context, name, version, hash string) {
 	}
 	n.loadMu.Lock()
 	defer n.loadMu.Unlock()
+	if old = n.lookup(k); old == nil || old.info.Hash == hash {
+		return // switched or dropped while we waited for loadMu
+	}
 	l, err := n.load(ctx, k)
 	if err != nil {
 		n.log.Printf("module %s: staying on %s: %v", name, old.info.Version, err)
