@@ -17,8 +17,8 @@ import (
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
-// Two serving nodes; each answers calls made through CONNECT; errors from
-// a node come back as one line.
+// Two serving nodes (one undiscoverable); each answers calls made through
+// CONNECT; errors from a node come back as one line.
 func TestGVMTwoNodesServeAndCall(t *testing.T) {
 	g := newGVMEnv(t, "math@v0.0.1", "trap@v1.0.0")
 	g.serve("alpha")
@@ -50,8 +50,10 @@ func TestGVMTwoNodesServeAndCall(t *testing.T) {
 			t.Errorf("gvm %v: exit %d, want %d and %q\n%v", c.args, r.code, c.code, c.want, r)
 		}
 	}
-	// The two nodes call each other: each dials the other's address as
-	// GPMD gives it, on one connection, many calls.
+	// Many calls on one connection to each node, dialled at the address
+	// and port GPMD's CONNECT gives (what one node does to call another;
+	// gvm has no module-level import for calling a node, so the calls
+	// come from the test, as they would from gvm call).
 	alpha, beta := g.dialPeer("alpha"), g.dialPeer("beta")
 	for i := range 50 {
 		a, err1 := alpha.Call(t.Context(), "math.add", "", []string{strconv.Itoa(i), "1"})
