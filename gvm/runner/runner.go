@@ -137,6 +137,9 @@ type Module struct {
 	mu     sync.Mutex
 	inst   api.Module
 	closed bool
+	// fns caches the callable of each function called: wazero gives each
+	// api.Function its own call stack, too costly to make per call.
+	fns map[string]api.Function
 }
 
 // Load compiles wasm and instantiates it; name is used in messages only.
@@ -171,7 +174,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 	if err != nil {
 		return nil, fmt.Errorf("module %s: instantiating: %v: %w", name, firstLine(err.Error()), errdefs.ErrInvalid)
 	}
-	return &Module{name: name, funcs: cm.ExportedFunctions(), inst: inst}, nil
+	return &Module{name: name, funcs: cm.ExportedFunctions(), inst: inst, fns: map[string]api.Function{}}, nil
 }
 
 // checkImports fails with *ImportError unless every import is a WASI
@@ -227,12 +230,17 @@ func (m *Module) Call(ctx context.Context, fn string, args []string) ([]string, 
 		stack[i] = v
 	}
 
-	m.mu.Lock()
+	m.mu.Lock() // guards fns too
 	defer m.mu.Unlock()
 	if m.closed {
 		return nil, fmt.Errorf("module %s: %w", m.name, ErrClosed)
 	}
-	if err := m.inst.ExportedFunction(fn).CallWithStack(ctx, stack); err != nil {
+	f := m.fns[fn]
+	if f == nil {
+		f = m.inst.ExportedFunction(fn)
+		m.fns[fn] = f
+	}
+	if err := f.CallWithStack(ctx, stack); err != nil {
 		var exit *sys.ExitError
 		if errors.As(err, &exit) && exit.ExitCode() == 0 {
 			return nil, nil // proc_exit(0) is a normal end
