@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 )
 
 // Handler runs calls. It is called from many goroutines at once.
@@ -41,7 +42,9 @@ func NewServer(h Handler) *Server {
 }
 
 // Serve accepts connections on l until Close, then returns ErrServerClosed;
-// any other accept error ends it too. Serve closes l.
+// it returns another error only when l is closed under it. Failed accepts
+// (no file descriptors left) are retried after a pause of 5 ms doubling to
+// 1 s. Serve closes l.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
@@ -57,18 +60,27 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 		l.Close()
 	}()
+	var backoff time.Duration
 	for {
 		nc, err := l.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Out of file descriptors and the like pass: wait and retry,
+			// as net/http does, rather than stop serving.
+			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return ErrServerClosed
+			}
+			continue
 		}
+		backoff = 0
 		if !s.track(nc) {
 			nc.Close()
 			return ErrServerClosed

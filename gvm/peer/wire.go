@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gvm/runner"
@@ -15,6 +16,11 @@ const (
 	MaxMessage = 1 << 20
 	// MaxInFlight bounds the calls of one connection that run at once.
 	MaxInFlight = 64
+
+	// acceptBackoffMin and acceptBackoffMax bound the pause after a failed
+	// accept.
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
 )
 
 // Error codes of an answer.
