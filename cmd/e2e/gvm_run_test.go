@@ -73,6 +73,9 @@ func TestGVMRunErrors(t *testing.T) {
 		{[]string{"run", "--gmp-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)), "math", "add", "1", "2"}, 3, []string{"gpmd is not running", "gpmd start"}},
 		{[]string{"call", "nobody", "math.add", "1", "2"}, 4, []string{"no live node named nobody"}},
 		{[]string{"call", "nobody", "mathadd"}, 2, []string{"MODULE.FUNCTION"}},
+		{[]string{"serve"}, 2, []string{`"name" not set`}},
+		{[]string{"bogus"}, 2, []string{`unknown command "bogus"`}},
+		{[]string{"run", "--bogus", "math", "add"}, 2, []string{"unknown flag: --bogus"}},
 	} {
 		r := g.gvm(c.args...)
 		if r.code != c.code {
@@ -91,7 +94,8 @@ func TestGVMRunErrors(t *testing.T) {
 	}
 }
 
-// A peer that is registered but refuses connections, and one that is gone.
+// A peer that is registered but refuses connections, and one that is gone;
+// a run under a name that is live.
 func TestGVMCallPeerRefusingOrGone(t *testing.T) {
 	g := newGVMEnv(t, "math@v0.0.1")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -107,6 +111,10 @@ func TestGVMCallPeerRefusingOrGone(t *testing.T) {
 	r := g.gvm("call", "deaf", "math.add", "1", "2")
 	if r.code != 5 || !strings.Contains(oneLine(t, r), "refuses") {
 		t.Errorf("call to a refusing node: %v", r)
+	}
+	r = g.gvm("run", "--name", "deaf", "math", "add", "1", "2")
+	if r.code != 2 || !strings.Contains(oneLine(t, r), "the node name deaf is taken") {
+		t.Errorf("run under a taken name: %v", r)
 	}
 	c.Close()
 	testutilWaitGone(t, g, "deaf")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,7 @@ type globals struct {
 	cacheDir string
 	stdout   io.Writer
 	stderr   io.Writer
+	started  bool // a command's RunE began: errors before it are usage errors
 }
 
 // run runs gvm with args and returns the exit status; every error is one
@@ -39,6 +41,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	err := cmd.ExecuteContext(ctx)
+	if err != nil && !g.started && !errors.As(err, new(*usageError)) {
+		// cobra's own errors (unknown command, a required flag missing)
+		// come before any command runs: they are about how gvm was called.
+		err = &usageError{msg: err.Error() + " (see gvm --help)"}
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, oneLine(err))
 	}
@@ -71,6 +78,14 @@ name and version, keeps them in a cache by digest and runs them on wazero.
 		return &usageError{msg: err.Error() + " (see " + c.CommandPath() + " --help)"}
 	})
 	cmd.AddCommand(newCmdRun(g), newCmdServe(g), newCmdCall(g))
+	for _, c := range cmd.Commands() {
+		if runE := c.RunE; runE != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				g.started = true
+				return runE(cmd, args)
+			}
+		}
+	}
 	return cmd
 }
 
@@ -94,7 +109,7 @@ func (g *globals) applyEnv(cmd *cobra.Command) error {
 	return nil
 }
 
-// exactArgsAtLeast is cobra.MinimumNArgs with gvm's usage error.
+// minArgs is cobra.MinimumNArgs with gvm's usage error.
 func minArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < n {
