@@ -112,19 +112,23 @@ func (o *serveOptions) run(ctx context.Context) error {
 	fmt.Fprintf(o.stdout, "node %s registered, serving on %s\n", o.name, l.Addr())
 
 	srv := peer.NewServer(n)
-	var wg sync.WaitGroup
-	wg.Go(func() { srv.Serve(l) })
-	wg.Go(func() { n.keepRegistered(ctx) })
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	var bg sync.WaitGroup // end with ctx
+	bg.Go(func() { n.keepRegistered(ctx) })
 	if o.followLatest {
 		var feed latestFeed = pollFeed{n: n, every: o.pollInterval}
-		wg.Go(func() { feed.Run(ctx, n.onLatest) })
+		bg.Go(func() { feed.Run(ctx, n.onLatest) })
 	}
 	<-ctx.Done()
-	srv.Close()
-	wg.Wait()
+	// Leave GPMD first, so that no peer finds a node that is closing; no
+	// reconnect can register it again once bg has ended.
+	bg.Wait()
 	if c := n.client(); c != nil {
 		unregister(c)
 	}
+	srv.Close()
+	<-served
 	n.closeModules()
 	return nil
 }
