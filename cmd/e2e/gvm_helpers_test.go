@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -324,7 +323,7 @@ func (p *wireProxy) messages() (up, down [][]map[string]any) {
 
 func (p *wireProxy) addr() string { return p.l.Addr().String() }
 
-// codeOf is a message's (type, code).
+// typeCode is a message's (type, code).
 func typeCode(m map[string]any) (int, int) {
 	t, _ := m["type"].(float64)
 	c, _ := m["code"].(float64)
@@ -344,5 +343,3 @@ func readExample(t *testing.T, name string) []byte {
 	}
 	return b
 }
-
-func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strconv"
@@ -117,14 +118,14 @@ func TestGVMCallPeerRefusingOrGone(t *testing.T) {
 		t.Errorf("run under a taken name: %v", r)
 	}
 	c.Close()
-	testutilWaitGone(t, g, "deaf")
+	waitNodeGone(t, g, "deaf")
 	r = g.gvm("call", "deaf", "math.add", "1", "2")
 	if r.code != 4 || !strings.Contains(oneLine(t, r), "no live node named deaf") {
 		t.Errorf("call to a gone node: %v", r)
 	}
 }
 
-func testutilWaitGone(t *testing.T, g *gvmEnv, name string) {
+func waitNodeGone(t *testing.T, g *gvmEnv, name string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for slices.Contains(g.nodes(), name) {
@@ -202,5 +203,5 @@ func TestGVMCacheSendsHave(t *testing.T) {
 }
 
 func digestOfBytes(b []byte) string {
-	return fmt.Sprintf("sha256:%x", sha256Sum(b))
+	return fmt.Sprintf("sha256:%x", sha256.Sum256(b))
 }
