@@ -212,8 +212,8 @@ func (s *serving) stop() {
 	}
 }
 
-// nodes is the live discoverable node names, asked over GMP.
-func (g *gvmEnv) nodes() []string {
+// withGMP runs fn with a fresh GMP connection to the env's gpmd.
+func (g *gvmEnv) withGMP(fn func(ctx context.Context, c *gmp.Client)) {
 	g.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -222,10 +222,18 @@ func (g *gvmEnv) nodes() []string {
 		g.t.Fatal(err)
 	}
 	defer c.Close()
-	names, err := c.Discover(ctx)
-	if err != nil {
-		g.t.Fatal(err)
-	}
+	fn(ctx, c)
+}
+
+// nodes is the live discoverable node names, asked over GMP.
+func (g *gvmEnv) nodes() (names []string) {
+	g.t.Helper()
+	g.withGMP(func(ctx context.Context, c *gmp.Client) {
+		var err error
+		if names, err = c.Discover(ctx); err != nil {
+			g.t.Fatal(err)
+		}
+	})
 	return names
 }
 

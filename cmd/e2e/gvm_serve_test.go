@@ -65,23 +65,17 @@ func TestGVMTwoNodesServeAndCall(t *testing.T) {
 }
 
 // dialPeer finds a node with CONNECT and opens a peer connection to it.
-func (g *gvmEnv) dialPeer(name string) *peer.Client {
+func (g *gvmEnv) dialPeer(name string) (pc *peer.Client) {
 	g.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := gmp.Dial(ctx, g.gmpAddr, gmp.ClientOptions{})
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	defer c.Close()
-	n, err := c.Connect(ctx, name)
-	if err != nil {
-		g.t.Fatalf("CONNECT %s: %v", name, err)
-	}
-	pc, err := peer.Dial(ctx, net.JoinHostPort(n.Address, strconv.Itoa(n.Port)))
-	if err != nil {
-		g.t.Fatal(err)
-	}
+	g.withGMP(func(ctx context.Context, c *gmp.Client) {
+		n, err := c.Connect(ctx, name)
+		if err != nil {
+			g.t.Fatalf("CONNECT %s: %v", name, err)
+		}
+		if pc, err = peer.Dial(ctx, net.JoinHostPort(n.Address, strconv.Itoa(n.Port))); err != nil {
+			g.t.Fatal(err)
+		}
+	})
 	g.t.Cleanup(func() { pc.Close() })
 	return pc
 }
