@@ -2,6 +2,7 @@
 
 GO           ?= go
 BIN          ?= bin/gpmd
+GVM_BIN      ?= bin/gvm
 # go test -race of the whole project; it must stay well under 10 minutes
 # on 2 cores. As CI runs it (make test TEST_FLAGS=-count=1, warm build
 # cache): 106-120 s measured (three runs) on 2 cores shared with other work
@@ -22,10 +23,12 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean tools
+.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples
 
 help:
 	@echo "make build      build $(BIN)"
+	@echo "make gvm        build $(GVM_BIN), the reference GVM node"
+	@echo "make examples   rebuild examples/modules/*.wasm from their definitions (go generate)"
 	@echo "make run        build, then run gpmd in the foreground on the defaults (Ctrl-C stops it)"
 	@echo "make test       go test -race ./... (timeout $(TEST_TIMEOUT))"
 	@echo "make bench      benchmarks (BENCH=regexp, BENCHTIME=1s)"
@@ -37,6 +40,12 @@ help:
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gpmd
+
+gvm:
+	$(GO) build -o $(GVM_BIN) ./cmd/gvm
+
+examples:
+	$(GO) generate ./examples/modules
 
 run: build
 	./$(BIN) start --foreground

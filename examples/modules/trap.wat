@@ -1,0 +1,4 @@
+;; trap: "boom" always traps (unreachable).
+(module
+  (func (export "boom")
+    unreachable))
