@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Framing errors of a Decoder. After any of them the stream is out of step
@@ -262,6 +263,10 @@ func badRequest(format string, args ...any) *requestError {
 	return &requestError{code: ErrCodeBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
+// envelopeKeys are the envelope's members, in the order parseEnvelope
+// reads them.
+var envelopeKeys = [4]string{"type", "code", "id", "body"}
+
 // envelope is a parsed request.
 type envelope struct {
 	typ, code int64
@@ -275,41 +280,38 @@ type envelope struct {
 // ignored. On error, env.id is set when the id itself was valid, so the
 // error reply can carry it.
 func parseEnvelope(msg []byte) (env envelope, rerr *requestError) {
-	var typ, code, id, body []byte
-	walkObject(msg, func(key, val []byte) bool {
+	var m [4][]byte
+	lastMembers(msg, envelopeKeys[:], m[:])
+	typ, code, id, body := m[0], m[1], m[2], m[3]
+	if id != nil {
+		_, isInt := decodeInt(id)
 		switch {
-		case keyIs(key, "type"):
-			typ = val
-		case keyIs(key, "code"):
-			code = val
-		case keyIs(key, "id"):
-			id = val
-		case keyIs(key, "body"):
-			body = val
-		}
-		return true
-	})
-	if id != nil && !isNull(id) {
-		if _, ok := decodeInt(id); ok || id[0] == '"' {
+		case isInt:
 			env.id = id
-		} else {
+		case id[0] == '"' && utf8.Valid(id):
+			env.id = id
+		case id[0] == '"':
+			// json.Valid lets invalid UTF-8 through inside strings; echoed
+			// raw, it would make the reply invalid JSON text (RFC 8259).
+			return env, badRequest("id must be valid UTF-8")
+		default:
 			return env, badRequest("id must be a string or an integer")
 		}
 	}
 	var ok bool
-	if typ == nil || isNull(typ) {
+	if typ == nil {
 		return env, badRequest("type is required")
 	}
 	if env.typ, ok = decodeInt(typ); !ok {
 		return env, badRequest("type must be an integer")
 	}
-	if code == nil || isNull(code) {
+	if code == nil {
 		return env, badRequest("code is required")
 	}
 	if env.code, ok = decodeInt(code); !ok {
 		return env, badRequest("code must be an integer")
 	}
-	if body == nil || isNull(body) {
+	if body == nil {
 		return env, nil
 	}
 	switch body[0] {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 )
 
@@ -50,27 +51,40 @@ func (c *conn) handle(msg []byte) bool {
 		fmt.Sprintf("GPMD takes no message of type %d code %d", env.typ, env.code))
 }
 
+// errorCodeOf maps an error of the module store to its GMP error code, the
+// one place the classes of errdefs meet GMP: "" for nil, not_found for
+// ErrNotFound (each request turns it into its own not-found reply),
+// bad_request for ErrInvalid, internal for anything else (logged by the
+// caller; a peer learns no more than that).
+func errorCodeOf(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	// index's classes are separate values until the storage side of issue
+	// 8 makes them aliases of errdefs'; then these two tests are one each.
+	case errors.Is(err, errdefs.ErrNotFound), errors.Is(err, index.ErrNotFound):
+		return ErrCodeNotFound
+	case errors.Is(err, errdefs.ErrInvalid), errors.Is(err, index.ErrInvalid):
+		return ErrCodeBadRequest
+	}
+	return ErrCodeInternal
+}
+
 // fieldError describes a body field of the wrong JSON type.
 func fieldError(name, want string) *requestError {
 	return badRequest("body field %q must be %s", name, want)
 }
 
 func (c *conn) hello(env envelope) bool {
-	var versions []byte
+	var m [2][]byte
+	lastMembers(env.body, helloKeys[:], m[:])
+	client, versions := m[0], m[1]
 	var rerr *requestError
-	walkObject(env.body, func(key, val []byte) bool {
-		switch {
-		case keyIs(key, "versions"):
-			versions = val
-		case keyIs(key, "client"):
-			if _, ok := decodeString(val); !ok && !isNull(val) {
-				rerr = fieldError("client", "a string")
-			}
-		}
-		return rerr == nil
-	})
+	if _, ok := decodeString(client); client != nil && !ok {
+		rerr = fieldError("client", "a string")
+	}
 	speaks := false
-	if rerr == nil && versions != nil && !isNull(versions) {
+	if rerr == nil && versions != nil {
 		if versions[0] != '[' {
 			rerr = fieldError("versions", "an array of integers")
 		}
@@ -104,36 +118,35 @@ func (c *conn) register(env envelope) bool {
 	if reg := c.node.Load(); reg != nil {
 		return deny(ErrCodeAlreadyRegistered, "this connection already registered node "+reg.info.Name)
 	}
+	var m [4][]byte
+	lastMembers(env.body, registerKeys[:], m[:])
 	var (
 		name, id     string
 		port         int64
 		discoverable = true
+		ok           = true
 		rerr         *requestError
 	)
-	walkObject(env.body, func(key, val []byte) bool {
-		var ok bool
-		switch {
-		case isNull(val):
-			return true // null is as good as absent
-		case keyIs(key, "name"):
-			if name, ok = decodeString(val); !ok {
-				rerr = fieldError("name", "a string")
-			}
-		case keyIs(key, "id"):
-			if id, ok = decodeString(val); !ok {
-				rerr = fieldError("id", "a string")
-			}
-		case keyIs(key, "port"):
-			if port, ok = decodeInt(val); !ok {
-				rerr = fieldError("port", "an integer")
-			}
-		case keyIs(key, "discoverable"):
-			if discoverable, ok = decodeBool(val); !ok {
-				rerr = fieldError("discoverable", "true or false")
-			}
+	if m[0] != nil {
+		if name, ok = decodeString(m[0]); !ok {
+			rerr = fieldError("name", "a string")
 		}
-		return rerr == nil
-	})
+	}
+	if m[1] != nil && rerr == nil {
+		if id, ok = decodeString(m[1]); !ok {
+			rerr = fieldError("id", "a string")
+		}
+	}
+	if m[2] != nil && rerr == nil {
+		if port, ok = decodeInt(m[2]); !ok {
+			rerr = fieldError("port", "an integer")
+		}
+	}
+	if m[3] != nil && rerr == nil {
+		if discoverable, ok = decodeBool(m[3]); !ok {
+			rerr = fieldError("discoverable", "true or false")
+		}
+	}
 	switch {
 	case rerr != nil:
 		return deny(ErrCodeBadRequest, rerr.msg)
@@ -155,34 +168,28 @@ func (c *conn) register(env envelope) bool {
 	return c.reply(TypeNode, CodeRegistered, env.id, func(b []byte) []byte { return appendNodeBody(b, n) })
 }
 
-// stringField reads one string field of a body: required or optional,
-// null counting as absent.
+// Body members each request reads (see lastMembers for duplicates and null).
+var (
+	helloKeys    = [2]string{"client", "versions"}
+	registerKeys = [4]string{"name", "id", "port", "discoverable"}
+)
+
+// stringField reads one string field of a body: required or optional. Of
+// duplicate keys the last counts, and null is absent (lastMembers).
 func stringField(body []byte, field string, required bool) (string, *requestError) {
-	var (
-		s     string
-		found bool
-		rerr  *requestError
-	)
-	walkObject(body, func(key, val []byte) bool {
-		if !keyIs(key, field) {
-			return true
+	var m [1][]byte
+	lastMembers(body, []string{field}, m[:])
+	if m[0] == nil {
+		if required {
+			return "", badRequest("body field %q is required", field)
 		}
-		if isNull(val) {
-			found, s = false, ""
-			return true
-		}
-		var ok bool
-		if s, ok = decodeString(val); !ok {
-			rerr = fieldError(field, "a string")
-			return false
-		}
-		found = true
-		return true
-	})
-	if rerr == nil && required && !found {
-		rerr = badRequest("body field %q is required", field)
+		return "", nil
 	}
-	return s, rerr
+	s, ok := decodeString(m[0])
+	if !ok {
+		return "", fieldError(field, "a string")
+	}
+	return s, nil
 }
 
 func (c *conn) connect(env envelope) bool {
@@ -209,12 +216,13 @@ func (c *conn) list(env envelope) bool {
 		return c.replyError(env.id, ErrCodeInternal, "GPMD has no module repository")
 	}
 	mods, err := c.s.cfg.Modules.List(c.s.ctx, name)
-	switch {
-	case errors.Is(err, index.ErrNotFound):
+	switch errorCodeOf(err) {
+	case "":
+	case ErrCodeNotFound:
 		mods = nil // LIST has no not-found reply: no such name lists nothing
-	case errors.Is(err, index.ErrInvalid):
+	case ErrCodeBadRequest:
 		return c.replyError(env.id, ErrCodeBadRequest, err.Error())
-	case err != nil:
+	default:
 		c.s.log.Error("gmp: listing modules", "name", name, "err", err)
 		return c.replyError(env.id, ErrCodeInternal, "listing modules failed")
 	}
@@ -241,8 +249,9 @@ func (c *conn) moduleRequest(env envelope) bool {
 		return c.replyError(env.id, ErrCodeInternal, "GPMD has no module repository")
 	}
 	rec, rc, err := c.s.cfg.Modules.Get(c.s.ctx, name, version)
-	switch {
-	case errors.Is(err, index.ErrNotFound):
+	switch errorCodeOf(err) {
+	case "":
+	case ErrCodeNotFound:
 		what := name
 		if version != "" {
 			what += "@" + version
@@ -250,9 +259,9 @@ func (c *conn) moduleRequest(env envelope) bool {
 		return c.reply(TypeWasm, CodeModuleNotFound, env.id, func(b []byte) []byte {
 			return appendErrorBody(b, ErrCodeNotFound, "no module "+what)
 		})
-	case errors.Is(err, index.ErrInvalid):
+	case ErrCodeBadRequest:
 		return c.replyError(env.id, ErrCodeBadRequest, err.Error())
-	case err != nil:
+	default:
 		c.s.log.Error("gmp: opening a module", "name", name, "version", version, "err", err)
 		return c.replyError(env.id, ErrCodeInternal, "reading module "+name+" failed")
 	}

@@ -102,6 +102,27 @@ func walkObject(obj []byte, fn func(key, val []byte) bool) {
 	}
 }
 
+// lastMembers sets out[i] to the raw value of the last member of the valid
+// JSON object obj whose key is names[i], or nil where that key is absent or
+// its last value is null. This is GMP.md's rule for bodies in one place:
+// of duplicate keys the last counts, whatever the earlier ones held, and
+// null is the same as absent. len(out) must equal len(names).
+func lastMembers(obj []byte, names []string, out [][]byte) {
+	clear(out)
+	walkObject(obj, func(key, val []byte) bool {
+		for i, n := range names {
+			if keyIs(key, n) {
+				out[i] = val
+				if isNull(val) {
+					out[i] = nil
+				}
+				break
+			}
+		}
+		return true
+	})
+}
+
 // keyIs reports whether the raw key token names want. A key written with
 // escapes ("typ\u0065") is the same key as its plain spelling.
 func keyIs(key []byte, want string) bool {
