@@ -1,6 +1,8 @@
 package gmp
 
 import (
+	"github.com/ghost-network/gpmd/gmp/wire"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -173,20 +175,20 @@ func TestParseEnvelope(t *testing.T) {
 		{`{"type":1,"code":7,"body":"{\"name\":\"n\"}"}`, 1, 7, "", `{"name":"n"}`, ""},
 		{`{"typ\u0065":1,"code":7,"extra":[1,{"x":2}]}`, 1, 7, "", "", ""},
 		{`{"type":-3,"code":99999}`, -3, 99999, "", "", ""},
-		{`{"Type":1,"code":5}`, 0, 0, "", "", ErrCodeBadRequest}, // keys are exact
-		{`{"code":5}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":"1","code":5}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1.0,"code":5}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5e0}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"id":1.5}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"id":true}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"id":{}}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"body":[]}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"body":5}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"body":"not json"}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"body":"[1]"}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":99999999999999999999,"code":5}`, 0, 0, "", "", ErrCodeBadRequest},
+		{`{"Type":1,"code":5}`, 0, 0, "", "", wire.ErrCodeBadRequest}, // keys are exact
+		{`{"code":5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":"1","code":5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1.0,"code":5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5e0}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"id":1.5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"id":true}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"id":{}}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"body":[]}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"body":5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"body":"not json"}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"body":"[1]"}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":99999999999999999999,"code":5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
 	}
 	for _, tt := range tests {
 		env, rerr := parseEnvelope([]byte(tt.msg))
@@ -210,7 +212,7 @@ func TestParseEnvelope(t *testing.T) {
 // produces what encoding/json decodes back to the same string.
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "nl\n\r\t", "\x00\x1f\x7f", "é中😀", "bad\xffutf8", "\u2028\u2029", "<&>"} {
-		b := appendString(nil, s)
+		b := wire.AppendString(nil, s)
 		if !json.Valid(b) {
 			t.Fatalf("%q encodes to invalid JSON %s", s, b)
 		}

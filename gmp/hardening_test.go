@@ -1,6 +1,8 @@
 package gmp
 
 import (
+	"github.com/ghost-network/gpmd/gmp/wire"
+
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -21,14 +23,14 @@ func TestReRegisterRightAfterClose(t *testing.T) {
 		prev.c.Close()
 		next := dialRaw(t, ts.addr)
 		m := next.roundTrip(`{"type":1,"code":1,"id":1,"body":{"name":"again","id":"a","port":1}}`)
-		if m["code"] == float64(CodeRegisterDenied) {
+		if m["code"] == float64(wire.CodeRegisterDenied) {
 			taken++
 			t.Logf("round %d: %v", i, m)
 			// Let the old registration end before the next round.
 			waitFor(t, "the old registration to end", func() bool { return len(ts.Nodes()) == 0 })
 			registerRaw(t, next, "again", 1, "")
 		} else {
-			expectKind(t, m, TypeNode, CodeRegistered, 1.0)
+			expectKind(t, m, wire.TypeNode, wire.CodeRegistered, 1.0)
 		}
 		prev = next
 	}
@@ -37,8 +39,8 @@ func TestReRegisterRightAfterClose(t *testing.T) {
 	}
 	// A holder whose peer is still there keeps its name.
 	other := dialRaw(t, ts.addr)
-	b := expectKind(t, other.roundTrip(`{"type":1,"code":1,"id":2,"body":{"name":"again","id":"b","port":2}}`), TypeNode, CodeRegisterDenied, 2.0)
-	if b["error"] != ErrCodeNameTaken {
+	b := expectKind(t, other.roundTrip(`{"type":1,"code":1,"id":2,"body":{"name":"again","id":"b","port":2}}`), wire.TypeNode, wire.CodeRegisterDenied, 2.0)
+	if b["error"] != wire.ErrCodeNameTaken {
 		t.Fatalf("REGISTER of a live name: %v", b)
 	}
 }
@@ -59,8 +61,8 @@ func TestDuplicateKeysLastCounts(t *testing.T) {
 		`{"name":"x","na\u006de":null,"id":"i","port":1}`,
 	}
 	for i, body := range denied {
-		b := expectKind(t, c.roundTrip(fmt.Sprintf(`{"type":1,"code":1,"id":%d,"body":%s}`, i, body)), TypeNode, CodeRegisterDenied, float64(i))
-		if b["error"] != ErrCodeBadRequest {
+		b := expectKind(t, c.roundTrip(fmt.Sprintf(`{"type":1,"code":1,"id":%d,"body":%s}`, i, body)), wire.TypeNode, wire.CodeRegisterDenied, float64(i))
+		if b["error"] != wire.ErrCodeBadRequest {
 			t.Errorf("REGISTER %s: %v, want bad_request", body, b)
 		}
 	}
@@ -70,7 +72,7 @@ func TestDuplicateKeysLastCounts(t *testing.T) {
 
 	// An earlier bad value is overridden by a later good one.
 	b := expectKind(t, c.roundTrip(`{"type":1,"code":1,"id":"ok","body":{"name":5,"name":"x","id":"i","port":"p","port":7,"discoverable":"no","discoverable":null}}`),
-		TypeNode, CodeRegistered, "ok")
+		wire.TypeNode, wire.CodeRegistered, "ok")
 	if b["name"] != "x" || b["port"] != 7.0 {
 		t.Fatalf("REGISTERED %v", b)
 	}
@@ -79,30 +81,30 @@ func TestDuplicateKeysLastCounts(t *testing.T) {
 	}
 
 	// CONNECT, MODULE_REQUEST and LIST read their fields the same way.
-	expectError(t, c.roundTrip(`{"type":1,"code":7,"id":"c","body":{"name":"x","name":null}}`), ErrCodeBadRequest, "c")
-	expectKind(t, c.roundTrip(`{"type":1,"code":7,"id":"c2","body":{"name":1,"name":"x"}}`), TypeNode, CodeNode, "c2")
-	expectError(t, c.roundTrip(`{"type":2,"code":1,"id":"m","body":{"name":"tiny","name":null}}`), ErrCodeBadRequest, "m")
-	m := expectKind(t, c.roundTrip(`{"type":2,"code":1,"id":"m2","body":{"name":"tiny","version":"v9","version":null}}`), TypeWasm, CodeModule, "m2")
+	expectError(t, c.roundTrip(`{"type":1,"code":7,"id":"c","body":{"name":"x","name":null}}`), wire.ErrCodeBadRequest, "c")
+	expectKind(t, c.roundTrip(`{"type":1,"code":7,"id":"c2","body":{"name":1,"name":"x"}}`), wire.TypeNode, wire.CodeNode, "c2")
+	expectError(t, c.roundTrip(`{"type":2,"code":1,"id":"m","body":{"name":"tiny","name":null}}`), wire.ErrCodeBadRequest, "m")
+	m := expectKind(t, c.roundTrip(`{"type":2,"code":1,"id":"m2","body":{"name":"tiny","version":"v9","version":null}}`), wire.TypeWasm, wire.CodeModule, "m2")
 	if m["version"] != "v0.0.1" {
 		t.Fatalf("MODULE with version null: %v", m)
 	}
-	l := expectKind(t, c.roundTrip(`{"type":2,"code":4,"id":"l","body":{"name":"nosuch","name":null}}`), TypeWasm, CodeModules, "l")
+	l := expectKind(t, c.roundTrip(`{"type":2,"code":4,"id":"l","body":{"name":"nosuch","name":null}}`), wire.TypeWasm, wire.CodeModules, "l")
 	if mods, _ := l["modules"].([]any); len(mods) != 1 {
 		t.Fatalf("LIST with name null lists every module: %v", l)
 	}
 	// HELLO: versions null is absent (no version offered), client null too.
-	expectError(t, c.roundTrip(`{"type":0,"code":1,"id":"h","body":{"versions":[1],"versions":null}}`), ErrCodeUnsupportedVersion, "h")
+	expectError(t, c.roundTrip(`{"type":0,"code":1,"id":"h","body":{"versions":[1],"versions":null}}`), wire.ErrCodeUnsupportedVersion, "h")
 	c = dialRaw(t, ts.addr)
-	expectKind(t, c.roundTrip(`{"type":0,"code":1,"id":"h2","body":{"client":5,"client":null,"versions":"1","versions":[1]}}`), TypeSession, CodeWelcome, "h2")
+	expectKind(t, c.roundTrip(`{"type":0,"code":1,"id":"h2","body":{"client":5,"client":null,"versions":"1","versions":[1]}}`), wire.TypeSession, wire.CodeWelcome, "h2")
 
 	// The envelope: the last type, code, id and body count.
-	expectKind(t, c.roundTrip(`{"type":7,"type":0,"code":1,"code":3,"id":"a","id":"b"}`), TypeSession, CodePong, "b")
-	expectError(t, c.roundTrip(`{"type":0,"type":null,"code":3,"id":"t"}`), ErrCodeBadRequest, "t")
+	expectKind(t, c.roundTrip(`{"type":7,"type":0,"code":1,"code":3,"id":"a","id":"b"}`), wire.TypeSession, wire.CodePong, "b")
+	expectError(t, c.roundTrip(`{"type":0,"type":null,"code":3,"id":"t"}`), wire.ErrCodeBadRequest, "t")
 	r := c.roundTrip(`{"type":0,"code":3,"id":"x","id":null}`)
 	if _, has := r["id"]; has {
 		t.Fatalf("id null must be absent in the reply: %v", r)
 	}
-	expectError(t, c.roundTrip(`{"type":1,"code":7,"id":"b","body":{"name":"x"},"body":null}`), ErrCodeBadRequest, "b")
+	expectError(t, c.roundTrip(`{"type":1,"code":7,"id":"b","body":{"name":"x"},"body":null}`), wire.ErrCodeBadRequest, "b")
 }
 
 // TestInvalidUTF8IDIsRefused is issue 16 point 19: an id that is a string
@@ -118,11 +120,11 @@ func TestInvalidUTF8IDIsRefused(t *testing.T) {
 		}
 		var m map[string]any
 		json.Unmarshal(line, &m)
-		expectError(t, m, ErrCodeBadRequest, nil)
+		expectError(t, m, wire.ErrCodeBadRequest, nil)
 		if _, has := m["id"]; has {
 			t.Fatalf("id %q: the reply echoes an id: %q", id, line)
 		}
 	}
 	// The connection stays usable, and valid UTF-8 ids are echoed.
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":"é\u00e9"}`), TypeSession, CodePong, "éé")
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":"é\u00e9"}`), wire.TypeSession, wire.CodePong, "éé")
 }

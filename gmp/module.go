@@ -1,6 +1,8 @@
 package gmp
 
 import (
+	"github.com/ghost-network/gpmd/gmp/wire"
+
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -71,7 +73,7 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 
 	c.enc.mu.Lock()
 	defer c.enc.mu.Unlock()
-	out := appendModulePrefix(bufs.out[:0], id, ModuleInfo{
+	out := appendModulePrefix(bufs.out[:0], id, wire.ModuleInfo{
 		Name: rec.Name, Version: rec.Version, Hash: rec.Digest.String(), Size: rec.Size,
 	})
 	for {
@@ -112,7 +114,7 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 func (c *conn) moduleFailedEarly(id []byte, rec index.Record, err error) bool {
 	c.s.log.Error("gmp: module bytes failed verification or reading; answered ERROR internal",
 		"name", rec.Name, "version", rec.Version, "digest", rec.Digest.String(), "err", err)
-	return c.replyError(id, ErrCodeInternal, "the stored bytes of module "+rec.Name+" "+rec.Version+" could not be read intact")
+	return c.replyError(id, wire.ErrCodeInternal, "the stored bytes of module "+rec.Name+" "+rec.Version+" could not be read intact")
 }
 
 // cutModule closes the connection in the middle of a MODULE reply: the

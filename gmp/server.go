@@ -1,6 +1,8 @@
 package gmp
 
 import (
+	"github.com/ghost-network/gpmd/gmp/wire"
+
 	"context"
 	"errors"
 	"io"
@@ -290,8 +292,8 @@ func (s *Server) closeIdleConns() bool {
 // it. The connection was never tracked.
 func (s *Server) rejectBusy(nc net.Conn) {
 	enc := encoder{conn: nc, timeout: lingerTimeout}
-	err := enc.reply(TypeSession, CodeError, nil, func(b []byte) []byte {
-		return appendErrorBody(b, ErrCodeBusy, "GPMD holds as many GMP connections as it allows; try again later")
+	err := enc.reply(wire.TypeSession, wire.CodeError, nil, func(b []byte) []byte {
+		return appendErrorBody(b, wire.ErrCodeBusy, "GPMD holds as many GMP connections as it allows; try again later")
 	})
 	lingerClose(nc)
 	s.log.Debug("gmp connection closed", "remote", nc.RemoteAddr().String(), "reason", reasonBusy.String(), "err", err)

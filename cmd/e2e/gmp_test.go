@@ -10,6 +10,7 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/client"
 )
 
 // TestNodesAndGMP: a GVM registered over GMP shows in `gpmd nodes` and
@@ -27,7 +28,7 @@ func TestNodesAndGMP(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := gmp.Dial(ctx, st.GMPAddr, gmp.ClientOptions{})
+	c, err := client.Dial(ctx, st.GMPAddr, client.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

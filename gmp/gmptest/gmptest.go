@@ -7,12 +7,14 @@ package gmptest
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"reflect"
 )
 
 // TinyWasm is the contract's smallest valid module; the vectors expect it
 // uploaded as tiny v0.0.1 before they run.
-var TinyWasm = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
+// It is testutil's, the one home of the fixture.
+var TinyWasm = testutil.TinyWasm
 
 // Vector is one request line and the reply it must get.
 type Vector struct{ Request, Reply string }
