@@ -5,11 +5,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"github.com/ghost-network/gpmd/internal/testutil"
 	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // The speed figures of issue 4, each as a ratio against a minimal baseline

@@ -1,8 +1,6 @@
 package gmp
 
 import (
-	"github.com/ghost-network/gpmd/gmp/wire"
-
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // Framing errors of a Decoder. After any of them the stream is out of step

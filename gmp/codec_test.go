@@ -1,8 +1,6 @@
 package gmp
 
 import (
-	"github.com/ghost-network/gpmd/gmp/wire"
-
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -10,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // decodeAll reads every message of in; it returns them and the error that

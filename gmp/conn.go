@@ -1,8 +1,6 @@
 package gmp
 
 import (
-	"github.com/ghost-network/gpmd/gmp/wire"
-
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // Connection states, for Shutdown: an idle connection waits for the first

@@ -1,12 +1,12 @@
 package gmp
 
 import (
-	"github.com/ghost-network/gpmd/gmp/wire"
-
 	"encoding/json"
 	"fmt"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // TestReRegisterRightAfterClose is issue 16 point 13: a node that closes

@@ -24,13 +24,6 @@ const (
 	DefaultWriteTimeout = 30 * time.Second
 )
 
-// Client defaults.
-const (
-	// DefaultMaxReply bounds a reply the client keeps in memory (everything
-	// but the binary of a MODULE, which streams to the caller's writer).
-	DefaultMaxReply = 64 << 20
-)
-
 // Internal sizes and timings; not flags, because they trade memory and
 // latency inside one process and the benchmarks are what tune them.
 const (
@@ -62,10 +55,6 @@ const (
 	// shutdownPoll bounds how often Shutdown looks for connections that
 	// have become idle.
 	shutdownPollMax = 100 * time.Millisecond
-
-	// clientReadBuffer is the client's read buffer: large, because a
-	// MODULE reply streams through it.
-	clientReadBuffer = 64 << 10
 )
 
 // moduleChunk must be a multiple of 3 (see above): this fails to compile

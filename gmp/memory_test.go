@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"github.com/ghost-network/gpmd/internal/testutil"
 	"io"
 	"net"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 var idleConns = flag.Int("gmp.idle", 1000, "registered idle connections TestIdleConnMemory holds (issue 4 asks about 10000)")

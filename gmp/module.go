@@ -1,13 +1,12 @@
 package gmp
 
 import (
-	"github.com/ghost-network/gpmd/gmp/wire"
-
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
 )
 

@@ -1,9 +1,6 @@
 package gmp
 
 import (
-	"github.com/ghost-network/gpmd/gmp/wire"
-	"github.com/ghost-network/gpmd/internal/testutil"
-
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
@@ -17,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 )
 

@@ -1,8 +1,6 @@
 package gmp
 
 import (
-	"github.com/ghost-network/gpmd/gmp/wire"
-
 	"context"
 	"errors"
 	"io"
@@ -13,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
 )
 

@@ -1,9 +1,6 @@
 package gmp
 
 import (
-	"github.com/ghost-network/gpmd/gmp/wire"
-	"github.com/ghost-network/gpmd/internal/testutil"
-
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 func TestSession(t *testing.T) {

@@ -1,11 +1,11 @@
 package gmp
 
 import (
-	"github.com/ghost-network/gpmd/gmp/wire"
-
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // splitRequests are requests whose replies do not depend on what came

@@ -1,9 +1,6 @@
 package client
 
 import (
-	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/gmp/wire"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -19,6 +16,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // Client defaults.

@@ -1,11 +1,6 @@
 package client
 
 import (
-	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/gmp"
-	"github.com/ghost-network/gpmd/gmp/wire"
-	"github.com/ghost-network/gpmd/internal/testutil"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -23,6 +18,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 func dialClient(t testing.TB, addr string) *Client {

@@ -1,14 +1,14 @@
 package client
 
 import (
-	"github.com/ghost-network/gpmd/gmp/wire"
-
 	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"syscall"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // rawReply is one reply read off the wire, its values still raw JSON.

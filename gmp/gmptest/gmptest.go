@@ -7,8 +7,9 @@ package gmptest
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/ghost-network/gpmd/internal/testutil"
 	"reflect"
+
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // TinyWasm is the contract's smallest valid module; the vectors expect it

@@ -8,14 +8,14 @@ import (
 	"unicode/utf8"
 )
 
-// Small JSON helpers. GMP messages are flat and their fields few, so the
-// server walks an object's top level by hand (exact key match, as GMP.md
-// names fields; encoding/json would match keys case-insensitively) and
-// decodes each field with the type check GMP asks for. Every walker here
-// requires input that json.Valid accepted.
+// The JSON primitives of GMP (see the package doc for why by hand). Every
+// walker here requires input that json.Valid accepted.
 
+// IsSpace reports whether c is JSON whitespace.
 func IsSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
+// SkipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
 func SkipSpace(b []byte, i int) int {
 	for i < len(b) && IsSpace(b[i]) {
 		i++
