@@ -324,6 +324,10 @@ type encoder struct {
 	conn    deadlineWriter
 	timeout time.Duration
 	buf     []byte // reused for small replies
+	// replyBy, when set, is the deadline of the whole reply being written
+	// (Config.ReplyTimeout): no write of it may go on past it, however
+	// steadily the peer reads.
+	replyBy time.Time
 }
 
 // deadlineWriter is what the encoder needs of a connection.
@@ -332,10 +336,18 @@ type deadlineWriter interface {
 	SetWriteDeadline(time.Time) error
 }
 
-// writeLocked writes b with a fresh deadline. e.mu must be held.
+// writeLocked writes b with a fresh deadline: the write timeout, or the
+// reply's deadline where that comes first. e.mu must be held.
 func (e *encoder) writeLocked(b []byte) error {
+	var d time.Time
 	if e.timeout > 0 {
-		if err := e.conn.SetWriteDeadline(time.Now().Add(e.timeout)); err != nil {
+		d = time.Now().Add(e.timeout)
+	}
+	if !e.replyBy.IsZero() && (d.IsZero() || e.replyBy.Before(d)) {
+		d = e.replyBy
+	}
+	if !d.IsZero() {
+		if err := e.conn.SetWriteDeadline(d); err != nil {
 			return err
 		}
 	}

@@ -39,6 +39,7 @@ const (
 	reasonUnsupportedVersion
 	reasonBusy
 	reasonModuleStream
+	reasonReplyTimeout
 	reasonShutdown
 	reasonServerClosed
 	reasonPanic
@@ -64,6 +65,8 @@ func (r closeReason) String() string {
 		return "busy"
 	case reasonModuleStream:
 		return "module stream failed"
+	case reasonReplyTimeout:
+		return "reply timeout"
 	case reasonShutdown:
 		return "server shutdown"
 	case reasonServerClosed:

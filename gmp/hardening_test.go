@@ -1,12 +1,17 @@
 package gmp
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
+	"runtime"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // TestReRegisterRightAfterClose is issue 16 point 13: a node that closes
@@ -127,4 +132,116 @@ func TestInvalidUTF8IDIsRefused(t *testing.T) {
 	}
 	// The connection stays usable, and valid UTF-8 ids are echoed.
 	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":"é\u00e9"}`), wire.TypeSession, wire.CodePong, "éé")
+}
+
+// TestReplyDeadlineCutsTrickleReader is issue 16 point 15: a peer that
+// reads a large MODULE reply steadily but slowly, never stalling one write
+// for the write timeout, is cut at the whole reply's deadline, and the
+// reply's buffers are given back.
+func TestReplyDeadlineCutsTrickleReader(t *testing.T) {
+	r := newRepo(t)
+	upload(t, r, "big", "v1.0.0", testutil.Wasm("m", 16<<20))
+	const replyTimeout = 500 * time.Millisecond
+	ts := startServer(t, Config{Modules: r, WriteTimeout: 10 * time.Second, ReplyTimeout: replyTimeout})
+	c := dialRaw(t, ts.addr)
+	c.c.(*net.TCPConn).SetReadBuffer(4096)
+	start := time.Now()
+	c.send(`{"type":2,"code":1,"id":1,"body":{"name":"big"}}` + "\n")
+	// Read 4 KiB every 10 ms, at most: the 22 MB reply would take minutes.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for time.Since(start) < 20*time.Second {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			c.c.SetReadDeadline(time.Now().Add(ioTimeout))
+			if _, err := c.c.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	// The server ends the connection at the reply's deadline (the kernel
+	// may still deliver what its send buffer holds; that is not the
+	// server's memory).
+	testutil.WaitFor(t, replyTimeout+10*time.Second, "the trickle reader to be cut", func() bool { return ts.ConnCount() == 0 })
+	if took := time.Since(start); took < replyTimeout {
+		t.Fatalf("cut after %v, before the reply deadline %v", took, replyTimeout)
+	} else {
+		t.Logf("cut after %v (reply deadline %v, write timeout 10s)", took, replyTimeout)
+	}
+	ts.log.waitLog(t, `reason="reply timeout"`)
+	if n := ts.moduleReplies.Load(); n != 0 {
+		t.Fatalf("%d MODULE replies still hold buffers", n)
+	}
+}
+
+// TestBurstOfStalledRepliesReturnsMemory: many peers that never read a
+// MODULE reply hold at most the reply deadline; when the last is cut, the
+// buffers beyond the free list are released and memory is handed back.
+func TestBurstOfStalledRepliesReturnsMemory(t *testing.T) {
+	r := newRepo(t)
+	upload(t, r, "mid", "v1.0.0", testutil.Wasm("m", 16<<20))
+	ts := startServer(t, Config{Modules: r, ReplyTimeout: 5 * time.Second})
+	const peers = 3 * moduleBufsKept
+	for range peers {
+		c := dialRaw(t, ts.addr)
+		c.c.(*net.TCPConn).SetReadBuffer(4096)
+		c.send(`{"type":2,"code":1,"id":1,"body":{"name":"mid"}}` + "\n")
+	}
+
+	testutil.WaitFor(t, 10*time.Second, "the burst to begin", func() bool { return ts.modulePeak.Load() > moduleBufsKept || ts.lastRelease.Load() != 0 })
+	testutil.WaitFor(t, 20*time.Second, "every stalled reply to be cut", func() bool { return ts.ConnCount() == 0 })
+	waitFor(t, "the memory to be handed back", func() bool { return ts.lastRelease.Load() != 0 })
+	if n, kept := ts.moduleReplies.Load(), len(ts.freeBufs); n != 0 || kept > moduleBufsKept {
+		t.Fatalf("after the burst: %d replies hold buffers, %d pairs kept (at most %d)", n, kept, moduleBufsKept)
+	}
+}
+
+// TestRejectionsAreBounded is issue 16 point 16: at the connection cap, at
+// most MaxRejecting connections are told busy at a time; the rest of a
+// flood is closed at once, costing no goroutine.
+func TestRejectionsAreBounded(t *testing.T) {
+	const maxRejecting = 4
+	ts := startServer(t, Config{MaxConns: 1, MaxRejecting: maxRejecting})
+	holder := dialRaw(t, ts.addr)
+	expectKind(t, holder.roundTrip(`{"type":0,"code":3,"id":1}`), wire.TypeSession, wire.CodePong, 1.0)
+
+	before := runtime.NumGoroutine()
+	const flood = 200
+	var flooders []*rawConn
+	for range flood {
+		flooders = append(flooders, dialRaw(t, ts.addr)) // they never send, never close
+	}
+	// Every flood connection is answered (busy) or closed, at once.
+	busy, closed := 0, 0
+	for _, c := range flooders {
+		c.c.SetReadDeadline(time.Now().Add(ioTimeout))
+		b, err := c.br.ReadBytes('\n')
+		switch {
+		case err == nil && bytes.Contains(b, []byte(`"busy"`)):
+			busy++
+		case err != nil && isEOF(err):
+			closed++
+		default:
+			t.Fatalf("a flood connection got %q, %v", b, err)
+		}
+	}
+	if n := ts.rejecting.Load(); n > maxRejecting {
+		t.Fatalf("%d rejections in flight, cap %d", n, maxRejecting)
+	}
+	if g := runtime.NumGoroutine() - before; g > maxRejecting+5 {
+		t.Fatalf("%d goroutines more during a flood of %d, cap %d rejections", g, flood, maxRejecting)
+	}
+	if busy < 1 || busy+closed != flood {
+		t.Fatalf("%d told busy, %d closed, of %d", busy, closed, flood)
+	}
+	t.Logf("%d of %d told busy, %d closed at once", busy, flood, closed)
+	// The holder is still served.
+	expectKind(t, holder.roundTrip(`{"type":0,"code":3,"id":2}`), wire.TypeSession, wire.CodePong, 2.0)
 }
