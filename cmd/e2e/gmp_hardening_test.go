@@ -3,7 +3,9 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net"
+	"os"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -135,5 +137,52 @@ func TestGMPInvalidUTF8ID(t *testing.T) {
 	}
 	if r := g.reply(`{"type":0,"code":3,"id":"ok"}`); r.Code != 4 || string(r.ID) != `"ok"` {
 		t.Fatalf("PING after the refusals: %+v", r)
+	}
+}
+
+// TestGMPRejectionFloodIsBounded (issue 16 point 16): at the connection
+// cap, a flood of connections that never send or close does not raise the
+// daemon's open descriptors beyond the rejections it allows in flight (64
+// by default), and the connection inside the cap is still served.
+func TestGMPRejectionFloodIsBounded(t *testing.T) {
+	e := newEnv(t)
+	st := e.start("--gmp-max-conns", "1")
+	holder := dialGMPLine(t, st.GMPAddr)
+	if r := holder.reply(`{"type":0,"code":3,"id":1}`); r.Code != 4 {
+		t.Fatalf("PING inside the cap: %+v", r)
+	}
+	fds := func() int {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", st.PID))
+		if err != nil {
+			t.Skipf("cannot count the daemon's descriptors: %v", err)
+		}
+		return len(ents)
+	}
+	before := fds()
+	const flood = 1000
+	conns := make([]net.Conn, 0, flood)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	most := 0
+	for i := range flood {
+		c, err := net.DialTimeout("tcp", st.GMPAddr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, c) // never sends, never closes
+		if i%100 == 99 {
+			most = max(most, fds())
+		}
+	}
+	most = max(most, fds())
+	t.Logf("daemon descriptors: %d before, at most %d during a flood of %d", before, most, flood)
+	if most-before > 64+16 {
+		t.Fatalf("the flood raised the daemon's descriptors from %d to %d (64 rejections in flight allowed)", before, most)
+	}
+	if r := holder.reply(`{"type":0,"code":3,"id":2}`); r.Code != 4 {
+		t.Fatalf("PING inside the cap after the flood: %+v", r)
 	}
 }
