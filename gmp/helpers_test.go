@@ -3,7 +3,6 @@ package gmp
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -28,24 +27,12 @@ const tinyDigest = testutil.TinyDigest
 // ioTimeout bounds every blocking step of a test.
 const ioTimeout = 5 * time.Second
 
-// newRepo opens a real repository in a temporary folder with the tiny
-// module uploaded as tiny v0.0.1.
-func newRepo(t testing.TB) *repo.Repo {
-	t.Helper()
-	r, err := repo.Open(context.Background(), t.TempDir(), repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	upload(t, r, "tiny", "v0.0.1", tinyWasm)
-	return r
-}
+// newRepo is gmptest.Repo: a real repository with tiny v0.0.1.
+func newRepo(t testing.TB) *repo.Repo { return gmptest.Repo(t) }
 
 func upload(t testing.TB, r *repo.Repo, name, version string, b []byte) {
 	t.Helper()
-	if _, err := r.Upload(context.Background(), name, version, bytes.NewReader(b), ""); err != nil {
-		t.Fatalf("upload %s %s: %v", name, version, err)
-	}
+	gmptest.Upload(t, r, name, version, b)
 }
 
 // logBuffer collects a server's log lines for assertions.

@@ -1,8 +1,6 @@
 package client
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/gmptest"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 )
@@ -33,23 +32,12 @@ func digestOf(b []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// newRepo opens a repository in a temporary folder with tiny v0.0.1.
-func newRepo(t testing.TB) *repo.Repo {
-	t.Helper()
-	r, err := repo.Open(context.Background(), t.TempDir(), repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	upload(t, r, "tiny", "v0.0.1", tinyWasm)
-	return r
-}
+// newRepo is gmptest.Repo: a real repository with tiny v0.0.1.
+func newRepo(t testing.TB) *repo.Repo { return gmptest.Repo(t) }
 
 func upload(t testing.TB, r *repo.Repo, name, version string, b []byte) {
 	t.Helper()
-	if _, err := r.Upload(context.Background(), name, version, bytes.NewReader(b), ""); err != nil {
-		t.Fatalf("upload %s %s: %v", name, version, err)
-	}
+	gmptest.Upload(t, r, name, version, b)
 }
 
 type testServer struct {
