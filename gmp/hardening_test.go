@@ -3,6 +3,7 @@ package gmp
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -244,4 +246,27 @@ func TestRejectionsAreBounded(t *testing.T) {
 	t.Logf("%d of %d told busy, %d closed at once", busy, flood, closed)
 	// The holder is still served.
 	expectKind(t, holder.roundTrip(`{"type":0,"code":3,"id":2}`), wire.TypeSession, wire.CodePong, 2.0)
+}
+
+// TestErrorCodeOf: every errdefs class maps to a GMP code, wrapped or not,
+// in the one function that does it.
+func TestErrorCodeOf(t *testing.T) {
+	if c := errorCodeOf(nil); c != "" {
+		t.Fatalf("nil maps to %q", c)
+	}
+	for _, class := range errdefs.Classes() {
+		want := wire.ErrCodeInternal
+		switch class {
+		case errdefs.ErrNotFound:
+			want = wire.ErrCodeNotFound
+		case errdefs.ErrInvalid:
+			want = wire.ErrCodeBadRequest
+		}
+		if got := errorCodeOf(fmt.Errorf("module m@v1: %w", class)); got != want {
+			t.Errorf("%v maps to %q, want %q", class, got, want)
+		}
+	}
+	if got := errorCodeOf(errors.New("disk on fire")); got != wire.ErrCodeInternal {
+		t.Errorf("an unclassed error maps to %q", got)
+	}
 }
