@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // The speed figures of issue 4, each as a ratio against a minimal baseline
@@ -20,8 +20,8 @@ import (
 //
 // BenchmarkRoundTrip64 reports gmp-req/s, echo-req/s and ratio (>= 0.5);
 // BenchmarkModuleFetch16MiB reports gmp-MB/s, baseline-MB/s and ratio
-// (>= 0.5); BenchmarkClientDecode16MiB reports speedup over
-// encoding/json (>= 2).
+// (>= 0.5). The client's figures are in gmp/client's benchmarks, the
+// codec's in gmp/wire's.
 
 const benchConns = 64
 
@@ -231,7 +231,7 @@ func fetchLine(tb testing.TB, c net.Conn, buf, req []byte) int {
 // the same bytes base64-encoded from memory. MB/s are module bytes.
 func BenchmarkModuleFetch16MiB(b *testing.B) {
 	r := newRepo(b)
-	module := wasmOfSize(16 << 20)
+	module := testutil.Wasm("m", 16<<20)
 	upload(b, r, "big", "v1.0.0", module)
 	ts := startServer(b, Config{Modules: r})
 	gc := dialBench(b, ts.addr, 1)[0].c
@@ -258,93 +258,4 @@ func BenchmarkModuleFetch16MiB(b *testing.B) {
 	b.ReportMetric(mb/gmp.Seconds(), "gmp-MB/s")
 	b.ReportMetric(mb/base.Seconds(), "baseline-MB/s")
 	b.ReportMetric(base.Seconds()/gmp.Seconds(), "ratio")
-}
-
-// moduleReply is a MODULE reply as GPMD writes it.
-func moduleReply(module []byte) []byte {
-	b := appendModulePrefix(nil, []byte("1"), ModuleInfo{Name: "big", Version: "v1.0.0", Hash: digestOf(module), Size: int64(len(module))})
-	b = base64.StdEncoding.AppendEncode(b, module)
-	return append(b, moduleSuffix...)
-}
-
-// decodeModuleReply runs the client's decoding of one MODULE reply (the
-// reply reader, base64 streamed into w, hash verified), as Client.Module
-// does after the network.
-func decodeModuleReply(reply []byte, w io.Writer) (ModuleInfo, error) {
-	sink := newModuleSink(w, 0)
-	cl := &call{id: 1, sink: sink}
-	rr := replyReader{br: bufio.NewReaderSize(bytes.NewReader(reply), clientReadBuffer), max: DefaultMaxReply}
-	m, err := rr.read(func() *call { return cl })
-	if err != nil {
-		return ModuleInfo{}, err
-	}
-	var info ModuleInfo
-	if err := json.Unmarshal(m.body, &info); err != nil {
-		return info, err
-	}
-	return info, sink.verify(info)
-}
-
-type jsonModuleReply struct {
-	Type, Code, ID int
-	Body           struct {
-		Name, Version, Hash string
-		Size                int64
-		Binary              []byte
-	}
-}
-
-// BenchmarkClientDecode16MiB: the client's streaming decode of a 16 MiB
-// MODULE reply (with its hash check) against encoding/json Unmarshal into
-// a struct with a []byte field (which checks nothing).
-func BenchmarkClientDecode16MiB(b *testing.B) {
-	module := wasmOfSize(16 << 20)
-	reply := moduleReply(module)
-	if _, err := decodeModuleReply(reply, io.Discard); err != nil {
-		b.Fatal(err)
-	}
-	var v jsonModuleReply
-	if err := json.Unmarshal(reply, &v); err != nil || !bytes.Equal(v.Body.Binary, module) {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(module)))
-	b.ResetTimer()
-	var ours, base time.Duration
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		if _, err := decodeModuleReply(reply, io.Discard); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		var v jsonModuleReply
-		if err := json.Unmarshal(reply, &v); err != nil {
-			b.Fatal(err)
-		}
-		ours += t1.Sub(t0)
-		base += time.Since(t1)
-	}
-	b.StopTimer()
-	mb := float64(len(module)) * float64(b.N) / 1e6
-	b.ReportMetric(mb/ours.Seconds(), "client-MB/s")
-	b.ReportMetric(mb/base.Seconds(), "json-MB/s")
-	b.ReportMetric(base.Seconds()/ours.Seconds(), "speedup")
-}
-
-// BenchmarkClientModule16MiB is the whole client path over TCP, for
-// reference: Client.Module of a 16 MiB module into io.Discard.
-func BenchmarkClientModule16MiB(b *testing.B) {
-	r := newRepo(b)
-	module := wasmOfSize(16 << 20)
-	upload(b, r, "big", "v1.0.0", module)
-	ts := startServer(b, Config{Modules: r})
-	c := dialClient(b, ts.addr)
-	ctx := testCtx(b)
-	b.SetBytes(int64(len(module)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := c.Module(ctx, "big", "", io.Discard); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

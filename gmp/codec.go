@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // Framing errors of a Decoder. After any of them the stream is out of step
@@ -89,7 +92,7 @@ func (d *Decoder) Next() ([]byte, error) {
 	// Between messages: skip whitespace, wait for a first byte as long as
 	// it takes.
 	for {
-		d.start = skipSpace(d.buf[:d.end], d.start)
+		d.start = wire.SkipSpace(d.buf[:d.end], d.start)
 		if d.start < d.end {
 			break
 		}
@@ -105,7 +108,7 @@ func (d *Decoder) Next() ([]byte, error) {
 		return nil, d.fail(errConnClosing)
 	}
 	if c := d.buf[d.start]; c != '{' {
-		return nil, d.fail(fmt.Errorf("%w: a message is a JSON object, and this begins with %s", ErrBadJSON, describeByte(c)))
+		return nil, d.fail(fmt.Errorf("%w: a message is a JSON object, and this begins with %s", ErrBadJSON, wire.DescribeByte(c)))
 	}
 
 	// Find the object's end: track strings and nesting; json.Valid checks
@@ -232,23 +235,6 @@ func (d *Decoder) fail(err error) error {
 	return err
 }
 
-func describeByte(c byte) string {
-	switch {
-	case c == '[':
-		return "'[' (an array)"
-	case c == '"':
-		return "'\"' (a string)"
-	case c == '-' || (c >= '0' && c <= '9'):
-		return fmt.Sprintf("%q (a number)", c)
-	case c == 't' || c == 'f' || c == 'n':
-		return fmt.Sprintf("%q (a literal)", c)
-	case c >= 0x20 && c < 0x7f:
-		return fmt.Sprintf("%q", c)
-	default:
-		return fmt.Sprintf("byte 0x%02x", c)
-	}
-}
-
 // requestError is a request GPMD answers with an error reply; the
 // connection goes on unless the code closes it.
 type requestError struct {
@@ -259,8 +245,12 @@ type requestError struct {
 func (e *requestError) Error() string { return e.code + ": " + e.msg }
 
 func badRequest(format string, args ...any) *requestError {
-	return &requestError{code: ErrCodeBadRequest, msg: fmt.Sprintf(format, args...)}
+	return &requestError{code: wire.ErrCodeBadRequest, msg: fmt.Sprintf(format, args...)}
 }
+
+// envelopeKeys are the envelope's members, in the order parseEnvelope
+// reads them.
+var envelopeKeys = [4]string{"type", "code", "id", "body"}
 
 // envelope is a parsed request.
 type envelope struct {
@@ -275,41 +265,38 @@ type envelope struct {
 // ignored. On error, env.id is set when the id itself was valid, so the
 // error reply can carry it.
 func parseEnvelope(msg []byte) (env envelope, rerr *requestError) {
-	var typ, code, id, body []byte
-	walkObject(msg, func(key, val []byte) bool {
+	var m [4][]byte
+	wire.LastMembers(msg, envelopeKeys[:], m[:])
+	typ, code, id, body := m[0], m[1], m[2], m[3]
+	if id != nil {
+		_, isInt := wire.DecodeInt(id)
 		switch {
-		case keyIs(key, "type"):
-			typ = val
-		case keyIs(key, "code"):
-			code = val
-		case keyIs(key, "id"):
-			id = val
-		case keyIs(key, "body"):
-			body = val
-		}
-		return true
-	})
-	if id != nil && !isNull(id) {
-		if _, ok := decodeInt(id); ok || id[0] == '"' {
+		case isInt:
 			env.id = id
-		} else {
+		case id[0] == '"' && utf8.Valid(id):
+			env.id = id
+		case id[0] == '"':
+			// json.Valid lets invalid UTF-8 through inside strings; echoed
+			// raw, it would make the reply invalid JSON text (RFC 8259).
+			return env, badRequest("id must be valid UTF-8")
+		default:
 			return env, badRequest("id must be a string or an integer")
 		}
 	}
 	var ok bool
-	if typ == nil || isNull(typ) {
+	if typ == nil {
 		return env, badRequest("type is required")
 	}
-	if env.typ, ok = decodeInt(typ); !ok {
+	if env.typ, ok = wire.DecodeInt(typ); !ok {
 		return env, badRequest("type must be an integer")
 	}
-	if code == nil || isNull(code) {
+	if code == nil {
 		return env, badRequest("code is required")
 	}
-	if env.code, ok = decodeInt(code); !ok {
+	if env.code, ok = wire.DecodeInt(code); !ok {
 		return env, badRequest("code must be an integer")
 	}
-	if body == nil || isNull(body) {
+	if body == nil {
 		return env, nil
 	}
 	switch body[0] {
@@ -317,9 +304,9 @@ func parseEnvelope(msg []byte) (env envelope, rerr *requestError) {
 		env.body = body
 	case '"':
 		// The early encoding: a string holding a JSON object.
-		s, _ := decodeString(body)
+		s, _ := wire.DecodeString(body)
 		inner := []byte(s)
-		if i := skipSpace(inner, 0); !json.Valid(inner) || i >= len(inner) || inner[i] != '{' {
+		if i := wire.SkipSpace(inner, 0); !json.Valid(inner) || i >= len(inner) || inner[i] != '{' {
 			return env, badRequest("body is a string that does not hold a JSON object")
 		}
 		env.body = inner
@@ -337,6 +324,10 @@ type encoder struct {
 	conn    deadlineWriter
 	timeout time.Duration
 	buf     []byte // reused for small replies
+	// replyBy, when set, is the deadline of the whole reply being written
+	// (Config.ReplyTimeout): no write of it may go on past it, however
+	// steadily the peer reads.
+	replyBy time.Time
 }
 
 // deadlineWriter is what the encoder needs of a connection.
@@ -345,10 +336,18 @@ type deadlineWriter interface {
 	SetWriteDeadline(time.Time) error
 }
 
-// writeLocked writes b with a fresh deadline. e.mu must be held.
+// writeLocked writes b with a fresh deadline: the write timeout, or the
+// reply's deadline where that comes first. e.mu must be held.
 func (e *encoder) writeLocked(b []byte) error {
+	var d time.Time
 	if e.timeout > 0 {
-		if err := e.conn.SetWriteDeadline(time.Now().Add(e.timeout)); err != nil {
+		d = time.Now().Add(e.timeout)
+	}
+	if !e.replyBy.IsZero() && (d.IsZero() || e.replyBy.Before(d)) {
+		d = e.replyBy
+	}
+	if !d.IsZero() {
+		if err := e.conn.SetWriteDeadline(d); err != nil {
 			return err
 		}
 	}
@@ -361,7 +360,7 @@ func (e *encoder) writeLocked(b []byte) error {
 func (e *encoder) reply(typ, code int, id []byte, appendBody func([]byte) []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	b := appendHeader(e.buf[:0], typ, code, id)
+	b := wire.AppendHeader(e.buf[:0], typ, code, id)
 	b = appendBody(b)
 	b = append(b, '}', '\n')
 	err := e.writeLocked(b)
@@ -371,35 +370,22 @@ func (e *encoder) reply(typ, code int, id []byte, appendBody func([]byte) []byte
 	return err
 }
 
-// appendHeader appends `{"type":T,"code":C,"id":ID,"body":`.
-func appendHeader(b []byte, typ, code int, id []byte) []byte {
-	b = append(b, `{"type":`...)
-	b = strconv.AppendInt(b, int64(typ), 10)
-	b = append(b, `,"code":`...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	if id != nil {
-		b = append(b, `,"id":`...)
-		b = append(b, id...)
-	}
-	return append(b, `,"body":`...)
-}
-
 // appendErrorBody appends {"error":code,"message":msg}.
 func appendErrorBody(b []byte, code, msg string) []byte {
 	b = append(b, `{"error":`...)
-	b = appendString(b, code)
+	b = wire.AppendString(b, code)
 	b = append(b, `,"message":`...)
-	b = appendString(b, msg)
+	b = wire.AppendString(b, msg)
 	return append(b, '}')
 }
 
-func appendNodeBody(b []byte, n Node) []byte {
+func appendNodeBody(b []byte, n wire.Node) []byte {
 	b = append(b, `{"name":`...)
-	b = appendString(b, n.Name)
+	b = wire.AppendString(b, n.Name)
 	b = append(b, `,"id":`...)
-	b = appendString(b, n.ID)
+	b = wire.AppendString(b, n.ID)
 	b = append(b, `,"address":`...)
-	b = appendString(b, n.Address)
+	b = wire.AppendString(b, n.Address)
 	b = append(b, `,"port":`...)
 	b = strconv.AppendInt(b, int64(n.Port), 10)
 	return append(b, '}')
@@ -411,14 +397,14 @@ func appendNodesBody(b []byte, names []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, n)
+		b = wire.AppendString(b, n)
 	}
 	return append(b, ']', '}')
 }
 
-func appendWelcomeBody(b []byte, w Welcome) []byte {
+func appendWelcomeBody(b []byte, w wire.Welcome) []byte {
 	b = append(b, `{"server":`...)
-	b = appendString(b, w.Server)
+	b = wire.AppendString(b, w.Server)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, int64(w.Version), 10)
 	b = append(b, `,"max_message":`...)
@@ -426,23 +412,23 @@ func appendWelcomeBody(b []byte, w Welcome) []byte {
 	return append(b, '}')
 }
 
-func appendModulesBody(b []byte, mods []ModuleEntry) []byte {
+func appendModulesBody(b []byte, mods []wire.ModuleEntry) []byte {
 	b = append(b, `{"modules":[`...)
 	for i, m := range mods {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"name":`...)
-		b = appendString(b, m.Name)
+		b = wire.AppendString(b, m.Name)
 		b = append(b, `,"versions":[`...)
 		for j, v := range m.Versions {
 			if j > 0 {
 				b = append(b, ',')
 			}
 			b = append(b, `{"version":`...)
-			b = appendString(b, v.Version)
+			b = wire.AppendString(b, v.Version)
 			b = append(b, `,"hash":`...)
-			b = appendString(b, v.Hash)
+			b = wire.AppendString(b, v.Hash)
 			b = append(b, `,"size":`...)
 			b = strconv.AppendInt(b, v.Size, 10)
 			b = append(b, '}')
@@ -454,14 +440,14 @@ func appendModulesBody(b []byte, mods []ModuleEntry) []byte {
 
 // appendModulePrefix appends a MODULE reply up to the opening quote of its
 // binary; the base64 and moduleSuffix follow.
-func appendModulePrefix(b []byte, id []byte, m ModuleInfo) []byte {
-	b = appendHeader(b, TypeWasm, CodeModule, id)
+func appendModulePrefix(b []byte, id []byte, m wire.ModuleInfo) []byte {
+	b = wire.AppendHeader(b, wire.TypeWasm, wire.CodeModule, id)
 	b = append(b, `{"name":`...)
-	b = appendString(b, m.Name)
+	b = wire.AppendString(b, m.Name)
 	b = append(b, `,"version":`...)
-	b = appendString(b, m.Version)
+	b = wire.AppendString(b, m.Version)
 	b = append(b, `,"hash":`...)
-	b = appendString(b, m.Hash)
+	b = wire.AppendString(b, m.Hash)
 	b = append(b, `,"size":`...)
 	b = strconv.AppendInt(b, m.Size, 10)
 	return append(b, `,"binary":"`...)
@@ -469,5 +455,3 @@ func appendModulePrefix(b []byte, id []byte, m ModuleInfo) []byte {
 
 // moduleSuffix closes the binary string, the body and the message.
 const moduleSuffix = "\"}}\n"
-
-func emptyBody(b []byte) []byte { return append(b, '{', '}') }

@@ -2,12 +2,13 @@ package gmp
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // decodeAll reads every message of in; it returns them and the error that
@@ -173,20 +174,20 @@ func TestParseEnvelope(t *testing.T) {
 		{`{"type":1,"code":7,"body":"{\"name\":\"n\"}"}`, 1, 7, "", `{"name":"n"}`, ""},
 		{`{"typ\u0065":1,"code":7,"extra":[1,{"x":2}]}`, 1, 7, "", "", ""},
 		{`{"type":-3,"code":99999}`, -3, 99999, "", "", ""},
-		{`{"Type":1,"code":5}`, 0, 0, "", "", ErrCodeBadRequest}, // keys are exact
-		{`{"code":5}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":"1","code":5}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1.0,"code":5}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5e0}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"id":1.5}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"id":true}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"id":{}}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"body":[]}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"body":5}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"body":"not json"}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":1,"code":5,"body":"[1]"}`, 0, 0, "", "", ErrCodeBadRequest},
-		{`{"type":99999999999999999999,"code":5}`, 0, 0, "", "", ErrCodeBadRequest},
+		{`{"Type":1,"code":5}`, 0, 0, "", "", wire.ErrCodeBadRequest}, // keys are exact
+		{`{"code":5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":"1","code":5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1.0,"code":5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5e0}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"id":1.5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"id":true}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"id":{}}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"body":[]}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"body":5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"body":"not json"}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":1,"code":5,"body":"[1]"}`, 0, 0, "", "", wire.ErrCodeBadRequest},
+		{`{"type":99999999999999999999,"code":5}`, 0, 0, "", "", wire.ErrCodeBadRequest},
 	}
 	for _, tt := range tests {
 		env, rerr := parseEnvelope([]byte(tt.msg))
@@ -202,23 +203,6 @@ func TestParseEnvelope(t *testing.T) {
 		}
 		if env.typ != tt.typ || env.code != tt.code || string(env.id) != tt.id || string(env.body) != tt.body {
 			t.Errorf("%s: got type %d code %d id %q body %q", tt.msg, env.typ, env.code, env.id, env.body)
-		}
-	}
-}
-
-// TestAppendStringMatchesEncodingJSON: the hand-written string encoder
-// produces what encoding/json decodes back to the same string.
-func TestAppendStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "nl\n\r\t", "\x00\x1f\x7f", "é中😀", "bad\xffutf8", "\u2028\u2029", "<&>"} {
-		b := appendString(nil, s)
-		if !json.Valid(b) {
-			t.Fatalf("%q encodes to invalid JSON %s", s, b)
-		}
-		var back string
-		json.Unmarshal(b, &back)
-		want := strings.ToValidUTF8(s, "\uFFFD")
-		if back != want {
-			t.Errorf("%q round-trips to %q", s, back)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // Connection states, for Shutdown: an idle connection waits for the first
@@ -37,6 +39,7 @@ const (
 	reasonUnsupportedVersion
 	reasonBusy
 	reasonModuleStream
+	reasonReplyTimeout
 	reasonShutdown
 	reasonServerClosed
 	reasonPanic
@@ -62,6 +65,8 @@ func (r closeReason) String() string {
 		return "busy"
 	case reasonModuleStream:
 		return "module stream failed"
+	case reasonReplyTimeout:
+		return "reply timeout"
 	case reasonShutdown:
 		return "server shutdown"
 	case reasonServerClosed:
@@ -196,9 +201,9 @@ func (c *conn) readFailed(err error) {
 	c.err = err
 	switch {
 	case errors.Is(err, ErrBadJSON):
-		c.replyError(nil, ErrCodeBadJSON, err.Error())
+		c.replyError(nil, wire.ErrCodeBadJSON, err.Error())
 	case errors.Is(err, ErrMessageTooLarge):
-		c.replyError(nil, ErrCodeMessageTooLarge,
+		c.replyError(nil, wire.ErrCodeMessageTooLarge,
 			"a message may hold at most "+strconv.Itoa(c.s.cfg.MaxMessage)+" bytes")
 	case errors.Is(err, ErrMessageTimeout):
 		// No ERROR code fits a peer that stalls; it is cut off.
@@ -221,20 +226,20 @@ func (c *conn) readFailed(err error) {
 
 // replyError sends ERROR code; it reports whether the connection goes on.
 func (c *conn) replyError(id []byte, code, msg string) bool {
-	err := c.enc.reply(TypeSession, CodeError, id, func(b []byte) []byte {
+	err := c.enc.reply(wire.TypeSession, wire.CodeError, id, func(b []byte) []byte {
 		return appendErrorBody(b, code, msg)
 	})
 	if err != nil {
 		c.writeFailed(err)
 		return false
 	}
-	if closesConnection(code) {
+	if wire.ClosesConnection(code) {
 		switch code {
-		case ErrCodeBadJSON:
+		case wire.ErrCodeBadJSON:
 			c.setReason(reasonBadJSON)
-		case ErrCodeMessageTooLarge:
+		case wire.ErrCodeMessageTooLarge:
 			c.setReason(reasonTooLarge)
-		case ErrCodeUnsupportedVersion:
+		case wire.ErrCodeUnsupportedVersion:
 			c.setReason(reasonUnsupportedVersion)
 		}
 		c.linger = true

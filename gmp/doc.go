@@ -1,7 +1,9 @@
-// Package gmp speaks GMP/1, the Ghost Message Protocol between GPMD and
-// the GVM nodes of its device: the server GPMD runs, and a client for GVM
-// authors. The wire contract is GMP.md; docs/gmp.md is the project's copy
-// with the choices this package makes where the contract is silent.
+// Package gmp is GPMD's server of GMP/1, the Ghost Message Protocol between
+// GPMD and the GVM nodes of its device. The client GVM authors use is
+// package gmp/client; what both share (message codes, bodies, the JSON
+// codec and why it is written by hand) is package gmp/wire. The wire
+// contract is GMP.md; docs/gmp.md is the project's copy with the choices
+// this package makes where the contract is silent.
 //
 // # Server guarantees
 //
@@ -22,7 +24,17 @@
 //   - Registration: one node per connection; a live name is unique. The
 //     registration ends when the connection ends, for any reason, before
 //     the socket is closed, and with UNREGISTER; from then on DISCOVER
-//     and CONNECT no longer see it and its name is free.
+//     and CONNECT no longer see it and its name is free. A REGISTER for a
+//     name whose holder's peer has already closed its connection (its FIN
+//     or RST has arrived, unread) frees the name and succeeds: a node that
+//     closes and at once registers again never gets name_taken.
+//   - Bodies: of duplicate keys the last counts, and null is absent, in
+//     the envelope and in every body. An id that is a string of invalid
+//     UTF-8 gets bad_request and is never echoed: every reply is valid
+//     JSON text.
+//   - Errors of the module store map to GMP codes in one function
+//     (errorCodeOf): errdefs.ErrNotFound to the request's not-found reply,
+//     errdefs.ErrInvalid to bad_request, anything else to internal.
 //   - Modules: a MODULE reply is encoded from the module store's reader
 //     straight into the socket, a chunk at a time: a request costs about
 //     224 KiB whatever the module's size. The store's reader verifies
@@ -41,28 +53,9 @@
 //     once. Every closed connection is logged at debug level with the
 //     reason it closed.
 //
-// # Client guarantees
-//
-//   - A Client is one connection, safe for concurrent use: requests from
-//     many goroutines are pipelined, each reply goes to its caller by id
-//     (and GPMD's reply order is checked).
-//   - Every call takes a context; a cancelled call returns at once, its
-//     reply is read and dropped when it comes, and the connection goes
-//     on.
-//   - Client.Module decodes the base64 straight into the caller's writer
-//     and hashes it on the way: the reply is never held whole. It fails
-//     with ErrHashMismatch when the bytes or their number differ from the
-//     reply's hash and size; the bytes written before an error are to be
-//     discarded.
-//   - Errors: *DeniedError for REGISTER_DENIED, ErrNotFound (wrapped) for
-//     NOT_FOUND and MODULE_NOT_FOUND, *ProtocolError for ERROR, ErrClosed
-//     (wrapped, with the cause) once the connection has ended.
-//
 // # Caveats
 //
-// The client's writer for Module is called from the client's reading
-// goroutine: a writer that blocks holds up every other reply on that
-// connection. A Client's requests are bounded by ClientOptions.WriteTimeout
-// and not by their context once their bytes have begun to go out, since a
-// half-written request would break the connection for every caller.
+// Freeing a name whose holder's peer has closed (see Registration) needs
+// POLLRDHUP, which is Linux's: elsewhere the name stays taken until the
+// server reads the end of the holder's connection.
 package gmp

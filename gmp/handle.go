@@ -6,7 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // handle answers one request; it reports whether the connection goes on.
@@ -16,38 +17,55 @@ func (c *conn) handle(msg []byte) bool {
 		return c.replyError(env.id, rerr.code, rerr.msg)
 	}
 	switch env.typ {
-	case TypeSession:
+	case wire.TypeSession:
 		switch env.code {
-		case CodeHello:
+		case wire.CodeHello:
 			return c.hello(env)
-		case CodePing:
-			return c.reply(TypeSession, CodePong, env.id, emptyBody)
+		case wire.CodePing:
+			return c.reply(wire.TypeSession, wire.CodePong, env.id, wire.EmptyBody)
 		}
-	case TypeNode:
+	case wire.TypeNode:
 		switch env.code {
-		case CodeRegister:
+		case wire.CodeRegister:
 			return c.register(env)
-		case CodeDiscover:
+		case wire.CodeDiscover:
 			names := c.s.reg.discoverable()
-			return c.reply(TypeNode, CodeNodes, env.id, func(b []byte) []byte { return appendNodesBody(b, names) })
-		case CodeConnect:
+			return c.reply(wire.TypeNode, wire.CodeNodes, env.id, func(b []byte) []byte { return appendNodesBody(b, names) })
+		case wire.CodeConnect:
 			return c.connect(env)
-		case CodeUnregister:
+		case wire.CodeUnregister:
 			c.unregister()
-			return c.reply(TypeNode, CodeUnregistered, env.id, emptyBody)
+			return c.reply(wire.TypeNode, wire.CodeUnregistered, env.id, wire.EmptyBody)
 		}
-	case TypeWasm:
+	case wire.TypeWasm:
 		switch env.code {
-		case CodeModuleRequest:
+		case wire.CodeModuleRequest:
 			return c.moduleRequest(env)
-		case CodeList:
+		case wire.CodeList:
 			return c.list(env)
 		}
 	}
 	// Replies (WELCOME, NODES, …) sent to GPMD are messages it does not
 	// take, as much as an unknown type or code is.
-	return c.replyError(env.id, ErrCodeUnknownMessage,
+	return c.replyError(env.id, wire.ErrCodeUnknownMessage,
 		fmt.Sprintf("GPMD takes no message of type %d code %d", env.typ, env.code))
+}
+
+// errorCodeOf maps an error of the module store to its GMP error code, the
+// one place the classes of errdefs meet GMP: "" for nil, not_found for
+// ErrNotFound (each request turns it into its own not-found reply),
+// bad_request for ErrInvalid, internal for anything else (logged by the
+// caller; a peer learns no more than that).
+func errorCodeOf(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, errdefs.ErrNotFound):
+		return wire.ErrCodeNotFound
+	case errors.Is(err, errdefs.ErrInvalid):
+		return wire.ErrCodeBadRequest
+	}
+	return wire.ErrCodeInternal
 }
 
 // fieldError describes a body field of the wrong JSON type.
@@ -56,31 +74,25 @@ func fieldError(name, want string) *requestError {
 }
 
 func (c *conn) hello(env envelope) bool {
-	var versions []byte
+	var m [2][]byte
+	wire.LastMembers(env.body, helloKeys[:], m[:])
+	client, versions := m[0], m[1]
 	var rerr *requestError
-	walkObject(env.body, func(key, val []byte) bool {
-		switch {
-		case keyIs(key, "versions"):
-			versions = val
-		case keyIs(key, "client"):
-			if _, ok := decodeString(val); !ok && !isNull(val) {
-				rerr = fieldError("client", "a string")
-			}
-		}
-		return rerr == nil
-	})
+	if _, ok := wire.DecodeString(client); client != nil && !ok {
+		rerr = fieldError("client", "a string")
+	}
 	speaks := false
-	if rerr == nil && versions != nil && !isNull(versions) {
+	if rerr == nil && versions != nil {
 		if versions[0] != '[' {
 			rerr = fieldError("versions", "an array of integers")
 		}
-		walkArray(versions, func(v []byte) bool {
-			n, ok := decodeInt(v)
+		wire.WalkArray(versions, func(v []byte) bool {
+			n, ok := wire.DecodeInt(v)
 			if !ok {
 				rerr = fieldError("versions", "an array of integers")
 				return false
 			}
-			speaks = speaks || n == ProtocolVersion
+			speaks = speaks || n == wire.ProtocolVersion
 			return true
 		})
 	}
@@ -89,100 +101,93 @@ func (c *conn) hello(env envelope) bool {
 	}
 	if !speaks {
 		// A HELLO without versions offers none that GPMD speaks.
-		return c.replyError(env.id, ErrCodeUnsupportedVersion, "GPMD speaks GMP version 1 only")
+		return c.replyError(env.id, wire.ErrCodeUnsupportedVersion, "GPMD speaks GMP version 1 only")
 	}
-	w := Welcome{Server: c.s.cfg.ServerName, Version: ProtocolVersion, MaxMessage: c.s.cfg.MaxMessage}
-	return c.reply(TypeSession, CodeWelcome, env.id, func(b []byte) []byte { return appendWelcomeBody(b, w) })
+	w := wire.Welcome{Server: c.s.cfg.ServerName, Version: wire.ProtocolVersion, MaxMessage: c.s.cfg.MaxMessage}
+	return c.reply(wire.TypeSession, wire.CodeWelcome, env.id, func(b []byte) []byte { return appendWelcomeBody(b, w) })
 }
 
 func (c *conn) register(env envelope) bool {
 	deny := func(code, msg string) bool {
-		return c.reply(TypeNode, CodeRegisterDenied, env.id, func(b []byte) []byte {
+		return c.reply(wire.TypeNode, wire.CodeRegisterDenied, env.id, func(b []byte) []byte {
 			return appendErrorBody(b, code, msg)
 		})
 	}
 	if reg := c.node.Load(); reg != nil {
-		return deny(ErrCodeAlreadyRegistered, "this connection already registered node "+reg.info.Name)
+		return deny(wire.ErrCodeAlreadyRegistered, "this connection already registered node "+reg.info.Name)
 	}
+	var m [4][]byte
+	wire.LastMembers(env.body, registerKeys[:], m[:])
 	var (
 		name, id     string
 		port         int64
 		discoverable = true
+		ok           = true
 		rerr         *requestError
 	)
-	walkObject(env.body, func(key, val []byte) bool {
-		var ok bool
-		switch {
-		case isNull(val):
-			return true // null is as good as absent
-		case keyIs(key, "name"):
-			if name, ok = decodeString(val); !ok {
-				rerr = fieldError("name", "a string")
-			}
-		case keyIs(key, "id"):
-			if id, ok = decodeString(val); !ok {
-				rerr = fieldError("id", "a string")
-			}
-		case keyIs(key, "port"):
-			if port, ok = decodeInt(val); !ok {
-				rerr = fieldError("port", "an integer")
-			}
-		case keyIs(key, "discoverable"):
-			if discoverable, ok = decodeBool(val); !ok {
-				rerr = fieldError("discoverable", "true or false")
-			}
+	if m[0] != nil {
+		if name, ok = wire.DecodeString(m[0]); !ok {
+			rerr = fieldError("name", "a string")
 		}
-		return rerr == nil
-	})
+	}
+	if m[1] != nil && rerr == nil {
+		if id, ok = wire.DecodeString(m[1]); !ok {
+			rerr = fieldError("id", "a string")
+		}
+	}
+	if m[2] != nil && rerr == nil {
+		if port, ok = wire.DecodeInt(m[2]); !ok {
+			rerr = fieldError("port", "an integer")
+		}
+	}
+	if m[3] != nil && rerr == nil {
+		if discoverable, ok = wire.DecodeBool(m[3]); !ok {
+			rerr = fieldError("discoverable", "true or false")
+		}
+	}
 	switch {
 	case rerr != nil:
-		return deny(ErrCodeBadRequest, rerr.msg)
+		return deny(wire.ErrCodeBadRequest, rerr.msg)
 	case !validNodeName(name):
-		return deny(ErrCodeBadRequest, fmt.Sprintf("node name %q: 1-64 characters of A-Z a-z 0-9 . _ -, beginning with a letter or digit", name))
+		return deny(wire.ErrCodeBadRequest, fmt.Sprintf("node name %q: 1-64 characters of A-Z a-z 0-9 . _ -, beginning with a letter or digit", name))
 	case !validNodeID(id):
-		return deny(ErrCodeBadRequest, "node id: 1-128 printable ASCII characters")
+		return deny(wire.ErrCodeBadRequest, "node id: 1-128 printable ASCII characters")
 	case !validPort(port):
-		return deny(ErrCodeBadRequest, "port "+strconv.FormatInt(port, 10)+": a port is 1-65535")
+		return deny(wire.ErrCodeBadRequest, "port "+strconv.FormatInt(port, 10)+": a port is 1-65535")
 	}
 	info := NodeInfo{Name: name, ID: id, Address: c.remote, Port: int(port), Discoverable: discoverable, Since: time.Now()}
 	reg, ok := c.s.reg.register(info, c)
 	if !ok {
-		return deny(ErrCodeNameTaken, "a live node is already called "+name)
+		return deny(wire.ErrCodeNameTaken, "a live node is already called "+name)
 	}
 	c.node.Store(reg)
 	c.nodeName = name
-	n := Node{Name: name, ID: id, Address: c.remote, Port: int(port)}
-	return c.reply(TypeNode, CodeRegistered, env.id, func(b []byte) []byte { return appendNodeBody(b, n) })
+	n := wire.Node{Name: name, ID: id, Address: c.remote, Port: int(port)}
+	return c.reply(wire.TypeNode, wire.CodeRegistered, env.id, func(b []byte) []byte { return appendNodeBody(b, n) })
 }
 
-// stringField reads one string field of a body: required or optional,
-// null counting as absent.
+// Body members each request reads (see wire.LastMembers for duplicates and null).
+var (
+	helloKeys    = [2]string{"client", "versions"}
+	registerKeys = [4]string{"name", "id", "port", "discoverable"}
+)
+
+// stringField reads one string field of a body: required or optional. Of
+// duplicate keys the last counts, and null is absent (wire.LastMembers).
 func stringField(body []byte, field string, required bool) (string, *requestError) {
-	var (
-		s     string
-		found bool
-		rerr  *requestError
-	)
-	walkObject(body, func(key, val []byte) bool {
-		if !keyIs(key, field) {
-			return true
+	var m [1][]byte
+	wire.LastMembers(body, []string{field}, m[:])
+	if m[0] == nil {
+		if required {
+			return "", badRequest("body field %q is required", field)
 		}
-		if isNull(val) {
-			found, s = false, ""
-			return true
-		}
-		var ok bool
-		if s, ok = decodeString(val); !ok {
-			rerr = fieldError(field, "a string")
-			return false
-		}
-		found = true
-		return true
-	})
-	if rerr == nil && required && !found {
-		rerr = badRequest("body field %q is required", field)
+		return "", nil
 	}
-	return s, rerr
+	s, ok := wire.DecodeString(m[0])
+	if !ok {
+		return "", fieldError(field, "a string")
+	}
+	return s, nil
 }
 
 func (c *conn) connect(env envelope) bool {
@@ -192,12 +197,12 @@ func (c *conn) connect(env envelope) bool {
 	}
 	info, ok := c.s.reg.lookup(name)
 	if !ok {
-		return c.reply(TypeNode, CodeNotFound, env.id, func(b []byte) []byte {
-			return appendErrorBody(b, ErrCodeNotFound, "no live node named "+name)
+		return c.reply(wire.TypeNode, wire.CodeNotFound, env.id, func(b []byte) []byte {
+			return appendErrorBody(b, wire.ErrCodeNotFound, "no live node named "+name)
 		})
 	}
-	n := Node{Name: info.Name, ID: info.ID, Address: info.Address, Port: info.Port}
-	return c.reply(TypeNode, CodeNode, env.id, func(b []byte) []byte { return appendNodeBody(b, n) })
+	n := wire.Node{Name: info.Name, ID: info.ID, Address: info.Address, Port: info.Port}
+	return c.reply(wire.TypeNode, wire.CodeNode, env.id, func(b []byte) []byte { return appendNodeBody(b, n) })
 }
 
 func (c *conn) list(env envelope) bool {
@@ -206,26 +211,27 @@ func (c *conn) list(env envelope) bool {
 		return c.replyError(env.id, rerr.code, rerr.msg)
 	}
 	if c.s.cfg.Modules == nil {
-		return c.replyError(env.id, ErrCodeInternal, "GPMD has no module repository")
+		return c.replyError(env.id, wire.ErrCodeInternal, "GPMD has no module repository")
 	}
 	mods, err := c.s.cfg.Modules.List(c.s.ctx, name)
-	switch {
-	case errors.Is(err, index.ErrNotFound):
+	switch errorCodeOf(err) {
+	case "":
+	case wire.ErrCodeNotFound:
 		mods = nil // LIST has no not-found reply: no such name lists nothing
-	case errors.Is(err, index.ErrInvalid):
-		return c.replyError(env.id, ErrCodeBadRequest, err.Error())
-	case err != nil:
+	case wire.ErrCodeBadRequest:
+		return c.replyError(env.id, wire.ErrCodeBadRequest, err.Error())
+	default:
 		c.s.log.Error("gmp: listing modules", "name", name, "err", err)
-		return c.replyError(env.id, ErrCodeInternal, "listing modules failed")
+		return c.replyError(env.id, wire.ErrCodeInternal, "listing modules failed")
 	}
-	entries := make([]ModuleEntry, len(mods))
+	entries := make([]wire.ModuleEntry, len(mods))
 	for i, m := range mods {
-		entries[i] = ModuleEntry{Name: m.Name, Versions: make([]ModuleVersion, len(m.Versions))}
+		entries[i] = wire.ModuleEntry{Name: m.Name, Versions: make([]wire.ModuleVersion, len(m.Versions))}
 		for j, v := range m.Versions {
-			entries[i].Versions[j] = ModuleVersion{Version: v.Version, Hash: v.Digest.String(), Size: v.Size}
+			entries[i].Versions[j] = wire.ModuleVersion{Version: v.Version, Hash: v.Digest.String(), Size: v.Size}
 		}
 	}
-	return c.reply(TypeWasm, CodeModules, env.id, func(b []byte) []byte { return appendModulesBody(b, entries) })
+	return c.reply(wire.TypeWasm, wire.CodeModules, env.id, func(b []byte) []byte { return appendModulesBody(b, entries) })
 }
 
 func (c *conn) moduleRequest(env envelope) bool {
@@ -238,23 +244,24 @@ func (c *conn) moduleRequest(env envelope) bool {
 		return c.replyError(env.id, rerr.code, rerr.msg)
 	}
 	if c.s.cfg.Modules == nil {
-		return c.replyError(env.id, ErrCodeInternal, "GPMD has no module repository")
+		return c.replyError(env.id, wire.ErrCodeInternal, "GPMD has no module repository")
 	}
 	rec, rc, err := c.s.cfg.Modules.Get(c.s.ctx, name, version)
-	switch {
-	case errors.Is(err, index.ErrNotFound):
+	switch errorCodeOf(err) {
+	case "":
+	case wire.ErrCodeNotFound:
 		what := name
 		if version != "" {
 			what += "@" + version
 		}
-		return c.reply(TypeWasm, CodeModuleNotFound, env.id, func(b []byte) []byte {
-			return appendErrorBody(b, ErrCodeNotFound, "no module "+what)
+		return c.reply(wire.TypeWasm, wire.CodeModuleNotFound, env.id, func(b []byte) []byte {
+			return appendErrorBody(b, wire.ErrCodeNotFound, "no module "+what)
 		})
-	case errors.Is(err, index.ErrInvalid):
-		return c.replyError(env.id, ErrCodeBadRequest, err.Error())
-	case err != nil:
+	case wire.ErrCodeBadRequest:
+		return c.replyError(env.id, wire.ErrCodeBadRequest, err.Error())
+	default:
 		c.s.log.Error("gmp: opening a module", "name", name, "version", version, "err", err)
-		return c.replyError(env.id, ErrCodeInternal, "reading module "+name+" failed")
+		return c.replyError(env.id, wire.ErrCodeInternal, "reading module "+name+" failed")
 	}
 	return c.sendModule(env.id, rec, rc)
 }

@@ -3,7 +3,6 @@ package gmp
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,51 +15,24 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/gmp/gmptest"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 )
 
 // tinyWasm is the contract's smallest module.
-var tinyWasm = gmptest.TinyWasm
+var tinyWasm = testutil.TinyWasm
 
-const tinyDigest = "sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"
+const tinyDigest = testutil.TinyDigest
 
 // ioTimeout bounds every blocking step of a test.
 const ioTimeout = 5 * time.Second
 
-// wasmOfSize returns a valid WebAssembly binary of exactly n bytes (n >= 16):
-// the header and one custom section whose payload is a byte pattern.
-func wasmOfSize(n int) []byte {
-	b := append([]byte(nil), tinyWasm...)
-	// custom section: id 0, size (5-byte LEB128), name length 1, name "x", payload
-	payload := n - len(b) - 1 - 5 - 2
-	size := uint32(payload + 2)
-	b = append(b, 0x00,
-		byte(size&0x7f|0x80), byte(size>>7&0x7f|0x80), byte(size>>14&0x7f|0x80), byte(size>>21&0x7f|0x80), byte(size>>28&0x0f),
-		1, 'x')
-	for i := 0; i < payload; i++ {
-		b = append(b, byte(i*7+i>>8))
-	}
-	return b
-}
-
-// newRepo opens a real repository in a temporary folder with the tiny
-// module uploaded as tiny v0.0.1.
-func newRepo(t testing.TB) *repo.Repo {
-	t.Helper()
-	r, err := repo.Open(context.Background(), t.TempDir(), repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	upload(t, r, "tiny", "v0.0.1", tinyWasm)
-	return r
-}
+// newRepo is gmptest.Repo: a real repository with tiny v0.0.1.
+func newRepo(t testing.TB) *repo.Repo { return gmptest.Repo(t) }
 
 func upload(t testing.TB, r *repo.Repo, name, version string, b []byte) {
 	t.Helper()
-	if _, err := r.Upload(context.Background(), name, version, bytes.NewReader(b), ""); err != nil {
-		t.Fatalf("upload %s %s: %v", name, version, err)
-	}
+	gmptest.Upload(t, r, name, version, b)
 }
 
 // logBuffer collects a server's log lines for assertions.
@@ -250,13 +222,7 @@ func sameJSON(t testing.TB, got []byte, want string) {
 // waitFor polls cond for up to 2 s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 2*time.Second, what, cond)
 }
 
 // clip keeps failure messages short.

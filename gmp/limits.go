@@ -22,13 +22,18 @@ const (
 	// DefaultWriteTimeout bounds each write to a peer (--gmp-write-timeout),
 	// so a peer that never reads cannot pin a reply's buffers.
 	DefaultWriteTimeout = 30 * time.Second
-)
-
-// Client defaults.
-const (
-	// DefaultMaxReply bounds a reply the client keeps in memory (everything
-	// but the binary of a MODULE, which streams to the caller's writer).
-	DefaultMaxReply = 64 << 20
+	// DefaultReplyTimeout bounds the whole of one MODULE reply
+	// (--gmp-reply-timeout), however steadily the peer reads: a peer that
+	// reads a byte every few seconds holds its reply's buffers no longer
+	// than this. Two minutes carry the largest module the store takes by
+	// default (256 MiB, 342 MiB in base64) at 3 MB/s.
+	DefaultReplyTimeout = 2 * time.Minute
+	// DefaultMaxRejecting caps the connections over MaxConns being told
+	// busy at once (--gmp-max-rejecting). Each is written ERROR busy and
+	// drained for up to lingerTimeout so the peer reads it; past this cap a
+	// connection is closed at once without the message, so a flood of
+	// connections costs no goroutine and no descriptor beyond its accept.
+	DefaultMaxRejecting = 64
 )
 
 // Internal sizes and timings; not flags, because they trade memory and
@@ -40,6 +45,14 @@ const (
 	readBufferSize = 4 << 10
 	// keepBufferSize is the largest read buffer kept between messages.
 	keepBufferSize = 64 << 10
+
+	// moduleBufsKept is how many buffer pairs of finished MODULE replies
+	// are kept for the next ones (about 224 KiB each).
+	moduleBufsKept = 16
+	// releaseInterval is the least time between two hand-backs of memory
+	// to the system after a burst of MODULE replies (a full collection
+	// each).
+	releaseInterval = 10 * time.Second
 
 	// moduleChunk is how many module bytes are read, verified and encoded at
 	// a time; a multiple of 3 so that every chunk but the last encodes to
@@ -62,10 +75,6 @@ const (
 	// shutdownPoll bounds how often Shutdown looks for connections that
 	// have become idle.
 	shutdownPollMax = 100 * time.Millisecond
-
-	// clientReadBuffer is the client's read buffer: large, because a
-	// MODULE reply streams through it.
-	clientReadBuffer = 64 << 10
 )
 
 // moduleChunk must be a multiple of 3 (see above): this fails to compile

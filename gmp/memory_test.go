@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 var idleConns = flag.Int("gmp.idle", 1000, "registered idle connections TestIdleConnMemory holds (issue 4 asks about 10000)")
@@ -67,26 +69,6 @@ func idlePeers(spec string) int {
 	return 0
 }
 
-// rss is this process's resident memory, from /proc/self/status.
-func rss(t testing.TB) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err) // not Linux: nothing to measure
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS in /proc/self/status")
-	return 0
-}
-
 // TestIdleConnMemory holds -gmp.idle registered, idle connections
 // (default 1000; issue 4 asks for 10000 under 200 MiB) whose peers live in
 // a child process, and measures how much the server's process grew per
@@ -106,7 +88,7 @@ func TestIdleConnMemory(t *testing.T) {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	before := rss(t)
+	before := testutil.RSS(t, 0)
 
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), idleHelperEnv+"="+ts.addr+","+strconv.Itoa(n))
@@ -143,9 +125,9 @@ func TestIdleConnMemory(t *testing.T) {
 	}
 
 	runtime.GC()
-	afterGC := rss(t)
+	afterGC := testutil.RSS(t, 0)
 	debug.FreeOSMemory()
-	afterFree := rss(t)
+	afterFree := testutil.RSS(t, 0)
 	perConn := float64(afterGC-before) / float64(n)
 	growth10k := perConn * 10000
 	t.Logf("%d idle registered connections: RSS %.1f MiB -> %.1f MiB after GC (%.1f MiB after FreeOSMemory); %.0f bytes per connection; 10,000 connections: +%.1f MiB, %.1f MiB in all",

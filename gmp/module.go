@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
+	"time"
 
+	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
 )
 
@@ -19,18 +23,53 @@ type moduleBufs struct {
 
 const moduleOutSize = moduleChunk/3*4 + 1<<10
 
+// getBufs takes a pair of buffers for one MODULE reply, from the free list
+// when it has one.
 func (s *Server) getBufs() *moduleBufs {
-	if b, ok := s.bufs.Get().(*moduleBufs); ok {
-		return b
+	n := s.moduleReplies.Add(1)
+	for p := s.modulePeak.Load(); n > p && !s.modulePeak.CompareAndSwap(p, n); p = s.modulePeak.Load() {
 	}
-	return &moduleBufs{in: make([]byte, moduleChunk), out: make([]byte, 0, moduleOutSize)}
+	select {
+	case b := <-s.freeBufs:
+		return b
+	default:
+		return &moduleBufs{in: make([]byte, moduleChunk), out: make([]byte, 0, moduleOutSize)}
+	}
 }
 
+// putBufs gives back a reply's buffers. The free list keeps a few; the rest
+// become garbage. When the last reply of a burst larger than the free list
+// ends (thousands of peers that stalled on a large module, say), the memory
+// is handed back to the system at once rather than over minutes.
 func (s *Server) putBufs(b *moduleBufs) {
-	if cap(b.out) > 2*moduleOutSize { // grown by a huge id: let it go
+	if cap(b.out) <= 2*moduleOutSize { // else grown by a huge id: let it go
+		select {
+		case s.freeBufs <- b:
+		default:
+		}
+	}
+	if s.moduleReplies.Add(-1) == 0 {
+		s.releaseMemoryAfterBurst()
+	}
+}
+
+// releaseMemoryAfterBurst hands the heap's free memory back to the system
+// when the replies that just ended were more than the free list keeps, at
+// most once per releaseInterval. Without it, the buffers of a burst stay
+// resident until the runtime's next forced collection and its slow
+// scavenger, minutes later. It runs on the goroutine of the last reply,
+// which is done with its peer.
+func (s *Server) releaseMemoryAfterBurst() {
+	if s.modulePeak.Load() <= moduleBufsKept {
 		return
 	}
-	s.bufs.Put(b)
+	now := time.Now().UnixNano()
+	last := s.lastRelease.Load()
+	if now-last < int64(releaseInterval) || !s.lastRelease.CompareAndSwap(last, now) {
+		return
+	}
+	s.modulePeak.Store(0)
+	debug.FreeOSMemory()
 }
 
 // readChunk reads until buf is full or the reader ends. err is nil only
@@ -71,7 +110,9 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 
 	c.enc.mu.Lock()
 	defer c.enc.mu.Unlock()
-	out := appendModulePrefix(bufs.out[:0], id, ModuleInfo{
+	c.enc.replyBy = time.Now().Add(c.s.cfg.ReplyTimeout)
+	defer func() { c.enc.replyBy = time.Time{} }()
+	out := appendModulePrefix(bufs.out[:0], id, wire.ModuleInfo{
 		Name: rec.Name, Version: rec.Version, Hash: rec.Digest.String(), Size: rec.Size,
 	})
 	for {
@@ -87,7 +128,7 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 			werr := c.enc.writeLocked(out)
 			bufs.out = out[:0]
 			if werr != nil {
-				c.writeFailed(werr)
+				c.moduleWriteFailed(werr)
 				return false
 			}
 			return true
@@ -95,7 +136,7 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 		werr := c.enc.writeLocked(out)
 		bufs.out = out[:0]
 		if werr != nil {
-			c.writeFailed(werr)
+			c.moduleWriteFailed(werr)
 			return false
 		}
 		out = out[:0]
@@ -107,12 +148,23 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 	}
 }
 
+// moduleWriteFailed records why a MODULE reply could not be written: the
+// peer took longer than the reply's deadline, or a write failed. c.enc.mu
+// is held.
+func (c *conn) moduleWriteFailed(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(c.enc.replyBy) {
+		c.setReason(reasonReplyTimeout)
+		err = fmt.Errorf("MODULE reply not read within %v: %w", c.s.cfg.ReplyTimeout, err)
+	}
+	c.writeFailed(err)
+}
+
 // moduleFailedEarly answers ERROR internal for a module whose bytes failed
 // before its reply began.
 func (c *conn) moduleFailedEarly(id []byte, rec index.Record, err error) bool {
 	c.s.log.Error("gmp: module bytes failed verification or reading; answered ERROR internal",
 		"name", rec.Name, "version", rec.Version, "digest", rec.Digest.String(), "err", err)
-	return c.replyError(id, ErrCodeInternal, "the stored bytes of module "+rec.Name+" "+rec.Version+" could not be read intact")
+	return c.replyError(id, wire.ErrCodeInternal, "the stored bytes of module "+rec.Name+" "+rec.Version+" could not be read intact")
 }
 
 // cutModule closes the connection in the middle of a MODULE reply: the

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -41,11 +43,11 @@ func TestModuleResolution(t *testing.T) {
 	r := newRepo(t)
 	mods := map[string][]byte{}
 	for i, v := range []string{"v1.0.0", "1.2.0", "v1.3.0-beta.1", "v2.0.0"} {
-		mods[v] = wasmOfSize(100 + i)
+		mods[v] = testutil.Wasm("m", 100+i)
 		upload(t, r, "math", v, mods[v])
 	}
 	for i, v := range []string{"v0.1.0-alpha", "v0.1.0-beta"} {
-		mods[v] = wasmOfSize(200 + i)
+		mods[v] = testutil.Wasm("m", 200+i)
 		upload(t, r, "pre", v, mods[v])
 	}
 	ts := startServer(t, Config{Modules: r})
@@ -71,28 +73,28 @@ func TestModuleResolution(t *testing.T) {
 		if tt.name == "tiny" {
 			want = tinyWasm
 		}
-		checkModule(t, expectKind(t, m, TypeWasm, CodeModule, float64(i)), tt.name, tt.wantVersion, want)
+		checkModule(t, expectKind(t, m, wire.TypeWasm, wire.CodeModule, float64(i)), tt.name, tt.wantVersion, want)
 	}
 	for i, body := range []string{`{"name":"math","version":"v9.9.9"}`, `{"name":"nope"}`, `{"name":"math","version":"^7"}`} {
-		b := expectKind(t, c.roundTrip(fmt.Sprintf(`{"type":2,"code":1,"id":%d,"body":%s}`, i, body)), TypeWasm, CodeModuleNotFound, float64(i))
-		if b["error"] != ErrCodeNotFound || b["message"] == "" {
+		b := expectKind(t, c.roundTrip(fmt.Sprintf(`{"type":2,"code":1,"id":%d,"body":%s}`, i, body)), wire.TypeWasm, wire.CodeModuleNotFound, float64(i))
+		if b["error"] != wire.ErrCodeNotFound || b["message"] == "" {
 			t.Fatalf("MODULE_NOT_FOUND body %v", b)
 		}
 	}
 	for i, body := range []string{`{"name":"math","version":"not a version"}`, `{"name":"math.add"}`, `{"name":""}`, `{}`, `{"name":7}`} {
-		expectError(t, c.roundTrip(fmt.Sprintf(`{"type":2,"code":1,"id":%d,"body":%s}`, i, body)), ErrCodeBadRequest, float64(i))
+		expectError(t, c.roundTrip(fmt.Sprintf(`{"type":2,"code":1,"id":%d,"body":%s}`, i, body)), wire.ErrCodeBadRequest, float64(i))
 	}
 }
 
 func TestModuleLarge(t *testing.T) {
 	r := newRepo(t)
-	big := wasmOfSize(3<<20 + 1) // not a multiple of the chunk or of 3
+	big := testutil.Wasm("m", 3<<20+1) // not a multiple of the chunk or of 3
 	upload(t, r, "big", "v1.0.0", big)
 	ts := startServer(t, Config{Modules: r})
 	c := dialRaw(t, ts.addr)
-	checkModule(t, expectKind(t, c.roundTrip(`{"type":2,"code":1,"id":"x","body":{"name":"big"}}`), TypeWasm, CodeModule, "x"), "big", "v1.0.0", big)
+	checkModule(t, expectKind(t, c.roundTrip(`{"type":2,"code":1,"id":"x","body":{"name":"big"}}`), wire.TypeWasm, wire.CodeModule, "x"), "big", "v1.0.0", big)
 	// The connection goes on after a large reply.
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), TypeSession, CodePong, 1.0)
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), wire.TypeSession, wire.CodePong, 1.0)
 }
 
 // corruptBlob flips one byte of the stored blob of b, at offset off from
@@ -121,8 +123,8 @@ func TestModuleCorruptBeforeReply(t *testing.T) {
 	corruptBlob(t, r, tinyWasm, 1)
 	ts := startServer(t, Config{Modules: r})
 	c := dialRaw(t, ts.addr)
-	expectError(t, c.roundTrip(`{"type":2,"code":1,"id":1,"body":{"name":"tiny"}}`), ErrCodeInternal, 1.0)
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":2}`), TypeSession, CodePong, 2.0)
+	expectError(t, c.roundTrip(`{"type":2,"code":1,"id":1,"body":{"name":"tiny"}}`), wire.ErrCodeInternal, 1.0)
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":2}`), wire.TypeSession, wire.CodePong, 2.0)
 }
 
 // TestModuleCorruptWhileStreaming: a large module whose blob is corrupt
@@ -132,7 +134,7 @@ func TestModuleCorruptWhileStreaming(t *testing.T) {
 	for _, fromEnd := range []int{1, 300 << 10} {
 		t.Run(fmt.Sprint(fromEnd), func(t *testing.T) {
 			r := newRepo(t)
-			big := wasmOfSize(1 << 20)
+			big := testutil.Wasm("m", 1<<20)
 			upload(t, r, "big", "v1.0.0", big)
 			corruptBlob(t, r, big, fromEnd)
 			ts := startServer(t, Config{Modules: r})
@@ -155,28 +157,28 @@ func TestModuleCorruptWhileStreaming(t *testing.T) {
 
 func TestList(t *testing.T) {
 	r := newRepo(t)
-	a, b := wasmOfSize(50), wasmOfSize(60)
+	a, b := testutil.Wasm("m", 50), testutil.Wasm("m", 60)
 	upload(t, r, "math", "v1.0.0", a)
 	upload(t, r, "math", "v1.10.0", b)
 	upload(t, r, "alpha", "0.1.0", a)
 	ts := startServer(t, Config{Modules: r})
 	c := dialRaw(t, ts.addr)
 
-	body := expectKind(t, c.roundTrip(`{"type":2,"code":4,"id":1}`), TypeWasm, CodeModules, 1.0)
+	body := expectKind(t, c.roundTrip(`{"type":2,"code":4,"id":1}`), wire.TypeWasm, wire.CodeModules, 1.0)
 	want := fmt.Sprintf(`{"modules":[`+
 		`{"name":"alpha","versions":[{"version":"0.1.0","hash":%q,"size":50}]},`+
 		`{"name":"math","versions":[{"version":"v1.10.0","hash":%q,"size":60},{"version":"v1.0.0","hash":%q,"size":50}]},`+
 		`{"name":"tiny","versions":[{"version":"v0.0.1","hash":%q,"size":8}]}]}`, digestOf(a), digestOf(b), digestOf(a), tinyDigest)
 	sameJSON(t, mustJSON(t, body), want)
 
-	body = expectKind(t, c.roundTrip(`{"type":2,"code":4,"id":2,"body":{"name":"tiny"}}`), TypeWasm, CodeModules, 2.0)
+	body = expectKind(t, c.roundTrip(`{"type":2,"code":4,"id":2,"body":{"name":"tiny"}}`), wire.TypeWasm, wire.CodeModules, 2.0)
 	sameJSON(t, mustJSON(t, body), fmt.Sprintf(`{"modules":[{"name":"tiny","versions":[{"version":"v0.0.1","hash":%q,"size":8}]}]}`, tinyDigest))
 
-	body = expectKind(t, c.roundTrip(`{"type":2,"code":4,"id":3,"body":{"name":"nope"}}`), TypeWasm, CodeModules, 3.0)
+	body = expectKind(t, c.roundTrip(`{"type":2,"code":4,"id":3,"body":{"name":"nope"}}`), wire.TypeWasm, wire.CodeModules, 3.0)
 	sameJSON(t, mustJSON(t, body), `{"modules":[]}`)
 
-	expectError(t, c.roundTrip(`{"type":2,"code":4,"id":4,"body":{"name":"Bad.Name"}}`), ErrCodeBadRequest, 4.0)
-	expectError(t, c.roundTrip(`{"type":2,"code":4,"id":5,"body":{"name":[]}}`), ErrCodeBadRequest, 5.0)
+	expectError(t, c.roundTrip(`{"type":2,"code":4,"id":4,"body":{"name":"Bad.Name"}}`), wire.ErrCodeBadRequest, 4.0)
+	expectError(t, c.roundTrip(`{"type":2,"code":4,"id":5,"body":{"name":[]}}`), wire.ErrCodeBadRequest, 5.0)
 }
 
 // TestModuleReplyMemoryIsConstant: fetching a 16 MiB module allocates a
@@ -184,7 +186,7 @@ func TestList(t *testing.T) {
 // a fixed buffer and allocates nothing).
 func TestModuleReplyMemoryIsConstant(t *testing.T) {
 	r := newRepo(t)
-	big := wasmOfSize(16 << 20)
+	big := testutil.Wasm("m", 16<<20)
 	upload(t, r, "big", "v1.0.0", big)
 	ts := startServer(t, Config{Modules: r})
 	c := dialRaw(t, ts.addr)

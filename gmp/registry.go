@@ -28,11 +28,23 @@ func newRegistry() *registry {
 
 // register adds info for owner; ok is false when the name is live (on any
 // connection, the owner's own included).
+//
+// A name whose holder's peer has already closed its connection is not
+// live: the holder's goroutine has not read the end yet, but will end the
+// registration as soon as it does. Such a name is freed here rather than
+// answered with name_taken, so that a node that closes and at once
+// registers again on a new connection gets its name back (GMP.md: the
+// name is free again "at once" when the connection closes).
 func (r *registry) register(info NodeInfo, owner *conn) (reg *registration, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, taken := r.byName[info.Name]; taken {
-		return nil, false
+	if cur, taken := r.byName[info.Name]; taken {
+		if cur.owner == nil || !peerClosed(cur.owner.nc) {
+			return nil, false
+		}
+		// The holder's own close finds its node gone and does nothing.
+		cur.owner.node.CompareAndSwap(cur, nil)
+		r.removeLocked(cur)
 	}
 	if info.Since.IsZero() {
 		info.Since = time.Now()
@@ -50,10 +62,15 @@ func (r *registry) unregister(reg *registration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if cur, ok := r.byName[reg.info.Name]; ok && cur == reg {
-		delete(r.byName, reg.info.Name)
-		if reg.info.Discoverable {
-			r.sorted = nil
-		}
+		r.removeLocked(reg)
+	}
+}
+
+// removeLocked deletes the live registration reg. r.mu must be held.
+func (r *registry) removeLocked(reg *registration) {
+	delete(r.byName, reg.info.Name)
+	if reg.info.Discoverable {
+		r.sorted = nil
 	}
 }
 

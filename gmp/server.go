@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
 )
 
@@ -22,8 +23,8 @@ var ErrServerClosed = errors.New("gmp: server closed")
 type ModuleStore interface {
 	// Get resolves name+query and opens a verifying reader of rec.Size
 	// bytes: reading to the end fails with an error where the bytes do not
-	// match rec.Digest. Errors wrap index.ErrNotFound (no such module or
-	// version) or index.ErrInvalid (a bad name or constraint). The caller
+	// match rec.Digest. Errors wrap errdefs.ErrNotFound (no such module or
+	// version) or errdefs.ErrInvalid (a bad name or constraint). The caller
 	// closes the reader.
 	Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error)
 	// List lists modules (name "" for all), names in order, versions
@@ -38,7 +39,9 @@ type Config struct {
 	MaxConns       int
 	MessageTimeout time.Duration
 	WriteTimeout   time.Duration
-	ServerName     string // e.g. "gpmd/1.0.0"
+	ReplyTimeout   time.Duration // a whole MODULE reply (DefaultReplyTimeout)
+	MaxRejecting   int           // busy rejections in flight (DefaultMaxRejecting)
+	ServerName     string        // e.g. "gpmd/1.0.0"
 	Logger         *slog.Logger
 }
 
@@ -65,7 +68,16 @@ type Server struct {
 	inShutdown atomic.Bool  // set by Shutdown and Close, never cleared
 	panics     atomic.Int64 // handler panics recovered; tests assert none
 
-	bufs sync.Pool // *moduleBufs for MODULE replies
+	// freeBufs keeps a few buffer pairs of finished MODULE replies;
+	// moduleReplies counts the replies holding a pair now, and lastRelease
+	// is when memory was last handed back (unix nanoseconds).
+	freeBufs      chan *moduleBufs
+	moduleReplies atomic.Int64
+	modulePeak    atomic.Int64 // the most moduleReplies since the last release
+	lastRelease   atomic.Int64
+
+	// rejecting counts connections over the cap being told busy now.
+	rejecting atomic.Int64
 
 	// mu guards listeners and conns: the sets Shutdown and Close must reach.
 	// A connection is in conns from accept until its goroutine has removed
@@ -89,6 +101,12 @@ func NewServer(cfg Config) *Server {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
+	if cfg.ReplyTimeout <= 0 {
+		cfg.ReplyTimeout = DefaultReplyTimeout
+	}
+	if cfg.MaxRejecting <= 0 {
+		cfg.MaxRejecting = DefaultMaxRejecting
+	}
 	if cfg.ServerName == "" {
 		cfg.ServerName = "gpmd"
 	}
@@ -104,6 +122,7 @@ func NewServer(cfg Config) *Server {
 		cancel:    cancel,
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		freeBufs:  make(chan *moduleBufs, moduleBufsKept),
 	}
 }
 
@@ -145,7 +164,7 @@ func (s *Server) Serve(l net.Listener) error {
 		case trackOK:
 			go c.serve()
 		case trackBusy:
-			go s.rejectBusy(nc)
+			s.reject(nc)
 		case trackClosed:
 			nc.Close()
 		}
@@ -286,12 +305,30 @@ func (s *Server) closeIdleConns() bool {
 	return len(s.conns) == 0
 }
 
+// reject refuses a connection over the cap. At most Config.MaxRejecting
+// are told why (rejectBusy) at a time; past that, a flood gets its
+// connections closed at once, with no goroutine and no lingering
+// descriptor, and the peer sees a plain close (GMP.md: retry with a
+// back-off either way).
+func (s *Server) reject(nc net.Conn) {
+	if s.rejecting.Add(1) > int64(s.cfg.MaxRejecting) {
+		s.rejecting.Add(-1)
+		nc.Close()
+		s.log.Debug("gmp connection closed", "remote", nc.RemoteAddr().String(), "reason", reasonBusy.String(), "err", "too many rejections in flight; closed without ERROR busy")
+		return
+	}
+	go func() {
+		defer s.rejecting.Add(-1)
+		s.rejectBusy(nc)
+	}()
+}
+
 // rejectBusy tells a connection over the cap why it is refused, then closes
 // it. The connection was never tracked.
 func (s *Server) rejectBusy(nc net.Conn) {
 	enc := encoder{conn: nc, timeout: lingerTimeout}
-	err := enc.reply(TypeSession, CodeError, nil, func(b []byte) []byte {
-		return appendErrorBody(b, ErrCodeBusy, "GPMD holds as many GMP connections as it allows; try again later")
+	err := enc.reply(wire.TypeSession, wire.CodeError, nil, func(b []byte) []byte {
+		return appendErrorBody(b, wire.ErrCodeBusy, "GPMD holds as many GMP connections as it allows; try again later")
 	})
 	lingerClose(nc)
 	s.log.Debug("gmp connection closed", "remote", nc.RemoteAddr().String(), "reason", reasonBusy.String(), "err", err)

@@ -12,46 +12,49 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 func TestSession(t *testing.T) {
 	ts := startServer(t, Config{Modules: newRepo(t), ServerName: "gpmd/test"})
 	c := dialRaw(t, ts.addr)
 
-	b := expectKind(t, c.roundTrip(`{"type":0,"code":1,"id":"h","body":{"client":"gvm/0.4.1","versions":[1]}}`), TypeSession, CodeWelcome, "h")
+	b := expectKind(t, c.roundTrip(`{"type":0,"code":1,"id":"h","body":{"client":"gvm/0.4.1","versions":[1]}}`), wire.TypeSession, wire.CodeWelcome, "h")
 	if b["server"] != "gpmd/test" || b["version"] != 1.0 || b["max_message"] != float64(DefaultMaxMessage) {
 		t.Fatalf("WELCOME body %v", b)
 	}
 	// HELLO may offer more versions, and may come again.
-	expectKind(t, c.roundTrip(`{"type":0,"code":1,"id":2,"body":{"versions":[3,2,1]}}`), TypeSession, CodeWelcome, 2.0)
+	expectKind(t, c.roundTrip(`{"type":0,"code":1,"id":2,"body":{"versions":[3,2,1]}}`), wire.TypeSession, wire.CodeWelcome, 2.0)
 	// PING with no body, with a body, without id.
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":3}`), TypeSession, CodePong, 3.0)
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":4,"body":{}}`), TypeSession, CodePong, 4.0)
-	expectKind(t, c.roundTrip(`{"type":0,"code":3}`), TypeSession, CodePong, nil)
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":3}`), wire.TypeSession, wire.CodePong, 3.0)
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":4,"body":{}}`), wire.TypeSession, wire.CodePong, 4.0)
+	expectKind(t, c.roundTrip(`{"type":0,"code":3}`), wire.TypeSession, wire.CodePong, nil)
 	// Unknown messages, and replies sent to GPMD, are unknown_message; the
 	// connection goes on.
-	expectError(t, c.roundTrip(`{"type":0,"code":77,"id":5}`), ErrCodeUnknownMessage, 5.0)
-	expectError(t, c.roundTrip(`{"type":9,"code":1,"id":6}`), ErrCodeUnknownMessage, 6.0)
-	expectError(t, c.roundTrip(`{"type":0,"code":2,"id":7,"body":{}}`), ErrCodeUnknownMessage, 7.0)
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":8}`), TypeSession, CodePong, 8.0)
+	expectError(t, c.roundTrip(`{"type":0,"code":77,"id":5}`), wire.ErrCodeUnknownMessage, 5.0)
+	expectError(t, c.roundTrip(`{"type":9,"code":1,"id":6}`), wire.ErrCodeUnknownMessage, 6.0)
+	expectError(t, c.roundTrip(`{"type":0,"code":2,"id":7,"body":{}}`), wire.ErrCodeUnknownMessage, 7.0)
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":8}`), wire.TypeSession, wire.CodePong, 8.0)
 	// Unknown fields are ignored.
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":9,"extra":{"deep":[1,2]},"ts":1.5}`), TypeSession, CodePong, 9.0)
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":9,"extra":{"deep":[1,2]},"ts":1.5}`), wire.TypeSession, wire.CodePong, 9.0)
 	// A large string id is copied verbatim, escapes and all.
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":"a\"b\u00e9"}`), TypeSession, CodePong, "a\"bé")
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":"a\"b\u00e9"}`), wire.TypeSession, wire.CodePong, "a\"bé")
 }
 
 func TestHelloUnsupportedVersion(t *testing.T) {
 	ts := startServer(t, Config{})
 	for _, body := range []string{`{"versions":[2]}`, `{"versions":[]}`, `{"client":"x"}`, `{}`} {
 		c := dialRaw(t, ts.addr)
-		expectError(t, c.roundTrip(`{"type":0,"code":1,"id":1,"body":`+body+`}`), ErrCodeUnsupportedVersion, 1.0)
+		expectError(t, c.roundTrip(`{"type":0,"code":1,"id":1,"body":`+body+`}`), wire.ErrCodeUnsupportedVersion, 1.0)
 		c.expectEOF()
 	}
 	// A HELLO of the wrong shape is a bad request, and the connection lives.
 	for _, body := range []string{`{"versions":"1"}`, `{"versions":[1.5]}`, `{"versions":{}}`, `{"client":5,"versions":[1]}`} {
 		c := dialRaw(t, ts.addr)
-		expectError(t, c.roundTrip(`{"type":0,"code":1,"id":1,"body":`+body+`}`), ErrCodeBadRequest, 1.0)
-		expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":2}`), TypeSession, CodePong, 2.0)
+		expectError(t, c.roundTrip(`{"type":0,"code":1,"id":1,"body":`+body+`}`), wire.ErrCodeBadRequest, 1.0)
+		expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":2}`), wire.TypeSession, wire.CodePong, 2.0)
 	}
 }
 
@@ -59,7 +62,7 @@ func TestHelloUnsupportedVersion(t *testing.T) {
 func registerRaw(t testing.TB, c *rawConn, name string, port int, extra string) {
 	t.Helper()
 	req := fmt.Sprintf(`{"type":1,"code":1,"id":%q,"body":{"name":%q,"id":"id-%s","port":%d%s}}`, "r-"+name, name, name, port, extra)
-	b := expectKind(t, c.roundTrip(req), TypeNode, CodeRegistered, "r-"+name)
+	b := expectKind(t, c.roundTrip(req), wire.TypeNode, wire.CodeRegistered, "r-"+name)
 	if b["name"] != name || b["id"] != "id-"+name || b["port"] != float64(port) || b["address"] != "127.0.0.1" {
 		t.Fatalf("REGISTERED body %v", b)
 	}
@@ -67,7 +70,7 @@ func registerRaw(t testing.TB, c *rawConn, name string, port int, extra string) 
 
 func discoverRaw(t testing.TB, c *rawConn) []string {
 	t.Helper()
-	b := expectKind(t, c.roundTrip(`{"type":1,"code":5,"id":"d"}`), TypeNode, CodeNodes, "d")
+	b := expectKind(t, c.roundTrip(`{"type":1,"code":5,"id":"d"}`), wire.TypeNode, wire.CodeNodes, "d")
 	var names []string
 	for _, n := range b["nodes"].([]any) {
 		names = append(names, n.(string))
@@ -92,24 +95,24 @@ func TestRegistry(t *testing.T) {
 		t.Fatalf("NODES = %s", got)
 	}
 	// CONNECT finds a hidden node by name.
-	n := expectKind(t, a.roundTrip(`{"type":1,"code":7,"id":1,"body":{"name":"hidden"}}`), TypeNode, CodeNode, 1.0)
+	n := expectKind(t, a.roundTrip(`{"type":1,"code":7,"id":1,"body":{"name":"hidden"}}`), wire.TypeNode, wire.CodeNode, 1.0)
 	if n["name"] != "hidden" || n["id"] != "id-hidden" || n["address"] != "127.0.0.1" || n["port"] != 3000.0 {
 		t.Fatalf("NODE body %v", n)
 	}
-	nf := expectKind(t, a.roundTrip(`{"type":1,"code":7,"id":2,"body":{"name":"nobody"}}`), TypeNode, CodeNotFound, 2.0)
+	nf := expectKind(t, a.roundTrip(`{"type":1,"code":7,"id":2,"body":{"name":"nobody"}}`), wire.TypeNode, wire.CodeNotFound, 2.0)
 	if nf["error"] != "not_found" || nf["message"] == "" {
 		t.Fatalf("NOT_FOUND body %v", nf)
 	}
 
 	// A hidden name is taken like any other.
 	d := dialRaw(t, ts.addr)
-	denied := expectKind(t, d.roundTrip(`{"type":1,"code":1,"id":1,"body":{"name":"hidden","id":"x","port":1}}`), TypeNode, CodeRegisterDenied, 1.0)
-	if denied["error"] != ErrCodeNameTaken {
+	denied := expectKind(t, d.roundTrip(`{"type":1,"code":1,"id":1,"body":{"name":"hidden","id":"x","port":1}}`), wire.TypeNode, wire.CodeRegisterDenied, 1.0)
+	if denied["error"] != wire.ErrCodeNameTaken {
 		t.Fatalf("REGISTER of a taken name: %v", denied)
 	}
 	// A second REGISTER on one connection.
-	denied = expectKind(t, a.roundTrip(`{"type":1,"code":1,"id":2,"body":{"name":"other","id":"x","port":1}}`), TypeNode, CodeRegisterDenied, 2.0)
-	if denied["error"] != ErrCodeAlreadyRegistered {
+	denied = expectKind(t, a.roundTrip(`{"type":1,"code":1,"id":2,"body":{"name":"other","id":"x","port":1}}`), wire.TypeNode, wire.CodeRegisterDenied, 2.0)
+	if denied["error"] != wire.ErrCodeAlreadyRegistered {
 		t.Fatalf("second REGISTER: %v", denied)
 	}
 
@@ -121,16 +124,16 @@ func TestRegistry(t *testing.T) {
 
 	// UNREGISTER frees the name at once; the connection stays usable and
 	// may register again.
-	expectKind(t, b.roundTrip(`{"type":1,"code":11,"id":5}`), TypeNode, CodeUnregistered, 5.0)
+	expectKind(t, b.roundTrip(`{"type":1,"code":11,"id":5}`), wire.TypeNode, wire.CodeUnregistered, 5.0)
 	if got := strings.Join(discoverRaw(t, a), ","); got != "node-b" {
 		t.Fatalf("NODES after UNREGISTER = %s", got)
 	}
-	expectKind(t, a.roundTrip(`{"type":1,"code":7,"id":6,"body":{"name":"node-a"}}`), TypeNode, CodeNotFound, 6.0)
+	expectKind(t, a.roundTrip(`{"type":1,"code":7,"id":6,"body":{"name":"node-a"}}`), wire.TypeNode, wire.CodeNotFound, 6.0)
 	registerRaw(t, d, "node-a", 1001, "")
 	registerRaw(t, b, "node-c", 1002, "")
 	// UNREGISTER without a registration is harmless.
 	e := dialRaw(t, ts.addr)
-	expectKind(t, e.roundTrip(`{"type":1,"code":11}`), TypeNode, CodeUnregistered, nil)
+	expectKind(t, e.roundTrip(`{"type":1,"code":11}`), wire.TypeNode, wire.CodeUnregistered, nil)
 }
 
 func TestRegisterRules(t *testing.T) {
@@ -143,7 +146,7 @@ func TestRegisterRules(t *testing.T) {
 	}
 	for i, body := range ok {
 		c := dialRaw(t, ts.addr)
-		expectKind(t, c.roundTrip(fmt.Sprintf(`{"type":1,"code":1,"id":%d,"body":%s}`, i, body)), TypeNode, CodeRegistered, float64(i))
+		expectKind(t, c.roundTrip(fmt.Sprintf(`{"type":1,"code":1,"id":%d,"body":%s}`, i, body)), wire.TypeNode, wire.CodeRegistered, float64(i))
 	}
 	bad := []string{
 		`{"name":"","id":"i","port":1}`,
@@ -173,8 +176,8 @@ func TestRegisterRules(t *testing.T) {
 	c := dialRaw(t, ts.addr)
 	for i, body := range bad {
 		m := c.roundTrip(fmt.Sprintf(`{"type":1,"code":1,"id":%d,"body":%s}`, i, body))
-		b := expectKind(t, m, TypeNode, CodeRegisterDenied, float64(i))
-		if b["error"] != ErrCodeBadRequest || b["message"] == "" {
+		b := expectKind(t, m, wire.TypeNode, wire.CodeRegisterDenied, float64(i))
+		if b["error"] != wire.ErrCodeBadRequest || b["message"] == "" {
 			t.Errorf("%s: %v", body, m)
 		}
 	}
@@ -201,16 +204,16 @@ func TestBadInputServerStillServes(t *testing.T) {
 	staysOpen := func(code string, id any) check {
 		return func(t *testing.T, c *rawConn) {
 			expectError(t, c.recv(), code, id)
-			expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":"after"}`), TypeSession, CodePong, "after")
+			expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":"after"}`), wire.TypeSession, wire.CodePong, "after")
 		}
 	}
 	denied := func(code string) check {
 		return func(t *testing.T, c *rawConn) {
-			b := expectKind(t, c.recv(), TypeNode, CodeRegisterDenied, 1.0)
+			b := expectKind(t, c.recv(), wire.TypeNode, wire.CodeRegisterDenied, 1.0)
 			if b["error"] != code {
 				t.Fatalf("REGISTER_DENIED %v, want %s", b, code)
 			}
-			expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":"after"}`), TypeSession, CodePong, "after")
+			expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":"after"}`), wire.TypeSession, wire.CodePong, "after")
 		}
 	}
 	tests := []struct {
@@ -219,29 +222,29 @@ func TestBadInputServerStillServes(t *testing.T) {
 		in    string
 		check check
 	}{
-		{"not JSON", nil, "hello there\n", closes(ErrCodeBadJSON)},
-		{"invalid JSON object", nil, `{"type":1,,}` + "\n", closes(ErrCodeBadJSON)},
-		{"truncated object", nil, `{"type":1,"code":` + "\n", closes(ErrCodeBadJSON)},
-		{"object over the limit", nil, `{"type":0,"code":3,"pad":"` + strings.Repeat("x", 2000) + `"}` + "\n", closes(ErrCodeMessageTooLarge)},
-		{"JSON array", nil, `[{"type":0,"code":3}]` + "\n", closes(ErrCodeBadJSON)},
-		{"JSON number", nil, "12345\n", closes(ErrCodeBadJSON)},
-		{"unknown type", nil, `{"type":42,"code":1,"id":1}` + "\n", staysOpen(ErrCodeUnknownMessage, 1.0)},
-		{"unknown code", nil, `{"type":1,"code":42,"id":1}` + "\n", staysOpen(ErrCodeUnknownMessage, 1.0)},
-		{"type as a string", nil, `{"type":"1","code":5,"id":1}` + "\n", staysOpen(ErrCodeBadRequest, 1.0)},
-		{"code as a string", nil, `{"type":1,"code":"5","id":1}` + "\n", staysOpen(ErrCodeBadRequest, 1.0)},
-		{"id as an object", nil, `{"type":1,"code":5,"id":{"a":1}}` + "\n", staysOpen(ErrCodeBadRequest, nil)},
-		{"body as an array", nil, `{"type":1,"code":5,"id":1,"body":[]}` + "\n", staysOpen(ErrCodeBadRequest, 1.0)},
-		{"CONNECT name as a number", nil, `{"type":1,"code":7,"id":1,"body":{"name":5}}` + "\n", staysOpen(ErrCodeBadRequest, 1.0)},
-		{"CONNECT without name", nil, `{"type":1,"code":7,"id":1,"body":{}}` + "\n", staysOpen(ErrCodeBadRequest, 1.0)},
-		{"MODULE_REQUEST version as a number", nil, `{"type":2,"code":1,"id":1,"body":{"name":"tiny","version":1}}` + "\n", staysOpen(ErrCodeBadRequest, 1.0)},
-		{"name that breaks the rules", nil, `{"type":1,"code":1,"id":1,"body":{"name":"-bad name","id":"x","port":1}}` + "\n", denied(ErrCodeBadRequest)},
-		{"port 0", nil, `{"type":1,"code":1,"id":1,"body":{"name":"p0","id":"x","port":0}}` + "\n", denied(ErrCodeBadRequest)},
-		{"port 70000", nil, `{"type":1,"code":1,"id":1,"body":{"name":"p7","id":"x","port":70000}}` + "\n", denied(ErrCodeBadRequest)},
-		{"REGISTER for a taken name", nil, `{"type":1,"code":1,"id":1,"body":{"name":"watcher","id":"x","port":1}}` + "\n", denied(ErrCodeNameTaken)},
+		{"not JSON", nil, "hello there\n", closes(wire.ErrCodeBadJSON)},
+		{"invalid JSON object", nil, `{"type":1,,}` + "\n", closes(wire.ErrCodeBadJSON)},
+		{"truncated object", nil, `{"type":1,"code":` + "\n", closes(wire.ErrCodeBadJSON)},
+		{"object over the limit", nil, `{"type":0,"code":3,"pad":"` + strings.Repeat("x", 2000) + `"}` + "\n", closes(wire.ErrCodeMessageTooLarge)},
+		{"JSON array", nil, `[{"type":0,"code":3}]` + "\n", closes(wire.ErrCodeBadJSON)},
+		{"JSON number", nil, "12345\n", closes(wire.ErrCodeBadJSON)},
+		{"unknown type", nil, `{"type":42,"code":1,"id":1}` + "\n", staysOpen(wire.ErrCodeUnknownMessage, 1.0)},
+		{"unknown code", nil, `{"type":1,"code":42,"id":1}` + "\n", staysOpen(wire.ErrCodeUnknownMessage, 1.0)},
+		{"type as a string", nil, `{"type":"1","code":5,"id":1}` + "\n", staysOpen(wire.ErrCodeBadRequest, 1.0)},
+		{"code as a string", nil, `{"type":1,"code":"5","id":1}` + "\n", staysOpen(wire.ErrCodeBadRequest, 1.0)},
+		{"id as an object", nil, `{"type":1,"code":5,"id":{"a":1}}` + "\n", staysOpen(wire.ErrCodeBadRequest, nil)},
+		{"body as an array", nil, `{"type":1,"code":5,"id":1,"body":[]}` + "\n", staysOpen(wire.ErrCodeBadRequest, 1.0)},
+		{"CONNECT name as a number", nil, `{"type":1,"code":7,"id":1,"body":{"name":5}}` + "\n", staysOpen(wire.ErrCodeBadRequest, 1.0)},
+		{"CONNECT without name", nil, `{"type":1,"code":7,"id":1,"body":{}}` + "\n", staysOpen(wire.ErrCodeBadRequest, 1.0)},
+		{"MODULE_REQUEST version as a number", nil, `{"type":2,"code":1,"id":1,"body":{"name":"tiny","version":1}}` + "\n", staysOpen(wire.ErrCodeBadRequest, 1.0)},
+		{"name that breaks the rules", nil, `{"type":1,"code":1,"id":1,"body":{"name":"-bad name","id":"x","port":1}}` + "\n", denied(wire.ErrCodeBadRequest)},
+		{"port 0", nil, `{"type":1,"code":1,"id":1,"body":{"name":"p0","id":"x","port":0}}` + "\n", denied(wire.ErrCodeBadRequest)},
+		{"port 70000", nil, `{"type":1,"code":1,"id":1,"body":{"name":"p7","id":"x","port":70000}}` + "\n", denied(wire.ErrCodeBadRequest)},
+		{"REGISTER for a taken name", nil, `{"type":1,"code":1,"id":1,"body":{"name":"watcher","id":"x","port":1}}` + "\n", denied(wire.ErrCodeNameTaken)},
 		{"second REGISTER", func(c *rawConn) { registerRaw(t, c, "first", 5, "") },
-			`{"type":1,"code":1,"id":1,"body":{"name":"second","id":"x","port":1}}` + "\n", denied(ErrCodeAlreadyRegistered)},
-		{"MODULE_REQUEST with a bad constraint", nil, `{"type":2,"code":1,"id":1,"body":{"name":"tiny","version":">>=1.x.y"}}` + "\n", staysOpen(ErrCodeBadRequest, 1.0)},
-		{"MODULE_REQUEST with a bad name", nil, `{"type":2,"code":1,"id":1,"body":{"name":"Bad.Name","version":""}}` + "\n", staysOpen(ErrCodeBadRequest, 1.0)},
+			`{"type":1,"code":1,"id":1,"body":{"name":"second","id":"x","port":1}}` + "\n", denied(wire.ErrCodeAlreadyRegistered)},
+		{"MODULE_REQUEST with a bad constraint", nil, `{"type":2,"code":1,"id":1,"body":{"name":"tiny","version":">>=1.x.y"}}` + "\n", staysOpen(wire.ErrCodeBadRequest, 1.0)},
+		{"MODULE_REQUEST with a bad name", nil, `{"type":2,"code":1,"id":1,"body":{"name":"Bad.Name","version":""}}` + "\n", staysOpen(wire.ErrCodeBadRequest, 1.0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -313,7 +316,7 @@ func TestIdleNodeIsKept(t *testing.T) {
 		t.Fatalf("idle node's DISCOVER: %v", got)
 	}
 	time.Sleep(6 * timeout)
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), TypeSession, CodePong, 1.0)
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), wire.TypeSession, wire.CodePong, 1.0)
 }
 
 func TestConnectionCap(t *testing.T) {
@@ -321,11 +324,11 @@ func TestConnectionCap(t *testing.T) {
 	var conns []*rawConn
 	for i := 0; i < 3; i++ {
 		c := dialRaw(t, ts.addr)
-		expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), TypeSession, CodePong, 1.0)
+		expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), wire.TypeSession, wire.CodePong, 1.0)
 		conns = append(conns, c)
 	}
 	over := dialRaw(t, ts.addr)
-	expectError(t, over.recv(), ErrCodeBusy, nil)
+	expectError(t, over.recv(), wire.ErrCodeBusy, nil)
 	over.expectEOF()
 	ts.log.waitLog(t, "reason=busy")
 	if n := ts.ConnCount(); n != 3 {
@@ -335,7 +338,7 @@ func TestConnectionCap(t *testing.T) {
 	conns[0].c.Close()
 	waitFor(t, "a free connection slot", func() bool { return ts.ConnCount() == 2 })
 	c := dialRaw(t, ts.addr)
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), TypeSession, CodePong, 1.0)
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), wire.TypeSession, wire.CodePong, 1.0)
 }
 
 // TestDisconnectEndsRegistration: a node that closes cleanly, one whose
@@ -361,7 +364,7 @@ func TestDisconnectEndsRegistration(t *testing.T) {
 				c.c.(*net.TCPConn).CloseWrite()
 			}
 			waitFor(t, "the node to leave NODES", func() bool { return len(discoverRaw(t, observer)) == 0 })
-			expectKind(t, observer.roundTrip(`{"type":1,"code":7,"id":1,"body":{"name":"leaver"}}`), TypeNode, CodeNotFound, 1.0)
+			expectKind(t, observer.roundTrip(`{"type":1,"code":7,"id":1,"body":{"name":"leaver"}}`), wire.TypeNode, wire.CodeNotFound, 1.0)
 			if n := ts.Nodes(); len(n) != 0 {
 				t.Fatalf("Nodes() = %v", n)
 			}
@@ -377,7 +380,7 @@ func TestDisconnectEndsRegistration(t *testing.T) {
 // cut once a write has waited WriteTimeout, so it pins no memory.
 func TestWriteTimeout(t *testing.T) {
 	r := newRepo(t)
-	upload(t, r, "big", "v1.0.0", wasmOfSize(16<<20))
+	upload(t, r, "big", "v1.0.0", testutil.Wasm("m", 16<<20))
 	ts := startServer(t, Config{Modules: r, WriteTimeout: 200 * time.Millisecond})
 	c := dialRaw(t, ts.addr)
 	c.c.(*net.TCPConn).SetReadBuffer(4096)
@@ -427,7 +430,7 @@ func TestShutdown(t *testing.T) {
 func TestShutdownWaitsForRequestInProgress(t *testing.T) {
 	r := newRepo(t)
 	// Larger than the loopback socket buffers, so the write blocks.
-	big := wasmOfSize(16 << 20)
+	big := testutil.Wasm("m", 16<<20)
 	upload(t, r, "big", "v1.0.0", big)
 	ts := startServer(t, Config{Modules: r})
 	c := dialRaw(t, ts.addr)
@@ -450,7 +453,7 @@ func TestShutdownWaitsForRequestInProgress(t *testing.T) {
 		done <- ts.Shutdown(ctx)
 	}()
 	m := c.recv()
-	b := expectKind(t, m, TypeWasm, CodeModule, 1.0)
+	b := expectKind(t, m, wire.TypeWasm, wire.CodeModule, 1.0)
 	if b["size"] != float64(len(big)) {
 		t.Fatalf("MODULE size %v", b["size"])
 	}
@@ -495,7 +498,7 @@ func TestServeBacksOffOnTemporaryErrors(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()
 	c := dialRaw(t, inner.Addr().String())
-	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), TypeSession, CodePong, 1.0)
+	expectKind(t, c.roundTrip(`{"type":0,"code":3,"id":1}`), wire.TypeSession, wire.CodePong, 1.0)
 	if got := strings.Count(lb.String(), "accept failed; retrying"); got != 4 {
 		t.Fatalf("%d retries logged, want 4:\n%s", got, lb.String())
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // splitRequests are requests whose replies do not depend on what came
@@ -45,7 +47,7 @@ func TestSplitAtEveryOffset(t *testing.T) {
 			}
 			if strings.Contains(v.req, `"code":1,`) && strings.HasPrefix(v.req, `{"type":1,`) {
 				// Free the connection for the next REGISTER.
-				expectKind(t, c.roundTrip(`{"type":1,"code":11,"id":"u"}`), TypeNode, CodeUnregistered, "u")
+				expectKind(t, c.roundTrip(`{"type":1,"code":11,"id":"u"}`), wire.TypeNode, wire.CodeUnregistered, "u")
 			}
 		}
 	}
@@ -92,6 +94,6 @@ func TestBodyAsString(t *testing.T) {
 	}
 	// A string that does not hold an object is a bad request.
 	for _, body := range []string{`"[1]"`, `"x"`, `""`, `"{\"name\":"`} {
-		expectError(t, c.roundTrip(`{"type":1,"code":7,"id":9,"body":`+body+`}`), ErrCodeBadRequest, 9.0)
+		expectError(t, c.roundTrip(`{"type":1,"code":7,"id":9,"body":`+body+`}`), wire.ErrCodeBadRequest, 9.0)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
@@ -28,7 +29,7 @@ func TestNodesAndGMP(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := gmp.Dial(ctx, st.GMPAddr, gmp.ClientOptions{})
+	c, err := client.Dial(ctx, st.GMPAddr, client.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

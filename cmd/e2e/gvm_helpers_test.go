@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/examples/modules"
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/client"
 )
 
 // gvmBuild builds the gvm binary once per test process, beside gpmdBin
@@ -213,11 +213,11 @@ func (s *serving) stop() {
 }
 
 // withGMP runs fn with a fresh GMP connection to the env's gpmd.
-func (g *gvmEnv) withGMP(fn func(ctx context.Context, c *gmp.Client)) {
+func (g *gvmEnv) withGMP(fn func(ctx context.Context, c *client.Client)) {
 	g.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := gmp.Dial(ctx, g.gmpAddr, gmp.ClientOptions{})
+	c, err := client.Dial(ctx, g.gmpAddr, client.ClientOptions{})
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func (g *gvmEnv) withGMP(fn func(ctx context.Context, c *gmp.Client)) {
 // nodes is the live discoverable node names, asked over GMP.
 func (g *gvmEnv) nodes() (names []string) {
 	g.t.Helper()
-	g.withGMP(func(ctx context.Context, c *gmp.Client) {
+	g.withGMP(func(ctx context.Context, c *client.Client) {
 		var err error
 		if names, err = c.Discover(ctx); err != nil {
 			g.t.Fatal(err)

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/client"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // Upload math, run it; WASI output reaches the terminal; nothing stays
@@ -101,7 +102,7 @@ func TestGVMCallPeerRefusingOrGone(t *testing.T) {
 	g := newGVMEnv(t, "math@v0.0.1")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := gmp.Dial(ctx, g.gmpAddr, gmp.ClientOptions{})
+	c, err := client.Dial(ctx, g.gmpAddr, client.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestGVMCacheSendsHave(t *testing.T) {
 	up, _ := p.messages()
 	for _, conn := range up {
 		for _, m := range conn {
-			if ty, co := typeCode(m); ty == gmp.TypeWasm && co == gmp.CodeModuleRequest {
+			if ty, co := typeCode(m); ty == wire.TypeWasm && co == wire.CodeModuleRequest {
 				if h, ok := bodyOf(m)["have"]; ok {
 					t.Errorf("the first run, with an empty cache, sent have %v", h)
 				}
@@ -167,12 +168,12 @@ func TestGVMCacheSendsHave(t *testing.T) {
 	for i := nFirst; i < len(up); i++ {
 		for _, m := range down[i] {
 			ty, co := typeCode(m)
-			if ty == gmp.TypeSession && co == gmp.CodeWelcome {
+			if ty == wire.TypeSession && co == wire.CodeWelcome {
 				if f, ok := bodyOf(m)["features"].([]any); ok && slices.Contains(f, any("have")) {
 					advertised = true
 				}
 			}
-			if ty == gmp.TypeWasm && co == gmp.CodeModule {
+			if ty == wire.TypeWasm && co == wire.CodeModule {
 				sawModule = true
 				if _, ok := bodyOf(m)["binary"]; ok {
 					gotBinary = true
@@ -180,7 +181,7 @@ func TestGVMCacheSendsHave(t *testing.T) {
 			}
 		}
 		for _, m := range up[i] {
-			if ty, co := typeCode(m); ty == gmp.TypeWasm && co == gmp.CodeModuleRequest && bodyOf(m)["have"] == digest {
+			if ty, co := typeCode(m); ty == wire.TypeWasm && co == wire.CodeModuleRequest && bodyOf(m)["have"] == digest {
 				sentHave = true
 			}
 		}

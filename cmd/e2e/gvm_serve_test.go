@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/daemon"
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/gvm/peer"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -67,7 +67,7 @@ func TestGVMTwoNodesServeAndCall(t *testing.T) {
 // dialPeer finds a node with CONNECT and opens a peer connection to it.
 func (g *gvmEnv) dialPeer(name string) (pc *peer.Client) {
 	g.t.Helper()
-	g.withGMP(func(ctx context.Context, c *gmp.Client) {
+	g.withGMP(func(ctx context.Context, c *client.Client) {
 		n, err := c.Connect(ctx, name)
 		if err != nil {
 			g.t.Fatalf("CONNECT %s: %v", name, err)

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/gvm/peer"
 )
 
@@ -57,7 +56,7 @@ func (o *callOptions) run(ctx context.Context, args []string) error {
 	node, err := c.Connect(cctx, peerName)
 	cancel()
 	c.Close()
-	if errors.Is(err, gmp.ErrNotFound) {
+	if errors.Is(err, errdefs.ErrNotFound) {
 		return fmt.Errorf("no live node named %s (gpmd nodes lists them): %w", peerName, errdefs.ErrNotFound)
 	}
 	if err != nil {

@@ -14,7 +14,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/client"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // moduleTimeout bounds the fetch of one module.
@@ -30,8 +31,8 @@ type moduleSource interface {
 	// bytes the caller holds. It returns the bytes, checked against the
 	// reply's hash and size, or nil bytes when GPMD answered without a
 	// binary because the hash equals have. No such module or version is
-	// an error wrapping gmp.ErrNotFound.
-	FetchModule(ctx context.Context, name, version, have string) (gmp.ModuleInfo, []byte, error)
+	// an error wrapping errdefs.ErrNotFound.
+	FetchModule(ctx context.Context, name, version, have string) (wire.ModuleInfo, []byte, error)
 }
 
 // gmpSource fetches over the node's GMP connection, and sends a request
@@ -40,13 +41,13 @@ type moduleSource interface {
 // client call. A GPMD that does not implement `have` ignores the field and
 // sends the binary, which is as correct, only bigger.
 type gmpSource struct {
-	c    *gmp.Client
+	c    *client.Client
 	addr string
 }
 
 var _ moduleSource = gmpSource{}
 
-func (s gmpSource) FetchModule(ctx context.Context, name, version, have string) (gmp.ModuleInfo, []byte, error) {
+func (s gmpSource) FetchModule(ctx context.Context, name, version, have string) (wire.ModuleInfo, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, moduleTimeout)
 	defer cancel()
 	if have == "" {
@@ -57,8 +58,8 @@ func (s gmpSource) FetchModule(ctx context.Context, name, version, have string) 
 
 // haveRequest sends one MODULE_REQUEST with `have` on a new connection and
 // reads its reply.
-func haveRequest(ctx context.Context, addr, name, version, have string) (gmp.ModuleInfo, []byte, error) {
-	var info gmp.ModuleInfo
+func haveRequest(ctx context.Context, addr, name, version, have string) (wire.ModuleInfo, []byte, error) {
+	var info wire.ModuleInfo
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -68,7 +69,7 @@ func haveRequest(ctx context.Context, addr, name, version, have string) (gmp.Mod
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}
-	req, _ := json.Marshal(map[string]any{"type": gmp.TypeWasm, "code": gmp.CodeModuleRequest, "id": 1,
+	req, _ := json.Marshal(map[string]any{"type": wire.TypeWasm, "code": wire.CodeModuleRequest, "id": 1,
 		"body": map[string]string{"name": name, "version": version, "have": have}})
 	if _, err := nc.Write(append(req, '\n')); err != nil {
 		return info, nil, fmt.Errorf("gmp %s: %w", addr, err)
@@ -83,31 +84,31 @@ func haveRequest(ctx context.Context, addr, name, version, have string) (gmp.Mod
 		return info, nil, fmt.Errorf("gmp %s: reading MODULE: %w", addr, err)
 	}
 	var body struct {
-		gmp.ModuleInfo
+		wire.ModuleInfo
 		Binary  *[]byte `json:"binary"`
 		Error   string  `json:"error"`
 		Message string  `json:"message"`
 	}
 	if err := json.Unmarshal(reply.Body, &body); err != nil {
-		return info, nil, fmt.Errorf("%w: %v", gmp.ErrBadReply, err)
+		return info, nil, fmt.Errorf("%w: %v", client.ErrBadReply, err)
 	}
 	info = body.ModuleInfo
 	switch {
-	case reply.Type == gmp.TypeWasm && reply.Code == gmp.CodeModuleNotFound:
-		return info, nil, fmt.Errorf("%w: %s", gmp.ErrNotFound, body.Message)
-	case reply.Type == gmp.TypeSession && reply.Code == gmp.CodeError:
-		return info, nil, &gmp.ProtocolError{Code: body.Error, Message: body.Message}
-	case reply.Type != gmp.TypeWasm || reply.Code != gmp.CodeModule:
-		return info, nil, fmt.Errorf("%w: type %d code %d", gmp.ErrBadReply, reply.Type, reply.Code)
+	case reply.Type == wire.TypeWasm && reply.Code == wire.CodeModuleNotFound:
+		return info, nil, fmt.Errorf("%w: %s", errdefs.ErrNotFound, body.Message)
+	case reply.Type == wire.TypeSession && reply.Code == wire.CodeError:
+		return info, nil, &client.ProtocolError{Code: body.Error, Message: body.Message}
+	case reply.Type != wire.TypeWasm || reply.Code != wire.CodeModule:
+		return info, nil, fmt.Errorf("%w: type %d code %d", client.ErrBadReply, reply.Type, reply.Code)
 	case body.Binary == nil:
 		if info.Hash != have {
-			return info, nil, fmt.Errorf("%w: MODULE without binary for %s, which we do not hold", gmp.ErrBadReply, info.Hash)
+			return info, nil, fmt.Errorf("%w: MODULE without binary for %s, which we do not hold", client.ErrBadReply, info.Hash)
 		}
 		return info, nil, nil
 	}
 	b := *body.Binary
 	if digestOf(b) != info.Hash || int64(len(b)) != info.Size {
-		return info, nil, fmt.Errorf("%w: module %s %s", gmp.ErrHashMismatch, name, info.Version)
+		return info, nil, fmt.Errorf("%w: module %s %s", client.ErrHashMismatch, name, info.Version)
 	}
 	return info, b, nil
 }
@@ -115,14 +116,14 @@ func haveRequest(ctx context.Context, addr, name, version, have string) (gmp.Mod
 // fetcher gets modules: from the cache when it can, else over GMP.
 type fetcher struct {
 	src   moduleSource
-	c     *gmp.Client // for LIST, to say what versions there are
+	c     *client.Client // for LIST, to say what versions there are
 	cache *moduleCache
 }
 
 // fetch returns name@version's bytes, checked against their digest. It
 // offers the digest name@version resolved to last time, and uses the
 // cached bytes when GPMD answers without a binary.
-func (f *fetcher) fetch(ctx context.Context, name, version string) (gmp.ModuleInfo, []byte, error) {
+func (f *fetcher) fetch(ctx context.Context, name, version string) (wire.ModuleInfo, []byte, error) {
 	have := f.cache.ref(name, version)
 	if have != "" {
 		if _, ok := f.cache.get(have); !ok {
@@ -158,11 +159,11 @@ func (f *fetcher) fetch(ctx context.Context, name, version string) (gmp.ModuleIn
 // explain turns a fetch error into gvm's: a module not found lists the
 // versions there are; a bad version is a usage error.
 func (f *fetcher) explain(ctx context.Context, name, version string, err error) error {
-	var pe *gmp.ProtocolError
+	var pe *client.ProtocolError
 	switch {
-	case errors.Is(err, gmp.ErrNotFound):
+	case errors.Is(err, errdefs.ErrNotFound):
 		return notFoundError(ctx, f.c, name, version)
-	case errors.As(err, &pe) && pe.Code == gmp.ErrCodeBadRequest:
+	case errors.As(err, &pe) && pe.Code == wire.ErrCodeBadRequest:
 		return &usageError{msg: pe.Message}
 	}
 	return fmt.Errorf("module %s@%s: %w", name, orLatest(version), err)
@@ -170,7 +171,7 @@ func (f *fetcher) explain(ctx context.Context, name, version string, err error) 
 
 // notFoundError says that name@version is not there, listing the versions
 // that are (LIST).
-func notFoundError(ctx context.Context, c *gmp.Client, name, version string) error {
+func notFoundError(ctx context.Context, c *client.Client, name, version string) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	entries, err := c.List(ctx, name)
@@ -201,7 +202,7 @@ func orLatest(v string) string {
 // latestOf is the version a blank MODULE_REQUEST gets, from a MODULES
 // entry (versions highest first): the highest that is not a pre-release,
 // else the highest.
-func latestOf(e gmp.ModuleEntry) (gmp.ModuleVersion, bool) {
+func latestOf(e wire.ModuleEntry) (wire.ModuleVersion, bool) {
 	for _, v := range e.Versions {
 		if sv, err := semver.NewVersion(v.Version); err == nil && sv.Prerelease() == "" {
 			return v, true
@@ -210,5 +211,5 @@ func latestOf(e gmp.ModuleEntry) (gmp.ModuleVersion, bool) {
 	if len(e.Versions) > 0 {
 		return e.Versions[0], true
 	}
-	return gmp.ModuleVersion{}, false
+	return wire.ModuleVersion{}, false
 }

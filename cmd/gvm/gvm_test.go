@@ -16,7 +16,8 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/examples/modules"
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/client"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 func TestCacheRoundTripAndDamage(t *testing.T) {
@@ -147,25 +148,25 @@ func TestHaveRequest(t *testing.T) {
 		r := moduleReply(wasm, "v0.0.1", true)
 		return strings.Replace(r, digestOf(wasm), digestOf([]byte("other")), 1)
 	})
-	if _, _, err := haveRequest(ctx, liar.l.Addr().String(), "math", "", h); !errors.Is(err, gmp.ErrHashMismatch) {
+	if _, _, err := haveRequest(ctx, liar.l.Addr().String(), "math", "", h); !errors.Is(err, client.ErrHashMismatch) {
 		t.Errorf("bytes that do not match: %v", err)
 	}
 	// No binary for a digest we did not offer is a broken reply.
 	noBinary := startFake(t, func(map[string]any) string { return moduleReply(wasm, "v0.0.1", false) })
-	if _, _, err := haveRequest(ctx, noBinary.l.Addr().String(), "math", "", digestOf([]byte("x"))); !errors.Is(err, gmp.ErrBadReply) {
+	if _, _, err := haveRequest(ctx, noBinary.l.Addr().String(), "math", "", digestOf([]byte("x"))); !errors.Is(err, client.ErrBadReply) {
 		t.Errorf("no binary for another digest: %v", err)
 	}
 
 	notFound := startFake(t, func(map[string]any) string {
 		return `{"type":2,"code":3,"id":1,"body":{"error":"not_found","message":"no math"}}`
 	})
-	if _, _, err := haveRequest(ctx, notFound.l.Addr().String(), "math", "", h); !errors.Is(err, gmp.ErrNotFound) {
+	if _, _, err := haveRequest(ctx, notFound.l.Addr().String(), "math", "", h); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("not found: %v", err)
 	}
 	bad := startFake(t, func(map[string]any) string {
 		return `{"type":0,"code":9,"id":1,"body":{"error":"bad_request","message":"bad version"}}`
 	})
-	var pe *gmp.ProtocolError
+	var pe *client.ProtocolError
 	if _, _, err := haveRequest(ctx, bad.l.Addr().String(), "math", "!", h); !errors.As(err, &pe) || pe.Code != "bad_request" {
 		t.Errorf("ERROR: %v", err)
 	}
@@ -189,7 +190,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestLatestOf(t *testing.T) {
-	e := gmp.ModuleEntry{Name: "m", Versions: []gmp.ModuleVersion{{Version: "v2.0.0-rc.1"}, {Version: "v1.5.0"}, {Version: "v1.0.0"}}}
+	e := wire.ModuleEntry{Name: "m", Versions: []wire.ModuleVersion{{Version: "v2.0.0-rc.1"}, {Version: "v1.5.0"}, {Version: "v1.0.0"}}}
 	if v, ok := latestOf(e); !ok || v.Version != "v1.5.0" {
 		t.Errorf("latest %v", v)
 	}
@@ -197,7 +198,7 @@ func TestLatestOf(t *testing.T) {
 	if v, ok := latestOf(e); !ok || v.Version != "v2.0.0-rc.1" {
 		t.Errorf("pre-releases only: %v", v)
 	}
-	if _, ok := latestOf(gmp.ModuleEntry{}); ok {
+	if _, ok := latestOf(wire.ModuleEntry{}); ok {
 		t.Error("latest of nothing")
 	}
 }

@@ -13,7 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/client"
+	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/gvm/peer"
 	"github.com/ghost-network/gpmd/gvm/runner"
 )
@@ -139,7 +140,7 @@ type modKey struct{ name, version string }
 // loaded is a module instance and the version it is.
 type loaded struct {
 	m    *runner.Module
-	info gmp.ModuleInfo
+	info wire.ModuleInfo
 }
 
 // node is a serving GVM: its GMP session and its loaded modules. It is the
@@ -153,7 +154,7 @@ type node struct {
 
 	// mu guards c and mods.
 	mu   sync.Mutex
-	c    *gmp.Client // nil while GPMD is away
+	c    *client.Client // nil while GPMD is away
 	mods map[modKey]*loaded
 
 	// loadMu serialises fetching and loading, so concurrent first calls
@@ -163,13 +164,13 @@ type node struct {
 
 var _ peer.Handler = (*node)(nil)
 
-func (n *node) client() *gmp.Client {
+func (n *node) client() *client.Client {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.c
 }
 
-func (n *node) setClient(c *gmp.Client) {
+func (n *node) setClient(c *client.Client) {
 	n.mu.Lock()
 	n.c = c
 	n.mu.Unlock()

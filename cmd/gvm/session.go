@@ -10,7 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/client"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // clientName is what gvm sends in HELLO.
@@ -27,7 +28,7 @@ const requestTimeout = 10 * time.Second
 
 // dialGMP connects to GPMD and says HELLO. A refused connection is a
 // *notRunningError, which tells how to start GPMD.
-func dialGMP(ctx context.Context, addr string) (*gmp.Client, net.Addr, error) {
+func dialGMP(ctx context.Context, addr string) (*client.Client, net.Addr, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -36,7 +37,7 @@ func dialGMP(ctx context.Context, addr string) (*gmp.Client, net.Addr, error) {
 		}
 		return nil, nil, fmt.Errorf("gmp %s: %w", addr, err)
 	}
-	c := gmp.NewClient(nc, gmp.ClientOptions{})
+	c := client.NewClient(nc, client.ClientOptions{})
 	hctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	if _, err := c.Hello(hctx, clientName); err != nil {
@@ -54,12 +55,12 @@ type registration struct {
 	discoverable bool
 }
 
-func (r registration) register(ctx context.Context, c *gmp.Client) error {
+func (r registration) register(ctx context.Context, c *client.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	if _, err := c.Register(ctx, r.name, r.id, r.port, r.discoverable); err != nil {
-		var de *gmp.DeniedError
-		if errors.As(err, &de) && de.Code == gmp.ErrCodeNameTaken {
+		var de *client.DeniedError
+		if errors.As(err, &de) && de.Code == wire.ErrCodeNameTaken {
 			return &usageError{msg: fmt.Sprintf("the node name %s is taken by a live node (gpmd nodes lists them; pick another --name)", r.name)}
 		}
 		return fmt.Errorf("register %s: %w", r.name, err)
@@ -69,7 +70,7 @@ func (r registration) register(ctx context.Context, c *gmp.Client) error {
 
 // unregister ends a registration before the connection closes, so the name
 // is free at once; bounded, since the process is leaving anyway.
-func unregister(c *gmp.Client) {
+func unregister(c *client.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	c.Unregister(ctx)

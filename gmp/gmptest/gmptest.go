@@ -5,14 +5,21 @@
 package gmptest
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"testing"
+
+	"github.com/ghost-network/gpmd/internal/testutil"
+	"github.com/ghost-network/gpmd/repo"
 )
 
 // TinyWasm is the contract's smallest valid module; the vectors expect it
 // uploaded as tiny v0.0.1 before they run.
-var TinyWasm = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
+// It is testutil's, the one home of the fixture.
+var TinyWasm = testutil.TinyWasm
 
 // Vector is one request line and the reply it must get.
 type Vector struct{ Request, Reply string }
@@ -60,4 +67,26 @@ func CompareReply(got []byte, want string) error {
 		return fmt.Errorf("reply differs from the vector\n got: %s\nwant: %s", got, want)
 	}
 	return nil
+}
+
+// Repo opens a real module repository in a temporary folder of t, with
+// TinyWasm uploaded as tiny v0.0.1 (what the vectors expect); it is closed
+// when t ends.
+func Repo(t testing.TB) *repo.Repo {
+	t.Helper()
+	r, err := repo.Open(context.Background(), t.TempDir(), repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	Upload(t, r, "tiny", "v0.0.1", TinyWasm)
+	return r
+}
+
+// Upload stores b as name@version in r, failing t on error.
+func Upload(t testing.TB, r *repo.Repo, name, version string, b []byte) {
+	t.Helper()
+	if _, err := r.Upload(context.Background(), name, version, bytes.NewReader(b), ""); err != nil {
+		t.Fatalf("upload %s %s: %v", name, version, err)
+	}
 }

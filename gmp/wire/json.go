@@ -1,22 +1,23 @@
-package gmp
+package wire
 
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
 
-// Small JSON helpers. GMP messages are flat and their fields few, so the
-// server walks an object's top level by hand (exact key match, as GMP.md
-// names fields; encoding/json would match keys case-insensitively) and
-// decodes each field with the type check GMP asks for. Every walker here
-// requires input that json.Valid accepted.
+// The JSON primitives of GMP (see the package doc for why by hand). Every
+// walker here requires input that json.Valid accepted.
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+// IsSpace reports whether c is JSON whitespace.
+func IsSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+// SkipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) && IsSpace(b[i]) {
 		i++
 	}
 	return i
@@ -73,51 +74,72 @@ func valueEnd(b []byte, i int) int {
 	}
 }
 
-// walkObject calls fn for each member of the valid JSON object obj, in
+// WalkObject calls fn for each member of the valid JSON object obj, in
 // order, with the key's raw string token (quotes included) and the raw
 // value. It stops early when fn returns false.
-func walkObject(obj []byte, fn func(key, val []byte) bool) {
-	i := skipSpace(obj, 0)
+func WalkObject(obj []byte, fn func(key, val []byte) bool) {
+	i := SkipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return
 	}
-	i = skipSpace(obj, i+1)
+	i = SkipSpace(obj, i+1)
 	if i < len(obj) && obj[i] == '}' {
 		return
 	}
 	for i < len(obj) {
 		kEnd := stringEnd(obj, i)
 		key := obj[i:kEnd]
-		i = skipSpace(obj, kEnd)
-		i = skipSpace(obj, i+1) // ':'
+		i = SkipSpace(obj, kEnd)
+		i = SkipSpace(obj, i+1) // ':'
 		vEnd := valueEnd(obj, i)
 		if !fn(key, obj[i:vEnd]) {
 			return
 		}
-		i = skipSpace(obj, vEnd)
+		i = SkipSpace(obj, vEnd)
 		if i >= len(obj) || obj[i] == '}' {
 			return
 		}
-		i = skipSpace(obj, i+1) // ','
+		i = SkipSpace(obj, i+1) // ','
 	}
 }
 
-// keyIs reports whether the raw key token names want. A key written with
+// LastMembers sets out[i] to the raw value of the last member of the valid
+// JSON object obj whose key is names[i], or nil where that key is absent or
+// its last value is null. This is GMP.md's rule for bodies in one place:
+// of duplicate keys the last counts, whatever the earlier ones held, and
+// null is the same as absent. len(out) must equal len(names).
+func LastMembers(obj []byte, names []string, out [][]byte) {
+	clear(out)
+	WalkObject(obj, func(key, val []byte) bool {
+		for i, n := range names {
+			if KeyIs(key, n) {
+				out[i] = val
+				if IsNull(val) {
+					out[i] = nil
+				}
+				break
+			}
+		}
+		return true
+	})
+}
+
+// KeyIs reports whether the raw key token names want. A key written with
 // escapes ("typ\u0065") is the same key as its plain spelling.
-func keyIs(key []byte, want string) bool {
+func KeyIs(key []byte, want string) bool {
 	if bytes.IndexByte(key, '\\') < 0 {
 		return len(key) == len(want)+2 && string(key[1:len(key)-1]) == want
 	}
-	s, ok := decodeString(key)
+	s, ok := DecodeString(key)
 	return ok && s == want
 }
 
-// isNull reports whether a raw value is JSON null.
-func isNull(val []byte) bool { return string(val) == "null" }
+// IsNull reports whether a raw value is JSON null.
+func IsNull(val []byte) bool { return string(val) == "null" }
 
-// decodeString decodes a raw JSON string value; ok is false for any other
+// DecodeString decodes a raw JSON string value; ok is false for any other
 // JSON type.
-func decodeString(val []byte) (string, bool) {
+func DecodeString(val []byte) (string, bool) {
 	if len(val) < 2 || val[0] != '"' {
 		return "", false
 	}
@@ -131,10 +153,10 @@ func decodeString(val []byte) (string, bool) {
 	return s, true
 }
 
-// decodeInt decodes a raw JSON integer: a number with no fraction and no
+// DecodeInt decodes a raw JSON integer: a number with no fraction and no
 // exponent that fits in an int64. 1.0 and 1e0 are numbers but not
 // integers in this sense; GMP's integers are written as integers.
-func decodeInt(val []byte) (int64, bool) {
+func DecodeInt(val []byte) (int64, bool) {
 	if len(val) == 0 || (val[0] != '-' && (val[0] < '0' || val[0] > '9')) {
 		return 0, false
 	}
@@ -145,8 +167,8 @@ func decodeInt(val []byte) (int64, bool) {
 	return n, err == nil
 }
 
-// decodeBool decodes a raw JSON true or false.
-func decodeBool(val []byte) (v, ok bool) {
+// DecodeBool decodes a raw JSON true or false.
+func DecodeBool(val []byte) (v, ok bool) {
 	switch string(val) {
 	case "true":
 		return true, true
@@ -156,10 +178,10 @@ func decodeBool(val []byte) (v, ok bool) {
 	return false, false
 }
 
-// appendString appends s as a JSON string, escaped as encoding/json does
+// AppendString appends s as a JSON string, escaped as encoding/json does
 // (without its HTML escaping): quotes, backslashes and control characters
 // escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped.
-func appendString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
@@ -208,13 +230,13 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// walkArray calls fn for each element of the valid JSON array arr.
-func walkArray(arr []byte, fn func(val []byte) bool) {
-	i := skipSpace(arr, 0)
+// WalkArray calls fn for each element of the valid JSON array arr.
+func WalkArray(arr []byte, fn func(val []byte) bool) {
+	i := SkipSpace(arr, 0)
 	if i >= len(arr) || arr[i] != '[' {
 		return
 	}
-	i = skipSpace(arr, i+1)
+	i = SkipSpace(arr, i+1)
 	if i < len(arr) && arr[i] == ']' {
 		return
 	}
@@ -223,10 +245,45 @@ func walkArray(arr []byte, fn func(val []byte) bool) {
 		if !fn(arr[i:vEnd]) {
 			return
 		}
-		i = skipSpace(arr, vEnd)
+		i = SkipSpace(arr, vEnd)
 		if i >= len(arr) || arr[i] == ']' {
 			return
 		}
-		i = skipSpace(arr, i+1) // ','
+		i = SkipSpace(arr, i+1) // ','
 	}
 }
+
+// DescribeByte names the byte a malformed message begins with, for error
+// messages.
+func DescribeByte(c byte) string {
+	switch {
+	case c == '[':
+		return "'[' (an array)"
+	case c == '"':
+		return "'\"' (a string)"
+	case c == '-' || (c >= '0' && c <= '9'):
+		return fmt.Sprintf("%q (a number)", c)
+	case c == 't' || c == 'f' || c == 'n':
+		return fmt.Sprintf("%q (a literal)", c)
+	case c >= 0x20 && c < 0x7f:
+		return fmt.Sprintf("%q", c)
+	default:
+		return fmt.Sprintf("byte 0x%02x", c)
+	}
+}
+
+// AppendHeader appends `{"type":T,"code":C,"id":ID,"body":`.
+func AppendHeader(b []byte, typ, code int, id []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = strconv.AppendInt(b, int64(typ), 10)
+	b = append(b, `,"code":`...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	if id != nil {
+		b = append(b, `,"id":`...)
+		b = append(b, id...)
+	}
+	return append(b, `,"body":`...)
+}
+
+// EmptyBody appends the empty body {}.
+func EmptyBody(b []byte) []byte { return append(b, '{', '}') }

@@ -1,4 +1,4 @@
-package gmp
+package client
 
 import (
 	"bufio"
@@ -16,13 +16,33 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/gmp/wire"
+)
+
+// Client defaults.
+const (
+	// DefaultMaxReply bounds a reply the client keeps in memory (everything
+	// but the binary of a MODULE, which streams to the caller's writer).
+	DefaultMaxReply = 64 << 20
+	// DefaultWriteTimeout bounds the write of one request.
+	DefaultWriteTimeout = 30 * time.Second
+
+	// readBufferSize is the client's read buffer: large, because a MODULE
+	// reply streams through it.
+	readBufferSize = 64 << 10
+	// keepBufferSize is the largest request buffer kept between requests.
+	keepBufferSize = 64 << 10
 )
 
 // Client errors, tested with errors.Is. Replies that carry data come as
 // typed errors: *DeniedError and *ProtocolError.
 var (
 	// ErrNotFound: NOT_FOUND (CONNECT) or MODULE_NOT_FOUND (MODULE_REQUEST).
-	ErrNotFound = errors.New("gmp: not found")
+	// It is errdefs.ErrNotFound, the class every GPMD package uses, so
+	// errors.Is(err, errdefs.ErrNotFound) holds too.
+	ErrNotFound = errdefs.ErrNotFound
 	// ErrClosed: the connection is closed (by Close, by GPMD, or after a
 	// failure, which the error wraps too).
 	ErrClosed = errors.New("gmp: connection closed")
@@ -39,7 +59,7 @@ var (
 
 // DeniedError is a REGISTER_DENIED reply.
 type DeniedError struct {
-	Code    string // ErrCodeNameTaken, ErrCodeAlreadyRegistered or ErrCodeBadRequest
+	Code    string // wire.ErrCodeNameTaken, wire.ErrCodeAlreadyRegistered or wire.ErrCodeBadRequest
 	Message string
 }
 
@@ -132,7 +152,7 @@ func NewClient(nc net.Conn, opts ClientOptions) *Client {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
 	c := &Client{conn: nc, opts: opts, done: make(chan struct{})}
-	go c.readLoop(bufio.NewReaderSize(nc, clientReadBuffer))
+	go c.readLoop(bufio.NewReaderSize(nc, readBufferSize))
 	return c
 }
 
@@ -158,112 +178,112 @@ func (c *Client) Err() error {
 // Hello sends HELLO offering version 1 and returns WELCOME. GMP does not
 // require it; a GPMD that does not speak version 1 answers
 // unsupported_version (a *ProtocolError) and closes the connection.
-func (c *Client) Hello(ctx context.Context, client string) (Welcome, error) {
-	r, err := c.roundTrip(ctx, TypeSession, CodeHello, func(b []byte) []byte {
+func (c *Client) Hello(ctx context.Context, client string) (wire.Welcome, error) {
+	r, err := c.roundTrip(ctx, wire.TypeSession, wire.CodeHello, func(b []byte) []byte {
 		b = append(b, `{"client":`...)
-		b = appendString(b, client)
+		b = wire.AppendString(b, client)
 		return append(b, `,"versions":[1]}`...)
 	}, nil)
-	var w Welcome
+	var w wire.Welcome
 	if err == nil {
-		err = r.decode(TypeSession, CodeWelcome, &w)
+		err = r.decode(wire.TypeSession, wire.CodeWelcome, &w)
 	}
 	return w, err
 }
 
 // Ping sends PING and waits for PONG.
 func (c *Client) Ping(ctx context.Context) error {
-	r, err := c.roundTrip(ctx, TypeSession, CodePing, emptyBody, nil)
+	r, err := c.roundTrip(ctx, wire.TypeSession, wire.CodePing, wire.EmptyBody, nil)
 	if err == nil {
-		err = r.decode(TypeSession, CodePong, nil)
+		err = r.decode(wire.TypeSession, wire.CodePong, nil)
 	}
 	return err
 }
 
 // Register registers this connection's node. GPMD sets the address: the
 // IP the connection comes from. A denial is a *DeniedError.
-func (c *Client) Register(ctx context.Context, name, id string, port int, discoverable bool) (Node, error) {
-	r, err := c.roundTrip(ctx, TypeNode, CodeRegister, func(b []byte) []byte {
+func (c *Client) Register(ctx context.Context, name, id string, port int, discoverable bool) (wire.Node, error) {
+	r, err := c.roundTrip(ctx, wire.TypeNode, wire.CodeRegister, func(b []byte) []byte {
 		b = append(b, `{"name":`...)
-		b = appendString(b, name)
+		b = wire.AppendString(b, name)
 		b = append(b, `,"id":`...)
-		b = appendString(b, id)
+		b = wire.AppendString(b, id)
 		b = append(b, `,"port":`...)
 		b = strconv.AppendInt(b, int64(port), 10)
 		b = append(b, `,"discoverable":`...)
 		b = strconv.AppendBool(b, discoverable)
 		return append(b, '}')
 	}, nil)
-	var n Node
+	var n wire.Node
 	if err != nil {
 		return n, err
 	}
-	if r.is(TypeNode, CodeRegisterDenied) {
+	if r.is(wire.TypeNode, wire.CodeRegisterDenied) {
 		var e struct{ Error, Message string }
 		if err := json.Unmarshal(r.body, &e); err != nil {
 			return n, fmt.Errorf("%w: REGISTER_DENIED body: %v", ErrBadReply, err)
 		}
 		return n, &DeniedError{Code: e.Error, Message: e.Message}
 	}
-	return n, r.decode(TypeNode, CodeRegistered, &n)
+	return n, r.decode(wire.TypeNode, wire.CodeRegistered, &n)
 }
 
 // Unregister ends this connection's registration (the connection stays
 // open). Unregistering with no registration is not an error.
 func (c *Client) Unregister(ctx context.Context) error {
-	r, err := c.roundTrip(ctx, TypeNode, CodeUnregister, emptyBody, nil)
+	r, err := c.roundTrip(ctx, wire.TypeNode, wire.CodeUnregister, wire.EmptyBody, nil)
 	if err == nil {
-		err = r.decode(TypeNode, CodeUnregistered, nil)
+		err = r.decode(wire.TypeNode, wire.CodeUnregistered, nil)
 	}
 	return err
 }
 
 // Discover returns the names of the discoverable live nodes, sorted.
 func (c *Client) Discover(ctx context.Context) ([]string, error) {
-	r, err := c.roundTrip(ctx, TypeNode, CodeDiscover, emptyBody, nil)
+	r, err := c.roundTrip(ctx, wire.TypeNode, wire.CodeDiscover, wire.EmptyBody, nil)
 	var body struct {
 		Nodes []string `json:"nodes"`
 	}
 	if err == nil {
-		err = r.decode(TypeNode, CodeNodes, &body)
+		err = r.decode(wire.TypeNode, wire.CodeNodes, &body)
 	}
 	return body.Nodes, err
 }
 
 // Connect returns the connection details of the live node called name;
 // an error wrapping ErrNotFound where none is live.
-func (c *Client) Connect(ctx context.Context, name string) (Node, error) {
-	r, err := c.roundTrip(ctx, TypeNode, CodeConnect, func(b []byte) []byte {
+func (c *Client) Connect(ctx context.Context, name string) (wire.Node, error) {
+	r, err := c.roundTrip(ctx, wire.TypeNode, wire.CodeConnect, func(b []byte) []byte {
 		b = append(b, `{"name":`...)
-		b = appendString(b, name)
+		b = wire.AppendString(b, name)
 		return append(b, '}')
 	}, nil)
-	var n Node
+	var n wire.Node
 	if err != nil {
 		return n, err
 	}
-	if r.is(TypeNode, CodeNotFound) {
+	if r.is(wire.TypeNode, wire.CodeNotFound) {
 		return n, r.notFound()
 	}
-	return n, r.decode(TypeNode, CodeNode, &n)
+	return n, r.decode(wire.TypeNode, wire.CodeNode, &n)
 }
 
 // List lists the modules GPMD holds (name "" for all): names in order,
 // versions highest first.
-func (c *Client) List(ctx context.Context, name string) ([]ModuleEntry, error) {
-	r, err := c.roundTrip(ctx, TypeWasm, CodeList, func(b []byte) []byte {
+func (c *Client) List(ctx context.Context, name string) ([]wire.ModuleEntry, error) {
+	r, err := c.roundTrip(ctx, wire.TypeWasm, wire.CodeList, func(b []byte) []byte {
 		if name == "" {
 			return append(b, '{', '}')
 		}
 		b = append(b, `{"name":`...)
-		b = appendString(b, name)
+		b = wire.AppendString(b, name)
 		return append(b, '}')
 	}, nil)
 	var body struct {
-		Modules []ModuleEntry `json:"modules"`
+		Modules []wire.ModuleEntry `json:"modules"`
 	}
 	if err == nil {
-		err = r.decode(TypeWasm, CodeModules, &body)
+		err = r.decode(wire.TypeWasm, wire.CodeModules, &body)
 	}
 	return body.Modules, err
 }
@@ -278,23 +298,23 @@ func (c *Client) List(ctx context.Context, name string) ([]ModuleEntry, error) {
 // only known good once Module returns nil. w is called from the client's
 // reading goroutine and must not block forever; after Module returns
 // (cancelled or not) w is never called again.
-func (c *Client) Module(ctx context.Context, name, version string, w io.Writer) (ModuleInfo, error) {
+func (c *Client) Module(ctx context.Context, name, version string, w io.Writer) (wire.ModuleInfo, error) {
 	sink := newModuleSink(w, c.opts.MaxModule)
-	r, err := c.roundTrip(ctx, TypeWasm, CodeModuleRequest, func(b []byte) []byte {
+	r, err := c.roundTrip(ctx, wire.TypeWasm, wire.CodeModuleRequest, func(b []byte) []byte {
 		b = append(b, `{"name":`...)
-		b = appendString(b, name)
+		b = wire.AppendString(b, name)
 		b = append(b, `,"version":`...)
-		b = appendString(b, version)
+		b = wire.AppendString(b, version)
 		return append(b, '}')
 	}, sink)
-	var info ModuleInfo
+	var info wire.ModuleInfo
 	if err != nil {
 		return info, err
 	}
-	if r.is(TypeWasm, CodeModuleNotFound) {
+	if r.is(wire.TypeWasm, wire.CodeModuleNotFound) {
 		return info, r.notFound()
 	}
-	if err := r.decode(TypeWasm, CodeModule, &info); err != nil {
+	if err := r.decode(wire.TypeWasm, wire.CodeModule, &info); err != nil {
 		return info, err
 	}
 	if !r.streamed {
@@ -304,7 +324,7 @@ func (c *Client) Module(ctx context.Context, name, version string, w io.Writer) 
 }
 
 // ModuleBytes fetches a module into memory (see Module).
-func (c *Client) ModuleBytes(ctx context.Context, name, version string) (ModuleInfo, []byte, error) {
+func (c *Client) ModuleBytes(ctx context.Context, name, version string) (wire.ModuleInfo, []byte, error) {
 	var buf bytes.Buffer
 	info, err := c.Module(ctx, name, version, &buf)
 	if err != nil {
@@ -337,7 +357,7 @@ func (c *Client) roundTrip(ctx context.Context, typ, code int, body func([]byte)
 	c.pending = append(c.pending, cl)
 	c.mu.Unlock()
 
-	b := appendHeader(c.wbuf[:0], typ, code, strconv.AppendInt(nil, cl.id, 10))
+	b := wire.AppendHeader(c.wbuf[:0], typ, code, strconv.AppendInt(nil, cl.id, 10))
 	b = body(b)
 	b = append(b, '}', '\n')
 	err := c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
@@ -417,8 +437,8 @@ func (c *Client) readLoop(br *bufio.Reader) {
 // whose id it must carry. An ERROR without id (bad_json, busy …) ends the
 // connection, GPMD closes it anyway.
 func (c *Client) dispatch(m *rawReply) error {
-	typ, ok1 := decodeInt(m.typ)
-	code, ok2 := decodeInt(m.code)
+	typ, ok1 := wire.DecodeInt(m.typ)
+	code, ok2 := wire.DecodeInt(m.code)
 	if !ok1 || !ok2 {
 		return fmt.Errorf("%w: type and code must be integers", ErrBadReply)
 	}
@@ -430,7 +450,7 @@ func (c *Client) dispatch(m *rawReply) error {
 		cl = c.pending[0]
 	}
 	switch {
-	case m.id == nil && r.is(TypeSession, CodeError):
+	case m.id == nil && r.is(wire.TypeSession, wire.CodeError):
 		perr := r.protocolError()
 		if cl != nil {
 			// The waiting caller gets the ERROR itself; the others get
@@ -454,7 +474,7 @@ func (r reply) is(typ, code int) bool { return r.typ == int64(typ) && r.code == 
 // decode checks the reply is (typ, code) and decodes its body into out; an
 // ERROR becomes a *ProtocolError.
 func (r reply) decode(typ, code int, out any) error {
-	if r.is(TypeSession, CodeError) {
+	if r.is(wire.TypeSession, wire.CodeError) {
 		return r.protocolError()
 	}
 	if !r.is(typ, code) {
@@ -483,9 +503,9 @@ func (r reply) notFound() error {
 	var e struct{ Error, Message string }
 	json.Unmarshal(r.body, &e) // the message is only for people
 	if e.Message == "" {
-		return ErrNotFound
+		return fmt.Errorf("gmp: %w", ErrNotFound)
 	}
-	return fmt.Errorf("%w: %s", ErrNotFound, e.Message)
+	return fmt.Errorf("gmp: %s: %w", e.Message, ErrNotFound)
 }
 
 // moduleSink decodes a MODULE's base64 as it streams, hashes the bytes and
@@ -584,7 +604,7 @@ func (s *moduleSink) end() {
 }
 
 // verify checks the streamed bytes against the MODULE's hash and size.
-func (s *moduleSink) verify(info ModuleInfo) error {
+func (s *moduleSink) verify(info wire.ModuleInfo) error {
 	if s.derr != nil {
 		return fmt.Errorf("gmp: module %s %s: %w", info.Name, info.Version, s.derr)
 	}

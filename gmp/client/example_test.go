@@ -1,4 +1,4 @@
-package gmp_test
+package client_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -44,7 +45,7 @@ func Example() {
 	defer srv.Close()
 
 	// The GVM's side.
-	c, err := gmp.Dial(ctx, l.Addr().String(), gmp.ClientOptions{})
+	c, err := client.Dial(ctx, l.Addr().String(), client.ClientOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func Example() {
 	fmt.Printf("module %s %s: %d bytes, %s, verified: % x\n", info.Name, info.Version, info.Size, info.Hash, wasm)
 
 	_, err = c.Connect(ctx, "node-2")
-	fmt.Println("node-2 live:", !errors.Is(err, gmp.ErrNotFound))
+	fmt.Println("node-2 live:", !errors.Is(err, client.ErrNotFound))
 
 	// Output:
 	// welcome from gpmd/example speaking GMP 1
@@ -97,12 +98,12 @@ func ExampleDeniedError() {
 	go srv.Serve(l)
 	defer srv.Close()
 
-	first, err := gmp.Dial(ctx, l.Addr().String(), gmp.ClientOptions{})
+	first, err := client.Dial(ctx, l.Addr().String(), client.ClientOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer first.Close()
-	second, err := gmp.Dial(ctx, l.Addr().String(), gmp.ClientOptions{})
+	second, err := client.Dial(ctx, l.Addr().String(), client.ClientOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func ExampleDeniedError() {
 		log.Fatal(err)
 	}
 	_, err = second.Register(ctx, "node-1", "b2", 40002, true)
-	var denied *gmp.DeniedError
+	var denied *client.DeniedError
 	if errors.As(err, &denied) {
 		fmt.Println("denied:", denied.Code)
 	}

@@ -1,4 +1,4 @@
-package gmp
+package client
 
 import (
 	"bufio"
@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // rawReply is one reply read off the wire, its values still raw JSON.
@@ -34,7 +37,7 @@ func malformed(format string, args ...any) error {
 func (r *replyReader) next() (byte, error) {
 	for {
 		c, err := r.br.ReadByte()
-		if err != nil || !isSpace(c) {
+		if err != nil || !wire.IsSpace(c) {
 			return c, err
 		}
 	}
@@ -58,7 +61,7 @@ func (r *replyReader) read(head func() *call) (*rawReply, error) {
 		return nil, err
 	}
 	if c != '{' {
-		return nil, malformed("a reply is a JSON object, and this begins with %s", describeByte(c))
+		return nil, malformed("a reply is a JSON object, and this begins with %s", wire.DescribeByte(c))
 	}
 	var sink *moduleSink
 	if cl := head(); cl != nil {
@@ -68,16 +71,16 @@ func (r *replyReader) read(head func() *call) (*rawReply, error) {
 	err = r.members(func(key []byte, first byte) error {
 		var err error
 		switch {
-		case keyIs(key, "type"):
+		case wire.KeyIs(key, "type"):
 			m.typ, err = r.capture(first, nil)
-		case keyIs(key, "code"):
+		case wire.KeyIs(key, "code"):
 			m.code, err = r.capture(first, nil)
-		case keyIs(key, "id"):
+		case wire.KeyIs(key, "id"):
 			m.id, err = r.capture(first, nil)
-			if isNull(m.id) {
+			if wire.IsNull(m.id) {
 				m.id = nil
 			}
-		case keyIs(key, "body"):
+		case wire.KeyIs(key, "body"):
 			if first == '{' && sink != nil {
 				m.body, err = r.streamBody(first, sink, m)
 			} else {
@@ -113,7 +116,7 @@ func (r *replyReader) members(fn func(key []byte, first byte) error) error {
 	}
 	for {
 		if c != '"' {
-			return malformed("an object key must be a string, got %s", describeByte(c))
+			return malformed("an object key must be a string, got %s", wire.DescribeByte(c))
 		}
 		key, err := r.captureString(make([]byte, 0, 16))
 		if err != nil {
@@ -122,7 +125,7 @@ func (r *replyReader) members(fn func(key []byte, first byte) error) error {
 		if c, err = r.next(); err != nil {
 			return err
 		} else if c != ':' {
-			return malformed("expected ':' after key %s, got %s", key, describeByte(c))
+			return malformed("expected ':' after key %s, got %s", key, wire.DescribeByte(c))
 		}
 		first, err := r.next()
 		if err != nil {
@@ -142,7 +145,7 @@ func (r *replyReader) members(fn func(key []byte, first byte) error) error {
 				return err
 			}
 		default:
-			return malformed("expected ',' or '}' in an object, got %s", describeByte(c))
+			return malformed("expected ',' or '}' in an object, got %s", wire.DescribeByte(c))
 		}
 	}
 }
@@ -187,7 +190,7 @@ func (r *replyReader) capture(first byte, dst []byte) ([]byte, error) {
 			if err != nil {
 				return dst, err
 			}
-			if c == ',' || c == '}' || c == ']' || isSpace(c) {
+			if c == ',' || c == '}' || c == ']' || wire.IsSpace(c) {
 				r.br.UnreadByte()
 				return dst, r.keep(n)
 			}
@@ -232,7 +235,7 @@ func (r *replyReader) captureString(dst []byte) ([]byte, error) {
 func (r *replyReader) streamBody(first byte, sink *moduleSink, m *rawReply) ([]byte, error) {
 	body := []byte{first}
 	err := r.members(func(key []byte, first byte) error {
-		if keyIs(key, "binary") && first == '"' && !m.streamed {
+		if wire.KeyIs(key, "binary") && first == '"' && !m.streamed {
 			m.streamed = true
 			return r.streamString(sink)
 		}
@@ -320,4 +323,10 @@ func (r *replyReader) unescape() (byte, error) {
 		return '!', nil
 	}
 	return 0, malformed("bad escape \\%c", c)
+}
+
+// isEOF reports whether a read error means GPMD went away.
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

@@ -1,4 +1,4 @@
-package gmp
+package client
 
 import (
 	"bufio"
@@ -18,6 +18,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 func dialClient(t testing.TB, addr string) *Client {
@@ -40,21 +45,21 @@ func testCtx(t testing.TB) context.Context {
 
 func TestClientEveryMessage(t *testing.T) {
 	r := newRepo(t)
-	mod := wasmOfSize(100 << 10)
+	mod := testutil.Wasm("m", 100<<10)
 	upload(t, r, "math", "v1.2.0", mod)
-	ts := startServer(t, Config{Modules: r, ServerName: "gpmd/test"})
+	ts := startServer(t, gmp.Config{Modules: r, ServerName: "gpmd/test"})
 	ctx := testCtx(t)
 	c, other := dialClient(t, ts.addr), dialClient(t, ts.addr)
 
 	w, err := c.Hello(ctx, "gvm/test")
-	if err != nil || w != (Welcome{Server: "gpmd/test", Version: 1, MaxMessage: DefaultMaxMessage}) {
+	if err != nil || w != (wire.Welcome{Server: "gpmd/test", Version: 1, MaxMessage: gmp.DefaultMaxMessage}) {
 		t.Fatalf("Hello = %+v, %v", w, err)
 	}
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
 	n, err := c.Register(ctx, "node-1", "a1", 40001, true)
-	if err != nil || n != (Node{Name: "node-1", ID: "a1", Address: "127.0.0.1", Port: 40001}) {
+	if err != nil || n != (wire.Node{Name: "node-1", ID: "a1", Address: "127.0.0.1", Port: 40001}) {
 		t.Fatalf("Register = %+v, %v", n, err)
 	}
 	if _, err := other.Register(ctx, "hidden", "h", 2, false); err != nil {
@@ -65,7 +70,7 @@ func TestClientEveryMessage(t *testing.T) {
 		t.Fatalf("Discover = %v, %v", names, err)
 	}
 	n, err = c.Connect(ctx, "hidden")
-	if err != nil || n != (Node{Name: "hidden", ID: "h", Address: "127.0.0.1", Port: 2}) {
+	if err != nil || n != (wire.Node{Name: "hidden", ID: "h", Address: "127.0.0.1", Port: 2}) {
 		t.Fatalf("Connect = %+v, %v", n, err)
 	}
 	if _, err := c.Connect(ctx, "node-2"); !errors.Is(err, ErrNotFound) {
@@ -74,7 +79,7 @@ func TestClientEveryMessage(t *testing.T) {
 
 	var buf bytes.Buffer
 	info, err := c.Module(ctx, "math", "^1", &buf)
-	if err != nil || !bytes.Equal(buf.Bytes(), mod) || info != (ModuleInfo{Name: "math", Version: "v1.2.0", Hash: digestOf(mod), Size: int64(len(mod))}) {
+	if err != nil || !bytes.Equal(buf.Bytes(), mod) || info != (wire.ModuleInfo{Name: "math", Version: "v1.2.0", Hash: digestOf(mod), Size: int64(len(mod))}) {
 		t.Fatalf("Module = %+v, %v (%d bytes)", info, err, buf.Len())
 	}
 	info, b, err := c.ModuleBytes(ctx, "tiny", "")
@@ -86,7 +91,7 @@ func TestClientEveryMessage(t *testing.T) {
 	}
 	list, err := c.List(ctx, "")
 	if err != nil || len(list) != 2 || list[0].Name != "math" || list[1].Name != "tiny" ||
-		list[0].Versions[0] != (ModuleVersion{Version: "v1.2.0", Hash: digestOf(mod), Size: int64(len(mod))}) {
+		list[0].Versions[0] != (wire.ModuleVersion{Version: "v1.2.0", Hash: digestOf(mod), Size: int64(len(mod))}) {
 		t.Fatalf("List = %+v, %v", list, err)
 	}
 	if list, err := c.List(ctx, "nope"); err != nil || len(list) != 0 {
@@ -113,7 +118,7 @@ func TestClientEveryMessage(t *testing.T) {
 }
 
 func TestClientTypedErrors(t *testing.T) {
-	ts := startServer(t, Config{Modules: newRepo(t)})
+	ts := startServer(t, gmp.Config{Modules: newRepo(t)})
 	ctx := testCtx(t)
 	a, b := dialClient(t, ts.addr), dialClient(t, ts.addr)
 	if _, err := a.Register(ctx, "taken", "x", 1, true); err != nil {
@@ -126,11 +131,11 @@ func TestClientTypedErrors(t *testing.T) {
 		port int
 		code string
 	}{
-		{b, "taken", 1, ErrCodeNameTaken},
-		{a, "other", 1, ErrCodeAlreadyRegistered},
-		{b, "ok", 0, ErrCodeBadRequest},
-		{b, "ok", 70000, ErrCodeBadRequest},
-		{b, "bad name", 1, ErrCodeBadRequest},
+		{b, "taken", 1, wire.ErrCodeNameTaken},
+		{a, "other", 1, wire.ErrCodeAlreadyRegistered},
+		{b, "ok", 0, wire.ErrCodeBadRequest},
+		{b, "ok", 70000, wire.ErrCodeBadRequest},
+		{b, "bad name", 1, wire.ErrCodeBadRequest},
 	} {
 		_, err := tt.c.Register(ctx, tt.name, "x", tt.port, true)
 		if !errors.As(err, &denied) || denied.Code != tt.code || denied.Message == "" {
@@ -138,11 +143,19 @@ func TestClientTypedErrors(t *testing.T) {
 		}
 	}
 	var perr *ProtocolError
-	if _, _, err := b.ModuleBytes(ctx, "tiny", ">>=x"); !errors.As(err, &perr) || perr.Code != ErrCodeBadRequest {
+	if _, _, err := b.ModuleBytes(ctx, "tiny", ">>=x"); !errors.As(err, &perr) || perr.Code != wire.ErrCodeBadRequest {
 		t.Fatalf("bad constraint: %v", err)
 	}
-	if _, err := b.List(ctx, "Bad.Name"); !errors.As(err, &perr) || perr.Code != ErrCodeBadRequest {
+	if _, err := b.List(ctx, "Bad.Name"); !errors.As(err, &perr) || perr.Code != wire.ErrCodeBadRequest {
 		t.Fatalf("bad LIST name: %v", err)
+	}
+	// NOT_FOUND and MODULE_NOT_FOUND are the errdefs class, wrapped with
+	// the subject.
+	if _, err := b.Connect(ctx, "nobody"); !errors.Is(err, errdefs.ErrNotFound) || !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "nobody") {
+		t.Fatalf("CONNECT to no node: %v, want errdefs.ErrNotFound naming the node", err)
+	}
+	if _, _, err := b.ModuleBytes(ctx, "nosuch", ""); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "nosuch") {
+		t.Fatalf("MODULE_REQUEST of no module: %v, want errdefs.ErrNotFound naming the module", err)
 	}
 	// The connection lives on after these errors.
 	if err := b.Ping(ctx); err != nil {
@@ -154,9 +167,9 @@ func TestClientTypedErrors(t *testing.T) {
 // pipelined and every reply reaches its caller.
 func TestClientPipelined(t *testing.T) {
 	r := newRepo(t)
-	mid := wasmOfSize(200 << 10)
+	mid := testutil.Wasm("m", 200<<10)
 	upload(t, r, "mid", "v1.0.0", mid)
-	ts := startServer(t, Config{Modules: r})
+	ts := startServer(t, gmp.Config{Modules: r})
 	ctx := testCtx(t)
 	c := dialClient(t, ts.addr)
 	if _, err := c.Register(ctx, "self", "s", 7, true); err != nil {
@@ -179,7 +192,7 @@ func TestClientPipelined(t *testing.T) {
 						err = fmt.Errorf("Discover = %v", names)
 					}
 				case 2:
-					var n Node
+					var n wire.Node
 					if n, err = c.Connect(ctx, "self"); err == nil && n.Port != 7 {
 						err = fmt.Errorf("Connect = %+v", n)
 					}
@@ -212,9 +225,9 @@ func TestClientPipelined(t *testing.T) {
 // client and server together allocate a small, fixed amount.
 func TestClientModuleStreams(t *testing.T) {
 	r := newRepo(t)
-	big := wasmOfSize(16 << 20)
+	big := testutil.Wasm("m", 16<<20)
 	upload(t, r, "big", "v1.0.0", big)
-	ts := startServer(t, Config{Modules: r})
+	ts := startServer(t, gmp.Config{Modules: r})
 	ctx := testCtx(t)
 	c := dialClient(t, ts.addr)
 	h := sha256.New()
@@ -247,9 +260,9 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func TestClientCancel(t *testing.T) {
 	r := newRepo(t)
-	big := wasmOfSize(4 << 20)
+	big := testutil.Wasm("m", 4<<20)
 	upload(t, r, "big", "v1.0.0", big)
-	ts := startServer(t, Config{Modules: r})
+	ts := startServer(t, gmp.Config{Modules: r})
 	c := dialClient(t, ts.addr)
 
 	done, cancel := context.WithCancel(context.Background())
@@ -295,10 +308,10 @@ func TestClientCancel(t *testing.T) {
 // verification, the client reports the connection's end, not a module.
 func TestClientCorruptModuleIsCut(t *testing.T) {
 	r := newRepo(t)
-	big := wasmOfSize(1 << 20)
+	big := testutil.Wasm("m", 1<<20)
 	upload(t, r, "big", "v1.0.0", big)
 	corruptBlob(t, r, big, 1)
-	ts := startServer(t, Config{Modules: r})
+	ts := startServer(t, gmp.Config{Modules: r})
 	c := dialClient(t, ts.addr)
 	_, b, err := c.ModuleBytes(testCtx(t), "big", "")
 	if !errors.Is(err, ErrClosed) || b != nil {
@@ -309,7 +322,7 @@ func TestClientCorruptModuleIsCut(t *testing.T) {
 // TestClientDisconnectLeaves: a node whose client closes is gone from
 // another node's DISCOVER at once.
 func TestClientDisconnectLeaves(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, gmp.Config{})
 	ctx := testCtx(t)
 	watcher := dialClient(t, ts.addr)
 	for i := 0; i < 20; i++ {
@@ -328,7 +341,7 @@ func TestClientDisconnectLeaves(t *testing.T) {
 // TestThousandNodes: 1,000 nodes register, discover and connect at once.
 func TestThousandNodes(t *testing.T) {
 	const n = 1000
-	ts := startServer(t, Config{})
+	ts := startServer(t, gmp.Config{})
 	// A bound, not a speed check: under -race, beside the other packages'
 	// tests on 2 cores, a million names of DISCOVER replies take a while.
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -502,17 +515,17 @@ func TestClientChecksReplies(t *testing.T) {
 	t.Run("ERROR without id", func(t *testing.T) {
 		addr := scriptedPeer(t, "", `{"type":0,"code":9,"body":{"error":"bad_json","message":"m"}}`+"\n")
 		var perr *ProtocolError
-		if err := dialClient(t, addr).Ping(ctx); !errors.As(err, &perr) || perr.Code != ErrCodeBadJSON {
+		if err := dialClient(t, addr).Ping(ctx); !errors.As(err, &perr) || perr.Code != wire.ErrCodeBadJSON {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("busy on connect", func(t *testing.T) {
-		ts := startServer(t, Config{MaxConns: 1})
+		ts := startServer(t, gmp.Config{MaxConns: 1})
 		dialClient(t, ts.addr).Ping(ctx)
 		c := dialClient(t, ts.addr)
 		<-c.Done()
 		var perr *ProtocolError
-		if err := c.Ping(ctx); !errors.As(err, &perr) || perr.Code != ErrCodeBusy || !errors.Is(err, ErrClosed) {
+		if err := c.Ping(ctx); !errors.As(err, &perr) || perr.Code != wire.ErrCodeBusy || !errors.Is(err, ErrClosed) {
 			t.Fatalf("got %v", err)
 		}
 	})

@@ -1,0 +1,104 @@
+package wire
+
+// Message families (the envelope's "type").
+const (
+	TypeSession = 0
+	TypeNode    = 1
+	TypeWasm    = 2
+)
+
+// Session messages (type 0).
+const (
+	CodeHello   = 1
+	CodeWelcome = 2
+	CodePing    = 3
+	CodePong    = 4
+	CodeError   = 9
+)
+
+// Node messages (type 1).
+const (
+	CodeRegister       = 1
+	CodeRegistered     = 3
+	CodeRegisterDenied = 4
+	CodeDiscover       = 5
+	CodeNodes          = 6
+	CodeConnect        = 7
+	CodeNode           = 8
+	CodeNotFound       = 10
+	CodeUnregister     = 11
+	CodeUnregistered   = 12
+)
+
+// Module messages (type 2).
+const (
+	CodeModuleRequest  = 1
+	CodeModule         = 2
+	CodeModuleNotFound = 3
+	CodeList           = 4
+	CodeModules        = 5
+)
+
+// ProtocolVersion is the one version of GMP this package speaks.
+const ProtocolVersion = 1
+
+// Error codes carried in the "error" field of ERROR, REGISTER_DENIED,
+// NOT_FOUND and MODULE_NOT_FOUND bodies.
+const (
+	ErrCodeBadJSON            = "bad_json"
+	ErrCodeMessageTooLarge    = "message_too_large"
+	ErrCodeUnsupportedVersion = "unsupported_version"
+	ErrCodeUnknownMessage     = "unknown_message"
+	ErrCodeBadRequest         = "bad_request"
+	ErrCodeBusy               = "busy"
+	ErrCodeInternal           = "internal"
+	ErrCodeNameTaken          = "name_taken"
+	ErrCodeAlreadyRegistered  = "already_registered"
+	ErrCodeNotFound           = "not_found"
+)
+
+// ClosesConnection reports whether GPMD closes the connection after an
+// ERROR with this code (GMP.md, Session).
+func ClosesConnection(code string) bool {
+	switch code {
+	case ErrCodeBadJSON, ErrCodeMessageTooLarge, ErrCodeUnsupportedVersion, ErrCodeBusy:
+		return true
+	}
+	return false
+}
+
+// Welcome is the body of WELCOME.
+type Welcome struct {
+	Server     string `json:"server"`
+	Version    int    `json:"version"`
+	MaxMessage int    `json:"max_message"`
+}
+
+// Node is the body of REGISTERED and NODE: one live node as GMP shows it.
+type Node struct {
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	Port    int    `json:"port"`
+}
+
+// ModuleInfo is the body of MODULE without its binary.
+type ModuleInfo struct {
+	Name    string `json:"name"`
+	Version string `json:"version"` // as uploaded
+	Hash    string `json:"hash"`    // "sha256:" and 64 lower-case hex digits
+	Size    int64  `json:"size"`
+}
+
+// ModuleVersion is one version in a MODULES reply.
+type ModuleVersion struct {
+	Version string `json:"version"`
+	Hash    string `json:"hash"`
+	Size    int64  `json:"size"`
+}
+
+// ModuleEntry is one name in a MODULES reply, its versions highest first.
+type ModuleEntry struct {
+	Name     string          `json:"name"`
+	Versions []ModuleVersion `json:"versions"`
+}
