@@ -12,4 +12,7 @@ require (
 	golang.org/x/term v0.43.0
 )
 
-require github.com/inconshreveable/mousetrap v1.1.0 // indirect
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/tetratelabs/wazero v1.12.0 // indirect
+)

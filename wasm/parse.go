@@ -1,0 +1,422 @@
+package wasm
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/ghost-network/gpmd/errdefs"
+)
+
+// ErrInvalidModule is the class of every structural error the parser
+// reports; it wraps errdefs.ErrInvalid, so the HTTP, CLI and GMP surfaces map
+// it as they map any invalid input (and may single it out as
+// invalid_module).
+var ErrInvalidModule = fmt.Errorf("invalid module: %w", errdefs.ErrInvalid)
+
+// FormatError is a structural error: one line that says what is wrong and
+// at which byte of the file.
+type FormatError struct {
+	Offset int64  // byte of the file where the problem is
+	Msg    string // the whole message, offset and section included
+}
+
+func (e *FormatError) Error() string { return e.Msg }
+func (e *FormatError) Unwrap() error { return ErrInvalidModule }
+
+// MaxEntry bounds what the parser buffers: one section header, one import,
+// one export, one type, one segment header, one name. An entry longer than
+// this is refused, so a module can never make the parser hold more.
+const MaxEntry = 1 << 20
+
+// Section ids (core specification, 5.5.2, plus tag from exception
+// handling).
+const (
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secTable     = 4
+	secMemory    = 5
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secElement   = 9
+	secCode      = 10
+	secData      = 11
+	secDataCount = 12
+	secTag       = 13
+)
+
+var sectionNames = [...]string{"custom", "type", "import", "function", "table", "memory", "global",
+	"export", "start", "element", "code", "data", "datacount", "tag"}
+
+// sectionRank is each non-custom section's place in the order the
+// specification requires: tag sits between memory and global, data count
+// between element and code.
+var sectionRank = [...]int{
+	secType: 1, secImport: 2, secFunction: 3, secTable: 4, secMemory: 5, secTag: 6,
+	secGlobal: 7, secExport: 8, secStart: 9, secElement: 10, secDataCount: 11, secCode: 12, secData: 13,
+}
+
+type state uint8
+
+const (
+	stHeader    state = iota // the 8-byte preamble
+	stSection                // between sections: an id and a size
+	stCount                  // a vector section's count
+	stEntry                  // one entry of a vector section
+	stElemItem               // one function index or expression of an element segment
+	stBodySize               // a function body's size (then its bytes are skipped)
+	stCustom                 // a custom section's name (then its bytes are skipped)
+	stSkip                   // bytes skipped up to skipEnd: a body, a data payload, a custom payload
+	stComponent              // everything after a component's header, not parsed
+	stDone                   // after an error
+)
+
+type funcType struct{ params, results []string }
+
+type globalType struct {
+	typ string
+	mut bool
+}
+
+// Parser checks the structure of a WebAssembly binary fed to it in chunks
+// of any size, in one pass and with bounded memory: it never reads twice and
+// never holds more than one entry (MaxEntry) of the input. Function bodies
+// and data payloads are skipped by size, not decoded. Use it as the io.Writer
+// beside the hash of an upload, then call Finish. A Parser is for one binary
+// and one goroutine.
+type Parser struct {
+	st   state
+	off  int64 // file offset of the next byte not yet consumed
+	pend []byte
+	need int // bytes pend must hold before decoding is worth retrying
+	err  error
+
+	// the section being parsed
+	sec      byte
+	secStart int64 // offset of the section's id byte
+	secEnd   int64 // offset just past it
+	lastRank int
+	seen     [14]bool
+	left     uint32 // entries still to read
+	index    uint32 // index of the next entry within its section
+	skipEnd  int64
+
+	// an element segment's items
+	elemExprs bool
+	elemLeft  uint32
+
+	types       []funcType
+	funcs       []uint32 // type index of each function, imported first
+	importFuncs uint32
+	globals     []globalType
+	tags        []uint32 // type index of each tag
+	exportNames map[string]struct{}
+	dataCount   *uint32
+	codeCount   uint32
+	features    map[string]bool
+
+	info Info
+}
+
+// NewParser returns a parser waiting for the first byte of a binary.
+func NewParser() *Parser {
+	return &Parser{exportNames: map[string]struct{}{}, features: map[string]bool{}}
+}
+
+func (p *Parser) errorf(at int64, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if p.st != stHeader && p.st != stSection && p.st != stComponent {
+		msg = fmt.Sprintf("section %d (%s) at byte %d: %s (byte %d)", p.sec, sectionNames[p.sec], p.secStart, msg, at)
+	} else {
+		msg = fmt.Sprintf("%s (byte %d)", msg, at)
+	}
+	return &FormatError{Offset: at, Msg: msg}
+}
+
+func (p *Parser) secName() string {
+	return fmt.Sprintf("section %d (%s) at byte %d", p.sec, sectionNames[p.sec], p.secStart)
+}
+
+// Write feeds the next bytes of the binary. It returns the first structural
+// error, and that error again on every later call; it never keeps p.
+func (p *Parser) Write(b []byte) (int, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	n := len(b)
+	for len(b) > 0 {
+		if len(p.pend) == 0 {
+			k, err := p.step(b)
+			if err != nil {
+				return p.fail(err)
+			}
+			b = b[k:]
+			if len(b) > 0 { // an entry cut by the chunk's end
+				p.pend = append(p.pend, b...)
+				b = nil
+			}
+			continue
+		}
+		// Complete the entry held in pend from b, no more than it needs
+		// (or a little, when how much is not known yet), so that once the
+		// entry is decoded the rest of b goes back to the copy-free path.
+		take := max(p.need-len(p.pend), 16)
+		take = min(take, len(b))
+		p.pend = append(p.pend, b[:take]...)
+		b = b[take:]
+		if len(p.pend) < p.need {
+			continue
+		}
+		k, err := p.step(p.pend)
+		if err != nil {
+			return p.fail(err)
+		}
+		p.pend = p.pend[:copy(p.pend, p.pend[k:])]
+	}
+	if len(p.pend) > MaxEntry {
+		return p.fail(p.errorf(p.off, "an entry longer than %d bytes", MaxEntry))
+	}
+	return n, nil
+}
+
+func (p *Parser) fail(err error) (int, error) {
+	p.err = err
+	p.st = stDone
+	p.pend = nil
+	return 0, err
+}
+
+// step consumes as many whole entries (and skipped bytes) from b as it can
+// and returns how many bytes that was; b[0] is the byte at p.off.
+func (p *Parser) step(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		switch p.st {
+		case stSkip:
+			k := int(min(int64(len(b)-n), p.skipEnd-p.off))
+			n += k
+			p.off += int64(k)
+			if p.off == p.skipEnd {
+				if err := p.afterSkip(); err != nil {
+					return n, err
+				}
+			}
+			continue
+		case stComponent:
+			p.off += int64(len(b) - n)
+			return len(b), nil
+		}
+		rest := b[n:]
+		limited := false // whether rest is cut at the section's end
+		if p.st != stHeader && p.st != stSection {
+			if remain := p.secEnd - p.off; int64(len(rest)) >= remain {
+				rest = rest[:remain]
+				limited = true
+			}
+		}
+		r := reader{b: rest, base: p.off, p: p}
+		prev := p.st
+		if err := p.entry(&r); err != nil {
+			return n, err
+		}
+		if r.err == errShort {
+			if limited || int64(r.need) > p.secEnd-p.off && p.st != stHeader && p.st != stSection {
+				return n, p.overrun()
+			}
+			if r.need > MaxEntry {
+				return n, p.errorf(p.off, "an entry of %d bytes, longer than the limit of %d", r.need, MaxEntry)
+			}
+			p.need = r.need
+			return n, nil
+		}
+		if r.err != nil {
+			return n, r.err
+		}
+		n += r.i
+		p.off += int64(r.i)
+		p.need = 0
+		if err := p.settle(prev); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// overrun reports an entry of the current section that does not end
+// before the section does.
+func (p *Parser) overrun() error {
+	switch p.st {
+	case stCount:
+		return p.errorf(p.off, "the section ends inside its entry count")
+	case stBodySize:
+		return p.errorf(p.off, "function %d's body size runs past the end of the section", p.importFuncs+p.index)
+	case stCustom:
+		return p.errorf(p.off, "the custom section's name runs past the end of the section")
+	case stElemItem:
+		return p.errorf(p.off, "element segment %d runs past the end of the section", p.index)
+	}
+	return p.errorf(p.off, "%s %d runs past the end of the section", entryName(p.sec), p.index)
+}
+
+func entryName(sec byte) string {
+	switch sec {
+	case secType:
+		return "type"
+	case secImport:
+		return "import"
+	case secFunction:
+		return "function declaration"
+	case secTable:
+		return "table"
+	case secMemory:
+		return "memory"
+	case secGlobal:
+		return "global"
+	case secExport:
+		return "export"
+	case secStart:
+		return "start function"
+	case secElement:
+		return "element segment"
+	case secData:
+		return "data segment"
+	case secDataCount:
+		return "data count"
+	case secTag:
+		return "tag"
+	case secCode:
+		return "function body"
+	}
+	return "entry"
+}
+
+// settle moves to the next state once an entry read in state prev is
+// done: the next entry, or the end of the section.
+func (p *Parser) settle(prev state) error {
+	if p.st == stSkip {
+		if p.off == p.skipEnd { // an empty payload: nothing to skip
+			return p.afterSkip()
+		}
+		return nil
+	}
+	switch prev {
+	case stCount:
+		p.st = stEntry
+		if p.sec == secCode {
+			p.st = stBodySize
+		}
+	case stEntry:
+		if p.sec == secElement && p.elemLeft > 0 {
+			p.st = stElemItem
+			return nil
+		}
+		p.index++
+		p.left--
+	case stElemItem:
+		if p.elemLeft > 0 {
+			return nil
+		}
+		p.st = stEntry
+		p.index++
+		p.left--
+	default:
+		return nil
+	}
+	return p.endOfEntries()
+}
+
+// endOfEntries closes the section when its last entry has been read.
+func (p *Parser) endOfEntries() error {
+	if p.left > 0 {
+		return nil
+	}
+	if p.off != p.secEnd {
+		return p.errorf(p.off, "%d bytes after the last entry, before the section's end at byte %d", p.secEnd-p.off, p.secEnd)
+	}
+	p.st = stSection
+	return nil
+}
+
+func (p *Parser) afterSkip() error {
+	switch p.sec {
+	case secCode:
+		p.index++
+		p.left--
+		p.st = stBodySize
+	case secData:
+		p.index++
+		p.left--
+		p.st = stEntry
+	default: // custom
+		p.st = stSection
+		return nil
+	}
+	return p.endOfEntries()
+}
+
+// Finish reports whether the bytes written form a whole, well-formed
+// binary, and what it holds. It is an error to call Write after Finish.
+func (p *Parser) Finish() (Info, error) {
+	if p.err != nil {
+		return Info{}, p.err
+	}
+	p.err = fmt.Errorf("wasm: Finish called twice: %w", errdefs.ErrInvalid)
+	end := p.off + int64(len(p.pend))
+	switch p.st {
+	case stHeader:
+		if end == 0 {
+			return Info{}, &FormatError{Msg: "the file is empty: a WebAssembly binary begins with an 8-byte header"}
+		}
+		return Info{}, &FormatError{Offset: end, Msg: fmt.Sprintf("the file is %d bytes, shorter than the 8-byte WebAssembly header", end)}
+	case stComponent:
+		return Info{Kind: KindComponent, Imports: []Import{}, Exports: []Export{}}, nil
+	case stSection:
+		if len(p.pend) > 0 {
+			return Info{}, &FormatError{Offset: p.off, Msg: fmt.Sprintf("the section header at byte %d is cut off by the end of the file", p.off)}
+		}
+	default:
+		if p.secEnd <= end {
+			// the section ends within the file, inside an entry
+			return Info{}, p.overrun()
+		}
+		return Info{}, &FormatError{Offset: p.secStart, Msg: fmt.Sprintf("%s runs %d bytes past the end of the file", p.secName(), p.secEnd-end)}
+	}
+	nfuncs := uint32(len(p.funcs)) - p.importFuncs
+	if !p.seen[secCode] && nfuncs > 0 {
+		return Info{}, &FormatError{Offset: end, Msg: fmt.Sprintf("the function section declares %d functions but there is no code section", nfuncs)}
+	}
+	if p.dataCount != nil && *p.dataCount > 0 && !p.seen[secData] {
+		return Info{}, &FormatError{Offset: end, Msg: fmt.Sprintf("the data count section declares %d data segments but there is no data section", *p.dataCount)}
+	}
+	info := p.info
+	info.Kind = KindModule
+	info.Functions = nfuncs
+	if info.Imports == nil {
+		info.Imports = []Import{}
+	}
+	if info.Exports == nil {
+		info.Exports = []Export{}
+	}
+	if len(p.info.Memories) > 1 {
+		p.features[FeatureMultiMemory] = true
+	}
+	if len(p.info.Tables) > 1 {
+		p.features[FeatureReferenceTypes] = true
+	}
+	for f := range p.features {
+		info.Features = append(info.Features, f)
+	}
+	slices.Sort(info.Features)
+	return info, nil
+}
+
+// Parse reads a whole binary from b; see Parser.
+func Parse(b []byte) (Info, error) {
+	p := NewParser()
+	if _, err := p.Write(b); err != nil {
+		return Info{}, err
+	}
+	return p.Finish()
+}
