@@ -113,14 +113,14 @@ func (p *Parser) entry(r *reader) error {
 
 // sectionHeader reads a section's id and size and checks its order.
 func (p *Parser) sectionHeader(r *reader) error {
+	at := p.off
 	id := r.byte()
+	if r.err == nil && int(id) >= len(sectionNames) {
+		return p.errorf(at, "unknown section id %d (nothing may follow the last section)", id)
+	}
 	size := r.u32()
 	if r.err != nil {
 		return nil
-	}
-	at := p.off
-	if int(id) >= len(sectionNames) {
-		return p.errorf(at, "unknown section id %d (nothing may follow the last section)", id)
 	}
 	p.sec = id
 	p.secStart = at
@@ -158,12 +158,12 @@ func (p *Parser) sectionHeader(r *reader) error {
 
 // minEntry is the fewest bytes one entry of each vector section takes.
 var minEntry = [...]int{
-	secType: 3, secImport: 4, secFunction: 1, secTable: 3, secMemory: 2, secGlobal: 4,
-	secExport: 3, secElement: 3, secCode: 1, secData: 3, secTag: 2,
+	secType: 3, secImport: 4, secFunction: 1, secTable: 3, secMemory: 2, secGlobal: 3,
+	secExport: 3, secElement: 3, secCode: 2, secData: 2, secTag: 2,
 }
 
 func (p *Parser) count(r *reader) error {
-	n := r.count(entryName(p.sec)+" entries", minEntry[p.sec], p.secEnd-p.off)
+	n := r.count(entryName(p.sec), minEntry[p.sec], p.secEnd-p.off)
 	if r.err != nil {
 		return nil
 	}

@@ -70,6 +70,7 @@ const (
 	stCustom                 // a custom section's name (then its bytes are skipped)
 	stSkip                   // bytes skipped up to skipEnd: a body, a data payload, a custom payload
 	stComponent              // everything after a component's header, not parsed
+	stExtra                  // the last entry read, the section not yet ended
 	stDone                   // after an error
 )
 
@@ -207,6 +208,8 @@ func (p *Parser) step(b []byte) (int, error) {
 		case stComponent:
 			p.off += int64(len(b) - n)
 			return len(b), nil
+		case stExtra:
+			return n, p.errorf(p.off, "%d bytes after the last entry, before the section's end at byte %d", p.secEnd-p.off, p.secEnd)
 		}
 		rest := b[n:]
 		limited := false // whether rest is cut at the section's end
@@ -333,7 +336,9 @@ func (p *Parser) endOfEntries() error {
 		return nil
 	}
 	if p.off != p.secEnd {
-		return p.errorf(p.off, "%d bytes after the last entry, before the section's end at byte %d", p.secEnd-p.off, p.secEnd)
+		// an error, but which one depends on whether the file ends first
+		p.st = stExtra
+		return nil
 	}
 	p.st = stSection
 	return nil

@@ -2,7 +2,6 @@ package wasm
 
 import (
 	"errors"
-	"math"
 	"unicode/utf8"
 )
 
@@ -164,9 +163,9 @@ func (r *reader) count(what string, minSize int, limit int64) uint32 {
 	if r.err != nil {
 		return 0
 	}
-	if int64(n)*int64(minSize) > limit-int64(r.i) {
+	if remain := limit - int64(r.i); int64(n)*int64(minSize) > remain {
 		r.i = at
-		r.fail("%s count %d needs at least %d bytes but only %d remain in the section", what, n, int64(n)*int64(minSize), limit-int64(r.i))
+		r.fail("%s count %d needs at least %d bytes but only %d remain in the section", what, n, int64(n)*int64(minSize), remain)
 		return 0
 	}
 	return n
@@ -178,11 +177,6 @@ func (r *reader) name(what string) string {
 	at := r.i
 	n := r.u32()
 	if r.err != nil {
-		return ""
-	}
-	if n > math.MaxInt32 {
-		r.i = at
-		r.fail("%s is %d bytes long", what, n)
 		return ""
 	}
 	b := r.bytes(int(n))
