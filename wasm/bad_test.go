@@ -58,7 +58,7 @@ func TestBadInput(t *testing.T) {
 		{"last section one byte too long", withSize(small(), 3, +1), "section 10 (code) at byte 30 runs 1 bytes past the end of the file"},
 		{"section one byte too short", withSize(small(), 0, -1), "section 1 (type) at byte 8: result count 1 needs at least 1 bytes but only 0 remain in the section"},
 		{"entry past the section", withSize((&Module{}).Add(SecType, Vec(FuncType(nil, nil))).Add(SecImport, Vec(Import("env", "f", 0, 0))), 1, -1),
-			"section 2 (import) at byte 12: import 0 runs past the end of the section"},
+			"section 2 (import) at byte 14: import 0 runs past the end of the section"},
 		{"code section too short", withSize(small(), 3, -1), "function 0's body is 7 bytes but only 6 remain"},
 		{"section past the end", append(header(), 0x01, 0xe8, 0x07, 0x01), "section 1 (type) at byte 8 runs 999 bytes past the end of the file"},
 		{"huge section size", append(header(), append([]byte{0x00}, huge...)...), "section 0 (custom) at byte 8 runs 4294967295 bytes past the end of the file"},
