@@ -65,7 +65,7 @@ func TestEverything(t *testing.T) {
 	if !slices.Equal(info.Features, wantFeatures) {
 		t.Errorf("features %q, want %q", info.Features, wantFeatures)
 	}
-	if !slices.Equal(info.CustomSections, []string{"first", "name", "last"}) {
+	if !slices.Equal(info.CustomSections, []string{"first", "notes", "last"}) {
 		t.Errorf("custom sections %q", info.CustomSections)
 	}
 	if info.Start == nil || *info.Start != 2 {

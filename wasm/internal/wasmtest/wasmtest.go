@@ -212,7 +212,7 @@ func Everything() *Module {
 		Body(),
 		Body(0x42, 1, 0x44, 0, 0, 0, 0, 0, 0, 0, 0),
 	))
-	m.Add(SecCustom, Name("name"), []byte{})
+	m.Add(SecCustom, Name("notes"), []byte{})
 	m.Add(SecData, Vec(
 		append(append([]byte{0}, I32Const(0)...), Name("hello")...),
 		append([]byte{1}, Name("passive")...),
