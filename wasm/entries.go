@@ -41,7 +41,7 @@ func (p *Parser) entry(r *reader) error {
 	case stBodySize:
 		return p.bodySize(r)
 	case stCustom:
-		name := r.name("the custom section's name")
+		name := r.name(what{format: "the custom section's name"})
 		if r.err != nil {
 			return nil
 		}
@@ -51,9 +51,9 @@ func (p *Parser) entry(r *reader) error {
 		return nil
 	case stElemItem:
 		if p.elemExprs {
-			p.constExpr(r, "an element expression")
+			p.constExpr(r, what{format: "an element expression"})
 		} else {
-			p.funcIndex(r, "element")
+			p.funcIndex(r, what{format: "element"})
 		}
 		if r.err == nil {
 			p.elemLeft--
@@ -87,14 +87,14 @@ func (p *Parser) entry(r *reader) error {
 		}
 	case secGlobal:
 		g := p.globalType(r)
-		p.constExpr(r, "a global's initializer")
+		p.constExpr(r, what{format: "a global's initializer"})
 		if r.err == nil {
 			p.globals = append(p.globals, g)
 		}
 	case secExport:
 		return p.exportEntry(r)
 	case secStart:
-		f := p.funcIndex(r, "the start section")
+		f := p.funcIndex(r, what{format: "the start section"})
 		if r.err == nil {
 			p.info.Start = &f
 		}
@@ -163,7 +163,7 @@ var minEntry = [...]int{
 }
 
 func (p *Parser) count(r *reader) error {
-	n := r.count(entryName(p.sec), minEntry[p.sec], p.secEnd-p.off)
+	n := r.count(what{format: entryName(p.sec)}, minEntry[p.sec], p.secEnd-p.off)
 	if r.err != nil {
 		return nil
 	}
@@ -211,8 +211,8 @@ func (p *Parser) typeEntry(r *reader) {
 		return
 	}
 	limit := p.secEnd - r.base
-	params := p.valTypes(r, "parameter", limit)
-	results := p.valTypes(r, "result", limit)
+	params := p.valTypes(r, what{format: "parameter"}, limit)
+	results := p.valTypes(r, what{format: "result"}, limit)
 	if r.err != nil {
 		return
 	}
@@ -222,8 +222,8 @@ func (p *Parser) typeEntry(r *reader) {
 	p.types = append(p.types, funcType{params, results})
 }
 
-func (p *Parser) valTypes(r *reader, what string, limit int64) []string {
-	n := r.count(what, 1, limit)
+func (p *Parser) valTypes(r *reader, w what, limit int64) []string {
+	n := r.count(w, 1, limit)
 	if r.err != nil {
 		return nil
 	}
@@ -378,7 +378,7 @@ func (p *Parser) tableEntry(r *reader) {
 			return
 		}
 		t := p.tableType(r)
-		p.constExpr(r, "a table's initializer")
+		p.constExpr(r, what{format: "a table's initializer"})
 		if r.err == nil {
 			p.info.Tables = append(p.info.Tables, t)
 		}
@@ -427,8 +427,8 @@ func (p *Parser) tagType(r *reader) uint32 {
 }
 
 func (p *Parser) importEntry(r *reader) error {
-	mod := r.name(fmt.Sprintf("import %d's module name", p.index))
-	name := r.name(fmt.Sprintf("import %d's name", p.index))
+	mod := r.name(what{"import %d's module name", p.index})
+	name := r.name(what{"import %d's name", p.index})
 	at := r.i
 	kind := r.byte()
 	if r.err != nil {
@@ -512,7 +512,7 @@ func (p *Parser) sig(t uint32) (params, results []string) {
 }
 
 func (p *Parser) exportEntry(r *reader) error {
-	name := r.name(fmt.Sprintf("export %d's name", p.index))
+	name := r.name(what{"export %d's name", p.index})
 	at := r.i
 	kind := r.byte()
 	idx := r.u32()
@@ -568,12 +568,12 @@ func (p *Parser) exportEntry(r *reader) error {
 	return nil
 }
 
-func (p *Parser) funcIndex(r *reader, what string) uint32 {
+func (p *Parser) funcIndex(r *reader, w what) uint32 {
 	at := r.i
 	f := r.u32()
 	if r.err == nil && f >= uint32(len(p.funcs)) {
 		r.i = at
-		r.fail("%s names function %d but there are %d", what, f, len(p.funcs))
+		r.fail("%s names function %d but there are %d", w, f, len(p.funcs))
 	}
 	return f
 }
@@ -581,7 +581,7 @@ func (p *Parser) funcIndex(r *reader, what string) uint32 {
 // constExpr skips a constant expression up to its end opcode, reading the
 // immediates of the instructions a constant expression may hold (core,
 // SIMD's v128.const, reference types, extended-const).
-func (p *Parser) constExpr(r *reader, what string) {
+func (p *Parser) constExpr(r *reader, what what) {
 	for r.err == nil {
 		at := r.i
 		op := r.byte()
@@ -653,7 +653,7 @@ func (p *Parser) elemSegment(r *reader) {
 		}
 	}
 	if active {
-		p.constExpr(r, fmt.Sprintf("element segment %d's offset", p.index))
+		p.constExpr(r, what{"element segment %d's offset", p.index})
 	} else {
 		p.features[FeatureBulkMemory] = true
 	}
@@ -669,7 +669,7 @@ func (p *Parser) elemSegment(r *reader) {
 			}
 		}
 	}
-	n := r.count(fmt.Sprintf("element segment %d's element", p.index), 1, p.secEnd-r.base)
+	n := r.count(what{"element segment %d's element", p.index}, 1, p.secEnd-r.base)
 	if r.err != nil {
 		return
 	}
@@ -685,6 +685,11 @@ func (p *Parser) dataSegment(r *reader) {
 	}
 	switch flags {
 	case 0:
+		if len(p.info.Memories) == 0 {
+			r.i = at
+			r.fail("data segment %d is for memory 0 but there are no memories", p.index)
+			return
+		}
 	case 1:
 		p.features[FeatureBulkMemory] = true
 	case 2:
@@ -700,7 +705,7 @@ func (p *Parser) dataSegment(r *reader) {
 		return
 	}
 	if flags != 1 {
-		p.constExpr(r, fmt.Sprintf("data segment %d's offset", p.index))
+		p.constExpr(r, what{"data segment %d's offset", p.index})
 	}
 	la := r.i
 	size := r.u32()

@@ -208,6 +208,31 @@ func (p *Parser) step(b []byte) (int, error) {
 		case stComponent:
 			p.off += int64(len(b) - n)
 			return len(b), nil
+		case stBodySize:
+			if k := p.bodies(b[n:]); k > 0 {
+				n += k
+				continue
+			}
+		case stEntry:
+			if p.sec == secFunction {
+				if k := p.funcDecls(b[n:]); k > 0 {
+					n += k
+					continue
+				}
+			}
+			if p.sec == secData {
+				if k := p.dataSegments(b[n:]); k > 0 {
+					n += k
+					continue
+				}
+			}
+		case stElemItem:
+			if !p.elemExprs {
+				if k := p.elemFuncs(b[n:]); k > 0 {
+					n += k
+					continue
+				}
+			}
 		case stExtra:
 			return n, p.errorf(p.off, "%d bytes after the last entry, before the section's end at byte %d", p.secEnd-p.off, p.secEnd)
 		}
@@ -245,6 +270,156 @@ func (p *Parser) step(b []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// bodies is the code section's fast path: it skips every function body
+// that lies whole in b, with no state change per body, and returns the
+// bytes it consumed. Anything unusual (a body cut by b's end, a size that
+// is too large, malformed or zero) it leaves to the general path, which
+// reports it.
+func (p *Parser) bodies(b []byte) int {
+	n := 0
+	for p.left > 0 {
+		var size uint64
+		k := 0
+		for ; k < 5 && n+k < len(b); k++ {
+			c := b[n+k]
+			size |= uint64(c&0x7f) << (7 * k)
+			if c&0x80 == 0 {
+				break
+			}
+		}
+		if k == 5 || n+k >= len(b) || k == 4 && b[n+k] > 0x0f {
+			break // cut short, too long, or unused bits: the general path says which
+		}
+		k++
+		end := n + k + int(size)
+		if size == 0 || int64(k)+int64(size) > p.secEnd-p.off || end > len(b) {
+			break
+		}
+		p.off += int64(end - n)
+		n = end
+		p.index++
+		p.left--
+	}
+	if n > 0 && p.left == 0 {
+		p.endOfEntries()
+	}
+	return n
+}
+
+// fastU32 decodes an unsigned LEB128 u32 at b[i:] when it is whole and
+// well-formed, returning its length (0 otherwise: the general path decides
+// what is wrong).
+func fastU32(b []byte, i int) (uint32, int) {
+	var v uint32
+	for k := 0; k < 5 && i+k < len(b); k++ {
+		c := b[i+k]
+		v |= uint32(c&0x7f) << (7 * k)
+		if c&0x80 == 0 {
+			if k == 4 && c > 0x0f {
+				return 0, 0
+			}
+			return v, k + 1
+		}
+	}
+	return 0, 0
+}
+
+// dataSegments is the data section's fast path: it skips every active
+// segment of memory 0 with an i32.const offset (what toolchains emit; Go
+// emits tens of thousands) that lies whole in b, and returns the bytes
+// consumed. Anything else goes to the general path.
+func (p *Parser) dataSegments(b []byte) int {
+	n := 0
+	limit := min(int64(len(b)), p.secEnd-p.off)
+	for p.left > 0 {
+		i := n
+		if int64(i+2) > limit || b[i] != 0 || b[i+1] != 0x41 || len(p.info.Memories) == 0 {
+			break
+		}
+		i += 2
+		// the offset: a signed LEB128 of at most 5 bytes, checked the
+		// simple way: only shapes that are plainly fine pass
+		k := 0
+		for ; k < 5 && int64(i+k) < limit && b[i+k]&0x80 != 0; k++ {
+		}
+		if k >= 4 || int64(i+k+1) >= limit { // 5-byte encodings go the careful way
+			break
+		}
+		i += k + 1
+		if b[i] != 0x0b {
+			break
+		}
+		i++
+		size, sk := fastU32(b[:limit], i)
+		if sk == 0 || int64(i+sk)+int64(size) > limit {
+			break
+		}
+		n = i + sk + int(size)
+		p.index++
+		p.left--
+	}
+	if n > 0 {
+		p.off += int64(n)
+		if p.left == 0 {
+			p.endOfEntries()
+		}
+	}
+	return n
+}
+
+// funcDecls is the function section's fast path: the type index of each
+// function, as many as lie whole in b.
+func (p *Parser) funcDecls(b []byte) int {
+	n := 0
+	limit := int(min(int64(len(b)), p.secEnd-p.off))
+	if p.index == 0 {
+		// the count is checked against the section's size: at most one
+		// element per byte left
+		p.funcs = slices.Grow(p.funcs, int(p.left))
+	}
+	for p.left > 0 {
+		t, k := fastU32(b[:limit], n)
+		if k == 0 || t >= uint32(len(p.types)) {
+			break
+		}
+		p.funcs = append(p.funcs, t)
+		n += k
+		p.index++
+		p.left--
+	}
+	if n > 0 {
+		p.off += int64(n)
+		if p.left == 0 {
+			p.endOfEntries()
+		}
+	}
+	return n
+}
+
+// elemFuncs is the fast path of an element segment's function indices.
+func (p *Parser) elemFuncs(b []byte) int {
+	n := 0
+	limit := int(min(int64(len(b)), p.secEnd-p.off))
+	for p.elemLeft > 0 {
+		f, k := fastU32(b[:limit], n)
+		if k == 0 || f >= uint32(len(p.funcs)) {
+			break
+		}
+		n += k
+		p.elemLeft--
+	}
+	if n > 0 {
+		p.off += int64(n)
+		if p.elemLeft == 0 {
+			p.st = stEntry
+			p.index++
+			p.left--
+			p.endOfEntries()
+		}
+	}
+	return n
 }
 
 // overrun reports an entry of the current section that does not end

@@ -2,6 +2,8 @@ package wasm
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -157,7 +159,7 @@ func (r *reader) sleb(bits uint) int64 {
 // count reads a vector's length and checks it against the bytes left in
 // the entry's limit, each element taking at least minSize bytes: a claimed
 // count never makes anyone allocate more than the input holds.
-func (r *reader) count(what string, minSize int, limit int64) uint32 {
+func (r *reader) count(what what, minSize int, limit int64) uint32 {
 	at := r.i
 	n := r.u32()
 	if r.err != nil {
@@ -173,7 +175,7 @@ func (r *reader) count(what string, minSize int, limit int64) uint32 {
 
 // name reads a length-prefixed UTF-8 name. The bytes are copied: the
 // slice belongs to the caller of Write.
-func (r *reader) name(what string) string {
+func (r *reader) name(what what) string {
 	at := r.i
 	n := r.u32()
 	if r.err != nil {
@@ -189,4 +191,19 @@ func (r *reader) name(what string) string {
 		return ""
 	}
 	return string(b)
+}
+
+// what names the thing being read, for error messages only: formatting it
+// costs nothing until an error needs it (a module has thousands of
+// segments and names).
+type what struct {
+	format string // may hold one %d, for index
+	index  uint32
+}
+
+func (w what) String() string {
+	if strings.Contains(w.format, "%d") {
+		return fmt.Sprintf(w.format, w.index)
+	}
+	return w.format
 }

@@ -135,4 +135,3 @@ func CheckBytes(ctx context.Context, b []byte) error {
 	}
 	return &InvalidError{Err: err}
 }
-
