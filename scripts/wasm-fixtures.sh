@@ -5,8 +5,9 @@
 # again. Other projects' binaries are never committed to this repository.
 #
 # Cache: $GPMD_TEST_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/gpmd-test.
-# Layout: <cache>/npm/<tarball>.tgz and <cache>/wasm/<file>.wasm, the paths
-# wasm/internal/fixtures reads.
+# Layout: <cache>/npm/<tarball>.tgz and <cache>/wasm/<file>.wasm, where
+# wasm/internal/wasmtest (CacheDir, Real) finds them. A test that needs a
+# file that is missing fails and names `make wasm-fixtures`.
 set -eu
 
 # Pinned versions: the tests compare exact import/export lists with node's,
