@@ -48,6 +48,9 @@ func (p *Parser) entry(r *reader) error {
 		p.info.CustomSections = append(p.info.CustomSections, name)
 		p.st = stSkip
 		p.skipEnd = p.secEnd
+		if name == "target_features" {
+			p.targetFeatures = []byte{}
+		}
 		return nil
 	case stElemItem:
 		if p.elemExprs {
@@ -719,4 +722,51 @@ func (p *Parser) dataSegment(r *reader) {
 	}
 	p.st = stSkip
 	p.skipEnd = r.base + int64(r.i) + int64(size)
+}
+
+// maxTargetFeatures bounds the target_features section the parser reads;
+// a larger one is ignored (LLVM writes a few hundred bytes).
+const maxTargetFeatures = 4 << 10
+
+// toolchainFeatures maps the names of LLVM's target_features section to
+// Info's; features only instructions use (atomics, sign extension) are
+// seen this way, when the toolchain says so.
+var toolchainFeatures = map[string]string{
+	"atomics": FeatureThreads, "shared-mem": FeatureThreads, "simd128": FeatureSIMD,
+	"multivalue": FeatureMultiValue, "exception-handling": FeatureExceptions,
+	"multimemory": FeatureMultiMemory, "memory64": FeatureMemory64,
+	"reference-types": FeatureReferenceTypes, "bulk-memory": FeatureBulkMemory,
+	"mutable-globals": FeatureMutableGlobals, "extended-const": FeatureExtendedConst,
+	"sign-ext": FeatureSignExt, "nontrapping-fptoint": FeatureNontrappingFPToInt,
+	"tail-call": FeatureTailCall,
+}
+
+// readTargetFeatures adds the features a target_features custom section
+// lists as used ('+') or required ('='). A custom section never makes a
+// module invalid, so a malformed one is ignored.
+func (p *Parser) readTargetFeatures() {
+	b := p.targetFeatures
+	p.targetFeatures = nil
+	if len(b) >= maxTargetFeatures {
+		return
+	}
+	r := reader{b: b, p: p}
+	n := r.count(what{format: "target feature"}, 2, int64(len(b)))
+	var found []string
+	for range n {
+		prefix := r.byte()
+		name := r.name(what{format: "target feature"})
+		if r.err != nil {
+			return
+		}
+		if f, ok := toolchainFeatures[name]; ok && (prefix == '+' || prefix == '=') {
+			found = append(found, f)
+		}
+	}
+	if r.err != nil || r.i != len(b) {
+		return
+	}
+	for _, f := range found {
+		p.features[f] = true
+	}
 }

@@ -42,8 +42,10 @@ type Info struct {
 	// CustomSections holds the names of the custom sections in binary order.
 	CustomSections []string `json:"custom_sections,omitempty"`
 	// Features are the proposals the structure shows are used, sorted (see
-	// the Feature constants). Instructions inside function bodies are not
-	// scanned, so a feature used only there is not listed.
+	// the Feature constants), plus those a toolchain's target_features
+	// custom section lists as used. Instructions inside function bodies
+	// are not scanned, so a feature used only there and not listed by the
+	// toolchain is not seen.
 	Features []string `json:"features,omitempty"`
 }
 
@@ -60,6 +62,12 @@ const (
 	FeatureMutableGlobals = "mutable-globals"     // a mutable global imported or exported
 	FeatureExtendedConst  = "extended-const"      // add/sub/mul in a constant expression
 	FeatureFunctionRefs   = "function-references" // typed (ref $t) value types
+
+	// Seen only in a target_features custom section (LLVM's): these live
+	// in instructions.
+	FeatureSignExt            = "sign-ext"
+	FeatureNontrappingFPToInt = "nontrapping-fptoint"
+	FeatureTailCall           = "tail-call"
 )
 
 // Import is one import, in the order of the binary.

@@ -117,6 +117,8 @@ type Parser struct {
 	dataCount   *uint32
 	codeCount   uint32
 	features    map[string]bool
+	// the payload of a target_features custom section, while it is read
+	targetFeatures []byte
 
 	info Info
 }
@@ -197,6 +199,9 @@ func (p *Parser) step(b []byte) (int, error) {
 		switch p.st {
 		case stSkip:
 			k := int(min(int64(len(b)-n), p.skipEnd-p.off))
+			if p.targetFeatures != nil && len(p.targetFeatures)+k <= maxTargetFeatures {
+				p.targetFeatures = append(p.targetFeatures, b[n:n+k]...)
+			}
 			n += k
 			p.off += int64(k)
 			if p.off == p.skipEnd {
@@ -531,6 +536,9 @@ func (p *Parser) afterSkip() error {
 		p.st = stEntry
 	default: // custom
 		p.st = stSection
+		if p.targetFeatures != nil {
+			p.readTargetFeatures()
+		}
 		return nil
 	}
 	return p.endOfEntries()

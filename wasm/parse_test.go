@@ -245,3 +245,21 @@ func TestTruncatedRealModules(t *testing.T) {
 		}
 	}
 }
+
+func TestTargetFeatures(t *testing.T) {
+	tf := Vec(append([]byte{'+'}, Name("atomics")...), append([]byte{'-'}, Name("simd128")...),
+		append([]byte{'='}, Name("tail-call")...), append([]byte{'+'}, Name("unknown-thing")...))
+	info := mustParse(t, (&Module{}).Add(SecCustom, Name("target_features"), tf).Bytes())
+	if want := []string{wasm.FeatureTailCall, wasm.FeatureThreads}; !slices.Equal(info.Features, want) {
+		t.Errorf("features %q, want %q", info.Features, want)
+	}
+	// a custom section never makes a module invalid: a malformed one is ignored
+	info = mustParse(t, (&Module{}).Add(SecCustom, Name("target_features"), []byte{5, '+', 0xff}).Bytes())
+	if len(info.Features) != 0 {
+		t.Errorf("features from a malformed section: %q", info.Features)
+	}
+	ffmpeg := mustParse(t, RealBytes(t, "ffmpeg-core.wasm"))
+	if !slices.Contains(ffmpeg.Features, wasm.FeatureThreads) {
+		t.Errorf("ffmpeg-core.wasm uses atomics, features %q", ffmpeg.Features)
+	}
+}
