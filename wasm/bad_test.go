@@ -3,8 +3,10 @@ package wasm_test
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/wasm"
@@ -164,4 +166,27 @@ func TestHugeCountAllocatesLittle(t *testing.T) {
 		t.Errorf("a refused 20-byte file cost %v allocations and %d bytes per parse", allocs, perRun)
 	}
 	t.Logf("%v allocations, %d bytes per parse", allocs, perRun)
+}
+
+// A long entry whose length is known only at its end (a constant
+// expression of 256 KiB) fed in small chunks is decoded a bounded number
+// of times, not once per chunk.
+func TestLongEntryInSmallChunks(t *testing.T) {
+	expr := []byte{0x41, 0}
+	for len(expr) < 256<<10 {
+		expr = append(expr, 0x41, 1, 0x6a) // i32.const 1; i32.add
+	}
+	expr = append(expr, 0x0b)
+	b := (&Module{}).Add(SecGlobal, Vec(append([]byte{I32, 0}, expr...))).Bytes()
+	start := time.Now()
+	info, err := feed(b, func() int { return 100 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(info.Features, wasm.FeatureExtendedConst) {
+		t.Errorf("features %q", info.Features)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a 256 KiB entry in 100-byte chunks took %v", d)
+	}
 }

@@ -162,10 +162,10 @@ func (p *Parser) Write(b []byte) (int, error) {
 			}
 			continue
 		}
-		// Complete the entry held in pend from b, no more than it needs
-		// (or a little, when how much is not known yet), so that once the
-		// entry is decoded the rest of b goes back to the copy-free path.
-		take := max(p.need-len(p.pend), 16)
+		// Complete the entry held in pend from b, no more than it needs,
+		// so that once the entry is decoded the rest of b goes back to the
+		// copy-free path.
+		take := p.need - len(p.pend)
 		take = min(take, len(b))
 		p.pend = append(p.pend, b[:take]...)
 		b = b[take:]
@@ -261,7 +261,10 @@ func (p *Parser) step(b []byte) (int, error) {
 			if r.need > MaxEntry {
 				return n, p.errorf(p.off, "an entry of %d bytes, longer than the limit of %d", r.need, MaxEntry)
 			}
-			p.need = r.need
+			// Wait for what the entry needs, and when that is not known (an
+			// expression read op by op) for twice what is at hand: an entry
+			// is then decoded O(log size) times, not once per chunk.
+			p.need = max(r.need, min(2*len(rest), MaxEntry), 16)
 			return n, nil
 		}
 		if r.err != nil {
@@ -549,6 +552,15 @@ func (p *Parser) afterSkip() error {
 func (p *Parser) Finish() (Info, error) {
 	if p.err != nil {
 		return Info{}, p.err
+	}
+	if len(p.pend) > 0 && p.st != stComponent {
+		// what waited for more bytes than came
+		k, err := p.step(p.pend)
+		if err != nil {
+			p.fail(err)
+			return Info{}, err
+		}
+		p.pend = p.pend[k:]
 	}
 	p.err = fmt.Errorf("wasm: Finish called twice: %w", errdefs.ErrInvalid)
 	end := p.off + int64(len(p.pend))
