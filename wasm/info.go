@@ -90,11 +90,14 @@ type Import struct {
 
 // Export is one export, in the order of the binary. Func and tag exports
 // carry the types of the function or tag they name, global exports its
-// value type, memory and table exports their limits.
+// value type, memory and table exports their limits. A func export's JSON
+// is exactly GMP's: name, kind, params, results.
 type Export struct {
-	Name    string   `json:"name"`
-	Kind    string   `json:"kind"`
-	Index   uint32   `json:"index"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Index is the function's (table's, ...) index in its index space;
+	// not in the JSON, which is GMP's MODULE_INFO entry.
+	Index   uint32   `json:"-"`
 	Params  []string `json:"params,omitzero"`
 	Results []string `json:"results,omitzero"`
 	Type    string   `json:"type,omitempty"`

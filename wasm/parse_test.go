@@ -101,7 +101,7 @@ func TestJSONMatchesGMP(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"kind":"module","imports":[{"module":"env","name":"log","kind":"func","params":["i32"],"results":[]}],` +
-		`"exports":[{"name":"add","kind":"func","index":1,"params":["i32","i32"],"results":["i32"]}]}`
+		`"exports":[{"name":"add","kind":"func","params":["i32","i32"],"results":["i32"]}]}`
 	if string(got) != want {
 		t.Errorf("JSON\n got %s\nwant %s", got, want)
 	}
