@@ -190,3 +190,21 @@ func TestLongEntryInSmallChunks(t *testing.T) {
 		t.Errorf("a 256 KiB entry in 100-byte chunks took %v", d)
 	}
 }
+
+// The parser holds entries, never the module: parsing the 32 MB
+// ffmpeg-core.wasm in 32 KiB chunks allocates a small fraction of it.
+func TestBoundedMemoryOnRealModule(t *testing.T) {
+	b := RealBytes(t, "ffmpeg-core.wasm")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if _, err := feed(b, func() int { return 32 << 10 }); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	if alloc > 2<<20 {
+		t.Errorf("parsing %d bytes allocated %d bytes", len(b), alloc)
+	}
+	t.Logf("parsing %d bytes allocated %d bytes", len(b), alloc)
+}
