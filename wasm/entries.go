@@ -438,6 +438,9 @@ func (p *Parser) importEntry(r *reader) error {
 		return nil
 	}
 	im := Import{Module: mod, Name: name}
+	// commit records the import in its index space, once the whole entry
+	// has been read.
+	var commit func()
 	switch kind {
 	case 0x00:
 		im.Kind = ExternFunc
@@ -449,32 +452,26 @@ func (p *Parser) importEntry(r *reader) error {
 			return p.errorf(r.base+int64(at), "import %d (%s.%s) has type %d but there are %d types", p.index, mod, name, t, len(p.types))
 		}
 		im.Params, im.Results = p.sig(t)
-		defer func() {
-			if r.err == nil {
-				p.funcs = append(p.funcs, t)
-				p.importFuncs++
-			}
-		}()
+		commit = func() {
+			p.funcs = append(p.funcs, t)
+			p.importFuncs++
+		}
 	case 0x01:
 		im.Kind = ExternTable
 		t := p.tableType(r)
 		t.Imported = true
 		im.Type, im.Limits = t.Type, &t.Limits
-		defer func() {
-			if r.err == nil {
-				p.info.Tables = append(p.info.Tables, t)
-			}
-		}()
+		commit = func() {
+			p.info.Tables = append(p.info.Tables, t)
+		}
 	case 0x02:
 		im.Kind = ExternMemory
 		l := p.limits(r, true)
 		l.Imported = true
 		im.Limits = &l
-		defer func() {
-			if r.err == nil {
-				p.info.Memories = append(p.info.Memories, l)
-			}
-		}()
+		commit = func() {
+			p.info.Memories = append(p.info.Memories, l)
+		}
 	case 0x03:
 		im.Kind = ExternGlobal
 		g := p.globalType(r)
@@ -482,11 +479,9 @@ func (p *Parser) importEntry(r *reader) error {
 		if g.mut {
 			p.features[FeatureMutableGlobals] = true
 		}
-		defer func() {
-			if r.err == nil {
-				p.globals = append(p.globals, g)
-			}
-		}()
+		commit = func() {
+			p.globals = append(p.globals, g)
+		}
 	case 0x04:
 		im.Kind = ExternTag
 		t := p.tagType(r)
@@ -494,17 +489,17 @@ func (p *Parser) importEntry(r *reader) error {
 			im.Params, im.Results = p.sig(t)
 			p.features[FeatureExceptions] = true
 		}
-		defer func() {
-			if r.err == nil {
-				p.tags = append(p.tags, t)
-			}
-		}()
+		commit = func() {
+			p.tags = append(p.tags, t)
+		}
 	default:
 		return p.errorf(r.base+int64(at), "import %d (%s.%s) has unknown kind 0x%02x", p.index, mod, name, kind)
 	}
-	if r.err == nil {
-		p.info.Imports = append(p.info.Imports, im)
+	if r.err != nil {
+		return nil
 	}
+	commit()
+	p.info.Imports = append(p.info.Imports, im)
 	return nil
 }
 
