@@ -148,27 +148,26 @@ func (p *Parser) Write(b []byte) (int, error) {
 	if p.err != nil {
 		return 0, p.err
 	}
-	n := len(b)
-	for len(b) > 0 {
+	pos := 0
+	tail := 0 // how many of pend's last bytes were taken from b
+	for pos < len(b) {
 		if len(p.pend) == 0 {
-			k, err := p.step(b)
+			k, err := p.step(b[pos:])
 			if err != nil {
 				return p.fail(err)
 			}
-			b = b[k:]
-			if len(b) > 0 { // an entry cut by the chunk's end
-				p.pend = append(p.pend, b...)
-				b = nil
+			pos += k
+			if pos < len(b) { // an entry cut by the chunk's end
+				p.pend = append(p.pend, b[pos:]...)
+				pos = len(b)
 			}
 			continue
 		}
-		// Complete the entry held in pend from b, no more than it needs,
-		// so that once the entry is decoded the rest of b goes back to the
-		// copy-free path.
-		take := p.need - len(p.pend)
-		take = min(take, len(b))
-		p.pend = append(p.pend, b[:take]...)
-		b = b[take:]
+		// Complete the entry held in pend from b.
+		take := min(p.need-len(p.pend), len(b)-pos)
+		p.pend = append(p.pend, b[pos:pos+take]...)
+		pos += take
+		tail += take
 		if len(p.pend) < p.need {
 			continue
 		}
@@ -176,12 +175,21 @@ func (p *Parser) Write(b []byte) (int, error) {
 		if err != nil {
 			return p.fail(err)
 		}
+		if left := len(p.pend) - k; k > 0 && left <= tail {
+			// What step left is b's own bytes: give them back, so the
+			// rest of b goes the copy-free way.
+			pos -= left
+			p.pend = p.pend[:0]
+			tail = 0
+			continue
+		}
 		p.pend = p.pend[:copy(p.pend, p.pend[k:])]
+		tail = min(tail, len(p.pend))
 	}
 	if len(p.pend) > MaxEntry {
 		return p.fail(p.errorf(p.off, "an entry longer than %d bytes", MaxEntry))
 	}
-	return n, nil
+	return len(b), nil
 }
 
 func (p *Parser) fail(err error) (int, error) {
