@@ -151,10 +151,10 @@ func (p *Parser) sectionHeader(r *reader) error {
 		p.st = stEntry
 	}
 	if id == secDataCount {
-		p.features[FeatureBulkMemory] = true
+		p.feature(FeatureBulkMemory)
 	}
 	if id == secTag {
-		p.features[FeatureExceptions] = true
+		p.feature(FeatureExceptions)
 	}
 	return nil
 }
@@ -220,7 +220,7 @@ func (p *Parser) typeEntry(r *reader) {
 		return
 	}
 	if len(results) > 1 {
-		p.features[FeatureMultiValue] = true
+		p.feature(FeatureMultiValue)
 	}
 	p.types = append(p.types, funcType{params, results})
 }
@@ -260,7 +260,7 @@ func (p *Parser) valType(r *reader) string {
 	}
 	if t, ok := numTypes[c]; ok {
 		if c == 0x7b {
-			p.features[FeatureSIMD] = true
+			p.feature(FeatureSIMD)
 		}
 		return t
 	}
@@ -276,7 +276,7 @@ func (p *Parser) refType(r *reader) string {
 	}
 	if h, ok := heapTypes[c]; ok {
 		if c != 0x70 {
-			p.features[FeatureReferenceTypes] = true
+			p.feature(FeatureReferenceTypes)
 		}
 		return h[1]
 	}
@@ -285,7 +285,7 @@ func (p *Parser) refType(r *reader) string {
 		if r.err != nil {
 			return ""
 		}
-		p.features[FeatureFunctionRefs] = true
+		p.feature(FeatureFunctionRefs)
 		if c == 0x63 {
 			return "(ref null " + ht + ")"
 		}
@@ -337,7 +337,7 @@ func (p *Parser) limits(r *reader, mem bool) Limits {
 	bits := uint(32)
 	if l.Is64 {
 		bits = 64
-		p.features[FeatureMemory64] = true
+		p.feature(FeatureMemory64)
 	}
 	l.Min = r.uleb(bits)
 	if flags&1 != 0 {
@@ -358,7 +358,7 @@ func (p *Parser) limits(r *reader, mem bool) Limits {
 			r.fail("a shared memory needs a maximum")
 			return Limits{}
 		}
-		p.features[FeatureThreads] = true
+		p.feature(FeatureThreads)
 	}
 	return l
 }
@@ -477,7 +477,7 @@ func (p *Parser) importEntry(r *reader) error {
 		g := p.globalType(r)
 		im.Type, im.Mutable = g.typ, g.mut
 		if g.mut {
-			p.features[FeatureMutableGlobals] = true
+			p.feature(FeatureMutableGlobals)
 		}
 		commit = func() {
 			p.globals = append(p.globals, g)
@@ -487,7 +487,7 @@ func (p *Parser) importEntry(r *reader) error {
 		t := p.tagType(r)
 		if r.err == nil {
 			im.Params, im.Results = p.sig(t)
-			p.features[FeatureExceptions] = true
+			p.feature(FeatureExceptions)
 		}
 		commit = func() {
 			p.tags = append(p.tags, t)
@@ -547,7 +547,7 @@ func (p *Parser) exportEntry(r *reader) error {
 			g := p.globals[idx]
 			ex.Type, ex.Mutable = g.typ, g.mut
 			if g.mut {
-				p.features[FeatureMutableGlobals] = true
+				p.feature(FeatureMutableGlobals)
 			}
 		}
 	case 0x04:
@@ -602,11 +602,11 @@ func (p *Parser) constExpr(r *reader, what what) {
 			}
 		case 0xd0: // ref.null
 			p.heapType(r)
-			p.features[FeatureReferenceTypes] = true
+			p.feature(FeatureReferenceTypes)
 		case 0xd2: // ref.func
 			p.funcIndex(r, what)
 		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // i32/i64 add, sub, mul
-			p.features[FeatureExtendedConst] = true
+			p.feature(FeatureExtendedConst)
 		case 0xfd:
 			sub := r.u32()
 			if r.err == nil && sub != 12 {
@@ -615,7 +615,7 @@ func (p *Parser) constExpr(r *reader, what what) {
 				return
 			}
 			r.bytes(16)
-			p.features[FeatureSIMD] = true
+			p.feature(FeatureSIMD)
 		default:
 			if r.err == nil {
 				r.i = at
@@ -647,13 +647,13 @@ func (p *Parser) elemSegment(r *reader) {
 			return
 		}
 		if t != 0 {
-			p.features[FeatureReferenceTypes] = true
+			p.feature(FeatureReferenceTypes)
 		}
 	}
 	if active {
 		p.constExpr(r, what{"element segment %d's offset", p.index})
 	} else {
-		p.features[FeatureBulkMemory] = true
+		p.feature(FeatureBulkMemory)
 	}
 	if flags&3 != 0 { // an element kind or reference type follows
 		if flags&4 != 0 {
@@ -689,7 +689,7 @@ func (p *Parser) dataSegment(r *reader) {
 			return
 		}
 	case 1:
-		p.features[FeatureBulkMemory] = true
+		p.feature(FeatureBulkMemory)
 	case 2:
 		m := r.u32()
 		if r.err == nil && m >= uint32(len(p.info.Memories)) {
@@ -762,6 +762,6 @@ func (p *Parser) readTargetFeatures() {
 		return
 	}
 	for _, f := range found {
-		p.features[f] = true
+		p.feature(f)
 	}
 }

@@ -90,12 +90,14 @@ func FuzzParse(f *testing.F) {
 			seed = seed*31 + uint64(s)
 		}
 		rng := rand.New(rand.NewPCG(seed, 1))
-		got, err := feed(b, func() int { return rng.IntN(24) + 1 })
-		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
-			t.Fatalf("chunked error %v, whole error %v", err, wantErr)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("chunked info differs:\n got %+v\nwant %+v", got, want)
+		for _, most := range []int{24, 300} {
+			got, err := feed(b, func() int { return rng.IntN(most) + 1 })
+			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("chunks up to %d: error %v, whole error %v", most, err, wantErr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("chunks up to %d: info differs:\n got %+v\nwant %+v", most, got, want)
+			}
 		}
 	})
 }

@@ -116,7 +116,7 @@ type Parser struct {
 	exportNames map[string]struct{}
 	dataCount   *uint32
 	codeCount   uint32
-	features    map[string]bool
+	features    []string // a set: few, so a slice beats a map
 	// the payload of a target_features custom section, while it is read
 	targetFeatures []byte
 
@@ -125,7 +125,7 @@ type Parser struct {
 
 // NewParser returns a parser waiting for the first byte of a binary.
 func NewParser() *Parser {
-	return &Parser{exportNames: map[string]struct{}{}, features: map[string]bool{}}
+	return &Parser{exportNames: map[string]struct{}{}}
 }
 
 func (p *Parser) errorf(at int64, format string, args ...any) error {
@@ -608,16 +608,20 @@ func (p *Parser) Finish() (Info, error) {
 		info.Exports = []Export{}
 	}
 	if len(p.info.Memories) > 1 {
-		p.features[FeatureMultiMemory] = true
+		p.feature(FeatureMultiMemory)
 	}
 	if len(p.info.Tables) > 1 {
-		p.features[FeatureReferenceTypes] = true
+		p.feature(FeatureReferenceTypes)
 	}
-	for f := range p.features {
-		info.Features = append(info.Features, f)
-	}
-	slices.Sort(info.Features)
+	info.Features = slices.Sorted(slices.Values(p.features))
 	return info, nil
+}
+
+// feature records that the module uses feature f.
+func (p *Parser) feature(f string) {
+	if !slices.Contains(p.features, f) {
+		p.features = append(p.features, f)
+	}
 }
 
 // Parse reads a whole binary from b; see Parser.
