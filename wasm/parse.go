@@ -556,7 +556,8 @@ func (p *Parser) afterSkip() error {
 }
 
 // Finish reports whether the bytes written form a whole, well-formed
-// binary, and what it holds. It is an error to call Write after Finish.
+// binary, and what it holds. Write and Finish after Finish return an
+// error.
 func (p *Parser) Finish() (Info, error) {
 	if p.err != nil {
 		return Info{}, p.err
@@ -570,7 +571,7 @@ func (p *Parser) Finish() (Info, error) {
 		}
 		p.pend = p.pend[k:]
 	}
-	p.err = fmt.Errorf("wasm: Finish called twice: %w", errdefs.ErrInvalid)
+	p.err = fmt.Errorf("wasm: parser used after Finish: %w", errdefs.ErrInvalid)
 	end := p.off + int64(len(p.pend))
 	switch p.st {
 	case stHeader:
