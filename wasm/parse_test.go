@@ -263,3 +263,33 @@ func TestTargetFeatures(t *testing.T) {
 		t.Errorf("ffmpeg-core.wasm uses atomics, features %q", ffmpeg.Features)
 	}
 }
+
+// Reference types beyond funcref and externref take their text-format
+// spelling; 64-bit memories and tables their limits.
+func TestTypedReferencesAndMemory64(t *testing.T) {
+	m := &Module{}
+	m.Add(SecType, Vec(
+		FuncType(nil, nil),
+		[]byte{0x60, 3, 0x63, 0x00, 0x64, 0x70, 0x6e, 1, 0x69}, // three typed references -> exnref
+	))
+	m.Add(SecImport, Vec(
+		Import("env", "f", 0, 1),
+		Import("env", "mem", 2, 0x05, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02), // i64 limits, max 2^36
+		Import("env", "t", 1, 0x64, 0x00, 0x04, 3),                           // (ref 0), table64
+	))
+	info := mustParse(t, m.Bytes())
+	if got := info.Imports[0].Signature(); got != "f((ref null 0), (ref func), anyref) -> exnref" {
+		t.Errorf("signature %q", got)
+	}
+	mem := info.Memories[0]
+	if !mem.Is64 || mem.Min != 1 || mem.Max == nil || *mem.Max != 1<<36 {
+		t.Errorf("memory %+v", mem)
+	}
+	if tb := info.Tables[0]; tb.Type != "(ref 0)" || !tb.Is64 || tb.Min != 3 {
+		t.Errorf("table %+v", tb)
+	}
+	want := []string{wasm.FeatureFunctionRefs, wasm.FeatureMemory64, wasm.FeatureReferenceTypes}
+	if !slices.Equal(info.Features, want) {
+		t.Errorf("features %q, want %q", info.Features, want)
+	}
+}
