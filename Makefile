@@ -17,13 +17,13 @@ FUZZTIME     ?= 30s
 # Fuzz targets, as <package dir>:<FuzzFunc>. A crasher that `go test
 # -fuzz` finds is written under <package dir>/testdata/fuzz/<FuzzFunc>/ and
 # from then on runs as a regression case in every `make test`: commit it.
-FUZZ_TARGETS ?= ./gmp:FuzzDecoder ./gmp:FuzzServer
+FUZZ_TARGETS ?= ./gmp:FuzzDecoder ./gmp:FuzzServer ./wasm:FuzzParse ./wasm:FuzzUnmarshalInfo
 # make crashtest: kill -9 rounds (issue 5).
 CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples
+.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples wasm-fixtures
 
 help:
 	@echo "make build      build $(BIN)"
@@ -35,6 +35,7 @@ help:
 	@echo "make lint       go vet and gofmt"
 	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
+	@echo "make wasm-fixtures  npm pack the real modules the wasm tests use into the test cache"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
 	@echo "make tools      build the registry and oras test tools from the module proxy (cached; see scripts/build-tools.sh)"
 
@@ -50,7 +51,12 @@ examples:
 run: build
 	./$(BIN) start --foreground
 
-test: tools
+# The wasm tests read real modules (sql.js, esbuild-wasm, @ffmpeg/core) from a
+# cache outside the repository; see scripts/wasm-fixtures.sh.
+wasm-fixtures:
+	./scripts/wasm-fixtures.sh
+
+test: tools wasm-fixtures
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 bench:
