@@ -216,19 +216,24 @@ func (v *view) sortedLocked() ([]RemoteNode, []string) {
 	if v.nodes != nil {
 		return v.nodes, v.names
 	}
-	nodes := make([]RemoteNode, 0, 64)
+	type named struct {
+		full string
+		node RemoteNode
+	}
+	all := make([]named, 0, 64)
 	for n := range v.st.served {
 		if n.Discoverable {
-			nodes = append(nodes, n)
+			all = append(all, named{n.FullName(), n})
 		}
 	}
 	// Sorted as the strings name@device compare (GMP.md: the NODES list
 	// is sorted as a whole), so a caller merges them with its local names
 	// by plain string order.
-	slices.SortFunc(nodes, func(a, b RemoteNode) int { return cmp.Compare(a.FullName(), b.FullName()) })
-	names := make([]string, len(nodes))
-	for i, n := range nodes {
-		names[i] = n.FullName()
+	slices.SortFunc(all, func(a, b named) int { return cmp.Compare(a.full, b.full) })
+	nodes := make([]RemoteNode, len(all))
+	names := make([]string, len(all))
+	for i, n := range all {
+		nodes[i], names[i] = n.node, n.full
 	}
 	v.nodes, v.names = nodes, names
 	return nodes, names

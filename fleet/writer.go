@@ -103,15 +103,7 @@ func (w *writer) bind(ctx context.Context) error {
 	defer cancel()
 	kv, err := w.js.KeyValue(ctx, f.cfg.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		cfg := jetstream.KeyValueConfig{
-			Bucket:         f.cfg.Bucket,
-			Description:    "GPMD fleet: device and node entries (issue 13)",
-			History:        1,
-			TTL:            f.cfg.Expiry,
-			MaxValueSize:   MaxValueSize,
-			Storage:        jetstream.FileStorage,
-			LimitMarkerTTL: f.cfg.Expiry,
-		}
+		cfg := BucketConfig(f.cfg.Bucket, f.cfg.Expiry)
 		kv, err = w.js.CreateKeyValue(ctx, cfg)
 		if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
 			cfg.LimitMarkerTTL = 0
@@ -140,6 +132,23 @@ func (w *writer) bind(ctx context.Context) error {
 	f.mu.Unlock()
 	w.kv = kv
 	return nil
+}
+
+// BucketConfig is the bucket a Fleet creates when it finds none: one value
+// per key, max age = expiry, values up to MaxValueSize, and limit markers
+// (nats-server 2.11+) so that expiry reaches every watcher as a delete.
+// An operator who denies devices the right to create streams creates the
+// bucket with it (or its equivalent in the nats CLI, docs/fleet.md).
+func BucketConfig(bucket string, expiry time.Duration) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:         bucket,
+		Description:    "GPMD fleet: device and node entries (issue 13)",
+		History:        1,
+		TTL:            expiry,
+		MaxValueSize:   MaxValueSize,
+		Storage:        jetstream.FileStorage,
+		LimitMarkerTTL: expiry,
+	}
 }
 
 // startWatch replaces the watcher with a new generation: its initial
