@@ -19,7 +19,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean
+.PHONY: help build run test bench lint install fuzz crashtest clean nats-server-bin
 
 help:
 	@echo "make build      build $(BIN)"
@@ -30,6 +30,7 @@ help:
 	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
+	@echo "make nats-server-bin  build nats-server for the fleet e2e tests into the test cache"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gpmd
@@ -60,6 +61,11 @@ fuzz:
 
 crashtest:
 	$(GO) test -count=1 -timeout 30m -run TestKillNineCampaign ./cmd/crashtest -rounds $(CRASH_ROUNDS) -v
+
+# The nats-server of the fleet's end-to-end tests (issue 13), into
+# $${GPMD_TEST_CACHE:-$${XDG_CACHE_HOME:-~/.cache}/gpmd-test}/bin.
+nats-server-bin:
+	GO=$(GO) sh scripts/build-nats-server.sh
 
 clean:
 	rm -rf bin
