@@ -40,8 +40,9 @@
 //     refreshing (killed, partitioned) disappears from the bucket, and from
 //     every watcher, within Expiry of its last refresh. On nats-server 2.11+
 //     the bucket is created with limit markers, so expiry reaches watchers as
-//     an event; on an older server each watcher also drops, on its own clock,
-//     entries not refreshed for Expiry plus one heartbeat.
+//     an event; on an older server (or a bucket made elsewhere with a longer
+//     max age) each watcher drops, on its own clock, entries not refreshed
+//     for Expiry plus one heartbeat.
 //   - Nothing read from the bucket is trusted: a value that is not valid JSON,
 //     larger than [MaxValueSize], whose device or name differs from its key's,
 //     a key of another shape, a name, id, address or port that breaks the GMP

@@ -52,7 +52,9 @@ type connState struct {
 	url       string
 	lastErr   string
 	lastErrAt time.Time
-	markers   bool // the bucket emits expiry markers
+	// serverExpiry: the bucket expires entries within our expiry and
+	// emits markers, so watchers learn of every expiry from the server.
+	serverExpiry bool
 }
 
 // New checks cfg and returns a Fleet that is not connected yet. A bad
@@ -401,9 +403,9 @@ func (f *Fleet) reject(key string, err error) {
 	}
 }
 
-// sweeper clears what was not refreshed: entries not seen for the expiry
-// plus one heartbeat (servers without expiry markers), and everything once
-// the fleet has been unreachable for the expiry.
+// sweeper clears what was not refreshed: everything once the fleet has
+// been unreachable for the expiry, and (servers without expiry markers
+// only) entries not seen for the expiry plus one heartbeat.
 func (f *Fleet) sweeper(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -419,7 +421,14 @@ func (f *Fleet) sweeper(ctx context.Context) {
 				f.view.sweep(now.Add(time.Hour)) // everything
 				continue
 			}
-			f.view.sweep(now.Add(-f.cfg.Expiry - f.cfg.Heartbeat()))
+			if !c.serverExpiry {
+				// Without expiry markers nothing tells us that an entry
+				// expired in the bucket: drop, on our clock, what was not
+				// refreshed for the expiry and one heartbeat. With markers
+				// the server decides (a watcher that lags under load must
+				// not drop entries whose refresh it has not read yet).
+				f.view.sweep(now.Add(-f.cfg.Expiry - f.cfg.Heartbeat()))
+			}
 		}
 	}
 }

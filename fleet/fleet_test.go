@@ -82,6 +82,9 @@ func join(t *testing.T, url, device string, mod ...func(*Config)) member {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", device, m.logs)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = f.Close(ctx)
@@ -188,10 +191,12 @@ func TestDevicesSeeEachOther(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "a discovers beta.1 only", func() bool {
 		return slices.Equal(a.Names(), []string{"beta.1@dev.b"})
 	})
-	n, err := a.Lookup("hidden", "dev-c")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var n RemoteNode
+	testutil.WaitFor(t, 5*time.Second, "a finds hidden@dev-c (not discoverable)", func() bool {
+		var err error
+		n, err = a.Lookup("hidden", "dev-c")
+		return err == nil
+	})
 	want := RemoteNode{Name: "hidden", ID: "h", Device: "dev-c", Address: "127.0.0.2", Port: 4003}
 	if n != want {
 		t.Fatalf("lookup: %+v, want %+v", n, want)

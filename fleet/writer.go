@@ -122,13 +122,13 @@ func (w *writer) bind(ctx context.Context) error {
 	}
 	if st.TTL() == 0 || st.TTL() > f.cfg.Expiry {
 		// Someone else made the bucket: entries may outlive a dead device
-		// longer than documented. Serve anyway; the local sweep still
-		// drops entries not refreshed for our expiry.
+		// longer than documented. Serve anyway; the local sweep drops
+		// entries not refreshed for our expiry.
 		f.log.Warn("fleet: the bucket's max age differs from the expiry", "bucket_ttl", st.TTL(), "expiry", f.cfg.Expiry)
 	}
 	f.mu.Lock()
 	f.kv = kv
-	f.conn.markers = st.LimitMarkerTTL() > 0
+	f.conn.serverExpiry = st.LimitMarkerTTL() > 0 && st.TTL() > 0 && st.TTL() <= f.cfg.Expiry
 	f.mu.Unlock()
 	w.kv = kv
 	return nil
