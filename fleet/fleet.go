@@ -269,7 +269,7 @@ func (f *Fleet) natsOptions() ([]nats.Option, error) {
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectBufSize(-1),
-		nats.CustomReconnectDelay(backoff),
+		nats.CustomReconnectDelay(f.backoff),
 		nats.Timeout(2 * time.Second),
 		// Ping often enough that a silent server is noticed within about
 		// the expiry.
@@ -304,11 +304,13 @@ func (f *Fleet) natsOptions() ([]nats.Option, error) {
 	return opts, nil
 }
 
-// backoff is the reconnect delay: from 100 ms, doubling, at most 5 s, with
-// up to 20% jitter so devices do not reconnect in step.
-func backoff(attempt int) time.Duration {
+// backoff is the reconnect delay: from 100 ms, doubling, at most 5 s and
+// at most one heartbeat (so that a server that comes back is found well
+// within the expiry), with up to 20% jitter so devices do not reconnect in
+// step.
+func (f *Fleet) backoff(attempt int) time.Duration {
 	d := 100 * time.Millisecond << min(max(attempt-1, 0), 6)
-	d = min(d, maxReconnectWait)
+	d = min(d, maxReconnectWait, f.cfg.Heartbeat())
 	return d + time.Duration(rand.Int64N(int64(d)/5+1))
 }
 
@@ -337,7 +339,7 @@ func (f *Fleet) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff(attempt + 5)):
+		case <-time.After(f.backoff(attempt + 5)):
 		}
 	}
 	f.mu.Lock()

@@ -86,7 +86,7 @@ func (w *writer) session(ctx context.Context, nc *nats.Conn) {
 // pause waits a backoff step before the next session.
 func (w *writer) pause(ctx context.Context) {
 	w.attempt++
-	t := time.NewTimer(backoff(w.attempt))
+	t := time.NewTimer(w.f.backoff(w.attempt))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
