@@ -231,13 +231,17 @@ func (f *Fleet) Status() Status {
 	}
 }
 
-// setErr records err as the last error and logs it.
+// setErr records err as the last error and logs it, unless it repeats the
+// last error (a failed reconnect repeats every backoff step).
 func (f *Fleet) setErr(what string, err error) {
+	msg := what + ": " + err.Error()
 	f.mu.Lock()
-	f.conn.lastErr = what + ": " + err.Error()
-	f.conn.lastErrAt = time.Now()
+	repeat := f.conn.lastErr == msg
+	f.conn.lastErr, f.conn.lastErrAt = msg, time.Now()
 	f.mu.Unlock()
-	f.log.Warn("fleet: "+what, "err", err)
+	if !repeat {
+		f.log.Warn("fleet: "+what, "err", err)
+	}
 }
 
 func (f *Fleet) setUp(up bool, url string) {
@@ -283,6 +287,7 @@ func (f *Fleet) natsOptions() ([]nats.Option, error) {
 			}
 			f.setUp(false, "")
 		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { f.setErr("reconnect", err) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { f.setErr("nats", err) }),
 	}
 	if f.cfg.TokenFile != "" {
