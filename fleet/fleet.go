@@ -78,8 +78,9 @@ func New(cfg Config) (*Fleet, error) {
 }
 
 // Start connects in the background and returns at once: an unreachable
-// NATS never delays the daemon. The fleet runs until Close or until ctx is
-// done. Start may be called once.
+// NATS never delays the daemon. The fleet works until Close or until ctx is
+// done; either way Close must be called, as it closes the connection.
+// Start may be called once.
 func (f *Fleet) Start(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
