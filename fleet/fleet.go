@@ -186,6 +186,11 @@ func (f *Fleet) Discover() []RemoteNode { return f.view.discover() }
 // slice is shared and read-only.
 func (f *Fleet) Names() []string { return f.view.discoverNames() }
 
+// NamesVersion returns Names with a version that changes whenever the list
+// may have: a caller caches what it derives from the list (the encoded
+// NODES reply of a DISCOVER with fleet scope) until the version moves.
+func (f *Fleet) NamesVersion() ([]string, uint64) { return f.view.namesVersion() }
+
 // Lookup finds name on device (discoverable or not). A miss wraps
 // errdefs.ErrNotFound; while the fleet is unreachable its message says so.
 func (f *Fleet) Lookup(name, device string) (RemoteNode, error) {

@@ -96,6 +96,9 @@ type view struct {
 	// after a change (nil when stale) and shared read-only with callers.
 	nodes []RemoteNode
 	names []string
+	// version rises with every change of what is served, so a caller can
+	// cache what it derives from the lists (an encoded NODES reply).
+	version uint64
 }
 
 func newView(onEvent func(Event)) *view {
@@ -115,6 +118,9 @@ func (v *view) change(gen uint64, fn func(st state) []Event) {
 	evs := fn(v.st)
 	if len(evs) > 0 {
 		v.nodes, v.names = nil, nil
+	}
+	if v.nodes == nil {
+		v.version++
 	}
 	v.mu.Unlock()
 	if v.onEvent != nil {
@@ -247,10 +253,16 @@ func (v *view) discover() []RemoteNode {
 }
 
 func (v *view) discoverNames() []string {
+	names, _ := v.namesVersion()
+	return names
+}
+
+// namesVersion returns the sorted names and the version they belong to.
+func (v *view) namesVersion() ([]string, uint64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	_, s := v.sortedLocked()
-	return s
+	return s, v.version
 }
 
 func (v *view) lookup(name, device string) (RemoteNode, bool) {
