@@ -62,6 +62,9 @@ fuzz:
 crashtest:
 	$(GO) test -count=1 -timeout 30m -run TestKillNineCampaign ./cmd/crashtest -rounds $(CRASH_ROUNDS) -v
 
+# The fleet's parser of bucket entries (issue 13).
+FUZZ_TARGETS += ./fleet:FuzzParseEntry
+
 # The nats-server of the fleet's end-to-end tests (issue 13), into
 # $${GPMD_TEST_CACHE:-$${XDG_CACHE_HOME:-~/.cache}/gpmd-test}/bin.
 nats-server-bin:

@@ -43,6 +43,10 @@
 //     an event; on an older server (or a bucket made elsewhere with a longer
 //     max age) each watcher drops, on its own clock, entries not refreshed
 //     for Expiry plus one heartbeat.
+//   - Node entries of our device found in the first snapshot of a watcher
+//     but not registered here (left by a previous run killed before it
+//     could delete them) are deleted at once. Two GPMDs must therefore never
+//     share a device name.
 //   - Nothing read from the bucket is trusted: a value that is not valid JSON,
 //     larger than [MaxValueSize], whose device or name differs from its key's,
 //     a key of another shape, a name, id, address or port that breaks the GMP

@@ -37,6 +37,7 @@ type Fleet struct {
 	mu        sync.Mutex
 	local     map[string]Node     // our registrations: the desired state
 	dirty     map[string]struct{} // names whose bucket entry lags local
+	strays    map[string]struct{} // our names found in the bucket, not local
 	conn      connState
 	nc        *nats.Conn
 	kv        jetstream.KeyValue
@@ -72,6 +73,7 @@ func New(cfg Config) (*Fleet, error) {
 		connected: make(chan struct{}, 1),
 		local:     map[string]Node{},
 		dirty:     map[string]struct{}{},
+		strays:    map[string]struct{}{},
 	}
 	f.rejects = rateLimiter{every: 10 * time.Second, burst: 10}
 	return f, nil
@@ -169,6 +171,23 @@ func (f *Fleet) Unregister(name string) {
 	f.dirty[name] = struct{}{}
 	f.mu.Unlock()
 	f.poke(f.wake)
+}
+
+// stray is called for each node entry of our device in a watcher's initial
+// snapshot: one that is not registered here is a leftover of a previous run
+// of this device (killed before it could delete it) and is deleted now
+// rather than served by the others until it expires.
+func (f *Fleet) stray(name string) {
+	f.mu.Lock()
+	_, local := f.local[name]
+	if !local {
+		f.strays[name] = struct{}{}
+		f.dirty[name] = struct{}{}
+	}
+	f.mu.Unlock()
+	if !local {
+		f.poke(f.wake)
+	}
 }
 
 func (f *Fleet) poke(c chan struct{}) {

@@ -358,3 +358,23 @@ func ExampleFleet() {
 	_ = f.Close(context.Background())
 	// Output: true
 }
+
+func TestRestartedDeviceDeletesLeftovers(t *testing.T) {
+	srv := fleettest.RunServer(t)
+	a := join(t, srv.URL(), "dev-a")
+	b := join(t, srv.URL(), "dev-b")
+	waitConnected(t, a, b)
+	register(t, a, "alpha", 4001)
+	register(t, a, "kept", 4002)
+	testutil.WaitFor(t, 5*time.Second, "b sees alpha and kept", func() bool { return len(b.Names()) == 2 })
+	a.kill()
+	// dev-a comes back (a new process) before the expiry; kept registers
+	// again at once, alpha does not.
+	a2 := join(t, srv.URL(), "dev-a", func(c *Config) { c.Expiry = 15 * time.Second })
+	register(t, a2, "kept", 4002)
+	start := time.Now()
+	testutil.WaitFor(t, time.Second, "alpha's leftover deleted", func() bool {
+		return slices.Equal(b.Names(), []string{"kept@dev-a"})
+	})
+	t.Logf("leftover of the previous run gone after %s", time.Since(start))
+}

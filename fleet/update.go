@@ -26,13 +26,20 @@ type update struct {
 }
 
 // parseEntry validates a watcher entry. ok is false for entries of our own
-// device, which are skipped silently; err says why an entry is rejected.
+// device, which are never applied (for our node entries u still names the
+// node); err says why an entry is rejected.
 func parseEntry(self string, e jetstream.KeyValueEntry) (u update, ok bool, err error) {
 	pk, err := parseKey(e.Key())
 	if err != nil {
 		return update{}, false, err
 	}
 	if pk.device == self {
+		// Ours: the local registry is the authority. A node entry is
+		// returned, not applied, so the watcher can delete leftovers of a
+		// previous run of this device (see Fleet.stray).
+		if pk.node != "" && e.Operation() == jetstream.KeyValuePut {
+			return update{op: opPutNode, device: pk.device, name: pk.node}, false, nil
+		}
 		return update{}, false, nil
 	}
 	u = update{device: pk.device, name: pk.node}

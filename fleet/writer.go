@@ -207,6 +207,9 @@ func (f *Fleet) watchLoop(ctx context.Context, kw jetstream.KeyWatcher, gen uint
 				continue
 			}
 			if !ok {
+				if snap != nil && u.name != "" {
+					f.stray(u.name)
+				}
 				continue
 			}
 			if snap != nil {
@@ -255,6 +258,8 @@ func (w *writer) flush(ctx context.Context) error {
 		if n, ok := f.local[name]; ok {
 			puts = append(puts, put{name, f.marshalNode(n)})
 		} else if _, ok := w.written[name]; ok {
+			dels = append(dels, name)
+		} else if _, ok := f.strays[name]; ok {
 			dels = append(dels, name)
 		}
 	}
@@ -308,6 +313,9 @@ func (w *writer) flush(ctx context.Context) error {
 			continue
 		}
 		delete(w.written, name)
+		f.mu.Lock()
+		delete(f.strays, name)
+		f.mu.Unlock()
 	}
 	if len(failed) > 0 {
 		f.mu.Lock()
