@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -119,13 +118,16 @@ func (f *Fleet) Close(ctx context.Context) error {
 	if kv == nil || !nc.IsConnected() {
 		return nil
 	}
-	var errs []error
+	// The device entry first: with it gone every other device drops all
+	// our nodes at once; the node deletes then just tidy the bucket.
+	keys := []string{deviceKey(f.cfg.Device)}
 	for _, n := range names {
-		errs = append(errs, kv.Delete(ctx, nodeKey(f.cfg.Device, n)))
+		keys = append(keys, nodeKey(f.cfg.Device, n))
 	}
-	errs = append(errs, kv.Delete(ctx, deviceKey(f.cfg.Device)))
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("fleet: deleting our entries: %w", err)
+	for _, k := range keys {
+		if err := kv.Delete(ctx, k); err != nil {
+			return fmt.Errorf("fleet: deleting our entry %s (the rest expires): %w", k, err)
+		}
 	}
 	return nil
 }
