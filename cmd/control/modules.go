@@ -125,7 +125,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		n, rerr := rc.Read(bufs[cur])
 		if n > 0 {
 			if held != nil {
-				if err := send.write(held); err != nil {
+				if _, err := send.Write(held); err != nil {
 					return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
 				}
 			}
@@ -147,7 +147,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		return s.abort(w, fmt.Errorf("%w: %s@%s: %d bytes stored, the index says %d", repo.ErrModuleCorrupt, rec.Name, rec.Version, total, rec.Size))
 	}
 	if held != nil {
-		if err := send.write(held); err != nil {
+		if _, err := send.Write(held); err != nil {
 			return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
 		}
 	}

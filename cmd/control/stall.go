@@ -60,15 +60,17 @@ func (s *Server) stallWriter(w http.ResponseWriter) *stallWriter {
 	return &stallWriter{w: w, rc: http.NewResponseController(w), timeout: s.cfg.StallTimeout}
 }
 
-func (sw *stallWriter) write(p []byte) error {
+// Write writes p with a fresh deadline: an io.Writer, for the backup
+// stream too.
+func (sw *stallWriter) Write(p []byte) (int, error) {
 	if sw.timeout > 0 {
 		sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout))
 	}
-	_, err := sw.w.Write(p)
+	n, err := sw.w.Write(p)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		err = fmt.Errorf("download cut: the client took no byte for %s: %w", sw.timeout, errStalled)
 	}
-	return err
+	return n, err
 }
 
 func (sw *stallWriter) done() {
