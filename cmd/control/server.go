@@ -50,9 +50,10 @@ type Config struct {
 	// Token, when not empty, is required on every request as
 	// "Authorization: Bearer <token>".
 	Token string
-	// Addr is the address the server listens on (host:port, the port
-	// resolved): the origin guard takes Host headers of a loopback name on
-	// its port (see hostAllowed). Empty: a loopback name on any port.
+	// Addr is the address the server listens on (host:port, the host as
+	// configured, the port resolved): the origin guard takes Host headers
+	// of a loopback name on its port, and of this host with a token (see
+	// hostAllowed). Empty: a loopback name on any port.
 	Addr string
 	// StallTimeout cuts an upload that sends no byte, or a download whose
 	// client takes no byte, for this long (0: never), so that stalled

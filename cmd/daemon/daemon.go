@@ -236,7 +236,7 @@ func (d *daemon) newServers(token string) {
 		Ops:          d.store,
 		Info:         d.state.Info,
 		Token:        token,
-		Addr:         d.state.ControlAddr,
+		Addr:         guardAddr(cfg.ControlAddr, d.state.ControlAddr),
 		StallTimeout: cfg.ControlStallTimeout,
 		MaxUploads:   cfg.ControlMaxUploads,
 		Logger:       d.log.With("component", "control"),
@@ -316,6 +316,18 @@ func (d *daemon) shutdown() error {
 	d.log.Info("gpmd stopped", "pid", d.state.PID, "uptime", time.Since(d.state.Started).Round(time.Millisecond))
 	d.close()
 	return storeErr
+}
+
+// guardAddr is the address the control API's origin guard checks Host
+// headers against: the host as configured (a name given in --control-addr
+// is what clients send) on the real port (port 0 resolved).
+func guardAddr(configured, real string) string {
+	host, _, err1 := net.SplitHostPort(configured)
+	_, port, err2 := net.SplitHostPort(real)
+	if err1 != nil || err2 != nil {
+		return real
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // listen opens one of the daemon's ports, with a message that names the
