@@ -93,4 +93,3 @@ func flockHolders(major, minor uint32, ino uint64) (map[int]bool, error) {
 	}
 	return holders, sc.Err()
 }
-
