@@ -46,6 +46,7 @@
 // answered before the body is read, which a client only sees reliably when
 // it sends "Expect: 100-continue" as Client does; an error found mid-body
 // (not WebAssembly, too large without a Content-Length) is answered after
-// the server has read at most 1 MiB more, then the connection is closed: a
-// client still sending a large body may see the close before the answer.
+// the server has read the rest of the body up to the size limit (past the
+// limit, 1 MiB more at most), then the connection is closed: a client still
+// sending a body over the limit may see the close before the answer.
 package control

@@ -18,11 +18,11 @@ import (
 // copyChunk is the size of one read of a module download.
 const copyChunk = 64 << 10
 
-// drainSlack is what the server reads, at most, of a refused upload's
-// body after the refusal: enough for a client that is still sending a
-// small module to read the answer instead of a connection reset, never the
-// rest of a large body (that would let a client make the daemon read
-// without end). The connection is closed after the answer.
+// drainSlack is what the server reads, at most, of an upload's body once
+// it is over the size limit: the repository stopped at the first byte
+// over, and reading on (the old drain read the limit again) would let a
+// client make the daemon read far past the limit. The connection is
+// closed after the answer.
 const drainSlack = 1 << 20
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
@@ -210,13 +210,19 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	defer body.done()
 	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, body, expected)
 	if err != nil {
-		// The client may still be sending: read a little of what is left
-		// so that a small upload's client reads this answer instead of a
-		// reset, then close the connection rather than read the rest
-		// (the repository stopped at the first byte over the limit).
+		// The client may still be sending, and reads this answer only if
+		// the rest of its body is read (closing with unread bytes resets
+		// the connection, and the answer with it). A body within the
+		// limit is read to its end, as a good upload would have been
+		// (and no slower than StallTimeout allows); past the limit only
+		// drainSlack more. Then the connection closes.
 		w.Header().Set("Connection", "close")
-		if !errors.Is(err, errStalled) {
+		switch {
+		case errors.Is(err, errStalled):
+		case errors.Is(err, errdefs.ErrTooLarge):
 			io.CopyN(io.Discard, body, drainSlack)
+		default:
+			io.CopyN(io.Discard, body, max)
 		}
 		return err
 	}

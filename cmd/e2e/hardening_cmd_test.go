@@ -354,3 +354,22 @@ func TestOversizeChunkedUploadStops(t *testing.T) {
 		return len(ents) == 0
 	})
 }
+
+// TestOversizeStdinUpload (issue 16, point 18, from the CLI): a chunked
+// upload from standard input over the limit exits 2 with "too large" in
+// one line, whether the CLI read the daemon's 413 or saw the connection
+// close (the daemon no longer reads the rest of the body).
+func TestOversizeStdinUpload(t *testing.T) {
+	e := newEnv(t)
+	e.start("--max-module-size", "1MiB")
+	big := testutil.Wasm("stdin-big", 20<<20)
+	for i := range 3 {
+		r := e.run(big, "wasm", "upload", "--name", "big", "--version", fmt.Sprintf("1.0.%d", i), "--file", "-")
+		if line := oneLine(t, r); r.code != 2 || !strings.Contains(line, "too large") {
+			t.Errorf("%v", r)
+		}
+	}
+	if mods := e.listJSON(); len(mods) != 0 {
+		t.Errorf("stored: %v", mods)
+	}
+}
