@@ -31,7 +31,9 @@ pid file; kill waits (up to --timeout) until it has exited, then prints
 
 The daemon is found by the lock and pid it keeps in the data folder; when
 none runs there and --control-addr is given, by asking the daemon at that
-(loopback) address for its data folder.
+(loopback) address for its data folder. Before it signals, kill checks
+with the kernel that the pid holds that folder's lock and runs gpmd
+(/proc/locks, /proc/PID/exe); otherwise it refuses and signals nothing.
 
 ` + exitStatusHelp,
 		Example: `  $ gpmd kill
@@ -74,6 +76,12 @@ func (o *killOptions) run(cmd *cobra.Command) error {
 			return fmt.Errorf("gpmd is running on %s but its pid is unknown (lock and state files hold none)", dir)
 		}
 		pid = st.PID
+	}
+	// The pid comes from files of the folder (and the folder, maybe, from
+	// whatever listens at --control-addr): signal it only once the kernel
+	// confirms it is the gpmd holding that folder's lock.
+	if err := daemon.VerifyHolder(dir, pid); err != nil {
+		return err
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		if errors.Is(err, syscall.ESRCH) {

@@ -197,6 +197,17 @@ func (e *env) file(name string, data []byte) string {
 	return p
 }
 
+// secret writes data to a new private (0600) file in the test's temp
+// folder: a token file, which gpmd refuses when others may read it.
+func (e *env) secret(name string, data []byte) string {
+	e.t.Helper()
+	p := e.file(name, data)
+	if err := os.Chmod(p, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
 // jsonOf runs gpmd with args (which print JSON) and decodes the output
 // into v.
 func (e *env) jsonOf(v any, args ...string) {
