@@ -117,3 +117,45 @@ func (s *Store) RemoveStaleIngest(olderThan time.Time, dryRun bool) []string {
 	}
 	return fsutil.RemoveStale(paths, olderThan, dryRun)
 }
+
+// Irregular is an entry under blobs/ that is not a regular file.
+type Irregular struct {
+	RelPath string // slash-separated, relative to the root
+	Kind    string // "a symlink", "a folder", "a FIFO", ...
+}
+
+// Irregulars lists every entry under blobs/ that is not a regular file
+// (blobs/ and blobs/sha256 themselves must be folders, not symlinks): such
+// an entry is never a blob, and where it has a blob's name, reads of that
+// blob fail with ErrNotRegular. Walk skips them; verification reports them.
+func (s *Store) Irregulars(ctx context.Context) ([]Irregular, error) {
+	var out []Irregular
+	blobs := filepath.Join(s.root, blobsDirName)
+	for _, dir := range []string{blobs, s.blobsDir} {
+		fi, err := os.Lstat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("blobstore: %w", err)
+		}
+		if !fi.IsDir() {
+			rel, _ := filepath.Rel(s.root, dir)
+			return []Irregular{{RelPath: filepath.ToSlash(rel), Kind: fsutil.KindOf(fi.Mode()) + " in place of a folder"}}, nil
+		}
+	}
+	for _, dir := range []string{blobs, s.blobsDir} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("blobstore: %w", err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("blobstore: %w", err)
+			}
+			if e.Type().IsRegular() || (dir == blobs && e.Name() == algDirName) {
+				continue
+			}
+			rel, _ := filepath.Rel(s.root, filepath.Join(dir, e.Name()))
+			out = append(out, Irregular{RelPath: filepath.ToSlash(rel), Kind: fsutil.KindOf(e.Type())})
+		}
+	}
+	return out, nil
+}
