@@ -292,7 +292,7 @@ func (w *Writer) Commit(ctx context.Context, expected digest.Digest) (info Info,
 	// (hashed), so that an acknowledged write is always readable. A stored
 	// copy that is damaged (other bytes, other size, not a regular file) is
 	// replaced below by the bytes just written, atomically.
-	stored, err := w.s.checkStored(ctx, d, w.size)
+	stored, err := w.s.checkStored(ctx, d, w.size, true)
 	if err != nil {
 		return Info{}, false, err
 	}
@@ -371,7 +371,8 @@ func (s *Store) Put(ctx context.Context, r io.Reader, expected digest.Digest, ma
 		}
 		// A sound stored copy: only hash the input to check it. A missing
 		// or damaged one: write the input, and Commit replaces the damage.
-		stored, err := s.checkStored(ctx, expected, -1)
+		// Commit counts the damage, so this look does not.
+		stored, err := s.checkStored(ctx, expected, -1, false)
 		if err != nil {
 			return Info{}, false, err
 		}
@@ -394,21 +395,26 @@ func (s *Store) Put(ctx context.Context, r io.Reader, expected digest.Digest, ma
 // checkStored looks at the stored copy of d: its Info when it is a regular
 // file of size bytes (any size when size < 0) whose bytes hash to d; nil
 // when there is none or it is damaged, so the caller writes it (again). A
-// damaged copy is logged and counted here, once the caller goes on to
-// replace it; other errors (a context ended, an unreadable folder) are
-// returned.
-func (s *Store) checkStored(ctx context.Context, d digest.Digest, size int64) (*Info, error) {
+// damaged copy is logged and counted here when note is set (the caller
+// goes on to replace it); other errors (a context ended, an unreadable
+// folder) are returned.
+func (s *Store) checkStored(ctx context.Context, d digest.Digest, size int64, note bool) (*Info, error) {
+	noteDamage := func(why string) {
+		if note {
+			s.noteDamage(d, why)
+		}
+	}
 	info, err := s.Stat(d)
 	switch {
 	case errors.Is(err, errdefs.ErrNotFound):
 		return nil, nil
 	case errors.Is(err, ErrNotRegular):
-		s.noteDamage(d, err.Error())
+		noteDamage(err.Error())
 		return nil, nil
 	case err != nil:
 		return nil, err
 	case size >= 0 && info.Size != size:
-		s.noteDamage(d, fmt.Sprintf("stored copy holds %d bytes, the digest's bytes are %d", info.Size, size))
+		noteDamage(fmt.Sprintf("stored copy holds %d bytes, the digest's bytes are %d", info.Size, size))
 		return nil, nil
 	}
 	switch err := s.Verify(ctx, d); {
@@ -417,7 +423,7 @@ func (s *Store) checkStored(ctx context.Context, d digest.Digest, size int64) (*
 	case errors.Is(err, errdefs.ErrNotFound):
 		return nil, nil // deleted meanwhile: write it
 	case errors.Is(err, errdefs.ErrCorrupt):
-		s.noteDamage(d, err.Error())
+		noteDamage(err.Error())
 		return nil, nil
 	default:
 		return nil, err

@@ -594,12 +594,17 @@ func (db *DB) Stats() (Stats, error) {
 }
 
 // Snapshot writes a consistent copy of the bbolt file to w (Tx.WriteTo) and
-// returns the records of that same transaction: a backup and the list of
+// returns the records and tombstones of that same transaction: a backup and the list of
 // blobs it needs, as of one instant. Writers are not blocked meanwhile.
-func (db *DB) Snapshot(w io.Writer) ([]Record, error) {
+func (db *DB) Snapshot(w io.Writer) ([]Record, []Tombstone, error) {
 	recs := []Record{}
+	var tombs []Tombstone
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		if _, err := tx.WriteTo(w); err != nil {
+			return err
+		}
+		var err error
+		if tombs, err = tombstonesTx(tx); err != nil {
 			return err
 		}
 		return walkTx(tx, "", func(r Record) error {
@@ -608,9 +613,36 @@ func (db *DB) Snapshot(w io.Writer) ([]Record, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("index %s: snapshot: %w", db.path, err)
+		return nil, nil, fmt.Errorf("index %s: snapshot: %w", db.path, err)
 	}
-	return recs, nil
+	return recs, tombs, nil
+}
+
+// WalkAll is Walk, and it returns the tombstones of the same read
+// transaction: everything the mirror holds, as of one instant.
+func (db *DB) WalkAll(fn func(Record) error) ([]Tombstone, error) {
+	var tombs []Tombstone
+	var fnErr error
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		if tombs, err = tombstonesTx(tx); err != nil {
+			return err
+		}
+		return walkTx(tx, "", func(r Record) error {
+			if err := fn(r); err != nil {
+				fnErr = err
+				return err
+			}
+			return nil
+		})
+	})
+	if fnErr != nil {
+		return nil, fnErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", db.path, err)
+	}
+	return tombs, nil
 }
 
 // Check runs bbolt's consistency check (pages, freelist) and checks that

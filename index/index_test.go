@@ -549,7 +549,7 @@ func TestStatsWalkSnapshot(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	recs, err := db.Snapshot(&buf)
+	recs, _, err := db.Snapshot(&buf)
 	if err != nil || len(recs) != 4 {
 		t.Fatalf("Snapshot = %d records, %v", len(recs), err)
 	}
@@ -588,7 +588,7 @@ func TestSnapshotIsOneInstant(t *testing.T) {
 	}()
 	for i := 0; i < 5; i++ {
 		var buf bytes.Buffer
-		recs, err := db.Snapshot(&buf)
+		recs, _, err := db.Snapshot(&buf)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -99,25 +99,33 @@ func (db *DB) AddTombstone(t Tombstone) error {
 // Tombstones returns every tombstone, names in order, versions in key
 // (semver section) order, from one read transaction.
 func (db *DB) Tombstones() ([]Tombstone, error) {
-	out := []Tombstone{}
+	var out []Tombstone
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		tb := tx.Bucket(bucketTombstones)
-		if tb == nil {
-			return fmt.Errorf("%w: index file lacks the %q bucket", errdefs.ErrInvalid, bucketTombstones)
-		}
-		return tb.ForEach(func(k, v []byte) error {
-			t, err := decodeTombstone(k, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, t)
-			return nil
-		})
+		var err error
+		out, err = tombstonesTx(tx)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", db.path, err)
 	}
 	return out, nil
+}
+
+func tombstonesTx(tx *bolt.Tx) ([]Tombstone, error) {
+	out := []Tombstone{}
+	tb := tx.Bucket(bucketTombstones)
+	if tb == nil {
+		return nil, fmt.Errorf("%w: index file lacks the %q bucket", errdefs.ErrInvalid, bucketTombstones)
+	}
+	err := tb.ForEach(func(k, v []byte) error {
+		t, err := decodeTombstone(k, v)
+		if err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, err
 }
 
 // Forget removes name@version (semver equality) without keeping a

@@ -236,7 +236,7 @@ func checkSchema1Upgraded(t *testing.T, path string, entries []schema1Entry) {
 func dumpBoltOpen(t *testing.T, db *index.DB) map[string]string {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := db.Snapshot(&buf); err != nil {
+	if _, _, err := db.Snapshot(&buf); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "snap.db")

@@ -25,11 +25,11 @@ func TestEncodeRead(t *testing.T) {
 		{Name: "alpha", Version: "1.0.0", Digest: digest.FromBytes(a), Size: int64(len(a)), Created: created.Add(time.Hour)},
 		{Name: "beta", Version: "0.1.0", Digest: digest.FromBytes(a), Size: int64(len(a)), Created: created},
 	}
-	data, err := modulesjson.EncodeRecords(recs)
+	data, err := modulesjson.EncodeRecords(recs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := modulesjson.EncodeRecords(recs)
+	again, err := modulesjson.EncodeRecords(recs, nil)
 	if err != nil || !bytes.Equal(data, again) {
 		t.Fatalf("encoding twice gave other bytes (%v)", err)
 	}
