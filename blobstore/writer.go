@@ -332,6 +332,12 @@ func (w *Writer) Commit(ctx context.Context, expected digest.Digest) (info Info,
 	if err := ctx.Err(); err != nil {
 		return Info{}, false, fmt.Errorf("blob commit: %w", err)
 	}
+	// A rename cannot replace a folder: an empty one planted under a
+	// blob's name goes first (a non-empty one stays, and the commit
+	// fails; verify reports it).
+	if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+		os.Remove(target)
+	}
 	// Two writers of the same bytes may both get here: the second rename
 	// replaces the first file by an identical one, atomically, and both
 	// succeed.
