@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -49,7 +50,10 @@ type ImportReport struct {
 	Refused  []Refusal      `json:"refused"`
 }
 
-// Refusal is one legacy version left out, and why.
+// Refusal is one legacy version left out, and why. Name and Version are as
+// listed, but quoted Go-style (strconv.QuoteToASCII) when they hold
+// anything but printable ASCII: a crafted folder must not put terminal
+// escape codes on the screen of whoever reads the report.
 type Refusal struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
@@ -104,7 +108,7 @@ func ImportLegacy(ctx context.Context, dir string, up Uploader) (ImportReport, e
 			if cerr := ctx.Err(); cerr != nil {
 				return report, cerr
 			}
-			report.Refused = append(report.Refused, Refusal{Name: e.Name, Version: e.Version, Reason: err.Error()})
+			report.Refused = append(report.Refused, Refusal{Name: printable(e.Name), Version: printable(e.Version), Reason: err.Error()})
 			continue
 		}
 		report.Imported = append(report.Imported, rec)
@@ -172,4 +176,15 @@ func openRegularIn(root *os.Root, rel string) (*os.File, error) {
 		return nil, &fsutil.NotRegularError{Path: rel, Kind: fsutil.KindOf(fi.Mode()) + " (changed while opened)"}
 	}
 	return f, nil
+}
+
+// printable returns s, or s quoted with every non-printable or non-ASCII
+// rune escaped when it holds one.
+func printable(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			return strconv.QuoteToASCII(s)
+		}
+	}
+	return s
 }

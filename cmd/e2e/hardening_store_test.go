@@ -460,13 +460,3 @@ func TestHardenRemovedVersionImmutable(t *testing.T) {
 	e.gpmd("verify")
 	e.gpmd("kill")
 }
-
-// bytesContainsAny reports whether s shows any of the secrets.
-func bytesContainsAny(s string, secrets ...string) bool {
-	for _, x := range secrets {
-		if x != "" && bytes.Contains([]byte(s), []byte(x)) {
-			return true
-		}
-	}
-	return false
-}
