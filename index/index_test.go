@@ -508,8 +508,11 @@ func TestUnlinkedIndexRefusesWrites(t *testing.T) {
 			}
 			for what, err := range map[string]error{
 				"CheckLinked": db.CheckLinked(),
-				"Add":         func() error { _, _, err := db.Add(Record{Name: "b", Version: "1.0.0", Digest: dg("b"), Size: 1}); return err }(),
-				"Remove":      func() error { _, _, err := db.Remove("a", "1.0.0"); return err }(),
+				"Add": func() error {
+					_, _, err := db.Add(Record{Name: "b", Version: "1.0.0", Digest: dg("b"), Size: 1})
+					return err
+				}(),
+				"Remove": func() error { _, _, err := db.Remove("a", "1.0.0"); return err }(),
 			} {
 				if !errors.Is(err, ErrUnlinked) || !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), how) {
 					t.Errorf("%s = %v, want ErrUnlinked saying %s", what, err, how)
