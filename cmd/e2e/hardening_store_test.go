@@ -418,7 +418,8 @@ func TestHardenFIFOBlobs(t *testing.T) {
 // TestHardenRemovedVersionImmutable (issue 16, point 21): after `wasm rm`,
 // the same bytes may come back under the version, other bytes are refused
 // (exit 5, conflict) and the tombstone survives a rebuild of the index
-// from the mirror; rebuild-index keeps each version's created time.
+// from the mirror; rebuild-index keeps each version's created time; and
+// `wasm rm --forget` lets other bytes in on purpose.
 func TestHardenRemovedVersionImmutable(t *testing.T) {
 	e := newEnv(t)
 	e.start()
@@ -457,6 +458,10 @@ func TestHardenRemovedVersionImmutable(t *testing.T) {
 		t.Errorf("after rebuild-index, other bytes under the removed version: want exit 5; %v", r)
 	}
 	e.upload("imm", "1.0.0", orig)
+	// --forget breaks the rule on purpose: other bytes may come.
+	e.gpmd("wasm", "rm", "--forget", "imm@1.0.0")
+	e.upload("imm", "1.0.0", other)
+	e.mustGet("imm", "1.0.0", other)
 	e.gpmd("verify")
 	e.gpmd("kill")
 }
