@@ -50,8 +50,9 @@ type Info struct {
 // Store keeps blobs under <root>/blobs/sha256/<hex>; temporary files live
 // under <root>/ingest/ on the same filesystem.
 //
-// A Store is safe for concurrent use by many goroutines: it holds no mutable
-// state of its own, and every change to blobs/ is one rename or one unlink.
+// A Store is safe for concurrent use by many goroutines: its only mutable
+// state is an atomic counter (Repaired), and every change to blobs/ is one
+// rename or one unlink.
 type Store struct {
 	root      string
 	blobsDir  string // <root>/blobs/sha256

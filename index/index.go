@@ -92,7 +92,7 @@ type Options struct {
 type DB struct {
 	bolt *bolt.DB
 	path string
-	// ident is the file as opened (for its device and inode): checkLinked
+	// ident is the file as opened (for its device and inode): CheckLinked
 	// compares the path with it. nil when opened read-only.
 	ident os.FileInfo
 }
@@ -146,8 +146,6 @@ func (db *DB) CheckLinked() error {
 		db.path, ErrUnlinked, what)
 }
 
-func (db *DB) checkLinked() error { return db.CheckLinked() }
-
 func checkSchema(bdb *bolt.DB, path string, readOnly bool) error {
 	var version int
 	var fresh bool
@@ -196,7 +194,7 @@ func (db *DB) Path() string { return db.path }
 // equal as semver (v1.0.0, 1.0.0, 1.0.0+build7) are one version. The write
 // is durable (fsynced) when Add returns, unless Options.NoSync.
 func (db *DB) Add(rec Record) (stored Record, created bool, err error) {
-	if err := db.checkLinked(); err != nil {
+	if err := db.CheckLinked(); err != nil {
 		return Record{}, false, err
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
@@ -438,7 +436,7 @@ func (db *DB) remove(name, version string, forget bool) (removed Record, found b
 	if err != nil {
 		return Record{}, false, 0, fmt.Errorf("module %s: %w", name, err)
 	}
-	if err := db.checkLinked(); err != nil {
+	if err := db.CheckLinked(); err != nil {
 		return Record{}, false, 0, err
 	}
 	vkey := versionKey(v)

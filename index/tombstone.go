@@ -86,7 +86,7 @@ func PutTombstoneTx(tx *bolt.Tx, t Tombstone) error {
 
 // AddTombstone is PutTombstoneTx in a transaction of its own.
 func (db *DB) AddTombstone(t Tombstone) error {
-	if err := db.checkLinked(); err != nil {
+	if err := db.CheckLinked(); err != nil {
 		return err
 	}
 	err := db.bolt.Update(func(tx *bolt.Tx) error { return PutTombstoneTx(tx, t) })

@@ -35,6 +35,16 @@ func (e *NotRegularError) Unwrap() error { return ErrNotRegular }
 // *NotRegularError (ErrNotRegular) that names the kind found; a missing file
 // wraps fs.ErrNotExist. The caller closes the file.
 func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
+	// Look first, so that a device or FIFO is refused without even a
+	// non-blocking open (opening some devices has effects of its own);
+	// the fstat below is what closes the race with a swap.
+	lfi, err := os.Lstat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !lfi.Mode().IsRegular() {
+		return nil, nil, &NotRegularError{Path: path, Kind: KindOf(lfi.Mode())}
+	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
