@@ -65,7 +65,24 @@ func HoldsBlobs(root string) bool {
 // not verified: fn copies them through Put with the digest, which does. A
 // root without blobs/sha256 holds no blobs. Names that are not digests and
 // entries that are not regular files are skipped, as Walk does.
+//
+// root may have been made by someone else: blobs/ and blobs/sha256 must be
+// folders, not symlinks to elsewhere (an error wrapping errdefs.ErrInvalid
+// otherwise), and fn gets only entries that were regular files when
+// listed; it opens them itself with no-follow (fsutil.OpenRegular).
 func WalkFolder(ctx context.Context, root string, fn func(info Info, path string) error) error {
+	for _, dir := range []string{filepath.Join(root, blobsDirName), filepath.Join(root, blobsDirName, algDirName)} {
+		fi, err := os.Lstat(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // no blobs
+		}
+		if err != nil {
+			return fmt.Errorf("blobstore: walk: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("blobstore: walk: %s is %s, not a folder: %w", dir, fsutil.KindOf(fi.Mode()), errdefs.ErrInvalid)
+		}
+	}
 	return walkBlobsDir(ctx, filepath.Join(root, blobsDirName, algDirName), true, fn)
 }
 

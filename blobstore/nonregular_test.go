@@ -114,3 +114,23 @@ func TestIrregularsSeesTheLayout(t *testing.T) {
 		t.Fatalf("Irregulars with blobs/sha256 a symlink = %+v, %v", irr, err)
 	}
 }
+
+// TestWalkFolderRefusesSymlinkedFolders: a copy whose blobs/sha256 is a
+// symlink to elsewhere is not walked.
+func TestWalkFolderRefusesSymlinkedFolders(t *testing.T) {
+	src := t.TempDir()
+	elsewhere := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(src, "blobs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(src, "blobs", "sha256")); err != nil {
+		t.Fatal(err)
+	}
+	err := WalkFolder(t.Context(), src, func(Info, string) error { return nil })
+	if !errors.Is(err, errdefs.ErrInvalid) {
+		t.Fatalf("WalkFolder through a symlinked blobs/sha256 = %v, want ErrInvalid", err)
+	}
+	if err := WalkFolder(t.Context(), t.TempDir(), func(Info, string) error { return nil }); err != nil {
+		t.Fatalf("WalkFolder of a folder without blobs = %v", err)
+	}
+}

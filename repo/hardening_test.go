@@ -139,3 +139,37 @@ func TestVerifyFindsNonRegularAndUnlinkedIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRestoreBoundsWhatItReads (issue 16, point 10): a blob over the module
+// size limit is not copied (it is reported bad), and a FIFO or symlink
+// named like a blob is neither read nor waited on.
+func TestRestoreBoundsWhatItReads(t *testing.T) {
+	src := t.TempDir()
+	r, err := repo.Open(t.Context(), src, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := testutil.Wasm("small", 500)
+	big := testutil.Wasm("big", 5000)
+	upload(t, r, "small", "1.0.0", small)
+	upload(t, r, "big", "1.0.0", big)
+	r.Close()
+	blobs := filepath.Join(src, "blobs", "sha256")
+	if err := syscall.Mkfifo(filepath.Join(blobs, strings.Repeat("a", 64)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(blobs, strings.Repeat("b", 64))); err != nil {
+		t.Fatal(err)
+	}
+	to := filepath.Join(t.TempDir(), "modules")
+	rep, err := repo.Restore(t.Context(), src, to, repo.Options{MaxModuleSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Blobs != 1 || len(rep.BadBlobs) != 1 || rep.BadBlobs[0].Digest != digest.FromBytes(big) {
+		t.Fatalf("restore = %+v", rep)
+	}
+	if len(rep.Lost) != 1 || rep.Lost[0].Name != "big" || rep.Verify == nil || !rep.Verify.OK() {
+		t.Fatalf("restore lost %+v, verify %+v", rep.Lost, rep.Verify)
+	}
+}

@@ -183,6 +183,10 @@ func TestHardenFullDiskStart(t *testing.T) {
 		t.Errorf("no warning about the mirror in the log:\n%s", log)
 	}
 
+	// The way out works on the full disk: rm and gc free space.
+	e.gpmd("wasm", "rm", "b@1.0.0")
+	e.gpmd("gc")
+
 	// Space comes back: the writer retries and catches up on its own.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -190,8 +194,6 @@ func TestHardenFullDiskStart(t *testing.T) {
 	if !waitFor(45*time.Second, func() bool { _, err := os.Stat(mirror); return err == nil }) {
 		t.Fatal("the mirror was not rewritten within 45s of space coming back")
 	}
-	e.gpmd("wasm", "rm", "b@1.0.0")
-	e.gpmd("gc")
 	if r := e.gpmd("verify"); !strings.Contains(r.stdout, "no problems") {
 		t.Errorf("verify after the disk was freed: %q", r.stdout)
 	}
