@@ -41,7 +41,7 @@ func (r *Repo) WriteBackup(ctx context.Context, w io.Writer) (BackupReport, erro
 	}
 	defer os.Remove(snap.Name())
 	defer snap.Close()
-	recs, err := r.idx.Snapshot(snap)
+	recs, tombs, err := r.idx.Snapshot(snap)
 	if err != nil {
 		return rep, fmt.Errorf("backup: snapshot of the index: %w", err)
 	}
@@ -81,7 +81,7 @@ func (r *Repo) WriteBackup(ctx context.Context, w io.Writer) (BackupReport, erro
 		rep.Blobs++
 		rep.Bytes += hdr.Size
 	}
-	mirror, err := modulesjson.EncodeRecords(recs)
+	mirror, err := modulesjson.EncodeRecords(recs, tombs)
 	if err != nil {
 		return rep, fmt.Errorf("backup: %w", err)
 	}

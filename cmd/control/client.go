@@ -205,13 +205,23 @@ func (c *Client) Resolve(ctx context.Context, name, query string) (index.Record,
 
 // Remove deletes one exact version.
 func (c *Client) Remove(ctx context.Context, name, version string) (index.Record, error) {
+	return c.RemoveWith(ctx, name, version, false)
+}
+
+// RemoveWith is Remove; forget also drops the version's tombstone, so that
+// it may be uploaded again with other bytes (DELETE ...?forget=true).
+func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bool) (index.Record, error) {
 	if err := checkSegment("module name", name); err != nil {
 		return index.Record{}, err
 	}
 	if err := checkSegment("version", version); err != nil {
 		return index.Record{}, err
 	}
-	resp, err := c.do(ctx, http.MethodDelete, modulePath(name, version), nil, nil, 0)
+	path := modulePath(name, version)
+	if forget {
+		path += "?forget=true"
+	}
+	resp, err := c.do(ctx, http.MethodDelete, path, nil, nil, 0)
 	if err != nil {
 		return index.Record{}, err
 	}

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -232,7 +233,13 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) error {
-	rec, err := s.cfg.Modules.Remove(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	// ?forget=true breaks the version's immutability on purpose (see
+	// repo.RemoveOptions.Forget).
+	forget, err := strconv.ParseBool(cmp.Or(r.URL.Query().Get("forget"), "false"))
+	if err != nil {
+		return fmt.Errorf("%w: forget=%q is not true or false", errdefs.ErrInvalid, r.URL.Query().Get("forget"))
+	}
+	rec, err := s.cfg.Modules.RemoveWith(r.Context(), r.PathValue("name"), r.PathValue("version"), repo.RemoveOptions{Forget: forget})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -27,6 +28,9 @@ type Modules interface {
 	Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error)
 	List(ctx context.Context, name string) ([]index.Module, error)
 	Remove(ctx context.Context, name, version string) (index.Record, error)
+	// RemoveWith is Remove with options; Forget drops the version's
+	// tombstone, so it may come back with other bytes.
+	RemoveWith(ctx context.Context, name, version string, opts repo.RemoveOptions) (index.Record, error)
 	Stats(ctx context.Context) (index.Stats, error)
 	// MaxModuleSize is the largest module Upload takes: the one limit,
 	// which the control API asks for instead of keeping a copy.
