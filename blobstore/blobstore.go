@@ -254,16 +254,7 @@ func (s *Store) Verify(ctx context.Context, d digest.Digest) error {
 // ErrNotRegular: something else than a regular file (a symlink, folder,
 // FIFO, device) stands where a blob should be. It is damage in the store,
 // an errdefs.ErrCorrupt.
-var ErrNotRegular error = &classError{"not a regular file", errdefs.ErrCorrupt}
-
-// classError is a narrower error that also belongs to an errdefs class.
-type classError struct {
-	msg   string
-	class error
-}
-
-func (e *classError) Error() string { return e.msg }
-func (e *classError) Unwrap() error { return e.class }
+var ErrNotRegular = errdefs.Narrow("not a regular file", errdefs.ErrCorrupt)
 
 // notRegular wraps fsutil's refusal (which names the kind found) in
 // ErrNotRegular with the blob's digest.

@@ -25,34 +25,16 @@ const SchemaVersion = 3
 // too (errors.Is(ErrLocked, errdefs.ErrUnavailable) holds).
 var (
 	// ErrLocked: another process holds the index file (see LockedError).
-	ErrLocked error = &classError{"index is in use by another process", errdefs.ErrUnavailable}
+	ErrLocked = errdefs.Narrow("index is in use by another process", errdefs.ErrUnavailable)
 	// ErrSchemaTooNew: the file was written by a newer gpmd.
-	ErrSchemaTooNew error = &classError{"index schema is newer than this gpmd", errdefs.ErrUnavailable}
+	ErrSchemaTooNew = errdefs.Narrow("index schema is newer than this gpmd", errdefs.ErrUnavailable)
 	// ErrSchemaOld: the file needs migrations.Upgrade first.
-	ErrSchemaOld error = &classError{"index schema needs an upgrade", errdefs.ErrUnavailable}
+	ErrSchemaOld = errdefs.Narrow("index schema needs an upgrade", errdefs.ErrUnavailable)
 	// ErrUnlinked: the index file this process has open is no longer the
 	// file at its path (removed or replaced while open). Writes into it
 	// would be lost at the next start, so they are refused.
-	ErrUnlinked error = &classError{"index file was removed or replaced while open", errdefs.ErrUnavailable}
+	ErrUnlinked = errdefs.Narrow("index file was removed or replaced while open", errdefs.ErrUnavailable)
 )
-
-// Transitional names for code outside the storage packages that has not
-// moved to errdefs yet.
-var (
-	// Deprecated: use errdefs.ErrNotFound; removed after the merge.
-	ErrNotFound = errdefs.ErrNotFound
-	// Deprecated: use errdefs.ErrInvalid; removed after the merge.
-	ErrInvalid = errdefs.ErrInvalid
-)
-
-// classError is a narrower error that also belongs to an errdefs class.
-type classError struct {
-	msg   string
-	class error
-}
-
-func (e *classError) Error() string { return e.msg }
-func (e *classError) Unwrap() error { return e.class }
 
 // Record is one version of one module.
 type Record struct {

@@ -23,9 +23,6 @@ import (
 
 // LegacyFile is the name of the early gpmd's module list.
 //
-// Deprecated: use modulesjson.FileName; removed after the merge.
-const LegacyFile = modulesjson.FileName
-
 // Uploader is what an import puts modules into: the repository in-process,
 // or the daemon's control API from the CLI.
 type Uploader interface {

@@ -115,7 +115,7 @@ func tarFile(tw *tar.Writer, name string, f *os.File, mtime time.Time) error {
 
 // ErrNotEmpty: a backup or restore target that already holds something.
 // It is an errdefs.ErrInvalid (a bad argument: the target).
-var ErrNotEmpty error = &classError{"target is not empty", errdefs.ErrInvalid}
+var ErrNotEmpty = errdefs.Narrow("target is not empty", errdefs.ErrInvalid)
 
 // ExtractBackup writes the tar stream of WriteBackup into dir. dir must not
 // exist (it is created, 0700) or be an empty folder owned by the caller's
@@ -205,7 +205,7 @@ func ExtractBackup(ctx context.Context, rd io.Reader, dir string) (BackupReport,
 
 // ErrTargetNotOwned: a backup target that exists and belongs to another
 // user, or is not a plain folder. It is an errdefs.ErrInvalid.
-var ErrTargetNotOwned error = &classError{"target is not a folder of yours", errdefs.ErrInvalid}
+var ErrTargetNotOwned = errdefs.Narrow("target is not a folder of yours", errdefs.ErrInvalid)
 
 // openBackupTarget creates dir (0700) or accepts an existing empty folder
 // of the caller's user, not a symlink, and opens it as an os.Root. The

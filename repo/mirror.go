@@ -17,9 +17,6 @@ import (
 
 // MirrorFile is the name of the JSON mirror of the index, beside it.
 //
-// Deprecated: use modulesjson.FileName; removed after the merge.
-const MirrorFile = modulesjson.FileName
-
 // DefaultMirrorDelay is how long index changes are gathered before the
 // mirror is rewritten once for all of them.
 const DefaultMirrorDelay = 250 * time.Millisecond

@@ -39,53 +39,21 @@ const LegacyBackupFile = "ghost.modules.legacy.json"
 var (
 	// ErrNotWasm: the bytes are not a WebAssembly binary (the message says
 	// what they look like instead). It is an errdefs.ErrInvalid.
-	ErrNotWasm error = &classError{"not a WebAssembly module", errdefs.ErrInvalid}
+	ErrNotWasm = errdefs.Narrow("not a WebAssembly module", errdefs.ErrInvalid)
 	// ErrEmpty: no bytes at all. It is an errdefs.ErrInvalid.
-	ErrEmpty error = &classError{"empty module", errdefs.ErrInvalid}
+	ErrEmpty = errdefs.Narrow("empty module", errdefs.ErrInvalid)
 	// ErrModuleCorrupt: an indexed blob is missing, of the wrong size, or
 	// its bytes do not match their digest: damage in the store. Nothing of
 	// it is handed out as the module. It is an errdefs.ErrCorrupt; an
 	// upload whose bytes do not match the digest its caller claimed is an
 	// errdefs.ErrCorrupt too but not an ErrModuleCorrupt (the caller's
 	// mistake, not damage), so surfaces test ErrModuleCorrupt first.
-	ErrModuleCorrupt error = &classError{"stored module is corrupt", errdefs.ErrCorrupt}
+	ErrModuleCorrupt = errdefs.Narrow("stored module is corrupt", errdefs.ErrCorrupt)
 	// ErrIndexUnusable: the index is missing while the store holds blobs,
 	// or it cannot be read. The message says how to bring it back. It is an
 	// errdefs.ErrCorrupt.
-	ErrIndexUnusable error = &classError{"index unusable", errdefs.ErrCorrupt}
+	ErrIndexUnusable = errdefs.Narrow("index unusable", errdefs.ErrCorrupt)
 )
-
-// Transitional names for code outside the storage packages that has not
-// moved to errdefs yet.
-var (
-	// Deprecated: use errdefs.ErrNotFound; removed after the merge.
-	ErrNotFound = errdefs.ErrNotFound
-	// Deprecated: use errdefs.ErrInvalid; removed after the merge.
-	ErrInvalid = errdefs.ErrInvalid
-	// Deprecated: use errdefs.ErrConflict; removed after the merge.
-	ErrConflict = errdefs.ErrConflict
-	// Deprecated: use errdefs.ErrTooLarge; removed after the merge.
-	ErrTooLarge = errdefs.ErrTooLarge
-	// Deprecated: use errdefs.ErrNoSpace; removed after the merge.
-	ErrNoSpace = errdefs.ErrNoSpace
-	// Deprecated: use errdefs.ErrCorrupt (and test ErrModuleCorrupt
-	// before it); removed after the merge.
-	ErrDigestMismatch = errdefs.ErrCorrupt
-	// Deprecated: use ErrModuleCorrupt. It is narrower than
-	// errdefs.ErrCorrupt (see there); removed after the merge.
-	ErrCorrupt = ErrModuleCorrupt
-	// Deprecated: use index.ErrLocked; removed after the merge.
-	ErrLocked = index.ErrLocked
-)
-
-// classError is a narrower error that also belongs to an errdefs class.
-type classError struct {
-	msg   string
-	class error
-}
-
-func (e *classError) Error() string { return e.msg }
-func (e *classError) Unwrap() error { return e.class }
 
 // Options for Open.
 type Options struct {

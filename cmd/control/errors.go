@@ -32,12 +32,12 @@ const (
 // ErrNotRunning: nothing answers at the control address. It is narrower
 // than errdefs.ErrUnavailable (which it wraps): the CLI gives it an exit
 // status of its own.
-var ErrNotRunning error = &narrowError{"gpmd is not running", errdefs.ErrUnavailable}
+var ErrNotRunning = errdefs.Narrow("gpmd is not running", errdefs.ErrUnavailable)
 
 // ErrBusy: a cap of the server is reached (uploads or connections in
 // flight); the request may be tried again later. It is an
 // errdefs.ErrUnavailable with a code of its own.
-var ErrBusy error = &narrowError{"gpmd is busy", errdefs.ErrUnavailable}
+var ErrBusy = errdefs.Narrow("gpmd is busy", errdefs.ErrUnavailable)
 
 // ErrForbiddenHost and ErrForbiddenOrigin: the origin guard refused the
 // request (a foreign Host or Origin header), whatever its token. They
@@ -47,15 +47,6 @@ var (
 	ErrForbiddenHost   = errors.New("forbidden host")
 	ErrForbiddenOrigin = errors.New("forbidden origin")
 )
-
-// narrowError is a sentinel that also belongs to a wider errdefs class.
-type narrowError struct {
-	msg   string
-	class error
-}
-
-func (e *narrowError) Error() string { return e.msg }
-func (e *narrowError) Unwrap() error { return e.class }
 
 // statusOf maps an error to its HTTP status and error code: the one place
 // where this mapping lives. The narrow storage errors (not WebAssembly,
