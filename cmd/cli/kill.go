@@ -71,11 +71,16 @@ func (o *killOptions) run(cmd *cobra.Command) error {
 		return &notRunningOnError{dir: dir}
 	}
 	if pid == 0 {
-		st, err := daemon.ReadState(dir)
-		if err != nil || st.PID == 0 {
+		if st, err := daemon.ReadState(dir); err == nil {
+			pid = st.PID
+		}
+	}
+	if pid == 0 {
+		// Neither file names it (a start on a full disk writes neither):
+		// the kernel's lock table does.
+		if pid, _ = daemon.LockHolder(dir); pid == 0 {
 			return fmt.Errorf("gpmd is running on %s but its pid is unknown (lock and state files hold none)", dir)
 		}
-		pid = st.PID
 	}
 	// The pid comes from files of the folder (and the folder, maybe, from
 	// whatever listens at --control-addr): signal it only once the kernel

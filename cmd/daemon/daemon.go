@@ -92,8 +92,12 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	if err := checkWritable(cfg.DataDir); err != nil {
-		return nil, err
+	// A full disk is no reason to stop serving what is stored: the way out
+	// (gpmd gc, gpmd wasm rm) needs a running daemon. Any other failure to
+	// write is.
+	diskFull := checkWritable(cfg.DataDir)
+	if diskFull != nil && !errors.Is(diskFull, syscall.ENOSPC) {
+		return nil, diskFull
 	}
 	lk, err := acquireLock(cfg.DataDir)
 	if err != nil {
@@ -102,6 +106,9 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	d.onClose(func() error { lk.release(); return nil })
 	if err := d.openLog(); err != nil {
 		return nil, err
+	}
+	if diskFull != nil {
+		d.log.Warn("the disk holding the data folder is full: serving what is stored, but uploads fail until space is freed (gpmd gc, gpmd wasm rm)", "err", diskFull)
 	}
 	fdLimit, err := raiseFDLimit(cfg.GMPMaxConns, d.log)
 	if err != nil {
@@ -118,7 +125,10 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	d.newServers(token)
 	if err := writeState(cfg.DataDir, d.state); err != nil {
 		removeState(cfg.DataDir)
-		return nil, fmt.Errorf("writing the state file: %w", err)
+		if !errors.Is(err, syscall.ENOSPC) {
+			return nil, fmt.Errorf("writing the state file: %w", err)
+		}
+		d.log.Warn("no state file (the disk is full): client commands find this daemon at its configured address only", "err", err)
 	}
 
 	st := d.state

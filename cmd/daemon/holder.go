@@ -53,6 +53,25 @@ func VerifyHolder(dir string, pid int) error {
 	return nil
 }
 
+// LockHolder is the pid that the kernel's lock table gives as the holder
+// of data folder dir's lock, for when the folder's files name none (a
+// daemon started on a full disk could write neither). 0 when no single
+// process holds it.
+func LockHolder(dir string) (int, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(dir, LockFile), &st); err != nil {
+		return 0, fmt.Errorf("lock file: %w", err)
+	}
+	holders, err := flockHolders(unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	if err != nil || len(holders) != 1 {
+		return 0, err
+	}
+	for pid := range holders {
+		return pid, nil
+	}
+	return 0, nil
+}
+
 // sameProgram reports whether exe (the target of /proc/PID/exe) is this
 // program: the same file, or a file of the same name (a gpmd replaced by
 // an upgrade while its daemon runs shows as "… (deleted)").

@@ -468,3 +468,44 @@ func TestHardenRemovedVersionImmutable(t *testing.T) {
 	e.gpmd("verify")
 	e.gpmd("kill")
 }
+
+// TestHardenStartWithNoSpaceAtAll: issue 16 point 3 when not one byte is
+// free: the start-up write check and the state file meet ENOSPC. The daemon
+// starts all the same (warning in its log), serves what it holds at its
+// configured address, and rm and gc work, so the operator has a way out.
+func TestHardenStartWithNoSpaceAtAll(t *testing.T) {
+	mnt := mountTmpfs(t, "4m")
+	e := newEnv(t)
+	e.dir = filepath.Join(mnt, "data")
+	e.start()
+	mod := testutil.Wasm("kept", 300<<10)
+	e.upload("kept", "1.0.0", mod)
+	e.gpmd("kill")
+
+	filler := filepath.Join(mnt, "filler")
+	fillDisk(t, filler, 8<<20)
+	// Fixed ports: with no state file the client commands find the daemon
+	// only at the address they are given.
+	ctl := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	gmpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	r := e.run(nil, "start", "--control-addr", ctl, "--gmp-addr", gmpAddr)
+	if r.code != 0 {
+		t.Fatalf("start with no space at all: %v", r)
+	}
+	t.Cleanup(func() { e.run(nil, "kill", "--control-addr", ctl) })
+	if got := e.run(nil, "wasm", "get", "kept@1.0.0", "--control-addr", ctl); got.code != 0 || got.stdout != string(mod) {
+		t.Fatalf("get on the full disk: code %d, %d bytes (want %d)", got.code, len(got.stdout), len(mod))
+	}
+	if got := e.run(nil, "wasm", "rm", "kept@1.0.0", "--control-addr", ctl); got.code != 0 {
+		t.Fatalf("rm on the full disk: %v", got)
+	}
+	if got := e.run(nil, "gc", "--control-addr", ctl); got.code != 0 {
+		t.Fatalf("gc on the full disk: %v", got)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.run(nil, "kill", "--control-addr", ctl); got.code != 0 {
+		t.Fatalf("kill: %v", got)
+	}
+}
