@@ -340,7 +340,9 @@ func TestHardenIndexUnlinked(t *testing.T) {
 // the fix each fetch blocked in open(2) and kill took 25 s.
 func TestHardenFIFOBlobs(t *testing.T) {
 	e := newEnv(t)
-	st := e.start()
+	// 200 gets at once, over the default cap on control connections (128),
+	// which would answer some of them busy instead of the error under test.
+	st := e.start("--control-max-conns", "512")
 	names := []string{"f1", "f2"}
 	for _, n := range names {
 		data := testutil.Wasm(n, 4000)
