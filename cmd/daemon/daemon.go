@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/sdnotify"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -149,7 +149,9 @@ func (d *daemon) openPorts() (err error) {
 			DataDir:     d.cfg.DataDir,
 		},
 		TokenFile: d.cfg.TokenFile,
-		LogFile:   filepath.Join(d.cfg.DataDir, LogFile),
+	}
+	if d.cfg.LogOutput == nil {
+		d.state.LogFile = filepath.Join(d.cfg.DataDir, LogFile)
 	}
 	return nil
 }
@@ -165,23 +167,6 @@ func (d *daemon) close() {
 		d.closers[i]()
 	}
 	d.closers = nil
-}
-
-// openLog opens <data>/gpmd.log for appending, the log's home; a
-// foreground daemon logs to Config.LogOutput as well.
-func (d *daemon) openLog() error {
-	f, err := os.OpenFile(filepath.Join(d.cfg.DataDir, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("log file: %w", err)
-	}
-	d.onClose(f.Close)
-	var out io.Writer = f
-	if d.cfg.LogOutput != nil {
-		out = io.MultiWriter(f, d.cfg.LogOutput)
-	}
-	d.logHandler = slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})
-	d.log = slog.New(d.logHandler)
-	return nil
 }
 
 // openStore opens the module repository in <data>/modules.
@@ -262,6 +247,8 @@ func (d *daemon) serve(ctx context.Context, ready func(State)) error {
 	if ready != nil {
 		ready(d.state)
 	}
+	stopWatchdog := d.notifyReady(ctx)
+	defer stopWatchdog()
 
 	var err error
 	select {
@@ -271,6 +258,7 @@ func (d *daemon) serve(ctx context.Context, ready func(State)) error {
 		d.log.Error("a server failed; stopping", "err", err)
 	}
 	close(stopping)
+	d.notify(sdnotify.Stopping)
 	return err
 }
 
