@@ -196,12 +196,13 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength == 0 {
 		return fmt.Errorf("upload %s@%s: %w: no bytes were sent", name, version, repo.ErrEmpty)
 	}
-	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, r.Body, expected)
+	body := &clientBody{ReadCloser: r.Body}
+	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, body, expected)
 	if err != nil {
 		// The client may still be sending; read (a bounded amount of)
 		// what is left so that it reads this answer instead of a reset.
-		io.CopyN(io.Discard, r.Body, max+drainSlack)
-		return err
+		io.CopyN(io.Discard, body, max+drainSlack)
+		return canceledUpload(r, body, name, version, err)
 	}
 	setRecordHeaders(w.Header(), rec)
 	writeJSON(w, http.StatusOK, rec)

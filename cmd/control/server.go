@@ -254,11 +254,16 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				attrs = append(attrs, "query", r.URL.RawQuery)
 			}
 			level := slog.LevelInfo
+			msg := "request"
 			if aborted {
 				attrs = append(attrs, "aborted", true)
 				level = slog.LevelError
 			}
-			if rec.err != nil {
+			if isCanceled(rec.err) {
+				// The client's choice, not the daemon's failure.
+				attrs = append(attrs, "err", rec.err.Error())
+				level, msg = slog.LevelWarn, "upload cancelled by the client"
+			} else if rec.err != nil {
 				attrs = append(attrs, "err", rec.err.Error())
 				if rec.status >= 500 || aborted {
 					level = slog.LevelError
@@ -266,7 +271,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 					level = slog.LevelWarn
 				}
 			}
-			s.log.Log(context.Background(), level, "request", attrs...)
+			s.log.Log(context.Background(), level, msg, attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 		aborted = false
