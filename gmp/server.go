@@ -40,6 +40,7 @@ type Config struct {
 	WriteTimeout   time.Duration
 	ServerName     string // e.g. "gpmd/1.0.0"
 	Logger         *slog.Logger
+	Observer       Observer // nil: observe nothing (metrics)
 }
 
 // NodeInfo is one live registration.
@@ -95,6 +96,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg:       cfg,
@@ -140,6 +144,7 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
+		s.cfg.Observer.ConnAccepted()
 		c := s.newConn(nc)
 		switch s.trackConn(c) {
 		case trackOK:
@@ -148,6 +153,7 @@ func (s *Server) Serve(l net.Listener) error {
 			go s.rejectBusy(nc)
 		case trackClosed:
 			nc.Close()
+			s.cfg.Observer.ConnClosed(reasonServerClosed.String())
 		}
 	}
 }
@@ -294,6 +300,7 @@ func (s *Server) rejectBusy(nc net.Conn) {
 		return appendErrorBody(b, ErrCodeBusy, "GPMD holds as many GMP connections as it allows; try again later")
 	})
 	lingerClose(nc)
+	s.cfg.Observer.ConnClosed(reasonBusy.String())
 	s.log.Debug("gmp connection closed", "remote", nc.RemoteAddr().String(), "reason", reasonBusy.String(), "err", err)
 }
 

@@ -147,6 +147,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
 		}
 	}
+	s.cfg.Observer.Downloaded(total)
 	return nil
 }
 
@@ -197,13 +198,17 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("upload %s@%s: %w: no bytes were sent", name, version, repo.ErrEmpty)
 	}
 	body := &clientBody{ReadCloser: r.Body}
+	start := s.cfg.Now()
 	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, body, expected)
 	if err != nil {
 		// The client may still be sending; read (a bounded amount of)
 		// what is left so that it reads this answer instead of a reset.
 		io.CopyN(io.Discard, body, max+drainSlack)
-		return canceledUpload(r, body, name, version, err)
+		err = canceledUpload(r, body, name, version, err)
+		s.cfg.Observer.UploadFailed(errorClass(err), s.cfg.Now().Sub(start))
+		return err
 	}
+	s.cfg.Observer.Uploaded(rec.Size, s.cfg.Now().Sub(start))
 	setRecordHeaders(w.Header(), rec)
 	writeJSON(w, http.StatusOK, rec)
 	return nil

@@ -53,6 +53,11 @@ type Config struct {
 	Logger *slog.Logger // nil: discard
 	// Now is the clock (nil: time.Now); tests set it.
 	Now func() time.Time
+	// Observer is told of uploads, downloads, verify and gc (nil:
+	// nothing is observed).
+	Observer Observer
+	// Metrics, when not nil, serves GET /metrics (metrics.Handler).
+	Metrics http.Handler
 }
 
 // HandlerFunc is an endpoint: it writes a success response itself and
@@ -77,6 +82,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
@@ -90,6 +98,7 @@ func NewServer(cfg Config) *Server {
 	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
 	s.registerOps()
+	s.handleMetrics(cfg.Metrics)
 	s.Handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{http.StatusNotFound, CodeNotFound, "no endpoint " + r.Method + " " + r.URL.Path + " (see docs/control-api.md)"}
 	})
@@ -270,6 +279,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				} else {
 					level = slog.LevelWarn
 				}
+			}
+			if r.URL.Path == MetricsPath && level == slog.LevelInfo {
+				level = slog.LevelDebug // a scrape every few seconds
 			}
 			s.log.Log(context.Background(), level, msg, attrs...)
 		}()

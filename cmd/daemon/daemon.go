@@ -202,7 +202,9 @@ func (d *daemon) closeStore() error {
 // the store; neither serves yet.
 func (d *daemon) newServers(token string) {
 	cfg := d.cfg
+	m := d.newMetrics()
 	d.gmp = gmp.NewServer(gmp.Config{
+		Observer:       m,
 		Modules:        d.store,
 		MaxMessage:     cfg.GMPMaxMessage,
 		MaxConns:       cfg.GMPMaxConns,
@@ -212,12 +214,14 @@ func (d *daemon) newServers(token string) {
 		Logger:         d.log.With("component", "gmp"),
 	})
 	ctrl := control.NewServer(control.Config{
-		Modules: d.store,
-		Nodes:   d.gmp,
-		Ops:     d.store,
-		Info:    d.state.Info,
-		Token:   token,
-		Logger:  d.log.With("component", "control"),
+		Modules:  d.store,
+		Nodes:    d.gmp,
+		Ops:      d.store,
+		Info:     d.state.Info,
+		Token:    token,
+		Logger:   d.log.With("component", "control"),
+		Observer: m,
+		Metrics:  m.Handler(),
 	})
 	d.http = &http.Server{
 		Handler:           trackHandlers(&d.handlers, ctrl),
