@@ -139,8 +139,7 @@ func ExtractBackup(ctx context.Context, rd io.Reader, dir string) (BackupReport,
 		}
 		switch {
 		case hdr.Name == IndexFile || hdr.Name == modulesjson.FileName:
-			// 0644 as before; the hardening issue revisits the modes.
-			if err := fsutil.WriteFileAtomic(filepath.Join(dir, hdr.Name), tr, 0o644); err != nil {
+			if err := fsutil.WriteFileAtomic(filepath.Join(dir, hdr.Name), tr, fsutil.FileMode); err != nil {
 				return rep, err
 			}
 			sawIndex = sawIndex || hdr.Name == IndexFile
@@ -180,7 +179,7 @@ func ExtractBackup(ctx context.Context, rd io.Reader, dir string) (BackupReport,
 func requireEmpty(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return os.MkdirAll(dir, 0o755)
+		return os.MkdirAll(dir, fsutil.DirMode)
 	}
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/ghost-network/gpmd/internal/sdnotify"
 	"github.com/spf13/cobra"
 )
@@ -184,7 +185,7 @@ func (o *startOptions) runDetached(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, fsutil.DirMode); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
 	logPath := filepath.Join(cfg.DataDir, daemon.LogFile)

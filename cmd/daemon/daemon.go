@@ -16,6 +16,7 @@ import (
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/ghost-network/gpmd/internal/sdnotify"
 	"github.com/ghost-network/gpmd/repo"
 )
@@ -89,7 +90,7 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	}()
 
 	// The data folder, then the lock, before anything else is touched.
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	if err := checkWritable(cfg.DataDir); err != nil {
@@ -103,6 +104,7 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	if err := d.openLog(); err != nil {
 		return nil, err
 	}
+	tightenDataDir(cfg.DataDir, d.log)
 	fdLimit, err := raiseFDLimit(cfg.GMPMaxConns, d.log)
 	if err != nil {
 		return nil, err

@@ -22,11 +22,13 @@ import (
 	"os"
 	"strconv"
 	"sync"
+
+	"github.com/ghost-network/gpmd/internal/fsutil"
 )
 
 // Mode of the log files: the log names modules, nodes and addresses, for
 // the daemon's user only.
-const Mode fs.FileMode = 0o600
+const Mode = fsutil.FileMode
 
 // Options of a Writer.
 type Options struct {
