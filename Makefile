@@ -23,7 +23,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples
+.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples verify-unit
 
 help:
 	@echo "make build      build $(BIN)"
@@ -36,6 +36,7 @@ help:
 	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
+	@echo "make verify-unit  systemd-analyze verify packaging/systemd/gpmd.service (needs Debian's systemd package)"
 	@echo "make tools      build the registry and oras test tools from the module proxy (cached; see scripts/build-tools.sh)"
 
 build:
@@ -80,6 +81,10 @@ crashtest:
 # builds a missing one itself).
 tools:
 	GO=$(GO) scripts/build-tools.sh
+
+# The systemd unit, checked by systemd-analyze against the gpmd just built.
+verify-unit: build
+	BIN=$(BIN) scripts/verify-unit.sh
 
 clean:
 	rm -rf bin
