@@ -25,18 +25,7 @@ func TestCancelledUploadLogged(t *testing.T) {
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-		}
-	})
+	exited := startKilledAtEnd(t, cmd)
 	// Part of a module, then the person presses Ctrl-C.
 	mod := testutil.Wasm("big", 8<<20)
 	if _, err := stdin.Write(mod[:2<<20]); err != nil {

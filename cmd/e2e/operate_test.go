@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -44,18 +45,7 @@ func TestSystemdNotify(t *testing.T) {
 	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sockPath, "WATCHDOG_USEC=300000")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-		}
-	})
+	exited := startKilledAtEnd(t, cmd)
 
 	if got := recv(15 * time.Second); got != "READY=1" {
 		t.Fatalf("first notification %q, want READY=1", got)
@@ -197,4 +187,24 @@ func TestFailedStartLeavesTheLogAlone(t *testing.T) {
 			t.Errorf("a line that is not JSON in a --log-format json log: %q", l)
 		}
 	}
+}
+
+// startKilledAtEnd starts cmd and returns the channel of its exit; the
+// process is killed (and reaped, for a bounded time) when the test ends.
+func startKilledAtEnd(t *testing.T, cmd *osexec.Cmd) <-chan error {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1) // for the test
+	reaped := make(chan struct{}) // for the cleanup, which may come after the test read exited
+	go func() { exited <- cmd.Wait(); close(reaped) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		select {
+		case <-reaped:
+		case <-time.After(5 * time.Second):
+		}
+	})
+	return exited
 }
