@@ -23,7 +23,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin
+.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit
 
 help:
 	@echo "make build      build $(BIN)"
@@ -38,6 +38,7 @@ help:
 	@echo "make wasm-fixtures  npm pack the real modules the wasm tests use into the test cache"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
 	@echo "make tools      build the registry, oras and nats-server test tools from the module proxy (cached)"
+	@echo "make verify-unit  systemd-analyze verify packaging/systemd/gpmd.service (needs Debian's systemd package)"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gpmd
@@ -94,6 +95,10 @@ FUZZ_TARGETS += ./fleet:FuzzParseEntry
 # $${GPMD_TEST_CACHE:-$${XDG_CACHE_HOME:-~/.cache}/gpmd-test}/bin.
 nats-server-bin:
 	GO=$(GO) sh scripts/build-nats-server.sh
+
+# The systemd unit, checked by systemd-analyze against the gpmd just built.
+verify-unit: build
+	BIN=$(BIN) scripts/verify-unit.sh
 
 clean:
 	rm -rf bin

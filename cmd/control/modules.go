@@ -152,6 +152,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
 		}
 	}
+	s.cfg.Observer.Downloaded(total)
 	return nil
 }
 
@@ -207,8 +208,10 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("upload %s@%s: %w", name, version, err)
 	}
 	defer release()
-	body := s.stallReader(w, r.Body)
-	defer body.done()
+	stall := s.stallReader(w, r.Body)
+	defer stall.done()
+	body := &clientBody{ReadCloser: io.NopCloser(stall)}
+	start := s.cfg.Now()
 	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, body, expected)
 	if err != nil {
 		// The client may still be sending, and reads this answer only if
@@ -225,8 +228,13 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 		default:
 			io.CopyN(io.Discard, body, max)
 		}
+		if !errors.Is(err, errStalled) {
+			err = canceledUpload(r, body, name, version, err)
+		}
+		s.cfg.Observer.UploadFailed(errorClass(err), s.cfg.Now().Sub(start))
 		return err
 	}
+	s.cfg.Observer.Uploaded(rec.Size, s.cfg.Now().Sub(start))
 	setRecordHeaders(w.Header(), rec)
 	writeJSON(w, http.StatusOK, rec)
 	return nil

@@ -69,6 +69,11 @@ type Config struct {
 	Logger     *slog.Logger // nil: discard
 	// Now is the clock (nil: time.Now); tests set it.
 	Now func() time.Time
+	// Observer is told of uploads, downloads, verify and gc (nil:
+	// nothing is observed).
+	Observer Observer
+	// Metrics, when not nil, serves GET /metrics (metrics.Handler).
+	Metrics http.Handler
 }
 
 // HandlerFunc is an endpoint: it writes a success response itself and
@@ -96,6 +101,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
@@ -112,6 +120,7 @@ func NewServer(cfg Config) *Server {
 	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
 	s.registerOps()
+	s.handleMetrics(cfg.Metrics)
 	s.Handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{http.StatusNotFound, CodeNotFound, "no endpoint " + r.Method + " " + r.URL.Path + " (see docs/control-api.md)"}
 	})
@@ -279,11 +288,16 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				attrs = append(attrs, "query", r.URL.RawQuery)
 			}
 			level := slog.LevelInfo
+			msg := "request"
 			if aborted {
 				attrs = append(attrs, "aborted", true)
 				level = slog.LevelError
 			}
-			if rec.err != nil {
+			if isCanceled(rec.err) {
+				// The client's choice, not the daemon's failure.
+				attrs = append(attrs, "err", rec.err.Error())
+				level, msg = slog.LevelWarn, "upload cancelled by the client"
+			} else if rec.err != nil {
 				attrs = append(attrs, "err", rec.err.Error())
 				if rec.status >= 500 || aborted {
 					level = slog.LevelError
@@ -291,7 +305,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 					level = slog.LevelWarn
 				}
 			}
-			s.log.Log(context.Background(), level, "request", attrs...)
+			if r.URL.Path == MetricsPath && level == slog.LevelInfo {
+				level = slog.LevelDebug // a scrape every few seconds
+			}
+			s.log.Log(context.Background(), level, msg, attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 		aborted = false

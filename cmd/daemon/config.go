@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/internal/sdnotify"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -41,6 +42,9 @@ const (
 	// DefaultControlMaxConns bounds the control API's connections: they
 	// come out of fdReserve, beside the daemon's own files.
 	DefaultControlMaxConns = 128
+	DefaultLogFormat       = LogFormatText
+	DefaultLogMaxSize      = 10 << 20
+	DefaultLogKeep         = 5
 	// minFDLimit is the file limit below which the daemon refuses to
 	// start: it could not even hold its own files and a few clients.
 	minFDLimit = 64
@@ -73,10 +77,26 @@ type Config struct {
 	ControlMaxConns   int
 	ShutdownTimeout   time.Duration
 
+	// LogFormat is LogFormatText or LogFormatJSON (log/slog's handlers).
+	LogFormat string
+	// LogMaxSize and LogKeep rotate <data>/gpmd.log: past LogMaxSize
+	// bytes it becomes gpmd.log.1, and LogKeep rotated files are kept.
+	LogMaxSize int64
+	LogKeep    int
+
 	Version string
-	// LogOutput, when not nil, receives the log too (stderr in the
-	// foreground); the log file always does.
+	// LogOutput, when not nil, receives the log instead of
+	// <data>/gpmd.log: standard error in the foreground, where journald
+	// collects it under systemd.
 	LogOutput io.Writer
+	// CaptureStderr points the process's standard error at the current
+	// log file, so that what the Go runtime writes there (a crash's
+	// trace) lands in the log: the background daemon's way, which has no
+	// terminal. It is ignored with LogOutput.
+	CaptureStderr bool
+	// Notifier tells systemd about readiness, the stop and liveness
+	// (nil: nothing is sent; see internal/sdnotify).
+	Notifier *sdnotify.Notifier
 }
 
 // DefaultConfig is every setting at its default: the one place where the
@@ -97,6 +117,9 @@ func DefaultConfig() Config {
 		ControlMaxConns:     DefaultControlMaxConns,
 		ShutdownTimeout:     DefaultShutdownTimeout,
 		Version:             "dev",
+		LogFormat:           DefaultLogFormat,
+		LogMaxSize:          DefaultLogMaxSize,
+		LogKeep:             DefaultLogKeep,
 	}
 }
 
@@ -115,6 +138,9 @@ func (c *Config) setDefaults() {
 	setIfZero(&c.ControlMaxUploads, d.ControlMaxUploads)
 	setIfZero(&c.ControlMaxConns, d.ControlMaxConns)
 	setIfZero(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setIfZero(&c.LogFormat, d.LogFormat)
+	setIfZero(&c.LogMaxSize, d.LogMaxSize)
+	setIfZero(&c.LogKeep, d.LogKeep)
 	setIfZero(&c.Version, d.Version)
 }
 
@@ -158,6 +184,10 @@ func (c *Config) check() error {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			return fmt.Errorf("%w: %s %q is not host:port (%v)", ErrConfig, a.flag, a.addr, err)
 		}
+	}
+	// "" is the default (text), as for every zero field.
+	if c.LogFormat != "" && c.LogFormat != LogFormatText && c.LogFormat != LogFormatJSON {
+		return fmt.Errorf("%w: --log-format %q is neither %s nor %s", ErrConfig, c.LogFormat, LogFormatText, LogFormatJSON)
 	}
 	if c.TokenFile == "" && !IsLoopback(c.ControlAddr) {
 		return fmt.Errorf("%w: refusing to serve the control API on %s without a token: give --token-file (or GPMD_TOKEN_FILE), or use a loopback address such as %s",

@@ -17,6 +17,8 @@ import (
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/internal/sdnotify"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -89,7 +91,7 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	}()
 
 	// The data folder, then the lock, before anything else is touched.
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	// A full disk is no reason to stop serving what is stored: the way out
@@ -110,6 +112,7 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	if diskFull != nil {
 		d.log.Warn("the disk holding the data folder is full: serving what is stored, but uploads fail until space is freed (gpmd gc, gpmd wasm rm)", "err", diskFull)
 	}
+	tightenDataDir(cfg.DataDir, d.log)
 	fdLimit, err := raiseFDLimit(cfg.GMPMaxConns, d.log)
 	if err != nil {
 		return nil, err
@@ -163,7 +166,9 @@ func (d *daemon) openPorts() (err error) {
 			DataDir:     d.cfg.DataDir,
 		},
 		TokenFile: d.cfg.TokenFile,
-		LogFile:   filepath.Join(d.cfg.DataDir, LogFile),
+	}
+	if d.cfg.LogOutput == nil {
+		d.state.LogFile = filepath.Join(d.cfg.DataDir, LogFile)
 	}
 	return nil
 }
@@ -179,23 +184,6 @@ func (d *daemon) close() {
 		d.closers[i]()
 	}
 	d.closers = nil
-}
-
-// openLog opens <data>/gpmd.log for appending, the log's home; a
-// foreground daemon logs to Config.LogOutput as well.
-func (d *daemon) openLog() error {
-	f, err := os.OpenFile(filepath.Join(d.cfg.DataDir, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("log file: %w", err)
-	}
-	d.onClose(f.Close)
-	var out io.Writer = f
-	if d.cfg.LogOutput != nil {
-		out = io.MultiWriter(f, &dropOnError{w: d.cfg.LogOutput})
-	}
-	d.logHandler = slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})
-	d.log = slog.New(d.logHandler)
-	return nil
 }
 
 // openStore opens the module repository in <data>/modules.
@@ -231,7 +219,9 @@ func (d *daemon) closeStore() error {
 // the store; neither serves yet.
 func (d *daemon) newServers(token string) {
 	cfg := d.cfg
+	m := d.newMetrics()
 	d.gmp = gmp.NewServer(gmp.Config{
+		Observer:       m,
 		Modules:        d.store,
 		MaxMessage:     cfg.GMPMaxMessage,
 		MaxConns:       cfg.GMPMaxConns,
@@ -250,6 +240,8 @@ func (d *daemon) newServers(token string) {
 		StallTimeout: cfg.ControlStallTimeout,
 		MaxUploads:   cfg.ControlMaxUploads,
 		Logger:       d.log.With("component", "control"),
+		Observer:     m,
+		Metrics:      m.Handler(),
 	})
 	d.http = &http.Server{
 		Handler:           trackHandlers(&d.handlers, ctrl),
@@ -279,6 +271,8 @@ func (d *daemon) serve(ctx context.Context, ready func(State)) error {
 	if ready != nil {
 		ready(d.state)
 	}
+	stopWatchdog := d.notifyReady(ctx)
+	defer stopWatchdog()
 
 	var err error
 	select {
@@ -288,6 +282,7 @@ func (d *daemon) serve(ctx context.Context, ready func(State)) error {
 		d.log.Error("a server failed; stopping", "err", err)
 	}
 	close(stopping)
+	d.notify(sdnotify.Stopping)
 	return err
 }
 

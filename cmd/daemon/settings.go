@@ -81,6 +81,15 @@ func Settings() []Setting {
 		{Flag: "shutdown-timeout", Env: "GPMD_SHUTDOWN_TIMEOUT", Kind: KindDuration,
 			Usage: "how long a stop waits for requests in flight before it cuts them",
 			field: func(c *Config) any { return &c.ShutdownTimeout }},
+		{Flag: "log-format", Env: "GPMD_LOG_FORMAT", Kind: KindString,
+			Usage: "format of the log lines: text or json",
+			field: func(c *Config) any { return &c.LogFormat }},
+		{Flag: "log-max-size", Env: "GPMD_LOG_MAX_SIZE", Kind: KindSize,
+			Usage: "size past which the background daemon's gpmd.log is rotated to gpmd.log.1",
+			field: func(c *Config) any { return &c.LogMaxSize }},
+		{Flag: "log-keep", Env: "GPMD_LOG_KEEP", Kind: KindInt,
+			Usage: "how many rotated log files (gpmd.log.1 …) are kept",
+			field: func(c *Config) any { return &c.LogKeep }},
 	}
 }
 
