@@ -45,8 +45,10 @@ type Config struct {
 	Modules Modules
 	Nodes   Nodes // nil: no GMP server, GET /v1/nodes lists none
 	// Ops, when not nil, serves verify, gc and backup.
-	Ops  Operations
-	Info Info
+	Ops Operations
+	// Registry, when not nil, serves push, pull and tag lists (registry.go).
+	Registry Registry
+	Info     Info
 	// Token, when not empty, is required on every request as
 	// "Authorization: Bearer <token>".
 	Token  string
@@ -90,6 +92,7 @@ func NewServer(cfg Config) *Server {
 	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
 	s.registerOps()
+	s.registerRegistry()
 	s.Handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{http.StatusNotFound, CodeNotFound, "no endpoint " + r.Method + " " + r.URL.Path + " (see docs/control-api.md)"}
 	})

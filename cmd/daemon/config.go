@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/oci"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -56,6 +57,15 @@ type Config struct {
 	GMPWriteTimeout   time.Duration
 	ShutdownTimeout   time.Duration
 
+	// Registry is the upstream REGISTRY/NAMESPACE ("" for none);
+	// RegistryConfig the credentials file ("" for docker's). The timeouts
+	// and the tag cache TTL take oci's defaults.
+	Registry                string
+	RegistryConfig          string
+	RegistryDialTimeout     time.Duration
+	RegistryResponseTimeout time.Duration
+	RegistryTagCacheTTL     time.Duration
+
 	Version string
 	// LogOutput, when not nil, receives the log too (stderr in the
 	// foreground); the log file always does.
@@ -77,6 +87,10 @@ func DefaultConfig() Config {
 		GMPWriteTimeout:   gmp.DefaultWriteTimeout,
 		ShutdownTimeout:   DefaultShutdownTimeout,
 		Version:           "dev",
+
+		RegistryDialTimeout:     oci.DefaultDialTimeout,
+		RegistryResponseTimeout: oci.DefaultResponseHeaderTimeout,
+		RegistryTagCacheTTL:     oci.DefaultTagCacheTTL,
 	}
 }
 
@@ -93,6 +107,9 @@ func (c *Config) setDefaults() {
 	setIfZero(&c.GMPWriteTimeout, d.GMPWriteTimeout)
 	setIfZero(&c.ShutdownTimeout, d.ShutdownTimeout)
 	setIfZero(&c.Version, d.Version)
+	setIfZero(&c.RegistryDialTimeout, d.RegistryDialTimeout)
+	setIfZero(&c.RegistryResponseTimeout, d.RegistryResponseTimeout)
+	setIfZero(&c.RegistryTagCacheTTL, d.RegistryTagCacheTTL)
 }
 
 // setIfZero sets *p to def when *p is zero or negative.

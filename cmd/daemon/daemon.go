@@ -17,6 +17,7 @@ import (
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/pullthrough"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -57,10 +58,13 @@ type daemon struct {
 	logHandler slog.Handler
 	state      State
 	store      *repo.Repo // nil once closed
-	gmp        *gmp.Server
-	http       *http.Server
-	ctrlLn     net.Listener
-	gmpLn      net.Listener
+	// layer is the store behind the registry upstream, if any: what GMP
+	// and the control API read modules through.
+	layer  *pullthrough.Layer
+	gmp    *gmp.Server
+	http   *http.Server
+	ctrlLn net.Listener
+	gmpLn  net.Listener
 	// handlers counts control handlers in flight: the store closes only
 	// after they return, never under them.
 	handlers sync.WaitGroup
@@ -108,6 +112,9 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 		return nil, err
 	}
 	if err := d.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.openLayer(); err != nil {
 		return nil, err
 	}
 
@@ -218,7 +225,7 @@ func (d *daemon) closeStore() error {
 func (d *daemon) newServers(token string) {
 	cfg := d.cfg
 	d.gmp = gmp.NewServer(gmp.Config{
-		Modules:        d.store,
+		Modules:        d.layer,
 		MaxMessage:     cfg.GMPMaxMessage,
 		MaxConns:       cfg.GMPMaxConns,
 		MessageTimeout: cfg.GMPMessageTimeout,
@@ -227,12 +234,13 @@ func (d *daemon) newServers(token string) {
 		Logger:         d.log.With("component", "gmp"),
 	})
 	ctrl := control.NewServer(control.Config{
-		Modules: d.store,
-		Nodes:   d.gmp,
-		Ops:     d.store,
-		Info:    d.state.Info,
-		Token:   token,
-		Logger:  d.log.With("component", "control"),
+		Modules:  d.layer,
+		Nodes:    d.gmp,
+		Ops:      d.store,
+		Registry: registryAPI{d.layer},
+		Info:     d.state.Info,
+		Token:    token,
+		Logger:   d.log.With("component", "control"),
 	})
 	d.http = &http.Server{
 		Handler:           trackHandlers(&d.handlers, ctrl),
