@@ -150,9 +150,8 @@ func (l *Layer) prepare(ctx context.Context, name, query string) (string, error)
 		// ErrNotFound (naming the registry error, if any) or ErrInvalid.
 		return "", err
 	}
-	if res.RegistryErr != nil {
-		l.log.Warn("registry upstream unavailable; serving local versions only", "module", name, "query", query, "err", res.RegistryErr)
-	}
+	// res.RegistryErr (the registry could not be asked) is logged by the
+	// upstream once per failed tag listing, not here once per request.
 	if res.Local {
 		return res.Version, nil
 	}
