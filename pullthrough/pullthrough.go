@@ -36,6 +36,8 @@ import (
 	"io"
 	"log/slog"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/oci"
@@ -55,6 +57,10 @@ type Layer struct {
 	// up is nil when the daemon has no --registry.
 	up  *oci.Upstream
 	log *slog.Logger
+	// pulls makes "is it local yet? else pull it" one step per
+	// name@version: a caller that resolved before another caller's pull
+	// stored the version finds it stored instead of pulling it again.
+	pulls singleflight.Group
 }
 
 // Options configures a Layer.
@@ -155,8 +161,7 @@ func (l *Layer) prepare(ctx context.Context, name, query string) (string, error)
 	if res.Local {
 		return res.Version, nil
 	}
-	pr, err := l.up.Fetch(ctx, res, Sink(l.Repo))
-	if err != nil {
+	if err := l.fetch(ctx, res); err != nil {
 		// The registry has a better version but cannot hand it over now:
 		// serve what the repository has, as for an unreachable registry.
 		l.log.Warn("registry upstream: pull failed; serving local versions only", "module", name, "version", res.Version, "reference", res.Reference, "err", err)
@@ -165,9 +170,33 @@ func (l *Layer) prepare(ctx context.Context, name, query string) (string, error)
 		}
 		return "", fmt.Errorf("module %s@%s: pulling %s: %w", name, res.Version, res.Reference, err)
 	}
-	l.log.Info("pulled through from the registry", "module", name, "version", res.Version, "reference", res.Reference,
-		"manifest", pr.Manifest, "digest", pr.Digest, "size", pr.Size)
 	return res.Version, nil
+}
+
+// fetch stores the version res chose unless the repository holds it by
+// now; one check-and-pull runs per name@version however many callers ask.
+func (l *Layer) fetch(ctx context.Context, res oci.Resolution) error {
+	ch := l.pulls.DoChan(res.Name+"@"+res.Version, func() (any, error) {
+		// Shared by every caller: the first one giving up must not fail
+		// the others (Fetch bounds the pull with its own timeout).
+		fctx := context.WithoutCancel(ctx)
+		if _, err := l.Repo.Resolve(fctx, res.Name, res.Version); err == nil {
+			return nil, nil // stored by a pull that ended after res was made
+		}
+		pr, err := l.up.Fetch(fctx, res, Sink(l.Repo))
+		if err != nil {
+			return nil, err
+		}
+		l.log.Info("pulled through from the registry", "module", res.Name, "version", res.Version, "reference", res.Reference,
+			"manifest", pr.Manifest, "digest", pr.Digest, "size", pr.Size)
+		return nil, nil
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return fmt.Errorf("module %s@%s: %w: %w", res.Name, res.Version, errdefs.ErrUnavailable, ctx.Err())
+	}
 }
 
 // localVersions lists name's versions as oci.Upstream.Resolve takes them.
