@@ -214,7 +214,7 @@ func TestTamperedLayerIsNotStored(t *testing.T) {
 	reg := ocitest.New(t, ocitest.WithFront(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if tamper.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
-				w = &flipWriter{ResponseWriter: w}
+				w = testutil.TamperLarge(w)
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -228,19 +228,6 @@ func TestTamperedLayerIsNotStored(t *testing.T) {
 	if mods, _ := l.Repo.List(t.Context(), "math"); len(mods) != 0 {
 		t.Fatalf("tampered bytes were stored: %+v", mods)
 	}
-}
-
-// flipWriter flips the last byte of every write of a large body (the
-// layer), leaving small ones (the config) intact.
-type flipWriter struct{ http.ResponseWriter }
-
-func (f *flipWriter) Write(p []byte) (int, error) {
-	if len(p) > 1000 {
-		q := bytes.Clone(p)
-		q[len(q)-1] ^= 0xff
-		return f.ResponseWriter.Write(q)
-	}
-	return f.ResponseWriter.Write(p)
 }
 
 // Many readers asking at once for a version only the registry has cause

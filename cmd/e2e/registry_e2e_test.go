@@ -272,7 +272,7 @@ func TestRegistryBadInput(t *testing.T) {
 				}
 				return
 			case strings.Contains(p, "/tamper/") && strings.Contains(p, "/blobs/") && r.Method == http.MethodGet:
-				w = &flipLast{ResponseWriter: w}
+				w = testutil.TamperLarge(w)
 			case strings.Contains(p, "/redirect/") && strings.Contains(p, "/blobs/") && r.Method == http.MethodGet && r.URL.Query().Get("hop") == "":
 				http.Redirect(w, r, p+"?hop=1", http.StatusTemporaryRedirect)
 				return
@@ -364,16 +364,4 @@ func TestRegistryBadInput(t *testing.T) {
 		t.Fatalf("list --remote with credentials: %v", r)
 	}
 	e.gpmd("status")
-}
-
-// flipLast flips the last byte of each large write (the layer).
-type flipLast struct{ http.ResponseWriter }
-
-func (f *flipLast) Write(p []byte) (int, error) {
-	if len(p) > 1000 {
-		q := bytes.Clone(p)
-		q[len(q)-1] ^= 0xff
-		return f.ResponseWriter.Write(q)
-	}
-	return f.ResponseWriter.Write(p)
 }
