@@ -153,6 +153,12 @@ func (c *Config) check() error {
 			return fmt.Errorf("%w: %s %q is not host:port (%v)", ErrConfig, a.flag, a.addr, err)
 		}
 	}
+	if c.Registry != "" {
+		// Parsing only: the registry is not asked until a module is.
+		if _, err := oci.NewUpstream(nil, c.Registry, nil); err != nil {
+			return fmt.Errorf("%w: --registry: %v", ErrConfig, err)
+		}
+	}
 	if c.TokenFile == "" && !IsLoopback(c.ControlAddr) {
 		return fmt.Errorf("%w: refusing to serve the control API on %s without a token: give --token-file (or GPMD_TOKEN_FILE), or use a loopback address such as %s",
 			ErrConfig, c.ControlAddr, DefaultControlAddr)

@@ -12,8 +12,8 @@ import (
 
 // openLayer puts the pull-through layer (and the registry client) in front
 // of the store: the one view of the modules that GMP and the control API
-// share. A bad --registry or an unreadable --registry-config stops the
-// start here, before any port opens.
+// share. An unreadable --registry-config stops the start here, before any
+// port opens (check has refused a bad --registry already).
 func (d *daemon) openLayer() error {
 	cfg := d.cfg
 	l, err := pullthrough.New(d.store, pullthrough.Options{
@@ -28,7 +28,7 @@ func (d *daemon) openLayer() error {
 		Logger: d.log.With("component", "registry"),
 	})
 	if err != nil {
-		return fmt.Errorf("%w: --registry %q / --registry-config %q: %v", ErrConfig, cfg.Registry, cfg.RegistryConfig, err)
+		return fmt.Errorf("%w: --registry-config: %v", ErrConfig, err)
 	}
 	d.layer = l
 	d.onClose(l.Close)

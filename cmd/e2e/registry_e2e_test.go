@@ -199,6 +199,13 @@ func TestRegistryPullThrough(t *testing.T) {
 	if n := strings.Count(string(log), "pulled through from the registry"); n != 1 {
 		t.Fatalf("%d pulls for %d GVMs asking at once, want 1", n, gvms)
 	}
+	// `gpmd wasm get` goes through the same layer.
+	calc := testutil.Wasm("calc", 100_000)
+	a.gpmd("wasm", "upload", "--name", "calc", "--version", "v0.3.0", "--file", a.file("c.wasm", calc))
+	a.gpmd("wasm", "push", "calc@v0.3.0", reg.Ref("fleet/calc"))
+	if got := b.getBytes("calc@^0.3"); !bytes.Equal(got, calc) {
+		t.Fatal("wasm get through the upstream: other bytes")
+	}
 	st := b.statusJSON()
 	if st.Registry == nil || st.Registry.Registry != reg.Ref("fleet") || st.Registry.LastSuccess.IsZero() {
 		t.Fatalf("status registry %+v", st.Registry)
@@ -348,6 +355,12 @@ func TestRegistryBadInput(t *testing.T) {
 	}
 	if mods := e.listJSON(); len(mods) != 0 {
 		t.Fatalf("a refused pull stored %+v", mods)
+	}
+	// A --registry that is not REGISTRY/NAMESPACE stops the start.
+	bad := newEnv(t)
+	r := bad.run(nil, append(append([]string{"start"}, portZero...), "--registry", "not a registry@x")...)
+	if r.code == 0 || !strings.Contains(oneLine(t, r), "--registry") || bad.running() {
+		t.Fatalf("start with a bad --registry: %v", r)
 	}
 
 	// A blob redirect is followed, as the distribution spec allows.
