@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,36 @@ func fsyncTree(b testing.TB, dir string) {
 	}
 }
 
+// durations are the times of one operation, round by round.
+type durations []time.Duration
+
+func (d *durations) add(t time.Duration) { *d = append(*d, t) }
+
+func (d durations) median() time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// inTurn runs gpmd's and oras's side of a round, gpmd first in odd rounds
+// and oras first in even ones, so that neither always follows the other's
+// disk writes.
+func inTurn(round int, gpmd, oras func()) {
+	if round%2 == 1 {
+		gpmd()
+		oras()
+	} else {
+		oras()
+		gpmd()
+	}
+}
+
 func timed(f func()) time.Duration {
 	start := time.Now()
 	f()
@@ -135,24 +166,36 @@ func BenchmarkRegistryRatios(b *testing.B) {
 	a.run("wasm", "push", "bench@v1.0.0", reg.Ref("bench/pull"))
 	puller := startBenchDaemon(b)
 
-	var pushG, pushO, pullG, pullO, ptG, ptO time.Duration
+	// Per-round times; the figures are medians, as the machine the
+	// benchmark shares (2 cores, other work) makes single rounds jumpy.
+	var pushG, pushO, pullG, pullO, ptG, ptO durations
 	round := 0
 	for b.Loop() {
 		round++
-		pushG += timed(func() { a.run("wasm", "push", "bench@v1.0.0", reg.Ref(fmt.Sprintf("bench/gpmd-%d", round))) })
-		pushO += timed(func() {
-			orasIn(b, orasDir, "push", "--plain-http", reg.Ref(fmt.Sprintf("bench/oras-%d:v1.0.0", round)), "bench.wasm:"+oci.MediaTypeWasmLayer)
-		})
+		inTurn(round,
+			func() {
+				pushG.add(timed(func() { a.run("wasm", "push", "bench@v1.0.0", reg.Ref(fmt.Sprintf("bench/gpmd-%d", round))) }))
+			},
+			func() {
+				pushO.add(timed(func() {
+					orasIn(b, orasDir, "push", "--plain-http", reg.Ref(fmt.Sprintf("bench/oras-%d:v1.0.0", round)), "bench.wasm:"+oci.MediaTypeWasmLayer)
+				}))
+			})
 
-		pullG += timed(func() { puller.run("wasm", "pull", reg.Ref("bench/pull:v1.0.0"), "--name", "bench") })
-		puller.run("wasm", "rm", "bench@v1.0.0")
-		puller.run("gc") // the next round writes the blob again
 		out := filepath.Join(orasDir, fmt.Sprintf("out-%d", round))
-		pullO += timed(func() {
-			orasIn(b, orasDir, "pull", "--plain-http", "-o", out, reg.Ref("bench/pull:v1.0.0"))
-			fsyncTree(b, out)
-		})
-		os.RemoveAll(out)
+		inTurn(round,
+			func() {
+				pullG.add(timed(func() { puller.run("wasm", "pull", reg.Ref("bench/pull:v1.0.0"), "--name", "bench") }))
+				puller.run("wasm", "rm", "bench@v1.0.0")
+				puller.run("gc") // the next round writes the blob again
+			},
+			func() {
+				pullO.add(timed(func() {
+					orasIn(b, orasDir, "pull", "--plain-http", "-o", out, reg.Ref("bench/pull:v1.0.0"))
+					fsyncTree(b, out)
+				}))
+				os.RemoveAll(out)
+			})
 
 		// A module only the registry holds, under a new name each round
 		// (no tag list cached); the previous round's copy is collected so
@@ -163,26 +206,30 @@ func BenchmarkRegistryRatios(b *testing.B) {
 			pt.run("wasm", "rm", fmt.Sprintf("pt%d@v1.0.0", round-1))
 			pt.run("gc")
 		}
-		ptG += timed(func() { pt.gmpFetch(name) })
 		ptOut := filepath.Join(orasDir, "pt-"+name)
-		ptO += timed(func() {
-			orasIn(b, orasDir, "pull", "--plain-http", "-o", ptOut, reg.Ref("pt/"+name+":v1.0.0"))
-			a.gmpFetch("bench")
-		})
-		os.RemoveAll(ptOut)
+		inTurn(round,
+			func() { ptG.add(timed(func() { pt.gmpFetch(name) })) },
+			func() {
+				ptO.add(timed(func() {
+					orasIn(b, orasDir, "pull", "--plain-http", "-o", ptOut, reg.Ref("pt/"+name+":v1.0.0"))
+					a.gmpFetch("bench")
+				}))
+				os.RemoveAll(ptOut)
+			})
 	}
-	n := float64(round)
-	sec := func(d time.Duration) float64 { return d.Seconds() / n }
-	b.ReportMetric(sec(pushG), "push-gpmd-s")
-	b.ReportMetric(sec(pushO), "push-oras-s")
-	b.ReportMetric(pushO.Seconds()/pushG.Seconds(), "push-ratio")
-	b.ReportMetric(sec(pullG), "pull-gpmd-s")
-	b.ReportMetric(sec(pullO), "pull-oras+fsync-s")
-	b.ReportMetric(pullO.Seconds()/pullG.Seconds(), "pull-ratio")
-	b.ReportMetric(sec(ptG), "pullthrough-first-gmp-s")
-	b.ReportMetric(sec(ptO), "oras-pull+local-gmp-s")
-	b.ReportMetric(ptG.Seconds()/ptO.Seconds(), "pullthrough-factor")
+	push := pushO.median().Seconds() / pushG.median().Seconds()
+	pull := pullO.median().Seconds() / pullG.median().Seconds()
+	through := ptG.median().Seconds() / ptO.median().Seconds()
+	b.ReportMetric(pushG.median().Seconds(), "push-gpmd-s")
+	b.ReportMetric(pushO.median().Seconds(), "push-oras-s")
+	b.ReportMetric(push, "push-ratio")
+	b.ReportMetric(pullG.median().Seconds(), "pull-gpmd-s")
+	b.ReportMetric(pullO.median().Seconds(), "pull-oras+fsync-s")
+	b.ReportMetric(pull, "pull-ratio")
+	b.ReportMetric(ptG.median().Seconds(), "pullthrough-first-gmp-s")
+	b.ReportMetric(ptO.median().Seconds(), "oras-pull+local-gmp-s")
+	b.ReportMetric(through, "pullthrough-factor")
 	b.ReportMetric(0, "ns/op")
-	b.Logf("%d rounds of %d MiB: push gpmd/oras throughput %.2f (target >= 0.8), pull %.2f (>= 0.8), pull-through first fetch %.2fx oras pull + local fetch (<= 1.5x)",
-		round, benchModuleSize>>20, pushO.Seconds()/pushG.Seconds(), pullO.Seconds()/pullG.Seconds(), ptG.Seconds()/ptO.Seconds())
+	b.Logf("%d rounds of %d MiB, medians: push gpmd/oras throughput %.2f (target >= 0.8), pull %.2f (>= 0.8), pull-through first fetch %.2fx oras pull + local fetch (<= 1.5x)",
+		round, benchModuleSize>>20, push, pull, through)
 }
