@@ -108,12 +108,16 @@ func (l *Layer) Close() error {
 // Upstream returns the registry upstream, nil when there is none.
 func (l *Layer) Upstream() *oci.Upstream { return l.up }
 
-// Sink returns an oci.Sink that stores a pulled module as an upload would:
+// sink returns an oci.Sink that stores a pulled module as an upload would:
 // repo.Upload with the layer's digest as the expected digest, so that the
 // bytes are checked twice (by oci's verifying reader and by the store).
-func Sink(store *repo.Repo) oci.Sink {
+// progress may be nil; stored, when not nil, receives the stored record.
+func (l *Layer) sink(progress Progress, stored *index.Record) oci.Sink {
 	return func(ctx context.Context, mod oci.Module, r io.Reader) error {
-		_, err := store.Upload(ctx, mod.Name, mod.Version, r, mod.Digest)
+		rec, err := l.Repo.Upload(ctx, mod.Name, mod.Version, counting(r, mod.Size, progress), mod.Digest)
+		if err == nil && stored != nil {
+			*stored = rec
+		}
 		return err
 	}
 }
@@ -183,7 +187,7 @@ func (l *Layer) fetch(ctx context.Context, res oci.Resolution) error {
 		if _, err := l.Repo.Resolve(fctx, res.Name, res.Version); err == nil {
 			return nil, nil // stored by a pull that ended after res was made
 		}
-		pr, err := l.up.Fetch(fctx, res, Sink(l.Repo))
+		pr, err := l.up.Fetch(fctx, res, l.sink(nil, nil))
 		if err != nil {
 			return nil, err
 		}

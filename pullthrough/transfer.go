@@ -35,12 +35,7 @@ func (l *Layer) Push(ctx context.Context, name, version, target string, plainHTT
 // default to the repository's last segment and the tag).
 func (l *Layer) Pull(ctx context.Context, source, name, version string, plainHTTP bool, progress Progress) (oci.PullResult, index.Record, error) {
 	var rec index.Record
-	sink := func(ctx context.Context, mod oci.Module, r io.Reader) error {
-		var err error
-		rec, err = l.Repo.Upload(ctx, mod.Name, mod.Version, counting(r, mod.Size, progress), mod.Digest)
-		return err
-	}
-	res, err := l.clientFor(plainHTTP).Pull(ctx, source, oci.PullOptions{Name: name, Version: version}, sink)
+	res, err := l.clientFor(plainHTTP).Pull(ctx, source, oci.PullOptions{Name: name, Version: version}, l.sink(progress, &rec))
 	if err != nil {
 		return oci.PullResult{}, index.Record{}, err
 	}
