@@ -45,16 +45,17 @@ type Config struct {
 	Modules Modules
 	Nodes   Nodes // nil: no GMP server, GET /v1/nodes lists none
 	// Ops, when not nil, serves verify, gc and backup.
-	Ops Operations
-	// Registry, when not nil, serves push, pull and tag lists (registry.go).
-	Registry Registry
-	Info     Info
+	Ops  Operations
+	Info Info
 	// Token, when not empty, is required on every request as
 	// "Authorization: Bearer <token>".
 	Token  string
 	Logger *slog.Logger // nil: discard
 	// Now is the clock (nil: time.Now); tests set it.
 	Now func() time.Time
+
+	// Registry, when not nil, serves push, pull and tag lists (registry.go).
+	Registry Registry
 }
 
 // HandlerFunc is an endpoint: it writes a success response itself and

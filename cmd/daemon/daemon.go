@@ -58,19 +58,20 @@ type daemon struct {
 	logHandler slog.Handler
 	state      State
 	store      *repo.Repo // nil once closed
-	// layer is the store behind the registry upstream, if any: what GMP
-	// and the control API read modules through.
-	layer  *pullthrough.Layer
-	gmp    *gmp.Server
-	http   *http.Server
-	ctrlLn net.Listener
-	gmpLn  net.Listener
+	gmp        *gmp.Server
+	http       *http.Server
+	ctrlLn     net.Listener
+	gmpLn      net.Listener
 	// handlers counts control handlers in flight: the store closes only
 	// after they return, never under them.
 	handlers sync.WaitGroup
 	// closers undo what open did (the lock, the log file, the store, the
 	// ports), run in reverse by close.
 	closers []func() error
+
+	// layer is the store behind the registry upstream, if any: what GMP
+	// and the control API read modules through (registry.go).
+	layer *pullthrough.Layer
 }
 
 // open checks everything that can fail before any port opens (Config, the
@@ -234,13 +235,14 @@ func (d *daemon) newServers(token string) {
 		Logger:         d.log.With("component", "gmp"),
 	})
 	ctrl := control.NewServer(control.Config{
-		Modules:  d.layer,
-		Nodes:    d.gmp,
-		Ops:      d.store,
+		Modules: d.layer,
+		Nodes:   d.gmp,
+		Ops:     d.store,
+		Info:    d.state.Info,
+		Token:   token,
+		Logger:  d.log.With("component", "control"),
+
 		Registry: registryAPI{d.layer},
-		Info:     d.state.Info,
-		Token:    token,
-		Logger:   d.log.With("component", "control"),
 	})
 	d.http = &http.Server{
 		Handler:           trackHandlers(&d.handlers, ctrl),
