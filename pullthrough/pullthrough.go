@@ -25,8 +25,8 @@
 //
 //   - A pull runs apart from the request that started it (so that the first
 //     caller giving up does not fail the others), bounded by
-//     oci.DefaultUpstreamPullTimeout; a daemon stopping meanwhile lets it
-//     fail against the closed repository.
+//     oci.DefaultUpstreamPullTimeout; Close ends it and waits for it, so the
+//     daemon closes the repository only after.
 package pullthrough
 
 import (
@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 
 	"golang.org/x/sync/singleflight"
 
@@ -61,6 +62,10 @@ type Layer struct {
 	// name@version: a caller that resolved before another caller's pull
 	// stored the version finds it stored instead of pulling it again.
 	pulls singleflight.Group
+
+	mu      sync.Mutex // guards closed and the Add of flights
+	closed  bool
+	flights sync.WaitGroup // pull-throughs in flight; Close waits for them
 }
 
 // Options configures a Layer.
@@ -99,10 +104,34 @@ func New(store *repo.Repo, opts Options) (*Layer, error) {
 	return l, nil
 }
 
-// Close releases the registry clients' idle connections; the repository
-// is the caller's to close.
+// Close ends the pull-throughs in flight and waits for them, so that
+// nothing writes to the repository once it returns, then releases the
+// registry clients' idle connections. The repository is the caller's to
+// close, after this. Close is idempotent.
 func (l *Layer) Close() error {
+	l.mu.Lock()
+	already := l.closed
+	l.closed = true
+	l.mu.Unlock()
+	if already {
+		return nil
+	}
+	if l.up != nil {
+		l.up.Close()
+	}
+	l.flights.Wait()
 	return errors.Join(l.client.Close(), l.plain.Close())
+}
+
+// startFlight counts a pull-through in flight; false once closed.
+func (l *Layer) startFlight() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.flights.Add(1)
+	return true
 }
 
 // Upstream returns the registry upstream, nil when there is none.
@@ -181,8 +210,13 @@ func (l *Layer) prepare(ctx context.Context, name, query string) (string, error)
 // now; one check-and-pull runs per name@version however many callers ask.
 func (l *Layer) fetch(ctx context.Context, res oci.Resolution) error {
 	ch := l.pulls.DoChan(res.Name+"@"+res.Version, func() (any, error) {
+		if !l.startFlight() {
+			return nil, fmt.Errorf("module %s@%s: %w: gpmd is stopping", res.Name, res.Version, errdefs.ErrUnavailable)
+		}
+		defer l.flights.Done()
 		// Shared by every caller: the first one giving up must not fail
-		// the others (Fetch bounds the pull with its own timeout).
+		// the others (Fetch bounds the pull with its own timeout, and
+		// Close ends it).
 		fctx := context.WithoutCancel(ctx)
 		if _, err := l.Repo.Resolve(fctx, res.Name, res.Version); err == nil {
 			return nil, nil // stored by a pull that ended after res was made

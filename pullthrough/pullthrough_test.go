@@ -300,3 +300,50 @@ func TestPushPullRoundTrip(t *testing.T) {
 		t.Fatalf("push of a missing version: %v", err)
 	}
 }
+
+// Close ends a pull-through in flight and waits for it: nothing is stored
+// after, and the reader waiting for it gets an error.
+func TestCloseEndsPullsInFlight(t *testing.T) {
+	var stalled atomic.Bool
+	var waiting atomic.Int32
+	reg := ocitest.New(t, ocitest.WithFront(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if stalled.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+				waiting.Add(1)
+				select { // a registry that stops answering mid-pull
+				case <-r.Context().Done():
+				case <-time.After(30 * time.Second):
+				}
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}))
+	publish(t, reg, "math", "v1.0.0", 1000)
+	stalled.Store(true)
+	l := newLayer(t, reg.Ref("fleet"))
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := get(t, l, "math", "")
+		errc <- err
+	}()
+	testutil.WaitFor(t, 10*time.Second, "the pull to reach the stalled registry", func() bool { return waiting.Load() > 0 })
+	start := time.Now()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Close took %s", d)
+	}
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("the reader got a module from a closed layer")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reader still waits after Close")
+	}
+	if mods, _ := l.Repo.List(t.Context(), "math"); len(mods) != 0 {
+		t.Fatalf("stored after Close: %+v", mods)
+	}
+}

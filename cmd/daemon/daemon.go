@@ -308,6 +308,7 @@ func (d *daemon) shutdown() error {
 		d.log.Error("control handlers still running after the hard close")
 	}
 
+	d.layer.Close() // pull-throughs in flight end before the store closes
 	var storeErr error
 	if err := d.closeStore(); err != nil {
 		d.log.Error("closing the module store", "err", err)
