@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -44,18 +43,4 @@ func (o *listOptions) runRemote(cmd *cobra.Command) error {
 		fmt.Fprintln(o.f.IO.Out, t)
 	}
 	return nil
-}
-
-// printRegistryStatus adds the upstream's lines to `gpmd status`.
-func printRegistryStatus(w io.Writer, rs *control.RegistryStatus) {
-	if rs == nil {
-		return
-	}
-	fmt.Fprintf(w, "  registry:\t%s\n", rs.Registry)
-	if !rs.LastSuccess.IsZero() {
-		fmt.Fprintf(w, "  last success:\t%s\n", formatTime(rs.LastSuccess))
-	}
-	if rs.LastError != "" {
-		fmt.Fprintf(w, "  last error:\t%s: %s\n", formatTime(rs.LastErrorAt), rs.LastError)
-	}
 }
