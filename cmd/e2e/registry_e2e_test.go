@@ -206,6 +206,20 @@ func TestRegistryPullThrough(t *testing.T) {
 	if got := b.getBytes("calc@^0.3"); !bytes.Equal(got, calc) {
 		t.Fatal("wasm get through the upstream: other bytes")
 	}
+	// A registry tag with other bytes than the local version of the same
+	// number: the local one is served, and the conflict is logged.
+	mine, theirs := testutil.Wasm("mine", 5000), testutil.Wasm("theirs", 5000)
+	b.gpmd("wasm", "upload", "--name", "conf", "--version", "v1.0.0", "--file", b.file("mine.wasm", mine))
+	a.gpmd("wasm", "upload", "--name", "conf", "--version", "v1.0.0", "--file", a.file("theirs.wasm", theirs))
+	a.gpmd("wasm", "push", "conf@v1.0.0", reg.Ref("fleet/conf"))
+	if got := b.getBytes("conf"); !bytes.Equal(got, mine) {
+		t.Fatal("a registry tag with other bytes was served over the local version")
+	}
+	testutil.WaitFor(t, 10*time.Second, "the conflict in the log", func() bool {
+		log, _ := os.ReadFile(stB.LogFile)
+		return strings.Contains(string(log), "version conflict")
+	})
+
 	st := b.statusJSON()
 	if st.Registry == nil || st.Registry.Registry != reg.Ref("fleet") || st.Registry.LastSuccess.IsZero() {
 		t.Fatalf("status registry %+v", st.Registry)
