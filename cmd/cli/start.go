@@ -103,6 +103,9 @@ func (o *startOptions) config() (daemon.Config, error) {
 	if cfg.TokenFile, err = absPath(cfg.TokenFile); err != nil {
 		return daemon.Config{}, err
 	}
+	if cfg.RegistryConfig, err = absPath(cfg.RegistryConfig); err != nil {
+		return daemon.Config{}, err
+	}
 	cfg.Version = o.f.Version
 	return cfg, nil
 }

@@ -82,6 +82,7 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	fmt.Fprintf(tw, "  modules:\t%d (%s)\n", st.Modules, countNoun(st.Versions, "version"))
 	fmt.Fprintf(tw, "  blobs:\t%d (%s)\n", st.Blobs, units.FormatBytes(st.BlobBytes))
 	fmt.Fprintf(tw, "  live nodes:\t%d (%s)\n", st.Nodes, countNoun(st.GMPConnections, "GMP connection"))
+	printRegistryStatus(tw, st.Registry)
 	return tw.Flush()
 }
 

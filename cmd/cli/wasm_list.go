@@ -17,6 +17,9 @@ type listOptions struct {
 	f      *Factory
 	Name   string
 	Output string
+	// Remote and PlainHTTP: see wasm_list_remote.go.
+	Remote    string
+	PlainHTTP bool
 }
 
 // NewCmdWasmList is `gpmd wasm list`.
@@ -50,12 +53,16 @@ an array of {"name", "versions": [{"name", "version", "digest", "size",
 		},
 	}
 	addFormatFlag(cmd, &o.Output)
+	addRemoteFlags(cmd, o)
 	return cmd
 }
 
 func (o *listOptions) run(cmd *cobra.Command) error {
 	if err := checkFormat(cmd, o.Output); err != nil {
 		return err
+	}
+	if o.Remote != "" {
+		return o.runRemote(cmd)
 	}
 	mods, err := ask(o.f, cmd, requestTimeout, func(c *control.Client, ctx context.Context) ([]index.Module, error) {
 		return c.List(ctx, o.Name)

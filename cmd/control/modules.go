@@ -40,6 +40,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 		Versions:      st.Versions,
 		Blobs:         st.Blobs,
 		BlobBytes:     st.Bytes,
+		Registry:      s.registryStatus(),
 	}
 	if s.cfg.Nodes != nil {
 		out.Nodes = len(s.cfg.Nodes.Nodes())

@@ -74,6 +74,9 @@ type Config struct {
 	Observer Observer
 	// Metrics, when not nil, serves GET /metrics (metrics.Handler).
 	Metrics http.Handler
+
+	// Registry, when not nil, serves push, pull and tag lists (registry.go).
+	Registry Registry
 }
 
 // HandlerFunc is an endpoint: it writes a success response itself and
@@ -121,6 +124,7 @@ func NewServer(cfg Config) *Server {
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
 	s.registerOps()
 	s.handleMetrics(cfg.Metrics)
+	s.registerRegistry()
 	s.Handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{http.StatusNotFound, CodeNotFound, "no endpoint " + r.Method + " " + r.URL.Path + " (see docs/control-api.md)"}
 	})

@@ -39,6 +39,8 @@ type Status struct {
 	BlobBytes      int64   `json:"blob_bytes"`
 	Nodes          int     `json:"nodes"`
 	GMPConnections int     `json:"gmp_connections"`
+	// Registry is the upstream (--registry); absent without one.
+	Registry *RegistryStatus `json:"registry,omitempty"`
 }
 
 // ModuleList is the body of GET /v1/modules.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/internal/sdnotify"
+	"github.com/ghost-network/gpmd/oci"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -83,6 +84,14 @@ type Config struct {
 	// bytes it becomes gpmd.log.1, and LogKeep rotated files are kept.
 	LogMaxSize int64
 	LogKeep    int
+	// Registry is the upstream REGISTRY/NAMESPACE ("" for none);
+	// RegistryConfig the credentials file ("" for docker's). The timeouts
+	// and the tag cache TTL take oci's defaults.
+	Registry                string
+	RegistryConfig          string
+	RegistryDialTimeout     time.Duration
+	RegistryResponseTimeout time.Duration
+	RegistryTagCacheTTL     time.Duration
 
 	Version string
 	// LogOutput, when not nil, receives the log instead of
@@ -120,6 +129,10 @@ func DefaultConfig() Config {
 		LogFormat:           DefaultLogFormat,
 		LogMaxSize:          DefaultLogMaxSize,
 		LogKeep:             DefaultLogKeep,
+
+		RegistryDialTimeout:     oci.DefaultDialTimeout,
+		RegistryResponseTimeout: oci.DefaultResponseHeaderTimeout,
+		RegistryTagCacheTTL:     oci.DefaultTagCacheTTL,
 	}
 }
 
@@ -142,6 +155,9 @@ func (c *Config) setDefaults() {
 	setIfZero(&c.LogMaxSize, d.LogMaxSize)
 	setIfZero(&c.LogKeep, d.LogKeep)
 	setIfZero(&c.Version, d.Version)
+	setIfZero(&c.RegistryDialTimeout, d.RegistryDialTimeout)
+	setIfZero(&c.RegistryResponseTimeout, d.RegistryResponseTimeout)
+	setIfZero(&c.RegistryTagCacheTTL, d.RegistryTagCacheTTL)
 }
 
 // setIfZero sets *p to def when *p is zero or negative.
@@ -188,6 +204,12 @@ func (c *Config) check() error {
 	// "" is the default (text), as for every zero field.
 	if c.LogFormat != "" && c.LogFormat != LogFormatText && c.LogFormat != LogFormatJSON {
 		return fmt.Errorf("%w: --log-format %q is neither %s nor %s", ErrConfig, c.LogFormat, LogFormatText, LogFormatJSON)
+	}
+	if c.Registry != "" {
+		// Parsing only: the registry is not asked until a module is.
+		if _, err := oci.NewUpstream(nil, c.Registry, nil); err != nil {
+			return fmt.Errorf("%w: --registry: %v", ErrConfig, err)
+		}
 	}
 	if c.TokenFile == "" && !IsLoopback(c.ControlAddr) {
 		return fmt.Errorf("%w: refusing to serve the control API on %s without a token: give --token-file (or GPMD_TOKEN_FILE), or use a loopback address such as %s",

@@ -19,6 +19,7 @@ import (
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/ghost-network/gpmd/internal/sdnotify"
+	"github.com/ghost-network/gpmd/pullthrough"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -69,6 +70,10 @@ type daemon struct {
 	// closers undo what open did (the lock, the log file, the store, the
 	// ports), run in reverse by close.
 	closers []func() error
+
+	// layer is the store behind the registry upstream, if any: what GMP
+	// and the control API read modules through (registry.go).
+	layer *pullthrough.Layer
 }
 
 // open checks everything that can fail before any port opens (Config, the
@@ -118,6 +123,9 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 		return nil, err
 	}
 	if err := d.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.openLayer(); err != nil {
 		return nil, err
 	}
 
@@ -222,7 +230,7 @@ func (d *daemon) newServers(token string) {
 	m := d.newMetrics()
 	d.gmp = gmp.NewServer(gmp.Config{
 		Observer:       m,
-		Modules:        d.store,
+		Modules:        d.layer,
 		MaxMessage:     cfg.GMPMaxMessage,
 		MaxConns:       cfg.GMPMaxConns,
 		MessageTimeout: cfg.GMPMessageTimeout,
@@ -231,7 +239,7 @@ func (d *daemon) newServers(token string) {
 		Logger:         d.log.With("component", "gmp"),
 	})
 	ctrl := control.NewServer(control.Config{
-		Modules:      d.store,
+		Modules:      d.layer,
 		Nodes:        d.gmp,
 		Ops:          d.store,
 		Info:         d.state.Info,
@@ -242,6 +250,7 @@ func (d *daemon) newServers(token string) {
 		Logger:       d.log.With("component", "control"),
 		Observer:     m,
 		Metrics:      m.Handler(),
+		Registry:     registryAPI{d.layer},
 	})
 	d.http = &http.Server{
 		Handler:           trackHandlers(&d.handlers, ctrl),
@@ -310,6 +319,7 @@ func (d *daemon) shutdown() error {
 		d.log.Error("control handlers still running after the hard close")
 	}
 
+	d.layer.Close() // pull-throughs in flight end before the store closes
 	var storeErr error
 	if err := d.closeStore(); err != nil {
 		d.log.Error("closing the module store", "err", err)

@@ -90,6 +90,21 @@ func Settings() []Setting {
 		{Flag: "log-keep", Env: "GPMD_LOG_KEEP", Kind: KindInt,
 			Usage: "how many rotated log files (gpmd.log.1 …) are kept",
 			field: func(c *Config) any { return &c.LogKeep }},
+		{Flag: "registry", Env: "GPMD_REGISTRY", Kind: KindString,
+			Usage: "OCI registry namespace (REGISTRY/NAMESPACE) that GVMs and `wasm get` fetch from when no local version fits (default: none)",
+			field: func(c *Config) any { return &c.Registry }},
+		{Flag: "registry-config", Env: "GPMD_REGISTRY_CONFIG", Kind: KindString,
+			Usage: "docker/oras config.json with registry credentials and credential helpers (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)",
+			field: func(c *Config) any { return &c.RegistryConfig }},
+		{Flag: "registry-dial-timeout", Env: "GPMD_REGISTRY_DIAL_TIMEOUT", Kind: KindDuration,
+			Usage: "time a connection to a registry may take",
+			field: func(c *Config) any { return &c.RegistryDialTimeout }},
+		{Flag: "registry-response-timeout", Env: "GPMD_REGISTRY_RESPONSE_TIMEOUT", Kind: KindDuration,
+			Usage: "time a registry has to begin answering a request before it counts as unreachable",
+			field: func(c *Config) any { return &c.RegistryResponseTimeout }},
+		{Flag: "registry-tag-cache", Env: "GPMD_REGISTRY_TAG_CACHE", Kind: KindDuration,
+			Usage: "how long the upstream's tag lists are trusted (a version pushed elsewhere is seen within it)",
+			field: func(c *Config) any { return &c.RegistryTagCacheTTL }},
 	}
 }
 

@@ -382,6 +382,12 @@ func TestStartPassesEverySetting(t *testing.T) {
 		"log-format":            "json",
 		"log-max-size":          "5MiB",
 		"log-keep":              "3",
+		// An upstream that does not answer: the daemon starts anyway.
+		"registry":                  fmt.Sprintf("127.0.0.1:%d/fleet", freePort(t)),
+		"registry-config":           e.file("registry-config.json", []byte(`{"auths":{}}`)),
+		"registry-dial-timeout":     "3s",
+		"registry-response-timeout": "4s",
+		"registry-tag-cache":        "5s",
 	}
 	args := []string{"start"}
 	want := map[string]string{}
