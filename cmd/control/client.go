@@ -323,6 +323,12 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	}
 	resp, err := c.do(ctx, http.MethodGet, modulePath(name, query)+"/content", nil, nil, 0)
 	if err != nil {
+		var api *APIError
+		if errors.As(err, &api) && api.Status >= 500 {
+			// The daemon's fault (a corrupt stored module): say plainly
+			// that the download failed.
+			return index.Record{}, fmt.Errorf("download of %s@%s failed: %w", name, query, err)
+		}
 		return index.Record{}, err
 	}
 	defer resp.Body.Close()
@@ -334,9 +340,9 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return rec, fmt.Errorf("download of %s@%s broke off after %d of %d bytes (gpmd cut it; see its log): %w", rec.Name, rec.Version, n, rec.Size, err)
+			return rec, fmt.Errorf("download of %s@%s failed: gpmd cut it after %d of %d bytes (its log says why; gpmd verify checks the store): %w", rec.Name, rec.Version, n, rec.Size, err)
 		}
-		return rec, fmt.Errorf("download of %s@%s after %d of %d bytes: %w", rec.Name, rec.Version, n, rec.Size, err)
+		return rec, fmt.Errorf("download of %s@%s failed after %d of %d bytes: %w", rec.Name, rec.Version, n, rec.Size, err)
 	}
 	return rec, checkReceived(rec, n, h)
 }
