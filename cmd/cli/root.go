@@ -74,7 +74,12 @@ func fixCompletionCmd(root *cobra.Command) {
 	comp.Long += `
 Bash completion needs the bash-completion package (apt install
 bash-completion, dnf install bash-completion, brew install bash-completion@2).
-`
+Module names complete from the running daemon.
+
+` + exitStatusHelp
+	comp.Example = `  $ gpmd completion bash > /etc/bash_completion.d/gpmd
+  $ gpmd completion zsh > "${fpath[1]}/_gpmd"
+  $ gpmd completion fish > ~/.config/fish/completions/gpmd.fish`
 	comp.Args = cobra.ArbitraryArgs
 	comp.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {
@@ -83,6 +88,16 @@ bash-completion, dnf install bash-completion, brew install bash-completion@2).
 		return cmd.Help()
 	}
 	for _, sub := range comp.Commands() {
+		sub.Long += "\n" + exitStatusHelp
+		sub.Example = map[string]string{
+			"bash":       "  $ gpmd completion bash > /etc/bash_completion.d/gpmd",
+			"zsh":        `  $ gpmd completion zsh > "${fpath[1]}/_gpmd"`,
+			"fish":       "  $ gpmd completion fish > ~/.config/fish/completions/gpmd.fish",
+			"powershell": "  PS> gpmd completion powershell | Out-String | Invoke-Expression",
+		}[sub.Name()]
+		if sub.Example == "" {
+			sub.Example = "  $ gpmd completion " + sub.Name()
+		}
 		if check := sub.Args; check != nil {
 			sub.Args = func(cmd *cobra.Command, args []string) error {
 				if err := check(cmd, args); err != nil {
