@@ -172,6 +172,9 @@ func (o *startOptions) runForeground(cmd *cobra.Command) error {
 // pipe. A daemon that reports an error has exited; one that does not
 // report in time is killed; so a failed start leaves nothing running.
 func (o *startOptions) runDetached(cmd *cobra.Command) error {
+	if o.Wait <= 0 {
+		return usageErrorf(cmd, "--wait must be a positive duration such as 15s, not %s", o.Wait)
+	}
 	cfg, err := o.config()
 	if err != nil {
 		return err
