@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -171,8 +172,13 @@ func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
 		var sockErr error
 		sock, useSocket, sockErr = daemon.TrustedSocket(dir)
 		var ue *daemon.UntrustedError
-		if errors.As(sockErr, &ue) {
+		switch {
+		case errors.As(sockErr, &ue):
 			fmt.Fprintf(f.IO.ErrOut, "gpmd: ignoring the control socket: %v\n", ue)
+		case errors.Is(sockErr, fs.ErrPermission):
+			// Another user's data folder: say so, rather than "not
+			// running" at an address that was never this daemon's.
+			return nil, &control.SocketDeniedError{Path: sock, Err: sockErr}
 		}
 	}
 	addr := f.settings.ControlAddr
