@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ghost-network/gpmd/index"
 	"github.com/spf13/cobra"
 )
 
@@ -67,6 +68,16 @@ func (o *uploadOptions) run(cmd *cobra.Command) error {
 	}
 	if len(missing) > 0 {
 		return usageErrorf(cmd, "missing %s", strings.Join(missing, ", "))
+	}
+
+	// The daemon checks them too (it is the boundary); checked here as
+	// well, a bad --name or --version is a bad flag whether or not a
+	// daemon runs, and nothing is read from --file first.
+	if err := index.ValidateName(o.Name); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if _, err := index.ParseVersion(o.Version); err != nil {
+		return usageErrorf(cmd, "%v", err)
 	}
 
 	body, size, closeFile, err := o.open()
