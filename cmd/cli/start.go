@@ -222,8 +222,11 @@ func (o *startOptions) runDetached(cmd *cobra.Command) error {
 			return fmt.Errorf("gpmd reported ready but its control API does not answer (%v); stopped it (see %s)", err, logPath)
 		}
 		child.Process.Release()
-		fmt.Fprintf(o.f.IO.Out, "GPMD is running in the background.\n  pid:     %d\n  control: %s\n  gmp:     %s\n  data:    %s\n  log:     %s\n",
-			st.PID, st.ControlAddr, st.GMPAddr, st.DataDir, st.LogFile)
+		fmt.Fprintf(o.f.IO.Out, "GPMD is running in the background.\n  pid:     %d\n  control: %s\n", st.PID, st.ControlAddr)
+		if st.ControlSocket != "" {
+			fmt.Fprintf(o.f.IO.Out, "  socket:  %s\n", st.ControlSocket)
+		}
+		fmt.Fprintf(o.f.IO.Out, "  gmp:     %s\n  data:    %s\n  log:     %s\n", st.GMPAddr, st.DataDir, st.LogFile)
 		return nil
 	case err == nil && msg.Error != "":
 		waitExit(exited, 5*time.Second)
