@@ -340,7 +340,7 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return rec, fmt.Errorf("download of %s@%s failed: gpmd cut it after %d of %d bytes (its log says why; gpmd verify checks the store): %w", rec.Name, rec.Version, n, rec.Size, err)
+			return rec, fmt.Errorf("download of %s@%s failed: it broke off after %d of %d bytes (gpmd cut it: its log says why; gpmd verify checks the store): %w", rec.Name, rec.Version, n, rec.Size, err)
 		}
 		return rec, fmt.Errorf("download of %s@%s failed after %d of %d bytes: %w", rec.Name, rec.Version, n, rec.Size, err)
 	}
