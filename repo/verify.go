@@ -67,7 +67,8 @@ func (v VerifyReport) OK() bool { return len(v.Problems) == 0 }
 // suspect finding against the live index before reporting it, so a version
 // removed while Verify runs is not reported missing.
 func (r *Repo) Verify(ctx context.Context) (VerifyReport, error) {
-	var rep VerifyReport
+	// Lists start empty, never nil: the JSON of a report has [] (docs/json.md).
+	rep := VerifyReport{Problems: []Problem{}, Garbage: []Blob{}}
 	if err := r.idx.CheckLinked(); err != nil {
 		rep.Problems = append(rep.Problems, Problem{Kind: ProblemIndex, Message: err.Error()})
 	}

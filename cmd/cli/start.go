@@ -189,6 +189,9 @@ func (o *startOptions) runForeground(cmd *cobra.Command) error {
 // the log then): a start that fails because a daemon runs never writes
 // into that daemon's log.
 func (o *startOptions) runDetached(cmd *cobra.Command) error {
+	if o.Wait <= 0 {
+		return usageErrorf(cmd, "--wait must be a positive duration such as 15s, not %s", o.Wait)
+	}
 	cfg, err := o.config()
 	if err != nil {
 		return err
@@ -231,8 +234,11 @@ func (o *startOptions) runDetached(cmd *cobra.Command) error {
 			return fmt.Errorf("gpmd reported ready but its control API does not answer (%v); stopped it (see %s)", err, logPath)
 		}
 		child.Process.Release()
-		fmt.Fprintf(o.f.IO.Out, "GPMD is running in the background.\n  pid:     %d\n  control: %s\n  gmp:     %s\n  data:    %s\n  log:     %s\n",
-			st.PID, st.ControlAddr, st.GMPAddr, st.DataDir, st.LogFile)
+		fmt.Fprintf(o.f.IO.Out, "GPMD is running in the background.\n  pid:     %d\n  control: %s\n", st.PID, st.ControlAddr)
+		if st.ControlSocket != "" {
+			fmt.Fprintf(o.f.IO.Out, "  socket:  %s\n", st.ControlSocket)
+		}
+		fmt.Fprintf(o.f.IO.Out, "  gmp:     %s\n  data:    %s\n  log:     %s\n", st.GMPAddr, st.DataDir, st.LogFile)
 		return nil
 	case err == nil && msg.Error != "":
 		waitExit(exited, 5*time.Second)

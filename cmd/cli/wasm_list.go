@@ -74,7 +74,7 @@ func (o *listOptions) run(cmd *cobra.Command) error {
 		mods = []index.Module{}
 	}
 	if o.Output == formatJSON {
-		return writeJSON(o.f.IO.Out, mods)
+		return writeJSON(o.f.IO.Out, control.ModuleList{Modules: mods})
 	}
 	if len(mods) == 0 {
 		fmt.Fprintln(o.f.IO.ErrOut, "no modules yet (upload one with: gpmd wasm upload --name NAME --version VERSION --file FILE)")

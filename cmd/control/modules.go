@@ -138,6 +138,11 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		if rerr == io.EOF {
 			break
 		}
+		if rerr != nil && errors.Is(rerr, errdefs.ErrCorrupt) {
+			// Every byte may have been read: a byte count would read
+			// like a success. The bytes are wrong; none is complete.
+			return s.abort(w, fmt.Errorf("%s@%s cannot be served: %w", rec.Name, rec.Version, rerr))
+		}
 		if rerr != nil {
 			return s.abort(w, fmt.Errorf("reading %s@%s after %d of %d bytes: %w", rec.Name, rec.Version, total, rec.Size, rerr))
 		}

@@ -59,6 +59,10 @@ type Config struct {
 	// of a loopback name on its port, and of this host with a token (see
 	// hostAllowed). Empty: a loopback name on any port.
 	Addr string
+	// OwnerUID is the user the daemon runs as: over the Unix socket
+	// (a request whose context carries a Peer) only it and root are
+	// served.
+	OwnerUID uint32
 	// StallTimeout cuts an upload that sends no byte, or a download whose
 	// client takes no byte, for this long (0: never), so that stalled
 	// peers cannot hold memory and connections for ever.
@@ -287,6 +291,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				"duration", s.cfg.Now().Sub(start).Round(time.Microsecond),
 				"bytes", rec.bytes,
 				"remote", r.RemoteAddr,
+			}
+			if p, ok := PeerOf(r.Context()); ok {
+				attrs = append(attrs, "peer_uid", p.UID, "peer_pid", p.PID)
 			}
 			if r.URL.RawQuery != "" {
 				attrs = append(attrs, "query", r.URL.RawQuery)

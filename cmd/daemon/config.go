@@ -23,6 +23,7 @@ const (
 	PIDFile    = "gpmd.pid"
 	StateFile  = "gpmd.state.json"
 	LogFile    = "gpmd.log"
+	SocketFile = "gpmd.sock" // the control API's Unix socket (socket.go)
 	ModulesDir = "modules"
 )
 

@@ -63,6 +63,7 @@ type daemon struct {
 	gmp        *gmp.Server
 	http       *http.Server
 	ctrlLn     net.Listener
+	sockLn     net.Listener // the control API's Unix socket; nil when it could not be made
 	gmpLn      net.Listener
 	// handlers counts control handlers in flight: the store closes only
 	// after they return, never under them.
@@ -143,7 +144,7 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	}
 
 	st := d.state
-	d.log.Info("gpmd started", "pid", st.PID, "version", cfg.Version, "control_addr", st.ControlAddr, "gmp_addr", st.GMPAddr,
+	d.log.Info("gpmd started", "pid", st.PID, "version", cfg.Version, "control_addr", st.ControlAddr, "control_socket", st.ControlSocket, "gmp_addr", st.GMPAddr,
 		"data_dir", cfg.DataDir, "token", token != "", "max_module_size", cfg.MaxModuleSize, "gmp_max_conns", cfg.GMPMaxConns, "fd_limit", fdLimit)
 	d.log.Info("settings", cfg.settingsAttrs()...)
 	if !IsLoopback(st.GMPAddr) {
@@ -164,14 +165,25 @@ func (d *daemon) openPorts() (err error) {
 		return err
 	}
 	d.onClose(d.gmpLn.Close)
+	sockPath := ""
+	if sl, err := listenSocket(d.cfg.DataDir); err != nil {
+		// TCP serves on: a data folder too deep for a socket path (108
+		// bytes) must not keep the daemon from starting.
+		d.log.Warn("no control socket; the control API serves on TCP only", "err", err)
+	} else {
+		d.onClose(sl.Close)
+		sockPath = sl.Addr().String()
+		d.sockLn = &credListener{Listener: newLimitListener(sl, d.cfg.ControlMaxConns)}
+	}
 	d.state = State{
 		Info: control.Info{
-			PID:         os.Getpid(),
-			Version:     d.cfg.Version,
-			Started:     time.Now(),
-			ControlAddr: d.ctrlLn.Addr().String(),
-			GMPAddr:     d.gmpLn.Addr().String(),
-			DataDir:     d.cfg.DataDir,
+			PID:           os.Getpid(),
+			Version:       d.cfg.Version,
+			Started:       time.Now(),
+			ControlAddr:   d.ctrlLn.Addr().String(),
+			ControlSocket: sockPath,
+			GMPAddr:       d.gmpLn.Addr().String(),
+			DataDir:       d.cfg.DataDir,
 		},
 		TokenFile: d.cfg.TokenFile,
 	}
@@ -245,6 +257,7 @@ func (d *daemon) newServers(token string) {
 		Info:         d.state.Info,
 		Token:        token,
 		Addr:         guardAddr(cfg.ControlAddr, d.state.ControlAddr),
+		OwnerUID:     uint32(os.Geteuid()),
 		StallTimeout: cfg.ControlStallTimeout,
 		MaxUploads:   cfg.ControlMaxUploads,
 		Logger:       d.log.With("component", "control"),
@@ -257,6 +270,7 @@ func (d *daemon) newServers(token string) {
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
+		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(d.logHandler.WithAttrs([]slog.Attr{slog.String("component", "http")}), slog.LevelWarn),
 	}
 }
@@ -265,15 +279,20 @@ func (d *daemon) newServers(token string) {
 // error). It returns with the servers still holding their connections:
 // shutdown lets them finish.
 func (d *daemon) serve(ctx context.Context, ready func(State)) error {
-	serveErr := make(chan error, 2)
+	serveErr := make(chan error, 3)
 	stopping := make(chan struct{})
-	go func() {
-		err := d.http.Serve(d.ctrlLn)
+	serveHTTP := func(what string, l net.Listener) {
+		err := d.http.Serve(l)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
-		serveErr <- wrapServe("control API", err, stopping)
-	}()
+		serveErr <- wrapServe(what, err, stopping)
+	}
+	go serveHTTP("control API", d.ctrlLn)
+	if d.sockLn != nil {
+		// One http.Server, two listeners: Shutdown stops both.
+		go serveHTTP("control socket", d.sockLn)
+	}
 	go func() {
 		serveErr <- wrapServe("GMP", d.gmp.Serve(d.gmpLn), stopping)
 	}()

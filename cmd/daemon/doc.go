@@ -8,7 +8,8 @@
 //	  gpmd.lock         flock'ed by the running daemon; holds its pid
 //	  gpmd.pid          the running daemon's pid (gone after a clean stop)
 //	  gpmd.state.json   pid, version, start time, the real control and GMP
-//	                    addresses (a port 0 resolved), token file
+//	                    addresses (a port 0 resolved), socket, token file
+//	  gpmd.sock         the control API's Unix socket (0600)
 //	  gpmd.log          the log (text or json), one line per control request,
 //	                    when no Config.LogOutput is given (the background);
 //	                    gpmd.log.1 … are older, rotated by size
@@ -40,6 +41,15 @@
 // nor read it); VerifyHolder confirms from the kernel (/proc/locks,
 // /proc/PID/exe) that a pid is the gpmd holding a folder's lock before
 // `gpmd kill` signals it. The files of a folder are never enough.
+//
+// The control socket: <data>/gpmd.sock serves the control API beside TCP
+// with the same handler. Each connection's peer is asked of the kernel
+// (SO_PEERCRED) before a byte is read, and only this process's user and
+// root are served (403 forbidden_peer otherwise), whatever the socket's
+// mode. A socket file is removed only while the lock is held (a killed
+// daemon's, replaced at start) and only if it is a socket. A socket that
+// cannot be made (a path over 108 bytes) is a warning: TCP serves alone.
+// TrustedSocket is the client's check before it sends a token there.
 //
 // Bounded peers: the control API cuts uploads and downloads that stall
 // (--control-stall-timeout), runs at most --control-max-uploads uploads and
