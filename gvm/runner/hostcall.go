@@ -100,10 +100,10 @@ func (r *Runtime) callI32(ctx context.Context, m api.Module, stack []uint64) {
 	switch {
 	case target == "":
 		fail(fmt.Errorf("the target is empty (want module.function): %w", errdefs.ErrInvalid))
-	case peer == "":
-		fail(fmt.Errorf("no peer named and this node has no default peer (gvm serve --peer): %w", errdefs.ErrInvalid))
 	case r.opts.Peers == nil:
 		fail(fmt.Errorf("this GVM does not call other nodes (gvm serve does): %w", errdefs.ErrUnavailable))
+	case peer == "":
+		fail(fmt.Errorf("no peer named and this node has no default peer (gvm serve --peer): %w", errdefs.ErrInvalid))
 	}
 	args := []string{
 		strconv.FormatInt(int64(api.DecodeI32(stack[4])), 10),
