@@ -2,8 +2,6 @@ package peer
 
 import (
 	"context"
-	"errors"
-	"net"
 	"testing"
 
 	"github.com/ghost-network/gpmd/examples/modules"
@@ -63,20 +61,7 @@ func BenchmarkHostCall(b *testing.B) {
 // call, what `gvm call A relay.add_via` costs after its CONNECT.
 func BenchmarkRelayRoundTrip(b *testing.B) {
 	m := relayModule(b, startServer(b))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := NewServer(&mathHandler{mods: map[string]*runner.Module{"relay": m}})
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	b.Cleanup(func() {
-		s.Close()
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			b.Errorf("Serve: %v", err)
-		}
-	})
-	c := dial(b, l.Addr().String())
+	c := dial(b, serveHandler(b, &mathHandler{mods: map[string]*runner.Module{"relay": m}}))
 	args := []string{"2", "3"}
 	for b.Loop() {
 		if _, err := c.Call(context.Background(), "relay.add_via", "", args); err != nil {
