@@ -23,7 +23,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples wasm-fixtures
+.PHONY: help build run test bench bench-e2e lint install fuzz crashtest clean tools gvm examples wasm-fixtures
 
 help:
 	@echo "make build      build $(BIN)"
@@ -32,6 +32,7 @@ help:
 	@echo "make run        build, then run gpmd in the foreground on the defaults (Ctrl-C stops it)"
 	@echo "make test       go test -race ./... (timeout $(TEST_TIMEOUT))"
 	@echo "make bench      benchmarks (BENCH=regexp, BENCHTIME=1s)"
+	@echo "make bench-e2e  end-to-end ratios against minimal baselines, real processes on this disk (BENCH_E2E_FLAGS)"
 	@echo "make lint       go vet and gofmt"
 	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
@@ -61,6 +62,13 @@ test: tools wasm-fixtures
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...
+
+# The end-to-end comparisons of issue 15 (bench/e2e): real gpmd processes
+# against minimal baselines on the disk of ./bin, each ratio the median of
+# five pairs. BENCH_E2E_FLAGS passes flags, e.g. -only 'upload' -pairs 3.
+BENCH_E2E_FLAGS ?=
+bench-e2e: build wasm-fixtures
+	$(GO) run ./bench/e2e -gpmd $(BIN) $(BENCH_E2E_FLAGS)
 
 lint:
 	$(GO) vet ./...
