@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -238,7 +239,31 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	h := sha256.New()
 	hdr.Set("Content-Type", "application/wasm")
 	hdr.Set("Expect", "100-continue")
-	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), io.TeeReader(body, h), hdr, size)
+	var send io.Reader = &hashingBody{r: body, h: h}
+	hashed := func() error { return nil }
+	if f, off, ok := regularFile(body, size); ok {
+		// A regular file of known size goes as it is: net/http hands an
+		// *os.File to the kernel (sendfile), with no copy through this
+		// process. Its bytes are hashed meanwhile, on another core, from
+		// the same open file; a file that changes under the upload hashes
+		// unlike what the daemon stored, which fails below.
+		done := make(chan error, 1)
+		go func() {
+			_, err := io.CopyBuffer(h, io.NewSectionReader(f, off, size), make([]byte, uploadChunk))
+			done <- err
+		}()
+		var herr error
+		waited := false
+		hashed = func() error {
+			if !waited {
+				herr, waited = <-done, true
+			}
+			return herr
+		}
+		defer hashed() // never leave the reader behind on the file
+		send = f
+	}
+	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), send, hdr, size)
 	if err != nil {
 		return index.Record{}, err
 	}
@@ -247,11 +272,76 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	if err := decodeBody(resp, &rec); err != nil {
 		return index.Record{}, err
 	}
+	if err := hashed(); err != nil {
+		return rec, fmt.Errorf("hashing the bytes sent: %w", err)
+	}
 	sent := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
 	if rec.Digest != sent {
 		return rec, fmt.Errorf("%w: gpmd stored %s@%s as %s, but the bytes sent hash to %s", errdefs.ErrCorrupt, rec.Name, rec.Version, rec.Digest, sent)
 	}
 	return rec, nil
+}
+
+// regularFile returns body as a regular file with size bytes left to read
+// from its offset off.
+func regularFile(body io.Reader, size int64) (f *os.File, off int64, ok bool) {
+	f, ok = body.(*os.File)
+	if !ok || size <= 0 {
+		return nil, 0, false
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, 0, false
+	}
+	off, err = f.Seek(0, io.SeekCurrent)
+	if err != nil || fi.Size()-off != size {
+		return nil, 0, false
+	}
+	return f, off, true
+}
+
+// uploadChunk is the size of an upload's reads and socket writes when it
+// is not a regular file. Copied by net/http's own loop, a body goes in
+// 32 KiB pieces: 512 reads and 512 writes for 16 MiB, and a daemon that
+// reads 32 KiB at a time. 256 KiB is the daemon's blob write size.
+const uploadChunk = 256 << 10
+
+// hashingBody is an upload's body: r, hashed into h as it is read. As an
+// io.WriterTo (which net/http uses to send a chunked request body) it
+// sends r in uploadChunk pieces.
+type hashingBody struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (b *hashingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.h.Write(p[:n])
+	return n, err
+}
+
+// WriteTo sends the whole body to w, uploadChunk bytes at a time.
+func (b *hashingBody) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, uploadChunk)
+	var total int64
+	for {
+		n, err := io.ReadFull(b.r, buf)
+		if n > 0 {
+			b.h.Write(buf[:n])
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return total, nil
+		default:
+			return total, err
+		}
+	}
 }
 
 // Download writes the bytes of the version that query names (empty:
