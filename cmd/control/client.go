@@ -247,11 +247,8 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 		// process. Its bytes are hashed meanwhile, on another core, from
 		// the same open file; a file that changes under the upload hashes
 		// unlike what the daemon stored, which fails below.
-		done := make(chan error, 1)
-		go func() {
-			_, err := io.CopyBuffer(h, io.NewSectionReader(f, off, size), make([]byte, uploadChunk))
-			done <- err
-		}()
+		done, stop := make(chan error, 1), make(chan struct{})
+		go func() { done <- hashSection(h, io.NewSectionReader(f, off, size), stop) }()
 		var herr error
 		waited := false
 		hashed = func() error {
@@ -260,7 +257,12 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 			}
 			return herr
 		}
-		defer hashed() // never leave the reader behind on the file
+		defer func() {
+			// Never leave the hashing behind on the file; an upload that
+			// failed (refused before its body, say) need not hash it all.
+			close(stop)
+			hashed()
+		}()
 		send = f
 	}
 	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), send, hdr, size)
@@ -298,6 +300,27 @@ func regularFile(body io.Reader, size int64) (f *os.File, off int64, ok bool) {
 		return nil, 0, false
 	}
 	return f, off, true
+}
+
+// hashSection hashes r into h, uploadChunk bytes at a time, until r ends
+// or stop is closed.
+func hashSection(h hash.Hash, r io.Reader, stop <-chan struct{}) error {
+	buf := make([]byte, uploadChunk)
+	for {
+		select {
+		case <-stop:
+			return errors.New("upload ended before its bytes were hashed")
+		default:
+		}
+		n, err := r.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // uploadChunk is the size of an upload's reads and socket writes when it
