@@ -241,7 +241,7 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	hdr.Set("Expect", "100-continue")
 	var send io.Reader = &hashingBody{r: body, h: h}
 	hashed := func() error { return nil }
-	if f, off, ok := regularFile(body, size); ok {
+	if f, off, dup, ok := regularFile(body, size); ok {
 		// A regular file of known size goes as it is: net/http hands an
 		// *os.File to the kernel (sendfile), with no copy through this
 		// process. Its bytes are hashed meanwhile, on another core, from
@@ -263,7 +263,11 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 			close(stop)
 			hashed()
 		}()
-		send = f
+		// net/http closes the body once sent, and sends by sendfile only
+		// an *os.File it holds bare: it gets a duplicate of the caller's
+		// file, which stays open for the hashing.
+		send = dup
+		defer dup.Close() // when the request never reached net/http; else a no-op
 	}
 	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), send, hdr, size)
 	if err != nil {
@@ -285,21 +289,24 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 }
 
 // regularFile returns body as a regular file with size bytes left to read
-// from its offset off.
-func regularFile(body io.Reader, size int64) (f *os.File, off int64, ok bool) {
+// from its offset off, and a duplicate of it for net/http to send.
+func regularFile(body io.Reader, size int64) (f *os.File, off int64, dup *os.File, ok bool) {
 	f, ok = body.(*os.File)
 	if !ok || size <= 0 {
-		return nil, 0, false
+		return nil, 0, nil, false
 	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
-		return nil, 0, false
+		return nil, 0, nil, false
 	}
 	off, err = f.Seek(0, io.SeekCurrent)
 	if err != nil || fi.Size()-off != size {
-		return nil, 0, false
+		return nil, 0, nil, false
 	}
-	return f, off, true
+	if dup, ok = dupFile(f); !ok {
+		return nil, 0, nil, false
+	}
+	return f, off, dup, true
 }
 
 // hashSection hashes r into h, uploadChunk bytes at a time, until r ends
