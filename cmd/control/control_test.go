@@ -53,7 +53,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newFixture(t *testing.T, maxSize int64, token string) *fixture {
+func newFixture(t testing.TB, maxSize int64, token string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	r, err := repo.Open(t.Context(), dir, repo.Options{MaxModuleSize: maxSize})
