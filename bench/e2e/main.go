@@ -17,8 +17,9 @@
 //     eight ingest processes.
 //   - fetch 16 MiB: GMP MODULE from the daemon against bench/e2e/b64server,
 //     which writes a reply of the same shape from memory.
-//   - discover/connect x64: DISCOVER and CONNECT alternating over 64 GMP
-//     connections against bench/e2e/echoserver over 64 connections.
+//   - discover x64, connect x64: DISCOVER (or CONNECT) round trips over 64
+//     GMP connections, each registered as a node, against
+//     bench/e2e/echoserver over 64 connections given the same requests.
 //   - version start: `gpmd version` against bench/e2e/hello.
 //
 // Everything runs on 127.0.0.1, in a work folder on a real disk (a tmpfs is
@@ -169,7 +170,8 @@ func run(o options) (err error) {
 		{"upload 32 MB ffmpeg-core", func() (result, error) { return b.uploadEach("upload 32 MB ffmpeg-core", 0.85, o.files32M, -1) }},
 		{"upload 8 at once 1 MiB", b.uploadEight},
 		{"fetch 16 MiB", b.fetch},
-		{"discover/connect x64", b.discoverConnect},
+		{"discover x64", func() (result, error) { return b.roundTrips("discover x64", false) }},
+		{"connect x64", func() (result, error) { return b.roundTrips("connect x64", true) }},
 		{"version start", b.versionStart},
 	}
 	for _, c := range comparisons {
@@ -643,9 +645,9 @@ func (b *bench) fetch() (result, error) {
 		detail: "gpmd " + mbs(g) + ", base64 writer " + mbs(base)}, nil
 }
 
-// discoverConnect: DISCOVER and CONNECT over 64 connections against a
-// line-echo server.
-func (b *bench) discoverConnect() (result, error) {
+// roundTrips: DISCOVER (connect false) or CONNECT round trips over 64
+// connections against a line-echo server.
+func (b *bench) roundTrips(name string, connect bool) (result, error) {
 	const conns = 64
 	addr, stop, err := b.server("echoserver")
 	if err != nil {
@@ -700,9 +702,9 @@ func (b *bench) discoverConnect() (result, error) {
 			go func() {
 				defer wg.Done()
 				rb := make([]byte, 4096)
-				for i := range n {
+				for range n {
 					req := discover
-					if i%2 == 1 {
+					if connect {
 						req = connects[ci]
 					}
 					if _, err := c.Write(req); err != nil {
@@ -738,7 +740,7 @@ func (b *bench) discoverConnect() (result, error) {
 		return result{}, err
 	}
 	rate := func(d time.Duration) string { return fmt.Sprintf("%.0f req/s", float64(b.o.requests)/d.Seconds()) }
-	return result{name: "discover/connect x64", ratios: ratios, target: 0.9,
+	return result{name: name, ratios: ratios, target: 0.9,
 		detail: "gpmd " + rate(g) + ", echo " + rate(base)}, nil
 }
 
