@@ -106,7 +106,8 @@ type bench struct {
 	files   string // the files uploaded
 	gmpAddr string
 	rnd     *rand.Rand
-	seq     int // numbers module names
+	seq     int    // numbers module names
+	ffmpeg  []byte // ffmpeg-core.wasm, once read
 }
 
 func run(o options) (err error) {
@@ -399,15 +400,18 @@ func (b *bench) module(base []byte, size int) []byte {
 func (b *bench) writeFiles(n, size int) ([]string, error) {
 	var base []byte
 	if size < 0 {
-		p := b.o.ffmpeg
-		if p == "" {
-			p = filepath.Join(fixtureCache(), "ffmpeg-core.wasm")
+		if b.ffmpeg == nil {
+			p := b.o.ffmpeg
+			if p == "" {
+				p = filepath.Join(fixtureCache(), "ffmpeg-core.wasm")
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("%w (run make wasm-fixtures, or give -ffmpeg)", err)
+			}
+			b.ffmpeg = data
 		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("%w (run make wasm-fixtures, or give -ffmpeg)", err)
-		}
-		base, size = data, 0
+		base, size = b.ffmpeg, 0
 	}
 	paths := make([]string, n)
 	for i := range paths {
@@ -434,7 +438,19 @@ func fixtureCache() string {
 	return filepath.Join(base, "gpmd-test", "wasm")
 }
 
-// upload runs `gpmd wasm upload` of file as a new module version.
+// clean removes a step's files and what the ingest baseline wrote, so
+// that a run holds a few GiB at most; the daemon keeps its blobs.
+func (b *bench) clean(files []string) {
+	for _, f := range files {
+		os.Remove(f)
+	}
+	entries, _ := os.ReadDir(b.ingest)
+	for _, e := range entries {
+		os.Remove(filepath.Join(b.ingest, e.Name()))
+	}
+}
+
+// uploadCmd is `gpmd wasm upload` of file as a new module version.
 func (b *bench) uploadCmd(file string) *exec.Cmd {
 	name := "b" + strings.TrimSuffix(filepath.Base(file), ".wasm")
 	return b.gpmdCmd("wasm", "upload", "--name", name, "--version", "v1.0.0", "--file", file)
@@ -463,8 +479,9 @@ func timed(cmds ...*exec.Cmd) (time.Duration, error) {
 	return time.Since(start), first
 }
 
-// pairs runs one comparison: fn(pair, gpmdFirst) measures one step of
-// both sides and returns their times; a pair is steps steps.
+// pairs runs one comparison: fn(gpmdFirst) measures one step of both
+// sides, in the order given, and returns their times; a pair is steps
+// steps, and the side that goes first alternates from step to step.
 func (b *bench) pairs(steps int, fn func(gpmdFirst bool) (g, base time.Duration, err error)) (ratios []float64, g, base time.Duration, err error) {
 	for p := 0; p < b.o.pairs; p++ {
 		g, base = 0, 0
@@ -511,6 +528,7 @@ func (b *bench) uploadEach(name string, target float64, files, size int) (result
 		if err != nil {
 			return 0, 0, err
 		}
+		defer b.clean(fs)
 		return both(gpmdFirst,
 			func() (time.Duration, error) { return timed(b.uploadCmd(fs[0])) },
 			func() (time.Duration, error) { return timed(b.ingestCmd(fs[1])) })
@@ -530,6 +548,7 @@ func (b *bench) uploadEight() (result, error) {
 		if err != nil {
 			return 0, 0, err
 		}
+		defer b.clean(fs)
 		gc, bc := make([]*exec.Cmd, n), make([]*exec.Cmd, n)
 		for i := range n {
 			gc[i], bc[i] = b.uploadCmd(fs[i]), b.ingestCmd(fs[n+i])
