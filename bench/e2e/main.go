@@ -216,7 +216,7 @@ func (r result) String() string {
 	if !ok {
 		verdict = "NOT MET"
 	}
-	return fmt.Sprintf("%-26s ratio %.2f (min %.2f, max %.2f, %d pairs)  target %s %.2f %-7s  %s",
+	return fmt.Sprintf("%-26s ratio %.3f (min %.2f, max %.2f, %d pairs)  target %s %.2f %-7s  %s",
 		r.name, med, s[0], s[len(s)-1], len(s), cmp, r.target, verdict, r.detail)
 }
 
