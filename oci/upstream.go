@@ -172,7 +172,7 @@ func (u *Upstream) record(err error) {
 // nothing matching wraps ErrNotFound (and names the registry error, if
 // any).
 func (u *Upstream) Resolve(ctx context.Context, name, query string, local []LocalVersion) (Resolution, error) {
-	if err := index.ValidateName(name); err != nil {
+	if _, err := index.ParseName(name); err != nil {
 		return Resolution{}, fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
 	}
 	match, err := matcher(name, query)
