@@ -59,6 +59,9 @@ func (v Version) IsZero() bool { return v.sv == nil }
 // or 1.
 func (v Version) Compare(o Version) int { return v.sv.Compare(o.sv) }
 
+// Equal reports semver equality (v1.0.0, 1.0.0 and 1.0.0+b7 are equal).
+func (v Version) Equal(o Version) bool { return v.Compare(o) == 0 }
+
 // Semver is the parsed version, for constraint checks.
 func (v Version) Semver() *semver.Version { return v.sv }
 

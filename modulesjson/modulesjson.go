@@ -281,9 +281,9 @@ type Entry struct {
 	// Ref is Name and Version parsed (index.ParseRef) when Err is nil:
 	// the file is untrusted input, checked here once, and the importer
 	// hands Ref on to the repository without checking it again.
-	Ref     index.Ref
-	File    string        // absolute path of the bytes (<name>-<version>.wasm, or the mirror's blob)
-	Digest  digest.Digest // from the early hex hash or the mirror's digest
+	Ref    index.Ref
+	File   string        // absolute path of the bytes (<name>-<version>.wasm, or the mirror's blob)
+	Digest digest.Digest // from the early hex hash or the mirror's digest
 	// Size and Created are in gpmd's shape only: -1 and zero when the
 	// file does not say.
 	Size    int64

@@ -25,9 +25,9 @@ type Module struct {
 	Version string
 	// Ref is Name and Version parsed, set by a pull (moduleFor): what a
 	// Sink stores under. A push leaves it zero.
-	Ref     index.Ref
-	Digest  digest.Digest
-	Size    int64
+	Ref    index.Ref
+	Digest digest.Digest
+	Size   int64
 }
 
 // PushResult says where a module went.
