@@ -247,9 +247,8 @@ func matcher(name, query string) (func(*semver.Version) bool, error) {
 	if query == "" || strings.EqualFold(query, "latest") {
 		return func(*semver.Version) bool { return true }, nil
 	}
-	if _, err := index.ParseVersion(query); err == nil {
-		want, _ := semver.NewVersion(query)
-		return want.Equal, nil
+	if want, err := index.ParseVersion(query); err == nil {
+		return want.Semver().Equal, nil
 	}
 	c, err := semver.NewConstraint(query)
 	if err != nil {
