@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -190,11 +189,6 @@ func (db *DB) Add(e Entry) (stored Record, created bool, err error) {
 	return stored, created, nil
 }
 
-// isLatest reports whether query asks for the latest version.
-func isLatest(query string) bool {
-	return query == "" || strings.EqualFold(query, "latest")
-}
-
 // Resolve finds a version of name: query empty or "latest" (the highest
 // release; where the name has none, the highest pre-release), an exact
 // version (semver equality: v1.2.0 finds 1.2.0), or a Masterminds
@@ -204,23 +198,18 @@ func (db *DB) Resolve(name, query string) (Record, error) {
 	if _, err := ParseName(name); err != nil {
 		return Record{}, err
 	}
-	var exactKey []byte
-	var constraint *semver.Constraints
-	switch {
-	case isLatest(query):
-	default:
-		if v, err := ParseVersion(query); err == nil {
-			exactKey = versionKey(v.sv)
-		} else if c, cerr := semver.NewConstraint(query); cerr == nil {
-			constraint = c
-		} else {
-			return Record{}, fmt.Errorf("module %s@%s: %w: the version is neither a semantic version nor a constraint such as ^1.2, ~1.2.3 or \">=1.0.0 <2.0.0\" (%v)",
-				name, query, errdefs.ErrInvalid, cerr)
-		}
+	q, err := ParseQuery(name, query)
+	if err != nil {
+		return Record{}, err
 	}
+	var exactKey []byte
+	if q.exact != nil {
+		exactKey = versionKey(q.exact)
+	}
+	constraint := q.constraint
 	var rec Record
 	found := false
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
 		versions, _, err := schemaBuckets(tx)
 		if err != nil {
 			return err
