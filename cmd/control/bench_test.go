@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
@@ -46,7 +47,7 @@ func BenchmarkUploadHTTP(b *testing.B) {
 					b.Fatal(err)
 				}
 				t1 := time.Now()
-				if _, err := f.repo.Upload(b.Context(), fmt.Sprintf("d%d", i), "1.0.0", bytes.NewReader(m2), ""); err != nil {
+				if _, err := f.repo.Upload(b.Context(), index.MustRef(fmt.Sprintf("d%d", i), "1.0.0"), bytes.NewReader(m2), ""); err != nil {
 					b.Fatal(err)
 				}
 				viaHTTP += t1.Sub(t0)
