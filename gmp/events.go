@@ -221,5 +221,3 @@ func (s *Server) Resume(topics events.Topics, after uint64) (*events.Subscriptio
 	}
 	return sub, nil
 }
-
-

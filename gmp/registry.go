@@ -131,8 +131,6 @@ func (r *registry) subscribe(fn func(names []string)) {
 	fn(r.sortedLocked())
 }
 
-
-
 // lookup finds the live node called name, discoverable or not.
 func (r *registry) lookup(name string) (NodeInfo, bool) {
 	r.mu.RLock()
