@@ -93,6 +93,7 @@ type Options struct {
 	MirrorDelay   time.Duration // how long mirror writes are coalesced; 0: DefaultMirrorDelay
 	LockTimeout   time.Duration // 0: index default
 	Logger        *slog.Logger  // nil: discard
+	Observer      Observer      // nil: nobody is told of changes (observe.go)
 }
 
 // Repo is the module repository in one folder (<data>/modules). Safe for
@@ -111,6 +112,8 @@ type Repo struct {
 	// blob that an upload is about to name.
 	mu     sync.Mutex
 	leases map[digest.Digest]int
+
+	notify notifier // tells Options.Observer of each change
 }
 
 // Open opens or creates the repository in dir. It upgrades an older index
@@ -173,6 +176,7 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 		idx:     idx,
 		mirror:  newMirror(dir, idx, opts.MirrorDelay, opts.Logger),
 		leases:  make(map[digest.Digest]int),
+		notify:  notifier{obs: opts.Observer},
 	}
 	if rebuilding {
 		return r, nil
@@ -310,11 +314,17 @@ func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader,
 		}
 	}
 
-	rec, created, err := r.idx.Add(index.Record{
-		Name:    name,
-		Version: version,
-		Digest:  info.Digest,
-		Size:    info.Size,
+	var created bool
+	rec, err := r.change(name, true, func() (index.Record, bool, error) {
+		var rec index.Record
+		var err error
+		rec, created, err = r.idx.Add(index.Record{
+			Name:    name,
+			Version: version,
+			Digest:  info.Digest,
+			Size:    info.Size,
+		})
+		return rec, created, err
 	})
 	if err != nil {
 		// A blob committed for a refused version is named by nothing yet:
@@ -437,7 +447,13 @@ func (r *Repo) Remove(ctx context.Context, name, version string) (index.Record, 
 	if err := ctx.Err(); err != nil {
 		return index.Record{}, err
 	}
-	rec, remaining, err := r.idx.Remove(name, version)
+	var remaining int
+	rec, err := r.change(name, false, func() (index.Record, bool, error) {
+		var rec index.Record
+		var err error
+		rec, remaining, err = r.idx.Remove(name, version)
+		return rec, err == nil, err
+	})
 	if err != nil {
 		return index.Record{}, fmt.Errorf("remove %s@%s: %w", name, version, err)
 	}
