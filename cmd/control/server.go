@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
@@ -44,6 +45,8 @@ type Nodes interface {
 type Config struct {
 	Modules Modules
 	Nodes   Nodes // nil: no GMP server, GET /v1/nodes lists none
+	// Events, when not nil, serves GET /v1/events (events.go).
+	Events EventSource
 	// Ops, when not nil, serves verify, gc and backup.
 	Ops  Operations
 	Info Info
@@ -67,6 +70,10 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	token   [sha256.Size]byte // hash of cfg.Token, compared in constant time
+
+	// stopping is closed by StopStreams: event streams end.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // NewServer builds the handlers of every endpoint in docs/control-api.md.
@@ -77,12 +84,13 @@ func NewServer(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stopping: make(chan struct{})}
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
 	}
 	s.Handle("GET /v1/status", s.getStatus)
 	s.Handle("GET /v1/nodes", s.getNodes)
+	s.Handle("GET /v1/events", s.getEvents)
 	s.Handle("GET /v1/modules", s.listModules)
 	s.Handle("GET /v1/modules/{name}", s.getModule)
 	s.Handle("GET /v1/modules/{name}/{version}", s.resolveVersion)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/repo"
 )
@@ -54,6 +55,10 @@ type Config struct {
 	GMPMaxConns       int
 	GMPMessageTimeout time.Duration
 	GMPWriteTimeout   time.Duration
+	GMPReplyTimeout   time.Duration
+	GMPMaxRejecting   int
+	EventsQueue       int
+	EventsHistory     int
 	ShutdownTimeout   time.Duration
 
 	Version string
@@ -75,6 +80,10 @@ func DefaultConfig() Config {
 		GMPMaxConns:       gmp.DefaultMaxConns,
 		GMPMessageTimeout: gmp.DefaultMessageTimeout,
 		GMPWriteTimeout:   gmp.DefaultWriteTimeout,
+		GMPReplyTimeout:   gmp.DefaultReplyTimeout,
+		GMPMaxRejecting:   gmp.DefaultMaxRejecting,
+		EventsQueue:       events.DefaultQueue,
+		EventsHistory:     events.DefaultHistory,
 		ShutdownTimeout:   DefaultShutdownTimeout,
 		Version:           "dev",
 	}
@@ -91,6 +100,10 @@ func (c *Config) setDefaults() {
 	setIfZero(&c.GMPMaxConns, d.GMPMaxConns)
 	setIfZero(&c.GMPMessageTimeout, d.GMPMessageTimeout)
 	setIfZero(&c.GMPWriteTimeout, d.GMPWriteTimeout)
+	setIfZero(&c.GMPReplyTimeout, d.GMPReplyTimeout)
+	setIfZero(&c.GMPMaxRejecting, d.GMPMaxRejecting)
+	setIfZero(&c.EventsQueue, d.EventsQueue)
+	setIfZero(&c.EventsHistory, d.EventsHistory)
 	setIfZero(&c.ShutdownTimeout, d.ShutdownTimeout)
 	setIfZero(&c.Version, d.Version)
 }
