@@ -69,11 +69,11 @@ func TestObserverLatest(t *testing.T) {
 	}{
 		{func() { up("v1.0.0-rc.1", "a") }, "uploaded math@v1.0.0-rc.1; latest math@v1.0.0-rc.1"}, // pre-releases only: the highest
 		{func() { up("v1.0.0", "b") }, "uploaded math@v1.0.0; latest math@v1.0.0"},
-		{func() { up("v2.0.0-beta", "c") }, "uploaded math@v2.0.0-beta"}, // a pre-release never beats a release
+		{func() { up("v2.0.0-beta", "c") }, "uploaded math@v2.0.0-beta"},           // a pre-release never beats a release
 		{func() { up("v1.1.0", "d") }, "uploaded math@v1.1.0; latest math@v1.1.0"}, // higher
-		{func() { up("v0.9.0", "e") }, "uploaded math@v0.9.0"},                      // lower: no latest
-		{func() { up("v1.1.0", "d") }, ""},                                          // the same again: no change at all
-		{func() { rm("v1.1.0") }, "removed math@v1.1.0; latest math@v1.0.0"},         // rm of the latest
+		{func() { up("v0.9.0", "e") }, "uploaded math@v0.9.0"},                     // lower: no latest
+		{func() { up("v1.1.0", "d") }, ""},                                         // the same again: no change at all
+		{func() { rm("v1.1.0") }, "removed math@v1.1.0; latest math@v1.0.0"},       // rm of the latest
 		{func() { rm("v0.9.0") }, "removed math@v0.9.0"},
 		{func() { rm("v1.0.0") }, "removed math@v1.0.0; latest math@v2.0.0-beta"},
 		{func() { rm("v2.0.0-beta") }, "removed math@v2.0.0-beta; latest math@v1.0.0-rc.1"},
