@@ -2,10 +2,12 @@ package gmp
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -216,9 +218,7 @@ func TestSlowSubscriberOverflow(t *testing.T) {
 	ts, hub := evServer(t, 1024)
 	// A small receive buffer, set before the handshake so the window is
 	// small from the start: the server's writes stall soon.
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10) })
-	}}
+	d := net.Dialer{Control: smallRcvBuf}
 	slow, err := d.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -371,4 +371,111 @@ func TestEventsBetweenReplies(t *testing.T) {
 			expectEvent(t, m)
 		}
 	}
+}
+
+// smallRcvBuf sets a 4 KiB receive buffer before the handshake (a
+// net.Dialer's Control), so the window is small from the start.
+func smallRcvBuf(_, _ string, rc syscall.RawConn) error {
+	return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10) })
+}
+
+// TestThousandSubscribersWhileNodesComeAndGo: 1,000 subscribers while
+// 10,000 registrations come and go. Every subscriber sees seq rise and
+// ends at the last event, having had every event or been told overflow;
+// the registry ends empty.
+func TestThousandSubscribersWhileNodesComeAndGo(t *testing.T) {
+	subs, regs := 1000, 10000
+	if raceEnabled || testing.Short() {
+		subs, regs = 100, 1000 // the race detector makes the full size take minutes
+	}
+	ts, hub := evServer(t, 0)
+	conns := make([]*rawConn, subs)
+	for i := range conns {
+		conns[i] = dialRaw(t, ts.addr)
+		conns[i].send(`{"type":3,"code":1,"id":1,"body":{"topics":["nodes"]}}` + "\n")
+	}
+	for _, c := range conns {
+		c.line()
+	}
+	type result struct {
+		events, overflows int
+		last              uint64
+		err               error
+	}
+	results := make([]result, subs)
+	final := uint64(2 * regs)
+	var readers sync.WaitGroup
+	for i, c := range conns {
+		readers.Go(func() {
+			r := &results[i]
+			for r.last < final {
+				c.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+				b, err := c.br.ReadSlice('\n')
+				if err != nil {
+					r.err = err
+					return
+				}
+				k := bytes.Index(b, []byte(`"seq":`)) + 6
+				j := k
+				for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+					j++
+				}
+				seq, _ := strconv.ParseUint(string(b[k:j]), 10, 64)
+				if seq < r.last {
+					r.err = fmt.Errorf("seq %d after %d", seq, r.last)
+					return
+				}
+				r.last = seq
+				if bytes.Contains(b, []byte(`"event":"overflow"`)) {
+					r.overflows++
+				} else {
+					r.events++
+				}
+			}
+		})
+	}
+	const workers = 8
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < regs; i += workers {
+				c, err := net.Dial("tcp", ts.addr)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				fmt.Fprintf(c, `{"type":1,"code":1,"id":1,"body":{"name":"n%d","id":"x","port":1}}`+"\n", i)
+				br := bufio.NewReader(c)
+				if _, err := br.ReadSlice('\n'); err != nil {
+					t.Error(err)
+				}
+				fmt.Fprint(c, `{"type":1,"code":11,"id":2}`+"\n")
+				if _, err := br.ReadSlice('\n'); err != nil {
+					t.Error(err)
+				}
+				c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	readers.Wait()
+	if hub.Seq() != final {
+		t.Fatalf("seq %d after %d registrations, want %d", hub.Seq(), regs, final)
+	}
+	overflowed := 0
+	for i, r := range results {
+		if r.err != nil || r.last != final {
+			t.Fatalf("subscriber %d: %v, last seq %d of %d", i, r.err, r.last, final)
+		}
+		if r.overflows == 0 && r.events != int(final) {
+			t.Fatalf("subscriber %d got %d of %d events and no overflow", i, r.events, final)
+		}
+		if r.overflows > 0 {
+			overflowed++
+		}
+	}
+	if n := len(ts.reg.discoverable()); n != 0 {
+		t.Fatalf("%d nodes left", n)
+	}
+	t.Logf("%d subscribers, %d registrations: %d subscribers overflowed", subs, regs, overflowed)
 }
