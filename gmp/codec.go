@@ -464,21 +464,20 @@ func appendModulesBody(b []byte, mods []wire.ModuleEntry) []byte {
 // appendModuleInfoBody appends a MODULE body without its binary (the
 // answer to a `have` that matches).
 func appendModuleInfoBody(b []byte, m wire.ModuleInfo) []byte {
-	b = append(b, `{"name":`...)
-	b = wire.AppendString(b, m.Name)
-	b = append(b, `,"version":`...)
-	b = wire.AppendString(b, m.Version)
-	b = append(b, `,"hash":`...)
-	b = wire.AppendString(b, m.Hash)
-	b = append(b, `,"size":`...)
-	b = strconv.AppendInt(b, m.Size, 10)
-	return append(b, '}')
+	return append(appendModuleFields(b, m), '}')
 }
 
 // appendModulePrefix appends a MODULE reply up to the opening quote of its
 // binary; the base64 and moduleSuffix follow.
 func appendModulePrefix(b []byte, id []byte, m wire.ModuleInfo) []byte {
 	b = wire.AppendHeader(b, wire.TypeWasm, wire.CodeModule, id)
+	b = appendModuleFields(b, m)
+	return append(b, `,"binary":"`...)
+}
+
+// appendModuleFields appends a MODULE body's opening brace and its fields
+// but the binary.
+func appendModuleFields(b []byte, m wire.ModuleInfo) []byte {
 	b = append(b, `{"name":`...)
 	b = wire.AppendString(b, m.Name)
 	b = append(b, `,"version":`...)
@@ -486,8 +485,7 @@ func appendModulePrefix(b []byte, id []byte, m wire.ModuleInfo) []byte {
 	b = append(b, `,"hash":`...)
 	b = wire.AppendString(b, m.Hash)
 	b = append(b, `,"size":`...)
-	b = strconv.AppendInt(b, m.Size, 10)
-	return append(b, `,"binary":"`...)
+	return strconv.AppendInt(b, m.Size, 10)
 }
 
 // moduleSuffix closes the binary string, the body and the message.
