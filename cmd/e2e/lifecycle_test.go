@@ -375,6 +375,10 @@ func TestStartPassesEverySetting(t *testing.T) {
 		"gmp-max-conns":       "77",
 		"gmp-message-timeout": "7s",
 		"gmp-write-timeout":   "9s",
+		"gmp-reply-timeout":   "3m",
+		"gmp-max-rejecting":   "5",
+		"events-queue":        "2048",
+		"events-history":      "5000",
 		"shutdown-timeout":    "11s",
 	}
 	args := []string{"start"}
