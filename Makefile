@@ -17,13 +17,13 @@ FUZZTIME     ?= 30s
 # Fuzz targets, as <package dir>:<FuzzFunc>. A crasher that `go test
 # -fuzz` finds is written under <package dir>/testdata/fuzz/<FuzzFunc>/ and
 # from then on runs as a regression case in every `make test`: commit it.
-FUZZ_TARGETS ?= ./gmp:FuzzDecoder ./gmp:FuzzServer
+FUZZ_TARGETS ?= ./gmp:FuzzDecoder ./gmp:FuzzServer ./wasm:FuzzParse ./wasm:FuzzUnmarshalInfo
 # make crashtest: kill -9 rounds (issue 5).
 CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples
+.PHONY: help build run test bench bench-oci lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit
 
 help:
 	@echo "make build      build $(BIN)"
@@ -32,11 +32,14 @@ help:
 	@echo "make run        build, then run gpmd in the foreground on the defaults (Ctrl-C stops it)"
 	@echo "make test       go test -race ./... (timeout $(TEST_TIMEOUT))"
 	@echo "make bench      benchmarks (BENCH=regexp, BENCHTIME=1s)"
+	@echo "make bench-oci  push, pull, pull-through vs oras on the registry binary (OCI_BENCH_ROUNDS=9)"
 	@echo "make lint       go vet and gofmt"
 	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
+	@echo "make wasm-fixtures  npm pack the real modules the wasm tests use into the test cache"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
-	@echo "make tools      build the registry and oras test tools from the module proxy (cached; see scripts/build-tools.sh)"
+	@echo "make tools      build the registry, oras and nats-server test tools from the module proxy (cached)"
+	@echo "make verify-unit  systemd-analyze verify packaging/systemd/gpmd.service (needs Debian's systemd package)"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gpmd
@@ -50,11 +53,23 @@ examples:
 run: build
 	./$(BIN) start --foreground
 
-test: tools
+# The wasm tests read real modules (sql.js, esbuild-wasm, @ffmpeg/core) from a
+# cache outside the repository; see scripts/wasm-fixtures.sh.
+wasm-fixtures:
+	./scripts/wasm-fixtures.sh
+
+test: tools wasm-fixtures
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...
+
+# The issue's registry speed targets, ratios in one run: the real daemon and
+# CLI against the oras CLI, on the registry binary, OCI_BENCH_ROUNDS
+# interleaved rounds of a 32 MiB module.
+OCI_BENCH_ROUNDS ?= 9
+bench-oci: tools
+	$(GO) test -run '^$$' -bench '^BenchmarkRegistryRatios$$' -benchtime $(OCI_BENCH_ROUNDS)x -timeout 10m ./cmd/e2e
 
 lint:
 	$(GO) vet ./...
@@ -74,12 +89,24 @@ fuzz:
 crashtest:
 	$(GO) test -count=1 -timeout 30m -run TestKillNineCampaign ./cmd/crashtest -rounds $(CRASH_ROUNDS) -v
 
-# The registry and oras binaries for the OCI end-to-end, interop and
-# benchmark tests, built from the Go module proxy and cached: `make test`
-# runs this first (a test that needs a tool never skips; a bare `go test`
-# builds a missing one itself).
-tools:
+# The registry, oras and nats-server binaries for the OCI and fleet
+# end-to-end, interop and benchmark tests, built from the Go module proxy and
+# cached: `make test` runs this first (a test that needs a tool never skips;
+# a bare `go test` builds a missing one itself).
+tools: nats-server-bin
 	GO=$(GO) scripts/build-tools.sh
+
+# The fleet's parser of bucket entries (issue 13).
+FUZZ_TARGETS += ./fleet:FuzzParseEntry
+
+# The nats-server of the fleet's end-to-end tests (issue 13), into
+# $${GPMD_TEST_CACHE:-$${XDG_CACHE_HOME:-~/.cache}/gpmd-test}/bin.
+nats-server-bin:
+	GO=$(GO) sh scripts/build-nats-server.sh
+
+# The systemd unit, checked by systemd-analyze against the gpmd just built.
+verify-unit: build
+	BIN=$(BIN) scripts/verify-unit.sh
 
 clean:
 	rm -rf bin

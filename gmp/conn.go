@@ -196,6 +196,7 @@ func (c *conn) serve() {
 		c.close(reasonNone)
 		c.waitEvents()
 		c.s.untrackConn(c)
+		c.s.cfg.Observer.ConnClosed(closeReason(c.reason.Load()).String())
 		if r := closeReason(c.reason.Load()); r.isProtocolError() {
 			c.s.log.Warn("gmp connection closed for a protocol error", "remote", c.nc.RemoteAddr().String(), "node", c.nodeName,
 				"reason", r.String(), "err", c.err)

@@ -45,6 +45,7 @@ type Config struct {
 	MaxRejecting   int           // busy rejections in flight (DefaultMaxRejecting)
 	ServerName     string        // e.g. "gpmd/1.0.0"
 	Logger         *slog.Logger
+	Observer       Observer // nil: observe nothing (metrics)
 	// Events, when not nil, is the hub node events are published to and
 	// GMP subscribers read (feature "events"); the daemon publishes
 	// module events to the same hub.
@@ -125,6 +126,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		features:  computeFeatures(cfg),
@@ -172,6 +176,7 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
+		s.cfg.Observer.ConnAccepted()
 		c := s.newConn(nc)
 		switch s.trackConn(c) {
 		case trackOK:
@@ -180,6 +185,7 @@ func (s *Server) Serve(l net.Listener) error {
 			s.reject(nc)
 		case trackClosed:
 			nc.Close()
+			s.cfg.Observer.ConnClosed(reasonServerClosed.String())
 		}
 	}
 }
@@ -370,6 +376,7 @@ func (s *Server) rejectBusy(nc net.Conn) {
 		return appendErrorBody(b, wire.ErrCodeBusy, "GPMD holds as many GMP connections as it allows; try again later")
 	})
 	lingerClose(nc)
+	s.cfg.Observer.ConnClosed(reasonBusy.String())
 	s.log.Debug("gmp connection closed", "remote", nc.RemoteAddr().String(), "reason", reasonBusy.String(), "err", err)
 }
 

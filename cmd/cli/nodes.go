@@ -72,10 +72,10 @@ func (o *nodesOptions) print(nl control.NodeList) error {
 	}
 	if o.Output == formatJSON {
 		if o.Watch {
-			// One array per line: a stream a program can read.
-			return json.NewEncoder(o.f.IO.Out).Encode(nl.Nodes)
+			// One object per line: a stream a program can read.
+			return json.NewEncoder(o.f.IO.Out).Encode(nl)
 		}
-		return writeJSON(o.f.IO.Out, nl.Nodes)
+		return writeJSON(o.f.IO.Out, nl)
 	}
 	if len(nl.Nodes) == 0 {
 		fmt.Fprintf(o.f.IO.ErrOut, "no live nodes (%d GMP connections)\n", nl.Connections)

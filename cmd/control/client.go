@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
@@ -22,23 +23,39 @@ import (
 
 // Client talks to a daemon's control API. It is safe for concurrent use.
 type Client struct {
-	addr  string // host:port
-	base  string // http://host:port
-	token string
-	hc    *http.Client
+	addr   string // host:port, or the socket's path
+	base   string // http://host:port, or http://gpmd.sock
+	socket bool   // over the Unix socket at addr
+	token  string
+	hc     *http.Client
 }
 
 // NewClient returns a client of the daemon at addr (host:port). token, when
 // not empty, is sent as a bearer token.
 func NewClient(addr, token string) *Client {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return newClient(addr, "http://"+addr, token, d.DialContext)
+}
+
+// NewUnixClient returns a client of the daemon whose control socket is at
+// path (<data>/gpmd.sock). Its requests carry Host: SocketHost. token, when
+// not empty, is sent as a bearer token.
+func NewUnixClient(path, token string) *Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, "unix", path)
+	}
+	c := newClient(path, "http://"+SocketHost, token, dial)
+	c.socket = true
+	return c
+}
+
+func newClient(addr, base, token string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
 	tr := &http.Transport{
 		// Never through a proxy: the daemon is local, or reached on
 		// purpose at the address given.
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:       nil,
+		DialContext: dial,
 		// An upload waits this long for the daemon to refuse it (bad
 		// name, too large) before sending the body anyway.
 		ExpectContinueTimeout: 2 * time.Second,
@@ -48,7 +65,7 @@ func NewClient(addr, token string) *Client {
 	}
 	return &Client{
 		addr:  addr,
-		base:  "http://" + addr,
+		base:  base,
 		token: token,
 		hc: &http.Client{
 			Transport: tr,
@@ -59,8 +76,12 @@ func NewClient(addr, token string) *Client {
 	}
 }
 
-// Addr is the daemon's control address.
+// Addr is the daemon's control address: host:port, or the path of its
+// Unix socket (Socket tells which).
 func (c *Client) Addr() string { return c.addr }
+
+// Socket reports whether the client talks over the Unix socket at Addr.
+func (c *Client) Socket() bool { return c.socket }
 
 // Close releases idle connections.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
@@ -117,6 +138,9 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hd
 func (c *Client) transportError(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
+		if c.socket && errors.Is(err, syscall.EACCES) {
+			return &SocketDeniedError{Path: c.addr, Err: err}
+		}
 		return &NotRunningError{Addr: c.addr, Err: err}
 	}
 	if ue, ok := err.(*url.Error); ok {
@@ -204,13 +228,23 @@ func (c *Client) Resolve(ctx context.Context, name, query string) (index.Record,
 
 // Remove deletes one exact version.
 func (c *Client) Remove(ctx context.Context, name, version string) (index.Record, error) {
+	return c.RemoveWith(ctx, name, version, false)
+}
+
+// RemoveWith is Remove; forget also drops the version's tombstone, so that
+// it may be uploaded again with other bytes (DELETE ...?forget=true).
+func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bool) (index.Record, error) {
 	if err := checkSegment("module name", name); err != nil {
 		return index.Record{}, err
 	}
 	if err := checkSegment("version", version); err != nil {
 		return index.Record{}, err
 	}
-	resp, err := c.do(ctx, http.MethodDelete, modulePath(name, version), nil, nil, 0)
+	path := modulePath(name, version)
+	if forget {
+		path += "?forget=true"
+	}
+	resp, err := c.do(ctx, http.MethodDelete, path, nil, nil, 0)
 	if err != nil {
 		return index.Record{}, err
 	}
@@ -238,9 +272,10 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	h := sha256.New()
 	hdr.Set("Content-Type", "application/wasm")
 	hdr.Set("Expect", "100-continue")
-	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), io.TeeReader(body, h), hdr, size)
+	counted := &countingReader{r: io.TeeReader(body, h)}
+	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), counted, hdr, size)
 	if err != nil {
-		return index.Record{}, err
+		return index.Record{}, c.uploadCut(ctx, name, version, counted.n, err)
 	}
 	defer resp.Body.Close()
 	var rec index.Record
@@ -252,6 +287,35 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 		return rec, fmt.Errorf("%w: gpmd stored %s@%s as %s, but the bytes sent hash to %s", errdefs.ErrCorrupt, rec.Name, rec.Version, rec.Digest, sent)
 	}
 	return rec, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// uploadCut explains an upload whose connection the daemon closed while
+// the body was still going (a chunked upload over the size limit: the
+// daemon stops reading at the limit and closes, and its 413 may be lost
+// with the connection): when more than the daemon's limit was sent, the
+// error is errdefs.ErrTooLarge, as the 413 would have said.
+func (c *Client) uploadCut(ctx context.Context, name, version string, sent int64, err error) error {
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		return err
+	}
+	st, serr := c.Status(ctx)
+	if serr != nil || st.MaxModuleSize <= 0 || sent <= st.MaxModuleSize {
+		return err
+	}
+	return fmt.Errorf("upload %s@%s: %w: more than %d bytes were sent, the limit is %d bytes (gpmd stopped reading and closed the connection)",
+		name, version, errdefs.ErrTooLarge, st.MaxModuleSize, st.MaxModuleSize)
 }
 
 // Download writes the bytes of the version that query names (empty:
@@ -269,6 +333,12 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	}
 	resp, err := c.do(ctx, http.MethodGet, modulePath(name, query)+"/content", nil, nil, 0)
 	if err != nil {
+		var api *APIError
+		if errors.As(err, &api) && api.Status >= 500 {
+			// The daemon's fault (a corrupt stored module): say plainly
+			// that the download failed.
+			return index.Record{}, fmt.Errorf("download of %s@%s failed: %w", name, query, err)
+		}
 		return index.Record{}, err
 	}
 	defer resp.Body.Close()
@@ -280,9 +350,9 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return rec, fmt.Errorf("download of %s@%s broke off after %d of %d bytes (gpmd cut it; see its log): %w", rec.Name, rec.Version, n, rec.Size, err)
+			return rec, fmt.Errorf("download of %s@%s failed: it broke off after %d of %d bytes (gpmd cut it: its log says why; gpmd verify checks the store): %w", rec.Name, rec.Version, n, rec.Size, err)
 		}
-		return rec, fmt.Errorf("download of %s@%s after %d of %d bytes: %w", rec.Name, rec.Version, n, rec.Size, err)
+		return rec, fmt.Errorf("download of %s@%s failed after %d of %d bytes: %w", rec.Name, rec.Version, n, rec.Size, err)
 	}
 	return rec, checkReceived(rec, n, h)
 }
