@@ -25,10 +25,11 @@ type Hub struct {
 	// mu guards seq, hist and subs. It is held while an event is numbered
 	// and queued for every subscriber, so that a subscription begins
 	// exactly between two events.
-	mu   sync.Mutex
-	seq  uint64
-	hist []*Event // ring: the event of seq s is at hist[s%len(hist)]
-	subs map[*Subscription]struct{}
+	mu      sync.Mutex
+	seq     uint64
+	hist    []*Event // ring: the event of seq s is at hist[s%len(hist)]
+	subs    map[*Subscription]struct{}
+	dropped uint64 // events dropped from subscribers' queues by overflows, in all
 }
 
 // New returns a hub with opts's limits.
@@ -40,6 +41,15 @@ func New(opts Options) *Hub {
 		opts.Queue = DefaultQueue
 	}
 	return &Hub{queue: opts.Queue, hist: make([]*Event, opts.History), subs: make(map[*Subscription]struct{})}
+}
+
+// Dropped is how many events overflows have dropped from subscribers'
+// queues since the hub began (an event dropped for two subscribers counts
+// twice): the metric gpmd_events_dropped_total.
+func (h *Hub) Dropped() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dropped
 }
 
 // QueueSize is the bound of each subscriber's queue.
@@ -57,7 +67,7 @@ func (h *Hub) Publish(e Event) uint64 {
 	p.Seq = h.seq
 	h.hist[h.seq%uint64(len(h.hist))] = p
 	for s := range h.subs {
-		s.push(p, t)
+		h.dropped += uint64(s.push(p, t))
 	}
 	return p.Seq
 }
@@ -135,16 +145,18 @@ type Subscription struct {
 	closed  bool
 }
 
-// push queues e for topic t; the hub's lock is held.
-func (s *Subscription) push(e *Event, t Topics) {
+// push queues e for topic t and returns how many events an overflow
+// dropped (0 when none); the hub's lock is held.
+func (s *Subscription) push(e *Event, t Topics) (dropped int) {
 	s.mu.Lock()
 	if s.topics&t == 0 || s.closed {
 		s.mu.Unlock()
-		return
+		return 0
 	}
 	if len(s.q) >= s.max {
 		// Behind by more than the bound: drop all that waits, and this
 		// one, and tell the reader once per topic.
+		dropped = len(s.q) + 1
 		clear(s.q)
 		s.q = s.q[:0]
 		s.dropped = e.Seq
@@ -156,6 +168,7 @@ func (s *Subscription) push(e *Event, t Topics) {
 	case s.ready <- struct{}{}:
 	default:
 	}
+	return dropped
 }
 
 // Ready receives a token when events may be waiting; then call Take.

@@ -57,8 +57,11 @@ func TestOverflow(t *testing.T) {
 	for i := range 10 {
 		h.Publish(mod(fmt.Sprint(i)))
 	}
-	got := sub.Take(nil)
 	// 1-4 queued, 5 dropped them (overflow at 5), 6-9 queued, 10 dropped them.
+	if d := h.Dropped(); d != 10 {
+		t.Fatalf("Dropped() = %d after two overflows of 5 events each, want 10", d)
+	}
+	got := sub.Take(nil)
 	if len(got) != 2 || got[0].Event != Overflow || got[0].Topic != TopicNodes || got[1].Topic != TopicModules || got[0].Seq != 10 || got[1].Seq != 10 {
 		t.Fatalf("after overflow: %v", got)
 	}
