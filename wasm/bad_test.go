@@ -10,7 +10,7 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/wasm"
-	. "github.com/ghost-network/gpmd/wasm/internal/wasmtest"
+	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 )
 
 // small is a valid module: one type, one imported function, one defined

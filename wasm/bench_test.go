@@ -12,7 +12,7 @@ import (
 
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/wasm"
-	. "github.com/ghost-network/gpmd/wasm/internal/wasmtest"
+	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 )
 
 // copyChunk is the upload's copy buffer size (io.Copy's default).

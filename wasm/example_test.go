@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/ghost-network/gpmd/wasm"
-	. "github.com/ghost-network/gpmd/wasm/internal/wasmtest"
+	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 )
 
 // The upload's pass: the bytes go to the hash and the parser at once, and

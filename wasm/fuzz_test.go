@@ -9,7 +9,7 @@ import (
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/wasm"
-	. "github.com/ghost-network/gpmd/wasm/internal/wasmtest"
+	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 )
 
 func TestInfoRoundTrip(t *testing.T) {
