@@ -15,7 +15,7 @@ import (
 )
 
 // SchemaVersion is the schema this code reads and writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Errors. A missing name or version, a bad name, version or constraint,
 // and a version stored with other bytes are the errdefs classes
@@ -411,6 +411,9 @@ func (db *DB) Remove(name, version string) (removed Record, remainingRefs int, e
 			}
 		}
 		if err := refs.Delete(refKey(removed.Digest, name, vkey)); err != nil {
+			return err
+		}
+		if err := deleteInfoTx(tx, name, vkey); err != nil {
 			return err
 		}
 		remainingRefs = countRefs(refs, removed.Digest)

@@ -666,7 +666,7 @@ func TestOpenSchemaVersions(t *testing.T) {
 	old := filepath.Join(dir, "old.db")
 	writeSchema(t, old, 1)
 	_, err := Open(old, Options{})
-	if !errors.Is(err, ErrSchemaOld) || !strings.Contains(err.Error(), "schema 1") || !strings.Contains(err.Error(), "schema 2") {
+	if !errors.Is(err, ErrSchemaOld) || !strings.Contains(err.Error(), "schema 1") || !strings.Contains(err.Error(), fmt.Sprintf("schema %d", SchemaVersion)) {
 		t.Fatalf("Open of schema 1 = %v, want ErrSchemaOld naming both", err)
 	}
 	newer := filepath.Join(dir, "new.db")

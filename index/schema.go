@@ -137,6 +137,9 @@ func createSchemaTx(tx *bolt.Tx) error {
 	if err := CreateBucketsTx(tx); err != nil {
 		return err
 	}
+	if err := CreateInfoTx(tx); err != nil {
+		return err
+	}
 	return WriteSchemaTx(tx, SchemaVersion)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/migrations"
 	"github.com/ghost-network/gpmd/modulesjson"
+	"github.com/ghost-network/gpmd/wasm"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -111,6 +112,10 @@ type Repo struct {
 	// blob that an upload is about to name.
 	mu     sync.Mutex
 	leases map[digest.Digest]int
+
+	// noParse skips the structural parse of uploads: set only by the
+	// benchmark's baseline (export_test.go), never in the product.
+	noParse bool
 }
 
 // Open opens or creates the repository in dir. It upgrades an older index
@@ -252,13 +257,37 @@ func (r *Repo) Dir() string { return r.dir }
 // MaxModuleSize is the largest module Upload takes.
 func (r *Repo) MaxModuleSize() int64 { return r.maxSize }
 
+// UploadOptions are the choices of an upload beyond its name, version
+// and bytes.
+type UploadOptions struct {
+	// Expected, when not empty, is the digest the caller claims for the
+	// bytes (errdefs.ErrCorrupt otherwise).
+	Expected digest.Digest
+	// Check validates the module in full with wasm/validate (wazero) once
+	// its bytes are stored and before the version is indexed: a module it
+	// refuses (wasm.ErrInvalidModule), or one that needs a feature it
+	// lacks (errors.ErrUnsupported), is not kept. It holds the module in
+	// memory while it compiles.
+	Check bool
+}
+
 // Upload stores a module version: it checks the name and version, that the
-// bytes are a WebAssembly binary of at most MaxModuleSize bytes, writes the
-// blob durably, then the index entry; the mirror follows shortly after.
+// bytes are a WebAssembly binary of at most MaxModuleSize bytes whose
+// structure the parser (package wasm) accepts, in the same pass as the
+// hash, writes the blob durably, then the index entry with what the parse
+// recorded (Info); the mirror follows shortly after. A binary the parser
+// refuses fails with a *wasm.FormatError (wasm.ErrInvalidModule,
+// errdefs.ErrInvalid) that says what and where, and nothing of it is kept.
 // expected, when not empty, is the digest the caller claims for the bytes
 // (errdefs.ErrCorrupt otherwise). The same version with the same bytes again
 // succeeds and changes nothing; with other bytes it fails with errdefs.ErrConflict.
 func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error) {
+	return r.UploadWith(ctx, name, version, body, UploadOptions{Expected: expected})
+}
+
+// UploadWith is Upload with options.
+func (r *Repo) UploadWith(ctx context.Context, name, version string, body io.Reader, opts UploadOptions) (index.Record, error) {
+	expected := opts.Expected
 	fail := func(err error) (index.Record, error) {
 		if errors.Is(err, syscall.ENOSPC) {
 			// The cause's text names a temporary file, which tells the
@@ -282,12 +311,18 @@ func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader,
 	if err != nil {
 		return fail(err)
 	}
+	var parse *parsingReader
+	if !r.noParse {
+		parse = newParsingReader(br)
+		br = parse
+	}
 
 	var info blobstore.Info
+	var release func()
 	if expected != "" {
 		// The digest is known: lease it first, and let the store skip the
 		// write when the bytes already exist.
-		release := r.lease(expected)
+		release = sync.OnceFunc(r.lease(expected))
 		defer release()
 		info, _, err = r.blobs.Put(ctx, br, expected, r.maxSize)
 		if err != nil {
@@ -302,20 +337,43 @@ func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader,
 		if _, err := io.Copy(w, br); err != nil {
 			return fail(r.explainPut(err))
 		}
-		release := r.lease(w.Digest())
+		release = sync.OnceFunc(r.lease(w.Digest()))
 		defer release()
 		info, _, err = w.Commit(ctx, "")
 		if err != nil {
 			return fail(r.explainPut(err))
 		}
 	}
+	if opts.Check {
+		if err := r.checkBlob(ctx, info.Digest); err != nil {
+			// Not kept: the blob goes unless a version or another
+			// upload names it.
+			release()
+			r.mu.Lock()
+			_, derr := r.deleteBlobIfUnusedLocked(info.Digest)
+			r.mu.Unlock()
+			if derr != nil {
+				r.log.Warn("blob of a refused upload left for gc", "digest", info.Digest, "err", derr)
+			}
+			return fail(err)
+		}
+	}
 
-	rec, created, err := r.idx.Add(index.Record{
+	var mi index.ModuleInfo
+	if parse != nil {
+		if mi, err = migrations.ModuleInfoOf(parse.info, nil); err != nil {
+			return fail(err)
+		}
+	} else {
+		// The benchmark's baseline only: the record of a header check.
+		mi = index.ModuleInfo{Kind: string(wasm.KindModule)}
+	}
+	rec, created, err := r.idx.AddWithInfo(index.Record{
 		Name:    name,
 		Version: version,
 		Digest:  info.Digest,
 		Size:    info.Size,
-	})
+	}, mi)
 	if err != nil {
 		// A blob committed for a refused version is named by nothing yet:
 		// garbage for a later collection, not an error of its own.

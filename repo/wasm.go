@@ -7,13 +7,20 @@ import (
 	"io"
 	"net/http"
 	"unicode/utf8"
+
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // wasmMagic opens every WebAssembly binary: "\0asm" then the binary format
-// version as a little-endian uint32. Only version 1 exists.
+// version as a little-endian uint32: 1 for a core module, or the
+// component model's version 0x0d and layer 1 (0d 00 01 00).
 var wasmMagic = []byte{0x00, 0x61, 0x73, 0x6d}
 
-const wasmHeaderLen = 8
+const (
+	wasmHeaderLen    = 8
+	coreVersion      = 1
+	componentVersion = 0x0001000d
+)
 
 // readWasmHeader reads the first bytes of body, checks them, and returns a
 // reader of the whole body again (the header, then the rest of body read
@@ -47,10 +54,48 @@ func checkWasmHeader(head []byte) error {
 	if !bytes.Equal(head[:4], wasmMagic) {
 		return fmt.Errorf("%w: it does not start with \\0asm; looks like %s", ErrNotWasm, describe(head))
 	}
-	if v := binary.LittleEndian.Uint32(head[4:8]); v != 1 {
-		return fmt.Errorf("%w: WebAssembly binary format version %d, only version 1 is supported", ErrNotWasm, v)
+	if v := binary.LittleEndian.Uint32(head[4:8]); v != coreVersion && v != componentVersion {
+		return fmt.Errorf("%w: WebAssembly binary format version %d, only version 1 (and components, 0d 00 01 00) is supported", ErrNotWasm, v)
 	}
 	return nil
+}
+
+// parsingReader feeds every byte read through it to a structural parser,
+// in the same pass as the blob writer's hash: nothing is read twice and
+// nothing of the module is buffered. At the end of r it reports the
+// parser's verdict in place of io.EOF, so a binary the parser refuses
+// fails the read before the blob is committed; a refusal mid-stream fails
+// the read at once. info is the record once Read has returned io.EOF.
+type parsingReader struct {
+	r    io.Reader
+	p    *wasm.Parser
+	info wasm.Info
+	err  error // the verdict, returned again on every later Read
+}
+
+func newParsingReader(r io.Reader) *parsingReader {
+	return &parsingReader{r: r, p: wasm.NewParser()}
+}
+
+func (pr *parsingReader) Read(b []byte) (int, error) {
+	if pr.err != nil {
+		return 0, pr.err
+	}
+	n, err := pr.r.Read(b)
+	if n > 0 {
+		if _, perr := pr.p.Write(b[:n]); perr != nil {
+			pr.err = perr
+			return 0, perr
+		}
+	}
+	if err == io.EOF {
+		pr.info, pr.err = pr.p.Finish()
+		if pr.err == nil {
+			pr.err = io.EOF
+		}
+		return n, pr.err
+	}
+	return n, err
 }
 
 // describe names the kind of file that head starts, for error messages.
