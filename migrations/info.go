@@ -75,4 +75,3 @@ func parseBlob(dir string, rec index.Record) *index.ModuleInfo {
 	}
 	return &mi
 }
-

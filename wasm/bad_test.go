@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/wasm"
 	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // small is a valid module: one type, one imported function, one defined

@@ -8,8 +8,8 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil"
-	"github.com/ghost-network/gpmd/wasm"
 	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 func TestInfoRoundTrip(t *testing.T) {
