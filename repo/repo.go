@@ -19,7 +19,6 @@ import (
 	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/migrations"
 	"github.com/ghost-network/gpmd/modulesjson"
-	"github.com/ghost-network/gpmd/wasm"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -359,21 +358,20 @@ func (r *Repo) UploadWith(ctx context.Context, name, version string, body io.Rea
 		}
 	}
 
-	var mi index.ModuleInfo
+	irec := index.Record{Name: name, Version: version, Digest: info.Digest, Size: info.Size}
+	var rec index.Record
+	var created bool
 	if parse != nil {
-		if mi, err = migrations.ModuleInfoOf(parse.info, nil); err != nil {
-			return fail(err)
+		mi, merr := migrations.ModuleInfoOf(parse.info, nil)
+		if merr != nil {
+			return fail(merr)
 		}
+		rec, created, err = r.idx.AddWithInfo(irec, mi)
 	} else {
-		// The benchmark's baseline only: the record of a header check.
-		mi = index.ModuleInfo{Kind: string(wasm.KindModule)}
+		// The benchmark's baseline (and tests of stores from before
+		// uploads were parsed): no record.
+		rec, created, err = r.idx.Add(irec)
 	}
-	rec, created, err := r.idx.AddWithInfo(index.Record{
-		Name:    name,
-		Version: version,
-		Digest:  info.Digest,
-		Size:    info.Size,
-	}, mi)
 	if err != nil {
 		// A blob committed for a refused version is named by nothing yet:
 		// garbage for a later collection, not an error of its own.
