@@ -215,21 +215,32 @@ func TestStoredInvalidStaysServed(t *testing.T) {
 	r.Remove(ctx, "old", "0.0.1")
 }
 
-// sizedModule is a module of about size bytes made of many small
-// functions, each exported: work for every part of the parser.
+// sizedModule is a module of about size bytes shaped like compiled code:
+// functions of two types with bodies of 64 to 1,000 bytes, one in 16
+// exported, a memory and a name section.
 func sizedModule(size int) []byte {
-	n := size / 48
 	var funcs, exports, bodies [][]byte
-	for i := range n {
-		funcs = append(funcs, []byte{0})
-		exports = append(exports, wasmtest.Export(fmt.Sprintf("f%07d", i), 0, uint32(i)))
-		bodies = append(bodies, wasmtest.Body(bytes.Repeat([]byte{0x01}, 24)...))
+	total := 0
+	for i := 0; total < size; i++ {
+		funcs = append(funcs, []byte{byte(i % 2)})
+		if i%16 == 0 {
+			exports = append(exports, wasmtest.Export(fmt.Sprintf("function_%d", i), 0, uint32(i)))
+		}
+		n := 64 + (i*389)%936
+		body := bytes.Repeat([]byte{0x01}, n)
+		if i%2 == 1 {
+			body[0], body[1] = 0x41, 0x00 // i32.const 0: the result
+		}
+		bodies = append(bodies, wasmtest.Body(body...))
+		total += n + 4
 	}
 	m := &wasmtest.Module{}
-	m.Add(wasmtest.SecType, wasmtest.Vec(wasmtest.FuncType(nil, nil)))
+	m.Add(wasmtest.SecType, wasmtest.Vec(wasmtest.FuncType(nil, nil), wasmtest.FuncType([]byte{wasmtest.I32, wasmtest.I64}, []byte{wasmtest.I32})))
 	m.Add(wasmtest.SecFunction, wasmtest.Vec(funcs...))
+	m.Add(wasmtest.SecMemory, wasmtest.Vec([]byte{0x00, 16}))
 	m.Add(wasmtest.SecExport, wasmtest.Vec(exports...))
 	m.Add(wasmtest.SecCode, wasmtest.Vec(bodies...))
+	m.Add(wasmtest.SecCustom, wasmtest.Name("name"), bytes.Repeat([]byte{'n'}, size/50))
 	return m.Bytes()
 }
 

@@ -112,6 +112,9 @@ type Repo struct {
 	mu     sync.Mutex
 	leases map[digest.Digest]int
 
+	// parseBufs holds the parse goroutines' read buffers (parseBufSize).
+	parseBufs sync.Pool
+
 	// noParse skips the structural parse of uploads: set only by the
 	// benchmark's baseline (export_test.go), never in the product.
 	noParse bool
@@ -178,6 +181,7 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 		mirror:  newMirror(dir, idx, opts.MirrorDelay, opts.Logger),
 		leases:  make(map[digest.Digest]int),
 	}
+	r.parseBufs.New = func() any { b := make([]byte, parseBufSize); return &b }
 	if rebuilding {
 		return r, nil
 	}
@@ -312,7 +316,8 @@ func (r *Repo) UploadWith(ctx context.Context, name, version string, body io.Rea
 	}
 	var parse *parsingReader
 	if !r.noParse {
-		parse = newParsingReader(br)
+		parse = r.newParsingReader(br)
+		defer parse.Close()
 		br = parse
 	}
 

@@ -2,6 +2,8 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -60,42 +62,84 @@ func checkWasmHeader(head []byte) error {
 	return nil
 }
 
+// parseBufSize is the parse goroutine's read buffer: at least the blob
+// writer's chunk (256 KiB), so that one pipe write is taken in one read and
+// the writer goes on hashing the next chunk while this one is parsed.
+const parseBufSize = 256 << 10
+
 // parsingReader feeds every byte read through it to a structural parser,
 // in the same pass as the blob writer's hash: nothing is read twice and
-// nothing of the module is buffered. At the end of r it reports the
-// parser's verdict in place of io.EOF, so a binary the parser refuses
-// fails the read before the blob is committed; a refusal mid-stream fails
-// the read at once. info is the record once Read has returned io.EOF.
+// nothing of the module is buffered beyond one chunk. The parser runs in
+// its own goroutine, fed through a pipe, so that parsing a chunk overlaps
+// hashing and writing the next (the upload keeps its speed on two cores).
+// At the end of r it reports the parser's verdict in place of io.EOF, so a
+// binary the parser refuses fails the read before the blob is committed; a
+// refusal mid-stream fails the next read. Close must be called (it ends
+// the goroutine); info is the record once Read has returned io.EOF.
 type parsingReader struct {
 	r    io.Reader
-	p    *wasm.Parser
-	info wasm.Info
-	err  error // the verdict, returned again on every later Read
+	pw   *io.PipeWriter
+	done chan struct{} // closed when the parse goroutine has set info, verdict
+	// info and verdict are written by the parse goroutine before it closes
+	// done, and read only after done is closed.
+	info    wasm.Info
+	verdict error
+	err     error // what Read returns from now on, once set
 }
 
-func newParsingReader(r io.Reader) *parsingReader {
-	return &parsingReader{r: r, p: wasm.NewParser()}
+// errUploadEnded ends the parse of an upload that stopped before its end.
+var errUploadEnded = errors.New("upload ended before the end of the module")
+
+func (r *Repo) newParsingReader(src io.Reader) *parsingReader {
+	pr, pw := io.Pipe()
+	x := &parsingReader{r: src, pw: pw, done: make(chan struct{})}
+	go func() {
+		defer close(x.done)
+		bp := r.parseBufs.Get().(*[]byte)
+		defer r.parseBufs.Put(bp)
+		p := wasm.NewParser()
+		_, err := io.CopyBuffer(struct{ io.Writer }{p}, pr, *bp)
+		if err == nil {
+			x.info, err = p.Finish()
+		}
+		x.verdict = err
+		// Unblocks a Write in flight and fails the next ones.
+		pr.CloseWithError(cmp.Or(err, errUploadEnded))
+	}()
+	return x
 }
 
-func (pr *parsingReader) Read(b []byte) (int, error) {
-	if pr.err != nil {
-		return 0, pr.err
+func (x *parsingReader) Read(b []byte) (int, error) {
+	if x.err != nil {
+		return 0, x.err
 	}
-	n, err := pr.r.Read(b)
+	n, err := x.r.Read(b)
 	if n > 0 {
-		if _, perr := pr.p.Write(b[:n]); perr != nil {
-			pr.err = perr
-			return 0, perr
+		if _, werr := x.pw.Write(b[:n]); werr != nil {
+			// Only the parser closes its end: it refused the bytes.
+			<-x.done
+			x.err = x.verdict
+			return 0, x.err
 		}
 	}
-	if err == io.EOF {
-		pr.info, pr.err = pr.p.Finish()
-		if pr.err == nil {
-			pr.err = io.EOF
-		}
-		return n, pr.err
+	switch {
+	case err == io.EOF:
+		x.pw.Close()
+		<-x.done
+		x.err = cmp.Or(x.verdict, io.EOF)
+		return n, x.err
+	case err != nil:
+		x.err = err
+		x.Close()
 	}
 	return n, err
+}
+
+// Close ends the parse goroutine (an upload that failed before the end of
+// its body) and waits for it. It may be called more than once.
+func (x *parsingReader) Close() {
+	x.pw.CloseWithError(errUploadEnded)
+	<-x.done
 }
 
 // describe names the kind of file that head starts, for error messages.
