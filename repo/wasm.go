@@ -3,8 +3,8 @@ package repo
 import (
 	"bytes"
 	"cmp"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
