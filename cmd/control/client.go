@@ -173,7 +173,7 @@ func (c *Client) Nodes(ctx context.Context) (NodeList, error) {
 
 // List lists every module (GET /v1/modules), or the versions of one name
 // (GET /v1/modules/{name}, errdefs.ErrNotFound when it has none).
-func (c *Client) List(ctx context.Context, name string) ([]index.Module, error) {
+func (c *Client) List(ctx context.Context, name string) ([]ListedModule, error) {
 	if name == "" {
 		var ml ModuleList
 		err := c.getJSON(ctx, "/v1/modules", &ml)
@@ -182,11 +182,39 @@ func (c *Client) List(ctx context.Context, name string) ([]index.Module, error) 
 	if err := checkSegment("module name", name); err != nil {
 		return nil, err
 	}
-	var m index.Module
+	var m ListedModule
 	if err := c.getJSON(ctx, modulePath(name), &m); err != nil {
 		return nil, err
 	}
-	return []index.Module{m}, nil
+	return []ListedModule{m}, nil
+}
+
+// Info is GET /v1/modules/{name}/{query}/info: what the parse of the
+// resolved version's bytes recorded (query empty: latest).
+func (c *Client) Info(ctx context.Context, name, query string) (ModuleInfo, error) {
+	if query == "" {
+		query = "latest"
+	}
+	if err := checkSegment("module name", name); err != nil {
+		return ModuleInfo{}, err
+	}
+	var mi ModuleInfo
+	err := c.getJSON(ctx, modulePath(name, query)+"/info", &mi)
+	return mi, err
+}
+
+// Check is POST /v1/modules/{name}/{query}/check: full validation of the
+// resolved version with wazero (query empty: latest).
+func (c *Client) Check(ctx context.Context, name, query string) (CheckResult, error) {
+	if query == "" {
+		query = "latest"
+	}
+	if err := checkSegment("module name", name); err != nil {
+		return CheckResult{}, err
+	}
+	var res CheckResult
+	err := c.postJSON(ctx, modulePath(name, query)+"/check", &res)
+	return res, err
 }
 
 // Resolve finds the version that query names (empty: latest).
@@ -224,11 +252,19 @@ func (c *Client) Remove(ctx context.Context, name, version string) (index.Record
 // or -1 when unknown (the body then goes chunked). The bytes are hashed as
 // they are sent, and the digest the daemon stored must equal it.
 func (c *Client) Upload(ctx context.Context, name, version string, body io.Reader, size int64) (index.Record, error) {
-	return c.upload(ctx, name, version, body, size, http.Header{})
+	return c.upload(ctx, name, version, body, size, http.Header{}, false)
+}
+
+// UploadChecked is Upload with full validation (PUT …?check=true): the
+// daemon compiles the module with wazero before it keeps anything, and
+// refuses what wazero refuses (wasm.ErrInvalidModule) or cannot check
+// (errors.ErrUnsupported).
+func (c *Client) UploadChecked(ctx context.Context, name, version string, body io.Reader, size int64) (index.Record, error) {
+	return c.upload(ctx, name, version, body, size, http.Header{}, true)
 }
 
 // upload is Upload with extra request headers (hdr is modified).
-func (c *Client) upload(ctx context.Context, name, version string, body io.Reader, size int64, hdr http.Header) (index.Record, error) {
+func (c *Client) upload(ctx context.Context, name, version string, body io.Reader, size int64, hdr http.Header, check bool) (index.Record, error) {
 	if err := checkSegment("module name", name); err != nil {
 		return index.Record{}, err
 	}
@@ -238,7 +274,11 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	h := sha256.New()
 	hdr.Set("Content-Type", "application/wasm")
 	hdr.Set("Expect", "100-continue")
-	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), io.TeeReader(body, h), hdr, size)
+	path := modulePath(name, version)
+	if check {
+		path += "?check=true"
+	}
+	resp, err := c.do(ctx, http.MethodPut, path, io.TeeReader(body, h), hdr, size)
 	if err != nil {
 		return index.Record{}, err
 	}

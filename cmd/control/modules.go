@@ -1,6 +1,8 @@
 package control
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
+	"github.com/ghost-network/gpmd/wasm"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -59,12 +62,9 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
-	mods, err := s.cfg.Modules.List(r.Context(), r.URL.Query().Get("name"))
+	mods, err := s.listed(r.Context(), r.URL.Query().Get("name"))
 	if err != nil {
 		return err
-	}
-	if mods == nil {
-		mods = []index.Module{}
 	}
 	writeJSON(w, http.StatusOK, ModuleList{Modules: mods})
 	return nil
@@ -72,7 +72,7 @@ func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getModule(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	mods, err := s.cfg.Modules.List(r.Context(), name)
+	mods, err := s.listed(r.Context(), name)
 	if err != nil {
 		return err
 	}
@@ -80,6 +80,56 @@ func (s *Server) getModule(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("no module named %q: %w", name, errdefs.ErrNotFound)
 	}
 	writeJSON(w, http.StatusOK, mods[0])
+	return nil
+}
+
+// listed lists name ("" for all) with the summary of each version's record.
+func (s *Server) listed(ctx context.Context, name string) ([]ListedModule, error) {
+	mods, err := s.cfg.Modules.List(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	sums, err := s.cfg.Modules.InfoSummaries(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ListedModule, 0, len(mods))
+	for _, m := range mods {
+		lm := ListedModule{Name: m.Name, Versions: make([]ListedVersion, 0, len(m.Versions))}
+		for _, v := range m.Versions {
+			sum := sums[v.Name+"@"+v.Version]
+			lm.Versions = append(lm.Versions, ListedVersion{Record: v, Kind: sum.Kind, Imports: sum.Imports, Exports: sum.Exports, InvalidModule: sum.Refused})
+		}
+		out = append(out, lm)
+	}
+	return out, nil
+}
+
+// getInfo serves what the parse of a version's bytes recorded.
+func (s *Server) getInfo(w http.ResponseWriter, r *http.Request) error {
+	rec, info, err := s.cfg.Modules.Info(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ModuleInfo{Record: rec, Info: info})
+	return nil
+}
+
+// postCheck validates a version in full with wazero. A verdict about the
+// module (valid, broken, not checkable) is a 200: the check ran.
+func (s *Server) postCheck(w http.ResponseWriter, r *http.Request) error {
+	rec, err := s.cfg.Modules.Check(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	res := CheckResult{Record: rec, Valid: err == nil}
+	switch {
+	case err == nil:
+	case errors.Is(err, errors.ErrUnsupported):
+		res.Unsupported = errors.Unwrap(err).Error()
+	case errors.Is(err, wasm.ErrInvalidModule) && rec.Name != "":
+		res.Problem = errors.Unwrap(err).Error()
+	default:
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 
@@ -196,7 +246,11 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength == 0 {
 		return fmt.Errorf("upload %s@%s: %w: no bytes were sent", name, version, repo.ErrEmpty)
 	}
-	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, r.Body, expected)
+	check, err := boolParam(r, "check")
+	if err != nil {
+		return err
+	}
+	rec, err := s.cfg.Modules.UploadWith(r.Context(), name, version, r.Body, repo.UploadOptions{Expected: expected, Check: check})
 	if err != nil {
 		// The client may still be sending; read (a bounded amount of)
 		// what is left so that it reads this answer instead of a reset.

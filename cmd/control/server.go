@@ -15,18 +15,26 @@ import (
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
-	"github.com/opencontainers/go-digest"
+	"github.com/ghost-network/gpmd/repo"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // Modules is what the control API needs of the module repository
 // (*repo.Repo satisfies it).
 type Modules interface {
-	Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error)
+	UploadWith(ctx context.Context, name, version string, body io.Reader, opts repo.UploadOptions) (index.Record, error)
 	Resolve(ctx context.Context, name, query string) (index.Record, error)
 	// Get opens a verifying reader of rec.Size bytes; the caller closes it.
 	Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error)
 	List(ctx context.Context, name string) ([]index.Module, error)
 	Remove(ctx context.Context, name, version string) (index.Record, error)
+	// Info is what the parse of the resolved version's bytes recorded.
+	Info(ctx context.Context, name, query string) (index.Record, wasm.Info, error)
+	// InfoSummaries: kind and counts of every version of name ("": all),
+	// keyed by name@version.
+	InfoSummaries(ctx context.Context, name string) (map[string]index.ModuleInfo, error)
+	// Check validates the resolved version in full (wazero).
+	Check(ctx context.Context, name, query string) (index.Record, error)
 	Stats(ctx context.Context) (index.Stats, error)
 	// MaxModuleSize is the largest module Upload takes: the one limit,
 	// which the control API asks for instead of keeping a copy.
@@ -87,6 +95,8 @@ func NewServer(cfg Config) *Server {
 	s.Handle("GET /v1/modules/{name}", s.getModule)
 	s.Handle("GET /v1/modules/{name}/{version}", s.resolveVersion)
 	s.Handle("GET /v1/modules/{name}/{version}/content", s.getContent)
+	s.Handle("GET /v1/modules/{name}/{version}/info", s.getInfo)
+	s.Handle("POST /v1/modules/{name}/{version}/check", s.postCheck)
 	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
 	s.registerOps()
