@@ -409,6 +409,16 @@ func appendWelcomeBody(b []byte, w wire.Welcome) []byte {
 	b = strconv.AppendInt(b, int64(w.Version), 10)
 	b = append(b, `,"max_message":`...)
 	b = strconv.AppendInt(b, int64(w.MaxMessage), 10)
+	if len(w.Features) > 0 {
+		b = append(b, `,"features":[`...)
+		for i, f := range w.Features {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = wire.AppendString(b, f)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
 

@@ -1,6 +1,7 @@
 package gmp
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // handle answers one request; it reports whether the connection goes on.
@@ -43,6 +45,10 @@ func (c *conn) handle(msg []byte) bool {
 			return c.moduleRequest(env)
 		case wire.CodeList:
 			return c.list(env)
+		case wire.CodeModuleInfoRequest:
+			if _, ok := c.s.cfg.Modules.(ModuleInfoStore); ok {
+				return c.moduleInfo(env)
+			}
 		}
 	}
 	// Replies (WELCOME, NODES, …) sent to GPMD are messages it does not
@@ -62,6 +68,10 @@ func errorCodeOf(err error) string {
 		return ""
 	case errors.Is(err, errdefs.ErrNotFound):
 		return wire.ErrCodeNotFound
+	case errors.Is(err, wasm.ErrInvalidModule):
+		// A stored version whose bytes the parser refuses (stored before
+		// uploads were parsed): not the request's fault.
+		return wire.ErrCodeInternal
 	case errors.Is(err, errdefs.ErrInvalid):
 		return wire.ErrCodeBadRequest
 	}
@@ -103,7 +113,7 @@ func (c *conn) hello(env envelope) bool {
 		// A HELLO without versions offers none that GPMD speaks.
 		return c.replyError(env.id, wire.ErrCodeUnsupportedVersion, "GPMD speaks GMP version 1 only")
 	}
-	w := wire.Welcome{Server: c.s.cfg.ServerName, Version: wire.ProtocolVersion, MaxMessage: c.s.cfg.MaxMessage}
+	w := wire.Welcome{Server: c.s.cfg.ServerName, Version: wire.ProtocolVersion, MaxMessage: c.s.cfg.MaxMessage, Features: c.s.features()}
 	return c.reply(wire.TypeSession, wire.CodeWelcome, env.id, func(b []byte) []byte { return appendWelcomeBody(b, w) })
 }
 
@@ -264,4 +274,44 @@ func (c *conn) moduleRequest(env envelope) bool {
 		return c.replyError(env.id, wire.ErrCodeInternal, "reading module "+name+" failed")
 	}
 	return c.sendModule(env.id, rec, rc)
+}
+
+// moduleInfo answers MODULE_INFO_REQUEST: the version resolves as for
+// MODULE_REQUEST, and the reply is what GPMD recorded of it at upload.
+func (c *conn) moduleInfo(env envelope) bool {
+	name, rerr := stringField(env.body, "name", true)
+	if rerr != nil {
+		return c.replyError(env.id, rerr.code, rerr.msg)
+	}
+	version, rerr := stringField(env.body, "version", false)
+	if rerr != nil {
+		return c.replyError(env.id, rerr.code, rerr.msg)
+	}
+	rec, info, err := c.s.cfg.Modules.(ModuleInfoStore).Info(c.s.ctx, name, version)
+	switch errorCodeOf(err) {
+	case "":
+	case wire.ErrCodeNotFound:
+		what := name
+		if version != "" {
+			what += "@" + version
+		}
+		return c.reply(wire.TypeWasm, wire.CodeModuleNotFound, env.id, func(b []byte) []byte {
+			return appendErrorBody(b, wire.ErrCodeNotFound, "no module "+what)
+		})
+	case wire.ErrCodeBadRequest:
+		return c.replyError(env.id, wire.ErrCodeBadRequest, err.Error())
+	default:
+		c.s.log.Error("gmp: reading a module's record", "name", name, "version", version, "err", err)
+		if errors.Is(err, wasm.ErrInvalidModule) {
+			return c.replyError(env.id, wire.ErrCodeInternal, "module "+rec.Name+"@"+rec.Version+" has no record: its stored bytes are not a valid module")
+		}
+		return c.replyError(env.id, wire.ErrCodeInternal, "reading the record of module "+name+" failed")
+	}
+	body, err := json.Marshal(wire.ModuleDetails{Name: rec.Name, Version: rec.Version, Hash: rec.Digest.String(), Size: rec.Size,
+		Kind: string(info.Kind), Imports: info.Imports, Exports: info.Exports})
+	if err != nil {
+		c.s.log.Error("gmp: encoding a module's record", "name", rec.Name, "version", rec.Version, "err", err)
+		return c.replyError(env.id, wire.ErrCodeInternal, "encoding the record of module "+name+" failed")
+	}
+	return c.reply(wire.TypeWasm, wire.CodeModuleInfo, env.id, func(b []byte) []byte { return append(b, body...) })
 }

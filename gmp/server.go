@@ -13,6 +13,7 @@ import (
 
 	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // ErrServerClosed is what Serve returns after Shutdown or Close.
@@ -32,6 +33,18 @@ type ModuleStore interface {
 	List(ctx context.Context, name string) ([]index.Module, error)
 }
 
+// ModuleInfoStore is a ModuleStore that also serves what it recorded of
+// each version (*repo.Repo is one): with it, the server offers the
+// module_info feature.
+type ModuleInfoStore interface {
+	ModuleStore
+	// Info resolves name+query as Get does and returns what the parse of
+	// the version's bytes recorded. Errors as for Get; bytes stored
+	// before uploads were parsed that the parser refuses wrap
+	// wasm.ErrInvalidModule.
+	Info(ctx context.Context, name, query string) (index.Record, wasm.Info, error)
+}
+
 // Config of a Server. Zero fields take the defaults of limits.go.
 type Config struct {
 	Modules        ModuleStore // nil: module requests get ERROR internal
@@ -43,6 +56,16 @@ type Config struct {
 	MaxRejecting   int           // busy rejections in flight (DefaultMaxRejecting)
 	ServerName     string        // e.g. "gpmd/1.0.0"
 	Logger         *slog.Logger
+}
+
+// features lists the optional parts of GMP (revision 2) that this server
+// offers, for WELCOME: computed from what it was configured with.
+func (s *Server) features() []string {
+	var fs []string
+	if _, ok := s.cfg.Modules.(ModuleInfoStore); ok {
+		fs = append(fs, wire.FeatureModuleInfo)
+	}
+	return fs
 }
 
 // NodeInfo is one live registration.

@@ -323,6 +323,28 @@ func (c *Client) Module(ctx context.Context, name, version string, w io.Writer) 
 	return info, sink.verify(info)
 }
 
+// ModuleInfo asks what GPMD recorded of a module version at upload
+// (MODULE_INFO_REQUEST, feature module_info: check Welcome.Features):
+// kind, imports and exports with their types. version resolves as for
+// Module. A missing module or version wraps ErrNotFound.
+func (c *Client) ModuleInfo(ctx context.Context, name, version string) (wire.ModuleDetails, error) {
+	r, err := c.roundTrip(ctx, wire.TypeWasm, wire.CodeModuleInfoRequest, func(b []byte) []byte {
+		b = append(b, `{"name":`...)
+		b = wire.AppendString(b, name)
+		b = append(b, `,"version":`...)
+		b = wire.AppendString(b, version)
+		return append(b, '}')
+	}, nil)
+	var d wire.ModuleDetails
+	if err != nil {
+		return d, err
+	}
+	if r.is(wire.TypeWasm, wire.CodeModuleNotFound) {
+		return d, r.notFound()
+	}
+	return d, r.decode(wire.TypeWasm, wire.CodeModuleInfo, &d)
+}
+
 // ModuleBytes fetches a module into memory (see Module).
 func (c *Client) ModuleBytes(ctx context.Context, name, version string) (wire.ModuleInfo, []byte, error) {
 	var buf bytes.Buffer
