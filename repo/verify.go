@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
@@ -299,9 +300,9 @@ func (r *Repo) verifyModules(ctx context.Context, opts VerifyOptions, byDigest m
 		switch {
 		case cerr == nil:
 		case errors.Is(cerr, errors.ErrUnsupported):
-			report(&rep.Unsupported, "unsupported_feature", recs, "not checked: "+unwrapMessage(cerr))
+			report(&rep.Unsupported, "unsupported_feature", recs, "not checked: "+ProblemMessage(cerr))
 		case errors.Is(cerr, wasm.ErrInvalidModule):
-			report(&rep.Problems, ProblemInvalidModule, recs, unwrapMessage(cerr))
+			report(&rep.Problems, ProblemInvalidModule, recs, ProblemMessage(cerr))
 		case ctx.Err() != nil:
 			return ctx.Err()
 		}
@@ -309,11 +310,12 @@ func (r *Repo) verifyModules(ctx context.Context, opts VerifyOptions, byDigest m
 	return nil
 }
 
-// unwrapMessage drops the "module name@version: " that Check puts first:
-// the report names the version itself.
-func unwrapMessage(err error) string {
+// ProblemMessage is the message of an error of Check in one line, without
+// the "module name@version: " that Check puts first (a report names the
+// version itself): wazero's messages span several lines.
+func ProblemMessage(err error) string {
 	if u := errors.Unwrap(err); u != nil {
-		return u.Error()
+		err = u
 	}
-	return err.Error()
+	return strings.Join(strings.Fields(err.Error()), " ")
 }

@@ -25,19 +25,7 @@ func small() *Module {
 }
 
 // withSize encodes m with section i's size changed by delta.
-func withSize(m *Module, i, delta int) []byte {
-	out := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
-	for j, s := range m.Sections {
-		size := len(s.Body)
-		if j == i {
-			size += delta
-		}
-		out = append(out, s.ID)
-		out = U32(out, uint32(size))
-		out = append(out, s.Body...)
-	}
-	return out
-}
+func withSize(m *Module, i, delta int) []byte { return m.WithSize(i, delta) }
 
 func header() []byte { return []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00} }
 

@@ -123,9 +123,9 @@ func (s *Server) postCheck(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, errors.ErrUnsupported):
-		res.Unsupported = errors.Unwrap(err).Error()
+		res.Unsupported = repo.ProblemMessage(err)
 	case errors.Is(err, wasm.ErrInvalidModule) && rec.Name != "":
-		res.Problem = errors.Unwrap(err).Error()
+		res.Problem = repo.ProblemMessage(err)
 	default:
 		return err
 	}

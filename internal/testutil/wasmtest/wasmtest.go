@@ -221,3 +221,37 @@ func Everything() *Module {
 	m.Add(SecCustom, Name("last"), nil)
 	return m
 }
+
+// WithSize encodes m with the size field of section i changed by delta
+// (the section's bytes stay as they are): a size one byte too long or too
+// short.
+func (m *Module) WithSize(i, delta int) []byte {
+	out := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
+	for j, s := range m.Sections {
+		size := len(s.Body)
+		if j == i {
+			size += delta
+		}
+		out = append(out, s.ID)
+		out = U32(out, uint32(size))
+		out = append(out, s.Body...)
+	}
+	return out
+}
+
+// SectionBoundaries returns the offset of every section's start in the
+// well-formed core module b, then len(b): where truncations cut a module
+// between sections.
+func SectionBoundaries(b []byte) []int {
+	out := []int{}
+	i := 8
+	for i < len(b) {
+		out = append(out, i)
+		size, n := binary.Uvarint(b[i+1:])
+		if n <= 0 {
+			break
+		}
+		i += 1 + n + int(size)
+	}
+	return append(out, len(b))
+}
