@@ -245,33 +245,13 @@ func (c *conn) list(env envelope) bool {
 }
 
 func (c *conn) moduleRequest(env envelope) bool {
-	name, rerr := stringField(env.body, "name", true)
-	if rerr != nil {
-		return c.replyError(env.id, rerr.code, rerr.msg)
-	}
-	version, rerr := stringField(env.body, "version", false)
-	if rerr != nil {
-		return c.replyError(env.id, rerr.code, rerr.msg)
-	}
-	if c.s.cfg.Modules == nil {
-		return c.replyError(env.id, wire.ErrCodeInternal, "GPMD has no module repository")
+	name, version, ok, goOn := c.moduleQuery(env)
+	if !ok {
+		return goOn
 	}
 	rec, rc, err := c.s.cfg.Modules.Get(c.s.ctx, name, version)
-	switch errorCodeOf(err) {
-	case "":
-	case wire.ErrCodeNotFound:
-		what := name
-		if version != "" {
-			what += "@" + version
-		}
-		return c.reply(wire.TypeWasm, wire.CodeModuleNotFound, env.id, func(b []byte) []byte {
-			return appendErrorBody(b, wire.ErrCodeNotFound, "no module "+what)
-		})
-	case wire.ErrCodeBadRequest:
-		return c.replyError(env.id, wire.ErrCodeBadRequest, err.Error())
-	default:
-		c.s.log.Error("gmp: opening a module", "name", name, "version", version, "err", err)
-		return c.replyError(env.id, wire.ErrCodeInternal, "reading module "+name+" failed")
+	if err != nil {
+		return c.moduleLookupFailed(env, name, version, err, "reading module "+name+" failed")
 	}
 	return c.sendModule(env.id, rec, rc)
 }
@@ -279,33 +259,17 @@ func (c *conn) moduleRequest(env envelope) bool {
 // moduleInfo answers MODULE_INFO_REQUEST: the version resolves as for
 // MODULE_REQUEST, and the reply is what GPMD recorded of it at upload.
 func (c *conn) moduleInfo(env envelope) bool {
-	name, rerr := stringField(env.body, "name", true)
-	if rerr != nil {
-		return c.replyError(env.id, rerr.code, rerr.msg)
-	}
-	version, rerr := stringField(env.body, "version", false)
-	if rerr != nil {
-		return c.replyError(env.id, rerr.code, rerr.msg)
+	name, version, ok, goOn := c.moduleQuery(env)
+	if !ok {
+		return goOn
 	}
 	rec, info, err := c.s.cfg.Modules.(ModuleInfoStore).Info(c.s.ctx, name, version)
-	switch errorCodeOf(err) {
-	case "":
-	case wire.ErrCodeNotFound:
-		what := name
-		if version != "" {
-			what += "@" + version
-		}
-		return c.reply(wire.TypeWasm, wire.CodeModuleNotFound, env.id, func(b []byte) []byte {
-			return appendErrorBody(b, wire.ErrCodeNotFound, "no module "+what)
-		})
-	case wire.ErrCodeBadRequest:
-		return c.replyError(env.id, wire.ErrCodeBadRequest, err.Error())
-	default:
-		c.s.log.Error("gmp: reading a module's record", "name", name, "version", version, "err", err)
-		if errors.Is(err, wasm.ErrInvalidModule) {
-			return c.replyError(env.id, wire.ErrCodeInternal, "module "+rec.Name+"@"+rec.Version+" has no record: its stored bytes are not a valid module")
-		}
-		return c.replyError(env.id, wire.ErrCodeInternal, "reading the record of module "+name+" failed")
+	if errors.Is(err, wasm.ErrInvalidModule) {
+		c.s.log.Error("gmp: a stored module has no record", "name", name, "version", version, "err", err)
+		return c.replyError(env.id, wire.ErrCodeInternal, "module "+rec.Name+"@"+rec.Version+" has no record: its stored bytes are not a valid module")
+	}
+	if err != nil {
+		return c.moduleLookupFailed(env, name, version, err, "reading the record of module "+name+" failed")
 	}
 	body, err := json.Marshal(wire.ModuleDetails{Name: rec.Name, Version: rec.Version, Hash: rec.Digest.String(), Size: rec.Size,
 		Kind: string(info.Kind), Imports: info.Imports, Exports: info.Exports})
@@ -314,4 +278,42 @@ func (c *conn) moduleInfo(env envelope) bool {
 		return c.replyError(env.id, wire.ErrCodeInternal, "encoding the record of module "+name+" failed")
 	}
 	return c.reply(wire.TypeWasm, wire.CodeModuleInfo, env.id, func(b []byte) []byte { return append(b, body...) })
+}
+
+// moduleQuery reads the name and version of MODULE_REQUEST and
+// MODULE_INFO_REQUEST. When ok is false it has answered the request itself
+// (a bad body, no module store), and goOn says whether the connection goes
+// on.
+func (c *conn) moduleQuery(env envelope) (name, version string, ok, goOn bool) {
+	name, rerr := stringField(env.body, "name", true)
+	if rerr == nil {
+		version, rerr = stringField(env.body, "version", false)
+	}
+	if rerr != nil {
+		return "", "", false, c.replyError(env.id, rerr.code, rerr.msg)
+	}
+	if c.s.cfg.Modules == nil {
+		return "", "", false, c.replyError(env.id, wire.ErrCodeInternal, "GPMD has no module repository")
+	}
+	return name, version, true, true
+}
+
+// moduleLookupFailed answers a module request whose lookup failed:
+// MODULE_NOT_FOUND, ERROR bad_request, or ERROR internal with internalMsg
+// (the cause is logged, not told).
+func (c *conn) moduleLookupFailed(env envelope, name, version string, err error, internalMsg string) bool {
+	switch errorCodeOf(err) {
+	case wire.ErrCodeNotFound:
+		what := name
+		if version != "" {
+			what += "@" + version
+		}
+		return c.reply(wire.TypeWasm, wire.CodeModuleNotFound, env.id, func(b []byte) []byte {
+			return appendErrorBody(b, wire.ErrCodeNotFound, "no module "+what)
+		})
+	case wire.ErrCodeBadRequest:
+		return c.replyError(env.id, wire.ErrCodeBadRequest, err.Error())
+	}
+	c.s.log.Error("gmp: looking up a module", "name", name, "version", version, "err", err)
+	return c.replyError(env.id, wire.ErrCodeInternal, internalMsg)
 }

@@ -119,20 +119,10 @@ func TestUploadRefusesBrokenStructure(t *testing.T) {
 	}
 }
 
-// invalidForWazero is well structured but its function returns nothing
-// while its body leaves an i32: wazero refuses it.
-func invalidForWazero() []byte {
-	m := &wasmtest.Module{}
-	m.Add(wasmtest.SecType, wasmtest.Vec(wasmtest.FuncType(nil, nil)))
-	m.Add(wasmtest.SecFunction, wasmtest.Vec([]byte{0}))
-	m.Add(wasmtest.SecCode, wasmtest.Vec(wasmtest.Body(0x41, 1)))
-	return m.Bytes()
-}
-
 func TestUploadCheckAndCheck(t *testing.T) {
 	r, dir := openRepo(t, repo.Options{})
 	ctx := t.Context()
-	bad := invalidForWazero()
+	bad := wasmtest.InvalidForWazero()
 	if _, err := wasm.Parse(bad); err != nil {
 		t.Fatalf("fixture must pass the parser: %v", err)
 	}

@@ -192,29 +192,34 @@ func (c *Client) List(ctx context.Context, name string) ([]ListedModule, error) 
 // Info is GET /v1/modules/{name}/{query}/info: what the parse of the
 // resolved version's bytes recorded (query empty: latest).
 func (c *Client) Info(ctx context.Context, name, query string) (ModuleInfo, error) {
-	if query == "" {
-		query = "latest"
-	}
-	if err := checkSegment("module name", name); err != nil {
-		return ModuleInfo{}, err
-	}
 	var mi ModuleInfo
-	err := c.getJSON(ctx, modulePath(name, query)+"/info", &mi)
+	path, err := versionPath(name, query)
+	if err == nil {
+		err = c.getJSON(ctx, path+"/info", &mi)
+	}
 	return mi, err
 }
 
 // Check is POST /v1/modules/{name}/{query}/check: full validation of the
 // resolved version with wazero (query empty: latest).
 func (c *Client) Check(ctx context.Context, name, query string) (CheckResult, error) {
+	var res CheckResult
+	path, err := versionPath(name, query)
+	if err == nil {
+		err = c.postJSON(ctx, path+"/check", &res)
+	}
+	return res, err
+}
+
+// versionPath is the path of name's version query ("" for latest).
+func versionPath(name, query string) (string, error) {
 	if query == "" {
 		query = "latest"
 	}
 	if err := checkSegment("module name", name); err != nil {
-		return CheckResult{}, err
+		return "", err
 	}
-	var res CheckResult
-	err := c.postJSON(ctx, modulePath(name, query)+"/check", &res)
-	return res, err
+	return modulePath(name, query), nil
 }
 
 // Resolve finds the version that query names (empty: latest).

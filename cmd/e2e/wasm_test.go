@@ -24,16 +24,6 @@ import (
 	"github.com/ghost-network/gpmd/wasm"
 )
 
-// small is a valid module: one type, one function, one export.
-func small() *Module {
-	m := &Module{}
-	m.Add(SecType, Vec(FuncType([]byte{I32, I32}, []byte{I32})))
-	m.Add(SecFunction, Vec([]byte{0}))
-	m.Add(SecExport, Vec(Export("add", 0, 0)))
-	m.Add(SecCode, Vec(Body(0x20, 0, 0x20, 1, 0x6a)))
-	return m
-}
-
 // badModule is one binary the structural parser refuses.
 type badModule struct {
 	name string
@@ -48,10 +38,10 @@ func builtBadModules() []badModule {
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	return []badModule{
 		{"the issue's 10 bytes", cat(header, []byte{0xff, 0xff})},
-		{"section one byte too long", small().WithSize(0, +1)},
-		{"last section one byte too long", small().WithSize(3, +1)},
-		{"section one byte too short", small().WithSize(0, -1)},
-		{"code section one byte too short", small().WithSize(3, -1)},
+		{"section one byte too long", Small().WithSize(0, +1)},
+		{"last section one byte too long", Small().WithSize(3, +1)},
+		{"section one byte too short", Small().WithSize(0, -1)},
+		{"code section one byte too short", Small().WithSize(3, -1)},
 		// A 20-byte file that claims 2^32-1 imports.
 		{"huge import count", cat(header, []byte{0x02, 0x06}, huge, []byte{0x00, 0x00, 0x00, 0x00, 0x00, 0x00})},
 		{"huge type count", cat(header, []byte{0x01, 0x05}, huge)},
@@ -63,8 +53,8 @@ func builtBadModules() []badModule {
 		{"functions without code", (&Module{}).Add(SecType, Vec(FuncType(nil, nil))).Add(SecFunction, Vec([]byte{0})).Bytes()},
 		{"duplicate export names", (&Module{}).Add(SecType, Vec(FuncType(nil, nil))).Add(SecFunction, Vec([]byte{0})).
 			Add(SecExport, Vec(Export("run", 0, 0), Export("run", 0, 0))).Add(SecCode, Vec(Body())).Bytes()},
-		{"trailing garbage", append(small().Bytes(), 0x00)},
-		{"trailing bytes after a section", append(small().Bytes(), 0x0b, 0x01)},
+		{"trailing garbage", append(Small().Bytes(), 0x00)},
+		{"trailing bytes after a section", append(Small().Bytes(), 0x0b, 0x01)},
 		{"invalid UTF-8 in an export name", (&Module{}).Add(SecType, Vec(FuncType(nil, nil))).Add(SecFunction, Vec([]byte{0})).
 			Add(SecExport, Vec(append(append(Uleb(2), 0xc3, 0x28), 0x00, 0x00))).Add(SecCode, Vec(Body())).Bytes()},
 		{"invalid UTF-8 in an import module", (&Module{}).Add(SecType, Vec(FuncType(nil, nil))).
@@ -265,7 +255,7 @@ func TestRealModulesRecorded(t *testing.T) {
 	}
 
 	// A person's view: signatures as the text format reads them.
-	b := small().Bytes()
+	b := Small().Bytes()
 	e.gpmd("wasm", "upload", "--name", "small", "--version", "1.0.0", "--file", e.file("small.wasm", b))
 	out := e.gpmd("wasm", "inspect", "small@1.0.0").stdout
 	for _, want := range []string{"small@1.0.0  module", "exports (1):", "add(i32, i32) -> i32", "functions: 1 defined"} {
@@ -284,16 +274,6 @@ func TestRealModulesRecorded(t *testing.T) {
 	}
 }
 
-// invalidForWazero passes the structural parse, but its function returns
-// nothing while its body leaves an i32: wazero refuses it.
-func invalidForWazero() []byte {
-	m := &Module{}
-	m.Add(SecType, Vec(FuncType(nil, nil)))
-	m.Add(SecFunction, Vec([]byte{0}))
-	m.Add(SecCode, Vec(Body(0x41, 1)))
-	return m.Bytes()
-}
-
 // TestCheckedUploadAndDeepVerify: upload --check refuses what wazero
 // refuses and keeps nothing; a plain upload keeps it, wasm check and verify
 // --deep name it; a version stored before uploads were parsed whose bytes
@@ -308,7 +288,7 @@ func TestCheckedUploadAndDeepVerify(t *testing.T) {
 	gmptest.StoreUnparsed(t, modules, "old", "0.0.1", headerOnly)
 	e.start()
 
-	bad := e.file("typed.wasm", invalidForWazero())
+	bad := e.file("typed.wasm", InvalidForWazero())
 	blobsBefore := e.blobFiles()
 	r := e.run(nil, "wasm", "upload", "--name", "typed", "--version", "1.0.0", "--file", bad, "--check")
 	if r.code != 2 || !strings.Contains(oneLine(t, r), "invalid module") {
@@ -320,7 +300,7 @@ func TestCheckedUploadAndDeepVerify(t *testing.T) {
 	if r := e.run(nil, "wasm", "list", "typed"); r.code != 4 {
 		t.Errorf("a refused checked upload is listed: %v", r)
 	}
-	e.gpmd("wasm", "upload", "--name", "good", "--version", "1.0.0", "--file", e.file("small.wasm", small().Bytes()), "--check")
+	e.gpmd("wasm", "upload", "--name", "good", "--version", "1.0.0", "--file", e.file("small.wasm", Small().Bytes()), "--check")
 
 	// Without --check the structure is enough to keep it.
 	e.gpmd("wasm", "upload", "--name", "typed", "--version", "1.0.0", "--file", bad)

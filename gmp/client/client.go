@@ -300,13 +300,7 @@ func (c *Client) List(ctx context.Context, name string) ([]wire.ModuleEntry, err
 // (cancelled or not) w is never called again.
 func (c *Client) Module(ctx context.Context, name, version string, w io.Writer) (wire.ModuleInfo, error) {
 	sink := newModuleSink(w, c.opts.MaxModule)
-	r, err := c.roundTrip(ctx, wire.TypeWasm, wire.CodeModuleRequest, func(b []byte) []byte {
-		b = append(b, `{"name":`...)
-		b = wire.AppendString(b, name)
-		b = append(b, `,"version":`...)
-		b = wire.AppendString(b, version)
-		return append(b, '}')
-	}, sink)
+	r, err := c.roundTrip(ctx, wire.TypeWasm, wire.CodeModuleRequest, moduleQueryBody(name, version), sink)
 	var info wire.ModuleInfo
 	if err != nil {
 		return info, err
@@ -328,13 +322,7 @@ func (c *Client) Module(ctx context.Context, name, version string, w io.Writer) 
 // kind, imports and exports with their types. version resolves as for
 // Module. A missing module or version wraps ErrNotFound.
 func (c *Client) ModuleInfo(ctx context.Context, name, version string) (wire.ModuleDetails, error) {
-	r, err := c.roundTrip(ctx, wire.TypeWasm, wire.CodeModuleInfoRequest, func(b []byte) []byte {
-		b = append(b, `{"name":`...)
-		b = wire.AppendString(b, name)
-		b = append(b, `,"version":`...)
-		b = wire.AppendString(b, version)
-		return append(b, '}')
-	}, nil)
+	r, err := c.roundTrip(ctx, wire.TypeWasm, wire.CodeModuleInfoRequest, moduleQueryBody(name, version), nil)
 	var d wire.ModuleDetails
 	if err != nil {
 		return d, err
@@ -353,6 +341,17 @@ func (c *Client) ModuleBytes(ctx context.Context, name, version string) (wire.Mo
 		return info, nil, err
 	}
 	return info, buf.Bytes(), nil
+}
+
+// moduleQueryBody is the body of MODULE_REQUEST and MODULE_INFO_REQUEST.
+func moduleQueryBody(name, version string) func([]byte) []byte {
+	return func(b []byte) []byte {
+		b = append(b, `{"name":`...)
+		b = wire.AppendString(b, name)
+		b = append(b, `,"version":`...)
+		b = wire.AppendString(b, version)
+		return append(b, '}')
+	}
 }
 
 // roundTrip writes one request and waits for its reply. ctx bounds the

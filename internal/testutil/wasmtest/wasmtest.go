@@ -255,3 +255,24 @@ func SectionBoundaries(b []byte) []int {
 	}
 	return append(out, len(b))
 }
+
+// Small is a valid module: one type, one function add(i32, i32) -> i32,
+// exported.
+func Small() *Module {
+	m := &Module{}
+	m.Add(SecType, Vec(FuncType([]byte{I32, I32}, []byte{I32})))
+	m.Add(SecFunction, Vec([]byte{0}))
+	m.Add(SecExport, Vec(Export("add", 0, 0)))
+	m.Add(SecCode, Vec(Body(0x20, 0, 0x20, 1, 0x6a)))
+	return m
+}
+
+// InvalidForWazero passes the structural parse, but its one function
+// returns nothing while its body leaves an i32: wazero refuses it.
+func InvalidForWazero() []byte {
+	m := &Module{}
+	m.Add(SecType, Vec(FuncType(nil, nil)))
+	m.Add(SecFunction, Vec([]byte{0}))
+	m.Add(SecCode, Vec(Body(0x41, 1)))
+	return m.Bytes()
+}
