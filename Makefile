@@ -23,7 +23,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples wasm-fixtures
+.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin
 
 help:
 	@echo "make build      build $(BIN)"
@@ -37,7 +37,7 @@ help:
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make wasm-fixtures  npm pack the real modules the wasm tests use into the test cache"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
-	@echo "make tools      build the registry and oras test tools from the module proxy (cached; see scripts/build-tools.sh)"
+	@echo "make tools      build the registry, oras and nats-server test tools from the module proxy (cached)"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gpmd
@@ -80,12 +80,20 @@ fuzz:
 crashtest:
 	$(GO) test -count=1 -timeout 30m -run TestKillNineCampaign ./cmd/crashtest -rounds $(CRASH_ROUNDS) -v
 
-# The registry and oras binaries for the OCI end-to-end, interop and
-# benchmark tests, built from the Go module proxy and cached: `make test`
-# runs this first (a test that needs a tool never skips; a bare `go test`
-# builds a missing one itself).
-tools:
+# The registry, oras and nats-server binaries for the OCI and fleet
+# end-to-end, interop and benchmark tests, built from the Go module proxy and
+# cached: `make test` runs this first (a test that needs a tool never skips;
+# a bare `go test` builds a missing one itself).
+tools: nats-server-bin
 	GO=$(GO) scripts/build-tools.sh
+
+# The fleet's parser of bucket entries (issue 13).
+FUZZ_TARGETS += ./fleet:FuzzParseEntry
+
+# The nats-server of the fleet's end-to-end tests (issue 13), into
+# $${GPMD_TEST_CACHE:-$${XDG_CACHE_HOME:-~/.cache}/gpmd-test}/bin.
+nats-server-bin:
+	GO=$(GO) sh scripts/build-nats-server.sh
 
 clean:
 	rm -rf bin

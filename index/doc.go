@@ -27,7 +27,17 @@
 // the text is kept as uploaded. Versions equal as semver (build metadata
 // ignored) are one version, and a version is immutable: adding it again
 // with the same digest changes nothing, with another digest fails with
-// errdefs.ErrConflict.
+// errdefs.ErrConflict. Remove keeps a tombstone of the version (its
+// digest), so this holds across removal: the same digest may come back
+// (the tombstone goes), another fails with errdefs.ErrConflict until
+// Forget drops the tombstone.
+//
+// The file: every write (Add, Remove, Forget, AddTombstone) first checks
+// that the file at the path is still the one opened (device and inode); a
+// file removed or replaced under the process fails the write with
+// ErrUnlinked instead of acknowledging a change the next Open will not
+// see. CheckLinked is that check alone. Check also checks that every
+// stored record and tombstone passes the rules of an upload.
 //
 // Speed: Resolve of "latest" and of an exact version costs one bucket
 // lookup and one cursor move or Get, whatever the number of versions. A
@@ -35,18 +45,23 @@
 //
 // # Schema
 //
-// The file holds, at SchemaVersion 3 (integers are big-endian):
+// The file holds, at SchemaVersion 4 (integers are big-endian):
 //
 //	/
 //	├── meta                         bucket
-//	│   └── "schema"                 → uint64: the schema version (3)
+//	│   └── "schema"                 → uint64: the schema version (4)
 //	├── versions                     bucket: one sub-bucket per module name
 //	│   └── <name>                   bucket; key = the name (a-z 0-9 _ -)
 //	│       └── <version key>        → <record>
 //	├── refs                         bucket: the reverse index
 //	│   └── <digest> 0x00 <name> 0x00 <version key>
 //	│                                → uint64: the blob's size
-//	└── info                         bucket (schema 3): what the parse of
+//	├── tombstones                   bucket (schema 3): removed versions
+//	│   └── <name> 0x00 <version key>
+//	│                                → <record> of the removed version,
+//	│                                  with the removal time in place of
+//	│                                  the creation time
+//	└── info                         bucket (schema 4): what the parse of
 //	    │                            each version's bytes recorded
 //	    └── <name> 0x00 <version key>
 //	                                 → <info>
@@ -71,7 +86,7 @@
 //
 // An info lives and dies with its version (AddWithInfo writes both in one
 // transaction, Remove deletes both); a version may lack one only where its
-// blob could not be read when the migration to schema 3 ran (the
+// blob could not be read when the migration to schema 4 ran (the
 // repository parses it on first use).
 //
 // Within a section, bbolt's byte order of version keys is semver order:
@@ -94,9 +109,9 @@
 //
 // A missing name or version wraps errdefs.ErrNotFound, a bad name,
 // version or constraint errdefs.ErrInvalid, a version stored with other
-// bytes errdefs.ErrConflict, each with its subject. ErrLocked,
-// ErrSchemaTooNew and ErrSchemaOld are narrower and wrap
-// errdefs.ErrUnavailable.
+// bytes (or of a removed version's tombstone) errdefs.ErrConflict, each
+// with its subject. ErrLocked, ErrSchemaTooNew, ErrSchemaOld and
+// ErrUnlinked are narrower and wrap errdefs.ErrUnavailable.
 //
 // # Caveats
 //

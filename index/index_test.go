@@ -431,9 +431,99 @@ func TestRemoveAndRefs(t *testing.T) {
 	if got, _ := db.Resolve("b", ""); got.Version != "2.1.0" {
 		t.Fatalf("latest of b = %q", got.Version)
 	}
-	// Removing the version and adding it back with other bytes is allowed:
-	// immutability holds for what is stored.
+	// A removed version stays immutable (issue 16, point 21): other bytes
+	// are refused while its tombstone is there; Forget drops it.
+	if _, _, err := db.Add(Record{Name: "b", Version: "2.0.0", Digest: dg("new bytes"), Size: 9}); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("Add of other bytes under a removed version = %v, want errdefs.ErrConflict", err)
+	}
+	if _, found, _, err := db.Forget("b", "2.0.0"); err != nil || found {
+		t.Fatalf("Forget of a tombstone = found %v, %v; want false, nil", found, err)
+	}
 	mustAdd(t, db, "b", "2.0.0", "new bytes")
+}
+
+func TestTombstones(t *testing.T) {
+	db := openTest(t)
+	mustAdd(t, db, "m", "1.0.0", "one")
+	if _, _, err := db.Remove("m", "v1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := db.Tombstones()
+	if err != nil || len(ts) != 1 || ts[0].Name != "m" || ts[0].Version != "1.0.0" || ts[0].Digest != dg("one") || ts[0].Size != 3 || ts[0].Removed.IsZero() {
+		t.Fatalf("Tombstones = %+v, %v", ts, err)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+	// The same bytes come back (under any spelling of the version) and
+	// the tombstone goes.
+	if _, created, err := db.Add(Record{Name: "m", Version: "1.0.0+b", Digest: dg("one"), Size: 3}); err != nil || !created {
+		t.Fatalf("Add of the same bytes = %v, %v", created, err)
+	}
+	if ts, _ := db.Tombstones(); len(ts) != 0 {
+		t.Fatalf("tombstone kept after the version came back: %+v", ts)
+	}
+	// Forget removes a stored version without a tombstone.
+	rec, found, left, err := db.Forget("m", "1.0.0")
+	if err != nil || !found || left != 0 || rec.Digest != dg("one") {
+		t.Fatalf("Forget = %+v %v %d %v", rec, found, left, err)
+	}
+	if ts, _ := db.Tombstones(); len(ts) != 0 {
+		t.Fatalf("Forget left a tombstone: %+v", ts)
+	}
+	if _, _, _, err := db.Forget("m", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Forget of nothing = %v, want ErrNotFound", err)
+	}
+	// A tombstone is put back (rebuild); not over a stored version.
+	if err := db.AddTombstone(Tombstone{Name: "m", Version: "2.0.0", Digest: dg("two"), Size: 3}); err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, db, "m", "3.0.0", "three")
+	if err := db.AddTombstone(Tombstone{Name: "m", Version: "3.0.0", Digest: dg("x"), Size: 1}); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("AddTombstone over a stored version = %v", err)
+	}
+	if _, _, err := db.Add(Record{Name: "m", Version: "2.0.0", Digest: dg("other"), Size: 5}); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("Add over a put-back tombstone = %v", err)
+	}
+}
+
+// TestUnlinkedIndexRefusesWrites: an index file removed or replaced while
+// open is detected before every write (issue 16, point 8).
+func TestUnlinkedIndexRefusesWrites(t *testing.T) {
+	for _, how := range []string{"removed", "replaced"} {
+		t.Run(how, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "index.db")
+			db := openAt(t, path)
+			mustAdd(t, db, "a", "1.0.0", "a")
+			if err := db.CheckLinked(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if how == "replaced" {
+				if err := os.WriteFile(path, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for what, err := range map[string]error{
+				"CheckLinked": db.CheckLinked(),
+				"Add": func() error {
+					_, _, err := db.Add(Record{Name: "b", Version: "1.0.0", Digest: dg("b"), Size: 1})
+					return err
+				}(),
+				"Remove": func() error { _, _, err := db.Remove("a", "1.0.0"); return err }(),
+			} {
+				if !errors.Is(err, ErrUnlinked) || !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), how) {
+					t.Errorf("%s = %v, want ErrUnlinked saying %s", what, err, how)
+				}
+			}
+			// Reads still work: the open file is whole.
+			if _, err := db.Resolve("a", "1.0.0"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
 
 func TestStatsWalkSnapshot(t *testing.T) {
@@ -462,7 +552,7 @@ func TestStatsWalkSnapshot(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	recs, err := db.Snapshot(&buf)
+	recs, _, err := db.Snapshot(&buf)
 	if err != nil || len(recs) != 4 {
 		t.Fatalf("Snapshot = %d records, %v", len(recs), err)
 	}
@@ -501,7 +591,7 @@ func TestSnapshotIsOneInstant(t *testing.T) {
 	}()
 	for i := 0; i < 5; i++ {
 		var buf bytes.Buffer
-		recs, err := db.Snapshot(&buf)
+		recs, _, err := db.Snapshot(&buf)
 		if err != nil {
 			t.Fatal(err)
 		}

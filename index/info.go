@@ -10,7 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// bucketInfo (schema 3) maps infoKey(name, version key) to an info value
+// bucketInfo (schema 4) maps infoKey(name, version key) to an info value
 // (encodeInfo): what the parse of a version's bytes recorded.
 var bucketInfo = []byte("info")
 
@@ -92,8 +92,8 @@ func decodeInfo(b []byte, detail bool) (ModuleInfo, error) {
 	return mi, nil
 }
 
-// CreateInfoTx creates the info bucket (schema 3) when it does not exist:
-// for the migration that brings a file to schema 3.
+// CreateInfoTx creates the info bucket (schema 4) when it does not exist:
+// for the migration that brings a file to schema 4.
 func CreateInfoTx(tx *bolt.Tx) error {
 	_, err := tx.CreateBucketIfNotExists(bucketInfo)
 	return err
@@ -146,6 +146,9 @@ func deleteInfoTx(tx *bolt.Tx, name string, vkey []byte) error {
 // the version exists already with the same digest, its info is written
 // only where it had none.
 func (db *DB) AddWithInfo(rec Record, mi ModuleInfo) (stored Record, created bool, err error) {
+	if err := db.CheckLinked(); err != nil {
+		return Record{}, false, err
+	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		stored, created, err = PutTx(tx, rec)
 		if err != nil {
@@ -167,6 +170,9 @@ func (db *DB) AddWithInfo(rec Record, mi ModuleInfo) (stored Record, created boo
 // SetInfo stores the info of a stored version (see PutInfoTx): for a
 // version whose info was not recorded (restored or rebuilt stores).
 func (db *DB) SetInfo(name, version string, mi ModuleInfo) error {
+	if err := db.CheckLinked(); err != nil {
+		return err
+	}
 	err := db.bolt.Update(func(tx *bolt.Tx) error { return PutInfoTx(tx, name, version, mi) })
 	if err != nil {
 		return fmt.Errorf("index %s: %w", db.path, err)

@@ -13,7 +13,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// The buckets and keys of schema 2, drawn as a tree in doc.go. They are
+// The buckets and keys of schema 4, drawn as a tree in doc.go. They are
 // unexported values read through the helpers below; migrations/ reaches
 // the schema through ReadSchemaTx, WriteSchemaTx, CreateBucketsTx and
 // PutTx only.
@@ -28,6 +28,9 @@ var (
 	// bucketRefs maps refKey(digest, name, version key) to the blob size
 	// (uint64 big-endian): the reverse index behind Refs and Stats.
 	bucketRefs = []byte("refs")
+	// bucketTombstones (schema 3) maps tombstoneKey(name, version key) to
+	// a tombstone value (encodeTombstone): what Remove keeps of a version.
+	bucketTombstones = []byte("tombstones")
 )
 
 // DefaultTimeout is how long Open waits for the file lock when
@@ -120,9 +123,11 @@ func WriteSchemaTx(tx *bolt.Tx, version int) error {
 // errStop ends a ForEach early; it never leaves this package.
 var errStop = errors.New("stop")
 
-// CreateBucketsTx creates the top-level buckets of the current schema
-// that do not exist yet (not the meta bucket: WriteSchemaTx does that).
-// Migrations call it before PutTx.
+// CreateBucketsTx creates the top-level buckets that hold records
+// (versions and refs, as in schema 2) that do not exist yet; not the meta
+// bucket (WriteSchemaTx does that) nor the tombstones (CreateTombstonesTx):
+// the migration to schema 2 calls it before PutTx and must produce schema
+// 2, which has no tombstones.
 func CreateBucketsTx(tx *bolt.Tx) error {
 	for _, b := range [][]byte{bucketVersions, bucketRefs} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -135,6 +140,9 @@ func CreateBucketsTx(tx *bolt.Tx) error {
 // createSchemaTx lays out an empty file at SchemaVersion.
 func createSchemaTx(tx *bolt.Tx) error {
 	if err := CreateBucketsTx(tx); err != nil {
+		return err
+	}
+	if err := CreateTombstonesTx(tx); err != nil {
 		return err
 	}
 	if err := CreateInfoTx(tx); err != nil {
@@ -274,6 +282,24 @@ func PutTx(tx *bolt.Tx, rec Record) (stored Record, created bool, err error) {
 		}
 		return Record{}, false, fmt.Errorf("module %s@%s: %w: the version exists with other content: %s@%s is stored with digest %s, this one has %s",
 			rec.Name, rec.Version, errdefs.ErrConflict, rec.Name, have.Version, have.Digest, rec.Digest)
+	}
+	// A removed version comes back only with its old bytes. The bucket is
+	// absent while the migration to schema 2 runs PutTx.
+	if tb := tx.Bucket(bucketTombstones); tb != nil {
+		tkey := tombstoneKey(rec.Name, vkey)
+		if old := tb.Get(tkey); old != nil {
+			gone, err := decodeTombstone(tkey, old)
+			if err != nil {
+				return Record{}, false, err
+			}
+			if gone.Digest != rec.Digest {
+				return Record{}, false, fmt.Errorf("module %s@%s: %w: %s@%s was removed on %s and held digest %s, this one has %s; a version never changes its bytes (upload a new version, or remove it with forget to break that rule on purpose)",
+					rec.Name, rec.Version, errdefs.ErrConflict, rec.Name, gone.Version, gone.Removed.Format(time.RFC3339), gone.Digest, rec.Digest)
+			}
+			if err := tb.Delete(tkey); err != nil {
+				return Record{}, false, err
+			}
+		}
 	}
 	if rec.Created.IsZero() {
 		rec.Created = time.Now()

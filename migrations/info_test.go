@@ -21,9 +21,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// schema2Entry is one version of a schema-2 file, with the bytes its blob
+// schema3Entry is one version of a schema-3 file, with the bytes its blob
 // holds; missing leaves the blob out of the store.
-type schema2Entry struct {
+type schema3Entry struct {
 	Name, Version string
 	Bytes         []byte
 	Missing       bool
@@ -31,20 +31,20 @@ type schema2Entry struct {
 }
 
 // headerOnly is the 10-byte file of issue 9: a header, then garbage. Stores
-// of schema 2 accepted it.
+// of schema 3 and before accepted it.
 var headerOnly = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0xff, 0xff}
 
-// schema2Fixture is what testdata/schema2.db holds: a module with imports
+// schema3Fixture is what testdata/schema3.db holds (and one tombstone): a module with imports
 // and exports of every kind, the smallest module, a module of a custom
 // section only, a component, bytes the parser refuses, a version whose
 // blob is missing, and one digest named by two versions.
-func schema2Fixture() []schema2Entry {
-	e := func(name, version string, b []byte, minutes int) schema2Entry {
-		return schema2Entry{Name: name, Version: version, Bytes: b, Created: fixtureTime.Add(time.Duration(minutes) * time.Minute)}
+func schema3Fixture() []schema3Entry {
+	e := func(name, version string, b []byte, minutes int) schema3Entry {
+		return schema3Entry{Name: name, Version: version, Bytes: b, Created: fixtureTime.Add(time.Duration(minutes) * time.Minute)}
 	}
 	missing := e("lost", "1.0.0", testutil.Wasm("lost", 64), 6)
 	missing.Missing = true
-	return []schema2Entry{
+	return []schema3Entry{
 		e("everything", "v1.0.0", wasmtest.Everything().Bytes(), 0),
 		e("tiny", "v0.0.1", testutil.TinyWasm, 1),
 		e("custom", "0.1.0", testutil.Wasm("custom", 300), 2),
@@ -55,9 +55,10 @@ func schema2Fixture() []schema2Entry {
 	}
 }
 
-// writeSchema2 writes a schema-2 file at path: the versions and refs
-// buckets filled through PutTx, which schema 3 left unchanged.
-func writeSchema2(t testing.TB, path string, entries []schema2Entry) {
+// writeSchema3 writes a schema-3 file at path: the versions and refs
+// buckets filled through PutTx, and a tombstone, as schema 3 has them
+// (schema 4 adds the info bucket and changes nothing else).
+func writeSchema3(t testing.TB, path string, entries []schema3Entry) {
 	t.Helper()
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true})
 	if err != nil {
@@ -68,13 +69,20 @@ func writeSchema2(t testing.TB, path string, entries []schema2Entry) {
 		if err := index.CreateBucketsTx(tx); err != nil {
 			return err
 		}
+		if err := index.CreateTombstonesTx(tx); err != nil {
+			return err
+		}
+		gone := index.Tombstone{Name: "gone", Version: "1.0.0", Digest: digest.FromString("gone"), Size: 4, Removed: fixtureTime}
+		if err := index.PutTombstoneTx(tx, gone); err != nil {
+			return err
+		}
 		for _, e := range entries {
 			rec := index.Record{Name: e.Name, Version: e.Version, Digest: digest.FromBytes(e.Bytes), Size: int64(len(e.Bytes)), Created: e.Created}
 			if _, _, err := index.PutTx(tx, rec); err != nil {
 				return err
 			}
 		}
-		return index.WriteSchemaTx(tx, 2)
+		return index.WriteSchemaTx(tx, 3)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +91,7 @@ func writeSchema2(t testing.TB, path string, entries []schema2Entry) {
 
 // writeBlobs puts the bytes of every entry not Missing into the blob store
 // of dir.
-func writeBlobs(t testing.TB, dir string, entries []schema2Entry) {
+func writeBlobs(t testing.TB, dir string, entries []schema3Entry) {
 	t.Helper()
 	s, err := blobstore.Open(dir)
 	if err != nil {
@@ -102,7 +110,7 @@ func writeBlobs(t testing.TB, dir string, entries []schema2Entry) {
 // checkInfoUpgraded checks the record of every entry in the upgraded file
 // against a parse of its bytes: the summary, the detail, the refusal of
 // the broken one, and no record for the one whose blob is missing.
-func checkInfoUpgraded(t *testing.T, path string, entries []schema2Entry) {
+func checkInfoUpgraded(t *testing.T, path string, entries []schema3Entry) {
 	t.Helper()
 	db, err := index.Open(path, index.Options{})
 	if err != nil {
@@ -141,37 +149,40 @@ func checkInfoUpgraded(t *testing.T, path string, entries []schema2Entry) {
 	if err := db.Check(); err != nil {
 		t.Errorf("Check after upgrade: %v", err)
 	}
+	if ts, err := db.Tombstones(); err != nil || len(ts) != 1 {
+		t.Errorf("Tombstones after upgrade = %+v, %v; want the fixture's one", ts, err)
+	}
 }
 
-func TestGenerateSchema2Fixture(t *testing.T) {
+func TestGenerateSchema3Fixture(t *testing.T) {
 	if *update {
-		os.Remove("testdata/schema2.db")
-		writeSchema2(t, "testdata/schema2.db", schema2Fixture())
-		t.Log("testdata/schema2.db rewritten")
+		os.Remove("testdata/schema3.db")
+		writeSchema3(t, "testdata/schema3.db", schema3Fixture())
+		t.Log("testdata/schema3.db rewritten")
 	}
-	fresh := filepath.Join(t.TempDir(), "schema2.db")
-	writeSchema2(t, fresh, schema2Fixture())
-	if got, want := dumpBolt(t, "testdata/schema2.db"), dumpBolt(t, fresh); !maps.Equal(got, want) {
-		t.Fatalf("testdata/schema2.db differs from the generator:\n got %v\nwant %v\n(rerun with -update)", got, want)
+	fresh := filepath.Join(t.TempDir(), "schema3.db")
+	writeSchema3(t, fresh, schema3Fixture())
+	if got, want := dumpBolt(t, "testdata/schema3.db"), dumpBolt(t, fresh); !maps.Equal(got, want) {
+		t.Fatalf("testdata/schema3.db differs from the generator:\n got %v\nwant %v\n(rerun with -update)", got, want)
 	}
 }
 
-// TestUpgradeSchema2Fixture upgrades the committed schema-2 file beside
+// TestUpgradeSchema3Fixture upgrades the committed schema-3 file beside
 // its blobs: every version gets the record its bytes give, the file
 // passes Check, and a second Upgrade writes nothing.
-func TestUpgradeSchema2Fixture(t *testing.T) {
+func TestUpgradeSchema3Fixture(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "index.db")
-	copyFile(t, "testdata/schema2.db", path)
-	writeBlobs(t, dir, schema2Fixture())
+	copyFile(t, "testdata/schema3.db", path)
+	writeBlobs(t, dir, schema3Fixture())
 	if _, err := index.Open(path, index.Options{}); !errors.Is(err, index.ErrSchemaOld) {
 		t.Fatalf("index.Open before Upgrade = %v, want ErrSchemaOld", err)
 	}
 	from, err := Upgrade(path)
-	if err != nil || from != 2 {
-		t.Fatalf("Upgrade = %d, %v; want 2, nil", from, err)
+	if err != nil || from != 3 {
+		t.Fatalf("Upgrade = %d, %v; want 3, nil", from, err)
 	}
-	checkInfoUpgraded(t, path, schema2Fixture())
+	checkInfoUpgraded(t, path, schema3Fixture())
 
 	db, err := index.Open(path, index.Options{})
 	if err != nil {
@@ -196,13 +207,13 @@ func TestUpgradeSchema2Fixture(t *testing.T) {
 // (issue 9: under a minute).
 func BenchmarkUpgradeInfo10k(b *testing.B) {
 	const n = 10000
-	var entries []schema2Entry
+	var entries []schema3Entry
 	for i := range n {
-		entries = append(entries, schema2Entry{Name: fmt.Sprintf("m%d", i%100), Version: fmt.Sprintf("1.%d.0", i/100),
+		entries = append(entries, schema3Entry{Name: fmt.Sprintf("m%d", i%100), Version: fmt.Sprintf("1.%d.0", i/100),
 			Bytes: testutil.Wasm(fmt.Sprint(i), 1024+(i*613)%(63<<10)), Created: fixtureTime})
 	}
 	template := b.TempDir()
-	writeSchema2(b, filepath.Join(template, "index.db"), entries)
+	writeSchema3(b, filepath.Join(template, "index.db"), entries)
 	writeBlobs(b, template, entries)
 	src, err := os.ReadFile(filepath.Join(template, "index.db"))
 	if err != nil {
@@ -215,7 +226,7 @@ func BenchmarkUpgradeInfo10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if from, err := Upgrade(filepath.Join(template, "index.db")); err != nil || from != 2 {
+		if from, err := Upgrade(filepath.Join(template, "index.db")); err != nil || from != 3 {
 			b.Fatalf("Upgrade = %d, %v", from, err)
 		}
 	}

@@ -31,7 +31,8 @@ type Step struct {
 func Steps() []Step {
 	return []Step{
 		{Version: 2, Name: "per-name buckets with semver-sortable keys and a refs bucket", Apply: upgradeTo2},
-		{Version: 3, Name: "an info bucket: what the parse of each version's bytes recorded", ApplyStore: upgradeToInfo},
+		{Version: 3, Name: "a tombstones bucket: removed versions stay immutable", Apply: upgradeTo3},
+		{Version: 4, Name: "an info bucket: what the parse of each version's bytes recorded", ApplyStore: upgradeToInfo},
 	}
 }
 

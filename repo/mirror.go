@@ -17,9 +17,6 @@ import (
 
 // MirrorFile is the name of the JSON mirror of the index, beside it.
 //
-// Deprecated: use modulesjson.FileName; removed after the merge.
-const MirrorFile = modulesjson.FileName
-
 // DefaultMirrorDelay is how long index changes are gathered before the
 // mirror is rewritten once for all of them.
 const DefaultMirrorDelay = 250 * time.Millisecond
@@ -160,8 +157,17 @@ func (m *mirror) sync() (rewritten bool, err error) {
 	return true, nil
 }
 
-// renderMirror renders the whole index as ghost.modules.json, from one
-// read transaction (see modulesjson.Encode for the order).
+// renderMirror renders the whole index, versions and tombstones, as
+// ghost.modules.json, from one read transaction (see modulesjson.Encode
+// for the order).
 func renderMirror(idx *index.DB) ([]byte, error) {
-	return modulesjson.Encode(idx.Walk)
+	var recs []index.Record
+	tombs, err := idx.WalkAll(func(rec index.Record) error {
+		recs = append(recs, rec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return modulesjson.EncodeRecords(recs, tombs)
 }

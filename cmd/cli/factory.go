@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -153,7 +154,7 @@ func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, stErr := daemon.ReadState(dir)
+	st, stErr := f.readState(dir)
 	addr := f.settings.ControlAddr
 	if !f.controlAddrGiven(cmd) && stErr == nil && st.ControlAddr != "" {
 		addr = st.ControlAddr
@@ -169,6 +170,18 @@ func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
 		}
 	}
 	return control.NewClient(addr, token), nil
+}
+
+// readState reads the data folder's state file for the client commands. A
+// file another user could have written is ignored, with a line on stderr
+// that says why: it names where to connect and which token to send.
+func (f *Factory) readState(dir string) (daemon.State, error) {
+	st, err := daemon.ReadState(dir)
+	var ue *daemon.UntrustedError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(f.IO.ErrOut, "gpmd: ignoring the state file: %v\n", ue)
+	}
+	return st, err
 }
 
 // ask makes one call to the daemon: it connects, bounds the call by

@@ -120,6 +120,11 @@ func childArgs(cfg daemon.Config) []string {
 // Run by a person, it logs to standard error too; run by runDetached (with
 // --ready-fd), it reports readiness or its error on the ready descriptor.
 func (o *startOptions) runForeground(cmd *cobra.Command) error {
+	// A closed stdout or stderr pipe (`gpmd start -nd 2>&1 | head`) must
+	// not kill the daemon: Go's runtime dies of SIGPIPE on a write to fd
+	// 1 or 2 unless SIGPIPE is ignored; ignored, the write fails with EPIPE
+	// and the log drops that output (daemon.Config.LogOutput).
+	signal.Ignore(syscall.SIGPIPE)
 	var ready *os.File
 	if o.ReadyFD > 0 {
 		ready = os.NewFile(uintptr(o.ReadyFD), "ready")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/daemon"
 	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -74,6 +75,9 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	fmt.Fprintf(tw, "  uptime:\t%s (since %s)\n", (time.Duration(st.UptimeSeconds) * time.Second).String(), formatTime(st.Started))
 	fmt.Fprintf(tw, "  control:\t%s\n", st.ControlAddr)
 	fmt.Fprintf(tw, "  gmp:\t%s\n", st.GMPAddr)
+	if !daemon.IsLoopback(st.GMPAddr) {
+		fmt.Fprintf(tw, "  warning:\tGMP listens off loopback and has no authentication: any host that reaches %s can register nodes and fetch modules\n", st.GMPAddr)
+	}
 	fmt.Fprintf(tw, "  data folder:\t%s\n", st.DataDir)
 	fmt.Fprintf(tw, "  modules:\t%d (%s)\n", st.Modules, countNoun(st.Versions, "version"))
 	fmt.Fprintf(tw, "  blobs:\t%d (%s)\n", st.Blobs, units.FormatBytes(st.BlobBytes))

@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
+
+	"github.com/ghost-network/gpmd/cmd/control"
 
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/units"
@@ -37,8 +40,10 @@ the same); @CONSTRAINT is a semantic-version constraint such as ^1.2,
 
 The bytes are checked against their size and sha256 digest before they
 are written anywhere that stays: FILE is written under a temporary name
-beside it and renamed only once the bytes check out, and standard output
-gets the bytes only after the check. It refuses to write binary to a
+beside it and renamed only once the bytes check out (a file replaced keeps
+its mode), and standard output gets the bytes only after the check. A FILE
+that exists and is not a regular file (/dev/null, a FIFO) is written into,
+never replaced. It refuses to write binary to a
 terminal.
 
 ` + exitStatusHelp,
@@ -83,6 +88,13 @@ func (o *getOptions) run(cmd *cobra.Command) error {
 		}
 		return sp.copyTo(o.f.IO.Out)
 	}
+	fi, statErr := os.Stat(o.Output)
+	if statErr == nil && fi.IsDir() {
+		return inputErrorf("cannot write %s: it is a folder", o.Output)
+	}
+	if statErr == nil && !fi.Mode().IsRegular() {
+		return o.writeInto(cmd, c, name, query)
+	}
 
 	// A temporary file beside FILE, renamed over it once the bytes check
 	// out: FILE is never seen half-written or holding wrong bytes.
@@ -105,7 +117,18 @@ func (o *getOptions) run(cmd *cobra.Command) error {
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("writing %s: %w", o.Output, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	// A file replaced keeps its mode (a 0600 file stays private) and, when
+	// root replaces another user's file, its owner.
+	mode := os.FileMode(0o644)
+	if statErr == nil {
+		mode = fi.Mode().Perm()
+		if sys, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+			if err := tmp.Chown(int(sys.Uid), int(sys.Gid)); err != nil {
+				return fmt.Errorf("writing %s: %w", o.Output, err)
+			}
+		}
+	}
+	if err := tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("writing %s: %w", o.Output, err)
 	}
 	if err := tmp.Close(); err != nil {
@@ -115,6 +138,32 @@ func (o *getOptions) run(cmd *cobra.Command) error {
 		return fmt.Errorf("writing %s: %w", o.Output, err)
 	}
 	committed = true
+	printSaved(o.f.IO.Out, rec, o.Output)
+	return nil
+}
+
+// writeInto writes a checked download into FILE when FILE exists and is
+// not a regular file (/dev/null, a FIFO, a terminal device), as curl -o
+// does: such a file is written, never renamed over or replaced.
+func (o *getOptions) writeInto(cmd *cobra.Command, c *control.Client, name, query string) error {
+	sp := &spool{}
+	defer sp.Close()
+	rec, err := c.Download(cmd.Context(), name, query, sp)
+	if err != nil {
+		return err
+	}
+	// No O_CREATE and no O_TRUNC: the file exists and keeps what it is.
+	f, err := os.OpenFile(o.Output, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", o.Output, err)
+	}
+	if err := sp.copyTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", o.Output, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", o.Output, err)
+	}
 	printSaved(o.f.IO.Out, rec, o.Output)
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
@@ -237,13 +238,23 @@ func (c *Client) Resolve(ctx context.Context, name, query string) (index.Record,
 
 // Remove deletes one exact version.
 func (c *Client) Remove(ctx context.Context, name, version string) (index.Record, error) {
+	return c.RemoveWith(ctx, name, version, false)
+}
+
+// RemoveWith is Remove; forget also drops the version's tombstone, so that
+// it may be uploaded again with other bytes (DELETE ...?forget=true).
+func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bool) (index.Record, error) {
 	if err := checkSegment("module name", name); err != nil {
 		return index.Record{}, err
 	}
 	if err := checkSegment("version", version); err != nil {
 		return index.Record{}, err
 	}
-	resp, err := c.do(ctx, http.MethodDelete, modulePath(name, version), nil, nil, 0)
+	path := modulePath(name, version)
+	if forget {
+		path += "?forget=true"
+	}
+	resp, err := c.do(ctx, http.MethodDelete, path, nil, nil, 0)
 	if err != nil {
 		return index.Record{}, err
 	}
@@ -283,9 +294,10 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	if check {
 		path += "?check=true"
 	}
-	resp, err := c.do(ctx, http.MethodPut, path, io.TeeReader(body, h), hdr, size)
+	counted := &countingReader{r: io.TeeReader(body, h)}
+	resp, err := c.do(ctx, http.MethodPut, path, counted, hdr, size)
 	if err != nil {
-		return index.Record{}, err
+		return index.Record{}, c.uploadCut(ctx, name, version, counted.n, err)
 	}
 	defer resp.Body.Close()
 	var rec index.Record
@@ -297,6 +309,35 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 		return rec, fmt.Errorf("%w: gpmd stored %s@%s as %s, but the bytes sent hash to %s", errdefs.ErrCorrupt, rec.Name, rec.Version, rec.Digest, sent)
 	}
 	return rec, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// uploadCut explains an upload whose connection the daemon closed while
+// the body was still going (a chunked upload over the size limit: the
+// daemon stops reading at the limit and closes, and its 413 may be lost
+// with the connection): when more than the daemon's limit was sent, the
+// error is errdefs.ErrTooLarge, as the 413 would have said.
+func (c *Client) uploadCut(ctx context.Context, name, version string, sent int64, err error) error {
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		return err
+	}
+	st, serr := c.Status(ctx)
+	if serr != nil || st.MaxModuleSize <= 0 || sent <= st.MaxModuleSize {
+		return err
+	}
+	return fmt.Errorf("upload %s@%s: %w: more than %d bytes were sent, the limit is %d bytes (gpmd stopped reading and closed the connection)",
+		name, version, errdefs.ErrTooLarge, st.MaxModuleSize, st.MaxModuleSize)
 }
 
 // Download writes the bytes of the version that query names (empty:

@@ -288,18 +288,6 @@ func TestStatusOfEveryClass(t *testing.T) {
 	}
 }
 
-// countingReader records how many bytes were read from it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // TestEarlyRefusalSendsNoBody: with Expect: 100-continue, a refusal that
 // needs no byte of the body (bad name, too large by Content-Length) is
 // answered before the client sends the body.

@@ -13,35 +13,43 @@ import (
 
 // Error codes carried in {"error": "<code>"}. docs/control-api.md lists them.
 const (
-	CodeBadRequest     = "bad_request"         // a name, version, constraint or header that breaks the rules
-	CodeNotWasm        = "not_wasm"            // the bytes are not a WebAssembly binary
-	CodeEmpty          = "empty_module"        // no bytes at all
-	CodeInvalidModule  = "invalid_module"      // WebAssembly whose structure (or, with check, validation) is broken
-	CodeUnsupported    = "unsupported_feature" // a checked upload needs a feature the validator lacks
-	CodeDigestMismatch = "digest_mismatch"     // the bytes do not hash to the digest the client claimed
-	CodeTooLarge       = "too_large"           // over the module size limit
-	CodeNotFound       = "not_found"           // no such module, version or endpoint
-	CodeConflict       = "conflict"            // the version exists with other bytes
-	CodeUnauthorized   = "unauthorized"        // missing or wrong bearer token
-	CodeCorrupt        = "corrupt"             // the stored bytes do not match their digest
-	CodeNoSpace        = "no_space"            // the disk holding the store is full
-	CodeUnavailable    = "unavailable"         // the daemon is shutting down
-	CodeInternal       = "internal"            // anything else
+	CodeBadRequest      = "bad_request"         // a name, version, constraint or header that breaks the rules
+	CodeNotWasm         = "not_wasm"            // the bytes are not a WebAssembly binary
+	CodeEmpty           = "empty_module"        // no bytes at all
+	CodeInvalidModule   = "invalid_module"      // WebAssembly whose structure (or, with check, validation) is broken
+	CodeUnsupported     = "unsupported_feature" // a checked upload needs a feature the validator lacks
+	CodeDigestMismatch  = "digest_mismatch"     // the bytes do not hash to the digest the client claimed
+	CodeTooLarge        = "too_large"           // over the module size limit
+	CodeNotFound        = "not_found"           // no such module, version or endpoint
+	CodeConflict        = "conflict"            // the version exists with other bytes
+	CodeUnauthorized    = "unauthorized"        // missing or wrong bearer token
+	CodeCorrupt         = "corrupt"             // the stored bytes do not match their digest
+	CodeNoSpace         = "no_space"            // the disk holding the store is full
+	CodeUnavailable     = "unavailable"         // the daemon is shutting down
+	CodeBusy            = "busy"                // over a cap (uploads or connections in flight): try again later
+	CodeForbiddenHost   = "forbidden_host"      // a Host header that is not this server's (DNS rebinding guard)
+	CodeForbiddenOrigin = "forbidden_origin"    // an Origin header of another origin (cross-origin guard)
+	CodeInternal        = "internal"            // anything else
 )
 
 // ErrNotRunning: nothing answers at the control address. It is narrower
 // than errdefs.ErrUnavailable (which it wraps): the CLI gives it an exit
 // status of its own.
-var ErrNotRunning error = &narrowError{"gpmd is not running", errdefs.ErrUnavailable}
+var ErrNotRunning = errdefs.Narrow("gpmd is not running", errdefs.ErrUnavailable)
 
-// narrowError is a sentinel that also belongs to a wider errdefs class.
-type narrowError struct {
-	msg   string
-	class error
-}
+// ErrBusy: a cap of the server is reached (uploads or connections in
+// flight); the request may be tried again later. It is an
+// errdefs.ErrUnavailable with a code of its own.
+var ErrBusy = errdefs.Narrow("gpmd is busy", errdefs.ErrUnavailable)
 
-func (e *narrowError) Error() string { return e.msg }
-func (e *narrowError) Unwrap() error { return e.class }
+// ErrForbiddenHost and ErrForbiddenOrigin: the origin guard refused the
+// request (a foreign Host or Origin header), whatever its token. They
+// belong to no errdefs class: nothing the caller can fix but where the
+// request comes from.
+var (
+	ErrForbiddenHost   = errors.New("forbidden host")
+	ErrForbiddenOrigin = errors.New("forbidden origin")
+)
 
 // statusOf maps an error to its HTTP status and error code: the one place
 // where this mapping lives. The narrow storage errors (not WebAssembly,
@@ -50,6 +58,12 @@ func (e *narrowError) Unwrap() error { return e.class }
 // Every errdefs class has a deliberate answer (TestStatusOfEveryClass).
 func statusOf(err error) (status int, code string) {
 	switch {
+	case errors.Is(err, ErrForbiddenHost):
+		return http.StatusForbidden, CodeForbiddenHost
+	case errors.Is(err, ErrForbiddenOrigin):
+		return http.StatusForbidden, CodeForbiddenOrigin
+	case errors.Is(err, ErrBusy):
+		return http.StatusServiceUnavailable, CodeBusy
 	case errors.Is(err, repo.ErrModuleCorrupt):
 		return http.StatusInternalServerError, CodeCorrupt
 	case errors.Is(err, repo.ErrNotWasm):
@@ -117,6 +131,12 @@ func classOf(code string, status int) error {
 		return errdefs.ErrNoSpace
 	case CodeUnavailable:
 		return errdefs.ErrUnavailable
+	case CodeBusy:
+		return ErrBusy
+	case CodeForbiddenHost:
+		return ErrForbiddenHost
+	case CodeForbiddenOrigin:
+		return ErrForbiddenOrigin
 	}
 	// An unknown code (a newer daemon): fall back on the status.
 	switch status {

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,10 +21,11 @@ import (
 // copyChunk is the size of one read of a module download.
 const copyChunk = 64 << 10
 
-// drainSlack is what the server reads of a refused upload's body beyond
-// the module size limit: it reads and throws away the rest of the body (up
-// to limit + slack) so that the client, still sending, reads the answer
-// instead of a connection reset.
+// drainSlack is what the server reads, at most, of an upload's body once
+// it is over the size limit: the repository stopped at the first byte
+// over, and reading on (the old drain read the limit again) would let a
+// client make the daemon read far past the limit. The connection is
+// closed after the answer.
 const drainSlack = 1 << 20
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
@@ -163,6 +165,8 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 
+	send := s.stallWriter(w)
+	defer send.done()
 	bufs := [2][]byte{make([]byte, copyChunk), make([]byte, copyChunk)}
 	var held []byte // read, not yet sent
 	var total int64
@@ -171,7 +175,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		n, rerr := rc.Read(bufs[cur])
 		if n > 0 {
 			if held != nil {
-				if _, err := w.Write(held); err != nil {
+				if _, err := send.Write(held); err != nil {
 					return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
 				}
 			}
@@ -193,7 +197,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		return s.abort(w, fmt.Errorf("%w: %s@%s: %d bytes stored, the index says %d", repo.ErrModuleCorrupt, rec.Name, rec.Version, total, rec.Size))
 	}
 	if held != nil {
-		if _, err := w.Write(held); err != nil {
+		if _, err := send.Write(held); err != nil {
 			return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
 		}
 	}
@@ -250,11 +254,30 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rec, err := s.cfg.Modules.UploadWith(r.Context(), name, version, r.Body, repo.UploadOptions{Expected: expected, Check: check})
+	release, err := s.acquireUpload()
 	if err != nil {
-		// The client may still be sending; read (a bounded amount of)
-		// what is left so that it reads this answer instead of a reset.
-		io.CopyN(io.Discard, r.Body, max+drainSlack)
+		w.Header().Set("Connection", "close")
+		return fmt.Errorf("upload %s@%s: %w", name, version, err)
+	}
+	defer release()
+	body := s.stallReader(w, r.Body)
+	defer body.done()
+	rec, err := s.cfg.Modules.UploadWith(r.Context(), name, version, body, repo.UploadOptions{Expected: expected, Check: check})
+	if err != nil {
+		// The client may still be sending, and reads this answer only if
+		// the rest of its body is read (closing with unread bytes resets
+		// the connection, and the answer with it). A body within the
+		// limit is read to its end, as a good upload would have been
+		// (and no slower than StallTimeout allows); past the limit only
+		// drainSlack more. Then the connection closes.
+		w.Header().Set("Connection", "close")
+		switch {
+		case errors.Is(err, errStalled):
+		case errors.Is(err, errdefs.ErrTooLarge):
+			io.CopyN(io.Discard, body, drainSlack)
+		default:
+			io.CopyN(io.Discard, body, max)
+		}
 		return err
 	}
 	setRecordHeaders(w.Header(), rec)
@@ -263,7 +286,13 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) error {
-	rec, err := s.cfg.Modules.Remove(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	// ?forget=true breaks the version's immutability on purpose (see
+	// repo.RemoveOptions.Forget).
+	forget, err := strconv.ParseBool(cmp.Or(r.URL.Query().Get("forget"), "false"))
+	if err != nil {
+		return fmt.Errorf("%w: forget=%q is not true or false", errdefs.ErrInvalid, r.URL.Query().Get("forget"))
+	}
+	rec, err := s.cfg.Modules.RemoveWith(r.Context(), r.PathValue("name"), r.PathValue("version"), repo.RemoveOptions{Forget: forget})
 	if err != nil {
 		return err
 	}

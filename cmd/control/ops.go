@@ -84,7 +84,11 @@ func (s *Server) getBackup(w http.ResponseWriter, r *http.Request) error {
 	h := w.Header()
 	h.Set("Content-Type", "application/x-tar")
 	h.Set("Trailer", TrailerBackupVersions+", "+TrailerBackupBlobs+", "+TrailerBackupBytes)
-	rep, err := s.cfg.Ops.WriteBackup(r.Context(), w)
+	// A client that stops reading is cut after StallTimeout, as a
+	// download is: the snapshot it holds is not kept for ever.
+	send := s.stallWriter(w)
+	defer send.done()
+	rep, err := s.cfg.Ops.WriteBackup(r.Context(), send)
 	if err != nil {
 		return s.abort(w, fmt.Errorf("backup: %w", err))
 	}

@@ -35,6 +35,9 @@ type Modules interface {
 	InfoSummaries(ctx context.Context, name string) (map[string]index.ModuleInfo, error)
 	// Check validates the resolved version in full (wazero).
 	Check(ctx context.Context, name, query string) (index.Record, error)
+	// RemoveWith is Remove with options; Forget drops the version's
+	// tombstone, so it may come back with other bytes.
+	RemoveWith(ctx context.Context, name, version string, opts repo.RemoveOptions) (index.Record, error)
 	Stats(ctx context.Context) (index.Stats, error)
 	// MaxModuleSize is the largest module Upload takes: the one limit,
 	// which the control API asks for instead of keeping a copy.
@@ -57,8 +60,20 @@ type Config struct {
 	Info Info
 	// Token, when not empty, is required on every request as
 	// "Authorization: Bearer <token>".
-	Token  string
-	Logger *slog.Logger // nil: discard
+	Token string
+	// Addr is the address the server listens on (host:port, the host as
+	// configured, the port resolved): the origin guard takes Host headers
+	// of a loopback name on its port, and of this host with a token (see
+	// hostAllowed). Empty: a loopback name on any port.
+	Addr string
+	// StallTimeout cuts an upload that sends no byte, or a download whose
+	// client takes no byte, for this long (0: never), so that stalled
+	// peers cannot hold memory and connections for ever.
+	StallTimeout time.Duration
+	// MaxUploads is the most uploads in flight at once (0: no cap); one
+	// more is answered 503 busy.
+	MaxUploads int
+	Logger     *slog.Logger // nil: discard
 	// Now is the clock (nil: time.Now); tests set it.
 	Now func() time.Time
 }
@@ -75,6 +90,9 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	token   [sha256.Size]byte // hash of cfg.Token, compared in constant time
+	// uploads holds a token per upload in flight, MaxUploads at most (nil:
+	// no cap).
+	uploads chan struct{}
 }
 
 // NewServer builds the handlers of every endpoint in docs/control-api.md.
@@ -88,6 +106,9 @@ func NewServer(cfg Config) *Server {
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
+	}
+	if cfg.MaxUploads > 0 {
+		s.uploads = make(chan struct{}, cfg.MaxUploads)
 	}
 	s.Handle("GET /v1/status", s.getStatus)
 	s.Handle("GET /v1/nodes", s.getNodes)
@@ -103,7 +124,7 @@ func NewServer(cfg Config) *Server {
 	s.Handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{http.StatusNotFound, CodeNotFound, "no endpoint " + r.Method + " " + r.URL.Path + " (see docs/control-api.md)"}
 	})
-	s.handler = s.logRequests(s.authenticate(s.mux))
+	s.handler = s.logRequests(s.guardOrigin(s.authenticate(s.mux)))
 	return s
 }
 
@@ -114,7 +135,8 @@ func (s *Server) Handle(pattern string, h HandlerFunc) {
 	s.mux.Handle(pattern, s.errorHandler(h))
 }
 
-// ServeHTTP serves one request: logged, authenticated, then routed.
+// ServeHTTP serves one request: logged, its Host and Origin checked,
+// authenticated, then routed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
@@ -159,8 +181,10 @@ func writeError(w http.ResponseWriter, err error) {
 	h := w.Header()
 	for k := range h {
 		// Headers set for a success (Content-Length of a module) must
-		// not describe the error body.
-		delete(h, k)
+		// not describe the error body; "Connection: close" still holds.
+		if k != "Connection" {
+			delete(h, k)
+		}
 	}
 	if status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="gpmd"`)

@@ -31,6 +31,16 @@ const (
 	DefaultGMPAddr         = "127.0.0.1:5989"
 	DefaultShutdownTimeout = 20 * time.Second
 	DefaultMaxModuleSize   = repo.DefaultMaxModuleSize
+	// DefaultControlStallTimeout is how long an upload or download may
+	// move no byte: long enough for a congested link, short enough that
+	// stalled peers do not pile up.
+	DefaultControlStallTimeout = 30 * time.Second
+	// DefaultControlMaxUploads bounds the memory and ingest files that
+	// uploads in flight hold (about 1 MiB of buffers each).
+	DefaultControlMaxUploads = 32
+	// DefaultControlMaxConns bounds the control API's connections: they
+	// come out of fdReserve, beside the daemon's own files.
+	DefaultControlMaxConns = 128
 	// minFDLimit is the file limit below which the daemon refuses to
 	// start: it could not even hold its own files and a few clients.
 	minFDLimit = 64
@@ -54,6 +64,13 @@ type Config struct {
 	GMPMaxConns       int
 	GMPMessageTimeout time.Duration
 	GMPWriteTimeout   time.Duration
+	// ControlStallTimeout cuts an upload that sends no byte, or a
+	// download whose client takes no byte, for that long.
+	ControlStallTimeout time.Duration
+	// ControlMaxUploads and ControlMaxConns cap the uploads and the
+	// control connections in flight; over a cap the answer is 503 busy.
+	ControlMaxUploads int
+	ControlMaxConns   int
 	ShutdownTimeout   time.Duration
 
 	Version string
@@ -67,16 +84,19 @@ type Config struct {
 // DataDir is DefaultDataDir, still to be expanded by ExpandHome.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:           DefaultDataDir,
-		ControlAddr:       DefaultControlAddr,
-		GMPAddr:           DefaultGMPAddr,
-		MaxModuleSize:     DefaultMaxModuleSize,
-		GMPMaxMessage:     gmp.DefaultMaxMessage,
-		GMPMaxConns:       gmp.DefaultMaxConns,
-		GMPMessageTimeout: gmp.DefaultMessageTimeout,
-		GMPWriteTimeout:   gmp.DefaultWriteTimeout,
-		ShutdownTimeout:   DefaultShutdownTimeout,
-		Version:           "dev",
+		DataDir:             DefaultDataDir,
+		ControlAddr:         DefaultControlAddr,
+		GMPAddr:             DefaultGMPAddr,
+		MaxModuleSize:       DefaultMaxModuleSize,
+		GMPMaxMessage:       gmp.DefaultMaxMessage,
+		GMPMaxConns:         gmp.DefaultMaxConns,
+		GMPMessageTimeout:   gmp.DefaultMessageTimeout,
+		GMPWriteTimeout:     gmp.DefaultWriteTimeout,
+		ControlStallTimeout: DefaultControlStallTimeout,
+		ControlMaxUploads:   DefaultControlMaxUploads,
+		ControlMaxConns:     DefaultControlMaxConns,
+		ShutdownTimeout:     DefaultShutdownTimeout,
+		Version:             "dev",
 	}
 }
 
@@ -91,6 +111,9 @@ func (c *Config) setDefaults() {
 	setIfZero(&c.GMPMaxConns, d.GMPMaxConns)
 	setIfZero(&c.GMPMessageTimeout, d.GMPMessageTimeout)
 	setIfZero(&c.GMPWriteTimeout, d.GMPWriteTimeout)
+	setIfZero(&c.ControlStallTimeout, d.ControlStallTimeout)
+	setIfZero(&c.ControlMaxUploads, d.ControlMaxUploads)
+	setIfZero(&c.ControlMaxConns, d.ControlMaxConns)
 	setIfZero(&c.ShutdownTimeout, d.ShutdownTimeout)
 	setIfZero(&c.Version, d.Version)
 }
@@ -158,9 +181,11 @@ func IsLoopback(addr string) bool {
 }
 
 // ReadToken reads a token file: its content with surrounding white space
-// removed, which must not be empty.
+// removed, which must not be empty. Like ssh with a key, it refuses a file
+// others may read or change, or that belongs to another user (readTrusted):
+// the daemon at start and the client alike.
 func ReadToken(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readTrusted(path, true)
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)
 	}

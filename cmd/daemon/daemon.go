@@ -92,8 +92,12 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	if err := checkWritable(cfg.DataDir); err != nil {
-		return nil, err
+	// A full disk is no reason to stop serving what is stored: the way out
+	// (gpmd gc, gpmd wasm rm) needs a running daemon. Any other failure to
+	// write is.
+	diskFull := checkWritable(cfg.DataDir)
+	if diskFull != nil && !errors.Is(diskFull, syscall.ENOSPC) {
+		return nil, diskFull
 	}
 	lk, err := acquireLock(cfg.DataDir)
 	if err != nil {
@@ -102,6 +106,9 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	d.onClose(func() error { lk.release(); return nil })
 	if err := d.openLog(); err != nil {
 		return nil, err
+	}
+	if diskFull != nil {
+		d.log.Warn("the disk holding the data folder is full: serving what is stored, but uploads fail until space is freed (gpmd gc, gpmd wasm rm)", "err", diskFull)
 	}
 	fdLimit, err := raiseFDLimit(cfg.GMPMaxConns, d.log)
 	if err != nil {
@@ -118,13 +125,19 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	d.newServers(token)
 	if err := writeState(cfg.DataDir, d.state); err != nil {
 		removeState(cfg.DataDir)
-		return nil, fmt.Errorf("writing the state file: %w", err)
+		if !errors.Is(err, syscall.ENOSPC) {
+			return nil, fmt.Errorf("writing the state file: %w", err)
+		}
+		d.log.Warn("no state file (the disk is full): client commands find this daemon at its configured address only", "err", err)
 	}
 
 	st := d.state
 	d.log.Info("gpmd started", "pid", st.PID, "version", cfg.Version, "control_addr", st.ControlAddr, "gmp_addr", st.GMPAddr,
 		"data_dir", cfg.DataDir, "token", token != "", "max_module_size", cfg.MaxModuleSize, "gmp_max_conns", cfg.GMPMaxConns, "fd_limit", fdLimit)
 	d.log.Info("settings", cfg.settingsAttrs()...)
+	if !IsLoopback(st.GMPAddr) {
+		d.log.Warn("GMP listens off loopback and has no authentication: any host that reaches "+st.GMPAddr+" can register nodes and fetch modules", "gmp_addr", st.GMPAddr)
+	}
 	return d, nil
 }
 
@@ -135,6 +148,7 @@ func (d *daemon) openPorts() (err error) {
 		return err
 	}
 	d.onClose(d.ctrlLn.Close)
+	d.ctrlLn = newLimitListener(d.ctrlLn, d.cfg.ControlMaxConns)
 	if d.gmpLn, err = listen("GMP", "--gmp-addr", d.cfg.GMPAddr); err != nil {
 		return err
 	}
@@ -177,7 +191,7 @@ func (d *daemon) openLog() error {
 	d.onClose(f.Close)
 	var out io.Writer = f
 	if d.cfg.LogOutput != nil {
-		out = io.MultiWriter(f, d.cfg.LogOutput)
+		out = io.MultiWriter(f, &dropOnError{w: d.cfg.LogOutput})
 	}
 	d.logHandler = slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})
 	d.log = slog.New(d.logHandler)
@@ -227,12 +241,15 @@ func (d *daemon) newServers(token string) {
 		Logger:         d.log.With("component", "gmp"),
 	})
 	ctrl := control.NewServer(control.Config{
-		Modules: d.store,
-		Nodes:   d.gmp,
-		Ops:     d.store,
-		Info:    d.state.Info,
-		Token:   token,
-		Logger:  d.log.With("component", "control"),
+		Modules:      d.store,
+		Nodes:        d.gmp,
+		Ops:          d.store,
+		Info:         d.state.Info,
+		Token:        token,
+		Addr:         guardAddr(cfg.ControlAddr, d.state.ControlAddr),
+		StallTimeout: cfg.ControlStallTimeout,
+		MaxUploads:   cfg.ControlMaxUploads,
+		Logger:       d.log.With("component", "control"),
 	})
 	d.http = &http.Server{
 		Handler:           trackHandlers(&d.handlers, ctrl),
@@ -311,6 +328,18 @@ func (d *daemon) shutdown() error {
 	return storeErr
 }
 
+// guardAddr is the address the control API's origin guard checks Host
+// headers against: the host as configured (a name given in --control-addr
+// is what clients send) on the real port (port 0 resolved).
+func guardAddr(configured, real string) string {
+	host, _, err1 := net.SplitHostPort(configured)
+	_, port, err2 := net.SplitHostPort(real)
+	if err1 != nil || err2 != nil {
+		return real
+	}
+	return net.JoinHostPort(host, port)
+}
+
 // listen opens one of the daemon's ports, with a message that names the
 // flag to change when the address is taken.
 func listen(what, flag, addr string) (net.Listener, error) {
@@ -336,6 +365,27 @@ func wrapServe(what string, err error, stopping <-chan struct{}) error {
 		return fmt.Errorf("%s server stopped on its own", what)
 	}
 	return fmt.Errorf("%s server: %w", what, err)
+}
+
+// dropOnError is the log's second output (a foreground daemon's stderr):
+// once a write to it fails (the pipe's reader went away: `gpmd start -nd
+// 2>&1 | head`), it is dropped, so the log file still gets every line and
+// the daemon goes on serving. SIGPIPE is ignored by the caller (the CLI's
+// foreground start), which turns such a write into EPIPE instead of death.
+type dropOnError struct {
+	mu sync.Mutex // guards w
+	w  io.Writer  // nil once a write failed
+}
+
+func (d *dropOnError) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w != nil {
+		if _, err := d.w.Write(p); err != nil {
+			d.w = nil
+		}
+	}
+	return len(p), nil
 }
 
 // trackHandlers counts running handlers so that the stop can wait for them

@@ -30,6 +30,18 @@
 // then the repository closes (its mirror flushed) and the pid and state
 // files go; the lock goes last.
 //
+// Trust: ReadState and ReadToken read a file only when it and its folder
+// belong to this user or root and others cannot change them (a token:
+// nor read it); VerifyHolder confirms from the kernel (/proc/locks,
+// /proc/PID/exe) that a pid is the gpmd holding a folder's lock before
+// `gpmd kill` signals it. The files of a folder are never enough.
+//
+// Bounded peers: the control API cuts uploads and downloads that stall
+// (--control-stall-timeout), runs at most --control-max-uploads uploads and
+// holds at most --control-max-conns connections; over a cap the answer is
+// 503 busy at once. A foreground daemon whose stderr pipe closes keeps
+// serving (SIGPIPE ignored, the stderr copy of the log dropped).
+//
 // Settings: Settings() is the one table of the daemon's settings (flag,
 // environment variable, help, Config field). The CLI makes its flags and
 // variables from it and passes every setting to a background daemon as a

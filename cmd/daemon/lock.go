@@ -63,7 +63,10 @@ func acquireLock(dir string) (*lock, error) {
 		if err == nil {
 			err = f.Sync()
 		}
-		if err != nil {
+		// The flock is the lock; the pid in the file is for messages. On a
+		// full disk it stays unwritten rather than keep the daemon (and so
+		// gc and rm, the way out) from starting.
+		if err != nil && !errors.Is(err, unix.ENOSPC) {
 			f.Close()
 			return nil, fmt.Errorf("lock file %s: %w", path, err)
 		}

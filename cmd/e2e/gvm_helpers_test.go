@@ -50,7 +50,7 @@ type gvmEnv struct {
 
 // newGVMEnv starts gpmd and uploads the given example modules, each as
 // name@version pairs: "math@v0.0.1" uploads examples/modules/math.wasm.
-func newGVMEnv(t *testing.T, uploads ...string) *gvmEnv {
+func newGVMEnv(t testing.TB, uploads ...string) *gvmEnv {
 	t.Helper()
 	gvmBin(t)
 	e := newEnv(t)
@@ -118,7 +118,7 @@ func (g *gvmEnv) gvmOK(args ...string) string {
 
 // serving is a `gvm serve` process.
 type serving struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
@@ -343,7 +343,7 @@ func bodyOf(m map[string]any) map[string]any {
 	return b
 }
 
-func readExample(t *testing.T, name string) []byte {
+func readExample(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "modules", name+".wasm"))
 	if err != nil {

@@ -364,18 +364,21 @@ func TestKillByControlAddr(t *testing.T) {
 // added to daemon.Settings() without a value here fails the test.
 func TestStartPassesEverySetting(t *testing.T) {
 	e := newEnv(t)
-	token := e.file("token", []byte("e2e-settings-token\n"))
+	token := e.secret("token", []byte("e2e-settings-token\n"))
 	given := map[string]string{
-		"data-dir":            e.dir,
-		"control-addr":        "127.0.0.1:0",
-		"token-file":          token,
-		"gmp-addr":            "127.0.0.1:0",
-		"max-module-size":     "3MiB",
-		"gmp-max-message":     "2MiB",
-		"gmp-max-conns":       "77",
-		"gmp-message-timeout": "7s",
-		"gmp-write-timeout":   "9s",
-		"shutdown-timeout":    "11s",
+		"data-dir":              e.dir,
+		"control-addr":          "127.0.0.1:0",
+		"token-file":            token,
+		"gmp-addr":              "127.0.0.1:0",
+		"max-module-size":       "3MiB",
+		"gmp-max-message":       "2MiB",
+		"gmp-max-conns":         "77",
+		"gmp-message-timeout":   "7s",
+		"gmp-write-timeout":     "9s",
+		"control-stall-timeout": "13s",
+		"control-max-uploads":   "5",
+		"control-max-conns":     "66",
+		"shutdown-timeout":      "11s",
 	}
 	args := []string{"start"}
 	want := map[string]string{}
