@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/ghost-network/gpmd/blobstore"
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/wasm"
 	bolt "go.etcd.io/bbolt"
@@ -52,7 +53,13 @@ func upgradeToInfo(tx *bolt.Tx, dir string) error {
 		if mi == nil {
 			return nil
 		}
-		return index.PutInfoTx(tx, rec.Name, rec.Version, *mi)
+		err := index.PutInfoTx(tx, rec.Name, rec.Version, *mi)
+		if errors.Is(err, errdefs.ErrInvalid) {
+			// A record no upload could store (a crafted version): verify
+			// reports it as an index problem; it gets no module record.
+			return nil
+		}
+		return err
 	})
 }
 
