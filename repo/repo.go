@@ -19,6 +19,7 @@ import (
 	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/migrations"
 	"github.com/ghost-network/gpmd/modulesjson"
+	"github.com/ghost-network/gpmd/wasm"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -378,8 +379,14 @@ func (r *Repo) UploadWith(ctx context.Context, name, version string, body io.Rea
 	return rec, nil
 }
 
-// explainPut adds the limit to a too-large error, for the person reading it.
+// explainPut adds the limit to a too-large error, for the person reading it,
+// and gives the parser's refusal as it is: one line saying what and where,
+// without the blob writer's "reading input" in front.
 func (r *Repo) explainPut(err error) error {
+	var fe *wasm.FormatError
+	if errors.As(err, &fe) {
+		return fe
+	}
 	if errors.Is(err, errdefs.ErrTooLarge) {
 		return fmt.Errorf("%w: the limit is %d bytes (%s)", err, r.maxSize, units.FormatBytes(r.maxSize))
 	}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -297,7 +298,7 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	counted := &countingReader{r: io.TeeReader(body, h)}
 	resp, err := c.do(ctx, http.MethodPut, path, counted, hdr, size)
 	if err != nil {
-		return index.Record{}, c.uploadCut(ctx, name, version, counted.n, err)
+		return index.Record{}, c.uploadCut(ctx, name, version, counted.n.Load(), err)
 	}
 	defer resp.Body.Close()
 	var rec index.Record
@@ -311,15 +312,18 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	return rec, nil
 }
 
-// countingReader counts the bytes read through it.
+// countingReader counts the bytes read through it. The count is atomic:
+// the transport's writer goroutine may still be reading the body when the
+// daemon's early answer (a refused module) has come back and the caller
+// looks at the count.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 

@@ -300,8 +300,8 @@ func TestEarlyRefusalSendsNoBody(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%s@%s: accepted", c.name, c.version)
 		}
-		if cr.n != 0 {
-			t.Errorf("%s@%s: the client sent %d bytes of a body refused up front", c.name, c.version, cr.n)
+		if cr.n.Load() != 0 {
+			t.Errorf("%s@%s: the client sent %d bytes of a body refused up front", c.name, c.version, cr.n.Load())
 		}
 	}
 }
