@@ -23,7 +23,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin
+.PHONY: help build run test bench bench-oci lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit
 
 help:
 	@echo "make build      build $(BIN)"
@@ -32,12 +32,14 @@ help:
 	@echo "make run        build, then run gpmd in the foreground on the defaults (Ctrl-C stops it)"
 	@echo "make test       go test -race ./... (timeout $(TEST_TIMEOUT))"
 	@echo "make bench      benchmarks (BENCH=regexp, BENCHTIME=1s)"
+	@echo "make bench-oci  push, pull, pull-through vs oras on the registry binary (OCI_BENCH_ROUNDS=9)"
 	@echo "make lint       go vet and gofmt"
 	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make wasm-fixtures  npm pack the real modules the wasm tests use into the test cache"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
 	@echo "make tools      build the registry, oras and nats-server test tools from the module proxy (cached)"
+	@echo "make verify-unit  systemd-analyze verify packaging/systemd/gpmd.service (needs Debian's systemd package)"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gpmd
@@ -61,6 +63,13 @@ test: tools wasm-fixtures
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...
+
+# The issue's registry speed targets, ratios in one run: the real daemon and
+# CLI against the oras CLI, on the registry binary, OCI_BENCH_ROUNDS
+# interleaved rounds of a 32 MiB module.
+OCI_BENCH_ROUNDS ?= 9
+bench-oci: tools
+	$(GO) test -run '^$$' -bench '^BenchmarkRegistryRatios$$' -benchtime $(OCI_BENCH_ROUNDS)x -timeout 10m ./cmd/e2e
 
 lint:
 	$(GO) vet ./...
@@ -94,6 +103,10 @@ FUZZ_TARGETS += ./fleet:FuzzParseEntry
 # $${GPMD_TEST_CACHE:-$${XDG_CACHE_HOME:-~/.cache}/gpmd-test}/bin.
 nats-server-bin:
 	GO=$(GO) sh scripts/build-nats-server.sh
+
+# The systemd unit, checked by systemd-analyze against the gpmd just built.
+verify-unit: build
+	BIN=$(BIN) scripts/verify-unit.sh
 
 clean:
 	rm -rf bin

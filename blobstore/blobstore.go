@@ -96,10 +96,10 @@ func OpenWith(root string, opts Options) (*Store, error) {
 	s.bufs.New = func() any { b := make([]byte, chunkSize); return &b }
 	s.mems.New = func() any { b := make([]byte, 0, memLimit); return &b }
 
-	if err := os.MkdirAll(s.blobsDir, 0o755); err != nil {
+	if err := os.MkdirAll(s.blobsDir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("blobstore: open %s: %w", root, err)
 	}
-	if err := os.MkdirAll(s.ingestDir, 0o700); err != nil {
+	if err := os.MkdirAll(s.ingestDir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("blobstore: open %s: %w", root, err)
 	}
 	if err := s.sweepIngest(); err != nil {

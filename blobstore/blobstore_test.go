@@ -53,8 +53,8 @@ func TestPutReadStat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fi.Mode().Perm() != 0o444 {
-				t.Errorf("committed file has mode %v, want 0444", fi.Mode().Perm())
+			if fi.Mode().Perm() != 0o400 {
+				t.Errorf("committed file has mode %v, want 0400", fi.Mode().Perm())
 			}
 
 			st, err := s.Stat(want)

@@ -11,12 +11,13 @@ import (
 	"os"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/opencontainers/go-digest"
 )
 
 // blobMode is the mode of every committed blob: nobody writes to a blob
-// after it is committed, not even the store.
-const blobMode fs.FileMode = 0o444
+// after it is committed, not even the store; only its owner reads it.
+const blobMode = fsutil.BlobMode
 
 // errWriterDone: Write or Commit after Commit or Close.
 var errWriterDone = errors.New("blobstore: writer already committed or closed")

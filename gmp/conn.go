@@ -164,6 +164,7 @@ func (c *conn) serve() {
 		}
 		c.close(reasonNone)
 		c.s.untrackConn(c)
+		c.s.cfg.Observer.ConnClosed(closeReason(c.reason.Load()).String())
 		if c.s.log.Enabled(c.s.ctx, slog.LevelDebug) {
 			c.s.log.Debug("gmp connection closed", "remote", c.nc.RemoteAddr().String(), "node", c.nodeName,
 				"reason", closeReason(c.reason.Load()).String(), "err", c.err, "duration", time.Since(start))

@@ -15,6 +15,11 @@ import (
 // handle answers one request; it reports whether the connection goes on.
 func (c *conn) handle(msg []byte) bool {
 	env, rerr := parseEnvelope(msg)
+	name := "invalid"
+	if rerr == nil {
+		name = messageName(env.typ, env.code)
+	}
+	defer func(start time.Time) { c.s.cfg.Observer.Request(name, time.Since(start)) }(time.Now())
 	if rerr != nil {
 		return c.replyError(env.id, rerr.code, rerr.msg)
 	}

@@ -131,6 +131,7 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 				c.moduleWriteFailed(werr)
 				return false
 			}
+			c.s.cfg.Observer.ModuleSent(rec.Size)
 			return true
 		}
 		werr := c.enc.writeLocked(out)

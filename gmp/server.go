@@ -56,6 +56,7 @@ type Config struct {
 	MaxRejecting   int           // busy rejections in flight (DefaultMaxRejecting)
 	ServerName     string        // e.g. "gpmd/1.0.0"
 	Logger         *slog.Logger
+	Observer       Observer // nil: observe nothing (metrics)
 }
 
 // features lists the optional parts of GMP (revision 2) that this server
@@ -136,6 +137,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg:       cfg,
@@ -182,6 +186,7 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
+		s.cfg.Observer.ConnAccepted()
 		c := s.newConn(nc)
 		switch s.trackConn(c) {
 		case trackOK:
@@ -190,6 +195,7 @@ func (s *Server) Serve(l net.Listener) error {
 			s.reject(nc)
 		case trackClosed:
 			nc.Close()
+			s.cfg.Observer.ConnClosed(reasonServerClosed.String())
 		}
 	}
 }
@@ -354,6 +360,7 @@ func (s *Server) rejectBusy(nc net.Conn) {
 		return appendErrorBody(b, wire.ErrCodeBusy, "GPMD holds as many GMP connections as it allows; try again later")
 	})
 	lingerClose(nc)
+	s.cfg.Observer.ConnClosed(reasonBusy.String())
 	s.log.Debug("gmp connection closed", "remote", nc.RemoteAddr().String(), "reason", reasonBusy.String(), "err", err)
 }
 

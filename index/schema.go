@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -60,7 +61,7 @@ func OpenBolt(path string, opts Options) (*bolt.DB, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+	bdb, err := bolt.Open(path, fsutil.FileMode, &bolt.Options{
 		Timeout:      timeout,
 		ReadOnly:     opts.ReadOnly,
 		NoSync:       opts.NoSync,

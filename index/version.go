@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/ghost-network/gpmd/errdefs"
@@ -32,16 +33,27 @@ func ValidateName(name string) error {
 		return fmt.Errorf("module name %q: %w: %s (it has %d)", name, errdefs.ErrInvalid, nameRule, len(name))
 	}
 	if c := name[0]; c < 'a' || c > 'z' {
-		return fmt.Errorf("module name %q: %w: %s", name, errdefs.ErrInvalid, nameRule)
+		return fmt.Errorf("module name %q: %w: %s; it begins with %s", name, errdefs.ErrInvalid, nameRule, quoteChar(name, 0))
 	}
 	for i := 1; i < len(name); i++ {
 		c := name[i]
 		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' {
 			continue
 		}
-		return fmt.Errorf("module name %q: %w: %s; %q at offset %d is not allowed", name, errdefs.ErrInvalid, nameRule, c, i)
+		return fmt.Errorf("module name %q: %w: %s; %s at offset %d is not allowed", name, errdefs.ErrInvalid, nameRule, quoteChar(name, i), i)
 	}
 	return nil
+}
+
+// quoteChar quotes the character that begins at byte i of s, whole: 'ä',
+// not the first byte of its UTF-8 encoding. A byte that begins no valid
+// UTF-8 character is shown as '\xNN'.
+func quoteChar(s string, i int) string {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return fmt.Sprintf("'\\x%02x'", s[i])
+	}
+	return strconv.QuoteRune(r)
 }
 
 // ParseVersion parses an uploaded version: a full semantic version

@@ -90,12 +90,20 @@ func (c *Client) Push(ctx context.Context, mod Module, r io.Reader, target strin
 	}
 	cfgDesc := content.NewDescriptorFromBytes(MediaTypeWasmConfig, cfgBytes)
 
+	// The config goes up while the layer streams, as oras does: on a
+	// loopback or LAN registry the round trips of a second blob cost as
+	// much as many MB of the first. The manifest goes last, only once both
+	// blobs are in, so the tag never points at a missing blob.
+	cfgDone := make(chan error, 1)
+	go func() { cfgDone <- pushBlob(ctx, repo, cfgDesc, bytes.NewReader(cfgBytes)) }()
 	vr := newVerifyReader(br, fmt.Sprintf("module %s@%s", mod.Name, mod.Version), mod.Digest, mod.Size)
-	if err := pushBlob(ctx, repo, layer, vr); err != nil {
-		return PushResult{}, classify("push", where, err)
+	layerErr := pushBlob(ctx, repo, layer, vr)
+	cfgErr := <-cfgDone
+	if layerErr != nil {
+		return PushResult{}, classify("push", where, layerErr)
 	}
-	if err := pushBlob(ctx, repo, cfgDesc, bytes.NewReader(cfgBytes)); err != nil {
-		return PushResult{}, classify("push", where, err)
+	if cfgErr != nil {
+		return PushResult{}, classify("push", where, cfgErr)
 	}
 
 	manifest := ocispec.Manifest{

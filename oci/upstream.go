@@ -83,7 +83,11 @@ type Upstream struct {
 	base        string
 	log         *slog.Logger
 	pullTimeout time.Duration
-	flight      singleflight.Group // keys "tags NAME" and "pull NAME@VERSION"
+	// life is what tag listings and pulls run under instead of their
+	// callers' contexts (they are shared by every caller); Close ends it.
+	life   context.Context
+	stop   context.CancelFunc
+	flight singleflight.Group // keys "tags NAME" and "pull NAME@VERSION"
 
 	mu        sync.Mutex // guards tags, conflicts and the status fields
 	tags      map[string]tagEntry
@@ -114,15 +118,23 @@ func NewUpstream(c *Client, base string, log *slog.Logger) (*Upstream, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	life, stop := context.WithCancel(context.Background())
 	return &Upstream{
 		client:      c,
 		base:        base,
 		log:         log,
 		pullTimeout: DefaultUpstreamPullTimeout,
+		life:        life,
+		stop:        stop,
 		tags:        make(map[string]tagEntry),
 		conflicts:   make(map[string]conflictEntry),
 	}, nil
 }
+
+// Close ends the tag listings and pulls in flight (their callers get an
+// error wrapping ErrUnavailable); the Upstream is not used after. It is
+// idempotent.
+func (u *Upstream) Close() { u.stop() }
 
 // Repository returns REGISTRY/NAMESPACE/NAME.
 func (u *Upstream) Repository(name string) string { return u.base + "/" + name }
@@ -273,8 +285,9 @@ func (u *Upstream) tagList(ctx context.Context, name string) ([]Tag, error) {
 	}
 	ch := u.flight.DoChan("tags "+name, func() (any, error) {
 		// Shared by every caller that missed the cache: detached from the
-		// first caller's cancellation, bounded by the client's timeouts.
-		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.client.opts.DialTimeout+u.client.opts.ResponseHeaderTimeout)
+		// first caller's cancellation, bounded by the client's timeouts
+		// and by Close.
+		tctx, cancel := context.WithTimeout(u.life, u.client.opts.DialTimeout+u.client.opts.ResponseHeaderTimeout)
 		defer cancel()
 		tags, err := u.client.Tags(tctx, u.Repository(name))
 		if errors.Is(err, errdefs.ErrNotFound) {
@@ -353,14 +366,14 @@ func (u *Upstream) checkConflict(ctx context.Context, name, tag string, lv Local
 // Fetch pulls the version res chose (res.Local false) into sink. However
 // many callers fetch the same name@version at once, one pull runs; each
 // caller waits for it on its own ctx. The pull itself runs apart from the
-// callers' contexts, bounded by DefaultUpstreamPullTimeout, so that the
-// first caller giving up does not fail the others.
+// callers' contexts, bounded by DefaultUpstreamPullTimeout and by Close, so
+// that the first caller giving up does not fail the others.
 func (u *Upstream) Fetch(ctx context.Context, res Resolution, sink Sink) (PullResult, error) {
 	if res.Local || res.Reference == "" {
 		return PullResult{}, fmt.Errorf("fetch %s@%s: %w: the resolution says to serve the local version", res.Name, res.Version, errdefs.ErrInvalid)
 	}
 	ch := u.flight.DoChan("pull "+res.Name+"@"+res.Version, func() (any, error) {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.pullTimeout)
+		pctx, cancel := context.WithTimeout(u.life, u.pullTimeout)
 		defer cancel()
 		pr, err := u.client.Pull(pctx, res.Reference, PullOptions{Name: res.Name, Version: res.Version}, sink)
 		u.record(err)

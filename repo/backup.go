@@ -16,6 +16,7 @@ import (
 
 	"github.com/ghost-network/gpmd/blobstore"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/opencontainers/go-digest"
 )
@@ -159,7 +160,7 @@ func ExtractBackup(ctx context.Context, rd io.Reader, dir string) (BackupReport,
 		}
 		switch {
 		case hdr.Name == IndexFile || hdr.Name == modulesjson.FileName:
-			if _, err := writeInRoot(root, hdr.Name, tr, 0o600, ""); err != nil {
+			if _, err := writeInRoot(root, hdr.Name, tr, fsutil.FileMode, ""); err != nil {
 				return rep, fmt.Errorf("backup: %s: %w", hdr.Name, err)
 			}
 			sawIndex = sawIndex || hdr.Name == IndexFile
@@ -340,7 +341,7 @@ func syncInRoot(root *os.Root, name string) error {
 func requireEmpty(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return os.MkdirAll(dir, 0o755)
+		return os.MkdirAll(dir, fsutil.DirMode)
 	}
 	if err != nil {
 		return err

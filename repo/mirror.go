@@ -128,7 +128,7 @@ func (m *mirror) flush() error {
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomicBytes(m.path, data, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(m.path, data, fsutil.FileMode); err != nil {
 		return err
 	}
 	m.written.Store(target)
@@ -151,7 +151,7 @@ func (m *mirror) sync() (rewritten bool, err error) {
 	if err != nil && !os.IsNotExist(err) {
 		return false, fmt.Errorf("reading mirror: %w", err)
 	}
-	if err := fsutil.WriteFileAtomicBytes(m.path, want, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(m.path, want, fsutil.FileMode); err != nil {
 		return false, err
 	}
 	return true, nil

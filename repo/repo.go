@@ -114,7 +114,7 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("repository %s: %w", dir, err)
 	}
 	indexPath := filepath.Join(dir, IndexFile)
@@ -195,7 +195,7 @@ func (r *Repo) importInPlace(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading early store: %w", err)
 	}
-	if err := fsutil.WriteFileAtomicBytes(filepath.Join(r.dir, LegacyBackupFile), data, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(filepath.Join(r.dir, LegacyBackupFile), data, fsutil.FileMode); err != nil {
 		return err
 	}
 	report, err := migrations.ImportLegacy(ctx, r.dir, r)

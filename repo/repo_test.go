@@ -153,7 +153,7 @@ func TestUploadGetRoundTrip(t *testing.T) {
 	}
 	blob := filepath.Join(dir, "blobs", "sha256", digest.Digest(testutil.TinyDigest).Encoded())
 	fi, err := os.Stat(blob)
-	if err != nil || fi.Mode().Perm() != 0o444 {
+	if err != nil || fi.Mode().Perm() != 0o400 {
 		t.Fatalf("blob file %s: %v %v", blob, fi, err)
 	}
 }

@@ -159,7 +159,7 @@ func copyIndex(from, to string) (note string, err error) {
 		return fmt.Sprintf("no usable %s in the source (%v); rebuilt from the mirror", IndexFile, err), err
 	}
 	defer f.Close()
-	if err := fsutil.WriteFileAtomic(to, f, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(to, f, fsutil.FileMode); err != nil {
 		return "", err
 	}
 	if _, err := migrations.Upgrade(to); err != nil {

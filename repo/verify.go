@@ -91,7 +91,8 @@ func (r *Repo) Verify(ctx context.Context) (VerifyReport, error) {
 // every version whose bytes the structural parser refuses as
 // ProblemInvalidModule, and with opts.Deep every version wazero refuses.
 func (r *Repo) VerifyWith(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
-	var rep VerifyReport
+	// Lists start empty, never nil: the JSON of a report has [] (docs/json.md).
+	rep := VerifyReport{Problems: []Problem{}, Garbage: []Blob{}}
 	if err := r.idx.CheckLinked(); err != nil {
 		rep.Problems = append(rep.Problems, Problem{Kind: ProblemIndex, Message: err.Error()})
 	}

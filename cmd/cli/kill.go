@@ -48,6 +48,9 @@ with the kernel that the pid holds that folder's lock and runs gpmd
 }
 
 func (o *killOptions) run(cmd *cobra.Command) error {
+	if o.Timeout <= 0 {
+		return usageErrorf(cmd, "--timeout must be a positive duration such as 30s, not %s", o.Timeout)
+	}
 	dir, err := o.f.DataDir()
 	if err != nil {
 		return err

@@ -51,7 +51,7 @@ func (o *nodesOptions) run(cmd *cobra.Command) error {
 		nl.Nodes = []gmp.NodeInfo{}
 	}
 	if o.Output == formatJSON {
-		return writeJSON(o.f.IO.Out, nl.Nodes)
+		return writeJSON(o.f.IO.Out, nl)
 	}
 	if len(nl.Nodes) == 0 {
 		fmt.Fprintf(o.f.IO.ErrOut, "no live nodes (%d GMP connections)\n", nl.Connections)

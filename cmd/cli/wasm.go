@@ -31,6 +31,8 @@ version's bytes are stored once, by their sha256 digest, and never change.
 		NewCmdWasmList(f),
 		NewCmdWasmGet(f),
 		NewCmdWasmRm(f),
+		NewCmdWasmPush(f),
+		NewCmdWasmPull(f),
 		NewCmdWasmInspect(f),
 		NewCmdWasmCheck(f),
 	)

@@ -16,6 +16,9 @@ type listOptions struct {
 	f      *Factory
 	Name   string
 	Output string
+	// Remote and PlainHTTP: see wasm_list_remote.go.
+	Remote    string
+	PlainHTTP bool
 }
 
 // NewCmdWasmList is `gpmd wasm list`.
@@ -53,12 +56,16 @@ a kind.
 		},
 	}
 	addFormatFlag(cmd, &o.Output)
+	addRemoteFlags(cmd, o)
 	return cmd
 }
 
 func (o *listOptions) run(cmd *cobra.Command) error {
 	if err := checkFormat(cmd, o.Output); err != nil {
 		return err
+	}
+	if o.Remote != "" {
+		return o.runRemote(cmd)
 	}
 	mods, err := ask(o.f, cmd, requestTimeout, func(c *control.Client, ctx context.Context) ([]control.ListedModule, error) {
 		return c.List(ctx, o.Name)
@@ -70,7 +77,7 @@ func (o *listOptions) run(cmd *cobra.Command) error {
 		mods = []control.ListedModule{}
 	}
 	if o.Output == formatJSON {
-		return writeJSON(o.f.IO.Out, mods)
+		return writeJSON(o.f.IO.Out, control.ModuleList{Modules: mods})
 	}
 	if len(mods) == 0 {
 		fmt.Fprintln(o.f.IO.ErrOut, "no modules yet (upload one with: gpmd wasm upload --name NAME --version VERSION --file FILE)")

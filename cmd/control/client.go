@@ -24,23 +24,39 @@ import (
 
 // Client talks to a daemon's control API. It is safe for concurrent use.
 type Client struct {
-	addr  string // host:port
-	base  string // http://host:port
-	token string
-	hc    *http.Client
+	addr   string // host:port, or the socket's path
+	base   string // http://host:port, or http://gpmd.sock
+	socket bool   // over the Unix socket at addr
+	token  string
+	hc     *http.Client
 }
 
 // NewClient returns a client of the daemon at addr (host:port). token, when
 // not empty, is sent as a bearer token.
 func NewClient(addr, token string) *Client {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return newClient(addr, "http://"+addr, token, d.DialContext)
+}
+
+// NewUnixClient returns a client of the daemon whose control socket is at
+// path (<data>/gpmd.sock). Its requests carry Host: SocketHost. token, when
+// not empty, is sent as a bearer token.
+func NewUnixClient(path, token string) *Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, "unix", path)
+	}
+	c := newClient(path, "http://"+SocketHost, token, dial)
+	c.socket = true
+	return c
+}
+
+func newClient(addr, base, token string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
 	tr := &http.Transport{
 		// Never through a proxy: the daemon is local, or reached on
 		// purpose at the address given.
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:       nil,
+		DialContext: dial,
 		// An upload waits this long for the daemon to refuse it (bad
 		// name, too large) before sending the body anyway.
 		ExpectContinueTimeout: 2 * time.Second,
@@ -50,7 +66,7 @@ func NewClient(addr, token string) *Client {
 	}
 	return &Client{
 		addr:  addr,
-		base:  "http://" + addr,
+		base:  base,
 		token: token,
 		hc: &http.Client{
 			Transport: tr,
@@ -61,8 +77,12 @@ func NewClient(addr, token string) *Client {
 	}
 }
 
-// Addr is the daemon's control address.
+// Addr is the daemon's control address: host:port, or the path of its
+// Unix socket (Socket tells which).
 func (c *Client) Addr() string { return c.addr }
+
+// Socket reports whether the client talks over the Unix socket at Addr.
+func (c *Client) Socket() bool { return c.socket }
 
 // Close releases idle connections.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
@@ -119,6 +139,9 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hd
 func (c *Client) transportError(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
+		if c.socket && errors.Is(err, syscall.EACCES) {
+			return &SocketDeniedError{Path: c.addr, Err: err}
+		}
 		return &NotRunningError{Addr: c.addr, Err: err}
 	}
 	if ue, ok := err.(*url.Error); ok {
@@ -359,6 +382,12 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	}
 	resp, err := c.do(ctx, http.MethodGet, modulePath(name, query)+"/content", nil, nil, 0)
 	if err != nil {
+		var api *APIError
+		if errors.As(err, &api) && api.Status >= 500 {
+			// The daemon's fault (a corrupt stored module): say plainly
+			// that the download failed.
+			return index.Record{}, fmt.Errorf("download of %s@%s failed: %w", name, query, err)
+		}
 		return index.Record{}, err
 	}
 	defer resp.Body.Close()
@@ -370,9 +399,9 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return rec, fmt.Errorf("download of %s@%s broke off after %d of %d bytes (gpmd cut it; see its log): %w", rec.Name, rec.Version, n, rec.Size, err)
+			return rec, fmt.Errorf("download of %s@%s failed: it broke off after %d of %d bytes (gpmd cut it: its log says why; gpmd verify checks the store): %w", rec.Name, rec.Version, n, rec.Size, err)
 		}
-		return rec, fmt.Errorf("download of %s@%s after %d of %d bytes: %w", rec.Name, rec.Version, n, rec.Size, err)
+		return rec, fmt.Errorf("download of %s@%s failed after %d of %d bytes: %w", rec.Name, rec.Version, n, rec.Size, err)
 	}
 	return rec, checkReceived(rec, n, h)
 }

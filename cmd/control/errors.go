@@ -29,6 +29,7 @@ const (
 	CodeBusy            = "busy"                // over a cap (uploads or connections in flight): try again later
 	CodeForbiddenHost   = "forbidden_host"      // a Host header that is not this server's (DNS rebinding guard)
 	CodeForbiddenOrigin = "forbidden_origin"    // an Origin header of another origin (cross-origin guard)
+	CodeForbiddenPeer   = "forbidden_peer"      // over the Unix socket, a user other than gpmd's own or root
 	CodeInternal        = "internal"            // anything else
 )
 
@@ -51,6 +52,11 @@ var (
 	ErrForbiddenOrigin = errors.New("forbidden origin")
 )
 
+// ErrForbiddenPeer: over the Unix socket, the kernel says the client is
+// neither the daemon's user nor root. It is an errdefs.ErrUnauthorized
+// (the CLI's exit status 6) with a code of its own.
+var ErrForbiddenPeer = errdefs.Narrow("forbidden peer", errdefs.ErrUnauthorized)
+
 // statusOf maps an error to its HTTP status and error code: the one place
 // where this mapping lives. The narrow storage errors (not WebAssembly,
 // empty, an upload's digest mismatch, a corrupt stored module) come first:
@@ -62,6 +68,8 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusForbidden, CodeForbiddenHost
 	case errors.Is(err, ErrForbiddenOrigin):
 		return http.StatusForbidden, CodeForbiddenOrigin
+	case errors.Is(err, ErrForbiddenPeer):
+		return http.StatusForbidden, CodeForbiddenPeer
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, CodeBusy
 	case errors.Is(err, repo.ErrModuleCorrupt):
@@ -137,6 +145,8 @@ func classOf(code string, status int) error {
 		return ErrForbiddenHost
 	case CodeForbiddenOrigin:
 		return ErrForbiddenOrigin
+	case CodeForbiddenPeer:
+		return ErrForbiddenPeer
 	}
 	// An unknown code (a newer daemon): fall back on the status.
 	switch status {
@@ -193,3 +203,17 @@ func (e *NotRunningError) Error() string {
 }
 
 func (e *NotRunningError) Unwrap() []error { return []error{ErrNotRunning, e.Err} }
+
+// SocketDeniedError says that the file system refused the connection to
+// the control socket at Path (it is the daemon user's, mode 0600). It is
+// an errdefs.ErrUnauthorized.
+type SocketDeniedError struct {
+	Path string
+	Err  error
+}
+
+func (e *SocketDeniedError) Error() string {
+	return fmt.Sprintf("permission denied on gpmd's control socket %s: it answers only to the user running gpmd and root", e.Path)
+}
+
+func (e *SocketDeniedError) Unwrap() []error { return []error{errdefs.ErrUnauthorized, e.Err} }

@@ -16,7 +16,9 @@ import (
 func (s *Server) guardOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var err error
-		if !s.hostAllowed(r.Host) {
+		if p, ok := PeerOf(r.Context()); ok {
+			err = s.guardSocket(r, p)
+		} else if !s.hostAllowed(r.Host) {
 			err = &forbiddenError{ErrForbiddenHost, "refusing Host " + quoteHeader(r.Host) + ": the control API answers only to a loopback host on its own port (DNS rebinding guard)"}
 		} else if o := r.Header.Values("Origin"); len(o) > 0 && (len(o) > 1 || !s.originAllowed(o[0])) {
 			err = &forbiddenError{ErrForbiddenOrigin, "refusing Origin " + quoteHeader(strings.Join(o, ", ")) + ": the control API takes no cross-origin requests"}

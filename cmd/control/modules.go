@@ -42,6 +42,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 		Versions:      st.Versions,
 		Blobs:         st.Blobs,
 		BlobBytes:     st.Bytes,
+		Registry:      s.registryStatus(),
 	}
 	if s.cfg.Nodes != nil {
 		out.Nodes = len(s.cfg.Nodes.Nodes())
@@ -186,6 +187,11 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		if rerr == io.EOF {
 			break
 		}
+		if rerr != nil && errors.Is(rerr, errdefs.ErrCorrupt) {
+			// Every byte may have been read: a byte count would read
+			// like a success. The bytes are wrong; none is complete.
+			return s.abort(w, fmt.Errorf("%s@%s cannot be served: %w", rec.Name, rec.Version, rerr))
+		}
 		if rerr != nil {
 			return s.abort(w, fmt.Errorf("reading %s@%s after %d of %d bytes: %w", rec.Name, rec.Version, total, rec.Size, rerr))
 		}
@@ -201,6 +207,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
 		}
 	}
+	s.cfg.Observer.Downloaded(total)
 	return nil
 }
 
@@ -260,8 +267,10 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("upload %s@%s: %w", name, version, err)
 	}
 	defer release()
-	body := s.stallReader(w, r.Body)
-	defer body.done()
+	stall := s.stallReader(w, r.Body)
+	defer stall.done()
+	body := &clientBody{ReadCloser: io.NopCloser(stall)}
+	start := s.cfg.Now()
 	rec, err := s.cfg.Modules.UploadWith(r.Context(), name, version, body, repo.UploadOptions{Expected: expected, Check: check})
 	if err != nil {
 		// The client may still be sending, and reads this answer only if
@@ -278,8 +287,13 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 		default:
 			io.CopyN(io.Discard, body, max)
 		}
+		if !errors.Is(err, errStalled) {
+			err = canceledUpload(r, body, name, version, err)
+		}
+		s.cfg.Observer.UploadFailed(errorClass(err), s.cfg.Now().Sub(start))
 		return err
 	}
+	s.cfg.Observer.Uploaded(rec.Size, s.cfg.Now().Sub(start))
 	setRecordHeaders(w.Header(), rec)
 	writeJSON(w, http.StatusOK, rec)
 	return nil

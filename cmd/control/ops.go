@@ -53,6 +53,7 @@ func (s *Server) postVerify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
+	s.cfg.Observer.Verified(len(rep.Problems), s.cfg.Now())
 	if rep.Problems == nil {
 		rep.Problems = []repo.Problem{}
 	}
@@ -72,6 +73,9 @@ func (s *Server) postGC(w http.ResponseWriter, r *http.Request) error {
 	rep, err := s.cfg.Ops.GC(r.Context(), dry)
 	if err != nil {
 		return fmt.Errorf("gc: %w", err)
+	}
+	if !dry {
+		s.cfg.Observer.Collected(len(rep.Removed), rep.Bytes, s.cfg.Now())
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil

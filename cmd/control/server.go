@@ -66,6 +66,10 @@ type Config struct {
 	// of a loopback name on its port, and of this host with a token (see
 	// hostAllowed). Empty: a loopback name on any port.
 	Addr string
+	// OwnerUID is the user the daemon runs as: over the Unix socket
+	// (a request whose context carries a Peer) only it and root are
+	// served.
+	OwnerUID uint32
 	// StallTimeout cuts an upload that sends no byte, or a download whose
 	// client takes no byte, for this long (0: never), so that stalled
 	// peers cannot hold memory and connections for ever.
@@ -76,6 +80,14 @@ type Config struct {
 	Logger     *slog.Logger // nil: discard
 	// Now is the clock (nil: time.Now); tests set it.
 	Now func() time.Time
+	// Observer is told of uploads, downloads, verify and gc (nil:
+	// nothing is observed).
+	Observer Observer
+	// Metrics, when not nil, serves GET /metrics (metrics.Handler).
+	Metrics http.Handler
+
+	// Registry, when not nil, serves push, pull and tag lists (registry.go).
+	Registry Registry
 }
 
 // HandlerFunc is an endpoint: it writes a success response itself and
@@ -103,6 +115,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
@@ -121,6 +136,8 @@ func NewServer(cfg Config) *Server {
 	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
 	s.registerOps()
+	s.handleMetrics(cfg.Metrics)
+	s.registerRegistry()
 	s.Handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{http.StatusNotFound, CodeNotFound, "no endpoint " + r.Method + " " + r.URL.Path + " (see docs/control-api.md)"}
 	})
@@ -284,15 +301,23 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				"bytes", rec.bytes,
 				"remote", r.RemoteAddr,
 			}
+			if p, ok := PeerOf(r.Context()); ok {
+				attrs = append(attrs, "peer_uid", p.UID, "peer_pid", p.PID)
+			}
 			if r.URL.RawQuery != "" {
 				attrs = append(attrs, "query", r.URL.RawQuery)
 			}
 			level := slog.LevelInfo
+			msg := "request"
 			if aborted {
 				attrs = append(attrs, "aborted", true)
 				level = slog.LevelError
 			}
-			if rec.err != nil {
+			if isCanceled(rec.err) {
+				// The client's choice, not the daemon's failure.
+				attrs = append(attrs, "err", rec.err.Error())
+				level, msg = slog.LevelWarn, "upload cancelled by the client"
+			} else if rec.err != nil {
 				attrs = append(attrs, "err", rec.err.Error())
 				if rec.status >= 500 || aborted {
 					level = slog.LevelError
@@ -300,7 +325,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 					level = slog.LevelWarn
 				}
 			}
-			s.log.Log(context.Background(), level, "request", attrs...)
+			if r.URL.Path == MetricsPath && level == slog.LevelInfo {
+				level = slog.LevelDebug // a scrape every few seconds
+			}
+			s.log.Log(context.Background(), level, msg, attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 		aborted = false

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/internal/sdnotify"
+	"github.com/ghost-network/gpmd/oci"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -21,6 +23,7 @@ const (
 	PIDFile    = "gpmd.pid"
 	StateFile  = "gpmd.state.json"
 	LogFile    = "gpmd.log"
+	SocketFile = "gpmd.sock" // the control API's Unix socket (socket.go)
 	ModulesDir = "modules"
 )
 
@@ -41,6 +44,9 @@ const (
 	// DefaultControlMaxConns bounds the control API's connections: they
 	// come out of fdReserve, beside the daemon's own files.
 	DefaultControlMaxConns = 128
+	DefaultLogFormat       = LogFormatText
+	DefaultLogMaxSize      = 10 << 20
+	DefaultLogKeep         = 5
 	// minFDLimit is the file limit below which the daemon refuses to
 	// start: it could not even hold its own files and a few clients.
 	minFDLimit = 64
@@ -73,10 +79,34 @@ type Config struct {
 	ControlMaxConns   int
 	ShutdownTimeout   time.Duration
 
+	// LogFormat is LogFormatText or LogFormatJSON (log/slog's handlers).
+	LogFormat string
+	// LogMaxSize and LogKeep rotate <data>/gpmd.log: past LogMaxSize
+	// bytes it becomes gpmd.log.1, and LogKeep rotated files are kept.
+	LogMaxSize int64
+	LogKeep    int
+	// Registry is the upstream REGISTRY/NAMESPACE ("" for none);
+	// RegistryConfig the credentials file ("" for docker's). The timeouts
+	// and the tag cache TTL take oci's defaults.
+	Registry                string
+	RegistryConfig          string
+	RegistryDialTimeout     time.Duration
+	RegistryResponseTimeout time.Duration
+	RegistryTagCacheTTL     time.Duration
+
 	Version string
-	// LogOutput, when not nil, receives the log too (stderr in the
-	// foreground); the log file always does.
+	// LogOutput, when not nil, receives the log instead of
+	// <data>/gpmd.log: standard error in the foreground, where journald
+	// collects it under systemd.
 	LogOutput io.Writer
+	// CaptureStderr points the process's standard error at the current
+	// log file, so that what the Go runtime writes there (a crash's
+	// trace) lands in the log: the background daemon's way, which has no
+	// terminal. It is ignored with LogOutput.
+	CaptureStderr bool
+	// Notifier tells systemd about readiness, the stop and liveness
+	// (nil: nothing is sent; see internal/sdnotify).
+	Notifier *sdnotify.Notifier
 }
 
 // DefaultConfig is every setting at its default: the one place where the
@@ -97,6 +127,13 @@ func DefaultConfig() Config {
 		ControlMaxConns:     DefaultControlMaxConns,
 		ShutdownTimeout:     DefaultShutdownTimeout,
 		Version:             "dev",
+		LogFormat:           DefaultLogFormat,
+		LogMaxSize:          DefaultLogMaxSize,
+		LogKeep:             DefaultLogKeep,
+
+		RegistryDialTimeout:     oci.DefaultDialTimeout,
+		RegistryResponseTimeout: oci.DefaultResponseHeaderTimeout,
+		RegistryTagCacheTTL:     oci.DefaultTagCacheTTL,
 	}
 }
 
@@ -115,7 +152,13 @@ func (c *Config) setDefaults() {
 	setIfZero(&c.ControlMaxUploads, d.ControlMaxUploads)
 	setIfZero(&c.ControlMaxConns, d.ControlMaxConns)
 	setIfZero(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setIfZero(&c.LogFormat, d.LogFormat)
+	setIfZero(&c.LogMaxSize, d.LogMaxSize)
+	setIfZero(&c.LogKeep, d.LogKeep)
 	setIfZero(&c.Version, d.Version)
+	setIfZero(&c.RegistryDialTimeout, d.RegistryDialTimeout)
+	setIfZero(&c.RegistryResponseTimeout, d.RegistryResponseTimeout)
+	setIfZero(&c.RegistryTagCacheTTL, d.RegistryTagCacheTTL)
 }
 
 // setIfZero sets *p to def when *p is zero or negative.
@@ -157,6 +200,16 @@ func (c *Config) check() error {
 	for _, a := range []struct{ flag, addr string }{{"--control-addr", c.ControlAddr}, {"--gmp-addr", c.GMPAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			return fmt.Errorf("%w: %s %q is not host:port (%v)", ErrConfig, a.flag, a.addr, err)
+		}
+	}
+	// "" is the default (text), as for every zero field.
+	if c.LogFormat != "" && c.LogFormat != LogFormatText && c.LogFormat != LogFormatJSON {
+		return fmt.Errorf("%w: --log-format %q is neither %s nor %s", ErrConfig, c.LogFormat, LogFormatText, LogFormatJSON)
+	}
+	if c.Registry != "" {
+		// Parsing only: the registry is not asked until a module is.
+		if _, err := oci.NewUpstream(nil, c.Registry, nil); err != nil {
+			return fmt.Errorf("%w: --registry: %v", ErrConfig, err)
 		}
 	}
 	if c.TokenFile == "" && !IsLoopback(c.ControlAddr) {

@@ -17,6 +17,9 @@ import (
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/internal/sdnotify"
+	"github.com/ghost-network/gpmd/pullthrough"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -60,6 +63,7 @@ type daemon struct {
 	gmp        *gmp.Server
 	http       *http.Server
 	ctrlLn     net.Listener
+	sockLn     net.Listener // the control API's Unix socket; nil when it could not be made
 	gmpLn      net.Listener
 	// handlers counts control handlers in flight: the store closes only
 	// after they return, never under them.
@@ -67,6 +71,10 @@ type daemon struct {
 	// closers undo what open did (the lock, the log file, the store, the
 	// ports), run in reverse by close.
 	closers []func() error
+
+	// layer is the store behind the registry upstream, if any: what GMP
+	// and the control API read modules through (registry.go).
+	layer *pullthrough.Layer
 }
 
 // open checks everything that can fail before any port opens (Config, the
@@ -89,7 +97,7 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	}()
 
 	// The data folder, then the lock, before anything else is touched.
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	// A full disk is no reason to stop serving what is stored: the way out
@@ -110,11 +118,15 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	if diskFull != nil {
 		d.log.Warn("the disk holding the data folder is full: serving what is stored, but uploads fail until space is freed (gpmd gc, gpmd wasm rm)", "err", diskFull)
 	}
+	tightenDataDir(cfg.DataDir, d.log)
 	fdLimit, err := raiseFDLimit(cfg.GMPMaxConns, d.log)
 	if err != nil {
 		return nil, err
 	}
 	if err := d.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.openLayer(); err != nil {
 		return nil, err
 	}
 
@@ -132,7 +144,7 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	}
 
 	st := d.state
-	d.log.Info("gpmd started", "pid", st.PID, "version", cfg.Version, "control_addr", st.ControlAddr, "gmp_addr", st.GMPAddr,
+	d.log.Info("gpmd started", "pid", st.PID, "version", cfg.Version, "control_addr", st.ControlAddr, "control_socket", st.ControlSocket, "gmp_addr", st.GMPAddr,
 		"data_dir", cfg.DataDir, "token", token != "", "max_module_size", cfg.MaxModuleSize, "gmp_max_conns", cfg.GMPMaxConns, "fd_limit", fdLimit)
 	d.log.Info("settings", cfg.settingsAttrs()...)
 	if !IsLoopback(st.GMPAddr) {
@@ -153,17 +165,30 @@ func (d *daemon) openPorts() (err error) {
 		return err
 	}
 	d.onClose(d.gmpLn.Close)
+	sockPath := ""
+	if sl, err := listenSocket(d.cfg.DataDir); err != nil {
+		// TCP serves on: a data folder too deep for a socket path (108
+		// bytes) must not keep the daemon from starting.
+		d.log.Warn("no control socket; the control API serves on TCP only", "err", err)
+	} else {
+		d.onClose(sl.Close)
+		sockPath = sl.Addr().String()
+		d.sockLn = &credListener{Listener: newLimitListener(sl, d.cfg.ControlMaxConns)}
+	}
 	d.state = State{
 		Info: control.Info{
-			PID:         os.Getpid(),
-			Version:     d.cfg.Version,
-			Started:     time.Now(),
-			ControlAddr: d.ctrlLn.Addr().String(),
-			GMPAddr:     d.gmpLn.Addr().String(),
-			DataDir:     d.cfg.DataDir,
+			PID:           os.Getpid(),
+			Version:       d.cfg.Version,
+			Started:       time.Now(),
+			ControlAddr:   d.ctrlLn.Addr().String(),
+			ControlSocket: sockPath,
+			GMPAddr:       d.gmpLn.Addr().String(),
+			DataDir:       d.cfg.DataDir,
 		},
 		TokenFile: d.cfg.TokenFile,
-		LogFile:   filepath.Join(d.cfg.DataDir, LogFile),
+	}
+	if d.cfg.LogOutput == nil {
+		d.state.LogFile = filepath.Join(d.cfg.DataDir, LogFile)
 	}
 	return nil
 }
@@ -179,23 +204,6 @@ func (d *daemon) close() {
 		d.closers[i]()
 	}
 	d.closers = nil
-}
-
-// openLog opens <data>/gpmd.log for appending, the log's home; a
-// foreground daemon logs to Config.LogOutput as well.
-func (d *daemon) openLog() error {
-	f, err := os.OpenFile(filepath.Join(d.cfg.DataDir, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("log file: %w", err)
-	}
-	d.onClose(f.Close)
-	var out io.Writer = f
-	if d.cfg.LogOutput != nil {
-		out = io.MultiWriter(f, &dropOnError{w: d.cfg.LogOutput})
-	}
-	d.logHandler = slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})
-	d.log = slog.New(d.logHandler)
-	return nil
 }
 
 // openStore opens the module repository in <data>/modules.
@@ -231,8 +239,10 @@ func (d *daemon) closeStore() error {
 // the store; neither serves yet.
 func (d *daemon) newServers(token string) {
 	cfg := d.cfg
+	m := d.newMetrics()
 	d.gmp = gmp.NewServer(gmp.Config{
-		Modules:        d.store,
+		Observer:       m,
+		Modules:        d.layer,
 		MaxMessage:     cfg.GMPMaxMessage,
 		MaxConns:       cfg.GMPMaxConns,
 		MessageTimeout: cfg.GMPMessageTimeout,
@@ -241,21 +251,26 @@ func (d *daemon) newServers(token string) {
 		Logger:         d.log.With("component", "gmp"),
 	})
 	ctrl := control.NewServer(control.Config{
-		Modules:      d.store,
+		Modules:      d.layer,
 		Nodes:        d.gmp,
 		Ops:          d.store,
 		Info:         d.state.Info,
 		Token:        token,
 		Addr:         guardAddr(cfg.ControlAddr, d.state.ControlAddr),
+		OwnerUID:     uint32(os.Geteuid()),
 		StallTimeout: cfg.ControlStallTimeout,
 		MaxUploads:   cfg.ControlMaxUploads,
 		Logger:       d.log.With("component", "control"),
+		Observer:     m,
+		Metrics:      m.Handler(),
+		Registry:     registryAPI{d.layer},
 	})
 	d.http = &http.Server{
 		Handler:           trackHandlers(&d.handlers, ctrl),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
+		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(d.logHandler.WithAttrs([]slog.Attr{slog.String("component", "http")}), slog.LevelWarn),
 	}
 }
@@ -264,21 +279,28 @@ func (d *daemon) newServers(token string) {
 // error). It returns with the servers still holding their connections:
 // shutdown lets them finish.
 func (d *daemon) serve(ctx context.Context, ready func(State)) error {
-	serveErr := make(chan error, 2)
+	serveErr := make(chan error, 3)
 	stopping := make(chan struct{})
-	go func() {
-		err := d.http.Serve(d.ctrlLn)
+	serveHTTP := func(what string, l net.Listener) {
+		err := d.http.Serve(l)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
-		serveErr <- wrapServe("control API", err, stopping)
-	}()
+		serveErr <- wrapServe(what, err, stopping)
+	}
+	go serveHTTP("control API", d.ctrlLn)
+	if d.sockLn != nil {
+		// One http.Server, two listeners: Shutdown stops both.
+		go serveHTTP("control socket", d.sockLn)
+	}
 	go func() {
 		serveErr <- wrapServe("GMP", d.gmp.Serve(d.gmpLn), stopping)
 	}()
 	if ready != nil {
 		ready(d.state)
 	}
+	stopWatchdog := d.notifyReady(ctx)
+	defer stopWatchdog()
 
 	var err error
 	select {
@@ -288,6 +310,7 @@ func (d *daemon) serve(ctx context.Context, ready func(State)) error {
 		d.log.Error("a server failed; stopping", "err", err)
 	}
 	close(stopping)
+	d.notify(sdnotify.Stopping)
 	return err
 }
 
@@ -315,6 +338,7 @@ func (d *daemon) shutdown() error {
 		d.log.Error("control handlers still running after the hard close")
 	}
 
+	d.layer.Close() // pull-throughs in flight end before the store closes
 	var storeErr error
 	if err := d.closeStore(); err != nil {
 		d.log.Error("closing the module store", "err", err)

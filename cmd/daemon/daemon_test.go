@@ -37,6 +37,7 @@ func TestConfigCheck(t *testing.T) {
 		"bad gmp addr":      func(c *Config) { c.GMPAddr = "x" },
 		"off loopback":      func(c *Config) { c.ControlAddr = "0.0.0.0:1111" },
 		"every interface":   func(c *Config) { c.ControlAddr = ":1111" },
+		"bad log format":    func(c *Config) { c.LogFormat = "xml" },
 	} {
 		c := base
 		mod(&c)

@@ -48,10 +48,10 @@ func writeState(dir string, st State) error {
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomicBytes(filepath.Join(dir, StateFile), append(data, '\n'), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(filepath.Join(dir, StateFile), append(data, '\n'), fsutil.FileMode); err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomicBytes(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(st.PID)+"\n"), 0o600)
+	return fsutil.WriteFileAtomicBytes(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(st.PID)+"\n"), fsutil.FileMode)
 }
 
 // removeState removes the pid and state files of a daemon that stops.

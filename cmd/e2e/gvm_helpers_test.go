@@ -240,12 +240,14 @@ func (g *gvmEnv) nodes() (names []string) {
 // liveNodes is `gpmd nodes -o json` as names: discoverable or not.
 func (g *gvmEnv) liveNodes() []string {
 	g.t.Helper()
-	var nodes []struct {
-		Name string `json:"name"`
+	var list struct {
+		Nodes []struct {
+			Name string `json:"name"`
+		} `json:"nodes"`
 	}
-	g.jsonOf(&nodes, "nodes", "-o", "json")
+	g.jsonOf(&list, "nodes", "-o", "json")
 	var names []string
-	for _, n := range nodes {
+	for _, n := range list.Nodes {
 		names = append(names, n.Name)
 	}
 	return names

@@ -222,11 +222,13 @@ func (e *env) jsonOf(v any, args ...string) {
 func (e *env) listJSON() []index.Module {
 	e.t.Helper()
 	r := e.gpmd("wasm", "list", "-o", "json")
-	var mods []index.Module
-	if err := json.Unmarshal([]byte(r.stdout), &mods); err != nil {
+	var list struct {
+		Modules []index.Module `json:"modules"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
 		e.t.Fatalf("list -o json: %v\n%s", err, r.stdout)
 	}
-	return mods
+	return list.Modules
 }
 
 // freePort is a loopback port that nothing listens on right now.
