@@ -49,7 +49,8 @@ import (
 // Layer is the repository with an optional registry upstream in front of
 // its resolving reads, and the daemon's registry client for push, pull and
 // tag lists. Every method it does not define is the repository's (Upload,
-// UploadWith, List, InfoSummaries, Remove, Stats, MaxModuleSize). It is safe for concurrent use.
+// UploadWith, List, InfoSummaries, Remove, Stats, MaxModuleSize). It is
+// safe for concurrent use.
 type Layer struct {
 	*repo.Repo
 	client *oci.Client
