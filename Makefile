@@ -23,7 +23,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench bench-oci lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit
+.PHONY: help build run test bench bench-oci bench-wasm lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit
 
 help:
 	@echo "make build      build $(BIN)"
@@ -33,6 +33,7 @@ help:
 	@echo "make test       go test -race ./... (timeout $(TEST_TIMEOUT))"
 	@echo "make bench      benchmarks (BENCH=regexp, BENCHTIME=1s)"
 	@echo "make bench-oci  push, pull, pull-through vs oras on the registry binary (OCI_BENCH_ROUNDS=9)"
+	@echo "make bench-wasm upload with vs without the parse, the parser alone, the 10,000-version migration"
 	@echo "make lint       go vet and gofmt"
 	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
@@ -70,6 +71,14 @@ bench:
 OCI_BENCH_ROUNDS ?= 9
 bench-oci: tools
 	$(GO) test -run '^$$' -bench '^BenchmarkRegistryRatios$$' -benchtime $(OCI_BENCH_ROUNDS)x -timeout 10m ./cmd/e2e
+
+# Issue 9's speed targets: upload with the parse against without it (ratio
+# of medians, 1 MiB, 16 MiB, ffmpeg-core.wasm), the parser alone on the
+# real modules, and the index migration of 10,000 stored versions.
+bench-wasm: wasm-fixtures
+	$(GO) test -run '^$$' -bench '^BenchmarkUploadParseRatio$$' -benchtime 21x ./repo
+	$(GO) test -run '^$$' -bench '^BenchmarkParse$$' ./wasm
+	$(GO) test -run '^$$' -bench '^BenchmarkUpgradeInfo10k$$' -benchtime 1x ./migrations
 
 lint:
 	$(GO) vet ./...
