@@ -241,9 +241,9 @@ func TestRealModulesRecorded(t *testing.T) {
 		t.Error("the component's bytes did not come back")
 	}
 
-	var list []control.ListedModule
+	var list control.ModuleList
 	e.jsonOf(&list, "wasm", "list", "-o", "json")
-	for _, m := range list {
+	for _, m := range list.Modules {
 		v := m.Versions[0]
 		want, isReal := counts[m.Name]
 		switch {
