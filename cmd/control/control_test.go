@@ -54,7 +54,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newFixture(t *testing.T, maxSize int64, token string) *fixture {
+func newFixture(t testing.TB, maxSize int64, token string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	r, err := repo.Open(t.Context(), dir, repo.Options{MaxModuleSize: maxSize})
@@ -300,8 +300,8 @@ func TestEarlyRefusalSendsNoBody(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%s@%s: accepted", c.name, c.version)
 		}
-		if cr.n.Load() != 0 {
-			t.Errorf("%s@%s: the client sent %d bytes of a body refused up front", c.name, c.version, cr.n.Load())
+		if cr.n != 0 {
+			t.Errorf("%s@%s: the client sent %d bytes of a body refused up front", c.name, c.version, cr.n)
 		}
 	}
 }
@@ -508,4 +508,16 @@ func TestRecordHeaders(t *testing.T) {
 	if r.Digest != rec.Digest || r.Version != "v1.0.0" {
 		t.Fatalf("resolve record %+v", r)
 	}
+}
+
+// countingReader records how many bytes were read from it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
