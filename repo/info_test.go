@@ -291,3 +291,20 @@ func BenchmarkUploadParseRatio(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParseSized is the parse alone of BenchmarkUploadParseRatio's
+// synthetic modules: the CPU the upload's parse goroutine spends beside
+// the hash and the write.
+func BenchmarkParseSized(b *testing.B) {
+	for _, size := range []int{1 << 20, 16 << 20} {
+		data := sizedModule(size)
+		b.Run(fmt.Sprint(size>>20, "MiB"), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for range b.N {
+				if _, err := wasm.ParseReader(bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
