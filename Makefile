@@ -28,7 +28,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench bench-oci bench-e2e lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit scale
+.PHONY: help build run test bench bench-oci bench-e2e bench-wasm lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit scale
 
 help:
 	@echo "make build      build $(BIN)"
@@ -39,6 +39,7 @@ help:
 	@echo "make bench      benchmarks (BENCH=regexp, BENCHTIME=1s)"
 	@echo "make bench-oci  push, pull, pull-through vs oras on the registry binary (OCI_BENCH_ROUNDS=9)"
 	@echo "make bench-e2e  end-to-end ratios against minimal baselines, real processes on this disk (BENCH_E2E_FLAGS)"
+	@echo "make bench-wasm upload with vs without the parse, the parser alone, the 10,000-version migration"
 	@echo "make lint       go vet and gofmt"
 	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
@@ -84,6 +85,14 @@ bench-oci: tools
 BENCH_E2E_FLAGS ?=
 bench-e2e: build wasm-fixtures
 	$(GO) run ./bench/e2e -gpmd $(BIN) $(BENCH_E2E_FLAGS)
+
+# Issue 9's speed targets: upload with the parse against without it (ratio
+# of medians, 1 MiB, 16 MiB, ffmpeg-core.wasm), the parser alone on the
+# real modules, and the index migration of 10,000 stored versions.
+bench-wasm: wasm-fixtures
+	$(GO) test -run '^$$' -bench '^BenchmarkUploadParseRatio$$' -benchtime 21x ./repo
+	$(GO) test -run '^$$' -bench '^BenchmarkParse$$' ./wasm
+	$(GO) test -run '^$$' -bench '^BenchmarkUpgradeInfo10k$$' -benchtime 1x ./migrations
 
 lint:
 	$(GO) vet ./...

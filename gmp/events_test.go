@@ -18,6 +18,7 @@ import (
 
 	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // evServer is a server with an event hub.
@@ -39,8 +40,8 @@ func TestWelcomeFeatures(t *testing.T) {
 	ts, _ := evServer(t, 0)
 	c := dialRaw(t, ts.addr)
 	b := expectKind(t, c.roundTrip(`{"type":0,"code":1,"id":1,"body":{"versions":[1]}}`), 0, 2, 1.0)
-	if fmt.Sprint(b["features"]) != "[events have]" {
-		t.Fatalf("features = %v, want [events have]", b["features"])
+	if fmt.Sprint(b["features"]) != "[events have module_info]" {
+		t.Fatalf("features = %v, want [events have module_info]", b["features"])
 	}
 	// The server config feeds the features implemented elsewhere.
 	ts2 := startServer(t, Config{Features: []string{wire.FeatureModuleInfo, wire.FeatureHave}})
@@ -340,8 +341,7 @@ func TestHaveField(t *testing.T) {
 // the reply is whole.
 func TestEventsBetweenReplies(t *testing.T) {
 	r := newRepo(t)
-	big := make([]byte, 4<<20)
-	copy(big, tinyWasm)
+	big := testutil.Wasm("big", 4<<20)
 	upload(t, r, "big", "v1.0.0", big)
 	hub := events.New(events.Options{})
 	ts := startServer(t, Config{Modules: r, Events: hub})

@@ -1,6 +1,7 @@
 package gmp
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // handle answers one request; it reports whether the connection goes on.
@@ -58,6 +60,10 @@ func (c *conn) handle(msg []byte) bool {
 			return c.moduleRequest(env)
 		case wire.CodeList:
 			return c.list(env)
+		case wire.CodeModuleInfoRequest:
+			if _, ok := c.s.cfg.Modules.(ModuleInfoStore); ok {
+				return c.moduleInfo(env)
+			}
 		}
 	}
 	// Replies (WELCOME, NODES, …) sent to GPMD are messages it does not
@@ -77,6 +83,10 @@ func errorCodeOf(err error) string {
 		return ""
 	case errors.Is(err, errdefs.ErrNotFound):
 		return wire.ErrCodeNotFound
+	case errors.Is(err, wasm.ErrInvalidModule):
+		// A stored version whose bytes the parser refuses (stored before
+		// uploads were parsed): not the request's fault.
+		return wire.ErrCodeInternal
 	case errors.Is(err, errdefs.ErrInvalid):
 		return wire.ErrCodeBadRequest
 	}
@@ -250,13 +260,9 @@ func (c *conn) list(env envelope) bool {
 }
 
 func (c *conn) moduleRequest(env envelope) bool {
-	name, rerr := stringField(env.body, "name", true)
-	if rerr != nil {
-		return c.replyError(env.id, rerr.code, rerr.msg)
-	}
-	version, rerr := stringField(env.body, "version", false)
-	if rerr != nil {
-		return c.replyError(env.id, rerr.code, rerr.msg)
+	name, version, ok, goOn := c.moduleQuery(env)
+	if !ok {
+		return goOn
 	}
 	have, rerr := stringField(env.body, "have", false)
 	if rerr == nil && have != "" && !validHash(have) {
@@ -265,12 +271,66 @@ func (c *conn) moduleRequest(env envelope) bool {
 	if rerr != nil {
 		return c.replyError(env.id, rerr.code, rerr.msg)
 	}
-	if c.s.cfg.Modules == nil {
-		return c.replyError(env.id, wire.ErrCodeInternal, "GPMD has no module repository")
-	}
 	rec, rc, err := c.s.cfg.Modules.Get(c.s.ctx, name, version)
+	if err != nil {
+		return c.moduleLookupFailed(env, name, version, err, "reading module "+name+" failed")
+	}
+	if have != "" && have == rec.Digest.String() {
+		// The node holds these bytes: MODULE without its binary.
+		rc.Close()
+		m := wire.ModuleInfo{Name: rec.Name, Version: rec.Version, Hash: rec.Digest.String(), Size: rec.Size}
+		return c.reply(wire.TypeWasm, wire.CodeModule, env.id, func(b []byte) []byte { return appendModuleInfoBody(b, m) })
+	}
+	return c.sendModule(env.id, rec, rc)
+}
+
+// moduleInfo answers MODULE_INFO_REQUEST: the version resolves as for
+// MODULE_REQUEST, and the reply is what GPMD recorded of it at upload.
+func (c *conn) moduleInfo(env envelope) bool {
+	name, version, ok, goOn := c.moduleQuery(env)
+	if !ok {
+		return goOn
+	}
+	rec, info, err := c.s.cfg.Modules.(ModuleInfoStore).Info(c.s.ctx, name, version)
+	if errors.Is(err, wasm.ErrInvalidModule) {
+		c.s.log.Error("gmp: a stored module has no record", "name", name, "version", version, "err", err)
+		return c.replyError(env.id, wire.ErrCodeInternal, "module "+rec.Name+"@"+rec.Version+" has no record: its stored bytes are not a valid module")
+	}
+	if err != nil {
+		return c.moduleLookupFailed(env, name, version, err, "reading the record of module "+name+" failed")
+	}
+	body, err := json.Marshal(wire.ModuleDetails{Name: rec.Name, Version: rec.Version, Hash: rec.Digest.String(), Size: rec.Size,
+		Kind: string(info.Kind), Imports: info.Imports, Exports: info.Exports})
+	if err != nil {
+		c.s.log.Error("gmp: encoding a module's record", "name", rec.Name, "version", rec.Version, "err", err)
+		return c.replyError(env.id, wire.ErrCodeInternal, "encoding the record of module "+name+" failed")
+	}
+	return c.reply(wire.TypeWasm, wire.CodeModuleInfo, env.id, func(b []byte) []byte { return append(b, body...) })
+}
+
+// moduleQuery reads the name and version of MODULE_REQUEST and
+// MODULE_INFO_REQUEST. When ok is false it has answered the request itself
+// (a bad body, no module store), and goOn says whether the connection goes
+// on.
+func (c *conn) moduleQuery(env envelope) (name, version string, ok, goOn bool) {
+	name, rerr := stringField(env.body, "name", true)
+	if rerr == nil {
+		version, rerr = stringField(env.body, "version", false)
+	}
+	if rerr != nil {
+		return "", "", false, c.replyError(env.id, rerr.code, rerr.msg)
+	}
+	if c.s.cfg.Modules == nil {
+		return "", "", false, c.replyError(env.id, wire.ErrCodeInternal, "GPMD has no module repository")
+	}
+	return name, version, true, true
+}
+
+// moduleLookupFailed answers a module request whose lookup failed:
+// MODULE_NOT_FOUND, ERROR bad_request, or ERROR internal with internalMsg
+// (the cause is logged, not told).
+func (c *conn) moduleLookupFailed(env envelope, name, version string, err error, internalMsg string) bool {
 	switch errorCodeOf(err) {
-	case "":
 	case wire.ErrCodeNotFound:
 		what := name
 		if version != "" {
@@ -281,15 +341,7 @@ func (c *conn) moduleRequest(env envelope) bool {
 		})
 	case wire.ErrCodeBadRequest:
 		return c.replyError(env.id, wire.ErrCodeBadRequest, err.Error())
-	default:
-		c.s.log.Error("gmp: opening a module", "name", name, "version", version, "err", err)
-		return c.replyError(env.id, wire.ErrCodeInternal, "reading module "+name+" failed")
 	}
-	if have != "" && have == rec.Digest.String() {
-		// The node holds these bytes: MODULE without its binary.
-		rc.Close()
-		m := wire.ModuleInfo{Name: rec.Name, Version: rec.Version, Hash: rec.Digest.String(), Size: rec.Size}
-		return c.reply(wire.TypeWasm, wire.CodeModule, env.id, func(b []byte) []byte { return appendModuleInfoBody(b, m) })
-	}
-	return c.sendModule(env.id, rec, rc)
+	c.s.log.Error("gmp: looking up a module", "name", name, "version", version, "err", err)
+	return c.replyError(env.id, wire.ErrCodeInternal, internalMsg)
 }

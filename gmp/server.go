@@ -15,6 +15,7 @@ import (
 	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // ErrServerClosed is what Serve returns after Shutdown or Close.
@@ -32,6 +33,18 @@ type ModuleStore interface {
 	// List lists modules (name "" for all), names in order, versions
 	// highest first.
 	List(ctx context.Context, name string) ([]index.Module, error)
+}
+
+// ModuleInfoStore is a ModuleStore that also serves what it recorded of
+// each version (*repo.Repo is one): with it, the server offers the
+// module_info feature.
+type ModuleInfoStore interface {
+	ModuleStore
+	// Info resolves name+query as Get does and returns what the parse of
+	// the version's bytes recorded. Errors as for Get; bytes stored
+	// before uploads were parsed that the parser refuses wrap
+	// wasm.ErrInvalidModule.
+	Info(ctx context.Context, name, query string) (index.Record, wasm.Info, error)
 }
 
 // Config of a Server. Zero fields take the defaults of limits.go.
@@ -263,6 +276,9 @@ func computeFeatures(cfg Config) []string {
 	}
 	if cfg.Modules != nil {
 		add(wire.FeatureHave)
+	}
+	if _, ok := cfg.Modules.(ModuleInfoStore); ok {
+		add(wire.FeatureModuleInfo)
 	}
 	for _, f := range cfg.Features {
 		add(f)

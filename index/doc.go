@@ -55,22 +55,26 @@
 //
 // # Schema
 //
-// The file holds, at SchemaVersion 3 (integers are big-endian):
+// The file holds, at SchemaVersion 4 (integers are big-endian):
 //
 //	/
 //	├── meta                         bucket
-//	│   └── "schema"                 → uint64: the schema version (3)
+//	│   └── "schema"                 → uint64: the schema version (4)
 //	├── versions                     bucket: one sub-bucket per module name
 //	│   └── <name>                   bucket; key = the name (a-z 0-9 _ -)
 //	│       └── <version key>        → <record>
 //	├── refs                         bucket: the reverse index
 //	│   └── <digest> 0x00 <name> 0x00 <version key>
 //	│                                → uint64: the blob's size
-//	└── tombstones                   bucket (schema 3): removed versions
+//	├── tombstones                   bucket (schema 3): removed versions
+//	│   └── <name> 0x00 <version key>
+//	│                                → <record> of the removed version,
+//	│                                  with the removal time in place of
+//	│                                  the creation time
+//	└── info                         bucket (schema 4): what the parse of
+//	    │                            each version's bytes recorded
 //	    └── <name> 0x00 <version key>
-//	                                 → <record> of the removed version,
-//	                                   with the removal time in place of
-//	                                   the creation time
+//	                                 → <info>
 //
 //	<version key>, build metadata left out (equal versions, equal keys):
 //	  release:      0x02 major:u64 minor:u64 patch:u64
@@ -82,6 +86,18 @@
 //	           uvarint len, digest ("sha256:<64 hex>"),
 //	           uvarint size,
 //	           int64 Unix seconds, uint32 nanoseconds of the creation time
+//
+//	<info>:    0x01 (the encoding),
+//	           uvarint len, version as uploaded,
+//	           uvarint len, kind ("module", "component"; "" when refused),
+//	           uvarint len, the parser's refusal ("" when accepted),
+//	           uvarint imports, uvarint exports,
+//	           to the end: wasm.Info's own versioned binary encoding
+//
+// An info lives and dies with its version (AddWithInfo writes both in one
+// transaction, Remove deletes both); a version may lack one only where its
+// blob could not be read when the migration to schema 4 ran (the
+// repository parses it on first use).
 //
 // Within a section, bbolt's byte order of version keys is semver order:
 // the core numbers are fixed-width; a numeric identifier sorts below an

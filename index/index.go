@@ -15,7 +15,7 @@ import (
 )
 
 // SchemaVersion is the schema this code reads and writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Errors. A missing name or version, a bad name, version or constraint,
 // and a version stored with other bytes are the errdefs classes
@@ -450,6 +450,9 @@ func (db *DB) remove(name, version string, forget bool) (removed Record, found b
 			}
 		}
 		if err := refs.Delete(refKey(removed.Digest, name, vkey)); err != nil {
+			return err
+		}
+		if err := deleteInfoTx(tx, name, vkey); err != nil {
 			return err
 		}
 		remainingRefs = countRefs(refs, removed.Digest)

@@ -14,7 +14,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// The buckets and keys of schema 3, drawn as a tree in doc.go. They are
+// The buckets and keys of schema 4, drawn as a tree in doc.go. They are
 // unexported values read through the helpers below; migrations/ reaches
 // the schema through ReadSchemaTx, WriteSchemaTx, CreateBucketsTx and
 // PutTx only.
@@ -144,6 +144,9 @@ func createSchemaTx(tx *bolt.Tx) error {
 		return err
 	}
 	if err := CreateTombstonesTx(tx); err != nil {
+		return err
+	}
+	if err := CreateInfoTx(tx); err != nil {
 		return err
 	}
 	return WriteSchemaTx(tx, SchemaVersion)

@@ -51,6 +51,19 @@
 // -update); without -update that test checks that the committed file holds
 // exactly what the generator writes.
 //
+// # Schema 4: the record of each version
+//
+// Step 4 creates the info bucket and fills it by parsing, with package
+// wasm, the blob of every stored version (once per digest; ApplyStore gets
+// the repository folder, which holds the blobs). Bytes the parser refuses
+// get the refusal recorded: the version stays served, and verify reports
+// it as invalid_module. A blob missing or unreadable gets no record (verify
+// reports the damage; the repository parses it on first use once it is
+// back). ModuleInfoOf is the one place where a parse becomes an
+// index.ModuleInfo. testdata/schema3.db is a schema-3 file from the
+// generator in info_test.go (its blobs are written by the test); 10,000
+// versions of 1–64 KiB migrate in about 1 s (BenchmarkUpgradeInfo10k).
+//
 // # Early gpmd stores
 //
 // The early gpmd kept a folder holding ghost.modules.json and the

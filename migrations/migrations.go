@@ -5,16 +5,21 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/ghost-network/gpmd/index"
 	bolt "go.etcd.io/bbolt"
 )
 
-// Step brings a file from schema Version-1 to schema Version.
+// Step brings a file from schema Version-1 to schema Version. A step
+// changes the tree with Apply; one that needs the module bytes too (it
+// records what they hold) has ApplyStore instead, which gets the folder of
+// the index file: the repository folder, which holds the blob store.
 type Step struct {
-	Version int
-	Name    string
-	Apply   func(tx *bolt.Tx) error
+	Version    int
+	Name       string
+	Apply      func(tx *bolt.Tx) error
+	ApplyStore func(tx *bolt.Tx, dir string) error
 }
 
 // Steps returns the migrations in order, the last one at
@@ -27,6 +32,7 @@ func Steps() []Step {
 	return []Step{
 		{Version: 2, Name: "per-name buckets with semver-sortable keys and a refs bucket", Apply: upgradeTo2},
 		{Version: 3, Name: "a tombstones bucket: removed versions stay immutable", Apply: upgradeTo3},
+		{Version: 4, Name: "an info bucket: what the parse of each version's bytes recorded", ApplyStore: upgradeToInfo},
 	}
 }
 
@@ -81,7 +87,7 @@ func UpgradeWith(path string, opts index.Options) (from int, err error) {
 	}
 	err = bdb.Update(func(tx *bolt.Tx) error {
 		// This process holds the lock, so nothing changed since the read.
-		return apply(tx, from, Steps())
+		return apply(tx, filepath.Dir(path), from, Steps())
 	})
 	if err != nil {
 		return from, fmt.Errorf("index %s: upgrading schema %d to %d: %w", path, from, index.SchemaVersion, err)
@@ -91,7 +97,7 @@ func UpgradeWith(path string, opts index.Options) (from int, err error) {
 
 // apply runs every step above from, in order, in tx, then records the
 // version reached. The caller's transaction makes it all or nothing.
-func apply(tx *bolt.Tx, from int, steps []Step) error {
+func apply(tx *bolt.Tx, dir string, from int, steps []Step) error {
 	if len(steps) == 0 || steps[len(steps)-1].Version != index.SchemaVersion {
 		return fmt.Errorf("migrations end below schema %d: a step is missing", index.SchemaVersion)
 	}
@@ -103,7 +109,11 @@ func apply(tx *bolt.Tx, from int, steps []Step) error {
 		if s.Version != at+1 {
 			return fmt.Errorf("no migration from schema %d to %d", at, at+1)
 		}
-		if err := s.Apply(tx); err != nil {
+		run := s.Apply
+		if s.ApplyStore != nil {
+			run = func(tx *bolt.Tx) error { return s.ApplyStore(tx, dir) }
+		}
+		if err := run(tx); err != nil {
 			return fmt.Errorf("migration %d (%s): %w", s.Version, s.Name, err)
 		}
 		at = s.Version

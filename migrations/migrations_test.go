@@ -300,6 +300,13 @@ var stepTests = map[int]stepTest{
 		setup: writeSchema2,
 		check: checkSchema2Upgraded,
 	},
+	4: {
+		setup: func(t *testing.T, path string) {
+			writeSchema3(t, path, schema3Fixture())
+			writeBlobs(t, filepath.Dir(path), schema3Fixture())
+		},
+		check: func(t *testing.T, path string) { checkInfoUpgraded(t, path, schema3Fixture()) },
+	},
 }
 
 // schema2Records are the records of the schema-2 fixture.
@@ -384,8 +391,8 @@ func TestStepsHaveTests(t *testing.T) {
 		if i > 0 && s.Version != steps[i-1].Version+1 {
 			t.Errorf("step %d follows step %d", s.Version, steps[i-1].Version)
 		}
-		if s.Name == "" || s.Apply == nil {
-			t.Errorf("step %d lacks a name or a function", s.Version)
+		if s.Name == "" || (s.Apply == nil) == (s.ApplyStore == nil) {
+			t.Errorf("step %d lacks a name or has not exactly one function", s.Version)
 		}
 	}
 }
@@ -525,20 +532,20 @@ func TestApplyChecksTheChain(t *testing.T) {
 	mark := func(*bolt.Tx) error { ran = true; return nil }
 	// From schema 0 there is no step 1.
 	err = bdb.Update(func(tx *bolt.Tx) error {
-		return apply(tx, 0, []Step{{Version: index.SchemaVersion, Name: "x", Apply: mark}})
+		return apply(tx, "", 0, []Step{{Version: index.SchemaVersion, Name: "x", Apply: mark}})
 	})
 	if err == nil || ran {
 		t.Fatalf("apply over a gap = %v (ran %v), want an error before any step", err, ran)
 	}
 	// Steps that stop short of SchemaVersion.
-	err = bdb.Update(func(tx *bolt.Tx) error { return apply(tx, 0, []Step{{Version: 1, Name: "x", Apply: mark}}) })
+	err = bdb.Update(func(tx *bolt.Tx) error { return apply(tx, "", 0, []Step{{Version: 1, Name: "x", Apply: mark}}) })
 	if err == nil || ran {
 		t.Fatalf("apply short of SchemaVersion = %v (ran %v), want an error", err, ran)
 	}
 	// A failing step fails the whole with its number and name.
 	boom := errors.New("boom")
 	err = bdb.Update(func(tx *bolt.Tx) error {
-		return apply(tx, index.SchemaVersion-1, []Step{{Version: index.SchemaVersion, Name: "named step", Apply: func(*bolt.Tx) error { return boom }}})
+		return apply(tx, "", index.SchemaVersion-1, []Step{{Version: index.SchemaVersion, Name: "named step", Apply: func(*bolt.Tx) error { return boom }}})
 	})
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "named step") {
 		t.Fatalf("apply with a failing step = %v", err)

@@ -43,12 +43,14 @@ import (
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/oci"
 	"github.com/ghost-network/gpmd/repo"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // Layer is the repository with an optional registry upstream in front of
 // its resolving reads, and the daemon's registry client for push, pull and
 // tag lists. Every method it does not define is the repository's (Upload,
-// List, Remove, Stats, MaxModuleSize). It is safe for concurrent use.
+// UploadWith, List, InfoSummaries, Remove, Stats, MaxModuleSize). It is
+// safe for concurrent use.
 type Layer struct {
 	*repo.Repo
 	client *oci.Client
@@ -255,4 +257,24 @@ func (l *Layer) localVersions(ctx context.Context, name string) ([]oci.LocalVers
 		}
 	}
 	return out, nil
+}
+
+// Info is repo.Info over the union of local and registry versions (see
+// Resolve): MODULE_INFO_REQUEST resolves exactly as MODULE_REQUEST does.
+func (l *Layer) Info(ctx context.Context, name, query string) (index.Record, wasm.Info, error) {
+	version, err := l.prepare(ctx, name, query)
+	if err != nil {
+		return index.Record{}, wasm.Info{}, err
+	}
+	return l.Repo.Info(ctx, name, version)
+}
+
+// Check is repo.Check over the union of local and registry versions (see
+// Resolve).
+func (l *Layer) Check(ctx context.Context, name, query string) (index.Record, error) {
+	version, err := l.prepare(ctx, name, query)
+	if err != nil {
+		return index.Record{}, err
+	}
+	return l.Repo.Check(ctx, name, version)
 }

@@ -7,7 +7,7 @@
 //	<dir>/
 //	  blobs/sha256/<64 hex>   module bytes, one read-only file per digest
 //	  ingest/                 uploads in progress (swept at Open)
-//	  index.db                the bbolt index: the truth
+//	  index.db                the bbolt index (with each version's parse record): the truth
 //	  ghost.modules.json      the mirror of the index
 //
 // # Guarantees
@@ -25,6 +25,21 @@
 // until its index entry is written, so a collection that runs while uploads
 // run never removes a blob that an upload is about to name, even when the
 // upload finds the bytes already stored.
+//
+// Modules. Upload parses the binary's structure (package wasm) as it
+// streams, in the same pass as the hash: the first MiB as it is read, the
+// rest in a goroutine of its own fed through a pipe (overlapping the hash
+// and the write), so nothing is read twice and no more than a chunk is
+// held. A binary it refuses fails the upload with its
+// *wasm.FormatError (wasm.ErrInvalidModule, errdefs.ErrInvalid) before the
+// blob is committed: nothing of it is kept. What the parse finds is written
+// with the index entry, in the same transaction (Info, InfoSummaries); a
+// version without one (stored before uploads were parsed, its blob missing
+// when the index was upgraded) is parsed on first use. Bytes the parser
+// refuses that were stored earlier stay served: Info says why it has no
+// record and Verify reports them as ProblemInvalidModule.
+// UploadOptions.Check, Check and VerifyOptions.Deep validate in full with
+// wasm/validate (wazero), which holds a module in memory while it compiles.
 //
 // Verification. Get hands out a reader that re-hashes the bytes as they are
 // read; reading to the end fails with ErrModuleCorrupt (and errdefs.ErrCorrupt)
@@ -64,7 +79,7 @@
 // Errors. Every error wraps an errdefs class with its subject (module
 // name@version, blob digest, folder), tested with errors.Is: not found,
 // invalid, conflict, too large, no space, corrupt. The narrower errors a
-// caller must tell apart (ErrNotWasm, ErrEmpty, ErrModuleCorrupt,
+// caller must tell apart (ErrNotWasm, ErrEmpty, wasm.ErrInvalidModule, ErrModuleCorrupt,
 // ErrIndexUnusable, ErrNotEmpty, index.ErrLocked) each wrap their class.
 //
 // Concurrency. A Repo is safe for concurrent use by many goroutines. One

@@ -19,6 +19,7 @@ import (
 	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/migrations"
 	"github.com/ghost-network/gpmd/modulesjson"
+	"github.com/ghost-network/gpmd/wasm"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -82,6 +83,13 @@ type Repo struct {
 	leases map[digest.Digest]int
 
 	notify notifier // tells Options.Observer of each change
+
+	// parseBufs holds the parse goroutines' read buffers (parseBufSize).
+	parseBufs sync.Pool
+
+	// noParse skips the structural parse of uploads: set only by the
+	// benchmark's baseline (export_test.go), never in the product.
+	noParse bool
 }
 
 // Open opens or creates the repository in dir. It upgrades an older index
@@ -148,6 +156,7 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 		leases:  make(map[digest.Digest]int),
 		notify:  notifier{obs: opts.Observer},
 	}
+	r.parseBufs.New = func() any { b := make([]byte, parseBufSize); return &b }
 	if rebuilding {
 		return r, nil
 	}
@@ -230,13 +239,33 @@ func (r *Repo) Dir() string { return r.dir }
 // MaxModuleSize is the largest module Upload takes.
 func (r *Repo) MaxModuleSize() int64 { return r.maxSize }
 
-// Upload stores a module version: it checks that the bytes are a
-// WebAssembly binary of at most MaxModuleSize bytes, writes the blob
-// durably, then the index entry; the mirror follows shortly after. ref was
-// parsed at the caller's boundary (index.ParseRef) and is not checked
-// again. expected, when not empty, is the digest the caller claims for the
-// bytes, parsed there too (digest.Parse, sha256); bytes that do not match
-// it fail with errdefs.ErrCorrupt. The same version with the same bytes again
+// UploadOptions are the choices of an upload beyond its name, version
+// and bytes.
+type UploadOptions struct {
+	// Expected, when not empty, is the digest the caller claims for the
+	// bytes (errdefs.ErrCorrupt otherwise).
+	Expected digest.Digest
+	// Created, when not zero, is kept as the version's creation time
+	// (UploadCreated).
+	Created time.Time
+	// Check validates the module in full with wasm/validate (wazero) once
+	// its bytes are stored and before the version is indexed: a module it
+	// refuses (wasm.ErrInvalidModule), or one that needs a feature it
+	// lacks (errors.ErrUnsupported), is not kept. It holds the module in
+	// memory while it compiles.
+	Check bool
+}
+
+// Upload stores a module version: ref was parsed at the caller's boundary
+// (index.ParseRef) and is not checked again. It checks that the bytes are a
+// WebAssembly binary of at most MaxModuleSize bytes whose
+// structure the parser (package wasm) accepts, in the same pass as the
+// hash, writes the blob durably, then the index entry with what the parse
+// recorded (Info); the mirror follows shortly after. A binary the parser
+// refuses fails with a *wasm.FormatError (wasm.ErrInvalidModule,
+// errdefs.ErrInvalid) that says what and where, and nothing of it is kept.
+// expected, when not empty, is the digest the caller claims for the bytes
+// (errdefs.ErrCorrupt otherwise). The same version with the same bytes again
 // succeeds and changes nothing; with other bytes it fails with errdefs.ErrConflict.
 //
 // A removed version keeps a tombstone: the same bytes may come back, other
@@ -245,17 +274,19 @@ func (r *Repo) MaxModuleSize() int64 { return r.maxSize }
 // (see Counters). When the index file was removed or replaced under the
 // running process, the upload fails with index.ErrUnlinked.
 func (r *Repo) Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error) {
-	return r.upload(ctx, ref, body, expected, time.Time{})
+	return r.UploadWith(ctx, ref, body, UploadOptions{Expected: expected})
 }
 
 // UploadCreated is Upload keeping created as the version's creation time
 // (zero: now). A rebuild from ghost.modules.json uses it, so that versions
 // keep the time they were first uploaded (migrations.CreatedUploader).
 func (r *Repo) UploadCreated(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest, created time.Time) (index.Record, error) {
-	return r.upload(ctx, ref, body, expected, created)
+	return r.UploadWith(ctx, ref, body, UploadOptions{Expected: expected, Created: created})
 }
 
-func (r *Repo) upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest, created time.Time) (index.Record, error) {
+// UploadWith is Upload with options.
+func (r *Repo) UploadWith(ctx context.Context, ref index.Ref, body io.Reader, opts UploadOptions) (index.Record, error) {
+	expected := opts.Expected
 	fail := func(err error) (index.Record, error) {
 		if errors.Is(err, syscall.ENOSPC) {
 			// The cause's text names a temporary file, which tells the
@@ -268,12 +299,19 @@ func (r *Repo) upload(ctx context.Context, ref index.Ref, body io.Reader, expect
 	if err != nil {
 		return fail(err)
 	}
+	var parse *parsingReader
+	if !r.noParse {
+		parse = r.newParsingReader(br)
+		defer parse.Close()
+		br = parse
+	}
 
 	var info blobstore.Info
+	var release func()
 	if expected != "" {
 		// The digest is known: lease it first, and let the store skip the
 		// write when the bytes already exist.
-		release := r.lease(expected)
+		release = sync.OnceFunc(r.lease(expected))
 		defer release()
 		info, _, err = r.blobs.Put(ctx, br, expected, r.maxSize)
 		if err != nil {
@@ -288,24 +326,44 @@ func (r *Repo) upload(ctx context.Context, ref index.Ref, body io.Reader, expect
 		if _, err := io.Copy(w, br); err != nil {
 			return fail(r.explainPut(err))
 		}
-		release := r.lease(w.Digest())
+		release = sync.OnceFunc(r.lease(w.Digest()))
 		defer release()
 		info, _, err = w.Commit(ctx, "")
 		if err != nil {
 			return fail(r.explainPut(err))
 		}
 	}
+	if opts.Check {
+		if err := r.checkBlob(ctx, info.Digest); err != nil {
+			// Not kept: the blob goes unless a version or another
+			// upload names it.
+			release()
+			r.mu.Lock()
+			_, derr := r.deleteBlobIfUnusedLocked(info.Digest)
+			r.mu.Unlock()
+			if derr != nil {
+				r.log.Warn("blob of a refused upload left for gc", "digest", info.Digest, "err", derr)
+			}
+			return fail(err)
+		}
+	}
 
+	entry := index.Entry{Ref: ref, Digest: info.Digest, Size: info.Size, Created: opts.Created}
 	var added bool
 	rec, err := r.change(ref.Name().String(), true, func() (index.Record, bool, error) {
 		var rec index.Record
 		var err error
-		rec, added, err = r.idx.Add(index.Entry{
-			Ref:     ref,
-			Digest:  info.Digest,
-			Size:    info.Size,
-			Created: created,
-		})
+		if parse != nil {
+			mi, merr := migrations.ModuleInfoOf(parse.info, nil)
+			if merr != nil {
+				return index.Record{}, false, merr
+			}
+			rec, added, err = r.idx.AddWithInfo(entry, mi)
+		} else {
+			// The benchmark's baseline (and tests of stores from before
+			// uploads were parsed): no record.
+			rec, added, err = r.idx.Add(entry)
+		}
 		return rec, added, err
 	})
 	if err != nil {
@@ -319,8 +377,14 @@ func (r *Repo) upload(ctx context.Context, ref index.Ref, body io.Reader, expect
 	return rec, nil
 }
 
-// explainPut adds the limit to a too-large error, for the person reading it.
+// explainPut adds the limit to a too-large error, for the person reading it,
+// and gives the parser's refusal as it is: one line saying what and where,
+// without the blob writer's "reading input" in front.
 func (r *Repo) explainPut(err error) error {
+	var fe *wasm.FormatError
+	if errors.As(err, &fe) {
+		return fe
+	}
 	if errors.Is(err, errdefs.ErrTooLarge) {
 		return fmt.Errorf("%w: the limit is %d bytes (%s)", err, r.maxSize, units.FormatBytes(r.maxSize))
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ghost-network/gpmd/blobstore"
@@ -16,6 +17,7 @@ import (
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/ghost-network/gpmd/modulesjson"
+	"github.com/ghost-network/gpmd/wasm"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -26,7 +28,19 @@ const (
 	ProblemStaleMirror = "stale_mirror" // ghost.modules.json does not say what the index says
 	ProblemIndex       = "index"        // the index file fails its own consistency check, holds a record no upload could store, or was removed or replaced while open
 	ProblemNotRegular  = "not_regular"  // something under blobs/ is not a regular file (a symlink, folder, FIFO, device)
+	// ProblemInvalidModule: a stored version's bytes are not a valid
+	// module: the structural parser refuses them (bytes stored before
+	// uploads were parsed), or, with VerifyOptions.Deep, wazero does. The
+	// version stays served.
+	ProblemInvalidModule = "invalid_module"
 )
+
+// VerifyOptions are the choices of a verify.
+type VerifyOptions struct {
+	// Deep also validates every stored module in full with wasm/validate
+	// (wazero compiles each distinct blob once; seconds for a large one).
+	Deep bool
+}
 
 // Problem is one thing wrong in the store.
 type Problem struct {
@@ -52,6 +66,9 @@ type VerifyReport struct {
 	Problems     []Problem `json:"problems"`
 	Garbage      []Blob    `json:"garbage"`
 	GarbageBytes int64     `json:"garbage_bytes"`
+	// Unsupported lists, with Deep, the versions that need a feature the
+	// validator lacks: not checked, and not a problem.
+	Unsupported []Problem `json:"unsupported,omitempty"`
 }
 
 // OK reports whether Verify found no problem.
@@ -67,6 +84,13 @@ func (v VerifyReport) OK() bool { return len(v.Problems) == 0 }
 // suspect finding against the live index before reporting it, so a version
 // removed while Verify runs is not reported missing.
 func (r *Repo) Verify(ctx context.Context) (VerifyReport, error) {
+	return r.VerifyWith(ctx, VerifyOptions{})
+}
+
+// VerifyWith is Verify with options. Besides Verify's checks it reports
+// every version whose bytes the structural parser refuses as
+// ProblemInvalidModule, and with opts.Deep every version wazero refuses.
+func (r *Repo) VerifyWith(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
 	// Lists start empty, never nil: the JSON of a report has [] (docs/json.md).
 	rep := VerifyReport{Problems: []Problem{}, Garbage: []Blob{}}
 	if err := r.idx.CheckLinked(); err != nil {
@@ -147,10 +171,14 @@ func (r *Repo) Verify(ctx context.Context) (VerifyReport, error) {
 			}
 		}
 	}
+	if err := r.verifyModules(ctx, opts, byDigest, seen, &rep); err != nil {
+		return rep, err
+	}
 	if p := r.checkMirror(ctx); p != nil {
 		rep.Problems = append(rep.Problems, *p)
 	}
 	sortProblems(rep.Problems)
+	sortProblems(rep.Unsupported)
 	return rep, nil
 }
 
@@ -254,4 +282,59 @@ func (r *Repo) GC(ctx context.Context, dryRun bool) (GCReport, error) {
 		r.log.Info("gc removed blobs", "count", len(rep.Removed), "bytes", rep.Bytes)
 	}
 	return rep, nil
+}
+
+// verifyModules reports the versions whose sound blobs (seen, not corrupt)
+// are not valid modules: refused by the parser at the migration or, for a
+// version with no record yet, now; with opts.Deep, refused by wazero.
+func (r *Repo) verifyModules(ctx context.Context, opts VerifyOptions, byDigest map[digest.Digest][]index.Record, seen map[digest.Digest]bool, rep *VerifyReport) error {
+	sums, err := r.idx.InfoSummaries("")
+	if err != nil {
+		return fmt.Errorf("verify: reading the module records: %w", err)
+	}
+	report := func(list *[]Problem, kind string, recs []index.Record, msg string) {
+		for _, rec := range recs {
+			*list = append(*list, Problem{Kind: kind, Name: rec.Name, Version: rec.Version, Digest: rec.Digest,
+				Message: fmt.Sprintf("%s@%s: %s", rec.Name, rec.Version, msg)})
+		}
+	}
+	for d, recs := range byDigest {
+		if !seen[d] || slices.ContainsFunc(rep.Problems, func(p Problem) bool { return p.Digest == d }) {
+			continue // missing or corrupt: reported as such
+		}
+		mi, ok := sums[recs[0].Name+"@"+recs[0].Version]
+		if !ok {
+			if mi, err = r.fillInfo(ctx, recs[0]); err != nil {
+				continue // removed, or damaged since the walk
+			}
+		}
+		if mi.Refused != "" {
+			report(&rep.Problems, ProblemInvalidModule, recs, "not a valid module: "+mi.Refused)
+			continue
+		}
+		if !opts.Deep {
+			continue
+		}
+		_, cerr := r.Check(ctx, recs[0].Name, recs[0].Version)
+		switch {
+		case cerr == nil:
+		case errors.Is(cerr, errors.ErrUnsupported):
+			report(&rep.Unsupported, "unsupported_feature", recs, "not checked: "+ProblemMessage(cerr))
+		case errors.Is(cerr, wasm.ErrInvalidModule):
+			report(&rep.Problems, ProblemInvalidModule, recs, ProblemMessage(cerr))
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// ProblemMessage is the message of an error of Check in one line, without
+// the "module name@version: " that Check puts first (a report names the
+// version itself): wazero's messages span several lines.
+func ProblemMessage(err error) string {
+	if u := errors.Unwrap(err); u != nil {
+		err = u
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
 }

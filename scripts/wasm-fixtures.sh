@@ -6,7 +6,7 @@
 #
 # Cache: $GPMD_TEST_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/gpmd-test.
 # Layout: <cache>/npm/<tarball>.tgz and <cache>/wasm/<file>.wasm, where
-# wasm/internal/wasmtest (CacheDir, Real) finds them. A test that needs a
+# internal/testutil/wasmtest (CacheDir, Real) finds them. A test that needs a
 # file that is missing fails and names `make wasm-fixtures`.
 set -eu
 

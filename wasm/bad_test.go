@@ -9,40 +9,17 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 	"github.com/ghost-network/gpmd/wasm"
-	. "github.com/ghost-network/gpmd/wasm/internal/wasmtest"
 )
 
-// small is a valid module: one type, one imported function, one defined
-// function, one export.
-func small() *Module {
-	m := &Module{}
-	m.Add(SecType, Vec(FuncType([]byte{I32, I32}, []byte{I32})))
-	m.Add(SecFunction, Vec([]byte{0}))
-	m.Add(SecExport, Vec(Export("add", 0, 0)))
-	m.Add(SecCode, Vec(Body(0x20, 0, 0x20, 1, 0x6a)))
-	return m
-}
-
 // withSize encodes m with section i's size changed by delta.
-func withSize(m *Module, i, delta int) []byte {
-	out := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
-	for j, s := range m.Sections {
-		size := len(s.Body)
-		if j == i {
-			size += delta
-		}
-		out = append(out, s.ID)
-		out = U32(out, uint32(size))
-		out = append(out, s.Body...)
-	}
-	return out
-}
+func withSize(m *Module, i, delta int) []byte { return m.WithSize(i, delta) }
 
 func header() []byte { return []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00} }
 
 func TestBadInput(t *testing.T) {
-	if _, err := wasm.Parse(small().Bytes()); err != nil {
+	if _, err := wasm.Parse(Small().Bytes()); err != nil {
 		t.Fatalf("the base module: %v", err)
 	}
 	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f} // 2^32-1 in 5 bytes
@@ -56,12 +33,12 @@ func TestBadInput(t *testing.T) {
 		{"not wasm", []byte("\x7fELF\x01\x00\x00\x00"), "not a WebAssembly binary: the file begins 7f 45 4c 46"},
 		{"unknown version", []byte{0, 0x61, 0x73, 0x6d, 2, 0, 0, 0}, "unknown WebAssembly version 02 00 00 00"},
 		{"the issue's 10 bytes", []byte{0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff, 0xff}, "unknown section id 255"},
-		{"section one byte too long", withSize(small(), 0, +1), "section 1 (type) at byte 8: 1 bytes after the last entry"},
-		{"last section one byte too long", withSize(small(), 3, +1), "section 10 (code) at byte 30 runs 1 bytes past the end of the file"},
-		{"section one byte too short", withSize(small(), 0, -1), "section 1 (type) at byte 8: result count 1 needs at least 1 bytes but only 0 remain in the section"},
+		{"section one byte too long", withSize(Small(), 0, +1), "section 1 (type) at byte 8: 1 bytes after the last entry"},
+		{"last section one byte too long", withSize(Small(), 3, +1), "section 10 (code) at byte 30 runs 1 bytes past the end of the file"},
+		{"section one byte too short", withSize(Small(), 0, -1), "section 1 (type) at byte 8: result count 1 needs at least 1 bytes but only 0 remain in the section"},
 		{"entry past the section", withSize((&Module{}).Add(SecType, Vec(FuncType(nil, nil))).Add(SecImport, Vec(Import("env", "f", 0, 0))), 1, -1),
 			"section 2 (import) at byte 14: import 0 runs past the end of the section"},
-		{"code section too short", withSize(small(), 3, -1), "function 0's body is 7 bytes but only 6 remain"},
+		{"code section too short", withSize(Small(), 3, -1), "function 0's body is 7 bytes but only 6 remain"},
 		{"section past the end", append(header(), 0x01, 0xe8, 0x07, 0x01), "section 1 (type) at byte 8 runs 999 bytes past the end of the file"},
 		{"huge section size", append(header(), append([]byte{0x00}, huge...)...), "section 0 (custom) at byte 8 runs 4294967295 bytes past the end of the file"},
 		{"huge import count", append(append(header(), 0x02, 0x06), append(huge, 0x00)...), "import count 4294967295 needs at least 17179869180 bytes but only 1 remain"},
@@ -81,8 +58,8 @@ func TestBadInput(t *testing.T) {
 		{"duplicate export", (&Module{}).Add(SecType, Vec(FuncType(nil, nil))).Add(SecFunction, Vec([]byte{0})).
 			Add(SecExport, Vec(Export("f", 0, 0), Export("f", 0, 0))).Add(SecCode, Vec(Body())).Bytes(),
 			`export 1 has the name "f", which an earlier export has`},
-		{"trailing garbage", append(small().Bytes(), 0xde, 0xad, 0xbe, 0xef), "unknown section id 222 (nothing may follow the last section) (byte 41)"},
-		{"trailing half header", append(small().Bytes(), 0x00, 0x85), "the section header at byte 41 is cut off by the end of the file"},
+		{"trailing garbage", append(Small().Bytes(), 0xde, 0xad, 0xbe, 0xef), "unknown section id 222 (nothing may follow the last section) (byte 41)"},
+		{"trailing half header", append(Small().Bytes(), 0x00, 0x85), "the section header at byte 41 is cut off by the end of the file"},
 		{"bad UTF-8 import", (&Module{}).Add(SecType, Vec(FuncType(nil, nil))).Add(SecImport, Vec(Import("env", "\xff\xfe", 0, 0))).Bytes(),
 			"import 0's name is not valid UTF-8"},
 		{"bad UTF-8 export", (&Module{}).Add(SecType, Vec(FuncType(nil, nil))).Add(SecFunction, Vec([]byte{0})).

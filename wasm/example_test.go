@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 	"github.com/ghost-network/gpmd/wasm"
-	. "github.com/ghost-network/gpmd/wasm/internal/wasmtest"
 )
 
 // The upload's pass: the bytes go to the hash and the parser at once, and

@@ -8,12 +8,12 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil"
+	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 	"github.com/ghost-network/gpmd/wasm"
-	. "github.com/ghost-network/gpmd/wasm/internal/wasmtest"
 )
 
 func TestInfoRoundTrip(t *testing.T) {
-	infos := []wasm.Info{mustParse(t, Everything().Bytes()), mustParse(t, small().Bytes()), mustParse(t, testutil.TinyWasm),
+	infos := []wasm.Info{mustParse(t, Everything().Bytes()), mustParse(t, Small().Bytes()), mustParse(t, testutil.TinyWasm),
 		mustParse(t, []byte{0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00})}
 	for _, name := range RealModules {
 		infos = append(infos, mustParse(t, RealBytes(t, name)))
@@ -43,7 +43,7 @@ func TestInfoRoundTrip(t *testing.T) {
 }
 
 func FuzzUnmarshalInfo(f *testing.F) {
-	for _, m := range []*Module{Everything(), small()} {
+	for _, m := range []*Module{Everything(), Small()} {
 		b, _ := mustParse(f, m.Bytes()).MarshalBinary()
 		f.Add(b)
 	}
@@ -74,7 +74,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(testutil.TinyWasm)
 	f.Add(testutil.Wasm("seed", 64))
 	f.Add(Everything().Bytes())
-	f.Add(small().Bytes())
+	f.Add(Small().Bytes())
 	f.Add([]byte{0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00})
 	f.Add([]byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {

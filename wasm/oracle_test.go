@@ -1,56 +1,19 @@
 package wasm_test
 
 import (
-	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 	"github.com/ghost-network/gpmd/wasm"
-	. "github.com/ghost-network/gpmd/wasm/internal/wasmtest"
 	"github.com/ghost-network/gpmd/wasm/validate"
 )
-
-// nodeScript prints what V8 sees of a module's imports and exports.
-const nodeScript = `const fs = require("fs");
-WebAssembly.compile(fs.readFileSync(process.argv[1])).then((m) => {
-  process.stdout.write(JSON.stringify({imports: WebAssembly.Module.imports(m), exports: WebAssembly.Module.exports(m)}));
-}).catch((e) => { console.error(String(e)); process.exit(1); });`
-
-type nodeView struct {
-	Imports []struct{ Module, Name, Kind string } `json:"imports"`
-	Exports []struct{ Name, Kind string }         `json:"exports"`
-}
-
-// nodeKind is the JS API's spelling of an extern kind.
-var nodeKind = map[string]string{wasm.ExternFunc: "function", wasm.ExternTable: "table",
-	wasm.ExternMemory: "memory", wasm.ExternGlobal: "global", wasm.ExternTag: "tag"}
-
-func askNode(t *testing.T, path string) nodeView {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "node", "--experimental-wasm-extended-const", "-e", nodeScript, path).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("node on %s: %v %s", path, err, stderr)
-	}
-	var v nodeView
-	if err := json.Unmarshal(out, &v); err != nil {
-		t.Fatalf("node's answer: %v", err)
-	}
-	return v
-}
 
 // TestOracle compares what the parser records with two independent
 // readers: node's WebAssembly.Module.imports()/exports() for names, kinds
@@ -75,23 +38,18 @@ func TestOracle(t *testing.T) {
 				t.Fatal(err)
 			}
 			info := mustParse(t, b)
-			node := askNode(t, path)
+			node := AskNode(t, path)
 			var got, want []string
 			for _, im := range info.Imports {
-				got = append(got, im.Module+" "+im.Name+" "+nodeKind[im.Kind])
+				got = append(got, im.Module+" "+im.Name+" "+NodeKind[im.Kind])
 			}
-			for _, im := range node.Imports {
-				want = append(want, im.Module+" "+im.Name+" "+im.Kind)
-			}
+			want, wantExports := node.Lines()
 			if !slices.Equal(got, want) {
 				t.Errorf("imports differ from node's\n got %q\nwant %q", got, want)
 			}
-			got, want = nil, nil
+			got, want = nil, wantExports
 			for _, ex := range info.Exports {
-				got = append(got, ex.Name+" "+nodeKind[ex.Kind])
-			}
-			for _, ex := range node.Exports {
-				want = append(want, ex.Name+" "+ex.Kind)
+				got = append(got, ex.Name+" "+NodeKind[ex.Kind])
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("exports differ from node's\n got %q\nwant %q", got, want)

@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/ghost-network/gpmd/errdefs"
@@ -629,6 +630,17 @@ func (p *Parser) feature(f string) {
 func Parse(b []byte) (Info, error) {
 	p := NewParser()
 	if _, err := p.Write(b); err != nil {
+		return Info{}, err
+	}
+	return p.Finish()
+}
+
+// ParseReader reads a whole binary from r through a Parser, in chunks,
+// holding no more of it than the Parser does. A read error is returned as
+// it is (not a *FormatError).
+func ParseReader(r io.Reader) (Info, error) {
+	p := NewParser()
+	if _, err := io.Copy(p, r); err != nil {
 		return Info{}, err
 	}
 	return p.Finish()

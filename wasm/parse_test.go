@@ -11,8 +11,8 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil"
+	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 	"github.com/ghost-network/gpmd/wasm"
-	. "github.com/ghost-network/gpmd/wasm/internal/wasmtest"
 )
 
 func mustParse(t testing.TB, b []byte) wasm.Info {

@@ -18,6 +18,7 @@ import (
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
+	"github.com/ghost-network/gpmd/wasm"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -142,6 +143,7 @@ func TestExitCodeOfEveryClass(t *testing.T) {
 		{control.ErrNotRunning, exitNotRunning},
 		{fmt.Errorf("restore: %w", repo.ErrNotEmpty), exitUsage},
 		{fmt.Errorf("x: %w", repo.ErrNotWasm), exitUsage},
+		{fmt.Errorf("x: %w", &wasm.FormatError{Msg: "section 1 (type) at byte 8: …"}), exitUsage},
 		{fmt.Errorf("x: %w", repo.ErrModuleCorrupt), exitError},
 		{fmt.Errorf("x: %w", errdefs.ErrNotFound), exitNotFound},
 	} {

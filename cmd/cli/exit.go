@@ -31,14 +31,16 @@ const exitStatusHelp = `Exit status:
   0    success
   1    an error not listed below (the message says what)
   2    bad flags, arguments or input: a bad name or version, a file that is
-       missing, a directory, empty, not WebAssembly or too large
+       missing, a directory, empty, not WebAssembly, a broken WebAssembly
+       binary (invalid_module) or too large
   3    gpmd is not running (at the control address or on the data folder)
   4    no such module or version
   5    the version exists already with other bytes
   6    gpmd refused the token (see --token-file), or this user on its
        control socket
-  7    verify found a problem in the store, or restore, rebuild-index or
-       import left something out (each is listed on standard output)
+  7    verify found a problem in the store, check found the module
+       invalid, or restore, rebuild-index or import left something out
+       (each is listed on standard output)
   130  interrupted`
 
 // exitCode maps an error to its exit status: the one place where that

@@ -10,7 +10,7 @@ import (
 func NewCmdWasm(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "wasm <command>",
-		Short: "Upload, list, fetch and remove WebAssembly modules",
+		Short: "Upload, list, inspect, check, fetch and remove WebAssembly modules",
 		Long: `Manage the WebAssembly modules the daemon keeps for the GVMs of this
 device. A module has a name (1-64 of a-z 0-9 _ -, starting with a letter)
 and versions (semantic versions such as v0.0.1 or 1.2.3-beta.1); each
@@ -20,6 +20,8 @@ version's bytes are stored once, by their sha256 digest, and never change.
 		Example: `  $ gpmd wasm upload --name=math --version=v0.0.1 --file=./math.wasm
   $ gpmd wasm list
   $ gpmd wasm get math@^0.0 -o math.wasm
+  $ gpmd wasm inspect math
+  $ gpmd wasm check math@v0.0.1
   $ gpmd wasm rm math@v0.0.1`,
 		Args: cobra.ArbitraryArgs,
 		RunE: groupRunE,
@@ -31,6 +33,8 @@ version's bytes are stored once, by their sha256 digest, and never change.
 		NewCmdWasmRm(f),
 		NewCmdWasmPush(f),
 		NewCmdWasmPull(f),
+		NewCmdWasmInspect(f),
+		NewCmdWasmCheck(f),
 	)
 	return cmd
 }

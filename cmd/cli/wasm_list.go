@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/units"
 )
 
@@ -34,7 +33,11 @@ and each name's versions go from highest to lowest.
 
 A NAME with no versions is an error (exit 4). With -o json the output is
 an array of {"name", "versions": [{"name", "version", "digest", "size",
-"created"}]} with the full digests.
+"created", "kind", "imports", "exports"}]} with the full digests; kind is
+"module" or "component", imports and exports are counts (gpmd wasm
+inspect lists them). A version stored before uploads were parsed whose
+bytes are not a valid module has "invalid_module" (the reason) instead of
+a kind.
 
 ` + exitStatusHelp,
 		Example: `  $ gpmd wasm list
@@ -64,14 +67,14 @@ func (o *listOptions) run(cmd *cobra.Command) error {
 	if o.Remote != "" {
 		return o.runRemote(cmd)
 	}
-	mods, err := ask(o.f, cmd, requestTimeout, func(c *control.Client, ctx context.Context) ([]index.Module, error) {
+	mods, err := ask(o.f, cmd, requestTimeout, func(c *control.Client, ctx context.Context) ([]control.ListedModule, error) {
 		return c.List(ctx, o.Name)
 	})
 	if err != nil {
 		return err
 	}
 	if mods == nil {
-		mods = []index.Module{}
+		mods = []control.ListedModule{}
 	}
 	if o.Output == formatJSON {
 		return writeJSON(o.f.IO.Out, control.ModuleList{Modules: mods})

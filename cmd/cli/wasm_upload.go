@@ -18,6 +18,7 @@ type uploadOptions struct {
 	Name    string
 	Version string
 	File    string
+	Check   bool
 }
 
 // NewCmdWasmUpload is `gpmd wasm upload`.
@@ -39,10 +40,22 @@ Files over 8 MiB show a progress bar, with the time left, when standard
 error is a terminal; standard input (size unknown) shows bytes and rate
 once it has run half a second or passed 8 MiB.
 
+The daemon reads the structure of the module as it arrives (sections,
+imports, exports, function bodies' bounds) and refuses a broken binary
+with one line that says what is wrong and where (exit 2); nothing of it is
+kept. --check also validates the module in full (instructions included,
+with wazero, as gpmd wasm check does) before anything is kept: a module
+wazero refuses is refused (exit 2), and one that needs a feature the
+validator lacks is refused saying so (exit 1; upload without --check to
+keep it unchecked).
+
 ` + exitStatusHelp,
 		Example: `  $ gpmd wasm upload --name=math --version=v0.0.1 --file=./math.wasm
   Module Uploaded Successfully!
   math@v0.0.1 sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476
+
+  # refuse anything wazero would not compile
+  $ gpmd wasm upload --name=math --version=v0.0.2 --file=./math.wasm --check
 
   # from standard input
   $ wat2wasm math.wat --output=- | gpmd wasm upload --name math --version 0.1.0 --file -`,
@@ -53,6 +66,7 @@ once it has run half a second or passed 8 MiB.
 	fl.StringVar(&o.Name, "name", "", "module name (1-64 of a-z 0-9 _ -, starting with a letter)")
 	fl.StringVar(&o.Version, "version", "", "module version, a semantic version such as v0.0.1")
 	fl.StringVar(&o.File, "file", "", "the .wasm file to upload, or - for standard input")
+	fl.BoolVar(&o.Check, "check", false, "validate the module in full (wazero) before it is kept")
 	cmd.MarkFlagFilename("file", "wasm")
 	cmd.RegisterFlagCompletionFunc("name", f.completeModuleNames)
 	cmd.RegisterFlagCompletionFunc("version", cobra.NoFileCompletions)
@@ -95,7 +109,11 @@ func (o *uploadOptions) run(cmd *cobra.Command) error {
 		progress = newProgressReader(body, o.f.IO.ErrOut, "uploading "+o.Name+"@"+o.Version, size, o.f.Now)
 		body = progress
 	}
-	rec, err := c.Upload(cmd.Context(), o.Name, o.Version, body, size)
+	upload := c.Upload
+	if o.Check {
+		upload = c.UploadChecked
+	}
+	rec, err := upload(cmd.Context(), o.Name, o.Version, body, size)
 	if progress != nil {
 		progress.finish()
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -198,7 +199,7 @@ func (c *Client) Nodes(ctx context.Context) (NodeList, error) {
 
 // List lists every module (GET /v1/modules), or the versions of one name
 // (GET /v1/modules/{name}, errdefs.ErrNotFound when it has none).
-func (c *Client) List(ctx context.Context, name string) ([]index.Module, error) {
+func (c *Client) List(ctx context.Context, name string) ([]ListedModule, error) {
 	if name == "" {
 		var ml ModuleList
 		err := c.getJSON(ctx, "/v1/modules", &ml)
@@ -207,11 +208,44 @@ func (c *Client) List(ctx context.Context, name string) ([]index.Module, error) 
 	if err := checkSegment("module name", name); err != nil {
 		return nil, err
 	}
-	var m index.Module
+	var m ListedModule
 	if err := c.getJSON(ctx, modulePath(name), &m); err != nil {
 		return nil, err
 	}
-	return []index.Module{m}, nil
+	return []ListedModule{m}, nil
+}
+
+// Info is GET /v1/modules/{name}/{query}/info: what the parse of the
+// resolved version's bytes recorded (query empty: latest).
+func (c *Client) Info(ctx context.Context, name, query string) (ModuleInfo, error) {
+	var mi ModuleInfo
+	path, err := versionPath(name, query)
+	if err == nil {
+		err = c.getJSON(ctx, path+"/info", &mi)
+	}
+	return mi, err
+}
+
+// Check is POST /v1/modules/{name}/{query}/check: full validation of the
+// resolved version with wazero (query empty: latest).
+func (c *Client) Check(ctx context.Context, name, query string) (CheckResult, error) {
+	var res CheckResult
+	path, err := versionPath(name, query)
+	if err == nil {
+		err = c.postJSON(ctx, path+"/check", &res)
+	}
+	return res, err
+}
+
+// versionPath is the path of name's version query ("" for latest).
+func versionPath(name, query string) (string, error) {
+	if query == "" {
+		query = "latest"
+	}
+	if err := checkSegment("module name", name); err != nil {
+		return "", err
+	}
+	return modulePath(name, query), nil
 }
 
 // Resolve finds the version that query names (empty: latest).
@@ -259,11 +293,19 @@ func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bo
 // or -1 when unknown (the body then goes chunked). The bytes are hashed as
 // they are sent, and the digest the daemon stored must equal it.
 func (c *Client) Upload(ctx context.Context, name, version string, body io.Reader, size int64) (index.Record, error) {
-	return c.upload(ctx, name, version, body, size, http.Header{})
+	return c.upload(ctx, name, version, body, size, http.Header{}, false)
+}
+
+// UploadChecked is Upload with full validation (PUT …?check=true): the
+// daemon compiles the module with wazero before it keeps anything, and
+// refuses what wazero refuses (wasm.ErrInvalidModule) or cannot check
+// (errors.ErrUnsupported).
+func (c *Client) UploadChecked(ctx context.Context, name, version string, body io.Reader, size int64) (index.Record, error) {
+	return c.upload(ctx, name, version, body, size, http.Header{}, true)
 }
 
 // upload is Upload with extra request headers (hdr is modified).
-func (c *Client) upload(ctx context.Context, name, version string, body io.Reader, size int64, hdr http.Header) (index.Record, error) {
+func (c *Client) upload(ctx context.Context, name, version string, body io.Reader, size int64, hdr http.Header, check bool) (index.Record, error) {
 	if err := checkSegment("module name", name); err != nil {
 		return index.Record{}, err
 	}
@@ -275,7 +317,7 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	hdr.Set("Expect", "100-continue")
 	hb := &hashingBody{r: body, h: h}
 	var send io.Reader = hb
-	sent := func() int64 { return hb.n }
+	sent := func() int64 { return hb.n.Load() }
 	hashed := func() error { return nil }
 	if f, off, dup, ok := regularFile(body, size); ok {
 		// A regular file of known size goes as it is: net/http hands an
@@ -306,7 +348,11 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 		sent = func() int64 { return size } // as good a bound as uploadCut needs
 		defer dup.Close()                   // when the request never reached net/http; else a no-op
 	}
-	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), send, hdr, size)
+	path := modulePath(name, version)
+	if check {
+		path += "?check=true"
+	}
+	resp, err := c.do(ctx, http.MethodPut, path, send, hdr, size)
 	if err != nil {
 		return index.Record{}, c.uploadCut(ctx, name, version, sent(), err)
 	}
@@ -396,13 +442,17 @@ const uploadChunk = 256 << 10
 type hashingBody struct {
 	r io.Reader
 	h hash.Hash
-	n int64 // bytes read so far: how much was sent, for uploadCut
+	// n is the bytes read so far: how much was sent, for uploadCut. It is
+	// atomic: the transport's writer goroutine may still be reading the
+	// body when the daemon's early answer (a refused module) has come back
+	// and the caller looks at it.
+	n atomic.Int64
 }
 
 func (b *hashingBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.h.Write(p[:n])
-	b.n += int64(n)
+	b.n.Add(int64(n))
 	return n, err
 }
 
@@ -416,7 +466,7 @@ func (b *hashingBody) WriteTo(w io.Writer) (int64, error) {
 			b.h.Write(buf[:n])
 			m, werr := w.Write(buf[:n])
 			total += int64(m)
-			b.n += int64(m)
+			b.n.Add(int64(m))
 			if werr != nil {
 				return total, werr
 			}

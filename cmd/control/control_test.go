@@ -24,6 +24,7 @@ import (
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
+	"github.com/ghost-network/gpmd/wasm"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -230,6 +231,8 @@ func TestStatusMapping(t *testing.T) {
 	}{
 		{fmt.Errorf("x: %w", repo.ErrNotWasm), 400, CodeNotWasm},
 		{fmt.Errorf("x: %w", repo.ErrEmpty), 400, CodeEmpty},
+		{fmt.Errorf("x: %w", &wasm.FormatError{Msg: "section 10 (code) at byte 9: …"}), 400, CodeInvalidModule},
+		{fmt.Errorf("x: %w", errors.ErrUnsupported), 422, CodeUnsupported},
 		{fmt.Errorf("x: %w", errdefs.ErrInvalid), 400, CodeBadRequest},
 		{fmt.Errorf("x: %w", errdefs.ErrCorrupt), 400, CodeDigestMismatch},
 		{fmt.Errorf("%w: y: %w", repo.ErrModuleCorrupt, errdefs.ErrCorrupt), 500, CodeCorrupt},

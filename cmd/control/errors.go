@@ -8,26 +8,29 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/repo"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // Error codes carried in {"error": "<code>"}. docs/control-api.md lists them.
 const (
-	CodeBadRequest      = "bad_request"      // a name, version, constraint or header that breaks the rules
-	CodeNotWasm         = "not_wasm"         // the bytes are not a WebAssembly binary
-	CodeEmpty           = "empty_module"     // no bytes at all
-	CodeDigestMismatch  = "digest_mismatch"  // the bytes do not hash to the digest the client claimed
-	CodeTooLarge        = "too_large"        // over the module size limit
-	CodeNotFound        = "not_found"        // no such module, version or endpoint
-	CodeConflict        = "conflict"         // the version exists with other bytes
-	CodeUnauthorized    = "unauthorized"     // missing or wrong bearer token
-	CodeCorrupt         = "corrupt"          // the stored bytes do not match their digest
-	CodeNoSpace         = "no_space"         // the disk holding the store is full
-	CodeUnavailable     = "unavailable"      // the daemon is shutting down
-	CodeBusy            = "busy"             // over a cap (uploads or connections in flight): try again later
-	CodeForbiddenHost   = "forbidden_host"   // a Host header that is not this server's (DNS rebinding guard)
-	CodeForbiddenOrigin = "forbidden_origin" // an Origin header of another origin (cross-origin guard)
-	CodeForbiddenPeer   = "forbidden_peer"   // over the Unix socket, a user other than gpmd's own or root
-	CodeInternal        = "internal"         // anything else
+	CodeBadRequest      = "bad_request"         // a name, version, constraint or header that breaks the rules
+	CodeNotWasm         = "not_wasm"            // the bytes are not a WebAssembly binary
+	CodeEmpty           = "empty_module"        // no bytes at all
+	CodeInvalidModule   = "invalid_module"      // WebAssembly whose structure (or, with check, validation) is broken
+	CodeUnsupported     = "unsupported_feature" // a checked upload needs a feature the validator lacks
+	CodeDigestMismatch  = "digest_mismatch"     // the bytes do not hash to the digest the client claimed
+	CodeTooLarge        = "too_large"           // over the module size limit
+	CodeNotFound        = "not_found"           // no such module, version or endpoint
+	CodeConflict        = "conflict"            // the version exists with other bytes
+	CodeUnauthorized    = "unauthorized"        // missing or wrong bearer token
+	CodeCorrupt         = "corrupt"             // the stored bytes do not match their digest
+	CodeNoSpace         = "no_space"            // the disk holding the store is full
+	CodeUnavailable     = "unavailable"         // the daemon is shutting down
+	CodeBusy            = "busy"                // over a cap (uploads or connections in flight): try again later
+	CodeForbiddenHost   = "forbidden_host"      // a Host header that is not this server's (DNS rebinding guard)
+	CodeForbiddenOrigin = "forbidden_origin"    // an Origin header of another origin (cross-origin guard)
+	CodeForbiddenPeer   = "forbidden_peer"      // over the Unix socket, a user other than gpmd's own or root
+	CodeInternal        = "internal"            // anything else
 )
 
 // ErrNotRunning: nothing answers at the control address. It is narrower
@@ -75,6 +78,10 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusBadRequest, CodeNotWasm
 	case errors.Is(err, repo.ErrEmpty):
 		return http.StatusBadRequest, CodeEmpty
+	case errors.Is(err, wasm.ErrInvalidModule):
+		return http.StatusBadRequest, CodeInvalidModule
+	case errors.Is(err, errors.ErrUnsupported):
+		return http.StatusUnprocessableEntity, CodeUnsupported
 	case errors.Is(err, errdefs.ErrCorrupt):
 		// Only an upload's claimed digest reaches here: a stored blob
 		// that mismatches is repo.ErrModuleCorrupt above.
@@ -112,6 +119,10 @@ func classOf(code string, status int) error {
 		return repo.ErrNotWasm
 	case CodeEmpty:
 		return repo.ErrEmpty
+	case CodeInvalidModule:
+		return wasm.ErrInvalidModule
+	case CodeUnsupported:
+		return errors.ErrUnsupported
 	case CodeDigestMismatch:
 		return errdefs.ErrCorrupt
 	case CodeTooLarge:

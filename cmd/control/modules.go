@@ -2,6 +2,7 @@ package control
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
+	"github.com/ghost-network/gpmd/wasm"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -63,12 +65,9 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
-	mods, err := s.cfg.Modules.List(r.Context(), r.URL.Query().Get("name"))
+	mods, err := s.listed(r.Context(), r.URL.Query().Get("name"))
 	if err != nil {
 		return err
-	}
-	if mods == nil {
-		mods = []index.Module{}
 	}
 	writeJSON(w, http.StatusOK, ModuleList{Modules: mods})
 	return nil
@@ -76,7 +75,7 @@ func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getModule(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	mods, err := s.cfg.Modules.List(r.Context(), name)
+	mods, err := s.listed(r.Context(), name)
 	if err != nil {
 		return err
 	}
@@ -84,6 +83,56 @@ func (s *Server) getModule(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("no module named %q: %w", name, errdefs.ErrNotFound)
 	}
 	writeJSON(w, http.StatusOK, mods[0])
+	return nil
+}
+
+// listed lists name ("" for all) with the summary of each version's record.
+func (s *Server) listed(ctx context.Context, name string) ([]ListedModule, error) {
+	mods, err := s.cfg.Modules.List(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	sums, err := s.cfg.Modules.InfoSummaries(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ListedModule, 0, len(mods))
+	for _, m := range mods {
+		lm := ListedModule{Name: m.Name, Versions: make([]ListedVersion, 0, len(m.Versions))}
+		for _, v := range m.Versions {
+			sum := sums[v.Name+"@"+v.Version]
+			lm.Versions = append(lm.Versions, ListedVersion{Record: v, Kind: sum.Kind, Imports: sum.Imports, Exports: sum.Exports, InvalidModule: sum.Refused})
+		}
+		out = append(out, lm)
+	}
+	return out, nil
+}
+
+// getInfo serves what the parse of a version's bytes recorded.
+func (s *Server) getInfo(w http.ResponseWriter, r *http.Request) error {
+	rec, info, err := s.cfg.Modules.Info(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ModuleInfo{Record: rec, Info: info})
+	return nil
+}
+
+// postCheck validates a version in full with wazero. A verdict about the
+// module (valid, broken, not checkable) is a 200: the check ran.
+func (s *Server) postCheck(w http.ResponseWriter, r *http.Request) error {
+	rec, err := s.cfg.Modules.Check(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	res := CheckResult{Record: rec, Valid: err == nil}
+	switch {
+	case err == nil:
+	case errors.Is(err, errors.ErrUnsupported):
+		res.Unsupported = repo.ProblemMessage(err)
+	case errors.Is(err, wasm.ErrInvalidModule) && rec.Name != "":
+		res.Problem = repo.ProblemMessage(err)
+	default:
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 
@@ -208,6 +257,10 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength == 0 {
 		return fmt.Errorf("upload %s@%s: %w: no bytes were sent", name, version, repo.ErrEmpty)
 	}
+	check, err := boolParam(r, "check")
+	if err != nil {
+		return err
+	}
 	release, err := s.acquireUpload()
 	if err != nil {
 		w.Header().Set("Connection", "close")
@@ -218,7 +271,7 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	defer stall.done()
 	body := &clientBody{ReadCloser: io.NopCloser(stall)}
 	start := s.cfg.Now()
-	rec, err := s.cfg.Modules.Upload(r.Context(), ref, body, expected)
+	rec, err := s.cfg.Modules.UploadWith(r.Context(), ref, body, repo.UploadOptions{Expected: expected, Check: check})
 	if err != nil {
 		// The client may still be sending, and reads this answer only if
 		// the rest of its body is read (closing with unread bytes resets

@@ -16,7 +16,7 @@ import (
 // Operations is what the operations endpoints (verify, gc, backup) need of
 // the module repository (*repo.Repo satisfies it).
 type Operations interface {
-	Verify(ctx context.Context) (repo.VerifyReport, error)
+	VerifyWith(ctx context.Context, opts repo.VerifyOptions) (repo.VerifyReport, error)
 	GC(ctx context.Context, dryRun bool) (repo.GCReport, error)
 	WriteBackup(ctx context.Context, w io.Writer) (repo.BackupReport, error)
 }
@@ -42,8 +42,14 @@ func (s *Server) registerOps() {
 // postVerify re-hashes every blob while uploads and fetches go on. The
 // answer is 200 with the report whether or not it found problems: finding
 // them is the request succeeding.
+//
+// deep=true also validates every module in full with wazero.
 func (s *Server) postVerify(w http.ResponseWriter, r *http.Request) error {
-	rep, err := s.cfg.Ops.Verify(r.Context())
+	deep, err := boolParam(r, "deep")
+	if err != nil {
+		return err
+	}
+	rep, err := s.cfg.Ops.VerifyWith(r.Context(), repo.VerifyOptions{Deep: deep})
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
@@ -60,13 +66,9 @@ func (s *Server) postVerify(w http.ResponseWriter, r *http.Request) error {
 
 // postGC removes (dry_run=true: lists) unnamed blobs and old leftovers.
 func (s *Server) postGC(w http.ResponseWriter, r *http.Request) error {
-	dry := false
-	if v := r.URL.Query().Get("dry_run"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("%w: dry_run=%q is not true or false", errdefs.ErrInvalid, v)
-		}
-		dry = b
+	dry, err := boolParam(r, "dry_run")
+	if err != nil {
+		return err
 	}
 	rep, err := s.cfg.Ops.GC(r.Context(), dry)
 	if err != nil {
@@ -98,6 +100,28 @@ func (s *Server) getBackup(w http.ResponseWriter, r *http.Request) error {
 	h.Set(TrailerBackupBlobs, strconv.Itoa(rep.Blobs))
 	h.Set(TrailerBackupBytes, strconv.FormatInt(rep.Bytes, 10))
 	return nil
+}
+
+// boolParam reads the query parameter name: absent is false; anything but
+// a boolean is errdefs.ErrInvalid.
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s=%q is not true or false", errdefs.ErrInvalid, name, v)
+	}
+	return b, nil
+}
+
+// VerifyDeep is POST /v1/verify?deep=true: Verify, and every module
+// validated in full with wazero.
+func (c *Client) VerifyDeep(ctx context.Context) (repo.VerifyReport, error) {
+	var rep repo.VerifyReport
+	err := c.postJSON(ctx, "/v1/verify?deep=true", &rep)
+	return rep, err
 }
 
 // Verify is POST /v1/verify.
@@ -150,7 +174,7 @@ func (c *Client) UploadDigest(ctx context.Context, name, version string, body io
 	if expected != "" {
 		hdr.Set(HeaderDigest, expected.String())
 	}
-	return c.upload(ctx, name, version, body, size, hdr)
+	return c.upload(ctx, name, version, body, size, hdr, false)
 }
 
 // Uploader is a migrations.Uploader that uploads through a Client: an

@@ -17,20 +17,27 @@ import (
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
-	"github.com/opencontainers/go-digest"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // Modules is what the control API needs of the module repository
 // (*repo.Repo satisfies it).
 type Modules interface {
-	// Upload takes the name and version as the handler parsed them
+	// UploadWith takes the name and version as the handler parsed them
 	// (index.ParseRef): the repository does not check them again.
-	Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error)
+	UploadWith(ctx context.Context, ref index.Ref, body io.Reader, opts repo.UploadOptions) (index.Record, error)
 	Resolve(ctx context.Context, name, query string) (index.Record, error)
 	// Get opens a verifying reader of rec.Size bytes; the caller closes it.
 	Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error)
 	List(ctx context.Context, name string) ([]index.Module, error)
 	Remove(ctx context.Context, name, version string) (index.Record, error)
+	// Info is what the parse of the resolved version's bytes recorded.
+	Info(ctx context.Context, name, query string) (index.Record, wasm.Info, error)
+	// InfoSummaries: kind and counts of every version of name ("": all),
+	// keyed by name@version.
+	InfoSummaries(ctx context.Context, name string) (map[string]index.ModuleInfo, error)
+	// Check validates the resolved version in full (wazero).
+	Check(ctx context.Context, name, query string) (index.Record, error)
 	// RemoveWith is Remove with options; Forget drops the version's
 	// tombstone, so it may come back with other bytes.
 	RemoveWith(ctx context.Context, name, version string, opts repo.RemoveOptions) (index.Record, error)
@@ -134,6 +141,8 @@ func NewServer(cfg Config) *Server {
 	s.Handle("GET /v1/modules/{name}", s.getModule)
 	s.Handle("GET /v1/modules/{name}/{version}", s.resolveVersion)
 	s.Handle("GET /v1/modules/{name}/{version}/content", s.getContent)
+	s.Handle("GET /v1/modules/{name}/{version}/info", s.getInfo)
+	s.Handle("POST /v1/modules/{name}/{version}/check", s.postCheck)
 	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
 	s.registerOps()

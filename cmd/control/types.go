@@ -5,6 +5,7 @@ import (
 
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/wasm"
 )
 
 // Headers of a module download (GET …/content) and of an upload.
@@ -48,7 +49,46 @@ type Status struct {
 
 // ModuleList is the body of GET /v1/modules.
 type ModuleList struct {
-	Modules []index.Module `json:"modules"`
+	Modules []ListedModule `json:"modules"`
+}
+
+// ListedModule is one name with its versions, highest first: the body of
+// GET /v1/modules/{name}, and an entry of ModuleList.
+type ListedModule struct {
+	Name     string          `json:"name"`
+	Versions []ListedVersion `json:"versions"`
+}
+
+// ListedVersion is a version's record with the summary of what its parse
+// recorded: kind ("module" or "component") and the counts of imports and
+// exports. InvalidModule holds the parser's refusal of a version stored
+// before uploads were parsed (Kind is empty then).
+type ListedVersion struct {
+	index.Record
+	Kind          string `json:"kind,omitempty"`
+	Imports       int    `json:"imports"`
+	Exports       int    `json:"exports"`
+	InvalidModule string `json:"invalid_module,omitempty"`
+}
+
+// ModuleInfo is the body of GET /v1/modules/{name}/{version}/info: the
+// version's record and everything its parse recorded (wasm.Info's JSON:
+// kind, imports, exports, memories, tables, functions, start,
+// custom_sections, features).
+type ModuleInfo struct {
+	index.Record
+	wasm.Info
+}
+
+// CheckResult is the body of POST /v1/modules/{name}/{version}/check:
+// Valid when wazero compiles the module; otherwise Unsupported names the
+// feature the validator lacks (the module is not known to be broken), or
+// Problem says what is wrong with it.
+type CheckResult struct {
+	index.Record
+	Valid       bool   `json:"valid"`
+	Unsupported string `json:"unsupported,omitempty"`
+	Problem     string `json:"problem,omitempty"`
 }
 
 // NodeList is the body of GET /v1/nodes.

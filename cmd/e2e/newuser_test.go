@@ -239,8 +239,11 @@ func TestUploadOverLimitFromSlowPipe(t *testing.T) {
 		// refuses long before the pipe ends.
 		go func() {
 			defer pw.Close()
-			chunk := testutil.Wasm("slow", 8<<10)
+			// One module of 320 KiB (its custom section claims it all,
+			// so the upload's parse accepts every byte), sent in chunks.
+			module := testutil.Wasm("slow", 40*8<<10)
 			for i := 0; i < 40; i++ {
+				chunk := module[i*8<<10 : (i+1)*8<<10]
 				if _, err := pw.Write(chunk); err != nil {
 					return
 				}

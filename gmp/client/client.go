@@ -351,6 +351,22 @@ func (c *Client) module(ctx context.Context, name, version, have string, w io.Wr
 	return info, false, sink.verify(info)
 }
 
+// ModuleInfo asks what GPMD recorded of a module version at upload
+// (MODULE_INFO_REQUEST, feature module_info: check Welcome.Features):
+// kind, imports and exports with their types. version resolves as for
+// Module. A missing module or version wraps ErrNotFound.
+func (c *Client) ModuleInfo(ctx context.Context, name, version string) (wire.ModuleDetails, error) {
+	r, err := c.roundTrip(ctx, wire.TypeWasm, wire.CodeModuleInfoRequest, moduleQueryBody(name, version), nil)
+	var d wire.ModuleDetails
+	if err != nil {
+		return d, err
+	}
+	if r.is(wire.TypeWasm, wire.CodeModuleNotFound) {
+		return d, r.notFound()
+	}
+	return d, r.decode(wire.TypeWasm, wire.CodeModuleInfo, &d)
+}
+
 // ModuleBytes fetches a module into memory (see Module).
 func (c *Client) ModuleBytes(ctx context.Context, name, version string) (wire.ModuleInfo, []byte, error) {
 	var buf bytes.Buffer
@@ -359,6 +375,17 @@ func (c *Client) ModuleBytes(ctx context.Context, name, version string) (wire.Mo
 		return info, nil, err
 	}
 	return info, buf.Bytes(), nil
+}
+
+// moduleQueryBody is the body of MODULE_REQUEST and MODULE_INFO_REQUEST.
+func moduleQueryBody(name, version string) func([]byte) []byte {
+	return func(b []byte) []byte {
+		b = append(b, `{"name":`...)
+		b = wire.AppendString(b, name)
+		b = append(b, `,"version":`...)
+		b = wire.AppendString(b, version)
+		return append(b, '}')
+	}
 }
 
 // roundTrip writes one request and waits for its reply. ctx bounds the

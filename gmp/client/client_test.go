@@ -56,7 +56,7 @@ func TestClientEveryMessage(t *testing.T) {
 	c, other := dialClient(t, ts.addr), dialClient(t, ts.addr)
 
 	w, err := c.Hello(ctx, "gvm/test")
-	if err != nil || !reflect.DeepEqual(w, wire.Welcome{Server: "gpmd/test", Version: 1, MaxMessage: gmp.DefaultMaxMessage, Features: []string{wire.FeatureHave}}) {
+	if err != nil || !reflect.DeepEqual(w, wire.Welcome{Server: "gpmd/test", Version: 1, MaxMessage: gmp.DefaultMaxMessage, Features: []string{wire.FeatureHave, wire.FeatureModuleInfo}}) {
 		t.Fatalf("Hello = %+v, %v", w, err)
 	}
 	if err := c.Ping(ctx); err != nil {

@@ -9,9 +9,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/ghost-network/gpmd/blobstore"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
@@ -94,4 +96,42 @@ func Upload(t testing.TB, r *repo.Repo, name, version string, b []byte) {
 	if _, err := r.Upload(context.Background(), ref, bytes.NewReader(b), ""); err != nil {
 		t.Fatalf("upload %s %s: %v", name, version, err)
 	}
+}
+
+// StoreUnparsed writes b as name@version into the module store folder dir
+// (<data>/modules) the way a gpmd from before uploads were parsed did: blob
+// and index entry, no record of a parse. Call it before the store is
+// opened; the bytes need not be a valid module (that is the point).
+func StoreUnparsed(t testing.TB, dir, name, version string, b []byte) {
+	t.Helper()
+	bs, err := blobstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _, err := bs.Put(context.Background(), bytes.NewReader(b), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := index.Open(filepath.Join(dir, repo.IndexFile), index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	if _, _, err := idx.Add(index.Entry{Ref: index.MustRef(name, version), Digest: info.Digest, Size: info.Size}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// RepoWithUnparsed is Repo with name@version stored as StoreUnparsed does.
+func RepoWithUnparsed(t testing.TB, name, version string, b []byte) *repo.Repo {
+	t.Helper()
+	dir := t.TempDir()
+	StoreUnparsed(t, dir, name, version, b)
+	r, err := repo.Open(context.Background(), dir, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	Upload(t, r, "tiny", "v0.0.1", TinyWasm)
+	return r
 }

@@ -1,5 +1,7 @@
 package wire
 
+import "github.com/ghost-network/gpmd/wasm"
+
 // Message families (the envelope's "type").
 const (
 	TypeSession = 0
@@ -38,6 +40,9 @@ const (
 	CodeModuleNotFound = 3
 	CodeList           = 4
 	CodeModules        = 5
+	// Revision 2, feature module_info.
+	CodeModuleInfoRequest = 6
+	CodeModuleInfo        = 7
 )
 
 // Event messages (type 3, revision 2, feature "events").
@@ -129,6 +134,21 @@ type ModuleInfo struct {
 	Version string `json:"version"` // as uploaded
 	Hash    string `json:"hash"`    // "sha256:" and 64 lower-case hex digits
 	Size    int64  `json:"size"`
+}
+
+// ModuleDetails is the body of MODULE_INFO: what GPMD recorded of a
+// module version at upload. Imports and exports are in the order of the
+// binary; a func (or tag) carries "params" and "results" (possibly empty
+// arrays), and other kinds their type or limits. For a component both
+// lists are empty.
+type ModuleDetails struct {
+	Name    string        `json:"name"`
+	Version string        `json:"version"`
+	Hash    string        `json:"hash"`
+	Size    int64         `json:"size"`
+	Kind    string        `json:"kind"` // "module" or "component"
+	Imports []wasm.Import `json:"imports"`
+	Exports []wasm.Export `json:"exports"`
 }
 
 // ModuleVersion is one version in a MODULES reply.

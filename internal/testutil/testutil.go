@@ -27,16 +27,10 @@ func Wasm(tag string, size int) []byte {
 	if tag == "" {
 		tag = "x"
 	}
-	nameLen := binary.AppendUvarint(nil, uint64(len(tag)))
-	// header + section id + 5-byte padded LEB128 section size + name
-	fixed := len(TinyWasm) + 1 + 5 + len(nameLen) + len(tag)
-	payload := max(size-fixed, 0)
-	out := make([]byte, 0, fixed+payload)
-	out = append(out, TinyWasm...)
-	out = append(out, 0x00) // custom section
-	out = appendLEB128Padded(out, uint32(len(nameLen)+len(tag)+payload))
-	out = append(out, nameLen...)
-	out = append(out, tag...)
+	head := WasmHead(tag, size)
+	payload := max(size-len(head), 0)
+	out := make([]byte, 0, len(head)+payload)
+	out = append(out, head...)
 	x := uint64(14695981039346656037)
 	for i := 0; i < len(tag); i++ {
 		x = (x ^ uint64(tag[i])) * 1099511628211
@@ -48,6 +42,26 @@ func Wasm(tag string, size int) []byte {
 		out = append(out, byte(x))
 	}
 	return out
+}
+
+// WasmHead is the start of Wasm(tag, size) before the custom section's
+// payload: the header and a custom section that claims the rest of size
+// bytes. Followed by any size-len(head) bytes it is a structurally valid
+// module; a test that streams a large module writes it, then filler.
+func WasmHead(tag string, size int) []byte {
+	if tag == "" {
+		tag = "x"
+	}
+	nameLen := binary.AppendUvarint(nil, uint64(len(tag)))
+	// header + section id + 5-byte padded LEB128 section size + name
+	fixed := len(TinyWasm) + 1 + 5 + len(nameLen) + len(tag)
+	payload := max(size-fixed, 0)
+	out := make([]byte, 0, fixed)
+	out = append(out, TinyWasm...)
+	out = append(out, 0x00) // custom section
+	out = appendLEB128Padded(out, uint32(len(nameLen)+len(tag)+payload))
+	out = append(out, nameLen...)
+	return append(out, tag...)
 }
 
 // appendLEB128Padded appends v as unsigned LEB128 in exactly 5 bytes (the

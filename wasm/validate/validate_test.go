@@ -11,8 +11,8 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	. "github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 	"github.com/ghost-network/gpmd/wasm"
-	. "github.com/ghost-network/gpmd/wasm/internal/wasmtest"
 	"github.com/ghost-network/gpmd/wasm/validate"
 )
 

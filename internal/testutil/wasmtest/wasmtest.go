@@ -221,3 +221,58 @@ func Everything() *Module {
 	m.Add(SecCustom, Name("last"), nil)
 	return m
 }
+
+// WithSize encodes m with the size field of section i changed by delta
+// (the section's bytes stay as they are): a size one byte too long or too
+// short.
+func (m *Module) WithSize(i, delta int) []byte {
+	out := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
+	for j, s := range m.Sections {
+		size := len(s.Body)
+		if j == i {
+			size += delta
+		}
+		out = append(out, s.ID)
+		out = U32(out, uint32(size))
+		out = append(out, s.Body...)
+	}
+	return out
+}
+
+// SectionBoundaries returns the offset of every section's start in the
+// well-formed core module b, then len(b): where truncations cut a module
+// between sections.
+func SectionBoundaries(b []byte) []int {
+	out := []int{}
+	i := 8
+	for i < len(b) {
+		out = append(out, i)
+		size, n := binary.Uvarint(b[i+1:])
+		if n <= 0 {
+			break
+		}
+		i += 1 + n + int(size)
+	}
+	return append(out, len(b))
+}
+
+// Small is a valid module: one type, one function add(i32, i32) -> i32,
+// exported.
+func Small() *Module {
+	m := &Module{}
+	m.Add(SecType, Vec(FuncType([]byte{I32, I32}, []byte{I32})))
+	m.Add(SecFunction, Vec([]byte{0}))
+	m.Add(SecExport, Vec(Export("add", 0, 0)))
+	m.Add(SecCode, Vec(Body(0x20, 0, 0x20, 1, 0x6a)))
+	return m
+}
+
+// InvalidForWazero passes the structural parse, but its one function
+// returns nothing while its body leaves an i32: wazero refuses it.
+func InvalidForWazero() []byte {
+	m := &Module{}
+	m.Add(SecType, Vec(FuncType(nil, nil)))
+	m.Add(SecFunction, Vec([]byte{0}))
+	m.Add(SecCode, Vec(Body(0x41, 1)))
+	return m.Bytes()
+}

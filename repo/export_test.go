@@ -1,0 +1,5 @@
+package repo
+
+// SetNoParse turns the structural parse of uploads off: the benchmark's
+// baseline, and tests of stores from before uploads were parsed.
+func SetNoParse(r *Repo, off bool) { r.noParse = off }
