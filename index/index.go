@@ -77,6 +77,9 @@ type DB struct {
 	// ident is the file as opened (for its device and inode): CheckLinked
 	// compares the path with it. nil when opened read-only.
 	ident os.FileInfo
+	// group gathers the records of concurrent Adds into shared commits
+	// (group.go).
+	group group
 }
 
 // Open opens or creates the index at path. A new or empty file gets the
@@ -174,19 +177,20 @@ func (db *DB) Path() string { return db.path }
 // with the same digest changes nothing and returns the stored record with
 // created=false; with another digest it fails with errdefs.ErrConflict. Versions
 // equal as semver (v1.0.0, 1.0.0, 1.0.0+build7) are one version. The write
-// is durable (fsynced) when Add returns, unless Options.NoSync.
+// is durable (fsynced) when Add returns, unless Options.NoSync. Adds that
+// run at the same time may share one commit (group commit, group.go); each
+// still returns only once its own record is on disk, and a refused record
+// refuses no other.
 func (db *DB) Add(rec Record) (stored Record, created bool, err error) {
 	if err := db.CheckLinked(); err != nil {
 		return Record{}, false, err
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		stored, created, err = PutTx(tx, rec)
-		return err
-	})
-	if err != nil {
-		return Record{}, false, err
+	c := &addCall{rec: rec}
+	db.group.add(db.bolt, c)
+	if c.err != nil {
+		return Record{}, false, c.err
 	}
-	return stored, created, nil
+	return c.stored, c.created, nil
 }
 
 // isLatest reports whether query asks for the latest version.
