@@ -125,6 +125,7 @@ func NewServer(cfg Config) *Server {
 	s.Handle("GET /v1/modules/{name}/{version}", s.resolveVersion)
 	s.Handle("GET /v1/modules/{name}/{version}/content", s.getContent)
 	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
+	s.Handle("PUT /v1/modules/{name}/{version}/file", s.putVersionFile)
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
 	s.registerOps()
 	s.handleMetrics(cfg.Metrics)
