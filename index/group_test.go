@@ -108,9 +108,14 @@ func TestGroupCommit(t *testing.T) {
 }
 
 // BenchmarkAddConcurrent: 8 writers adding with fsync on; with the group
-// commit they share fsyncs.
+// commit they share fsyncs, without it each Add commits alone.
 func BenchmarkAddConcurrent(b *testing.B) {
-	db, err := Open(filepath.Join(b.TempDir(), "index.db"), Options{})
+	b.Run("group", func(b *testing.B) { benchAddConcurrent(b, Options{}) })
+	b.Run("solo", func(b *testing.B) { benchAddConcurrent(b, Options{NoGroupCommit: true}) })
+}
+
+func benchAddConcurrent(b *testing.B, opts Options) {
+	db, err := Open(filepath.Join(b.TempDir(), "index.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
