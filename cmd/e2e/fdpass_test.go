@@ -3,8 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -192,5 +194,46 @@ func TestUploadByDescriptorChangedFile(t *testing.T) {
 	t.Logf("%d of 3 uploads truncated mid-read were refused", refused)
 	if r := e.gpmd("verify"); !strings.Contains(r.stdout, "no problems") {
 		t.Fatalf("verify after the truncations: %v", r)
+	}
+}
+
+// BenchmarkCLIUploadSocketVsTCP: `gpmd wasm upload` as a process per
+// file, over the Unix socket (the file passed by descriptor) and over TCP
+// (the bytes sent), alternating file by file against one daemon. Each op
+// is one upload of each.
+//
+//	go test ./cmd/e2e -run x -bench CLIUploadSocketVsTCP -benchtime 20x
+func BenchmarkCLIUploadSocketVsTCP(b *testing.B) {
+	for _, size := range []int{1 << 20, 16 << 20} {
+		b.Run(fmt.Sprintf("%dMiB", size>>20), func(b *testing.B) {
+			e := newEnv(b)
+			st := e.start()
+			data := testutil.Wasm("bench", size)
+			path := filepath.Join(b.TempDir(), "m.wasm")
+			var tSock, tTCP time.Duration
+			upload := func(i int, tcp bool) {
+				binary.LittleEndian.PutUint64(data[8:], uint64(i))
+				if err := os.WriteFile(path, data, 0o644); err != nil {
+					b.Fatal(err)
+				}
+				args := []string{"wasm", "upload", "--name", "bench", "--version", fmt.Sprintf("1.0.%d", i), "--file", path}
+				t := &tSock
+				if tcp {
+					args = append([]string{"--control-addr", st.ControlAddr}, args...)
+					t = &tTCP
+				}
+				start := time.Now()
+				e.gpmd(args...)
+				*t += time.Since(start)
+			}
+			b.SetBytes(int64(size))
+			for i := 0; b.Loop(); i++ {
+				upload(2*i, i%2 == 1)
+				upload(2*i+1, i%2 == 0)
+			}
+			b.ReportMetric(float64(tSock.Microseconds())/float64(b.N), "µs/socket")
+			b.ReportMetric(float64(tTCP.Microseconds())/float64(b.N), "µs/tcp")
+			b.ReportMetric(float64(tTCP)/float64(tSock), "socket/tcp-MB/s")
+		})
 	}
 }
