@@ -59,6 +59,7 @@ func TestMain(m *testing.M) {
 type daemon struct {
 	t       *testing.T
 	data    string
+	files   string // where uploads by descriptor write their files
 	control string
 	gmp     string
 	pid     int
@@ -89,6 +90,30 @@ func (d *daemon) gpmd(stdin []byte, args ...string) (stdout, stderr string, code
 	}
 	err := cmd.Run()
 	code = 0
+	if err != nil {
+		code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	}
+	return out.String(), errb.String(), code
+}
+
+// gpmdSocket runs the CLI without GPMD_CONTROL_ADDR, so that it talks to
+// the daemon over the data folder's Unix socket.
+func (d *daemon) gpmdSocket(args ...string) (stdout, stderr string, code int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gpmdBin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GPMD_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "GPMD_HOME="+d.data)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
 	if err != nil {
 		code = -1
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -164,7 +189,7 @@ func TestKillNineCampaign(t *testing.T) {
 	}
 	t.Logf("seed %d (rerun with -seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 2))
-	d := &daemon{t: t, data: t.TempDir(), control: freeAddr(t), gmp: freeAddr(t)}
+	d := &daemon{t: t, data: t.TempDir(), files: t.TempDir(), control: freeAddr(t), gmp: freeAddr(t)}
 	led := &ledger{acked: map[string]string{}, uncertain: map[string]string{}}
 	checked := 0
 	t.Cleanup(func() {
@@ -196,7 +221,22 @@ func TestKillNineCampaign(t *testing.T) {
 						data := testutil.Wasm(fmt.Sprint(content), size)
 						name := fmt.Sprintf("m%d", wrng.IntN(4))
 						version := fmt.Sprintf("v%d.%d.%d", round, w, i)
-						_, errOut, code := d.gpmd(data, "wasm", "upload", "--name", name, "--version", version, "--file", "-")
+						// Half of the uploads send their bytes over TCP
+						// (standard input); the other half pass a file
+						// over the Unix socket (by descriptor).
+						var errOut string
+						var code int
+						if i%2 == 0 {
+							_, errOut, code = d.gpmd(data, "wasm", "upload", "--name", name, "--version", version, "--file", "-")
+						} else {
+							path := filepath.Join(d.files, fmt.Sprintf("w%d-%d.wasm", w, i))
+							if err := os.WriteFile(path, data, 0o600); err != nil {
+								led.problem("round %d: writing %s: %v", round, path, err)
+								continue
+							}
+							_, errOut, code = d.gpmdSocket("wasm", "upload", "--name", name, "--version", version, "--file", path)
+							os.Remove(path)
+						}
 						if code == 0 {
 							led.mu.Lock()
 							led.acked[name+"@"+version] = digestOf(data)
