@@ -146,9 +146,7 @@ func (s *Server) putVersionFile(w http.ResponseWriter, r *http.Request) error {
 		s.cfg.Observer.UploadFailed(errorClass(err), s.cfg.Now().Sub(start))
 		return err
 	}
-	s.cfg.Observer.Uploaded(rec.Size, s.cfg.Now().Sub(start))
-	setRecordHeaders(w.Header(), rec)
-	writeJSON(w, http.StatusOK, rec)
+	s.answerUpload(w, rec, start)
 	return nil
 }
 

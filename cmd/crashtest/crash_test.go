@@ -76,13 +76,32 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// gpmd runs the CLI against this daemon and returns its output and exit
-// status. Every call is bounded by a timeout.
+// gpmd runs the CLI against this daemon over TCP (GPMD_CONTROL_ADDR)
+// and returns its output and exit status.
 func (d *daemon) gpmd(stdin []byte, args ...string) (stdout, stderr string, code int) {
+	env := append(os.Environ(), "GPMD_HOME="+d.data, "GPMD_CONTROL_ADDR="+d.control, "GPMD_GMP_ADDR="+d.gmp)
+	return d.run(env, stdin, args...)
+}
+
+// gpmdSocket runs the CLI without GPMD_CONTROL_ADDR, so that it talks to
+// the daemon over the data folder's Unix socket.
+func (d *daemon) gpmdSocket(args ...string) (stdout, stderr string, code int) {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GPMD_") {
+			env = append(env, kv)
+		}
+	}
+	return d.run(append(env, "GPMD_HOME="+d.data), nil, args...)
+}
+
+// run runs the CLI with env and stdin (nil: none). Every call is bounded
+// by a timeout.
+func (d *daemon) run(env []string, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, gpmdBin, args...)
-	cmd.Env = append(os.Environ(), "GPMD_HOME="+d.data, "GPMD_CONTROL_ADDR="+d.control, "GPMD_GMP_ADDR="+d.gmp)
+	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
@@ -90,30 +109,6 @@ func (d *daemon) gpmd(stdin []byte, args ...string) (stdout, stderr string, code
 	}
 	err := cmd.Run()
 	code = 0
-	if err != nil {
-		code = -1
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-	}
-	return out.String(), errb.String(), code
-}
-
-// gpmdSocket runs the CLI without GPMD_CONTROL_ADDR, so that it talks to
-// the daemon over the data folder's Unix socket.
-func (d *daemon) gpmdSocket(args ...string) (stdout, stderr string, code int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gpmdBin, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GPMD_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "GPMD_HOME="+d.data)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
 	if err != nil {
 		code = -1
 		if ee, ok := err.(*exec.ExitError); ok {
