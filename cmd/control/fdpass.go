@@ -76,6 +76,17 @@ func (p *PassedFiles) take() (int, bool) {
 	return fd, true
 }
 
+// drop closes the descriptors the request that just ended did not take:
+// a descriptor serves only the request it came with.
+func (p *PassedFiles) drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, fd := range p.fds {
+		unix.Close(fd)
+	}
+	p.fds = nil
+}
+
 // Close closes every descriptor no request took; later ones are closed
 // as they arrive. Idempotent.
 func (p *PassedFiles) Close() {

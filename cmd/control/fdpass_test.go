@@ -47,6 +47,13 @@ func TestPassedFiles(t *testing.T) {
 	}
 	unix.Close(got)
 
+	kept := dupFD(t, f)
+	p.Add([]int{kept})
+	p.drop()
+	if open(kept) {
+		t.Fatal("drop left an untaken descriptor open")
+	}
+
 	c := dupFD(t, f)
 	p.Add([]int{c})
 	p.Close()

@@ -147,6 +147,12 @@ func (s *Server) Handle(pattern string, h HandlerFunc) {
 // ServeHTTP serves one request: logged, its Host and Origin checked,
 // authenticated, then routed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p, ok := r.Context().Value(passedKey{}).(*PassedFiles); ok {
+		// Over the socket: whatever descriptor came with this request
+		// and was not taken (any endpoint but the upload by descriptor,
+		// a refusal before it) is closed when it ends.
+		defer p.drop()
+	}
 	s.handler.ServeHTTP(w, r)
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -236,4 +238,65 @@ func BenchmarkCLIUploadSocketVsTCP(b *testing.B) {
 			b.ReportMetric(float64(tTCP)/float64(tSock), "socket/tcp-MB/s")
 		})
 	}
+}
+
+// TestPassedDescriptorsDoNotLeak: descriptors sent with requests that do
+// not take them (a status, a refused upload) are closed when the request
+// ends, so a later upload on the same connection does not find one, and
+// the daemon holds no more descriptors than before.
+func TestPassedDescriptorsDoNotLeak(t *testing.T) {
+	e := newEnv(t)
+	st := e.start()
+	sock := filepath.Join(e.dir, daemon.SocketFile)
+	fds := func() int {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", st.PID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	path := e.file("m.wasm", testutil.Wasm("leak", 4096))
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rights := syscall.UnixRights(int(f.Fd()))
+
+	before := fds()
+	for i := range 20 {
+		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sock, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(conn)
+		// The descriptor rides on a status request, which does not take it.
+		if _, _, err := conn.WriteMsgUnix([]byte("GET /v1/status HTTP/1.1\r\nHost: gpmd.sock\r\n\r\n"), rights, nil); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status with a descriptor: %d", resp.StatusCode)
+		}
+		// The upload after it on the same connection brings none.
+		fmt.Fprintf(conn, "PUT /v1/modules/leak/1.0.%d/file HTTP/1.1\r\nHost: gpmd.sock\r\nContent-Length: 0\r\n\r\n", i)
+		resp, err = http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var eb control.ErrorBody
+		json.NewDecoder(resp.Body).Decode(&eb)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(eb.Message, "no file descriptor came with the request") {
+			t.Fatalf("upload after a status that brought a descriptor: %d %+v; want 400, no descriptor", resp.StatusCode, eb)
+		}
+		conn.Close()
+	}
+	testutil.WaitFor(t, 10*time.Second, "the daemon's descriptors back to where they were", func() bool { return fds() <= before })
 }
