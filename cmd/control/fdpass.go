@@ -154,6 +154,8 @@ func (s *Server) putVersionFile(w http.ResponseWriter, r *http.Request) error {
 	start := s.cfg.Now()
 	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, &passedReader{f: f, fd: fd, st: st, left: st.Size}, "")
 	if err != nil {
+		// A client that went away (Ctrl-C) is a cancel, not a failure.
+		err = canceledUpload(r, nil, name, version, err)
 		s.cfg.Observer.UploadFailed(errorClass(err), s.cfg.Now().Sub(start))
 		return err
 	}

@@ -235,7 +235,7 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 			io.CopyN(io.Discard, body, max)
 		}
 		if !errors.Is(err, errStalled) {
-			err = canceledUpload(r, body, name, version, err)
+			err = canceledUpload(r, body.err, name, version, err)
 		}
 		s.cfg.Observer.UploadFailed(errorClass(err), s.cfg.Now().Sub(start))
 		return err

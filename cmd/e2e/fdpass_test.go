@@ -300,3 +300,66 @@ func TestPassedDescriptorsDoNotLeak(t *testing.T) {
 	}
 	testutil.WaitFor(t, 10*time.Second, "the daemon's descriptors back to where they were", func() bool { return fds() <= before })
 }
+
+// TestUploadByDescriptorCancelled: a client that goes away (Ctrl-C)
+// while the daemon reads the file it passed is logged as a cancel, not a
+// failure of the daemon, and nothing is stored.
+func TestUploadByDescriptorCancelled(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	c := control.NewUnixClient(filepath.Join(e.dir, daemon.SocketFile), "")
+	defer c.Close()
+	const size = 64 << 20
+	path := e.file("big.wasm", testutil.Wasm("big", size))
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.UploadFile(ctx, "big", "1.0.0", f)
+		done <- err
+	}()
+	// Cancel once the daemon has begun reading (the shared offset moved).
+	var err2 error
+	mid := testutil.Eventually(20*time.Second, func() bool {
+		select {
+		case err2 = <-done:
+			return true
+		default:
+		}
+		off, _ := f.Seek(0, io.SeekCurrent)
+		return off > 0 && off < size
+	})
+	if !mid || err2 != nil {
+		t.Skipf("the daemon read the whole file before the test could cancel (%v)", err2)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled upload returned %v", err)
+	}
+	logPath := filepath.Join(e.dir, daemon.LogFile)
+	var line string
+	if !testutil.Eventually(10*time.Second, func() bool {
+		data, _ := os.ReadFile(logPath)
+		for l := range strings.Lines(string(data)) {
+			if strings.Contains(l, "path=/v1/modules/big/1.0.0/file") {
+				line = l
+				return true
+			}
+		}
+		return false
+	}) {
+		data, _ := os.ReadFile(logPath)
+		t.Fatalf("no log line for the cancelled upload:\n%s", data)
+	}
+	if !strings.Contains(line, "level=WARN") || !strings.Contains(line, `msg="upload cancelled by the client"`) || strings.Contains(line, "status=500") {
+		t.Errorf("the cancel is not logged as one: %s", line)
+	}
+	if mods := e.listJSON(); len(mods) != 0 {
+		t.Errorf("modules after a cancelled upload: %+v", mods)
+	}
+}
