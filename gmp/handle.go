@@ -34,8 +34,8 @@ func (c *conn) handle(msg []byte) bool {
 		case wire.CodeRegister:
 			return c.register(env)
 		case wire.CodeDiscover:
-			names := c.s.reg.discoverable()
-			return c.reply(wire.TypeNode, wire.CodeNodes, env.id, func(b []byte) []byte { return appendNodesBody(b, names) })
+			body := c.s.reg.nodesBody()
+			return c.reply(wire.TypeNode, wire.CodeNodes, env.id, func(b []byte) []byte { return append(b, body...) })
 		case wire.CodeConnect:
 			return c.connect(env)
 		case wire.CodeUnregister:

@@ -30,6 +30,16 @@
 // Memory: every Record returned is a copy; no slice that a bbolt
 // transaction owns leaves this package.
 //
+// Checked once: this package is the one home of the rules for names and
+// versions. ParseName, ParseVersion and ParseRef turn untrusted text into
+// typed values (Name, Version, Ref) whose fields are unexported, so only
+// they make one; ParseRecord does the same for a whole record read from
+// outside (an older file, a backup, this file in Check). Add and PutTx
+// take an Entry holding a Ref and do not check it again, and neither do
+// the callers below the boundary (repo.Upload takes a Ref). Lookups and
+// removals by text (Resolve, List, Remove, Forget) check their name and
+// version here, once: their callers pass them through unchecked.
+//
 // Versions: a stored version is a full semantic version (ParseVersion);
 // the text is kept as uploaded. Versions equal as semver (build metadata
 // ignored) are one version, and a version is immutable: adding it again

@@ -32,7 +32,7 @@ const maxGroup = 256
 
 // addCall is one Add waiting in the group.
 type addCall struct {
-	rec     Record
+	entry   Entry
 	stored  Record
 	created bool
 	err     error
@@ -107,7 +107,7 @@ func (g *group) commitGroup(db *bolt.DB, batch []*addCall) {
 		err := db.Update(func(tx *bolt.Tx) error {
 			for i, c := range batch {
 				var err error
-				if c.stored, c.created, err = PutTx(tx, c.rec); err != nil {
+				if c.stored, c.created, err = PutTx(tx, c.entry); err != nil {
 					failed = i
 					return err
 				}
@@ -130,7 +130,7 @@ func (g *group) commitGroup(db *bolt.DB, batch []*addCall) {
 	for _, c := range append(alone, batch...) {
 		c.err = db.Update(func(tx *bolt.Tx) error {
 			var err error
-			c.stored, c.created, err = PutTx(tx, c.rec)
+			c.stored, c.created, err = PutTx(tx, c.entry)
 			return err
 		})
 		g.commits.Add(1)

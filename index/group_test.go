@@ -46,7 +46,7 @@ func TestGroupCommit(t *testing.T) {
 					// one creates it, the others find it.
 					name, version, content = "shared", fmt.Sprintf("2.0.%d", i), "same"
 				}
-				rec, created, err := db.Add(Record{Name: name, Version: version, Digest: dg(content), Size: int64(len(content))})
+				rec, created, err := db.Add(mustEntry(Record{Name: name, Version: version, Digest: dg(content), Size: int64(len(content))}))
 				results[w] = append(results[w], result{rec, created, err, content})
 			}
 		})
@@ -129,7 +129,7 @@ func benchAddConcurrent(b *testing.B, opts Options) {
 			n++
 			v := fmt.Sprintf("1.0.%d", n)
 			mu.Unlock()
-			if _, _, err := db.Add(Record{Name: "bench", Version: v, Digest: dg(v), Size: 1}); err != nil {
+			if _, _, err := db.Add(mustEntry(Record{Name: "bench", Version: v, Digest: dg(v), Size: 1})); err != nil {
 				b.Error(err)
 				return
 			}

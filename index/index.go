@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -178,7 +177,8 @@ func (db *DB) Close() error { return db.bolt.Close() }
 // Path of the bbolt file.
 func (db *DB) Path() string { return db.path }
 
-// Add stores rec (Created is set when zero). Adding a version that exists
+// Add stores e (Created is set when zero); e.Ref was parsed at the
+// boundary and is not checked again. Adding a version that exists
 // with the same digest changes nothing and returns the stored record with
 // created=false; with another digest it fails with errdefs.ErrConflict. Versions
 // equal as semver (v1.0.0, 1.0.0, 1.0.0+build7) are one version. The write
@@ -186,11 +186,11 @@ func (db *DB) Path() string { return db.path }
 // run at the same time may share one commit (group commit, group.go); each
 // still returns only once its own record is on disk, and a refused record
 // refuses no other.
-func (db *DB) Add(rec Record) (stored Record, created bool, err error) {
+func (db *DB) Add(e Entry) (stored Record, created bool, err error) {
 	if err := db.CheckLinked(); err != nil {
 		return Record{}, false, err
 	}
-	c := &addCall{rec: rec}
+	c := &addCall{entry: e}
 	if db.solo {
 		db.group.commitGroup(db.bolt, []*addCall{c})
 	} else {
@@ -202,37 +202,27 @@ func (db *DB) Add(rec Record) (stored Record, created bool, err error) {
 	return c.stored, c.created, nil
 }
 
-// isLatest reports whether query asks for the latest version.
-func isLatest(query string) bool {
-	return query == "" || strings.EqualFold(query, "latest")
-}
-
 // Resolve finds a version of name: query empty or "latest" (the highest
 // release; where the name has none, the highest pre-release), an exact
 // version (semver equality: v1.2.0 finds 1.2.0), or a Masterminds
 // constraint (the highest version satisfying it). A bad name or a query
 // that is neither wraps errdefs.ErrInvalid; nothing matching wraps errdefs.ErrNotFound.
 func (db *DB) Resolve(name, query string) (Record, error) {
-	if err := ValidateName(name); err != nil {
+	if _, err := ParseName(name); err != nil {
+		return Record{}, err
+	}
+	q, err := ParseQuery(name, query)
+	if err != nil {
 		return Record{}, err
 	}
 	var exactKey []byte
-	var constraint *semver.Constraints
-	switch {
-	case isLatest(query):
-	default:
-		if v, err := ParseVersion(query); err == nil {
-			exactKey = versionKey(v)
-		} else if c, cerr := semver.NewConstraint(query); cerr == nil {
-			constraint = c
-		} else {
-			return Record{}, fmt.Errorf("module %s@%s: %w: the version is neither a semantic version nor a constraint such as ^1.2, ~1.2.3 or \">=1.0.0 <2.0.0\" (%v)",
-				name, query, errdefs.ErrInvalid, cerr)
-		}
+	if q.exact != nil {
+		exactKey = versionKey(q.exact)
 	}
+	constraint := q.constraint
 	var rec Record
 	found := false
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
 		versions, _, err := schemaBuckets(tx)
 		if err != nil {
 			return err
@@ -388,7 +378,7 @@ func walkTx(tx *bolt.Tx, name string, fn func(Record) error) error {
 // no versions gives an empty slice. A bad name wraps errdefs.ErrInvalid.
 func (db *DB) List(name string) ([]Module, error) {
 	if name != "" {
-		if err := ValidateName(name); err != nil {
+		if _, err := ParseName(name); err != nil {
 			return nil, err
 		}
 	}
@@ -424,7 +414,7 @@ func (db *DB) Remove(name, version string) (removed Record, remainingRefs int, e
 
 // remove is Remove (forget false) and Forget (forget true).
 func (db *DB) remove(name, version string, forget bool) (removed Record, found bool, remainingRefs int, err error) {
-	if err := ValidateName(name); err != nil {
+	if _, err := ParseName(name); err != nil {
 		return Record{}, false, 0, err
 	}
 	v, err := ParseVersion(version)
@@ -434,7 +424,7 @@ func (db *DB) remove(name, version string, forget bool) (removed Record, found b
 	if err := db.CheckLinked(); err != nil {
 		return Record{}, false, 0, err
 	}
-	vkey := versionKey(v)
+	vkey := versionKey(v.sv)
 	tkey := tombstoneKey(name, vkey)
 	forgot := false
 	err = db.bolt.Update(func(tx *bolt.Tx) error {

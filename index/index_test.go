@@ -47,7 +47,7 @@ func dg(content string) digest.Digest { return digest.FromString(content) }
 
 func mustAdd(t testing.TB, db *DB, name, version, content string) Record {
 	t.Helper()
-	rec, created, err := db.Add(Record{Name: name, Version: version, Digest: dg(content), Size: int64(len(content))})
+	rec, created, err := db.Add(mustEntry(Record{Name: name, Version: version, Digest: dg(content), Size: int64(len(content))}))
 	if err != nil {
 		t.Fatalf("Add %s@%s: %v", name, version, err)
 	}
@@ -218,14 +218,14 @@ func TestAddImmutable(t *testing.T) {
 	// The same version with the same digest: success, nothing changes,
 	// the stored record comes back (also under another spelling).
 	for _, v := range []string{"v1.0.0", "1.0.0", "1.0.0+build7", "v1.0.0+x"} {
-		got, created, err := db.Add(Record{Name: "math", Version: v, Digest: dg("one"), Size: 3, Created: time.Unix(1, 0)})
+		got, created, err := db.Add(mustEntry(Record{Name: "math", Version: v, Digest: dg("one"), Size: 3, Created: time.Unix(1, 0)}))
 		if err != nil || created || !sameRecord(got, first) {
 			t.Fatalf("Add %s again = %+v, %v, %v; want the stored %+v, false, nil", v, got, created, err, first)
 		}
 	}
 	// The same version with other bytes: errdefs.ErrConflict naming what is stored.
 	for _, v := range []string{"v1.0.0", "1.0.0", "1.0.0+build7"} {
-		_, created, err := db.Add(Record{Name: "math", Version: v, Digest: dg("two"), Size: 3})
+		_, created, err := db.Add(mustEntry(Record{Name: "math", Version: v, Digest: dg("two"), Size: 3}))
 		if !errors.Is(err, errdefs.ErrConflict) || created {
 			t.Fatalf("Add %s with other digest = %v, %v; want errdefs.ErrConflict", v, created, err)
 		}
@@ -258,7 +258,7 @@ func TestAddCreatedTime(t *testing.T) {
 		t.Fatalf("Created = %v, want UTC within [%v, %v]", rec.Created, before, after)
 	}
 	given := time.Date(2021, 3, 4, 5, 6, 7, 890, time.FixedZone("X", 3600))
-	rec2, _, err := db.Add(Record{Name: "a", Version: "2.0.0", Digest: dg("y"), Size: 1, Created: given})
+	rec2, _, err := db.Add(mustEntry(Record{Name: "a", Version: "2.0.0", Digest: dg("y"), Size: 1, Created: given}))
 	if err != nil || !rec2.Created.Equal(given) {
 		t.Fatalf("Add with Created = %v, %v; want %v", rec2.Created, err, given)
 	}
@@ -268,6 +268,8 @@ func TestAddCreatedTime(t *testing.T) {
 	}
 }
 
+// TestAddInvalid: what Add refused before entries were typed is refused
+// where a record enters: ParseRecord (Add takes only parsed entries).
 func TestAddInvalid(t *testing.T) {
 	db := openTest(t)
 	good := Record{Name: "math", Version: "1.0.0", Digest: dg("x"), Size: 1}
@@ -286,15 +288,15 @@ func TestAddInvalid(t *testing.T) {
 	for name, mutate := range cases {
 		rec := good
 		mutate(&rec)
-		if _, _, err := db.Add(rec); !errors.Is(err, errdefs.ErrInvalid) {
-			t.Errorf("%s: Add(%+v) = %v, want errdefs.ErrInvalid", name, rec, err)
+		if _, err := ParseRecord(rec); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("%s: ParseRecord(%+v) = %v, want errdefs.ErrInvalid", name, rec, err)
 		}
 	}
-	_, _, err := db.Add(Record{Name: "math", Version: "1.2", Digest: dg("x")})
+	_, err := ParseRecord(Record{Name: "math", Version: "1.2", Digest: dg("x")})
 	if err == nil || !strings.Contains(err.Error(), "use a full version such as v1.2.0") {
 		t.Errorf("short version error %v has no hint", err)
 	}
-	if mods, _ := db.List(""); len(mods) != 0 {
+	if mods, _ := db.List(""); len(mods) != 0 { // nothing reached the file
 		t.Errorf("refused adds left %+v", mods)
 	}
 }
@@ -433,7 +435,7 @@ func TestRemoveAndRefs(t *testing.T) {
 	}
 	// A removed version stays immutable (issue 16, point 21): other bytes
 	// are refused while its tombstone is there; Forget drops it.
-	if _, _, err := db.Add(Record{Name: "b", Version: "2.0.0", Digest: dg("new bytes"), Size: 9}); !errors.Is(err, errdefs.ErrConflict) {
+	if _, _, err := db.Add(mustEntry(Record{Name: "b", Version: "2.0.0", Digest: dg("new bytes"), Size: 9})); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("Add of other bytes under a removed version = %v, want errdefs.ErrConflict", err)
 	}
 	if _, found, _, err := db.Forget("b", "2.0.0"); err != nil || found {
@@ -457,7 +459,7 @@ func TestTombstones(t *testing.T) {
 	}
 	// The same bytes come back (under any spelling of the version) and
 	// the tombstone goes.
-	if _, created, err := db.Add(Record{Name: "m", Version: "1.0.0+b", Digest: dg("one"), Size: 3}); err != nil || !created {
+	if _, created, err := db.Add(mustEntry(Record{Name: "m", Version: "1.0.0+b", Digest: dg("one"), Size: 3})); err != nil || !created {
 		t.Fatalf("Add of the same bytes = %v, %v", created, err)
 	}
 	if ts, _ := db.Tombstones(); len(ts) != 0 {
@@ -482,7 +484,7 @@ func TestTombstones(t *testing.T) {
 	if err := db.AddTombstone(Tombstone{Name: "m", Version: "3.0.0", Digest: dg("x"), Size: 1}); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("AddTombstone over a stored version = %v", err)
 	}
-	if _, _, err := db.Add(Record{Name: "m", Version: "2.0.0", Digest: dg("other"), Size: 5}); !errors.Is(err, errdefs.ErrConflict) {
+	if _, _, err := db.Add(mustEntry(Record{Name: "m", Version: "2.0.0", Digest: dg("other"), Size: 5})); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("Add over a put-back tombstone = %v", err)
 	}
 }
@@ -509,7 +511,7 @@ func TestUnlinkedIndexRefusesWrites(t *testing.T) {
 			for what, err := range map[string]error{
 				"CheckLinked": db.CheckLinked(),
 				"Add": func() error {
-					_, _, err := db.Add(Record{Name: "b", Version: "1.0.0", Digest: dg("b"), Size: 1})
+					_, _, err := db.Add(mustEntry(Record{Name: "b", Version: "1.0.0", Digest: dg("b"), Size: 1}))
 					return err
 				}(),
 				"Remove": func() error { _, _, err := db.Remove("a", "1.0.0"); return err }(),
@@ -627,7 +629,7 @@ func TestConcurrentAddResolve(t *testing.T) {
 				if n%5 == 0 {
 					v += "-rc.1"
 				}
-				if _, _, err := db.Add(Record{Name: name, Version: v, Digest: dg(name + v), Size: 1}); err != nil {
+				if _, _, err := db.Add(mustEntry(Record{Name: name, Version: v, Digest: dg(name + v), Size: 1})); err != nil {
 					errs <- err
 				}
 			}
@@ -733,7 +735,7 @@ func TestReadOnly(t *testing.T) {
 	if rec, err := ro.Resolve("a", ""); err != nil || rec.Version != "1.0.0" {
 		t.Fatalf("read-only Resolve = %+v, %v", rec, err)
 	}
-	if _, _, err := ro.Add(Record{Name: "a", Version: "2.0.0", Digest: dg("y")}); err == nil {
+	if _, _, err := ro.Add(mustEntry(Record{Name: "a", Version: "2.0.0", Digest: dg("y")})); err == nil {
 		t.Fatal("Add on a read-only index succeeded")
 	}
 }
@@ -824,5 +826,25 @@ func TestNoSliceEscapes(t *testing.T) {
 	_, _, _ = db.Remove("a", "1.0.0")
 	if got.Version != "1.0.0" || got.Digest != dg("x") || mods[0].Name != "a" || mods[0].Versions[0].Version != "1.0.0" {
 		t.Fatalf("returned records changed under us: %+v %+v", got, mods)
+	}
+}
+
+// mustEntry parses a record the test knows is good: tests build records as
+// literals, and Add takes only parsed entries.
+func mustEntry(r Record) Entry {
+	e, err := ParseRecord(r)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// TestAddZeroEntry: an Entry that did not come from ParseRef or
+// ParseRecord (its zero value: the only one code outside index can build)
+// is refused, not stored under an empty name.
+func TestAddZeroEntry(t *testing.T) {
+	db := openTest(t)
+	if _, _, err := db.Add(Entry{Digest: dg("x"), Size: 1}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Fatalf("Add(zero ref) = %v, want errdefs.ErrInvalid", err)
 	}
 }

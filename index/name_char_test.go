@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestValidateNameNamesTheCharacter: a non-ASCII character is named whole
+// TestParseNameNamesTheCharacter: a non-ASCII character is named whole
 // ('ä'), never as one byte of its encoding ('Ã').
-func TestValidateNameNamesTheCharacter(t *testing.T) {
+func TestParseNameNamesTheCharacter(t *testing.T) {
 	for _, tc := range []struct{ name, want string }{
 		{"mäth", "'ä' at offset 1"},
 		{"Äbc", "begins with 'Ä'"},
@@ -15,9 +15,9 @@ func TestValidateNameNamesTheCharacter(t *testing.T) {
 		{"ab c", "' ' at offset 2"},
 		{"emoji🙂", "'🙂' at offset 5"},
 	} {
-		err := ValidateName(tc.name)
+		err := validateName(tc.name)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ValidateName(%q) = %v, want it to say %s", tc.name, err, tc.want)
+			t.Errorf("validateName(%q) = %v, want it to say %s", tc.name, err, tc.want)
 		}
 	}
 }

@@ -228,27 +228,41 @@ func decodeRecord(name string, b []byte) (Record, error) {
 	}, nil
 }
 
-// validateRecord checks what Add and PutTx are given and returns the
-// parsed version.
-func validateRecord(rec Record) (vkey []byte, err error) {
-	if err := ValidateName(rec.Name); err != nil {
-		return nil, err
+// ParseRecord checks a record that comes from outside the process
+// (an older index file, a backup, a restore) against the rules of an
+// upload and returns it as the Entry Add and PutTx take: name and version
+// parsed, digest sha256, size not negative. Index.Check reads its own
+// records back through it too: stored data is a boundary.
+func ParseRecord(rec Record) (Entry, error) {
+	n, err := ParseName(rec.Name)
+	if err != nil {
+		return Entry{}, err
 	}
 	v, err := ParseVersion(rec.Version)
 	if err != nil {
-		return nil, fmt.Errorf("module %s: %w", rec.Name, err)
+		return Entry{}, fmt.Errorf("module %s: %w", rec.Name, err)
 	}
 	// Validate before Algorithm: Algorithm panics on a digest with no ':'.
 	if err := rec.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex> (%v)", rec.Name, rec.Version, rec.Digest, errdefs.ErrInvalid, err)
+		return Entry{}, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex> (%v)", rec.Name, rec.Version, rec.Digest, errdefs.ErrInvalid, err)
 	}
 	if rec.Digest.Algorithm() != digest.SHA256 {
-		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex>", rec.Name, rec.Version, rec.Digest, errdefs.ErrInvalid)
+		return Entry{}, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex>", rec.Name, rec.Version, rec.Digest, errdefs.ErrInvalid)
 	}
 	if rec.Size < 0 {
-		return nil, fmt.Errorf("module %s@%s: size %d: %w: must not be negative", rec.Name, rec.Version, rec.Size, errdefs.ErrInvalid)
+		return Entry{}, fmt.Errorf("module %s@%s: size %d: %w: must not be negative", rec.Name, rec.Version, rec.Size, errdefs.ErrInvalid)
 	}
-	return versionKey(v), nil
+	return Entry{Ref: NewRef(n, v), Digest: rec.Digest, Size: rec.Size, Created: rec.Created}, nil
+}
+
+// validateRecord is ParseRecord returning the version key, for the
+// checks of stored records and tombstones.
+func validateRecord(rec Record) (vkey []byte, err error) {
+	e, err := ParseRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	return versionKey(e.Ref.version.sv), nil
 }
 
 // PutTx adds rec inside tx, a writable transaction on a schema-2 file: the
@@ -257,11 +271,18 @@ func validateRecord(rec Record) (vkey []byte, err error) {
 // when zero; an existing equal version with the same digest is returned
 // with created=false and nothing changes; with another digest the error
 // wraps errdefs.ErrConflict.
-func PutTx(tx *bolt.Tx, rec Record) (stored Record, created bool, err error) {
-	vkey, err := validateRecord(rec)
-	if err != nil {
-		return Record{}, false, err
+//
+// e is trusted: its Ref was parsed at the caller's boundary (ParseRef,
+// ParseRecord) and its digest computed or parsed there, so PutTx does not
+// check them again.
+func PutTx(tx *bolt.Tx, e Entry) (stored Record, created bool, err error) {
+	if e.Ref.name.IsZero() || e.Ref.version.IsZero() {
+		// Only a zero Entry gets here unparsed: a programming error, said
+		// plainly rather than stored under an empty name.
+		return Record{}, false, fmt.Errorf("%w: index entry without a parsed name and version", errdefs.ErrInvalid)
 	}
+	vkey := versionKey(e.Ref.version.sv)
+	rec := Record{Name: e.Ref.name.s, Version: e.Ref.version.Original(), Digest: e.Digest, Size: e.Size, Created: e.Created}
 	versions, refs, err := schemaBuckets(tx)
 	if err != nil {
 		return Record{}, false, err

@@ -25,10 +25,10 @@ const nameRule = "a module name is 1-64 characters of a-z 0-9 _ -, beginning wit
 // must not (it would be ambiguous which version was meant).
 const versionHint = "use a full version such as v1.2.0"
 
-// ValidateName checks a module name against GMP.md's rule: 1-64 characters
+// validateName checks a module name against GMP.md's rule: 1-64 characters
 // of a-z 0-9 _ -, beginning with a letter. The error wraps errdefs.ErrInvalid and
-// names the value and the rule.
-func ValidateName(name string) error {
+// names the value and the rule. ParseName is its one caller.
+func validateName(name string) error {
 	if name == "" || len(name) > MaxNameLen {
 		return fmt.Errorf("module name %q: %w: %s (it has %d)", name, errdefs.ErrInvalid, nameRule, len(name))
 	}
@@ -63,7 +63,17 @@ func quoteChar(s string, i int) string {
 // index keys store them in 8 bytes). The error wraps errdefs.ErrInvalid.
 //
 // The returned version's Original() is v as given.
-func ParseVersion(v string) (*semver.Version, error) {
+func ParseVersion(v string) (Version, error) {
+	sv, err := parseSemver(v)
+	if err != nil {
+		return Version{}, err
+	}
+	return Version{sv: sv}, nil
+}
+
+// parseSemver is ParseVersion's rule, returning the semver value whose
+// Original() is v.
+func parseSemver(v string) (*semver.Version, error) {
 	bare := strings.TrimPrefix(v, "v")
 	sv, err := semver.StrictNewVersion(bare)
 	if err != nil {

@@ -29,7 +29,7 @@ type Uploader interface {
 	// Upload stores body as name@version. expected is the digest the
 	// bytes must have; on a mismatch Upload fails and stores nothing.
 	// Uploading a version that exists with the same bytes succeeds.
-	Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error)
+	Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error)
 }
 
 // CreatedUploader is an Uploader that can keep a version's creation time
@@ -38,7 +38,7 @@ type Uploader interface {
 // created.
 type CreatedUploader interface {
 	Uploader
-	UploadCreated(ctx context.Context, name, version string, body io.Reader, expected digest.Digest, created time.Time) (index.Record, error)
+	UploadCreated(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest, created time.Time) (index.Record, error)
 }
 
 // ImportReport says what an import did.
@@ -142,9 +142,9 @@ func importOne(ctx context.Context, up Uploader, root *os.Root, absDir string, e
 		return index.Record{}, err
 	}
 	if cu, ok := up.(CreatedUploader); ok && !e.Created.IsZero() {
-		return cu.UploadCreated(ctx, e.Name, e.Version, f, e.Digest, e.Created)
+		return cu.UploadCreated(ctx, e.Ref, f, e.Digest, e.Created)
 	}
-	return up.Upload(ctx, e.Name, e.Version, f, e.Digest)
+	return up.Upload(ctx, e.Ref, f, e.Digest)
 }
 
 // openRegularIn opens rel inside root for reading when it is a regular

@@ -325,7 +325,11 @@ func writeSchema2(t *testing.T, path string) {
 			return err
 		}
 		for _, rec := range schema2Records() {
-			if _, _, err := index.PutTx(tx, rec); err != nil {
+			e, err := index.ParseRecord(rec)
+			if err != nil {
+				return err
+			}
+			if _, _, err := index.PutTx(tx, e); err != nil {
 				return err
 			}
 		}

@@ -53,8 +53,14 @@ func upgradeTo2(tx *bolt.Tx) error {
 	var problems errorList
 	err := old.ForEach(func(k, v []byte) error {
 		rec, err := decodeSchema1(k, v)
+		var e index.Entry
 		if err == nil {
-			_, _, err = index.PutTx(tx, rec)
+			// An older file is untrusted input: ParseRecord is its
+			// boundary check, and PutTx trusts what it returns.
+			e, err = index.ParseRecord(rec)
+		}
+		if err == nil {
+			_, _, err = index.PutTx(tx, e)
 		}
 		if err != nil {
 			problems = append(problems, err)

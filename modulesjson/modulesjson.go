@@ -278,8 +278,12 @@ func ReadModules(dir string) (map[string]Module, error) {
 type Entry struct {
 	Name    string
 	Version string
-	File    string        // absolute path of the bytes (<name>-<version>.wasm, or the mirror's blob)
-	Digest  digest.Digest // from the early hex hash or the mirror's digest
+	// Ref is Name and Version parsed (index.ParseRef) when Err is nil:
+	// the file is untrusted input, checked here once, and the importer
+	// hands Ref on to the repository without checking it again.
+	Ref    index.Ref
+	File   string        // absolute path of the bytes (<name>-<version>.wasm, or the mirror's blob)
+	Digest digest.Digest // from the early hex hash or the mirror's digest
 	// Size and Created are in gpmd's shape only: -1 and zero when the
 	// file does not say.
 	Size    int64
@@ -356,10 +360,8 @@ func checkEntry(absDir, key, name, vkey string, v Version) Entry {
 	if v.Version != "" && v.Version != vkey {
 		return fail("listed as version %q but says version %q", vkey, v.Version)
 	}
-	if err := index.ValidateName(key); err != nil {
-		return fail("%w", err)
-	}
-	if _, err := index.ParseVersion(vkey); err != nil {
+	ref, err := index.ParseRef(key, vkey)
+	if err != nil {
 		return fail("%w", err)
 	}
 	d, err := entryDigest(v)
@@ -372,6 +374,7 @@ func checkEntry(absDir, key, name, vkey string, v Version) Entry {
 		return fail("%w", err)
 	}
 	e.File = path
+	e.Ref = ref
 	return e
 }
 
@@ -456,10 +459,7 @@ func ReadTombstones(dir string) (tombs []index.Tombstone, bad []error, err error
 }
 
 func checkRemoved(name, vkey string, r Removed) (index.Tombstone, error) {
-	if err := index.ValidateName(name); err != nil {
-		return index.Tombstone{}, err
-	}
-	if _, err := index.ParseVersion(vkey); err != nil {
+	if _, err := index.ParseRef(name, vkey); err != nil {
 		return index.Tombstone{}, err
 	}
 	if r.Version != "" && r.Version != vkey {

@@ -249,31 +249,36 @@ func (c *Client) Pull(ctx context.Context, source string, opts PullOptions, sink
 	return c.fetchLayer(ctx, repo, art, mod, sink, cfgErr)
 }
 
-// moduleFor derives the name and version a pull stores under.
+// moduleFor derives the name and version a pull stores under. A pull is a
+// boundary (the repository's name and the tag are untrusted), so they are
+// parsed here, once, into mod.Ref, which the sink hands to the repository.
 func moduleFor(ref registry.Reference, opts PullOptions) (Module, error) {
 	where := ref.String()
 	mod := Module{Name: opts.Name, Version: opts.Version}
 	if mod.Name == "" {
 		mod.Name = path.Base(ref.Repository)
 	}
-	if err := index.ValidateName(mod.Name); err != nil {
+	name, err := index.ParseName(mod.Name)
+	if err != nil {
 		hint := ""
 		if opts.Name == "" {
 			hint = " (taken from the repository; give a name)"
 		}
 		return Module{}, fmt.Errorf("pull %s: %w: %v%s", where, errdefs.ErrInvalid, err, hint)
 	}
+	var version index.Version
 	if mod.Version == "" {
 		if ref.ValidateReferenceAsTag() != nil {
 			return Module{}, fmt.Errorf("pull %s: %w: pulling by digest needs a version", where, errdefs.ErrInvalid)
 		}
 		mod.Version = ref.Reference
-		if err := validVersion(mod.Version); err != nil {
+		if version, err = parseVersion(mod.Version); err != nil {
 			return Module{}, fmt.Errorf("pull %s: %w: the tag %q is not a semantic version; give a version", where, errdefs.ErrInvalid, ref.Reference)
 		}
-	} else if err := validVersion(mod.Version); err != nil {
+	} else if version, err = parseVersion(mod.Version); err != nil {
 		return Module{}, fmt.Errorf("pull %s: %w", where, err)
 	}
+	mod.Ref = index.NewRef(name, version)
 	return mod, nil
 }
 

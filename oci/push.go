@@ -23,8 +23,11 @@ import (
 type Module struct {
 	Name    string
 	Version string
-	Digest  digest.Digest
-	Size    int64
+	// Ref is Name and Version parsed, set by a pull (moduleFor): what a
+	// Sink stores under. A push leaves it zero.
+	Ref    index.Ref
+	Digest digest.Digest
+	Size   int64
 }
 
 // PushResult says where a module went.
@@ -149,11 +152,18 @@ func pushBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descrip
 	return nil
 }
 
-// validVersion checks that v is a version GPMD stores (index.ParseVersion).
-func validVersion(v string) error {
-	if _, err := index.ParseVersion(v); err != nil {
+// parseVersion parses v as a version GPMD stores (index.ParseVersion).
+func parseVersion(v string) (index.Version, error) {
+	ver, err := index.ParseVersion(v)
+	if err != nil {
 		// index has its own ErrInvalid; carry the errdefs class too.
-		return fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
+		return index.Version{}, fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
 	}
-	return nil
+	return ver, nil
+}
+
+// validVersion checks that v is a version GPMD stores.
+func validVersion(v string) error {
+	_, err := parseVersion(v)
+	return err
 }

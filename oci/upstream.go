@@ -172,13 +172,14 @@ func (u *Upstream) record(err error) {
 // nothing matching wraps ErrNotFound (and names the registry error, if
 // any).
 func (u *Upstream) Resolve(ctx context.Context, name, query string, local []LocalVersion) (Resolution, error) {
-	if err := index.ValidateName(name); err != nil {
+	if _, err := index.ParseName(name); err != nil {
 		return Resolution{}, fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
 	}
-	match, err := matcher(name, query)
+	q, err := index.ParseQuery(name, query)
 	if err != nil {
 		return Resolution{}, err
 	}
+	match := q.Matches
 	type candidate struct {
 		v     *semver.Version
 		local *LocalVersion
@@ -213,7 +214,7 @@ func (u *Upstream) Resolve(ctx context.Context, name, query string, local []Loca
 	}
 	best := -1
 	for i, c := range cands {
-		if match(c.v) && (best < 0 || better(c.v, cands[best].v, query)) {
+		if match(c.v) && (best < 0 || better(c.v, cands[best].v, q)) {
 			best = i
 		}
 	}
@@ -242,28 +243,11 @@ func (u *Upstream) Resolve(ctx context.Context, name, query string, local []Loca
 	return res, nil
 }
 
-// matcher turns a query into a predicate, as index.Resolve reads queries.
-func matcher(name, query string) (func(*semver.Version) bool, error) {
-	if query == "" || strings.EqualFold(query, "latest") {
-		return func(*semver.Version) bool { return true }, nil
-	}
-	if _, err := index.ParseVersion(query); err == nil {
-		want, _ := semver.NewVersion(query)
-		return want.Equal, nil
-	}
-	c, err := semver.NewConstraint(query)
-	if err != nil {
-		return nil, fmt.Errorf("module %s@%s: %w: the version is neither a semantic version nor a constraint such as ^1.2, ~1.2.3 or \">=1.0.0 <2.0.0\" (%v)",
-			name, query, errdefs.ErrInvalid, err)
-	}
-	return c.Check, nil
-}
-
-// better reports whether a ranks above b for query. For latest a release
+// better reports whether a ranks above b for q. For latest a release
 // beats any pre-release; otherwise (and between two of a kind) the higher
 // version wins.
-func better(a, b *semver.Version, query string) bool {
-	if query == "" || strings.EqualFold(query, "latest") {
+func better(a, b *semver.Version, q index.Query) bool {
+	if q.IsLatest() {
 		if ar, br := a.Prerelease() == "", b.Prerelease() == ""; ar != br {
 			return ar
 		}

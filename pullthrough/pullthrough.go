@@ -143,7 +143,7 @@ func (l *Layer) Upstream() *oci.Upstream { return l.up }
 // progress may be nil; stored, when not nil, receives the stored record.
 func (l *Layer) sink(progress Progress, stored *index.Record) oci.Sink {
 	return func(ctx context.Context, mod oci.Module, r io.Reader) error {
-		rec, err := l.Repo.Upload(ctx, mod.Name, mod.Version, counting(r, mod.Size, progress), mod.Digest)
+		rec, err := l.Repo.Upload(ctx, mod.Ref, counting(r, mod.Size, progress), mod.Digest)
 		if err == nil && stored != nil {
 			*stored = rec
 		}

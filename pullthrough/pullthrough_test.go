@@ -53,10 +53,10 @@ func publish(t *testing.T, reg *ocitest.Registry, name, version string, size int
 	t.Helper()
 	src := newLayer(t, "")
 	b := testutil.Wasm(name+version+reg.Host, size)
-	if _, err := src.Upload(t.Context(), name, version, bytes.NewReader(b), ""); err != nil {
+	if _, err := src.Upload(t.Context(), index.MustRef(name, version), bytes.NewReader(b), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := src.Push(t.Context(), name, version, reg.Ref("fleet/"+name), false, nil); err != nil {
+	if _, _, err := src.Push(t.Context(), index.MustRef(name, version), reg.Ref("fleet/"+name), false, nil); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -95,7 +95,7 @@ func TestNoUpstreamIsTheRepository(t *testing.T) {
 		t.Fatal("an upstream without --registry")
 	}
 	b := testutil.Wasm("a", 100)
-	if _, err := l.Upload(t.Context(), "math", "v1.0.0", bytes.NewReader(b), ""); err != nil {
+	if _, err := l.Upload(t.Context(), index.MustRef("math", "v1.0.0"), bytes.NewReader(b), ""); err != nil {
 		t.Fatal(err)
 	}
 	rec, got, err := get(t, l, "math", "^1")
@@ -144,7 +144,7 @@ func TestResolveOverTheUnion(t *testing.T) {
 	publish(t, reg, "math", "v2.0.0-rc.1", 1000)
 	l := newLayer(t, reg.Ref("fleet"))
 	local := testutil.Wasm("local", 1000)
-	if _, err := l.Upload(t.Context(), "math", "v1.0.0", bytes.NewReader(local), ""); err != nil {
+	if _, err := l.Upload(t.Context(), index.MustRef("math", "v1.0.0"), bytes.NewReader(local), ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -176,7 +176,7 @@ func TestConflictLocalWins(t *testing.T) {
 	publish(t, reg, "math", "v1.0.0", 1000)
 	l := newLayer(t, reg.Ref("fleet"))
 	local := testutil.Wasm("mine", 1000)
-	if _, err := l.Upload(t.Context(), "math", "v1.0.0", bytes.NewReader(local), ""); err != nil {
+	if _, err := l.Upload(t.Context(), index.MustRef("math", "v1.0.0"), bytes.NewReader(local), ""); err != nil {
 		t.Fatal(err)
 	}
 	rec, got, err := get(t, l, "math", "v1.0.0")
@@ -276,11 +276,11 @@ func TestPushPullRoundTrip(t *testing.T) {
 	reg := ocitest.New(t)
 	a := newLayer(t, "")
 	b := testutil.Wasm("rt", 300_000)
-	if _, err := a.Upload(t.Context(), "math", "v1.0.0", bytes.NewReader(b), ""); err != nil {
+	if _, err := a.Upload(t.Context(), index.MustRef("math", "v1.0.0"), bytes.NewReader(b), ""); err != nil {
 		t.Fatal(err)
 	}
 	var pushed atomic.Int64
-	res, rec, err := a.Push(t.Context(), "math", "1.0.0", reg.Ref("fleet/math"), false, func(done, total int64) { pushed.Store(done) })
+	res, rec, err := a.Push(t.Context(), index.MustRef("math", "1.0.0"), reg.Ref("fleet/math"), false, func(done, total int64) { pushed.Store(done) })
 	if err != nil || res.Tag != "v1.0.0" || rec.Version != "v1.0.0" {
 		t.Fatalf("push: %+v %+v %v", res, rec, err)
 	}
@@ -296,7 +296,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 	if err != nil || len(tags) != 1 || tags[0].Name != "v1.0.0" {
 		t.Fatalf("tags %+v %v", tags, err)
 	}
-	if _, _, err := a.Push(t.Context(), "math", "v9.0.0", reg.Ref("fleet/math"), false, nil); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, _, err := a.Push(t.Context(), index.MustRef("math", "v9.0.0"), reg.Ref("fleet/math"), false, nil); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("push of a missing version: %v", err)
 	}
 }

@@ -13,14 +13,12 @@ import (
 // from the goroutine that moves them, often: it must be quick.
 type Progress func(done, total int64)
 
-// Push pushes the stored version name@version (exact) to target
-// (REGISTRY/REPOSITORY[:TAG]). The bytes are read from the repository
-// through oci's verifying reader: a damaged stored module fails the push.
-func (l *Layer) Push(ctx context.Context, name, version, target string, plainHTTP bool, progress Progress) (oci.PushResult, index.Record, error) {
-	if _, err := index.ParseVersion(version); err != nil {
-		return oci.PushResult{}, index.Record{}, fmt.Errorf("push %s@%s: %w", name, version, err)
-	}
-	rec, rc, err := l.Repo.Get(ctx, name, version)
+// Push pushes the stored version ref (exact: a Ref holds a version, never
+// a constraint) to target (REGISTRY/REPOSITORY[:TAG]). The bytes are read
+// from the repository through oci's verifying reader: a damaged stored
+// module fails the push.
+func (l *Layer) Push(ctx context.Context, ref index.Ref, target string, plainHTTP bool, progress Progress) (oci.PushResult, index.Record, error) {
+	rec, rc, err := l.Repo.Get(ctx, ref.Name().String(), ref.Version().Original())
 	if err != nil {
 		return oci.PushResult{}, index.Record{}, fmt.Errorf("push: %w", err)
 	}

@@ -32,7 +32,7 @@ func TestRemovedVersionsStayImmutable(t *testing.T) {
 	if _, err := r.Remove(t.Context(), "m", "1.0.0"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Upload(t.Context(), "m", "1.0.0", bytes.NewReader(b), ""); !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), "removed") {
+	if _, err := r.Upload(t.Context(), index.MustRef("m", "1.0.0"), bytes.NewReader(b), ""); !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), "removed") {
 		t.Fatalf("upload of other bytes under a removed version = %v, want ErrConflict", err)
 	}
 	upload(t, r, "m", "1.0.0", a)
@@ -67,7 +67,7 @@ func TestRemovedVersionsStayImmutable(t *testing.T) {
 	if ts, err := r.Tombstones(t.Context()); err != nil || len(ts) != 1 || ts[0].Version != "1.0.0" {
 		t.Fatalf("tombstones after rebuild = %+v, %v", ts, err)
 	}
-	if _, err := r.Upload(t.Context(), "m", "1.0.0", bytes.NewReader(b), ""); !errors.Is(err, errdefs.ErrConflict) {
+	if _, err := r.Upload(t.Context(), index.MustRef("m", "1.0.0"), bytes.NewReader(b), ""); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("after rebuild, other bytes under the removed version = %v", err)
 	}
 	// Forget: the tombstone goes and any bytes may come.
@@ -123,7 +123,7 @@ func TestVerifyFindsNonRegularAndUnlinkedIndex(t *testing.T) {
 	if err := os.Remove(idx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Upload(t.Context(), "g", "1.0.0", bytes.NewReader(testutil.Wasm("g", 100)), ""); !errors.Is(err, index.ErrUnlinked) || !errors.Is(err, errdefs.ErrUnavailable) {
+	if _, err := r.Upload(t.Context(), index.MustRef("g", "1.0.0"), bytes.NewReader(testutil.Wasm("g", 100)), ""); !errors.Is(err, index.ErrUnlinked) || !errors.Is(err, errdefs.ErrUnavailable) {
 		t.Fatalf("upload into an unlinked index = %v, want ErrUnlinked", err)
 	}
 	v, err = r.Verify(t.Context())

@@ -229,11 +229,13 @@ func (r *Repo) Dir() string { return r.dir }
 // MaxModuleSize is the largest module Upload takes.
 func (r *Repo) MaxModuleSize() int64 { return r.maxSize }
 
-// Upload stores a module version: it checks the name and version, that the
-// bytes are a WebAssembly binary of at most MaxModuleSize bytes, writes the
-// blob durably, then the index entry; the mirror follows shortly after.
-// expected, when not empty, is the digest the caller claims for the bytes
-// (errdefs.ErrCorrupt otherwise). The same version with the same bytes again
+// Upload stores a module version: it checks that the bytes are a
+// WebAssembly binary of at most MaxModuleSize bytes, writes the blob
+// durably, then the index entry; the mirror follows shortly after. ref was
+// parsed at the caller's boundary (index.ParseRef) and is not checked
+// again. expected, when not empty, is the digest the caller claims for the
+// bytes, parsed there too (digest.Parse, sha256); bytes that do not match
+// it fail with errdefs.ErrCorrupt. The same version with the same bytes again
 // succeeds and changes nothing; with other bytes it fails with errdefs.ErrConflict.
 //
 // A removed version keeps a tombstone: the same bytes may come back, other
@@ -241,36 +243,25 @@ func (r *Repo) MaxModuleSize() int64 { return r.maxSize }
 // digest names a blob that is stored but damaged, the upload replaces it
 // (see Counters). When the index file was removed or replaced under the
 // running process, the upload fails with index.ErrUnlinked.
-func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error) {
-	return r.upload(ctx, name, version, body, expected, time.Time{})
+func (r *Repo) Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error) {
+	return r.upload(ctx, ref, body, expected, time.Time{})
 }
 
 // UploadCreated is Upload keeping created as the version's creation time
 // (zero: now). A rebuild from ghost.modules.json uses it, so that versions
 // keep the time they were first uploaded (migrations.CreatedUploader).
-func (r *Repo) UploadCreated(ctx context.Context, name, version string, body io.Reader, expected digest.Digest, created time.Time) (index.Record, error) {
-	return r.upload(ctx, name, version, body, expected, created)
+func (r *Repo) UploadCreated(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest, created time.Time) (index.Record, error) {
+	return r.upload(ctx, ref, body, expected, created)
 }
 
-func (r *Repo) upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest, created time.Time) (index.Record, error) {
+func (r *Repo) upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest, created time.Time) (index.Record, error) {
 	fail := func(err error) (index.Record, error) {
 		if errors.Is(err, syscall.ENOSPC) {
 			// The cause's text names a temporary file, which tells the
 			// reader nothing; say what happened and what to do.
 			err = fmt.Errorf("%w on the disk holding %s; free some space (gpmd gc removes blobs no version names) and upload again", errdefs.ErrNoSpace, r.dir)
 		}
-		return index.Record{}, fmt.Errorf("upload %s@%s: %w", name, version, err)
-	}
-	if err := index.ValidateName(name); err != nil {
-		return fail(err)
-	}
-	if _, err := index.ParseVersion(version); err != nil {
-		return fail(err)
-	}
-	if expected != "" {
-		if err := expected.Validate(); err != nil || expected.Algorithm() != digest.SHA256 {
-			return fail(fmt.Errorf("%w: expected digest %q is not sha256:<64 hex>", errdefs.ErrInvalid, expected))
-		}
+		return index.Record{}, fmt.Errorf("upload %s: %w", ref, err)
 	}
 	br, err := readWasmHeader(body)
 	if err != nil {
@@ -304,9 +295,8 @@ func (r *Repo) upload(ctx context.Context, name, version string, body io.Reader,
 		}
 	}
 
-	rec, added, err := r.idx.Add(index.Record{
-		Name:    name,
-		Version: version,
+	rec, added, err := r.idx.Add(index.Entry{
+		Ref:     ref,
 		Digest:  info.Digest,
 		Size:    info.Size,
 		Created: created,
@@ -421,11 +411,7 @@ func (r *Repo) List(ctx context.Context, name string) ([]index.Module, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if name != "" {
-		if err := index.ValidateName(name); err != nil {
-			return nil, err
-		}
-	}
+	// index.List checks the name: the one check on this path.
 	return r.idx.List(name)
 }
 

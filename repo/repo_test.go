@@ -123,7 +123,7 @@ func compareMirror(t testing.TB, dir string, mods []index.Module) {
 
 func upload(t testing.TB, r *repo.Repo, name, version string, data []byte) index.Record {
 	t.Helper()
-	rec, err := r.Upload(context.Background(), name, version, bytes.NewReader(data), "")
+	rec, err := r.Upload(context.Background(), index.MustRef(name, version), bytes.NewReader(data), "")
 	if err != nil {
 		t.Fatalf("upload %s@%s: %v", name, version, err)
 	}
@@ -216,7 +216,12 @@ func TestUploadRefusesBadInput(t *testing.T) {
 		{"baddigest", "v1.0.0", testutil.TinyWasm, "sha256:xyz", errdefs.ErrInvalid, "sha256:xyz"},
 		{"keep", "1.0.0+build7", testutil.Wasm("2", 32), "", errdefs.ErrConflict, "v1.0.0"},
 	} {
-		_, err := r.Upload(t.Context(), tc.name, tc.version, bytes.NewReader(tc.data), tc.expected)
+		// A bad name or version stops at index.ParseRef, the boundary:
+		// repo.Upload cannot be called with one.
+		ref, err := index.ParseRef(tc.name, tc.version)
+		if err == nil {
+			_, err = r.Upload(t.Context(), ref, bytes.NewReader(tc.data), tc.expected)
+		}
 		if !errors.Is(err, tc.class) || !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("upload %s@%s: %v; want %v saying %q", tc.name, tc.version, err, tc.class, tc.says)
 		}
@@ -252,7 +257,7 @@ func TestImmutableVersions(t *testing.T) {
 	if same := upload(t, r, "math", "1.0.0", testutil.TinyWasm); same.Version != "v1.0.0" {
 		t.Errorf("1.0.0 with the same bytes = %+v, want the stored v1.0.0", same)
 	}
-	_, err := r.Upload(t.Context(), "math", "v1.0.0", bytes.NewReader(testutil.Wasm("7", 100)), "")
+	_, err := r.Upload(t.Context(), index.MustRef("math", "v1.0.0"), bytes.NewReader(testutil.Wasm("7", 100)), "")
 	if !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("other bytes: %v, want ErrConflict", err)
 	}
@@ -316,7 +321,7 @@ func TestCorruptBlobIsNeverHandedOut(t *testing.T) {
 		t.Errorf("missing blob: %v, want ErrModuleCorrupt ... missing", err)
 	}
 	// Put the right bytes back so the cleanup invariants hold.
-	if _, err := r.Upload(t.Context(), "other", "v1.0.0", bytes.NewReader(data), rec.Digest); err != nil {
+	if _, err := r.Upload(t.Context(), index.MustRef("other", "v1.0.0"), bytes.NewReader(data), rec.Digest); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -378,11 +383,11 @@ func TestConcurrentUploadsAndReads(t *testing.T) {
 			for i := range perWriter {
 				// Every writer uploads the shared module (same name, version and
 				// bytes: all succeed) and a module of its own.
-				if _, err := r.Upload(t.Context(), "shared", "v1.0.0", bytes.NewReader(testutil.Wasm("99", 5000)), ""); err != nil {
+				if _, err := r.Upload(t.Context(), index.MustRef("shared", "v1.0.0"), bytes.NewReader(testutil.Wasm("99", 5000)), ""); err != nil {
 					errs <- fmt.Errorf("shared: %w", err)
 				}
 				name := fmt.Sprintf("mod-%d", w)
-				if _, err := r.Upload(t.Context(), name, fmt.Sprintf("v1.0.%d", i), bytes.NewReader(testutil.Wasm(fmt.Sprint(w*1000+i), 3000+i)), ""); err != nil {
+				if _, err := r.Upload(t.Context(), index.MustRef(name, fmt.Sprintf("v1.0.%d", i)), bytes.NewReader(testutil.Wasm(fmt.Sprint(w*1000+i), 3000+i)), ""); err != nil {
 					errs <- fmt.Errorf("%s: %w", name, err)
 				}
 				if rec, rd, err := r.Get(t.Context(), "shared", "latest"); err == nil {
@@ -513,7 +518,7 @@ func TestConcurrentUploadsGroupCommit(t *testing.T) {
 				name, version = "taken", "v1.0.0"
 			}
 			data := testutil.Wasm(fmt.Sprint("c", i), 64<<10+i)
-			rec, err := r.Upload(t.Context(), name, version, bytes.NewReader(data), "")
+			rec, err := r.Upload(t.Context(), index.MustRef(name, version), bytes.NewReader(data), "")
 			results[i] = result{rec, err, digest.FromBytes(data)}
 		})
 	}

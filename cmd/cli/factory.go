@@ -72,6 +72,10 @@ type Factory struct {
 	settings daemon.Config
 
 	envs []envBinding
+
+	// stopSignals, once catchSignals ran, stops catching Ctrl-C and
+	// SIGTERM.
+	stopSignals func()
 }
 
 // envBinding ties a flag to the environment variable that sets it when the

@@ -28,6 +28,7 @@ a flag on the command line wins over its variable.
 		SilenceUsage:  true,
 		Args:          cobra.ArbitraryArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			f.catchSignals(cmd)
 			return f.applyEnv(cmd)
 		},
 		RunE: groupRunE,

@@ -78,10 +78,7 @@ func (o *uploadOptions) run(cmd *cobra.Command) error {
 	// The daemon checks them too (it is the boundary); checked here as
 	// well, a bad --name or --version is a bad flag whether or not a
 	// daemon runs, and nothing is read from --file first.
-	if err := index.ValidateName(o.Name); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	if _, err := index.ParseVersion(o.Version); err != nil {
+	if _, err := index.ParseRef(o.Name, o.Version); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 

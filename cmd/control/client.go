@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -281,33 +282,56 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	h := sha256.New()
 	hdr.Set("Content-Type", "application/wasm")
 	hdr.Set("Expect", "100-continue")
-	counted := &countingReader{r: io.TeeReader(body, h)}
-	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), counted, hdr, size)
+	hb := &hashingBody{r: body, h: h}
+	var send io.Reader = hb
+	sent := func() int64 { return hb.n }
+	hashed := func() error { return nil }
+	if f, off, dup, ok := regularFile(body, size); ok {
+		// A regular file of known size goes as it is: net/http hands an
+		// *os.File to the kernel (sendfile), with no copy through this
+		// process. Its bytes are hashed meanwhile, on another core, from
+		// the same open file; a file that changes under the upload hashes
+		// unlike what the daemon stored, which fails below.
+		done, stop := make(chan error, 1), make(chan struct{})
+		go func() { done <- hashSection(h, io.NewSectionReader(f, off, size), stop) }()
+		var herr error
+		waited := false
+		hashed = func() error {
+			if !waited {
+				herr, waited = <-done, true
+			}
+			return herr
+		}
+		defer func() {
+			// Never leave the hashing behind on the file; an upload that
+			// failed (refused before its body, say) need not hash it all.
+			close(stop)
+			hashed()
+		}()
+		// net/http closes the body once sent, and sends by sendfile only
+		// an *os.File it holds bare: it gets a duplicate of the caller's
+		// file, which stays open for the hashing.
+		send = dup
+		sent = func() int64 { return size } // as good a bound as uploadCut needs
+		defer dup.Close()                   // when the request never reached net/http; else a no-op
+	}
+	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), send, hdr, size)
 	if err != nil {
-		return index.Record{}, c.uploadCut(ctx, name, version, counted.n, err)
+		return index.Record{}, c.uploadCut(ctx, name, version, sent(), err)
 	}
 	defer resp.Body.Close()
 	var rec index.Record
 	if err := decodeBody(resp, &rec); err != nil {
 		return index.Record{}, err
 	}
-	sent := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
-	if rec.Digest != sent {
-		return rec, fmt.Errorf("%w: gpmd stored %s@%s as %s, but the bytes sent hash to %s", errdefs.ErrCorrupt, rec.Name, rec.Version, rec.Digest, sent)
+	if err := hashed(); err != nil {
+		return rec, fmt.Errorf("hashing the bytes sent: %w", err)
+	}
+	sentDigest := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
+	if rec.Digest != sentDigest {
+		return rec, fmt.Errorf("%w: gpmd stored %s@%s as %s, but the bytes sent hash to %s", errdefs.ErrCorrupt, rec.Name, rec.Version, rec.Digest, sentDigest)
 	}
 	return rec, nil
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // uploadCut explains an upload whose connection the daemon closed while
@@ -325,6 +349,95 @@ func (c *Client) uploadCut(ctx context.Context, name, version string, sent int64
 	}
 	return fmt.Errorf("upload %s@%s: %w: more than %d bytes were sent, the limit is %d bytes (gpmd stopped reading and closed the connection)",
 		name, version, errdefs.ErrTooLarge, st.MaxModuleSize, st.MaxModuleSize)
+}
+
+// regularFile returns body as a regular file with size bytes left to read
+// from its offset off, and a duplicate of it for net/http to send.
+func regularFile(body io.Reader, size int64) (f *os.File, off int64, dup *os.File, ok bool) {
+	f, ok = body.(*os.File)
+	if !ok || size <= 0 {
+		return nil, 0, nil, false
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, 0, nil, false
+	}
+	off, err = f.Seek(0, io.SeekCurrent)
+	if err != nil || fi.Size()-off != size {
+		return nil, 0, nil, false
+	}
+	if dup, ok = dupFile(f); !ok {
+		return nil, 0, nil, false
+	}
+	return f, off, dup, true
+}
+
+// hashSection hashes r into h, uploadChunk bytes at a time, until r ends
+// or stop is closed.
+func hashSection(h hash.Hash, r io.Reader, stop <-chan struct{}) error {
+	buf := make([]byte, uploadChunk)
+	for {
+		select {
+		case <-stop:
+			return errors.New("upload ended before its bytes were hashed")
+		default:
+		}
+		n, err := r.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// uploadChunk is the size of an upload's reads and socket writes when it
+// is not a regular file. Copied by net/http's own loop, a body goes in
+// 32 KiB pieces: 512 reads and 512 writes for 16 MiB, and a daemon that
+// reads 32 KiB at a time. 256 KiB is the daemon's blob write size.
+const uploadChunk = 256 << 10
+
+// hashingBody is an upload's body: r, hashed into h as it is read. As an
+// io.WriterTo (which net/http uses to send a chunked request body) it
+// sends r in uploadChunk pieces.
+type hashingBody struct {
+	r io.Reader
+	h hash.Hash
+	n int64 // bytes read so far: how much was sent, for uploadCut
+}
+
+func (b *hashingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.h.Write(p[:n])
+	b.n += int64(n)
+	return n, err
+}
+
+// WriteTo sends the whole body to w, uploadChunk bytes at a time.
+func (b *hashingBody) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, uploadChunk)
+	var total int64
+	for {
+		n, err := io.ReadFull(b.r, buf)
+		if n > 0 {
+			b.h.Write(buf[:n])
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			b.n += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return total, nil
+		default:
+			return total, err
+		}
+	}
 }
 
 // Download writes the bytes of the version that query names (empty:

@@ -53,7 +53,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newFixture(t *testing.T, maxSize int64, token string) *fixture {
+func newFixture(t testing.TB, maxSize int64, token string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	r, err := repo.Open(t.Context(), dir, repo.Options{MaxModuleSize: maxSize})
@@ -505,4 +505,16 @@ func TestRecordHeaders(t *testing.T) {
 	if r.Digest != rec.Digest || r.Version != "v1.0.0" {
 		t.Fatalf("resolve record %+v", r)
 	}
+}
+
+// countingReader records how many bytes were read from it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

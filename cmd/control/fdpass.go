@@ -124,10 +124,9 @@ func (s *Server) putVersionFile(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := os.NewFile(uintptr(fd), "passed file")
 	defer f.Close()
-	if err := index.ValidateName(name); err != nil {
-		return fail(err)
-	}
-	if _, err := index.ParseVersion(version); err != nil {
+	// The boundary: name and version are parsed here, once.
+	ref, err := index.ParseRef(name, version)
+	if err != nil {
 		return fail(err)
 	}
 	st, err := checkPassedFile(fd)
@@ -152,7 +151,7 @@ func (s *Server) putVersionFile(w http.ResponseWriter, r *http.Request) error {
 		return fail(fmt.Errorf("reading the file passed: %w", err))
 	}
 	start := s.cfg.Now()
-	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, &passedReader{f: f, fd: fd, st: st, left: st.Size}, "")
+	rec, err := s.cfg.Modules.Upload(r.Context(), ref, &passedReader{f: f, fd: fd, st: st, left: st.Size}, "")
 	if err != nil {
 		// A client that went away (Ctrl-C) is a cancel, not a failure.
 		err = canceledUpload(r, nil, name, version, err)

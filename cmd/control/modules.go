@@ -187,10 +187,10 @@ func setRecordHeaders(h http.Header, rec index.Record) {
 // "Expect: 100-continue" does not send the body at all.
 func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	name, version := r.PathValue("name"), r.PathValue("version")
-	if err := index.ValidateName(name); err != nil {
-		return fmt.Errorf("upload %s@%s: %w", name, version, err)
-	}
-	if _, err := index.ParseVersion(version); err != nil {
+	// The boundary: name and version are parsed here, once, and go down
+	// typed.
+	ref, err := index.ParseRef(name, version)
+	if err != nil {
 		return fmt.Errorf("upload %s@%s: %w", name, version, err)
 	}
 	var expected digest.Digest
@@ -218,7 +218,7 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	defer stall.done()
 	body := &clientBody{ReadCloser: io.NopCloser(stall)}
 	start := s.cfg.Now()
-	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, body, expected)
+	rec, err := s.cfg.Modules.Upload(r.Context(), ref, body, expected)
 	if err != nil {
 		// The client may still be sending, and reads this answer only if
 		// the rest of its body is read (closing with unread bytes resets

@@ -157,8 +157,9 @@ func (c *Client) UploadDigest(ctx context.Context, name, version string, body io
 // import of an early store goes through the daemon like any upload.
 type Uploader struct{ C *Client }
 
-// Upload uploads body (of unknown size) as name@version, refused unless it
-// hashes to expected.
-func (u Uploader) Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error) {
-	return u.C.UploadDigest(ctx, name, version, body, -1, expected)
+// Upload uploads body (of unknown size) as ref, refused unless it hashes
+// to expected. The daemon parses the name and version again: it is the
+// boundary of its own process.
+func (u Uploader) Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error) {
+	return u.C.UploadDigest(ctx, ref.Name().String(), ref.Version().Original(), body, -1, expected)
 }

@@ -40,6 +40,9 @@ type PushRequest struct {
 	// Target is REGISTRY/REPOSITORY[:TAG]; the tag defaults to the version.
 	Target    string `json:"target"`
 	PlainHTTP bool   `json:"plain_http,omitempty"`
+	// Ref is Name and Version as the handler parsed them (index.ParseRef):
+	// what the Registry pushes. It is not on the wire.
+	Ref index.Ref `json:"-"`
 }
 
 // PushResult is the answer of a push.
@@ -133,12 +136,11 @@ func (s *Server) postPush(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
-	if err := index.ValidateName(req.Name); err != nil {
+	ref, err := index.ParseRef(req.Name, req.Version)
+	if err != nil {
 		return fmt.Errorf("push %s@%s: %w", req.Name, req.Version, err)
 	}
-	if _, err := index.ParseVersion(req.Version); err != nil {
-		return fmt.Errorf("push %s@%s: %w", req.Name, req.Version, err)
-	}
+	req.Ref = ref
 	if req.Target == "" {
 		return fmt.Errorf("push %s@%s: %w: no target: give REGISTRY/REPOSITORY[:TAG]", req.Name, req.Version, errdefs.ErrInvalid)
 	}

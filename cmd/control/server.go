@@ -22,7 +22,9 @@ import (
 // Modules is what the control API needs of the module repository
 // (*repo.Repo satisfies it).
 type Modules interface {
-	Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error)
+	// Upload takes the name and version as the handler parsed them
+	// (index.ParseRef): the repository does not check them again.
+	Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error)
 	Resolve(ctx context.Context, name, query string) (index.Record, error)
 	// Get opens a verifying reader of rec.Size bytes; the caller closes it.
 	Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error)

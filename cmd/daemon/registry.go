@@ -41,7 +41,7 @@ type registryAPI struct{ l *pullthrough.Layer }
 var _ control.Registry = registryAPI{}
 
 func (a registryAPI) Push(ctx context.Context, req control.PushRequest, progress func(done, total int64)) (control.PushResult, error) {
-	res, rec, err := a.l.Push(ctx, req.Name, req.Version, req.Target, req.PlainHTTP, progress)
+	res, rec, err := a.l.Push(ctx, req.Ref, req.Target, req.PlainHTTP, progress)
 	if err != nil {
 		return control.PushResult{}, err
 	}

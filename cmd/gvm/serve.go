@@ -32,12 +32,14 @@ type serveOptions struct {
 	followLatest bool
 	pollInterval time.Duration
 	dirs         []string
+	peer         string        // where the modules' host calls that name no node go
+	callTimeout  time.Duration // bounds each such call
 }
 
 func newCmdServe(g *globals) *cobra.Command {
 	o := &serveOptions{globals: g}
 	cmd := &cobra.Command{
-		Use:   "serve --name N [--port P] [--discoverable=false] [--follow-latest]",
+		Use:   "serve --name N [--port P] [--discoverable=false] [--follow-latest] [--peer NODE]",
 		Short: "Stay registered with GPMD and run calls from other nodes",
 		Long: `serve listens on --listen:--port (127.0.0.1 and a free port by default),
 registers with GPMD under --name with that port, and runs the calls other
@@ -49,6 +51,11 @@ latest version between calls, never during one. Until GPMD offers module
 events, gvm learns of new versions by asking (LIST) every
 --poll-interval.
 
+The modules it runs may call functions on other nodes through the host
+module gvm (call_i32, docs/gvm.md): the node finds the other node with
+CONNECT, keeps one connection to it, and bounds each call by
+--call-timeout. A call that names no node goes to --peer.
+
 When GPMD goes away (restart, crash), serve keeps answering calls with the
 modules it has, reconnects with a backoff (100 ms, doubling, at most 5 s)
 and registers again. SIGINT or SIGTERM unregisters and exits 0.
@@ -56,7 +63,8 @@ and registers again. SIGINT or SIGTERM unregisters and exits 0.
 ` + exitStatusHelp,
 		Example: `  $ gvm serve --name calc
   $ gvm serve --name calc --port 7001 --follow-latest
-  $ gvm serve --name hidden --discoverable=false`,
+  $ gvm serve --name hidden --discoverable=false
+  $ gvm serve --name node-a --peer node-b   # relay.add_via runs math.add on node-b`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context())
@@ -70,6 +78,8 @@ and registers again. SIGINT or SIGTERM unregisters and exits 0.
 	f.BoolVar(&o.followLatest, "follow-latest", false, "switch modules loaded as latest to each new latest version, between calls")
 	f.DurationVar(&o.pollInterval, "poll-interval", defaultPollInterval, "with --follow-latest, how often to ask GPMD for new versions")
 	f.StringArrayVar(&o.dirs, "dir", nil, "a host folder the modules may use through WASI (repeatable)")
+	f.StringVar(&o.peer, "peer", "", "the node that modules' host calls naming no node go to (gvm.call_i32)")
+	f.DurationVar(&o.callTimeout, "call-timeout", defaultCallTimeout, "bound on each call a module makes to another node")
 	cmd.MarkFlagRequired("name")
 	cmd.MarkFlagDirname("dir")
 	return cmd
@@ -79,19 +89,25 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if o.pollInterval <= 0 {
 		return &usageError{msg: "--poll-interval must be positive"}
 	}
+	if o.callTimeout <= 0 {
+		return &usageError{msg: "--call-timeout must be positive"}
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(o.listen, strconv.Itoa(o.port)))
 	if err != nil {
 		return &usageError{msg: fmt.Sprintf("cannot listen on %s:%d: %v", o.listen, o.port, err)}
 	}
 	defer l.Close()
 	cache := &moduleCache{dir: o.cacheDir}
-	rt, err := runner.New(ctx, runner.Options{CacheDir: cache.compileDir(), Stdout: o.stdout, Stderr: o.stderr, Dirs: o.dirs})
+	var n *node // set before any call can run
+	out := newOutbound(func() *client.Client { return n.client() }, o.callTimeout)
+	rt, err := runner.New(ctx, runner.Options{CacheDir: cache.compileDir(), Stdout: o.stdout, Stderr: o.stderr, Dirs: o.dirs,
+		Peers: out, DefaultPeer: o.peer})
 	if err != nil {
 		return err
 	}
 	defer rt.Close(context.Background())
 
-	n := &node{
+	n = &node{
 		reg:   registration{name: o.name, id: newNodeID(), port: portOf(l.Addr()), discoverable: o.discoverable},
 		addr:  o.gmpAddr,
 		cache: cache,
@@ -130,6 +146,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	srv.Close()
 	<-served
+	out.Close()
 	n.closeModules()
 	return nil
 }
