@@ -341,21 +341,7 @@ func TestUploadByDescriptorCancelled(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled upload returned %v", err)
 	}
-	logPath := filepath.Join(e.dir, daemon.LogFile)
-	var line string
-	if !testutil.Eventually(10*time.Second, func() bool {
-		data, _ := os.ReadFile(logPath)
-		for l := range strings.Lines(string(data)) {
-			if strings.Contains(l, "path=/v1/modules/big/1.0.0/file") {
-				line = l
-				return true
-			}
-		}
-		return false
-	}) {
-		data, _ := os.ReadFile(logPath)
-		t.Fatalf("no log line for the cancelled upload:\n%s", data)
-	}
+	line := e.logLine("path=/v1/modules/big/1.0.0/file", "the cancelled upload")
 	if !strings.Contains(line, "level=WARN") || !strings.Contains(line, `msg="upload cancelled by the client"`) || strings.Contains(line, "status=500") {
 		t.Errorf("the cancel is not logged as one: %s", line)
 	}
