@@ -28,7 +28,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench bench-oci bench-e2e lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit
+.PHONY: help build run test bench bench-oci bench-e2e lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit scale
 
 help:
 	@echo "make build      build $(BIN)"
@@ -44,6 +44,7 @@ help:
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make wasm-fixtures  npm pack the real modules the wasm tests use into the test cache"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
+	@echo "make scale      the full-size event fan-out test (1,000 subscribers, 10,000 registrations)"
 	@echo "make tools      build the registry, oras and nats-server test tools from the module proxy (cached)"
 	@echo "make verify-unit  systemd-analyze verify packaging/systemd/gpmd.service (needs Debian's systemd package)"
 
@@ -98,6 +99,11 @@ fuzz:
 		echo "== $$pkg $$fn ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# Scale tests too long for every make test: the full-size event fan-out
+# (1,000 GMP subscribers while 10,000 registrations come and go, about 4 min).
+scale:
+	$(GO) test -count=1 -timeout 20m -run '^TestThousandSubscribersWhileNodesComeAndGo$$' ./gmp -gmp.events-full -v
 
 crashtest:
 	$(GO) test -count=1 -timeout 30m -run TestKillNineCampaign ./cmd/crashtest -rounds $(CRASH_ROUNDS) -v

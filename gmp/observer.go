@@ -63,6 +63,13 @@ func messageName(typ, code int64) string {
 		case wire.CodeList:
 			return "LIST"
 		}
+	case wire.TypeEvent:
+		switch code {
+		case wire.CodeSubscribe:
+			return "SUBSCRIBE"
+		case wire.CodeUnsubscribe:
+			return "UNSUBSCRIBE"
+		}
 	}
 	return "unknown"
 }

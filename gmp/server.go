@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
 )
@@ -44,6 +46,14 @@ type Config struct {
 	ServerName     string        // e.g. "gpmd/1.0.0"
 	Logger         *slog.Logger
 	Observer       Observer // nil: observe nothing (metrics)
+	// Events, when not nil, is the hub node events are published to and
+	// GMP subscribers read (feature "events"); the daemon publishes
+	// module events to the same hub.
+	Events *events.Hub
+	// Features are optional parts of GMP.md implemented outside this
+	// package (module_info, fleet) that WELCOME lists besides the ones
+	// the server itself offers (see Server.Features).
+	Features []string
 }
 
 // NodeInfo is one live registration.
@@ -61,6 +71,8 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	reg *registry
+	// features is what WELCOME lists (computed once by NewServer).
+	features []string
 
 	// ctx is handed to the module store; Close cancels it.
 	ctx    context.Context
@@ -119,9 +131,10 @@ func NewServer(cfg Config) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
+		features:  computeFeatures(cfg),
 		cfg:       cfg,
 		log:       cfg.Logger,
-		reg:       newRegistry(),
+		reg:       newRegistry(cfg.Events, cfg.Logger),
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[*net.Listener]struct{}),
@@ -234,6 +247,32 @@ func (s *Server) Close() error {
 	}
 	return err
 }
+
+// computeFeatures is the WELCOME list: what this server implements given
+// its config (events with a hub, have with a module store), then
+// cfg.Features, each once, in that order.
+func computeFeatures(cfg Config) []string {
+	fs := []string{}
+	add := func(f string) {
+		if !slices.Contains(fs, f) {
+			fs = append(fs, f)
+		}
+	}
+	if cfg.Events != nil {
+		add(wire.FeatureEvents)
+	}
+	if cfg.Modules != nil {
+		add(wire.FeatureHave)
+	}
+	for _, f := range cfg.Features {
+		add(f)
+	}
+	return fs
+}
+
+// Features lists the optional parts of GMP.md this server offers, as
+// WELCOME does. The caller must not modify it.
+func (s *Server) Features() []string { return s.features }
 
 // Nodes lists live registrations sorted by name, discoverable or not.
 func (s *Server) Nodes() []NodeInfo { return s.reg.all() }

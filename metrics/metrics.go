@@ -49,6 +49,12 @@ type Sources struct {
 	GMPNodes func() int
 	// Store counts the module store (modules, versions, blobs, bytes).
 	Store func(ctx context.Context) (index.Stats, error)
+	// Events is the number of events published; EventsDropped how many
+	// were dropped from subscribers' queues (slow subscribers told
+	// overflow); EventSubscribers the subscriptions open now (GMP and SSE).
+	Events           func() uint64
+	EventsDropped    func() uint64
+	EventSubscribers func() int
 }
 
 // Metrics is GPMD's registry and the metrics in it.
@@ -117,6 +123,15 @@ func New(version string, src Sources, log *slog.Logger) *Metrics {
 	if src.GMPNodes != nil {
 		f.gaugeFunc("gmp_nodes", "GVM nodes registered now.", src.GMPNodes)
 	}
+	if src.Events != nil {
+		f.counterFunc("events_published_total", "Events published (GMP EVENT and the SSE stream), whatever their topic.", src.Events)
+	}
+	if src.EventsDropped != nil {
+		f.counterFunc("events_dropped_total", "Events dropped from the queues of subscribers that fell behind (each was told overflow); one event dropped for two subscribers counts twice.", src.EventsDropped)
+	}
+	if src.EventSubscribers != nil {
+		f.gaugeFunc("event_subscribers", "Event subscriptions open now (GMP SUBSCRIBE and SSE streams).", src.EventSubscribers)
+	}
 	if src.Store != nil {
 		m.reg.MustRegister(&storeCollector{stats: src.Store, log: log})
 	}
@@ -165,6 +180,11 @@ func (f factory) gaugeVec(name, help string, labels ...string) *prometheus.Gauge
 
 func (f factory) gaugeFunc(name, help string, fn func() int) {
 	f.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help},
+		func() float64 { return float64(fn()) }))
+}
+
+func (f factory) counterFunc(name, help string, fn func() uint64) {
+	f.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help},
 		func() float64 { return float64(fn()) }))
 }
 

@@ -61,6 +61,7 @@ type Options struct {
 	MirrorDelay   time.Duration // how long mirror writes are coalesced; 0: DefaultMirrorDelay
 	LockTimeout   time.Duration // 0: index default
 	Logger        *slog.Logger  // nil: discard
+	Observer      Observer      // nil: nobody is told of changes (observe.go)
 	// NoGroupCommit: every upload commits its index entry alone, as
 	// before the group commit (benchmarks only; see index.Options).
 	NoGroupCommit bool
@@ -82,6 +83,8 @@ type Repo struct {
 	// blob that an upload is about to name.
 	mu     sync.Mutex
 	leases map[digest.Digest]int
+
+	notify notifier // tells Options.Observer of each change
 }
 
 // Open opens or creates the repository in dir. It upgrades an older index
@@ -146,6 +149,7 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 		idx:     idx,
 		mirror:  newMirror(dir, idx, opts.MirrorDelay, opts.Logger),
 		leases:  make(map[digest.Digest]int),
+		notify:  notifier{obs: opts.Observer},
 	}
 	if rebuilding {
 		return r, nil
@@ -295,11 +299,17 @@ func (r *Repo) upload(ctx context.Context, ref index.Ref, body io.Reader, expect
 		}
 	}
 
-	rec, added, err := r.idx.Add(index.Entry{
-		Ref:     ref,
-		Digest:  info.Digest,
-		Size:    info.Size,
-		Created: created,
+	var added bool
+	rec, err := r.change(ref.Name().String(), true, func() (index.Record, bool, error) {
+		var rec index.Record
+		var err error
+		rec, added, err = r.idx.Add(index.Entry{
+			Ref:     ref,
+			Digest:  info.Digest,
+			Size:    info.Size,
+			Created: created,
+		})
+		return rec, added, err
 	})
 	if err != nil {
 		// A blob committed for a refused version is named by nothing yet:
@@ -442,15 +452,19 @@ func (r *Repo) RemoveWith(ctx context.Context, name, version string, opts Remove
 	if err := ctx.Err(); err != nil {
 		return index.Record{}, err
 	}
-	var rec index.Record
 	var remaining int
-	var err error
 	found := true
-	if opts.Forget {
-		rec, found, remaining, err = r.idx.Forget(name, version)
-	} else {
-		rec, remaining, err = r.idx.Remove(name, version)
-	}
+	rec, err := r.change(name, false, func() (index.Record, bool, error) {
+		var rec index.Record
+		var err error
+		if opts.Forget {
+			rec, found, remaining, err = r.idx.Forget(name, version)
+		} else {
+			rec, remaining, err = r.idx.Remove(name, version)
+		}
+		// A Forget that dropped only a tombstone removed no live version.
+		return rec, err == nil && found, err
+	})
 	if err != nil {
 		return index.Record{}, fmt.Errorf("remove %s@%s: %w", name, version, err)
 	}

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp"
 )
 
@@ -14,28 +17,37 @@ import (
 type nodesOptions struct {
 	f      *Factory
 	Output string
+	Watch  bool
 }
 
 // NewCmdNodes is `gpmd nodes`.
 func NewCmdNodes(f *Factory) *cobra.Command {
 	o := &nodesOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "nodes [-o table|json]",
+		Use:   "nodes [-o table|json] [--watch]",
 		Short: "List the live GVM nodes registered over GMP",
 		Long: `List the GVM nodes registered with the daemon over GMP right now: name,
 id, address, port and since when. A node leaves the list the moment its
 GMP connection ends. Nodes registered as not discoverable are listed too.
+
+With --watch the command follows the daemon's node events until Ctrl-C:
+on a terminal it redraws the table on each change; otherwise it prints the
+whole list again (a table, or one JSON array per line with -o json) each
+time it changes. Nodes that are not discoverable cause no events: the list
+shows them as of the last change of a discoverable node.
 
 ` + exitStatusHelp,
 		Example: `  $ gpmd nodes
   NAME       ID                                    ADDRESS    PORT   REGISTERED
   node-5651  df0c35f5-bea5-4a60-bbe2-aad3e4954c8c  127.0.0.1  55695  2026-11-25 04:10:00 (3m ago)
 
-  $ gpmd nodes -o json`,
+  $ gpmd nodes -o json
+  $ gpmd nodes --watch`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
 	addFormatFlag(cmd, &o.Output)
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "keep the list current until Ctrl-C")
 	return cmd
 }
 
@@ -43,14 +55,26 @@ func (o *nodesOptions) run(cmd *cobra.Command) error {
 	if err := checkFormat(cmd, o.Output); err != nil {
 		return err
 	}
+	if o.Watch {
+		return o.watch(cmd)
+	}
 	nl, err := ask(o.f, cmd, requestTimeout, (*control.Client).Nodes)
 	if err != nil {
 		return err
 	}
+	return o.print(nl)
+}
+
+// print writes the list once.
+func (o *nodesOptions) print(nl control.NodeList) error {
 	if nl.Nodes == nil {
 		nl.Nodes = []gmp.NodeInfo{}
 	}
 	if o.Output == formatJSON {
+		if o.Watch {
+			// One object per line: a stream a program can read.
+			return json.NewEncoder(o.f.IO.Out).Encode(nl)
+		}
 		return writeJSON(o.f.IO.Out, nl)
 	}
 	if len(nl.Nodes) == 0 {
@@ -68,4 +92,42 @@ func (o *nodesOptions) run(cmd *cobra.Command) error {
 		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%d\t%s (%s ago)\n", n.Name, hidden, n.ID, n.Address, n.Port, formatTime(n.Since), formatAge(now, n.Since))
 	}
 	return tw.Flush()
+}
+
+// watch prints the list, then again after each node event, until Ctrl-C.
+// The list is read from GET /v1/nodes after the stream has started, so
+// no change between the two is lost: a change after it comes as an event
+// and redraws.
+func (o *nodesOptions) watch(cmd *cobra.Command) error {
+	c, err := o.f.Client(cmd)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx := cmd.Context()
+	tty := o.f.IO.IsStdoutTTY() && o.Output != formatJSON
+	redraw := func() error {
+		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		nl, err := c.Nodes(rctx)
+		if err != nil {
+			return err
+		}
+		if tty {
+			fmt.Fprint(o.f.IO.Out, "\x1b[H\x1b[2J") // home, clear screen
+		} else if o.Output != formatJSON {
+			fmt.Fprintf(o.f.IO.Out, "-- %s\n", formatTime(o.f.Now()))
+		}
+		return o.print(nl)
+	}
+	err = c.Events(ctx, events.TopicNodes, 0, func(m control.StreamMessage) error {
+		if m.Kind == "" && m.Event.Topic != events.TopicNodes {
+			return nil
+		}
+		return redraw()
+	})
+	if ctx.Err() != nil {
+		return nil // Ctrl-C is how it ends
+	}
+	return err
 }

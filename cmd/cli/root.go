@@ -48,6 +48,7 @@ a flag on the command line wins over its variable.
 		NewCmdStatus(f),
 		NewCmdWasm(f),
 		NewCmdNodes(f),
+		NewCmdEvents(f),
 		NewCmdVerify(f),
 		NewCmdGC(f),
 		NewCmdBackup(f),

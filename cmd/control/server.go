@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
@@ -50,6 +51,8 @@ type Nodes interface {
 type Config struct {
 	Modules Modules
 	Nodes   Nodes // nil: no GMP server, GET /v1/nodes lists none
+	// Events, when not nil, serves GET /v1/events (events.go).
+	Events EventSource
 	// Ops, when not nil, serves verify, gc and backup.
 	Ops  Operations
 	Info Info
@@ -100,6 +103,10 @@ type Server struct {
 	// uploads holds a token per upload in flight, MaxUploads at most (nil:
 	// no cap).
 	uploads chan struct{}
+
+	// stopping is closed by StopStreams: event streams end.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // NewServer builds the handlers of every endpoint in docs/control-api.md.
@@ -113,7 +120,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stopping: make(chan struct{})}
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
 	}
@@ -122,6 +129,7 @@ func NewServer(cfg Config) *Server {
 	}
 	s.Handle("GET /v1/status", s.getStatus)
 	s.Handle("GET /v1/nodes", s.getNodes)
+	s.Handle("GET /v1/events", s.getEvents)
 	s.Handle("GET /v1/modules", s.listModules)
 	s.Handle("GET /v1/modules/{name}", s.getModule)
 	s.Handle("GET /v1/modules/{name}/{version}", s.resolveVersion)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/internal/sdnotify"
 	"github.com/ghost-network/gpmd/oci"
@@ -70,6 +71,10 @@ type Config struct {
 	GMPMaxConns       int
 	GMPMessageTimeout time.Duration
 	GMPWriteTimeout   time.Duration
+	GMPReplyTimeout   time.Duration
+	GMPMaxRejecting   int
+	EventsQueue       int
+	EventsHistory     int
 	// ControlStallTimeout cuts an upload that sends no byte, or a
 	// download whose client takes no byte, for that long.
 	ControlStallTimeout time.Duration
@@ -122,6 +127,10 @@ func DefaultConfig() Config {
 		GMPMaxConns:         gmp.DefaultMaxConns,
 		GMPMessageTimeout:   gmp.DefaultMessageTimeout,
 		GMPWriteTimeout:     gmp.DefaultWriteTimeout,
+		GMPReplyTimeout:     gmp.DefaultReplyTimeout,
+		GMPMaxRejecting:     gmp.DefaultMaxRejecting,
+		EventsQueue:         events.DefaultQueue,
+		EventsHistory:       events.DefaultHistory,
 		ControlStallTimeout: DefaultControlStallTimeout,
 		ControlMaxUploads:   DefaultControlMaxUploads,
 		ControlMaxConns:     DefaultControlMaxConns,
@@ -148,6 +157,10 @@ func (c *Config) setDefaults() {
 	setIfZero(&c.GMPMaxConns, d.GMPMaxConns)
 	setIfZero(&c.GMPMessageTimeout, d.GMPMessageTimeout)
 	setIfZero(&c.GMPWriteTimeout, d.GMPWriteTimeout)
+	setIfZero(&c.GMPReplyTimeout, d.GMPReplyTimeout)
+	setIfZero(&c.GMPMaxRejecting, d.GMPMaxRejecting)
+	setIfZero(&c.EventsQueue, d.EventsQueue)
+	setIfZero(&c.EventsHistory, d.EventsHistory)
 	setIfZero(&c.ControlStallTimeout, d.ControlStallTimeout)
 	setIfZero(&c.ControlMaxUploads, d.ControlMaxUploads)
 	setIfZero(&c.ControlMaxConns, d.ControlMaxConns)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/fsutil"
@@ -60,6 +61,7 @@ type daemon struct {
 	logHandler slog.Handler
 	state      State
 	store      *repo.Repo // nil once closed
+	hub        *events.Hub
 	gmp        *gmp.Server
 	http       *http.Server
 	ctrlLn     net.Listener
@@ -209,10 +211,14 @@ func (d *daemon) close() {
 // openStore opens the module repository in <data>/modules.
 func (d *daemon) openStore(ctx context.Context) error {
 	dir := filepath.Join(d.cfg.DataDir, ModulesDir)
+	// The hub is made with the store: the store tells it of every
+	// change from its first.
+	d.hub = events.New(events.Options{Queue: d.cfg.EventsQueue, History: d.cfg.EventsHistory})
 	store, err := repo.Open(ctx, dir, repo.Options{
 		MaxModuleSize: d.cfg.MaxModuleSize,
 		LockTimeout:   time.Second,
 		Logger:        d.log.With("component", "repo"),
+		Observer:      moduleEvents{hub: d.hub, log: d.log.With("component", "repo")},
 	})
 	if err != nil {
 		if errors.Is(err, index.ErrLocked) {
@@ -247,12 +253,16 @@ func (d *daemon) newServers(token string) {
 		MaxConns:       cfg.GMPMaxConns,
 		MessageTimeout: cfg.GMPMessageTimeout,
 		WriteTimeout:   cfg.GMPWriteTimeout,
+		ReplyTimeout:   cfg.GMPReplyTimeout,
+		MaxRejecting:   cfg.GMPMaxRejecting,
 		ServerName:     "gpmd/" + cfg.Version,
 		Logger:         d.log.With("component", "gmp"),
+		Events:         d.hub,
 	})
 	ctrl := control.NewServer(control.Config{
 		Modules:      d.layer,
 		Nodes:        d.gmp,
+		Events:       d.gmp,
 		Ops:          d.store,
 		Info:         d.state.Info,
 		Token:        token,
@@ -273,6 +283,8 @@ func (d *daemon) newServers(token string) {
 		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(d.logHandler.WithAttrs([]slog.Attr{slog.String("component", "http")}), slog.LevelWarn),
 	}
+	// Event streams never end by themselves: a stop ends them.
+	d.http.RegisterOnShutdown(ctrl.StopStreams)
 }
 
 // serve serves both ports until ctx ends (nil) or a server fails (its

@@ -21,5 +21,9 @@ func (d *daemon) newMetrics() *metrics.Metrics {
 		GMPConns: func() int { return d.gmp.ConnCount() },
 		GMPNodes: func() int { return len(d.gmp.Nodes()) },
 		Store:    store.Stats,
+
+		Events:           d.hub.Seq,
+		EventsDropped:    d.hub.Dropped,
+		EventSubscribers: d.hub.Subscribers,
 	}, d.log.With("component", "metrics"))
 }

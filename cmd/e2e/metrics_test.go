@@ -112,6 +112,9 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if _, err := c.Subscribe(ctx, "nodes", "modules"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Register(ctx, "node-1", "a1", 40001, true); err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +150,10 @@ func TestMetrics(t *testing.T) {
 		{"gpmd_store_bytes", nil, size},
 		{"gpmd_verify_last_problems", nil, 0},
 		{"gpmd_gc_last_removed_blobs", nil, 0},
+		// uploaded and latest for tiny, registered for node-1
+		{"gpmd_events_published_total", nil, 3},
+		{"gpmd_events_dropped_total", nil, 0},
+		{"gpmd_event_subscribers", nil, 1},
 	} {
 		if got := value(after, w.name, w.labels...); got != w.want {
 			t.Errorf("%s%v = %v, want %v", w.name, w.labels, got, w.want)

@@ -100,7 +100,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	defer unregister(c)
 
-	f := &fetcher{src: gmpSource{c: c, addr: o.gmpAddr}, c: c, cache: cache}
+	f := &fetcher{src: gmpSource{c: c}, c: c, cache: cache}
 	info, wasm, err := f.fetch(ctx, name, version)
 	if err != nil {
 		return err

@@ -76,7 +76,7 @@ and registers again. SIGINT or SIGTERM unregisters and exits 0.
 	f.IntVar(&o.port, "port", 0, "port to listen on (0: a free one)")
 	f.BoolVar(&o.discoverable, "discoverable", true, "list this node in DISCOVER (CONNECT by name works either way)")
 	f.BoolVar(&o.followLatest, "follow-latest", false, "switch modules loaded as latest to each new latest version, between calls")
-	f.DurationVar(&o.pollInterval, "poll-interval", defaultPollInterval, "with --follow-latest, how often to ask GPMD for new versions")
+	f.DurationVar(&o.pollInterval, "poll-interval", defaultPollInterval, "with --follow-latest, how often to ask GPMD for new versions when it offers no events")
 	f.StringArrayVar(&o.dirs, "dir", nil, "a host folder the modules may use through WASI (repeatable)")
 	f.StringVar(&o.peer, "peer", "", "the node that modules' host calls naming no node go to (gvm.call_i32)")
 	f.DurationVar(&o.callTimeout, "call-timeout", defaultCallTimeout, "bound on each call a module makes to another node")
@@ -134,7 +134,8 @@ func (o *serveOptions) run(ctx context.Context) error {
 	var bg sync.WaitGroup // end with ctx
 	bg.Go(func() { n.keepRegistered(ctx) })
 	if o.followLatest {
-		var feed latestFeed = pollFeed{n: n, every: o.pollInterval}
+		// Module events when GPMD offers them, polling when it does not.
+		var feed latestFeed = eventFeed{addr: o.gmpAddr, poll: pollFeed{n: n, every: o.pollInterval}, log: n.log}
 		bg.Go(func() { feed.Run(ctx, n.onLatest) })
 	}
 	<-ctx.Done()
@@ -248,7 +249,7 @@ func (n *node) load(ctx context.Context, k modKey) (*loaded, error) {
 	if c == nil {
 		return nil, fmt.Errorf("module %s: gpmd is not reachable right now (reconnecting): %w", k.name, errdefs.ErrUnavailable)
 	}
-	f := &fetcher{src: gmpSource{c: c, addr: n.addr}, c: c, cache: n.cache}
+	f := &fetcher{src: gmpSource{c: c}, c: c, cache: n.cache}
 	info, wasm, err := f.fetch(ctx, k.name, k.version)
 	if err != nil {
 		return nil, err
@@ -332,9 +333,8 @@ func (n *node) keepRegistered(ctx context.Context) {
 }
 
 // latestFeed tells a serving node the latest version of each module.
-// pollFeed does it by asking; when GPMD offers the `events` feature, a
-// feed on a `modules` subscription (EVENT latest carries the same name,
-// version and hash) replaces it without touching the node.
+// eventFeed (feed.go) follows EVENT latest on a `modules` subscription;
+// pollFeed asks, for a GPMD without the `events` feature.
 type latestFeed interface {
 	// Run calls notify for modules whose latest may have changed, until
 	// ctx ends.
