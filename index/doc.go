@@ -4,8 +4,9 @@
 // # Guarantees
 //
 // Readers and writers: a DB is safe for concurrent use by many goroutines.
-// Every call is one bbolt transaction: Add and Remove one read-write
-// transaction each (bbolt runs one writer at a time), every read (Resolve,
+// Every call is one bbolt transaction: Remove one read-write transaction
+// (bbolt runs one writer at a time), Add one too or a share of one (Adds
+// running at the same time are committed together, see Durability), every read (Resolve,
 // List, Refs, Walk, Stats, Snapshot) one read-only transaction, which sees
 // the index as of an instant and never blocks nor is blocked by the
 // writer. A Walk or Snapshot therefore sees every record or none of a
@@ -14,6 +15,12 @@
 // Durability: when Add or Remove returns nil, the change is on disk
 // (bbolt fsyncs the file at commit), unless Options.NoSync, which is for
 // tests and benchmarks. A crash leaves the file as of the last commit.
+// Group commit: Adds that arrive while a commit is in flight are gathered
+// into the next transaction (one set of fsyncs for all); each Add returns
+// only after the commit holding its record returned, so the rule above
+// holds for each. No Add waits for company: a lone Add commits at once. A
+// record refused (a conflict) rolls its group back, and each record of it
+// is then committed alone, so a refusal costs no other Add its place.
 //
 // Processes: one process opens the file for writing at a time (bbolt's
 // flock). Another Open waits Options.Timeout (DefaultTimeout, 1s, when

@@ -147,3 +147,60 @@ func benchUpload(b *testing.B, size int) {
 	b.ReportMetric(float64(tBase.Microseconds())/float64(b.N), "µs/baseline")
 	b.ReportMetric(float64(tUpload.Microseconds())/float64(b.N), "µs/upload")
 }
+
+// BenchmarkUpload8x1MiB: eight 1 MiB uploads at once (each op is one such
+// round), into a repository with the group commit of index entries and
+// into one without it, rounds alternating in one run. Both keep every
+// fsync; the group commit shares the index's among uploads that finish
+// together.
+//
+//	go test ./repo -run x -bench Upload8x1MiB -benchtime 30x -count 3
+func BenchmarkUpload8x1MiB(b *testing.B) {
+	const n, size = 8, 1 << 20
+	group, err := repo.Open(context.Background(), b.TempDir(), repo.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer group.Close()
+	solo, err := repo.Open(context.Background(), b.TempDir(), repo.Options{NoGroupCommit: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer solo.Close()
+	datas := make([][]byte, n)
+	for j := range datas {
+		datas[j] = testutil.Wasm(fmt.Sprint(j), size)
+	}
+	b.SetBytes(n * size)
+	var tGroup, tSolo time.Duration
+	round := func(r *repo.Repo, i int, t *time.Duration) {
+		errs := make(chan error, n)
+		start := time.Now()
+		for j := range n {
+			go func() {
+				data := bytes.Clone(datas[j])
+				binary.LittleEndian.PutUint64(data[8:], uint64(i))
+				_, err := r.Upload(context.Background(), index.MustRef("bench", fmt.Sprintf("v1.%d.%d", i, j)), bytes.NewReader(data), "")
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		*t += time.Since(start)
+	}
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			round(group, i, &tGroup)
+			round(solo, i, &tSolo)
+		} else {
+			round(solo, i, &tSolo)
+			round(group, i, &tGroup)
+		}
+	}
+	b.ReportMetric(float64(tGroup.Microseconds())/float64(b.N), "µs/round-group")
+	b.ReportMetric(float64(tSolo.Microseconds())/float64(b.N), "µs/round-solo")
+	b.ReportMetric(float64(tSolo)/float64(tGroup), "group/solo-MB/s")
+}

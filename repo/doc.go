@@ -15,6 +15,9 @@
 // Durability. Upload returns success only after the blob is fsynced and
 // renamed into place and the index entry is committed (bbolt fsyncs its
 // commit). An upload that returned success survives a crash or power cut.
+// Uploads that finish together share one index commit (index's group
+// commit: one set of fsyncs for all their entries); each still returns
+// only after the commit holding its own entry is on disk.
 //
 // Order. An upload writes the blob, then the index entry; Remove deletes the
 // index entry, then the blob. A crash at any point therefore never leaves an

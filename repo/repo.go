@@ -63,6 +63,9 @@ type Options struct {
 	LockTimeout   time.Duration // 0: index default
 	Logger        *slog.Logger  // nil: discard
 	Observer      Observer      // nil: nobody is told of changes (observe.go)
+	// NoGroupCommit: every upload commits its index entry alone, as
+	// before the group commit (benchmarks only; see index.Options).
+	NoGroupCommit bool
 }
 
 // Repo is the module repository in one folder (<data>/modules). Safe for
@@ -134,7 +137,7 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 	} else if from != 0 && from != index.SchemaVersion {
 		opts.Logger.Info("index schema upgraded", "from", from, "to", index.SchemaVersion)
 	}
-	idx, err := index.Open(indexPath, index.Options{Timeout: opts.LockTimeout})
+	idx, err := index.Open(indexPath, index.Options{Timeout: opts.LockTimeout, NoGroupCommit: opts.NoGroupCommit})
 	if err != nil {
 		return nil, explainIndexError(indexPath, err)
 	}

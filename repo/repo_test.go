@@ -490,3 +490,71 @@ func TestMirrorCatchesUpAfterAFailedWrite(t *testing.T) {
 		return err == nil && strings.Contains(string(data), `"math"`)
 	})
 }
+
+// TestConcurrentUploadsGroupCommit: 32 uploads at once (their index
+// entries share commits), a quarter of them a version that exists with
+// other bytes. After the repository is closed and reopened every upload
+// that returned success is there with its digest, and every conflict was
+// refused and stored nothing.
+func TestConcurrentUploadsGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	r, err := repo.Open(t.Context(), dir, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload(t, r, "taken", "v1.0.0", testutil.Wasm("first", 4000))
+	const n = 32
+	type result struct {
+		rec  index.Record
+		err  error
+		want digest.Digest
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			name, version := fmt.Sprintf("m%d", i%5), fmt.Sprintf("v1.0.%d", i)
+			if i%4 == 3 {
+				name, version = "taken", "v1.0.0"
+			}
+			data := testutil.Wasm(fmt.Sprint("c", i), 64<<10+i)
+			rec, err := r.Upload(t.Context(), index.MustRef(name, version), bytes.NewReader(data), "")
+			results[i] = result{rec, err, digest.FromBytes(data)}
+		})
+	}
+	wg.Wait()
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	defer checkInvariants(t, dir)
+	r2, err := repo.Open(t.Context(), dir, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	for i, res := range results {
+		if i%4 == 3 {
+			if !errors.Is(res.err, errdefs.ErrConflict) {
+				t.Errorf("upload %d over taken@v1.0.0: %v, want ErrConflict", i, res.err)
+			}
+			continue
+		}
+		if res.err != nil || res.rec.Digest != res.want {
+			t.Errorf("upload %d: %+v, %v", i, res.rec, res.err)
+			continue
+		}
+		rec, rd, err := r2.Get(t.Context(), res.rec.Name, res.rec.Version)
+		if err != nil {
+			t.Errorf("upload %d acknowledged, after reopen: %v", i, err)
+			continue
+		}
+		data, err := io.ReadAll(rd)
+		rd.Close()
+		if err != nil || rec.Digest != res.want || digest.FromBytes(data) != res.want {
+			t.Errorf("upload %d after reopen: %+v, %v", i, rec, err)
+		}
+	}
+	if rec, err := r2.Resolve(t.Context(), "taken", "v1.0.0"); err != nil || rec.Digest != digest.FromBytes(testutil.Wasm("first", 4000)) {
+		t.Errorf("taken@v1.0.0 after the conflicts: %+v, %v", rec, err)
+	}
+}

@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/spf13/cobra"
 )
@@ -28,8 +31,10 @@ func NewCmdWasmUpload(f *Factory) *cobra.Command {
 		Use:   "upload --name NAME --version VERSION --file FILE|-",
 		Short: "Upload a version of a WebAssembly module",
 		Long: `Upload the bytes of FILE (or of standard input with --file -) as version
-VERSION of module NAME. The command line sends the bytes; the daemon never
-opens a path it is given. It prints "Module Uploaded Successfully!" and
+VERSION of module NAME. The daemon never opens a path it is given: over
+its Unix socket the command line passes it the open file (its descriptor),
+which the daemon reads once; over TCP (--control-addr), and for standard
+input, the command line sends the bytes. It prints "Module Uploaded Successfully!" and
 then NAME@VERSION with the sha256 digest of the bytes.
 
 Uploading a version that exists with the same bytes succeeds and changes
@@ -102,6 +107,20 @@ func (o *uploadOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	defer c.Close()
+	if fh, ok := body.(*os.File); ok && size > 0 && c.Socket() {
+		rec, err := o.uploadFile(cmd, c, fh, size)
+		if err == nil {
+			return o.done(rec)
+		}
+		// A daemon older than the upload by descriptor has no such
+		// endpoint (404): send it the bytes, from the start.
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			return err
+		}
+		if _, err := fh.Seek(0, io.SeekStart); err != nil {
+			return inputErrorf("cannot read %s: %v", o.File, err)
+		}
+	}
 	var progress *progressReader
 	// A file over the threshold, or a stream of unknown size (--file -),
 	// shows its progress on a terminal.
@@ -120,9 +139,52 @@ func (o *uploadOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	return o.done(rec)
+}
+
+// done says what was stored.
+func (o *uploadOptions) done(rec index.Record) error {
 	fmt.Fprintln(o.f.IO.Out, "Module Uploaded Successfully!")
 	fmt.Fprintf(o.f.IO.Out, "%s@%s %s\n", rec.Name, rec.Version, rec.Digest)
 	return nil
+}
+
+// uploadFile hands the daemon the open file over its Unix socket instead
+// of sending the bytes (control.Client.UploadFile): the daemon reads it
+// once, from the descriptor. The progress bar follows the offset the
+// daemon moves as it reads.
+func (o *uploadOptions) uploadFile(cmd *cobra.Command, c *control.Client, fh *os.File, size int64) (index.Record, error) {
+	if size <= progressThreshold || !o.f.IO.IsStderrTTY() {
+		return c.UploadFile(cmd.Context(), o.Name, o.Version, fh, o.Check)
+	}
+	bar := o.f.transferBar("uploading " + o.Name + "@" + o.Version)
+	show := bar.callback()
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				// lseek(SEEK_CUR) reads the shared offset, never moves it.
+				if off, err := fh.Seek(0, io.SeekCurrent); err == nil {
+					show(off, size)
+				}
+			}
+		}
+	}()
+	rec, err := c.UploadFile(cmd.Context(), o.Name, o.Version, fh, o.Check)
+	close(stop)
+	<-watched
+	if err == nil {
+		show(size, size)
+	}
+	bar.finish()
+	return rec, err
 }
 
 // open opens what --file names, after the checks that give a clear

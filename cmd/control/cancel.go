@@ -32,13 +32,14 @@ func (b *clientBody) Read(p []byte) (int, error) {
 }
 
 // canceledUpload turns an upload's failure into a cancel when the client
-// is the cause: its body broke off, or its request context ended. Any
-// other failure is returned as it is.
-func canceledUpload(r *http.Request, body *clientBody, name, version string, err error) error {
-	if body.err == nil && r.Context().Err() == nil {
+// is the cause: its body broke off (bodyErr, the error reading it; nil
+// when it did not, or when there is no body), or its request context
+// ended. Any other failure is returned as it is.
+func canceledUpload(r *http.Request, bodyErr error, name, version string, err error) error {
+	if bodyErr == nil && r.Context().Err() == nil {
 		return err
 	}
-	cause := body.err
+	cause := bodyErr
 	if cause == nil {
 		cause = r.Context().Err()
 	}

@@ -30,6 +30,9 @@ type Client struct {
 	socket bool   // over the Unix socket at addr
 	token  string
 	hc     *http.Client
+	// dial opens a connection to the daemon (UploadFile makes its own
+	// transport with it).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // NewClient returns a client of the daemon at addr (host:port). token, when
@@ -69,6 +72,7 @@ func newClient(addr, base, token string, dial func(ctx context.Context, network,
 		addr:  addr,
 		base:  base,
 		token: token,
+		dial:  dial,
 		hc: &http.Client{
 			Transport: tr,
 			// The API never redirects; a redirect means something else
@@ -109,6 +113,11 @@ func checkSegment(what, s string) error {
 // do sends a request and returns the response when its status is 2xx;
 // otherwise the error the response carries.
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hdr http.Header, size int64) (*http.Response, error) {
+	return c.doOn(ctx, c.hc, method, path, body, hdr, size)
+}
+
+// doOn is do through hc.
+func (c *Client) doOn(ctx context.Context, hc *http.Client, method, path string, body io.Reader, hdr http.Header, size int64) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return nil, err
@@ -125,7 +134,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hd
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, c.transportError(err)
 	}

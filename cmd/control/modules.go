@@ -288,15 +288,21 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 			io.CopyN(io.Discard, body, max)
 		}
 		if !errors.Is(err, errStalled) {
-			err = canceledUpload(r, body, name, version, err)
+			err = canceledUpload(r, body.err, name, version, err)
 		}
 		s.cfg.Observer.UploadFailed(errorClass(err), s.cfg.Now().Sub(start))
 		return err
 	}
+	s.answerUpload(w, rec, start)
+	return nil
+}
+
+// answerUpload counts a stored upload (begun at start) and answers its
+// record, for both upload endpoints.
+func (s *Server) answerUpload(w http.ResponseWriter, rec index.Record, start time.Time) {
 	s.cfg.Observer.Uploaded(rec.Size, s.cfg.Now().Sub(start))
 	setRecordHeaders(w.Header(), rec)
 	writeJSON(w, http.StatusOK, rec)
-	return nil
 }
 
 func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) error {

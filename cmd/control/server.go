@@ -144,6 +144,7 @@ func NewServer(cfg Config) *Server {
 	s.Handle("GET /v1/modules/{name}/{version}/info", s.getInfo)
 	s.Handle("POST /v1/modules/{name}/{version}/check", s.postCheck)
 	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
+	s.Handle("PUT /v1/modules/{name}/{version}/file", s.putVersionFile)
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
 	s.registerOps()
 	s.handleMetrics(cfg.Metrics)
@@ -165,6 +166,12 @@ func (s *Server) Handle(pattern string, h HandlerFunc) {
 // ServeHTTP serves one request: logged, its Host and Origin checked,
 // authenticated, then routed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p, ok := r.Context().Value(passedKey{}).(*PassedFiles); ok {
+		// Over the socket: whatever descriptor came with this request
+		// and was not taken (any endpoint but the upload by descriptor,
+		// a refusal before it) is closed when it ends.
+		defer p.drop()
+	}
 	s.handler.ServeHTTP(w, r)
 }
 

@@ -59,6 +59,7 @@ func TestMain(m *testing.M) {
 type daemon struct {
 	t       *testing.T
 	data    string
+	files   string // where uploads by descriptor write their files
 	control string
 	gmp     string
 	pid     int
@@ -75,13 +76,32 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// gpmd runs the CLI against this daemon and returns its output and exit
-// status. Every call is bounded by a timeout.
+// gpmd runs the CLI against this daemon over TCP (GPMD_CONTROL_ADDR)
+// and returns its output and exit status.
 func (d *daemon) gpmd(stdin []byte, args ...string) (stdout, stderr string, code int) {
+	env := append(os.Environ(), "GPMD_HOME="+d.data, "GPMD_CONTROL_ADDR="+d.control, "GPMD_GMP_ADDR="+d.gmp)
+	return d.run(env, stdin, args...)
+}
+
+// gpmdSocket runs the CLI without GPMD_CONTROL_ADDR, so that it talks to
+// the daemon over the data folder's Unix socket.
+func (d *daemon) gpmdSocket(args ...string) (stdout, stderr string, code int) {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GPMD_") {
+			env = append(env, kv)
+		}
+	}
+	return d.run(append(env, "GPMD_HOME="+d.data), nil, args...)
+}
+
+// run runs the CLI with env and stdin (nil: none). Every call is bounded
+// by a timeout.
+func (d *daemon) run(env []string, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, gpmdBin, args...)
-	cmd.Env = append(os.Environ(), "GPMD_HOME="+d.data, "GPMD_CONTROL_ADDR="+d.control, "GPMD_GMP_ADDR="+d.gmp)
+	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
@@ -164,7 +184,7 @@ func TestKillNineCampaign(t *testing.T) {
 	}
 	t.Logf("seed %d (rerun with -seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 2))
-	d := &daemon{t: t, data: t.TempDir(), control: freeAddr(t), gmp: freeAddr(t)}
+	d := &daemon{t: t, data: t.TempDir(), files: t.TempDir(), control: freeAddr(t), gmp: freeAddr(t)}
 	led := &ledger{acked: map[string]string{}, uncertain: map[string]string{}}
 	checked := 0
 	t.Cleanup(func() {
@@ -196,7 +216,22 @@ func TestKillNineCampaign(t *testing.T) {
 						data := testutil.Wasm(fmt.Sprint(content), size)
 						name := fmt.Sprintf("m%d", wrng.IntN(4))
 						version := fmt.Sprintf("v%d.%d.%d", round, w, i)
-						_, errOut, code := d.gpmd(data, "wasm", "upload", "--name", name, "--version", version, "--file", "-")
+						// Half of the uploads send their bytes over TCP
+						// (standard input); the other half pass a file
+						// over the Unix socket (by descriptor).
+						var errOut string
+						var code int
+						if i%2 == 0 {
+							_, errOut, code = d.gpmd(data, "wasm", "upload", "--name", name, "--version", version, "--file", "-")
+						} else {
+							path := filepath.Join(d.files, fmt.Sprintf("w%d-%d.wasm", w, i))
+							if err := os.WriteFile(path, data, 0o600); err != nil {
+								led.problem("round %d: writing %s: %v", round, path, err)
+								continue
+							}
+							_, errOut, code = d.gpmdSocket("wasm", "upload", "--name", name, "--version", version, "--file", path)
+							os.Remove(path)
+						}
 						if code == 0 {
 							led.mu.Lock()
 							led.acked[name+"@"+version] = digestOf(data)

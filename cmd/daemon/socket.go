@@ -49,8 +49,10 @@ func listenSocket(dir string) (net.Listener, error) {
 	return l, nil
 }
 
-// credListener (over the connection cap's limitListener) reads each accepted connection's peer credentials from the
-// kernel, once, before any byte is read from it.
+// credListener (over the connection cap's limitListener) reads each
+// accepted connection's peer credentials from the kernel, once, before
+// any byte is read from it, and gives each connection the means to
+// receive file descriptors (see credConn.Read).
 type credListener struct{ net.Listener }
 
 func (l *credListener) Accept() (net.Conn, error) {
@@ -58,13 +60,66 @@ func (l *credListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &credConn{Conn: c, peer: peerCred(c)}, nil
+	cc := &credConn{Conn: c, peer: peerCred(c), files: &control.PassedFiles{}}
+	if lc, ok := c.(*limitConn); ok {
+		cc.unix, _ = lc.Conn.(*net.UnixConn)
+	}
+	return cc, nil
 }
 
-// credConn is a socket connection with its peer's credentials.
+// credConn is a socket connection with its peer's credentials and the
+// file descriptors it received (control.PassedFiles, for the upload by
+// descriptor).
 type credConn struct {
 	net.Conn
-	peer control.Peer
+	peer  control.Peer
+	files *control.PassedFiles
+	// unix is the connection itself, for ReadMsgUnix; nil when it is
+	// not a *net.UnixConn (then no descriptor is received).
+	unix *net.UnixConn
+	// oob is the ancillary buffer of Read. net/http reads a connection
+	// from one goroutine at a time, so it is never shared.
+	oob []byte
+}
+
+// Read reads with recvmsg(2), so that descriptors the client sends
+// (SCM_RIGHTS) are received rather than dropped, and keeps them in files
+// for the request they came with. A plain read would make the kernel
+// discard them; a descriptor past control.MaxPassedFiles or the buffer is
+// closed (by PassedFiles, or by the kernel on a truncated buffer). The
+// descriptors arrive with close-on-exec set (Go passes MSG_CMSG_CLOEXEC).
+func (c *credConn) Read(b []byte) (int, error) {
+	if c.unix == nil {
+		return c.Conn.Read(b)
+	}
+	if c.oob == nil {
+		c.oob = make([]byte, unix.CmsgSpace(4*control.MaxPassedFiles))
+	}
+	n, oobn, _, _, err := c.unix.ReadMsgUnix(b, c.oob)
+	if oobn > 0 {
+		c.receive(c.oob[:oobn])
+	}
+	return n, err
+}
+
+// receive keeps the descriptors of the control messages in oob.
+func (c *credConn) receive(oob []byte) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return
+	}
+	for i := range msgs {
+		if fds, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+			c.files.Add(fds)
+		}
+	}
+}
+
+// Close closes the connection and every descriptor no request took.
+func (c *credConn) Close() error {
+	err := c.Conn.Close()
+	c.files.Close()
+	return err
 }
 
 // peerCred asks the kernel who is at the other end of c (SO_PEERCRED).
@@ -93,11 +148,12 @@ func peerCred(c net.Conn) control.Peer {
 	return control.Peer{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}
 }
 
-// connContext gives a request over the socket its Peer (control.WithPeer);
+// connContext gives a request over the socket its Peer (control.WithPeer)
+// and the descriptors its connection received (control.WithPassedFiles);
 // TCP connections keep ctx as it is.
 func connContext(ctx context.Context, c net.Conn) context.Context {
 	if cc, ok := c.(*credConn); ok {
-		return control.WithPeer(ctx, cc.peer)
+		return control.WithPassedFiles(control.WithPeer(ctx, cc.peer), cc.files)
 	}
 	return ctx
 }

@@ -3,12 +3,10 @@ package e2e
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
@@ -31,7 +29,6 @@ func TestCancelledUploadLogged(t *testing.T) {
 	if _, err := stdin.Write(mod[:2<<20]); err != nil {
 		t.Fatal(err)
 	}
-	logPath := filepath.Join(e.dir, daemon.LogFile)
 	time.Sleep(200 * time.Millisecond) // the bytes on their way to the daemon
 	// Ctrl-C in a terminal stops the whole pipeline: gpmd first here,
 	// then the program feeding it (its end of the pipe closes). gpmd
@@ -45,20 +42,7 @@ func TestCancelledUploadLogged(t *testing.T) {
 		t.Fatal("upload did not end within 15s of Ctrl-C")
 	}
 
-	var line string
-	if !testutil.Eventually(10*time.Second, func() bool {
-		data, _ := os.ReadFile(logPath)
-		for l := range strings.Lines(string(data)) {
-			if strings.Contains(l, "path=/v1/modules/big/v1.0.0") {
-				line = l
-				return true
-			}
-		}
-		return false
-	}) {
-		data, _ := os.ReadFile(logPath)
-		t.Fatalf("no log line for the cancelled upload (upload's stderr: %s):\n%s", stderr.String(), data)
-	}
+	line := e.logLine("path=/v1/modules/big/v1.0.0", "the cancelled upload (upload's stderr: "+stderr.String()+")")
 	if !strings.Contains(line, "level=WARN") || !strings.Contains(line, `msg="upload cancelled by the client"`) {
 		t.Errorf("the cancel is not logged as one: %s", line)
 	}

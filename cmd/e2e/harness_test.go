@@ -16,6 +16,7 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/daemon"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // gpmdBin is the binary TestMain builds for every test of the package.
@@ -250,4 +251,27 @@ func oneLine(t *testing.T, r result) string {
 		t.Fatalf("want one line on stderr; %v", r)
 	}
 	return s
+}
+
+// logLine waits (10s at most) for the daemon's log to hold a line with
+// substr and returns it; the test fails naming what (the request it
+// looked for) when none comes.
+func (e *env) logLine(substr, what string) string {
+	e.t.Helper()
+	logPath := filepath.Join(e.dir, daemon.LogFile)
+	var line string
+	if !testutil.Eventually(10*time.Second, func() bool {
+		data, _ := os.ReadFile(logPath)
+		for l := range strings.Lines(string(data)) {
+			if strings.Contains(l, substr) {
+				line = l
+				return true
+			}
+		}
+		return false
+	}) {
+		data, _ := os.ReadFile(logPath)
+		e.t.Fatalf("no log line for %s:\n%s", what, data)
+	}
+	return line
 }

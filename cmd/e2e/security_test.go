@@ -151,7 +151,7 @@ func TestForeground(t *testing.T) {
 	if !strings.Contains(out, "GPMD is running in the foreground") || !strings.HasSuffix(out, "gpmd stopped\n") {
 		t.Errorf("stdout:\n%s", out)
 	}
-	if !strings.Contains(logs, "path=/v1/modules/tiny/v0.0.1 status=200") || !strings.Contains(logs, `msg="gpmd stopped"`) {
+	if !strings.Contains(logs, "path=/v1/modules/tiny/v0.0.1/file status=200") || !strings.Contains(logs, `msg="gpmd stopped"`) {
 		t.Errorf("stderr lacks the log:\n%s", logs)
 	}
 	e.assertNoDaemon()
