@@ -115,7 +115,7 @@ func TestBadNameRefusedAtEveryBoundary(t *testing.T) {
 			t.Errorf("%s: %v; want it to carry %q", tc.boundary, err, want)
 		}
 	}
-	if mods, err := r.List(t.Context(), ""); err != nil || len(mods) != 0 {
+	if mods, err := r.List(t.Context(), index.Name{}); err != nil || len(mods) != 0 {
 		t.Errorf("refused names reached the store: %+v, %v", mods, err)
 	}
 }
