@@ -9,6 +9,7 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gmp/wire"
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/wasm"
 )
 
@@ -238,7 +239,16 @@ func (c *conn) list(env envelope) bool {
 	if c.s.cfg.Modules == nil {
 		return c.replyError(env.id, wire.ErrCodeInternal, "GPMD has no module repository")
 	}
-	mods, err := c.s.cfg.Modules.List(c.s.ctx, name)
+	// The name is checked here, once: the store takes it typed. No name
+	// (the zero Name) lists all.
+	var n index.Name
+	if name != "" {
+		var err error
+		if n, err = index.ParseName(name); err != nil {
+			return c.replyError(env.id, wire.ErrCodeBadRequest, err.Error())
+		}
+	}
+	mods, err := c.s.cfg.Modules.List(c.s.ctx, n)
 	switch errorCodeOf(err) {
 	case "":
 	case wire.ErrCodeNotFound:
@@ -260,10 +270,11 @@ func (c *conn) list(env envelope) bool {
 }
 
 func (c *conn) moduleRequest(env envelope) bool {
-	name, version, ok, goOn := c.moduleQuery(env)
+	q, ok, goOn := c.moduleQuery(env)
 	if !ok {
 		return goOn
 	}
+	name, version := q.Name().String(), q.Text()
 	have, rerr := stringField(env.body, "have", false)
 	if rerr == nil && have != "" && !validHash(have) {
 		rerr = badRequest("have %q: a digest is sha256: and 64 lower-case hex digits", have)
@@ -271,7 +282,7 @@ func (c *conn) moduleRequest(env envelope) bool {
 	if rerr != nil {
 		return c.replyError(env.id, rerr.code, rerr.msg)
 	}
-	rec, rc, err := c.s.cfg.Modules.Get(c.s.ctx, name, version)
+	rec, rc, err := c.s.cfg.Modules.Get(c.s.ctx, q)
 	if err != nil {
 		return c.moduleLookupFailed(env, name, version, err, "reading module "+name+" failed")
 	}
@@ -287,11 +298,12 @@ func (c *conn) moduleRequest(env envelope) bool {
 // moduleInfo answers MODULE_INFO_REQUEST: the version resolves as for
 // MODULE_REQUEST, and the reply is what GPMD recorded of it at upload.
 func (c *conn) moduleInfo(env envelope) bool {
-	name, version, ok, goOn := c.moduleQuery(env)
+	q, ok, goOn := c.moduleQuery(env)
 	if !ok {
 		return goOn
 	}
-	rec, info, err := c.s.cfg.Modules.(ModuleInfoStore).Info(c.s.ctx, name, version)
+	name, version := q.Name().String(), q.Text()
+	rec, info, err := c.s.cfg.Modules.(ModuleInfoStore).Info(c.s.ctx, q)
 	if errors.Is(err, wasm.ErrInvalidModule) {
 		c.s.log.Error("gmp: a stored module has no record", "name", name, "version", version, "err", err)
 		return c.replyError(env.id, wire.ErrCodeInternal, "module "+rec.Name+"@"+rec.Version+" has no record: its stored bytes are not a valid module")
@@ -309,21 +321,27 @@ func (c *conn) moduleInfo(env envelope) bool {
 }
 
 // moduleQuery reads the name and version of MODULE_REQUEST and
-// MODULE_INFO_REQUEST. When ok is false it has answered the request itself
-// (a bad body, no module store), and goOn says whether the connection goes
-// on.
-func (c *conn) moduleQuery(env envelope) (name, version string, ok, goOn bool) {
+// MODULE_INFO_REQUEST and parses them, once, into the query the store
+// takes: a bad name or query is ERROR bad_request quoting the parser. When
+// ok is false it has answered the request itself (a bad body, no module
+// store), and goOn says whether the connection goes on.
+func (c *conn) moduleQuery(env envelope) (q index.Query, ok, goOn bool) {
 	name, rerr := stringField(env.body, "name", true)
+	var version string
 	if rerr == nil {
 		version, rerr = stringField(env.body, "version", false)
 	}
 	if rerr != nil {
-		return "", "", false, c.replyError(env.id, rerr.code, rerr.msg)
+		return index.Query{}, false, c.replyError(env.id, rerr.code, rerr.msg)
 	}
 	if c.s.cfg.Modules == nil {
-		return "", "", false, c.replyError(env.id, wire.ErrCodeInternal, "GPMD has no module repository")
+		return index.Query{}, false, c.replyError(env.id, wire.ErrCodeInternal, "GPMD has no module repository")
 	}
-	return name, version, true, true
+	q, err := index.ParseQuery(name, version)
+	if err != nil {
+		return index.Query{}, false, c.replyError(env.id, wire.ErrCodeBadRequest, err.Error())
+	}
+	return q, true, true
 }
 
 // moduleLookupFailed answers a module request whose lookup failed:

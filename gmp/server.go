@@ -24,15 +24,15 @@ var ErrServerClosed = errors.New("gmp: server closed")
 // ModuleStore is what the server needs of the module repository
 // (*repo.Repo satisfies it).
 type ModuleStore interface {
-	// Get resolves name+query and opens a verifying reader of rec.Size
+	// Get resolves q (the server parsed it from the request: the store
+	// checks nothing again) and opens a verifying reader of rec.Size
 	// bytes: reading to the end fails with an error where the bytes do not
 	// match rec.Digest. Errors wrap errdefs.ErrNotFound (no such module or
-	// version) or errdefs.ErrInvalid (a bad name or constraint). The caller
-	// closes the reader.
-	Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error)
-	// List lists modules (name "" for all), names in order, versions
-	// highest first.
-	List(ctx context.Context, name string) ([]index.Module, error)
+	// version). The caller closes the reader.
+	Get(ctx context.Context, q index.Query) (index.Record, io.ReadCloser, error)
+	// List lists the modules of name (the zero Name for all), names in
+	// order, versions highest first.
+	List(ctx context.Context, name index.Name) ([]index.Module, error)
 }
 
 // ModuleInfoStore is a ModuleStore that also serves what it recorded of
@@ -40,11 +40,11 @@ type ModuleStore interface {
 // module_info feature.
 type ModuleInfoStore interface {
 	ModuleStore
-	// Info resolves name+query as Get does and returns what the parse of
+	// Info resolves q as Get does and returns what the parse of
 	// the version's bytes recorded. Errors as for Get; bytes stored
 	// before uploads were parsed that the parser refuses wrap
 	// wasm.ErrInvalidModule.
-	Info(ctx context.Context, name, query string) (index.Record, wasm.Info, error)
+	Info(ctx context.Context, q index.Query) (index.Record, wasm.Info, error)
 }
 
 // Config of a Server. Zero fields take the defaults of limits.go.

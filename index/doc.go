@@ -31,14 +31,17 @@
 // transaction owns leaves this package.
 //
 // Checked once: this package is the one home of the rules for names and
-// versions. ParseName, ParseVersion and ParseRef turn untrusted text into
-// typed values (Name, Version, Ref) whose fields are unexported, so only
-// they make one; ParseRecord does the same for a whole record read from
-// outside (an older file, a backup, this file in Check). Add and PutTx
-// take an Entry holding a Ref and do not check it again, and neither do
-// the callers below the boundary (repo.Upload takes a Ref). Lookups and
-// removals by text (Resolve, List, Remove, Forget) check their name and
-// version here, once: their callers pass them through unchecked.
+// versions. ParseName, ParseVersion, ParseRef and ParseQuery turn
+// untrusted text into typed values (Name, Version, Ref, Query) whose
+// fields are unexported, so only they make one; ParseRecord does the same
+// for a whole record read from outside (an older file, a backup, this
+// file in Check). The boundaries (the GMP handlers, the control API's
+// handlers, the pull-through) parse once; everything below takes the
+// typed value and checks nothing again: Add and PutTx take an Entry
+// holding a Ref, Resolve a Query (which carries its Name), List a Name
+// (the zero Name lists all), Remove, Forget and Info a Ref, and so do
+// repo's Upload, Get, Resolve, Info, Check, List and RemoveWith. A zero
+// value (never parsed) is refused with errdefs.ErrInvalid.
 //
 // Versions: a stored version is a full semantic version (ParseVersion);
 // the text is kept as uploaded. Versions equal as semver (build metadata
@@ -125,7 +128,7 @@
 // # Errors
 //
 // A missing name or version wraps errdefs.ErrNotFound, a bad name,
-// version or constraint errdefs.ErrInvalid, a version stored with other
+// version or constraint (refused by the Parse functions) errdefs.ErrInvalid, a version stored with other
 // bytes (or of a removed version's tombstone) errdefs.ErrConflict, each
 // with its subject. ErrLocked, ErrSchemaTooNew, ErrSchemaOld and
 // ErrUnlinked are narrower and wrap errdefs.ErrUnavailable.

@@ -202,19 +202,17 @@ func (db *DB) Add(e Entry) (stored Record, created bool, err error) {
 	return c.stored, c.created, nil
 }
 
-// Resolve finds a version of name: query empty or "latest" (the highest
+// Resolve finds the version q asks for: the latest (the highest
 // release; where the name has none, the highest pre-release), an exact
 // version (semver equality: v1.2.0 finds 1.2.0), or a Masterminds
-// constraint (the highest version satisfying it). A bad name or a query
-// that is neither wraps errdefs.ErrInvalid; nothing matching wraps errdefs.ErrNotFound.
-func (db *DB) Resolve(name, query string) (Record, error) {
-	if _, err := ParseName(name); err != nil {
-		return Record{}, err
+// constraint (the highest version satisfying it). q was parsed at the
+// boundary (ParseQuery) and is not checked again; a zero Query wraps
+// errdefs.ErrInvalid. Nothing matching wraps errdefs.ErrNotFound.
+func (db *DB) Resolve(q Query) (Record, error) {
+	if q.name.IsZero() {
+		return Record{}, fmt.Errorf("resolve: %w: no module named", errdefs.ErrInvalid)
 	}
-	q, err := ParseQuery(name, query)
-	if err != nil {
-		return Record{}, err
-	}
+	name := q.name.s
 	var exactKey []byte
 	if q.exact != nil {
 		exactKey = versionKey(q.exact)
@@ -222,7 +220,7 @@ func (db *DB) Resolve(name, query string) (Record, error) {
 	constraint := q.constraint
 	var rec Record
 	found := false
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bolt.View(func(tx *bolt.Tx) error {
 		versions, _, err := schemaBuckets(tx)
 		if err != nil {
 			return err
@@ -257,10 +255,7 @@ func (db *DB) Resolve(name, query string) (Record, error) {
 		return Record{}, fmt.Errorf("index %s: %w", db.path, err)
 	}
 	if !found {
-		if query == "" {
-			query = "latest"
-		}
-		return Record{}, fmt.Errorf("module %s@%s: %w", name, query, errdefs.ErrNotFound)
+		return Record{}, fmt.Errorf("module %s: %w", q, errdefs.ErrNotFound)
 	}
 	return rec, nil
 }
@@ -374,14 +369,10 @@ func walkTx(tx *bolt.Tx, name string, fn func(Record) error) error {
 }
 
 // List returns modules sorted by name, each with versions highest first
-// (pre-releases in their semver place). name == "" lists all; a name with
-// no versions gives an empty slice. A bad name wraps errdefs.ErrInvalid.
-func (db *DB) List(name string) ([]Module, error) {
-	if name != "" {
-		if _, err := ParseName(name); err != nil {
-			return nil, err
-		}
-	}
+// (pre-releases in their semver place). The zero Name lists all; a name
+// with no versions gives an empty slice.
+func (db *DB) List(n Name) ([]Module, error) {
+	name := n.s
 	mods := []Module{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		return walkTx(tx, name, func(r Record) error {
@@ -403,24 +394,21 @@ func (db *DB) List(name string) ([]Module, error) {
 // it (name, version, digest, removal time: see Tombstone) and reports how
 // many versions still name its digest: 0 means the blob is garbage now. A
 // name left with no versions disappears from List. A version that is not
-// there wraps errdefs.ErrNotFound; a bad name or version errdefs.ErrInvalid.
-func (db *DB) Remove(name, version string) (removed Record, remainingRefs int, err error) {
-	removed, found, remainingRefs, err := db.remove(name, version, false)
+// there wraps errdefs.ErrNotFound; a zero ref errdefs.ErrInvalid.
+func (db *DB) Remove(ref Ref) (removed Record, remainingRefs int, err error) {
+	removed, found, remainingRefs, err := db.remove(ref, false)
 	if err == nil && !found {
-		err = fmt.Errorf("module %s@%s: %w", name, version, errdefs.ErrNotFound)
+		err = fmt.Errorf("module %s: %w", ref, errdefs.ErrNotFound)
 	}
 	return removed, remainingRefs, err
 }
 
 // remove is Remove (forget false) and Forget (forget true).
-func (db *DB) remove(name, version string, forget bool) (removed Record, found bool, remainingRefs int, err error) {
-	if _, err := ParseName(name); err != nil {
-		return Record{}, false, 0, err
+func (db *DB) remove(ref Ref, forget bool) (removed Record, found bool, remainingRefs int, err error) {
+	if ref.IsZero() {
+		return Record{}, false, 0, fmt.Errorf("remove: %w: no module named", errdefs.ErrInvalid)
 	}
-	v, err := ParseVersion(version)
-	if err != nil {
-		return Record{}, false, 0, fmt.Errorf("module %s: %w", name, err)
-	}
+	name, v := ref.name.s, ref.version
 	if err := db.CheckLinked(); err != nil {
 		return Record{}, false, 0, err
 	}
@@ -479,7 +467,7 @@ func (db *DB) remove(name, version string, forget bool) (removed Record, found b
 		return Record{}, false, 0, fmt.Errorf("index %s: %w", db.path, err)
 	}
 	if forget && !found && !forgot {
-		return Record{}, false, 0, fmt.Errorf("module %s@%s: %w: no version and no tombstone", name, version, errdefs.ErrNotFound)
+		return Record{}, false, 0, fmt.Errorf("module %s: %w: no version and no tombstone", ref, errdefs.ErrNotFound)
 	}
 	return removed, found, remainingRefs, nil
 }

@@ -140,7 +140,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name+"@"+tc.query, func(t *testing.T) {
-			rec, err := db.Resolve(tc.name, tc.query)
+			rec, err := resolve(db, tc.name, tc.query)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("Resolve(%q, %q) = %+v, %v; want %v", tc.name, tc.query, rec, err, tc.err)
@@ -196,7 +196,7 @@ func TestResolveConstraintMatchesBruteForce(t *testing.T) {
 				best = v
 			}
 		}
-		rec, err := db.Resolve("m", cs)
+		rec, err := resolve(db, "m", cs)
 		if best == nil {
 			if !errors.Is(err, errdefs.ErrNotFound) {
 				t.Errorf("Resolve(%q) = %s, %v; want errdefs.ErrNotFound", cs, rec.Version, err)
@@ -235,7 +235,7 @@ func TestAddImmutable(t *testing.T) {
 			}
 		}
 	}
-	mods, err := db.List("math")
+	mods, err := list(db, "math")
 	if err != nil || len(mods) != 1 || len(mods[0].Versions) != 1 || !sameRecord(mods[0].Versions[0], first) {
 		t.Fatalf("List after re-adds = %+v, %v", mods, err)
 	}
@@ -262,7 +262,7 @@ func TestAddCreatedTime(t *testing.T) {
 	if err != nil || !rec2.Created.Equal(given) {
 		t.Fatalf("Add with Created = %v, %v; want %v", rec2.Created, err, given)
 	}
-	got, err := db.Resolve("a", "2.0.0")
+	got, err := resolve(db, "a", "2.0.0")
 	if err != nil || !sameRecord(got, rec2) {
 		t.Fatalf("Resolve = %+v, %v; want %+v", got, err, rec2)
 	}
@@ -296,7 +296,7 @@ func TestAddInvalid(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "use a full version such as v1.2.0") {
 		t.Errorf("short version error %v has no hint", err)
 	}
-	if mods, _ := db.List(""); len(mods) != 0 { // nothing reached the file
+	if mods, _ := list(db, ""); len(mods) != 0 { // nothing reached the file
 		t.Errorf("refused adds left %+v", mods)
 	}
 }
@@ -318,7 +318,7 @@ func TestListOrder(t *testing.T) {
 	for _, x := range all {
 		mustAdd(t, db, x.n, x.v, x.n+x.v)
 	}
-	mods, err := db.List("")
+	mods, err := list(db, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestListOrder(t *testing.T) {
 		t.Fatalf("List holds %d versions, added %d", total, len(all))
 	}
 	// The whole order of one name, spelled out.
-	one, err := db.List("alpha")
+	one, err := list(db, "alpha")
 	if err != nil || len(one) != 1 {
 		t.Fatalf("List(alpha) = %+v, %v", one, err)
 	}
@@ -358,11 +358,11 @@ func TestListOrder(t *testing.T) {
 	if got := versionsOf(one[0]); !slices.Equal(got, wantAlpha) {
 		t.Fatalf("alpha versions %v, want %v", got, wantAlpha)
 	}
-	empty, err := db.List("unknown")
+	empty, err := list(db, "unknown")
 	if err != nil || empty == nil || len(empty) != 0 {
 		t.Fatalf("List(unknown) = %#v, %v; want an empty slice", empty, err)
 	}
-	if _, err := db.List("Bad"); !errors.Is(err, errdefs.ErrInvalid) {
+	if _, err := list(db, "Bad"); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("List(Bad) = %v, want errdefs.ErrInvalid", err)
 	}
 }
@@ -372,7 +372,7 @@ func TestListPreReleasesInterleaved(t *testing.T) {
 	for _, v := range []string{"1.0.0", "3.0.0-rc.1", "2.0.0", "2.0.0-rc.1", "0.5.0-a", "1.5.0-b"} {
 		mustAdd(t, db, "m", v, v)
 	}
-	mods, err := db.List("m")
+	mods, err := list(db, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,37 +400,37 @@ func TestRemoveAndRefs(t *testing.T) {
 		t.Fatalf("Refs = %d, %v; want 2", n, err)
 	}
 	// Semver equality finds v1.0.0+b from 1.0.0.
-	rec, left, err := db.Remove("a", "1.0.0")
+	rec, left, err := remove(db, "a", "1.0.0")
 	if err != nil || rec.Version != "v1.0.0+b" || rec.Digest != dg(shared) || left != 1 {
 		t.Fatalf("Remove(a, 1.0.0) = %+v, %d, %v", rec, left, err)
 	}
-	if _, err := db.Resolve("a", ""); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, err := resolve(db, "a", ""); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("Resolve after remove = %v", err)
 	}
-	if _, _, err := db.Remove("a", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, _, err := remove(db, "a", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("second Remove = %v, want errdefs.ErrNotFound", err)
 	}
-	mods, _ := db.List("")
+	mods, _ := list(db, "")
 	if len(mods) != 1 || mods[0].Name != "b" {
 		t.Fatalf("a name with no version left must leave List: %+v", mods)
 	}
-	if _, _, err := db.Remove("b", "2.0"); !errors.Is(err, errdefs.ErrInvalid) {
+	if _, _, err := remove(db, "b", "2.0"); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("Remove short version = %v, want errdefs.ErrInvalid", err)
 	}
-	if _, _, err := db.Remove("B", "2.0.0"); !errors.Is(err, errdefs.ErrInvalid) {
+	if _, _, err := remove(db, "B", "2.0.0"); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("Remove bad name = %v, want errdefs.ErrInvalid", err)
 	}
-	if _, _, err := db.Remove("b", "9.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, _, err := remove(db, "b", "9.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("Remove missing version = %v, want errdefs.ErrNotFound", err)
 	}
-	_, left, err = db.Remove("b", "v2.0.0")
+	_, left, err = remove(db, "b", "v2.0.0")
 	if err != nil || left != 0 {
 		t.Fatalf("Remove last ref = %d, %v; want 0", left, err)
 	}
 	if n, _ := db.Refs(dg(shared)); n != 0 {
 		t.Fatalf("Refs after both removed = %d", n)
 	}
-	if got, _ := db.Resolve("b", ""); got.Version != "2.1.0" {
+	if got, _ := resolve(db, "b", ""); got.Version != "2.1.0" {
 		t.Fatalf("latest of b = %q", got.Version)
 	}
 	// A removed version stays immutable (issue 16, point 21): other bytes
@@ -438,7 +438,7 @@ func TestRemoveAndRefs(t *testing.T) {
 	if _, _, err := db.Add(mustEntry(Record{Name: "b", Version: "2.0.0", Digest: dg("new bytes"), Size: 9})); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("Add of other bytes under a removed version = %v, want errdefs.ErrConflict", err)
 	}
-	if _, found, _, err := db.Forget("b", "2.0.0"); err != nil || found {
+	if _, found, _, err := forget(db, "b", "2.0.0"); err != nil || found {
 		t.Fatalf("Forget of a tombstone = found %v, %v; want false, nil", found, err)
 	}
 	mustAdd(t, db, "b", "2.0.0", "new bytes")
@@ -447,7 +447,7 @@ func TestRemoveAndRefs(t *testing.T) {
 func TestTombstones(t *testing.T) {
 	db := openTest(t)
 	mustAdd(t, db, "m", "1.0.0", "one")
-	if _, _, err := db.Remove("m", "v1.0.0"); err != nil {
+	if _, _, err := remove(db, "m", "v1.0.0"); err != nil {
 		t.Fatal(err)
 	}
 	ts, err := db.Tombstones()
@@ -466,14 +466,14 @@ func TestTombstones(t *testing.T) {
 		t.Fatalf("tombstone kept after the version came back: %+v", ts)
 	}
 	// Forget removes a stored version without a tombstone.
-	rec, found, left, err := db.Forget("m", "1.0.0")
+	rec, found, left, err := forget(db, "m", "1.0.0")
 	if err != nil || !found || left != 0 || rec.Digest != dg("one") {
 		t.Fatalf("Forget = %+v %v %d %v", rec, found, left, err)
 	}
 	if ts, _ := db.Tombstones(); len(ts) != 0 {
 		t.Fatalf("Forget left a tombstone: %+v", ts)
 	}
-	if _, _, _, err := db.Forget("m", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, _, _, err := forget(db, "m", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("Forget of nothing = %v, want ErrNotFound", err)
 	}
 	// A tombstone is put back (rebuild); not over a stored version.
@@ -514,14 +514,14 @@ func TestUnlinkedIndexRefusesWrites(t *testing.T) {
 					_, _, err := db.Add(mustEntry(Record{Name: "b", Version: "1.0.0", Digest: dg("b"), Size: 1}))
 					return err
 				}(),
-				"Remove": func() error { _, _, err := db.Remove("a", "1.0.0"); return err }(),
+				"Remove": func() error { _, _, err := remove(db, "a", "1.0.0"); return err }(),
 			} {
 				if !errors.Is(err, ErrUnlinked) || !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), how) {
 					t.Errorf("%s = %v, want ErrUnlinked saying %s", what, err, how)
 				}
 			}
 			// Reads still work: the open file is whole.
-			if _, err := db.Resolve("a", "1.0.0"); err != nil {
+			if _, err := resolve(db, "a", "1.0.0"); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -647,14 +647,14 @@ func TestConcurrentAddResolve(t *testing.T) {
 					return
 				default:
 				}
-				rec, err := db.Resolve(fmt.Sprintf("c%d", i%3), "")
+				rec, err := resolve(db, fmt.Sprintf("c%d", i%3), "")
 				if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 					errs <- err
 				}
 				if err == nil && rec.Digest != dg(rec.Name+rec.Version) {
 					errs <- fmt.Errorf("resolved %s@%s with digest of other bytes", rec.Name, rec.Version)
 				}
-				if _, err := db.List(""); err != nil {
+				if _, err := list(db, ""); err != nil {
 					errs <- err
 				}
 			}
@@ -672,7 +672,7 @@ func TestConcurrentAddResolve(t *testing.T) {
 		t.Fatalf("Stats = %+v, %v; want %d versions in 3 modules", s, err, writers/2*perWriter)
 	}
 	// latest of each name is its highest release.
-	mods, _ := db.List("")
+	mods, _ := list(db, "")
 	for _, m := range mods {
 		var best *semver.Version
 		for _, r := range m.Versions {
@@ -681,7 +681,7 @@ func TestConcurrentAddResolve(t *testing.T) {
 				best = v
 			}
 		}
-		got, err := db.Resolve(m.Name, "latest")
+		got, err := resolve(db, m.Name, "latest")
 		if err != nil || got.Version != best.Original() {
 			t.Errorf("latest %s = %s, %v; want %s", m.Name, got.Version, err, best.Original())
 		}
@@ -706,11 +706,11 @@ func TestReopenPersists(t *testing.T) {
 	if db2.Path() != path {
 		t.Fatalf("Path = %q", db2.Path())
 	}
-	got, err := db2.Resolve("math", "1.2.0")
+	got, err := resolve(db2, "math", "1.2.0")
 	if err != nil || !sameRecord(got, a) {
 		t.Fatalf("after reopen %+v, %v; want %+v", got, err, a)
 	}
-	got, err = db2.Resolve("math", ">=2.0.0-0")
+	got, err = resolve(db2, "math", ">=2.0.0-0")
 	if err != nil || !sameRecord(got, b) {
 		t.Fatalf("after reopen %+v, %v; want %+v", got, err, b)
 	}
@@ -732,7 +732,7 @@ func TestReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	if rec, err := ro.Resolve("a", ""); err != nil || rec.Version != "1.0.0" {
+	if rec, err := resolve(ro, "a", ""); err != nil || rec.Version != "1.0.0" {
 		t.Fatalf("read-only Resolve = %+v, %v", rec, err)
 	}
 	if _, _, err := ro.Add(mustEntry(Record{Name: "a", Version: "2.0.0", Digest: dg("y")})); err == nil {
@@ -818,12 +818,12 @@ func TestDecodeRecordRejectsGarbage(t *testing.T) {
 func TestNoSliceEscapes(t *testing.T) {
 	db := openTest(t)
 	mustAdd(t, db, "a", "1.0.0", "x")
-	got, _ := db.Resolve("a", "")
-	mods, _ := db.List("")
+	got, _ := resolve(db, "a", "")
+	mods, _ := list(db, "")
 	for i := 0; i < 200; i++ {
 		mustAdd(t, db, "a", fmt.Sprintf("2.0.%d", i), fmt.Sprint(i))
 	}
-	_, _, _ = db.Remove("a", "1.0.0")
+	_, _, _ = remove(db, "a", "1.0.0")
 	if got.Version != "1.0.0" || got.Digest != dg("x") || mods[0].Name != "a" || mods[0].Versions[0].Version != "1.0.0" {
 		t.Fatalf("returned records changed under us: %+v %+v", got, mods)
 	}

@@ -155,7 +155,7 @@ func (db *DB) AddWithInfo(e Entry, mi ModuleInfo) (stored Record, created bool, 
 			return err
 		}
 		if !created {
-			if _, err := infoTx(tx, stored.Name, stored.Version, false); !errors.Is(err, errdefs.ErrNotFound) {
+			if _, err := infoTx(tx, e.Ref, false); !errors.Is(err, errdefs.ErrNotFound) {
 				return err
 			}
 		}
@@ -180,16 +180,13 @@ func (db *DB) SetInfo(name, version string, mi ModuleInfo) error {
 	return nil
 }
 
-func infoTx(tx *bolt.Tx, name, version string, detail bool) (ModuleInfo, error) {
-	v, err := ParseVersion(version)
-	if err != nil {
-		return ModuleInfo{}, fmt.Errorf("module %s: %w", name, err)
-	}
+func infoTx(tx *bolt.Tx, ref Ref, detail bool) (ModuleInfo, error) {
+	name, version := ref.name.s, ref.version.Original()
 	ib := tx.Bucket(bucketInfo)
 	if ib == nil {
 		return ModuleInfo{}, fmt.Errorf("%w: index file lacks the %q bucket", errdefs.ErrInvalid, bucketInfo)
 	}
-	val := ib.Get(infoKey(name, versionKey(v.Semver())))
+	val := ib.Get(infoKey(name, versionKey(ref.version.sv)))
 	if val == nil {
 		return ModuleInfo{}, fmt.Errorf("module %s@%s: no info recorded: %w", name, version, errdefs.ErrNotFound)
 	}
@@ -200,15 +197,16 @@ func infoTx(tx *bolt.Tx, name, version string, detail bool) (ModuleInfo, error) 
 	return mi, nil
 }
 
-// Info returns what was recorded of the exact version name@version, Detail
-// included. No info recorded wraps errdefs.ErrNotFound.
-func (db *DB) Info(name, version string) (ModuleInfo, error) {
-	if _, err := ParseName(name); err != nil {
-		return ModuleInfo{}, err
+// Info returns what was recorded of the exact version ref, Detail
+// included. No info recorded wraps errdefs.ErrNotFound; a zero ref
+// errdefs.ErrInvalid.
+func (db *DB) Info(ref Ref) (ModuleInfo, error) {
+	if ref.IsZero() {
+		return ModuleInfo{}, fmt.Errorf("module info: %w: no module named", errdefs.ErrInvalid)
 	}
 	var mi ModuleInfo
 	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-		mi, err = infoTx(tx, name, version, true)
+		mi, err = infoTx(tx, ref, true)
 		return err
 	})
 	return mi, err

@@ -62,7 +62,45 @@ func TestOpenLockedBySecondProcess(t *testing.T) {
 
 	release()
 	db := openAt(t, path)
-	if rec, err := db.Resolve("held", ""); err != nil || rec.Digest != dg("held") {
+	if rec, err := resolve(db, "held", ""); err != nil || rec.Digest != dg("held") {
 		t.Fatalf("the holder's record = %+v, %v", rec, err)
 	}
+}
+
+// resolve, list, remove and forget parse their strings as the boundary
+// does (ParseQuery, ParseName, ParseRef) and call the typed DB method:
+// the tests keep their literals and their assertions on bad input.
+func resolve(db *DB, name, query string) (Record, error) {
+	q, err := ParseQuery(name, query)
+	if err != nil {
+		return Record{}, err
+	}
+	return db.Resolve(q)
+}
+
+func list(db *DB, name string) ([]Module, error) {
+	var n Name
+	if name != "" {
+		var err error
+		if n, err = ParseName(name); err != nil {
+			return nil, err
+		}
+	}
+	return db.List(n)
+}
+
+func remove(db *DB, name, version string) (Record, int, error) {
+	ref, err := ParseRef(name, version)
+	if err != nil {
+		return Record{}, 0, err
+	}
+	return db.Remove(ref)
+}
+
+func forget(db *DB, name, version string) (Record, bool, int, error) {
+	ref, err := ParseRef(name, version)
+	if err != nil {
+		return Record{}, false, 0, err
+	}
+	return db.Forget(ref)
 }

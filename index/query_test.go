@@ -45,3 +45,49 @@ func TestParseQuery(t *testing.T) {
 		t.Errorf("bad query: %v", err)
 	}
 }
+
+// TestQueryCarriesItsName: ParseQuery checks the name first (with
+// ParseName's message), the query keeps its text for messages, and the
+// lookups refuse a Query, Ref or Name that was never parsed instead of
+// reading the store with it.
+func TestQueryCarriesItsName(t *testing.T) {
+	_, nameErr := ParseName("Bad.Name")
+	if _, err := ParseQuery("Bad.Name", "^1"); err == nil || err.Error() != nameErr.Error() {
+		t.Errorf("ParseQuery with a bad name: %v, want %v", err, nameErr)
+	}
+	for query, want := range map[string]string{"": "m@latest", "LATEST": "m@LATEST", "^1.2": "m@^1.2", "v1.0.0": "m@v1.0.0"} {
+		q := MustQuery("m", query)
+		if q.String() != want || q.Name().String() != "m" || q.Text() != query {
+			t.Errorf("%q: %s %s %q", query, q, q.Name(), q.Text())
+		}
+	}
+	if q := MustRef("m", "v1.2.0").Query(); q.String() != "m@v1.2.0" || !q.Matches(semver.MustParse("1.2.0")) || q.Matches(semver.MustParse("1.2.1")) {
+		t.Errorf("Ref.Query: %s", q)
+	}
+
+	db := openTest(t)
+	if _, _, err := db.Add(Entry{Ref: MustRef("m", "v1.0.0"), Digest: dg("one"), Size: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Resolve(Query{}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("Resolve(zero): %v, want ErrInvalid", err)
+	}
+	if _, _, err := db.Remove(Ref{}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("Remove(zero): %v, want ErrInvalid", err)
+	}
+	if _, _, err := db.Remove(NewRef(MustName("m"), Version{})); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("Remove(no version): %v, want ErrInvalid", err)
+	}
+	if _, _, _, err := db.Forget(Ref{}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("Forget(zero): %v, want ErrInvalid", err)
+	}
+	if _, err := db.Info(Ref{}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("Info(zero): %v, want ErrInvalid", err)
+	}
+	if _, err := db.Resolve(MustQuery("m", "^2")); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "m@^2") {
+		t.Errorf("Resolve(^2): %v", err)
+	}
+	if mods, err := db.List(Name{}); err != nil || len(mods) != 1 {
+		t.Errorf("List(zero Name) lists all: %+v %v", mods, err)
+	}
+}

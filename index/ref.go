@@ -24,6 +24,16 @@ func ParseName(s string) (Name, error) {
 	return Name{s: s}, nil
 }
 
+// MustName is ParseName for values known good when the program is
+// written (tests, examples); it panics on a bad one.
+func MustName(s string) Name {
+	n, err := ParseName(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
 // String is the name as given.
 func (n Name) String() string { return n.s }
 
@@ -106,8 +116,22 @@ func (r Ref) Name() Name { return r.name }
 // Version of the reference (Original() is as uploaded).
 func (r Ref) Version() Version { return r.version }
 
+// Query is the exact query for r: what resolves to r's version and no
+// other.
+func (r Ref) Query() Query {
+	return Query{name: r.name, text: r.version.Original(), exact: r.version.sv}
+}
+
+// IsZero reports whether r was never parsed.
+func (r Ref) IsZero() bool { return r.name.IsZero() || r.version.IsZero() }
+
 // String is name@version.
 func (r Ref) String() string { return r.name.s + "@" + r.version.Original() }
+
+// Ref is the record's name and version typed, for a lookup of exactly
+// this version. The record's fields are plain strings (a record may come
+// from JSON), so they are parsed: a bad one wraps errdefs.ErrInvalid.
+func (r Record) Ref() (Ref, error) { return ParseRef(r.Name, r.Version) }
 
 // Entry is what Add and PutTx store: a checked reference and the blob it
 // names. Digest is a sha256 digest the caller computed or parsed

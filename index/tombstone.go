@@ -135,6 +135,6 @@ func tombstonesTx(tx *bolt.Tx) ([]Tombstone, error) {
 // the record deleted (found is false when only a tombstone, or nothing,
 // was there); remainingRefs is as for Remove. Neither a version nor a
 // tombstone: errdefs.ErrNotFound.
-func (db *DB) Forget(name, version string) (removed Record, found bool, remainingRefs int, err error) {
-	return db.remove(name, version, true)
+func (db *DB) Forget(ref Ref) (removed Record, found bool, remainingRefs int, err error) {
+	return db.remove(ref, true)
 }

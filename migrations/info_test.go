@@ -118,7 +118,7 @@ func checkInfoUpgraded(t *testing.T, path string, entries []schema3Entry) {
 	}
 	defer db.Close()
 	for _, e := range entries {
-		mi, err := db.Info(e.Name, e.Version)
+		mi, err := db.Info(index.MustRef(e.Name, e.Version))
 		if e.Missing {
 			if !errors.Is(err, errdefs.ErrNotFound) {
 				t.Errorf("%s@%s (blob missing): Info = %+v, %v; want ErrNotFound", e.Name, e.Version, mi, err)
@@ -188,7 +188,7 @@ func TestUpgradeSchema3Fixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mi, _ := db.Info("broken", "0.0.1")
+	mi, _ := db.Info(index.MustRef("broken", "0.0.1"))
 	if !strings.Contains(mi.Refused, "byte 8") {
 		t.Errorf("the refusal %q does not say where", mi.Refused)
 	}

@@ -208,12 +208,12 @@ func TestImportLegacy(t *testing.T) {
 		if !slices.Contains(wantImported, f.key+"@"+f.version) {
 			continue
 		}
-		rec, err := up.db.Resolve(f.key, f.version)
+		rec, err := up.db.Resolve(index.MustQuery(f.key, f.version))
 		if err != nil || rec.Digest != digest.FromBytes(f.bytes) || rec.Size != int64(len(f.bytes)) {
 			t.Errorf("%s@%s resolves to %+v, %v", f.key, f.version, rec, err)
 		}
 	}
-	if rec, err := up.db.Resolve("math", "latest"); err != nil || rec.Version != "v0.10.0" {
+	if rec, err := up.db.Resolve(index.MustQuery("math", "latest")); err != nil || rec.Version != "v0.10.0" {
 		t.Errorf("latest math = %q, %v", rec.Version, err)
 	}
 

@@ -202,7 +202,7 @@ func checkSchema1Upgraded(t *testing.T, path string, entries []schema1Entry) {
 	defer db.Close()
 	distinct := map[string]bool{}
 	for _, e := range entries {
-		rec, err := db.Resolve(e.Name, e.Val.Version)
+		rec, err := db.Resolve(index.MustQuery(e.Name, e.Val.Version))
 		if err != nil {
 			t.Errorf("%s@%s: %v", e.Name, e.Val.Version, err)
 			continue
@@ -263,7 +263,7 @@ func TestUpgradeFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"math": "v1.1.0+build.5", "tiny": "v0.0.1", "copy": "3.0.0", "nightly": "0.1.0-alpha.2", "dup": "1.0.0"} {
-		if rec, err := db.Resolve(name, "latest"); err != nil || rec.Version != want {
+		if rec, err := db.Resolve(index.MustQuery(name, "latest")); err != nil || rec.Version != want {
 			t.Errorf("latest %s = %q, %v; want %q", name, rec.Version, err, want)
 		}
 	}
@@ -360,7 +360,7 @@ func checkSchema2Upgraded(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	for _, want := range schema2Records() {
-		got, err := db.Resolve(want.Name, want.Version)
+		got, err := db.Resolve(index.MustQuery(want.Name, want.Version))
 		if err != nil || got != want {
 			t.Errorf("after the upgrade %s@%s = %+v, %v; want %+v", want.Name, want.Version, got, err, want)
 		}
@@ -368,7 +368,7 @@ func checkSchema2Upgraded(t *testing.T, path string) {
 	if ts, err := db.Tombstones(); err != nil || len(ts) != 0 {
 		t.Fatalf("Tombstones after the upgrade = %+v, %v; want none", ts, err)
 	}
-	if _, _, err := db.Remove("math", "1.0.0"); err != nil {
+	if _, _, err := db.Remove(index.MustRef("math", "1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	if ts, err := db.Tombstones(); err != nil || len(ts) != 1 {
@@ -423,7 +423,7 @@ func TestUpgradeSchema1Empty(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if mods, err := db.List(""); err != nil || len(mods) != 0 {
+	if mods, err := db.List(index.Name{}); err != nil || len(mods) != 0 {
 		t.Fatalf("List = %+v, %v", mods, err)
 	}
 }

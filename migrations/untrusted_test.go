@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/opencontainers/go-digest"
 )
@@ -78,7 +79,7 @@ func TestImportLegacyUntrustedFolder(t *testing.T) {
 			}
 		}
 	}
-	if mods, _ := up.db.List(""); len(mods) != 1 {
+	if mods, _ := up.db.List(index.Name{}); len(mods) != 1 {
 		t.Errorf("the uploader stored %+v", mods)
 	}
 }

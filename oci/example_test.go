@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/oci"
 )
 
@@ -46,7 +47,7 @@ func ExampleUpstream_Resolve() {
 	}
 	ctx := context.Background()
 	local := []oci.LocalVersion{{Version: "v1.0.0", Digest: "sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"}}
-	res, err := u.Resolve(ctx, "math", "^1.0", local)
+	res, err := u.Resolve(ctx, index.MustQuery("math", "^1.0"), local)
 	if err != nil {
 		return // ErrNotFound: neither here nor there; ErrInvalid: a bad query
 	}

@@ -160,7 +160,8 @@ func (u *Upstream) record(err error) {
 	}
 }
 
-// Resolve picks the version of name that query asks for (GMP.md's rules:
+// Resolve picks the version that q (parsed at the boundary:
+// index.ParseQuery) asks for (GMP.md's rules:
 // "" or "latest" is the highest release, or the highest pre-release where
 // there is no release; an exact version matches by semver equality; a
 // Masterminds constraint takes the highest version satisfying it) among
@@ -168,17 +169,13 @@ func (u *Upstream) record(err error) {
 // locally whatever the registry says; when the registry's tag of that
 // version carries other bytes, Resolution.Conflicts says so (and it is
 // logged). When the registry cannot be asked, Resolution.RegistryErr is
-// set and only local versions count. A bad name or query wraps ErrInvalid;
-// nothing matching wraps ErrNotFound (and names the registry error, if
+// set and only local versions count. Nothing matching wraps ErrNotFound (and names the registry error, if
 // any).
-func (u *Upstream) Resolve(ctx context.Context, name, query string, local []LocalVersion) (Resolution, error) {
-	if _, err := index.ParseName(name); err != nil {
-		return Resolution{}, fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
+func (u *Upstream) Resolve(ctx context.Context, q index.Query, local []LocalVersion) (Resolution, error) {
+	if q.Name().IsZero() {
+		return Resolution{}, fmt.Errorf("resolve: %w: no module named", errdefs.ErrInvalid)
 	}
-	q, err := index.ParseQuery(name, query)
-	if err != nil {
-		return Resolution{}, err
-	}
+	name := q.Name().String()
 	match := q.Matches
 	type candidate struct {
 		v     *semver.Version
@@ -220,14 +217,10 @@ func (u *Upstream) Resolve(ctx context.Context, name, query string, local []Loca
 	}
 	res := Resolution{Name: name, RegistryErr: regErr}
 	if best < 0 {
-		q := query
-		if q == "" {
-			q = "latest"
-		}
 		if regErr != nil {
-			return res, fmt.Errorf("module %s@%s: %w (local versions only: %v)", name, q, errdefs.ErrNotFound, regErr)
+			return res, fmt.Errorf("module %s: %w (local versions only: %v)", q, errdefs.ErrNotFound, regErr)
 		}
-		return res, fmt.Errorf("module %s@%s: %w, locally or in %s", name, q, errdefs.ErrNotFound, u.Repository(name))
+		return res, fmt.Errorf("module %s: %w, locally or in %s", q, errdefs.ErrNotFound, u.Repository(name))
 	}
 	c := cands[best]
 	if c.local != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/oci/ocitest"
 )
@@ -72,7 +73,7 @@ func TestUpstreamResolve(t *testing.T) {
 		{"pre", "", nil, "v0.1.0-alpha", false}, // only pre-releases: the highest
 		{"solo", "", []LocalVersion{{Version: "v3.0.0", Digest: testutil.TinyDigest}}, "v3.0.0", true},
 	} {
-		res, err := u.Resolve(ctx, tc.name, tc.query, tc.local)
+		res, err := u.Resolve(ctx, index.MustQuery(tc.name, tc.query), tc.local)
 		if err != nil {
 			t.Fatalf("%s@%s: %v", tc.name, tc.query, err)
 		}
@@ -83,14 +84,19 @@ func TestUpstreamResolve(t *testing.T) {
 			t.Errorf("%s@%q: reference %s", tc.name, tc.query, res.Reference)
 		}
 	}
-	if _, err := u.Resolve(ctx, "math", "v5.0.0", local); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, err := u.Resolve(ctx, index.MustQuery("math", "v5.0.0"), local); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("missing version: %v", err)
 	}
-	if _, err := u.Resolve(ctx, "math", "not-a-version!", local); !errors.Is(err, errdefs.ErrInvalid) {
+	// A bad query or name is refused where it is parsed, at the boundary;
+	// a Query that was never parsed is refused by Resolve.
+	if _, err := index.ParseQuery("math", "not-a-version!"); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("bad query: %v", err)
 	}
-	if _, err := u.Resolve(ctx, "Bad.Name", "", nil); !errors.Is(err, errdefs.ErrInvalid) {
+	if _, err := index.ParseQuery("Bad.Name", ""); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("bad name: %v", err)
+	}
+	if _, err := u.Resolve(ctx, index.Query{}, nil); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Fatalf("zero query: %v", err)
 	}
 	// Tag lists came from the cache: one request per name.
 	if got := n.tagLists.Load(); got != 3 {
@@ -107,13 +113,13 @@ func TestUpstreamTagCacheExpires(t *testing.T) {
 	c := newClient(t, Options{TagCacheTTL: 100 * time.Millisecond}, nil)
 	push(t, c, reg.Ref("fleet/math"), "math", "v1.0.0", 256)
 	u, _ := NewUpstream(c, reg.Ref("fleet"), nil)
-	if res, err := u.Resolve(t.Context(), "math", "", nil); err != nil || res.Version != "v1.0.0" {
+	if res, err := u.Resolve(t.Context(), index.MustQuery("math", ""), nil); err != nil || res.Version != "v1.0.0" {
 		t.Fatalf("%+v %v", res, err)
 	}
 	push(t, c, reg.Ref("fleet/math"), "math", "v1.1.0", 256)
 	// Within the TTL the cached list answers; after it the new tag shows.
 	testutil.WaitFor(t, 5*time.Second, "the new tag after the cache expires", func() bool {
-		res, err := u.Resolve(t.Context(), "math", "", nil)
+		res, err := u.Resolve(t.Context(), index.MustQuery("math", ""), nil)
 		return err == nil && res.Version == "v1.1.0"
 	})
 	if got := n.tagLists.Load(); got < 2 {
@@ -127,7 +133,7 @@ func TestUpstreamConflictLocalWins(t *testing.T) {
 	remote := push(t, c, reg.Ref("fleet/math"), "math", "v1.0.0", 256)
 	u, _ := NewUpstream(c, reg.Ref("fleet"), nil)
 	localDigest := digest.Digest(testutil.TinyDigest)
-	res, err := u.Resolve(t.Context(), "math", "v1.0.0", []LocalVersion{{Version: "1.0.0", Digest: localDigest}})
+	res, err := u.Resolve(t.Context(), index.MustQuery("math", "v1.0.0"), []LocalVersion{{Version: "1.0.0", Digest: localDigest}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +156,7 @@ func TestUpstreamUnreachableServesLocal(t *testing.T) {
 		c := newClient(t, Options{ResponseHeaderTimeout: 300 * time.Millisecond}, nil)
 		u, _ := NewUpstream(c, host+"/fleet", nil)
 		start := time.Now()
-		res, err := u.Resolve(t.Context(), "math", "", []LocalVersion{{Version: "v1.0.0", Digest: testutil.TinyDigest}})
+		res, err := u.Resolve(t.Context(), index.MustQuery("math", ""), []LocalVersion{{Version: "v1.0.0", Digest: testutil.TinyDigest}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +169,7 @@ func TestUpstreamUnreachableServesLocal(t *testing.T) {
 		if st := u.Status(); st.LastError == "" || st.LastErrorAt.IsZero() {
 			t.Fatalf("status %+v", st)
 		}
-		if _, err := u.Resolve(t.Context(), "other", "", nil); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "local versions only") {
+		if _, err := u.Resolve(t.Context(), index.MustQuery("other", ""), nil); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "local versions only") {
 			t.Fatalf("nothing local, registry down: %v", err)
 		}
 	}
@@ -175,7 +181,7 @@ func TestUpstreamConcurrentFetchPullsOnce(t *testing.T) {
 	c := newClient(t, Options{}, nil)
 	want := push(t, c, reg.Ref("fleet/math"), "math", "v1.0.0", 200_000)
 	u, _ := NewUpstream(c, reg.Ref("fleet"), nil)
-	res, err := u.Resolve(t.Context(), "math", "", nil)
+	res, err := u.Resolve(t.Context(), index.MustQuery("math", ""), nil)
 	if err != nil || res.Local {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -229,7 +235,7 @@ func TestUpstreamFetchCallerCancels(t *testing.T) {
 	c := newClient(t, Options{}, nil)
 	want := push(t, c, reg.Ref("fleet/math"), "math", "v1.0.0", 100_000)
 	u, _ := NewUpstream(c, reg.Ref("fleet"), nil)
-	res, err := u.Resolve(t.Context(), "math", "", nil)
+	res, err := u.Resolve(t.Context(), index.MustQuery("math", ""), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

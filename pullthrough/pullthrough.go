@@ -155,62 +155,70 @@ func (l *Layer) sink(progress Progress, stored *index.Record) oci.Sink {
 
 // Resolve is repo.Resolve over the union of local and registry versions; a
 // version only the registry holds is pulled first, so that the record it
-// returns names a stored module.
-func (l *Layer) Resolve(ctx context.Context, name, query string) (index.Record, error) {
-	version, err := l.prepare(ctx, name, query)
+// returns names a stored module. q was parsed once, at the boundary; the
+// upstream and the repository both take it as it is.
+func (l *Layer) Resolve(ctx context.Context, q index.Query) (index.Record, error) {
+	q, err := l.prepare(ctx, q)
 	if err != nil {
 		return index.Record{}, err
 	}
-	return l.Repo.Resolve(ctx, name, version)
+	return l.Repo.Resolve(ctx, q)
 }
 
 // Get is repo.Get over the union of local and registry versions (see
 // Resolve). The caller closes the reader.
-func (l *Layer) Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error) {
-	version, err := l.prepare(ctx, name, query)
+func (l *Layer) Get(ctx context.Context, q index.Query) (index.Record, io.ReadCloser, error) {
+	q, err := l.prepare(ctx, q)
 	if err != nil {
 		return index.Record{}, nil, err
 	}
-	return l.Repo.Get(ctx, name, version)
+	return l.Repo.Get(ctx, q)
 }
 
-// prepare decides which version answers name@query and makes sure the
-// repository holds it. It returns the query to ask the repository: the
-// exact version chosen, or query itself when there is no upstream or the
-// registry could not be asked (the repository then answers alone).
-func (l *Layer) prepare(ctx context.Context, name, query string) (string, error) {
+// prepare decides which version answers q and makes sure the repository
+// holds it. It returns the query to ask the repository: the exact version
+// chosen, or q itself when there is no upstream or the registry could not
+// be asked (the repository then answers alone).
+func (l *Layer) prepare(ctx context.Context, q index.Query) (index.Query, error) {
 	if l.up == nil {
-		return query, nil
+		return q, nil
 	}
+	name := q.Name()
 	local, err := l.localVersions(ctx, name)
 	if err != nil {
-		return "", err
+		return index.Query{}, err
 	}
-	res, err := l.up.Resolve(ctx, name, query, local)
+	res, err := l.up.Resolve(ctx, q, local)
 	if err != nil {
-		// ErrNotFound (naming the registry error, if any) or ErrInvalid.
-		return "", err
+		// ErrNotFound, naming the registry error if any.
+		return index.Query{}, err
 	}
 	// res.RegistryErr (the registry could not be asked) is logged by the
 	// upstream once per failed tag listing, not here once per request.
-	if res.Local {
-		return res.Version, nil
+	// res.Version is a local version or a registry tag that the upstream
+	// chose because it parses as a version: the exact query for it.
+	exact, err := name.Query(res.Version)
+	if err != nil {
+		return index.Query{}, err
 	}
-	if err := l.fetch(ctx, res); err != nil {
+	if res.Local {
+		return exact, nil
+	}
+	if err := l.fetch(ctx, res, exact); err != nil {
 		// The registry has a better version but cannot hand it over now:
 		// serve what the repository has, as for an unreachable registry.
-		l.log.Warn("registry upstream: pull failed; serving local versions only", "module", name, "version", res.Version, "reference", res.Reference, "err", err)
-		if _, lerr := l.Repo.Resolve(ctx, name, query); lerr == nil {
-			return query, nil
+		l.log.Warn("registry upstream: pull failed; serving local versions only", "module", name.String(), "version", res.Version, "reference", res.Reference, "err", err)
+		if _, lerr := l.Repo.Resolve(ctx, q); lerr == nil {
+			return q, nil
 		}
-		return "", fmt.Errorf("module %s@%s: pulling %s: %w", name, res.Version, res.Reference, err)
+		return index.Query{}, fmt.Errorf("module %s@%s: pulling %s: %w", name, res.Version, res.Reference, err)
 	}
-	return res.Version, nil
+	return exact, nil
 }
 
 // fetch stores the version res chose unless the repository holds it by
 // now; one check-and-pull runs per name@version however many callers ask.
-func (l *Layer) fetch(ctx context.Context, res oci.Resolution) error {
+func (l *Layer) fetch(ctx context.Context, res oci.Resolution, exact index.Query) error {
 	ch := l.pulls.DoChan(res.Name+"@"+res.Version, func() (any, error) {
 		if !l.startFlight() {
 			return nil, fmt.Errorf("module %s@%s: %w: gpmd is stopping", res.Name, res.Version, errdefs.ErrUnavailable)
@@ -220,7 +228,7 @@ func (l *Layer) fetch(ctx context.Context, res oci.Resolution) error {
 		// the others (Fetch bounds the pull with its own timeout, and
 		// Close ends it).
 		fctx := context.WithoutCancel(ctx)
-		if _, err := l.Repo.Resolve(fctx, res.Name, res.Version); err == nil {
+		if _, err := l.Repo.Resolve(fctx, exact); err == nil {
 			return nil, nil // stored by a pull that ended after res was made
 		}
 		pr, err := l.up.Fetch(fctx, res, l.sink(nil, nil))
@@ -242,14 +250,14 @@ func (l *Layer) fetch(ctx context.Context, res oci.Resolution) error {
 // localVersions lists name's versions as oci.Upstream.Resolve takes them.
 // A name the repository does not know has none (not an error: the registry
 // may have it).
-func (l *Layer) localVersions(ctx context.Context, name string) ([]oci.LocalVersion, error) {
+func (l *Layer) localVersions(ctx context.Context, name index.Name) ([]oci.LocalVersion, error) {
 	mods, err := l.Repo.List(ctx, name)
 	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return nil, err
 	}
 	var out []oci.LocalVersion
 	for _, m := range mods {
-		if m.Name != name {
+		if m.Name != name.String() {
 			continue
 		}
 		for _, v := range m.Versions {
@@ -261,20 +269,20 @@ func (l *Layer) localVersions(ctx context.Context, name string) ([]oci.LocalVers
 
 // Info is repo.Info over the union of local and registry versions (see
 // Resolve): MODULE_INFO_REQUEST resolves exactly as MODULE_REQUEST does.
-func (l *Layer) Info(ctx context.Context, name, query string) (index.Record, wasm.Info, error) {
-	version, err := l.prepare(ctx, name, query)
+func (l *Layer) Info(ctx context.Context, q index.Query) (index.Record, wasm.Info, error) {
+	q, err := l.prepare(ctx, q)
 	if err != nil {
 		return index.Record{}, wasm.Info{}, err
 	}
-	return l.Repo.Info(ctx, name, version)
+	return l.Repo.Info(ctx, q)
 }
 
 // Check is repo.Check over the union of local and registry versions (see
 // Resolve).
-func (l *Layer) Check(ctx context.Context, name, query string) (index.Record, error) {
-	version, err := l.prepare(ctx, name, query)
+func (l *Layer) Check(ctx context.Context, q index.Query) (index.Record, error) {
+	q, err := l.prepare(ctx, q)
 	if err != nil {
 		return index.Record{}, err
 	}
-	return l.Repo.Check(ctx, name, version)
+	return l.Repo.Check(ctx, q)
 }

@@ -62,10 +62,15 @@ func publish(t *testing.T, reg *ocitest.Registry, name, version string, size int
 	return b
 }
 
-// get reads name@query through the layer.
+// get parses name@query as a boundary does and reads it through the
+// layer.
 func get(t *testing.T, l *pullthrough.Layer, name, query string) (index.Record, []byte, error) {
 	t.Helper()
-	rec, rc, err := l.Get(t.Context(), name, query)
+	q, err := index.ParseQuery(name, query)
+	if err != nil {
+		return index.Record{}, nil, err
+	}
+	rec, rc, err := l.Get(t.Context(), q)
 	if err != nil {
 		return rec, nil, err
 	}
@@ -121,12 +126,12 @@ func TestPullThroughStoresAndServes(t *testing.T) {
 	if rec.Version != "v1.2.0" || rec.Digest != digest.FromBytes(want) || !bytes.Equal(got, want) {
 		t.Fatalf("got %+v (%d bytes), want v1.2.0 %s", rec, len(got), digest.FromBytes(want))
 	}
-	mods, err := l.Repo.List(t.Context(), "math")
+	mods, err := l.Repo.List(t.Context(), index.MustName("math"))
 	if err != nil || len(mods) != 1 || len(mods[0].Versions) != 1 {
 		t.Fatalf("stored: %+v %v", mods, err)
 	}
 	// Resolve (the control API's GET /v1/modules/{name}/{version}) agrees.
-	r2, err := l.Resolve(t.Context(), "math", "~1.2")
+	r2, err := l.Resolve(t.Context(), index.MustQuery("math", "~1.2"))
 	if err != nil || r2.Digest != rec.Digest {
 		t.Fatalf("resolve: %+v %v", r2, err)
 	}
@@ -225,7 +230,7 @@ func TestTamperedLayerIsNotStored(t *testing.T) {
 	if _, _, err := get(t, l, "math", ""); err == nil {
 		t.Fatal("tampered bytes were served")
 	}
-	if mods, _ := l.Repo.List(t.Context(), "math"); len(mods) != 0 {
+	if mods, _ := l.Repo.List(t.Context(), index.MustName("math")); len(mods) != 0 {
 		t.Fatalf("tampered bytes were stored: %+v", mods)
 	}
 }
@@ -245,7 +250,7 @@ func TestConcurrentGetsPullOnce(t *testing.T) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
-			_, rc, err := l.Get(ctx, "math", "^1")
+			_, rc, err := l.Get(ctx, index.MustQuery("math", "^1"))
 			if err != nil {
 				errs <- err
 				return
@@ -343,7 +348,7 @@ func TestCloseEndsPullsInFlight(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the reader still waits after Close")
 	}
-	if mods, _ := l.Repo.List(t.Context(), "math"); len(mods) != 0 {
+	if mods, _ := l.Repo.List(t.Context(), index.MustName("math")); len(mods) != 0 {
 		t.Fatalf("stored after Close: %+v", mods)
 	}
 }

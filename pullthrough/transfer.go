@@ -18,7 +18,7 @@ type Progress func(done, total int64)
 // from the repository through oci's verifying reader: a damaged stored
 // module fails the push.
 func (l *Layer) Push(ctx context.Context, ref index.Ref, target string, plainHTTP bool, progress Progress) (oci.PushResult, index.Record, error) {
-	rec, rc, err := l.Repo.Get(ctx, ref.Name().String(), ref.Version().Original())
+	rec, rc, err := l.Repo.Get(ctx, ref.Query())
 	if err != nil {
 		return oci.PushResult{}, index.Record{}, fmt.Errorf("push: %w", err)
 	}

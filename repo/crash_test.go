@@ -160,7 +160,7 @@ func TestCrashDuringUploads(t *testing.T) {
 			t.Fatalf("round %d: reopen: %v", round, err)
 		}
 		for _, a := range acked {
-			rec, rd, err := r.Get(t.Context(), a.name, a.version)
+			rec, rd, err := r.Get(t.Context(), index.MustQuery(a.name, a.version))
 			if err != nil {
 				t.Fatalf("round %d: acknowledged %s@%s lost: %v", round, a.name, a.version, err)
 			}
@@ -173,7 +173,7 @@ func TestCrashDuringUploads(t *testing.T) {
 		if left, _ := os.ReadDir(filepath.Join(dir, "ingest")); len(left) != 0 {
 			t.Errorf("round %d: %d leftovers in ingest/ after open", round, len(left))
 		}
-		mods, _ := r.List(t.Context(), "")
+		mods, _ := r.List(t.Context(), index.Name{})
 		compareMirror(t, dir, mods)
 		if err := r.Close(); err != nil {
 			t.Fatal(err)

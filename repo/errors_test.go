@@ -31,13 +31,13 @@ func TestNotFoundIsOneClass(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, resolveErr := db.Resolve("math", "")
-	_, _, removeErr := db.Remove("math", "1.0.0")
+	_, resolveErr := db.Resolve(index.MustQuery("math", ""))
+	_, _, removeErr := db.Remove(index.MustRef("math", "1.0.0"))
 
 	r, _ := openRepo(t, repo.Options{})
-	_, repoResolveErr := r.Resolve(t.Context(), "math", "")
-	_, _, repoGetErr := r.Get(t.Context(), "math", "^1")
-	_, repoRemoveErr := r.Remove(t.Context(), "math", "v1.0.0")
+	_, repoResolveErr := r.Resolve(t.Context(), index.MustQuery("math", ""))
+	_, _, repoGetErr := r.Get(t.Context(), index.MustQuery("math", "^1"))
+	_, repoRemoveErr := r.Remove(t.Context(), index.MustRef("math", "v1.0.0"))
 
 	for what, err := range map[string]error{
 		"blobstore Stat": statErr, "blobstore Open": openErr, "blobstore Delete": bs.Delete(absent),

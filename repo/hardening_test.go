@@ -29,14 +29,14 @@ func TestRemovedVersionsStayImmutable(t *testing.T) {
 	a, b := testutil.Wasm("a", 500), testutil.Wasm("b", 500)
 	upload(t, r, "m", "1.0.0", a)
 	kept := upload(t, r, "m", "2.0.0", b)
-	if _, err := r.Remove(t.Context(), "m", "1.0.0"); err != nil {
+	if _, err := r.Remove(t.Context(), index.MustRef("m", "1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Upload(t.Context(), index.MustRef("m", "1.0.0"), bytes.NewReader(b), ""); !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), "removed") {
 		t.Fatalf("upload of other bytes under a removed version = %v, want ErrConflict", err)
 	}
 	upload(t, r, "m", "1.0.0", a)
-	if _, err := r.Remove(t.Context(), "m", "1.0.0"); err != nil {
+	if _, err := r.Remove(t.Context(), index.MustRef("m", "1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.FlushMirror(t.Context()); err != nil {
@@ -60,7 +60,7 @@ func TestRemovedVersionsStayImmutable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	got, err := r.Resolve(t.Context(), "m", "2.0.0")
+	got, err := r.Resolve(t.Context(), index.MustQuery("m", "2.0.0"))
 	if err != nil || !got.Created.Equal(kept.Created) {
 		t.Errorf("created after rebuild = %v, %v; want %v", got.Created, err, kept.Created)
 	}
@@ -71,17 +71,17 @@ func TestRemovedVersionsStayImmutable(t *testing.T) {
 		t.Fatalf("after rebuild, other bytes under the removed version = %v", err)
 	}
 	// Forget: the tombstone goes and any bytes may come.
-	if _, err := r.RemoveWith(t.Context(), "m", "1.0.0", repo.RemoveOptions{Forget: true}); err != nil {
+	if _, err := r.RemoveWith(t.Context(), index.MustRef("m", "1.0.0"), repo.RemoveOptions{Forget: true}); err != nil {
 		t.Fatal(err)
 	}
 	upload(t, r, "m", "1.0.0", b)
-	if _, err := r.RemoveWith(t.Context(), "m", "1.0.0", repo.RemoveOptions{Forget: true}); err != nil {
+	if _, err := r.RemoveWith(t.Context(), index.MustRef("m", "1.0.0"), repo.RemoveOptions{Forget: true}); err != nil {
 		t.Fatal(err)
 	}
 	if ts, _ := r.Tombstones(t.Context()); len(ts) != 0 {
 		t.Fatalf("Forget kept a tombstone: %+v", ts)
 	}
-	if _, err := r.RemoveWith(t.Context(), "m", "1.0.0", repo.RemoveOptions{Forget: true}); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, err := r.RemoveWith(t.Context(), index.MustRef("m", "1.0.0"), repo.RemoveOptions{Forget: true}); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("Forget of nothing = %v", err)
 	}
 }
@@ -99,7 +99,7 @@ func TestVerifyFindsNonRegularAndUnlinkedIndex(t *testing.T) {
 	if err := syscall.Mkfifo(p, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Get(t.Context(), "f", "1.0.0"); !errors.Is(err, repo.ErrModuleCorrupt) {
+	if _, _, err := r.Get(t.Context(), index.MustQuery("f", "1.0.0")); !errors.Is(err, repo.ErrModuleCorrupt) {
 		t.Fatalf("Get of a FIFO blob = %v, want ErrModuleCorrupt", err)
 	}
 	v, err := r.Verify(t.Context())

@@ -14,19 +14,23 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Info resolves name and query as Resolve does and returns what the parse
+// Info resolves q as Resolve does and returns what the parse
 // of the version's bytes recorded. A version stored without a record (a
 // restored or rebuilt store whose blob was missing at the migration) is
 // parsed now, from its verified bytes, and its record kept. Bytes that the
 // parser refuses (stored before uploads were parsed) fail with an error
 // wrapping wasm.ErrInvalidModule that quotes the parser; the version is
 // still served by Get.
-func (r *Repo) Info(ctx context.Context, name, query string) (index.Record, wasm.Info, error) {
-	rec, err := r.Resolve(ctx, name, query)
+func (r *Repo) Info(ctx context.Context, q index.Query) (index.Record, wasm.Info, error) {
+	rec, err := r.Resolve(ctx, q)
 	if err != nil {
 		return index.Record{}, wasm.Info{}, err
 	}
-	mi, err := r.idx.Info(rec.Name, rec.Version)
+	ref, err := rec.Ref()
+	if err != nil {
+		return rec, wasm.Info{}, err
+	}
+	mi, err := r.idx.Info(ref)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		mi, err = r.fillInfo(ctx, rec)
 	}
@@ -46,7 +50,11 @@ func (r *Repo) Info(ctx context.Context, name, query string) (index.Record, wasm
 // fillInfo parses the stored bytes of rec (a verifying read) and records
 // what the parse found.
 func (r *Repo) fillInfo(ctx context.Context, rec index.Record) (index.ModuleInfo, error) {
-	_, rd, err := r.Get(ctx, rec.Name, rec.Version)
+	ref, err := rec.Ref()
+	if err != nil {
+		return index.ModuleInfo{}, err
+	}
+	_, rd, err := r.Get(ctx, ref.Query())
 	if err != nil {
 		return index.ModuleInfo{}, err
 	}
@@ -74,12 +82,12 @@ func (r *Repo) InfoSummaries(ctx context.Context, name string) (map[string]index
 	return r.idx.InfoSummaries(name)
 }
 
-// Check resolves name and query and validates the version's bytes in full
+// Check resolves q and validates the version's bytes in full
 // with wasm/validate (wazero compiles it; nothing runs). nil: valid; an
 // error wrapping wasm.ErrInvalidModule: broken; errors.ErrUnsupported: it
 // needs a feature the validator lacks, which says nothing of its validity.
-func (r *Repo) Check(ctx context.Context, name, query string) (index.Record, error) {
-	rec, rd, err := r.Get(ctx, name, query)
+func (r *Repo) Check(ctx context.Context, q index.Query) (index.Record, error) {
+	rec, rd, err := r.Get(ctx, q)
 	if err != nil {
 		return rec, err
 	}

@@ -53,7 +53,7 @@ func TestUploadRecordsWhatTheParseFinds(t *testing.T) {
 	if _, err := r.Upload(ctx, index.MustRef("everything", "v1.0.0"), bytes.NewReader(b), ""); err != nil {
 		t.Fatal(err)
 	}
-	rec, got, err := r.Info(ctx, "everything", "^1")
+	rec, got, err := r.Info(ctx, index.MustQuery("everything", "^1"))
 	if err != nil || rec.Version != "v1.0.0" {
 		t.Fatalf("Info = %+v, %v", rec, err)
 	}
@@ -63,7 +63,7 @@ func TestUploadRecordsWhatTheParseFinds(t *testing.T) {
 	if _, err := r.Upload(ctx, index.MustRef("comp", "1.0.0"), bytes.NewReader(component), ""); err != nil {
 		t.Fatalf("component upload: %v", err)
 	}
-	if _, info, err := r.Info(ctx, "comp", ""); err != nil || info.Kind != wasm.KindComponent {
+	if _, info, err := r.Info(ctx, index.MustQuery("comp", "")); err != nil || info.Kind != wasm.KindComponent {
 		t.Fatalf("component Info = %+v, %v", info, err)
 	}
 	sums, err := r.InfoSummaries(ctx, "")
@@ -77,7 +77,7 @@ func TestUploadRecordsWhatTheParseFinds(t *testing.T) {
 		t.Errorf("component summary = %+v", s)
 	}
 	// The record goes with its version.
-	if _, err := r.Remove(ctx, "comp", "1.0.0"); err != nil {
+	if _, err := r.Remove(ctx, index.MustRef("comp", "1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	if sums, _ := r.InfoSummaries(ctx, "comp"); len(sums) != 0 {
@@ -113,7 +113,7 @@ func TestUploadRefusesBrokenStructure(t *testing.T) {
 	if n := blobCount(t, dir); n != 0 {
 		t.Errorf("%d files kept of refused uploads", n)
 	}
-	if mods, _ := r.List(ctx, ""); len(mods) != 0 {
+	if mods, _ := r.List(ctx, index.Name{}); len(mods) != 0 {
 		t.Errorf("refused uploads listed: %+v", mods)
 	}
 	if _, err := r.Upload(ctx, index.MustRef("bad", "1.0.0"), bytes.NewReader([]byte("hello, text")), ""); !errors.Is(err, repo.ErrNotWasm) {
@@ -143,16 +143,16 @@ func TestUploadCheckAndCheck(t *testing.T) {
 	if _, err := r.Upload(ctx, index.MustRef("typed", "1.0.0"), bytes.NewReader(bad), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Check(ctx, "typed", "latest"); !errors.Is(err, wasm.ErrInvalidModule) {
+	if _, err := r.Check(ctx, index.MustQuery("typed", "latest")); !errors.Is(err, wasm.ErrInvalidModule) {
 		t.Errorf("Check = %v, want ErrInvalidModule", err)
 	}
-	if _, err := r.Check(ctx, "good", "latest"); err != nil {
+	if _, err := r.Check(ctx, index.MustQuery("good", "latest")); err != nil {
 		t.Errorf("Check of a valid module = %v", err)
 	}
 	if _, err := r.Upload(ctx, index.MustRef("comp", "1.0.0"), bytes.NewReader(component), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Check(ctx, "comp", ""); !errors.Is(err, errors.ErrUnsupported) || errors.Is(err, wasm.ErrInvalidModule) {
+	if _, err := r.Check(ctx, index.MustQuery("comp", "")); !errors.Is(err, errors.ErrUnsupported) || errors.Is(err, wasm.ErrInvalidModule) {
 		t.Errorf("Check of a component = %v, want ErrUnsupported and not invalid", err)
 	}
 	rep, err := r.VerifyWith(ctx, repo.VerifyOptions{Deep: true})
@@ -169,7 +169,7 @@ func TestUploadCheckAndCheck(t *testing.T) {
 		t.Errorf("plain verify (no wazero) = %+v, want no problem", rep.Problems)
 	}
 	// Clean up for the invariants check (reopen + verify).
-	r.Remove(ctx, "typed", "1.0.0")
+	r.Remove(ctx, index.MustRef("typed", "1.0.0"))
 }
 
 // TestStoredInvalidStaysServed: a version stored without a parse (as
@@ -186,15 +186,15 @@ func TestStoredInvalidStaysServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo.SetNoParse(r, false)
-	_, rd, err := r.Get(ctx, "old", "")
+	_, rd, err := r.Get(ctx, index.MustQuery("old", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rd.Close()
-	if _, _, err := r.Info(ctx, "old", ""); !errors.Is(err, wasm.ErrInvalidModule) || !strings.Contains(err.Error(), "old@0.0.1") {
+	if _, _, err := r.Info(ctx, index.MustQuery("old", "")); !errors.Is(err, wasm.ErrInvalidModule) || !strings.Contains(err.Error(), "old@0.0.1") {
 		t.Errorf("Info = %v, want ErrInvalidModule naming old@0.0.1", err)
 	}
-	if _, info, err := r.Info(ctx, "oldgood", ""); err != nil || info.Kind != wasm.KindModule {
+	if _, info, err := r.Info(ctx, index.MustQuery("oldgood", "")); err != nil || info.Kind != wasm.KindModule {
 		t.Errorf("Info of a good old version = %+v, %v", info, err)
 	}
 	rep, err := r.Verify(ctx)
@@ -204,7 +204,7 @@ func TestStoredInvalidStaysServed(t *testing.T) {
 	if len(rep.Problems) != 1 || rep.Problems[0].Kind != repo.ProblemInvalidModule || rep.Problems[0].Name+"@"+rep.Problems[0].Version != "old@0.0.1" {
 		t.Fatalf("verify = %+v, want old@0.0.1 invalid_module", rep.Problems)
 	}
-	r.Remove(ctx, "old", "0.0.1")
+	r.Remove(ctx, index.MustRef("old", "0.0.1"))
 }
 
 // sizedModule is a module of about size bytes shaped like compiled code:

@@ -36,7 +36,7 @@ type notifier struct {
 // change runs apply (an index write of one version of name) and tells the
 // observer what it changed. apply returns the record and whether it
 // changed anything.
-func (r *Repo) change(name string, added bool, apply func() (index.Record, bool, error)) (index.Record, error) {
+func (r *Repo) change(name index.Name, added bool, apply func() (index.Record, bool, error)) (index.Record, error) {
 	n := &r.notify
 	if n.obs == nil {
 		rec, _, err := apply()
@@ -56,14 +56,18 @@ func (r *Repo) change(name string, added bool, apply func() (index.Record, bool,
 	}
 	after, hasAfter := r.latestOf(name)
 	if hadBefore != hasAfter || before.Version != after.Version || before.Digest != after.Digest {
-		n.obs.LatestChanged(name, after, hasAfter)
+		n.obs.LatestChanged(name.String(), after, hasAfter)
 	}
 	return rec, nil
 }
 
 // latestOf is what a blank request for name resolves to, if anything.
-func (r *Repo) latestOf(name string) (index.Record, bool) {
-	rec, err := r.idx.Resolve(name, "")
+func (r *Repo) latestOf(name index.Name) (index.Record, bool) {
+	q, err := name.Query("")
+	if err != nil {
+		return index.Record{}, false // "" always parses
+	}
+	rec, err := r.idx.Resolve(q)
 	if err != nil {
 		if !errors.Is(err, errdefs.ErrNotFound) {
 			r.log.Warn("resolving the latest version for the observer", "name", name, "err", err)

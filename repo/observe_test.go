@@ -59,7 +59,7 @@ func TestObserverLatest(t *testing.T) {
 	}
 	rm := func(v string) {
 		t.Helper()
-		if _, err := r.Remove(ctx, "math", v); err != nil {
+		if _, err := r.Remove(ctx, index.MustRef("math", v)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -100,7 +100,7 @@ func TestGCRemovesOnlyGarbage(t *testing.T) {
 		t.Fatalf("after gc: %v", blobs)
 	}
 	// rm of one name keeps the blob the other still names, and gc agrees.
-	if _, err := r.Remove(t.Context(), "alpha", "v1.0.0"); err != nil {
+	if _, err := r.Remove(t.Context(), index.MustRef("alpha", "v1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	if rep, _ := r.GC(t.Context(), false); len(rep.Removed) != 0 {
@@ -150,7 +150,7 @@ func TestGCDuringUploadsNeverTakesANamedBlob(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				rec, rd, err := r.Get(t.Context(), name, version)
+				rec, rd, err := r.Get(t.Context(), index.MustQuery(name, version))
 				if err != nil {
 					t.Errorf("%s@%s right after its upload: %v", name, version, err)
 					return
@@ -161,7 +161,7 @@ func TestGCDuringUploadsNeverTakesANamedBlob(t *testing.T) {
 					t.Errorf("%s@%s: %v", name, version, err)
 				}
 				if i%2 == 0 {
-					if _, err := r.Remove(t.Context(), name, version); err != nil {
+					if _, err := r.Remove(t.Context(), index.MustRef(name, version)); err != nil {
 						t.Error(err)
 					}
 				}
@@ -208,7 +208,7 @@ func TestBackupExtractRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer restored.Close()
-	mods, _ := restored.List(t.Context(), "")
+	mods, _ := restored.List(t.Context(), index.Name{})
 	if len(mods) != 2 || len(mods[0].Versions)+len(mods[1].Versions) != 5 {
 		t.Fatalf("restored %+v", mods)
 	}
@@ -271,7 +271,7 @@ func TestRestoreFromAPlainCopyWithADamagedIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer restored.Close()
-	if rec, err := restored.Resolve(t.Context(), "math", ""); err != nil || rec.Version != "v0.3.0" {
+	if rec, err := restored.Resolve(t.Context(), index.MustQuery("math", "")); err != nil || rec.Version != "v0.3.0" {
 		t.Fatalf("latest after restore = %+v, %v", rec, err)
 	}
 }

@@ -353,7 +353,7 @@ func (r *Repo) UploadWith(ctx context.Context, ref index.Ref, body io.Reader, op
 
 	entry := index.Entry{Ref: ref, Digest: info.Digest, Size: info.Size, Created: opts.Created}
 	var added bool
-	rec, err := r.change(ref.Name().String(), true, func() (index.Record, bool, error) {
+	rec, err := r.change(ref.Name(), true, func() (index.Record, bool, error) {
 		var rec index.Record
 		var err error
 		if parse != nil {
@@ -427,12 +427,13 @@ func (r *Repo) deleteBlobIfUnusedLocked(d digest.Digest) (deleted bool, err erro
 	return true, nil
 }
 
-// Resolve finds a version (see index.DB.Resolve).
-func (r *Repo) Resolve(ctx context.Context, name, query string) (index.Record, error) {
+// Resolve finds the version q asks for (see index.DB.Resolve); q was
+// parsed at the boundary (index.ParseQuery).
+func (r *Repo) Resolve(ctx context.Context, q index.Query) (index.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return index.Record{}, err
 	}
-	return r.idx.Resolve(name, query)
+	return r.idx.Resolve(q)
 }
 
 // Get resolves and opens the module's bytes for a verifying read: reading
@@ -440,8 +441,8 @@ func (r *Repo) Resolve(ctx context.Context, name, query string) (index.Record, e
 // where the bytes are wrong. A blob that is missing or of the wrong size is
 // reported as ErrModuleCorrupt before any byte is read. The caller closes the
 // reader. rec.Size is the number of bytes to expect.
-func (r *Repo) Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error) {
-	rec, err := r.Resolve(ctx, name, query)
+func (r *Repo) Get(ctx context.Context, q index.Query) (index.Record, io.ReadCloser, error) {
+	rec, err := r.Resolve(ctx, q)
 	if err != nil {
 		return index.Record{}, nil, err
 	}
@@ -480,12 +481,12 @@ func (m *moduleReader) Read(p []byte) (int, error) {
 
 func (m *moduleReader) Close() error { return m.rd.Close() }
 
-// List lists modules (name "" for all), names sorted, versions highest first.
-func (r *Repo) List(ctx context.Context, name string) ([]index.Module, error) {
+// List lists the modules of name (the zero Name for all), names sorted,
+// versions highest first.
+func (r *Repo) List(ctx context.Context, name index.Name) ([]index.Module, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// index.List checks the name: the one check on this path.
 	return r.idx.List(name)
 }
 
@@ -501,8 +502,8 @@ type RemoveOptions struct {
 
 // Remove is RemoveWith without options: the version goes and a tombstone
 // of it stays.
-func (r *Repo) Remove(ctx context.Context, name, version string) (index.Record, error) {
-	return r.RemoveWith(ctx, name, version, RemoveOptions{})
+func (r *Repo) Remove(ctx context.Context, ref index.Ref) (index.Record, error) {
+	return r.RemoveWith(ctx, ref, RemoveOptions{})
 }
 
 // RemoveWith deletes one exact version (semver equality). Its blob goes
@@ -512,25 +513,25 @@ func (r *Repo) Remove(ctx context.Context, name, version string) (index.Record, 
 // that is not there fails with errdefs.ErrNotFound; with Forget, a
 // version only tombstoned has its tombstone dropped and the returned
 // record is empty.
-func (r *Repo) RemoveWith(ctx context.Context, name, version string, opts RemoveOptions) (index.Record, error) {
+func (r *Repo) RemoveWith(ctx context.Context, ref index.Ref, opts RemoveOptions) (index.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return index.Record{}, err
 	}
 	var remaining int
 	found := true
-	rec, err := r.change(name, false, func() (index.Record, bool, error) {
+	rec, err := r.change(ref.Name(), false, func() (index.Record, bool, error) {
 		var rec index.Record
 		var err error
 		if opts.Forget {
-			rec, found, remaining, err = r.idx.Forget(name, version)
+			rec, found, remaining, err = r.idx.Forget(ref)
 		} else {
-			rec, remaining, err = r.idx.Remove(name, version)
+			rec, remaining, err = r.idx.Remove(ref)
 		}
 		// A Forget that dropped only a tombstone removed no live version.
 		return rec, err == nil && found, err
 	})
 	if err != nil {
-		return index.Record{}, fmt.Errorf("remove %s@%s: %w", name, version, err)
+		return index.Record{}, fmt.Errorf("remove %s: %w", ref, err)
 	}
 	r.mirror.markDirty()
 	if found && remaining == 0 {

@@ -50,14 +50,14 @@ func checkInvariants(t testing.TB, dir string) {
 		return
 	}
 	defer r.Close()
-	mods, err := r.List(context.Background(), "")
+	mods, err := r.List(context.Background(), index.Name{})
 	if err != nil {
 		t.Errorf("list: %v", err)
 		return
 	}
 	for _, m := range mods {
 		for _, v := range m.Versions {
-			_, rd, err := r.Get(context.Background(), m.Name, v.Version)
+			_, rd, err := r.Get(context.Background(), index.MustQuery(m.Name, v.Version))
 			if err != nil {
 				t.Errorf("invariant: %s@%s: %v", m.Name, v.Version, err)
 				continue
@@ -132,7 +132,7 @@ func upload(t testing.TB, r *repo.Repo, name, version string, data []byte) index
 
 func get(t testing.TB, r *repo.Repo, name, query string) (index.Record, []byte, error) {
 	t.Helper()
-	rec, rd, err := r.Get(context.Background(), name, query)
+	rec, rd, err := r.Get(context.Background(), index.MustQuery(name, query))
 	if err != nil {
 		return rec, nil, err
 	}
@@ -181,13 +181,13 @@ func TestResolveThroughRepo(t *testing.T) {
 			t.Errorf("get math %q: bytes do not match the record", tc.query)
 		}
 	}
-	if _, _, err := r.Get(t.Context(), "math", "^3"); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, _, err := r.Get(t.Context(), index.MustQuery("math", "^3")); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("get ^3: %v, want ErrNotFound", err)
 	}
-	if _, _, err := r.Get(t.Context(), "nope", ""); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, _, err := r.Get(t.Context(), index.MustQuery("nope", "")); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("get nope: %v, want ErrNotFound", err)
 	}
-	if _, _, err := r.Get(t.Context(), "math", "not a version!"); !errors.Is(err, errdefs.ErrInvalid) {
+	if _, err := index.ParseQuery("math", "not a version!"); !errors.Is(err, errdefs.ErrInvalid) { // refused at the boundary, before Get
 		t.Errorf("get bad constraint: %v, want ErrInvalid", err)
 	}
 }
@@ -229,7 +229,7 @@ func TestUploadRefusesBadInput(t *testing.T) {
 	if errors.Is(repo.ErrNotWasm, errdefs.ErrInvalid) != true || errors.Is(repo.ErrEmpty, errdefs.ErrInvalid) != true {
 		t.Error("ErrNotWasm and ErrEmpty must be ErrInvalid too")
 	}
-	mods, _ := r.List(t.Context(), "")
+	mods, _ := r.List(t.Context(), index.Name{})
 	if len(mods) != 1 || len(mods[0].Versions) != 1 || mods[0].Versions[0].Digest != testutil.TinyDigest {
 		t.Fatalf("refused uploads changed the store: %+v", mods)
 	}
@@ -282,19 +282,19 @@ func TestDedupeAndRemoveKeepSharedBlob(t *testing.T) {
 	if err != nil || st.Modules != 2 || st.Versions != 2 || st.Blobs != 1 || st.Bytes != 8 {
 		t.Errorf("stats = %+v, %v", st, err)
 	}
-	if _, err := r.Remove(t.Context(), "alpha", "1.0.0"); err != nil {
+	if _, err := r.Remove(t.Context(), index.MustRef("alpha", "1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	if _, data, err := get(t, r, "beta", ""); err != nil || !bytes.Equal(data, testutil.TinyWasm) {
 		t.Fatalf("removing alpha broke beta: %v", err)
 	}
-	if _, err := r.Remove(t.Context(), "beta", "v2.0.0"); err != nil {
+	if _, err := r.Remove(t.Context(), index.MustRef("beta", "v2.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	if blobs, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256")); len(blobs) != 0 {
 		t.Errorf("last version removed, %d blobs remain", len(blobs))
 	}
-	if _, err := r.Remove(t.Context(), "beta", "v2.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, err := r.Remove(t.Context(), index.MustRef("beta", "v2.0.0")); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("second remove: %v, want ErrNotFound", err)
 	}
 }
@@ -313,11 +313,11 @@ func TestCorruptBlobIsNeverHandedOut(t *testing.T) {
 	// A truncated blob is caught before any byte is read.
 	os.Chmod(path, 0o644)
 	os.Truncate(path, 10)
-	if _, _, err := r.Get(t.Context(), "math", ""); !errors.Is(err, repo.ErrModuleCorrupt) {
+	if _, _, err := r.Get(t.Context(), index.MustQuery("math", "")); !errors.Is(err, repo.ErrModuleCorrupt) {
 		t.Errorf("truncated blob: %v, want ErrModuleCorrupt", err)
 	}
 	os.Remove(path)
-	if _, _, err := r.Get(t.Context(), "math", ""); !errors.Is(err, repo.ErrModuleCorrupt) || !strings.Contains(err.Error(), "missing") {
+	if _, _, err := r.Get(t.Context(), index.MustQuery("math", "")); !errors.Is(err, repo.ErrModuleCorrupt) || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("missing blob: %v, want ErrModuleCorrupt ... missing", err)
 	}
 	// Put the right bytes back so the cleanup invariants hold.
@@ -338,9 +338,9 @@ func TestMirrorFollowsIndexAndIsRebuilt(t *testing.T) {
 	if err := r.FlushMirror(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	mods, _ := r.List(t.Context(), "")
+	mods, _ := r.List(t.Context(), index.Name{})
 	compareMirror(t, dir, mods)
-	if _, err := r.Remove(t.Context(), "math", "v0.0.2"); err != nil {
+	if _, err := r.Remove(t.Context(), index.MustRef("math", "v0.0.2")); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Close(); err != nil { // Close writes the last change.
@@ -362,7 +362,7 @@ func TestMirrorFollowsIndexAndIsRebuilt(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: open: %v", name, err)
 		}
-		mods, _ := r.List(t.Context(), "")
+		mods, _ := r.List(t.Context(), index.Name{})
 		compareMirror(t, dir, mods)
 		if tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(tmps) != 0 {
 			t.Errorf("%s: leftover temp files %v", name, tmps)
@@ -390,7 +390,7 @@ func TestConcurrentUploadsAndReads(t *testing.T) {
 				if _, err := r.Upload(t.Context(), index.MustRef(name, fmt.Sprintf("v1.0.%d", i)), bytes.NewReader(testutil.Wasm(fmt.Sprint(w*1000+i), 3000+i)), ""); err != nil {
 					errs <- fmt.Errorf("%s: %w", name, err)
 				}
-				if rec, rd, err := r.Get(t.Context(), "shared", "latest"); err == nil {
+				if rec, rd, err := r.Get(t.Context(), index.MustQuery("shared", "latest")); err == nil {
 					data, err := io.ReadAll(rd)
 					rd.Close()
 					if err != nil || digest.FromBytes(data) != rec.Digest {
@@ -407,7 +407,7 @@ func TestConcurrentUploadsAndReads(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	mods, _ := r.List(t.Context(), "")
+	mods, _ := r.List(t.Context(), index.Name{})
 	if len(mods) != writers+1 {
 		t.Fatalf("%d modules, want %d", len(mods), writers+1)
 	}
@@ -442,7 +442,7 @@ func TestOpenImportsEarlyStoreInPlace(t *testing.T) {
 	if _, data, err := get(t, r, "math", ""); err != nil || !bytes.Equal(data, good) {
 		t.Errorf("imported math: %v", err)
 	}
-	if _, _, err := r.Get(t.Context(), "io", ""); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, _, err := r.Get(t.Context(), index.MustQuery("io", "")); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("io's bytes do not match its hash, yet: %v", err)
 	}
 	if kept, err := os.ReadFile(filepath.Join(dir, repo.LegacyBackupFile)); err != nil || string(kept) != legacy {
@@ -453,7 +453,7 @@ func TestOpenImportsEarlyStoreInPlace(t *testing.T) {
 			t.Errorf("early file %s is gone: %v", f, err)
 		}
 	}
-	mods, _ := r.List(t.Context(), "")
+	mods, _ := r.List(t.Context(), index.Name{})
 	r.FlushMirror(t.Context())
 	compareMirror(t, dir, mods)
 }

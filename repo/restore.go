@@ -191,7 +191,11 @@ func (r *Repo) dropVersionsWithoutBlobs(ctx context.Context) ([]Problem, error) 
 	}
 	lost := []Problem{}
 	for _, rec := range missing {
-		if _, _, err := r.idx.Remove(rec.Name, rec.Version); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		ref, err := rec.Ref()
+		if err != nil {
+			return lost, err
+		}
+		if _, _, err := r.idx.Remove(ref); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return lost, err
 		}
 		lost = append(lost, Problem{Kind: ProblemMissing, Name: rec.Name, Version: rec.Version, Digest: rec.Digest,

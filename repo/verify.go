@@ -161,7 +161,11 @@ func (r *Repo) VerifyWith(ctx context.Context, opts VerifyOptions) (VerifyReport
 		}
 		for _, rec := range recs {
 			// Still indexed, and still no blob? Then it is missing.
-			now, err := r.idx.Resolve(rec.Name, rec.Version)
+			ref, err := rec.Ref()
+			if err != nil {
+				continue
+			}
+			now, err := r.idx.Resolve(ref.Query())
 			if err != nil || now.Digest != d {
 				continue
 			}
@@ -315,7 +319,10 @@ func (r *Repo) verifyModules(ctx context.Context, opts VerifyOptions, byDigest m
 		if !opts.Deep {
 			continue
 		}
-		_, cerr := r.Check(ctx, recs[0].Name, recs[0].Version)
+		ref, cerr := recs[0].Ref()
+		if cerr == nil {
+			_, cerr = r.Check(ctx, ref.Query())
+		}
 		switch {
 		case cerr == nil:
 		case errors.Is(cerr, errors.ErrUnsupported):

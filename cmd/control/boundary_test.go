@@ -25,12 +25,14 @@ import (
 // TestBadNameRefusedAtEveryBoundary: a bad module name is refused where it
 // enters the process, with index's one message, by every boundary that
 // parses names (index.ParseRef and ParseRecord, the control API's upload
-// and push, an OCI pull, ghost.modules.json, a GMP module request). The
+// and push, its lookups and removals, an OCI pull, ghost.modules.json, the
+// GMP module, module info and list requests). The
 // CLI's own check (before it sends) is exercised on the real binary by
 // cmd/e2e TestBadInput. Below the boundaries, repo.Upload, index.Add and
 // pullthrough.Push take an index.Ref: code outside index cannot make one
 // from an unchecked string, so they cannot be called with a bad name at
-// all (see usesOnlyParsedRefs).
+// all (see usesOnlyParsedRefs); so do the lookups and removals below the
+// boundaries (index.Query, index.Name).
 func TestBadNameRefusedAtEveryBoundary(t *testing.T) {
 	const bad = "Bad.Name"
 	_, want := index.ParseName(bad)
@@ -50,6 +52,18 @@ func TestBadNameRefusedAtEveryBoundary(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
+	// gmpClient is a GMP client past HELLO, closed when the test ends.
+	gmpClient := func() *client.Client {
+		c, err := client.Dial(ctx, gmpAddr, client.ClientOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Hello(ctx, "boundary-test"); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 	for _, tc := range []struct {
 		boundary string
 		refuse   func() error
@@ -98,15 +112,42 @@ func TestBadNameRefusedAtEveryBoundary(t *testing.T) {
 			return entries[0].Err
 		}},
 		{"GMP module request", func() error {
-			c, err := client.Dial(ctx, gmpAddr, client.ClientOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if _, err := c.Hello(ctx, "boundary-test"); err != nil {
-				t.Fatal(err)
-			}
-			_, _, err = c.ModuleBytes(ctx, bad, "")
+			_, _, err := gmpClient().ModuleBytes(ctx, bad, "")
+			return err
+		}},
+		{"GMP module info request", func() error {
+			_, err := gmpClient().ModuleInfo(ctx, bad, "^1")
+			return err
+		}},
+		{"GMP list", func() error {
+			_, err := gmpClient().List(ctx, bad)
+			return err
+		}},
+		// The lookups and removals of the control API parse the name (and
+		// query or version) in the handler; the repository takes them
+		// typed.
+		{"control API list", func() error {
+			_, err := api.List(ctx, bad)
+			return err
+		}},
+		{"control API resolve", func() error {
+			_, err := api.Resolve(ctx, bad, "latest")
+			return err
+		}},
+		{"control API download", func() error {
+			_, err := api.Download(ctx, bad, "", io.Discard)
+			return err
+		}},
+		{"control API info", func() error {
+			_, err := api.Info(ctx, bad, "")
+			return err
+		}},
+		{"control API check", func() error {
+			_, err := api.Check(ctx, bad, "")
+			return err
+		}},
+		{"control API remove", func() error {
+			_, err := api.RemoveWith(ctx, bad, "v1.0.0", true)
 			return err
 		}},
 	} {
@@ -115,7 +156,7 @@ func TestBadNameRefusedAtEveryBoundary(t *testing.T) {
 			t.Errorf("%s: %v; want it to carry %q", tc.boundary, err, want)
 		}
 	}
-	if mods, err := r.List(t.Context(), ""); err != nil || len(mods) != 0 {
+	if mods, err := r.List(t.Context(), index.Name{}); err != nil || len(mods) != 0 {
 		t.Errorf("refused names reached the store: %+v, %v", mods, err)
 	}
 }
@@ -135,6 +176,25 @@ var _ = func(ctx context.Context, r *repo.Repo, db *index.DB, name, version stri
 		return err
 	}
 	_, _, err = db.Add(index.Entry{Ref: ref, Digest: testutil.TinyDigest, Size: 8})
+	if err != nil {
+		return err
+	}
+	// The lookups and removals take an index.Query (ParseQuery, or
+	// Ref.Query for an exact version), an index.Name, an index.Ref.
+	q, err := index.ParseQuery(name, "^1")
+	if err != nil {
+		return err
+	}
+	if _, _, err := r.Get(ctx, q); err != nil {
+		return err
+	}
+	if _, err := r.List(ctx, ref.Name()); err != nil {
+		return err
+	}
+	if _, err := db.Resolve(ref.Query()); err != nil {
+		return err
+	}
+	_, err = r.RemoveWith(ctx, ref, repo.RemoveOptions{})
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
@@ -47,7 +48,7 @@ func TestCanceledUploadIsLoggedAsCancel(t *testing.T) {
 	if strings.Contains(line, "level=ERROR") || strings.Contains(line, "status=500") {
 		t.Errorf("a client's cancel logged as a failure: %s", line)
 	}
-	if mods, err := f.repo.List(t.Context(), ""); err != nil || len(mods) != 0 {
+	if mods, err := f.repo.List(t.Context(), index.Name{}); err != nil || len(mods) != 0 {
 		t.Errorf("modules after a cancelled upload: %v %v", mods, err)
 	}
 }

@@ -87,8 +87,16 @@ func (s *Server) getModule(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listed lists name ("" for all) with the summary of each version's record.
+// The name is parsed here, the one check on this path.
 func (s *Server) listed(ctx context.Context, name string) ([]ListedModule, error) {
-	mods, err := s.cfg.Modules.List(ctx, name)
+	var n index.Name
+	if name != "" {
+		var err error
+		if n, err = index.ParseName(name); err != nil {
+			return nil, err
+		}
+	}
+	mods, err := s.cfg.Modules.List(ctx, n)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +118,11 @@ func (s *Server) listed(ctx context.Context, name string) ([]ListedModule, error
 
 // getInfo serves what the parse of a version's bytes recorded.
 func (s *Server) getInfo(w http.ResponseWriter, r *http.Request) error {
-	rec, info, err := s.cfg.Modules.Info(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	q, err := pathQuery(r)
+	if err != nil {
+		return err
+	}
+	rec, info, err := s.cfg.Modules.Info(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -121,7 +133,11 @@ func (s *Server) getInfo(w http.ResponseWriter, r *http.Request) error {
 // postCheck validates a version in full with wazero. A verdict about the
 // module (valid, broken, not checkable) is a 200: the check ran.
 func (s *Server) postCheck(w http.ResponseWriter, r *http.Request) error {
-	rec, err := s.cfg.Modules.Check(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	q, err := pathQuery(r)
+	if err != nil {
+		return err
+	}
+	rec, err := s.cfg.Modules.Check(r.Context(), q)
 	res := CheckResult{Record: rec, Valid: err == nil}
 	switch {
 	case err == nil:
@@ -136,8 +152,19 @@ func (s *Server) postCheck(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// pathQuery parses the request's {name} and {version} (a version, a
+// constraint, "latest") into the query the repository takes: the
+// boundary, where they are checked once.
+func pathQuery(r *http.Request) (index.Query, error) {
+	return index.ParseQuery(r.PathValue("name"), r.PathValue("version"))
+}
+
 func (s *Server) resolveVersion(w http.ResponseWriter, r *http.Request) error {
-	rec, err := s.cfg.Modules.Resolve(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	q, err := pathQuery(r)
+	if err != nil {
+		return err
+	}
+	rec, err := s.cfg.Modules.Resolve(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -152,7 +179,11 @@ func (s *Server) resolveVersion(w http.ResponseWriter, r *http.Request) error {
 // then the client must still be short of the announced length, so that it
 // sees a broken transfer and never a complete wrong file.
 func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
-	rec, rc, err := s.cfg.Modules.Get(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	q, err := pathQuery(r)
+	if err != nil {
+		return err
+	}
+	rec, rc, err := s.cfg.Modules.Get(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -312,7 +343,18 @@ func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("%w: forget=%q is not true or false", errdefs.ErrInvalid, r.URL.Query().Get("forget"))
 	}
-	rec, err := s.cfg.Modules.RemoveWith(r.Context(), r.PathValue("name"), r.PathValue("version"), repo.RemoveOptions{Forget: forget})
+	// The boundary: name and version are parsed here, once, with the
+	// messages the repository gave when it checked them.
+	name, version := r.PathValue("name"), r.PathValue("version")
+	n, err := index.ParseName(name)
+	if err != nil {
+		return fmt.Errorf("remove %s@%s: %w", name, version, err)
+	}
+	v, err := index.ParseVersion(version)
+	if err != nil {
+		return fmt.Errorf("remove %s@%s: module %s: %w", name, version, name, err)
+	}
+	rec, err := s.cfg.Modules.RemoveWith(r.Context(), index.NewRef(n, v), repo.RemoveOptions{Forget: forget})
 	if err != nil {
 		return err
 	}

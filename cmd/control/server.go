@@ -26,21 +26,24 @@ type Modules interface {
 	// UploadWith takes the name and version as the handler parsed them
 	// (index.ParseRef): the repository does not check them again.
 	UploadWith(ctx context.Context, ref index.Ref, body io.Reader, opts repo.UploadOptions) (index.Record, error)
-	Resolve(ctx context.Context, name, query string) (index.Record, error)
+	// The lookups and removals take what the handler parsed
+	// (index.ParseQuery, ParseName, ParseRef) too.
+	Resolve(ctx context.Context, q index.Query) (index.Record, error)
 	// Get opens a verifying reader of rec.Size bytes; the caller closes it.
-	Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error)
-	List(ctx context.Context, name string) ([]index.Module, error)
-	Remove(ctx context.Context, name, version string) (index.Record, error)
+	Get(ctx context.Context, q index.Query) (index.Record, io.ReadCloser, error)
+	// List lists name's modules; the zero Name lists all.
+	List(ctx context.Context, name index.Name) ([]index.Module, error)
+	Remove(ctx context.Context, ref index.Ref) (index.Record, error)
 	// Info is what the parse of the resolved version's bytes recorded.
-	Info(ctx context.Context, name, query string) (index.Record, wasm.Info, error)
+	Info(ctx context.Context, q index.Query) (index.Record, wasm.Info, error)
 	// InfoSummaries: kind and counts of every version of name ("": all),
 	// keyed by name@version.
 	InfoSummaries(ctx context.Context, name string) (map[string]index.ModuleInfo, error)
 	// Check validates the resolved version in full (wazero).
-	Check(ctx context.Context, name, query string) (index.Record, error)
+	Check(ctx context.Context, q index.Query) (index.Record, error)
 	// RemoveWith is Remove with options; Forget drops the version's
 	// tombstone, so it may come back with other bytes.
-	RemoveWith(ctx context.Context, name, version string, opts repo.RemoveOptions) (index.Record, error)
+	RemoveWith(ctx context.Context, ref index.Ref, opts repo.RemoveOptions) (index.Record, error)
 	Stats(ctx context.Context) (index.Stats, error)
 	// MaxModuleSize is the largest module Upload takes: the one limit,
 	// which the control API asks for instead of keeping a copy.
