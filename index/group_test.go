@@ -91,7 +91,7 @@ func TestGroupCommit(t *testing.T) {
 
 	// Reopened: what was acknowledged is there, the refused bytes are not.
 	db = openAt(t, path)
-	if rec, err := db.Resolve("taken", "1.0.0"); err != nil || rec.Digest != dg("first") {
+	if rec, err := db.Resolve(MustQuery("taken", "1.0.0")); err != nil || rec.Digest != dg("first") {
 		t.Fatalf("taken@1.0.0 after the conflicts = %+v, %v", rec, err)
 	}
 	for w, rs := range results {
@@ -99,7 +99,7 @@ func TestGroupCommit(t *testing.T) {
 			if r.err != nil {
 				continue
 			}
-			got, err := db.Resolve(r.rec.Name, r.rec.Version)
+			got, err := db.Resolve(MustQuery(r.rec.Name, r.rec.Version))
 			if err != nil || got.Digest != dg(r.want) {
 				t.Errorf("worker %d add %d acknowledged, after reopen: %+v, %v", w, i, got, err)
 			}

@@ -543,7 +543,7 @@ func TestConcurrentUploadsGroupCommit(t *testing.T) {
 			t.Errorf("upload %d: %+v, %v", i, res.rec, res.err)
 			continue
 		}
-		rec, rd, err := r2.Get(t.Context(), res.rec.Name, res.rec.Version)
+		rec, rd, err := r2.Get(t.Context(), index.MustQuery(res.rec.Name, res.rec.Version))
 		if err != nil {
 			t.Errorf("upload %d acknowledged, after reopen: %v", i, err)
 			continue
@@ -554,7 +554,7 @@ func TestConcurrentUploadsGroupCommit(t *testing.T) {
 			t.Errorf("upload %d after reopen: %+v, %v", i, rec, err)
 		}
 	}
-	if rec, err := r2.Resolve(t.Context(), "taken", "v1.0.0"); err != nil || rec.Digest != digest.FromBytes(testutil.Wasm("first", 4000)) {
+	if rec, err := r2.Resolve(t.Context(), index.MustQuery("taken", "v1.0.0")); err != nil || rec.Digest != digest.FromBytes(testutil.Wasm("first", 4000)) {
 		t.Errorf("taken@v1.0.0 after the conflicts: %+v, %v", rec, err)
 	}
 }
