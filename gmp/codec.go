@@ -388,6 +388,10 @@ func appendNodeBody(b []byte, n wire.Node) []byte {
 	b = wire.AppendString(b, n.Address)
 	b = append(b, `,"port":`...)
 	b = strconv.AppendInt(b, int64(n.Port), 10)
+	if n.Device != "" {
+		b = append(b, `,"device":`...)
+		b = wire.AppendString(b, n.Device)
+	}
 	return append(b, '}')
 }
 
@@ -409,6 +413,16 @@ func appendWelcomeBody(b []byte, w wire.Welcome) []byte {
 	b = strconv.AppendInt(b, int64(w.Version), 10)
 	b = append(b, `,"max_message":`...)
 	b = strconv.AppendInt(b, int64(w.MaxMessage), 10)
+	if len(w.Features) > 0 {
+		b = append(b, `,"features":[`...)
+		for i, f := range w.Features {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = wire.AppendString(b, f)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
 

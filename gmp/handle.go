@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
@@ -29,6 +30,9 @@ func (c *conn) handle(msg []byte) bool {
 		case wire.CodeRegister:
 			return c.register(env)
 		case wire.CodeDiscover:
+			if answered, goOn := c.discoverFleet(env); answered {
+				return goOn
+			}
 			names := c.s.reg.discoverable()
 			return c.reply(wire.TypeNode, wire.CodeNodes, env.id, func(b []byte) []byte { return appendNodesBody(b, names) })
 		case wire.CodeConnect:
@@ -103,7 +107,7 @@ func (c *conn) hello(env envelope) bool {
 		// A HELLO without versions offers none that GPMD speaks.
 		return c.replyError(env.id, wire.ErrCodeUnsupportedVersion, "GPMD speaks GMP version 1 only")
 	}
-	w := wire.Welcome{Server: c.s.cfg.ServerName, Version: wire.ProtocolVersion, MaxMessage: c.s.cfg.MaxMessage}
+	w := wire.Welcome{Server: c.s.cfg.ServerName, Version: wire.ProtocolVersion, MaxMessage: c.s.cfg.MaxMessage, Features: c.s.features()}
 	return c.reply(wire.TypeSession, wire.CodeWelcome, env.id, func(b []byte) []byte { return appendWelcomeBody(b, w) })
 }
 
@@ -194,6 +198,9 @@ func (c *conn) connect(env envelope) bool {
 	name, rerr := stringField(env.body, "name", true)
 	if rerr != nil {
 		return c.replyError(env.id, rerr.code, rerr.msg)
+	}
+	if strings.IndexByte(name, '@') >= 0 {
+		return c.connectFleet(env, name)
 	}
 	info, ok := c.s.reg.lookup(name)
 	if !ok {

@@ -10,6 +10,9 @@ import (
 // and lives exactly as long as that connection (or until UNREGISTER): the
 // connection's goroutine removes it before the socket is closed.
 type registry struct {
+	// fleet, when not nil, is told of every registration and leave, under
+	// mu (see publishLocked). Set once, before the server serves.
+	fleet  Fleet
 	mu     sync.RWMutex             // guards byName and sorted
 	byName map[string]*registration // live nodes by name
 	// sorted is the discoverable names in order, nil when stale. A built
@@ -54,6 +57,7 @@ func (r *registry) register(info NodeInfo, owner *conn) (reg *registration, ok b
 	if info.Discoverable {
 		r.sorted = nil
 	}
+	r.publishLocked(info)
 	return reg, true
 }
 
@@ -72,6 +76,7 @@ func (r *registry) removeLocked(reg *registration) {
 	if reg.info.Discoverable {
 		r.sorted = nil
 	}
+	r.withdrawLocked(reg.info.Name)
 }
 
 // lookup finds the live node called name, discoverable or not.

@@ -43,6 +43,12 @@ type Config struct {
 	MaxRejecting   int           // busy rejections in flight (DefaultMaxRejecting)
 	ServerName     string        // e.g. "gpmd/1.0.0"
 	Logger         *slog.Logger
+	// Fleet, when not nil, joins the server to a fleet (GMP.md, Fleet
+	// scope): every registration and leave is reported to it, and DISCOVER
+	// with scope "fleet" and CONNECT of name@device answer from it. Device
+	// is then this device's name in the fleet.
+	Fleet  Fleet
+	Device string
 }
 
 // NodeInfo is one live registration.
@@ -75,6 +81,9 @@ type Server struct {
 	moduleReplies atomic.Int64
 	modulePeak    atomic.Int64 // the most moduleReplies since the last release
 	lastRelease   atomic.Int64
+
+	// fleetCache is the last encoded NODES body of a fleet-scope DISCOVER.
+	fleetCache atomic.Pointer[fleetNodes]
 
 	// rejecting counts connections over the cap being told busy now.
 	rejecting atomic.Int64
@@ -114,10 +123,12 @@ func NewServer(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	reg := newRegistry()
+	reg.fleet = cfg.Fleet
 	return &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		reg:       newRegistry(),
+		reg:       reg,
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[*net.Listener]struct{}),

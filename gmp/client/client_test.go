@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -52,7 +53,7 @@ func TestClientEveryMessage(t *testing.T) {
 	c, other := dialClient(t, ts.addr), dialClient(t, ts.addr)
 
 	w, err := c.Hello(ctx, "gvm/test")
-	if err != nil || w != (wire.Welcome{Server: "gpmd/test", Version: 1, MaxMessage: gmp.DefaultMaxMessage}) {
+	if err != nil || !reflect.DeepEqual(w, wire.Welcome{Server: "gpmd/test", Version: 1, MaxMessage: gmp.DefaultMaxMessage}) {
 		t.Fatalf("Hello = %+v, %v", w, err)
 	}
 	if err := c.Ping(ctx); err != nil {

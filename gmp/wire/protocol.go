@@ -72,7 +72,20 @@ type Welcome struct {
 	Server     string `json:"server"`
 	Version    int    `json:"version"`
 	MaxMessage int    `json:"max_message"`
+	// Features names the optional parts of GMP revision 2 this GPMD
+	// offers (FeatureFleet, …); absent from a revision 1 WELCOME.
+	Features []string `json:"features,omitempty"`
 }
+
+// FeatureFleet is WELCOME's feature of a GPMD joined to a fleet: DISCOVER
+// with scope "fleet" and CONNECT of name@device (GMP.md, Fleet scope).
+const FeatureFleet = "fleet"
+
+// DISCOVER scopes (GMP.md, Fleet scope): no scope is ScopeDevice.
+const (
+	ScopeDevice = "device"
+	ScopeFleet  = "fleet"
+)
 
 // Node is the body of REGISTERED and NODE: one live node as GMP shows it.
 type Node struct {
@@ -80,6 +93,9 @@ type Node struct {
 	ID      string `json:"id"`
 	Address string `json:"address"`
 	Port    int    `json:"port"`
+	// Device is set in the NODE reply to a CONNECT of name@device: the
+	// node's device, whose advertised address Address is.
+	Device string `json:"device,omitempty"`
 }
 
 // ModuleInfo is the body of MODULE without its binary.
