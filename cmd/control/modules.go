@@ -42,6 +42,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 		out.Nodes = len(s.cfg.Nodes.Nodes())
 		out.GMPConnections = s.cfg.Nodes.ConnCount()
 	}
+	out.Fleet = s.fleetStatus()
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -54,6 +55,7 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Connections = s.cfg.Nodes.ConnCount()
 	}
+	out.Fleet, out.Device = s.fleetNodes()
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

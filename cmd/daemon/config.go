@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/repo"
 )
@@ -56,6 +57,18 @@ type Config struct {
 	GMPWriteTimeout   time.Duration
 	ShutdownTimeout   time.Duration
 
+	// The fleet (cmd/daemon/fleet.go): Fleet empty means no fleet, and
+	// the other fields are unused.
+	Fleet          string // NATS URLs, comma separated
+	Device         string // "": the host name
+	Advertise      string
+	FleetTokenFile string
+	FleetCreds     string
+	FleetTLSCA     string
+	FleetTLSCert   string
+	FleetTLSKey    string
+	FleetExpiry    time.Duration
+
 	Version string
 	// LogOutput, when not nil, receives the log too (stderr in the
 	// foreground); the log file always does.
@@ -76,6 +89,7 @@ func DefaultConfig() Config {
 		GMPMessageTimeout: gmp.DefaultMessageTimeout,
 		GMPWriteTimeout:   gmp.DefaultWriteTimeout,
 		ShutdownTimeout:   DefaultShutdownTimeout,
+		FleetExpiry:       fleet.DefaultExpiry,
 		Version:           "dev",
 	}
 }
@@ -92,6 +106,7 @@ func (c *Config) setDefaults() {
 	setIfZero(&c.GMPMessageTimeout, d.GMPMessageTimeout)
 	setIfZero(&c.GMPWriteTimeout, d.GMPWriteTimeout)
 	setIfZero(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setIfZero(&c.FleetExpiry, d.FleetExpiry)
 	setIfZero(&c.Version, d.Version)
 }
 

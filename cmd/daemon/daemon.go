@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
@@ -56,7 +57,8 @@ type daemon struct {
 	log        *slog.Logger
 	logHandler slog.Handler
 	state      State
-	store      *repo.Repo // nil once closed
+	store      *repo.Repo   // nil once closed
+	fleet      *fleet.Fleet // nil without --fleet
 	gmp        *gmp.Server
 	http       *http.Server
 	ctrlLn     net.Listener
@@ -108,6 +110,9 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 		return nil, err
 	}
 	if err := d.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.openFleet(); err != nil {
 		return nil, err
 	}
 
@@ -217,7 +222,7 @@ func (d *daemon) closeStore() error {
 // the store; neither serves yet.
 func (d *daemon) newServers(token string) {
 	cfg := d.cfg
-	d.gmp = gmp.NewServer(gmp.Config{
+	gcfg := gmp.Config{
 		Modules:        d.store,
 		MaxMessage:     cfg.GMPMaxMessage,
 		MaxConns:       cfg.GMPMaxConns,
@@ -225,8 +230,15 @@ func (d *daemon) newServers(token string) {
 		WriteTimeout:   cfg.GMPWriteTimeout,
 		ServerName:     "gpmd/" + cfg.Version,
 		Logger:         d.log.With("component", "gmp"),
-	})
+	}
+	var fleetView control.Fleet
+	if d.fleet != nil { // a nil *fleet.Fleet must not become a non-nil interface
+		gcfg.Fleet, gcfg.Device = d.fleet, d.fleet.Status().Device
+		fleetView = d.fleet
+	}
+	d.gmp = gmp.NewServer(gcfg)
 	ctrl := control.NewServer(control.Config{
+		Fleet:   fleetView,
 		Modules: d.store,
 		Nodes:   d.gmp,
 		Ops:     d.store,
@@ -247,6 +259,9 @@ func (d *daemon) newServers(token string) {
 // error). It returns with the servers still holding their connections:
 // shutdown lets them finish.
 func (d *daemon) serve(ctx context.Context, ready func(State)) error {
+	if err := d.startFleet(); err != nil {
+		return err
+	}
 	serveErr := make(chan error, 2)
 	stopping := make(chan struct{})
 	go func() {
@@ -278,6 +293,9 @@ func (d *daemon) serve(ctx context.Context, ready func(State)) error {
 // hard), waits for control handlers, closes the store, removes the state
 // files and releases the rest, the lock last. Its error is the store's.
 func (d *daemon) shutdown() error {
+	// The fleet first: the other devices drop this device's nodes at
+	// once, rather than one by one as GMP's connections close.
+	d.closeFleet()
 	shutCtx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
