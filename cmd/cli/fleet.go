@@ -13,10 +13,9 @@ import (
 
 // writeFleetStatus adds the fleet's lines to `gpmd status`: where, as
 // which device, connected or not since when, the devices seen and the last
-// error. Without a fleet it says so in one line.
+// error. Without a fleet it adds nothing: status reads as before.
 func writeFleetStatus(tw io.Writer, st *fleet.Status, now time.Time) {
 	if st == nil {
-		fmt.Fprintf(tw, "  fleet:\tnone (start with --fleet to join one)\n")
 		return
 	}
 	state := "unreachable"

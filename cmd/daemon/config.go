@@ -133,7 +133,7 @@ func (c *Config) token() (string, error) {
 func (c *Config) settingsAttrs() []any {
 	var attrs []any
 	for _, s := range Settings() {
-		attrs = append(attrs, slog.String(s.Flag, s.Get(c)))
+		attrs = append(attrs, slog.String(s.Flag, s.LogValue(c)))
 	}
 	return attrs
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/internal/units"
 )
 
@@ -33,6 +34,9 @@ type Setting struct {
 	// Client: the client commands (status, wasm …, kill) use it too, to
 	// find the daemon; the CLI makes it a flag of every command.
 	Client bool
+	// redact, when set, hides the secrets a value may hold in the daemon's
+	// "settings" log line (a password in a URL).
+	redact func(string) string
 	// field points at the Config field the setting sets: *string for
 	// KindString, *int or *int64 for KindInt and KindSize,
 	// *time.Duration for KindDuration.
@@ -73,7 +77,7 @@ func Settings() []Setting {
 			Usage: "how long a stop waits for requests in flight before it cuts them",
 			field: func(c *Config) any { return &c.ShutdownTimeout }},
 		// The fleet (docs/fleet.md): without --fleet none of the others is used.
-		{Flag: "fleet", Env: "GPMD_FLEET", Kind: KindString,
+		{Flag: "fleet", Env: "GPMD_FLEET", Kind: KindString, redact: fleet.RedactURLs,
 			Usage: "join a fleet: NATS servers with JetStream, comma separated (nats://HOST:PORT,…); without it GPMD serves its device only",
 			field: func(c *Config) any { return &c.Fleet }},
 		{Flag: "device", Env: "GPMD_DEVICE", Kind: KindString,
@@ -118,6 +122,15 @@ func (s Setting) Get(c *Config) string {
 		return p.String()
 	}
 	panic("daemon: setting " + s.Flag + " has a field of no known type") // a programming error in Settings
+}
+
+// LogValue is the setting's value in c for the log: Get with its secrets
+// hidden.
+func (s Setting) LogValue(c *Config) string {
+	if s.redact != nil {
+		return s.redact(s.Get(c))
+	}
+	return s.Get(c)
 }
 
 // Show is the setting's value in c for people (sizes as 256 MiB): the
