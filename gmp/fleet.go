@@ -89,9 +89,34 @@ func (c *conn) discoverFleet(env envelope) (answered, goOn bool) {
 		// this device only.
 		return false, true
 	}
-	body := c.s.fleetNodesBody()
-	return true, c.reply(wire.TypeNode, wire.CodeNodes, env.id, func(b []byte) []byte { return append(b, body...) })
+	if err := c.enc.replyShared(wire.TypeNode, wire.CodeNodes, env.id, c.s.fleetNodesBody()); err != nil {
+		c.writeFailed(err)
+		return true, false
+	}
+	return true, true
 }
+
+// replyShared writes a reply whose body is already encoded and shared
+// between connections (the cached fleet NODES body, tens of KiB): the
+// envelope's head, the body and the closing bytes go out one after the
+// other under the write lock, so the body is never copied into a
+// per-connection buffer (which would be grown and dropped on every reply,
+// being larger than the buffer kept between replies).
+func (e *encoder) replyShared(typ, code int, id, body []byte) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	head := wire.AppendHeader(e.buf[:0], typ, code, id)
+	e.buf = head[:0]
+	for _, b := range [][]byte{head, body, replyEnd} {
+		if err := e.writeLocked(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replyEnd closes a reply's envelope and line.
+var replyEnd = []byte("}\n")
 
 // fleetNodesBody is the encoded NODES body of a fleet-scope DISCOVER:
 // local bare names and remote name@device, sorted, from the cache while

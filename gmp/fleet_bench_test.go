@@ -2,10 +2,11 @@ package gmp
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,7 +70,7 @@ func discoverLoop(tb testing.TB, c net.Conn, br *bufio.Reader, body string, n, w
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if got := strings.Count(string(line[strings.IndexByte(string(line), '['):]), `"`) / 2; got != wantNames {
+		if got := bytes.Count(line[bytes.IndexByte(line, '['):], []byte{'"'}) / 2; got != wantNames {
 			tb.Fatalf("%d names in the reply, want %d", got, wantNames)
 		}
 	}
@@ -100,4 +101,44 @@ func BenchmarkDiscoverFleet(b *testing.B) {
 	b.ReportMetric(float64(dev)/float64(b.N), "device-ns")
 	b.ReportMetric(float64(fl)/float64(b.N), "fleet-ns")
 	b.ReportMetric(float64(dev)/float64(fl), "ratio")
+}
+
+// BenchmarkRegistrationVisible measures how long a node registered over
+// GMP on one device takes to appear in the other device's DISCOVER with
+// fleet scope (one in-process NATS server, loopback). It reports p50-ms
+// and p99-ms; issue 13 wants p99 under 100 ms. cmd/e2e's TestFleet
+// measures the same through three daemons and a nats-server process.
+func BenchmarkRegistrationVisible(b *testing.B) {
+	ns := fleettest.RunServer(b)
+	a := startFleetDevice(b, ns.URL(), "kitchen", "127.0.0.2")
+	other := startFleetDevice(b, ns.URL(), "garage", "127.0.0.3")
+	cb := dialClient(b, other.addr)
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		name := fmt.Sprintf("n-%06d", i)
+		start := time.Now()
+		ca := dialClient(b, a.addr)
+		if _, err := ca.Register(b.Context(), name, "id", 1000, true); err != nil {
+			b.Fatal(err)
+		}
+		deadline := start.Add(5 * time.Second)
+		for {
+			names, err := cb.DiscoverFleet(b.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if slices.Contains(names, name+"@kitchen") {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s not visible on garage within 5s", name)
+			}
+		}
+		lat = append(lat, time.Since(start))
+		ca.Close()
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)*99+99)/100-1])/1e6, "p99-ms")
 }
