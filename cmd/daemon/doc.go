@@ -30,6 +30,13 @@
 // then the repository closes (its mirror flushed) and the pid and state
 // files go; the lock goes last.
 //
+// Fleet (--fleet, fleet.go): the fleet settings are checked with the rest,
+// before any port opens; the fleet then connects in the background, so an
+// unreachable NATS never delays or fails the start, and the device is
+// served the same with or without it. At a stop the daemon leaves the fleet
+// first (bounded by a few seconds; what is left expires), then stops GMP.
+// Without --fleet no NATS connection is made.
+//
 // Settings: Settings() is the one table of the daemon's settings (flag,
 // environment variable, help, Config field). The CLI makes its flags and
 // variables from it and passes every setting to a background daemon as a
