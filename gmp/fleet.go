@@ -37,8 +37,9 @@ type fleetNodes struct {
 	body    []byte
 }
 
-// features is WELCOME's list of revision 2 features this server offers.
-func (s *Server) features() []string {
+// welcomeFeatures is WELCOME's list of revision 2 features this server
+// offers: "fleet" when it is in a fleet.
+func (s *Server) welcomeFeatures() []string {
 	if s.cfg.Fleet != nil {
 		return []string{wire.FeatureFleet}
 	}

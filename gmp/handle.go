@@ -107,7 +107,7 @@ func (c *conn) hello(env envelope) bool {
 		// A HELLO without versions offers none that GPMD speaks.
 		return c.replyError(env.id, wire.ErrCodeUnsupportedVersion, "GPMD speaks GMP version 1 only")
 	}
-	w := wire.Welcome{Server: c.s.cfg.ServerName, Version: wire.ProtocolVersion, MaxMessage: c.s.cfg.MaxMessage, Features: c.s.features()}
+	w := wire.Welcome{Server: c.s.cfg.ServerName, Version: wire.ProtocolVersion, MaxMessage: c.s.cfg.MaxMessage, Features: c.s.welcomeFeatures()}
 	return c.reply(wire.TypeSession, wire.CodeWelcome, env.id, func(b []byte) []byte { return appendWelcomeBody(b, w) })
 }
 
