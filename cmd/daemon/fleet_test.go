@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/gmp/wire"
@@ -183,4 +185,23 @@ func dialGMP(t *testing.T, addr string) *client.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestFleetDeviceDefault: without --device the device is the host name,
+// or the start fails asking for --device when the host name is no device
+// name; without --fleet there is no fleet at all.
+func TestFleetDeviceDefault(t *testing.T) {
+	if _, ok, err := (&Config{Device: "d", Advertise: "127.0.0.2"}).fleetConfig(); ok || err != nil {
+		t.Fatalf("no --fleet: ok %v, err %v", ok, err)
+	}
+	c := Config{Fleet: "nats://127.0.0.1:1", Advertise: "127.0.0.2", FleetExpiry: fleet.DefaultExpiry}
+	fc, ok, err := c.fleetConfig()
+	host, _ := os.Hostname()
+	if fleet.ValidName(host) {
+		if err != nil || !ok || fc.Device != host {
+			t.Fatalf("device %q, ok %v, err %v; want the host name %q", fc.Device, ok, err, host)
+		}
+	} else if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "--device") {
+		t.Fatalf("host name %q: err %v, want ErrConfig asking for --device", host, err)
+	}
 }
