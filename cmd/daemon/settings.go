@@ -34,6 +34,9 @@ type Setting struct {
 	// Client: the client commands (status, wasm …, kill) use it too, to
 	// find the daemon; the CLI makes it a flag of every command.
 	Client bool
+	// Path: the value is a file name, made absolute by `gpmd start`
+	// before it reaches the background daemon (which runs in /).
+	Path bool
 	// redact, when set, hides the secrets a value may hold in the daemon's
 	// "settings" log line (a password in a URL).
 	redact func(string) string
@@ -52,7 +55,7 @@ func Settings() []Setting {
 		{Flag: "control-addr", Env: "GPMD_CONTROL_ADDR", Kind: KindString, Client: true,
 			Usage: "host:port of the control API (the daemon listens there; the other commands call it)",
 			field: func(c *Config) any { return &c.ControlAddr }},
-		{Flag: "token-file", Env: "GPMD_TOKEN_FILE", Kind: KindString, Client: true,
+		{Flag: "token-file", Env: "GPMD_TOKEN_FILE", Kind: KindString, Client: true, Path: true,
 			Usage: "file holding the control API's bearer token (required by the daemon off loopback)",
 			field: func(c *Config) any { return &c.TokenFile }},
 		{Flag: "gmp-addr", Env: "GPMD_GMP_ADDR", Kind: KindString,
@@ -86,19 +89,19 @@ func Settings() []Setting {
 		{Flag: "advertise", Env: "GPMD_ADVERTISE", Kind: KindString,
 			Usage: "IP address or host name at which other devices reach this device's nodes (required with --fleet)",
 			field: func(c *Config) any { return &c.Advertise }},
-		{Flag: "fleet-token-file", Env: "GPMD_FLEET_TOKEN_FILE", Kind: KindString,
+		{Flag: "fleet-token-file", Env: "GPMD_FLEET_TOKEN_FILE", Kind: KindString, Path: true,
 			Usage: "file holding the NATS token of the fleet",
 			field: func(c *Config) any { return &c.FleetTokenFile }},
-		{Flag: "fleet-creds", Env: "GPMD_FLEET_CREDS", Kind: KindString,
+		{Flag: "fleet-creds", Env: "GPMD_FLEET_CREDS", Kind: KindString, Path: true,
 			Usage: "NATS credentials file (JWT and nkey seed) of this device",
 			field: func(c *Config) any { return &c.FleetCreds }},
-		{Flag: "fleet-tls-ca", Env: "GPMD_FLEET_TLS_CA", Kind: KindString,
+		{Flag: "fleet-tls-ca", Env: "GPMD_FLEET_TLS_CA", Kind: KindString, Path: true,
 			Usage: "PEM file of the CAs that sign the NATS servers' certificates",
 			field: func(c *Config) any { return &c.FleetTLSCA }},
-		{Flag: "fleet-tls-cert", Env: "GPMD_FLEET_TLS_CERT", Kind: KindString,
+		{Flag: "fleet-tls-cert", Env: "GPMD_FLEET_TLS_CERT", Kind: KindString, Path: true,
 			Usage: "PEM client certificate for NATS (with --fleet-tls-key)",
 			field: func(c *Config) any { return &c.FleetTLSCert }},
-		{Flag: "fleet-tls-key", Env: "GPMD_FLEET_TLS_KEY", Kind: KindString,
+		{Flag: "fleet-tls-key", Env: "GPMD_FLEET_TLS_KEY", Kind: KindString, Path: true,
 			Usage: "PEM key of the client certificate for NATS (with --fleet-tls-cert)",
 			field: func(c *Config) any { return &c.FleetTLSKey }},
 		{Flag: "fleet-expiry", Env: "GPMD_FLEET_EXPIRY", Kind: KindDuration,

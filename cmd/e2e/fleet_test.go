@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -245,5 +247,29 @@ func testLogShows(t *testing.T, d *fleetDevice, substr string) {
 			t.Fatalf("%s's log never showed %q", d.name, substr)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFleetRelativePaths: fleet files named relative to where `gpmd start`
+// runs reach the background daemon (which runs in /) as absolute paths.
+func TestFleetRelativePaths(t *testing.T) {
+	e := newEnv(t)
+	if err := os.WriteFile(filepath.Join(e.home, "nats-token"), []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := e.start("--fleet", "nats://127.0.0.1:1", "--device", "rel", "--advertise", "127.0.0.2", "--fleet-token-file", "nats-token")
+	log, err := os.ReadFile(st.LogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "fleet-token-file=" + filepath.Join(e.home, "nats-token"); !strings.Contains(string(log), want) {
+		t.Errorf("the daemon's log lacks %q:\n%s", want, log)
+	}
+	var status struct {
+		Fleet *fleet.Status `json:"fleet"`
+	}
+	e.jsonOf(&status, "status", "-o", "json")
+	if status.Fleet == nil || status.Fleet.Device != "rel" || status.Fleet.Connected {
+		t.Errorf("status fleet %+v", status.Fleet)
 	}
 }
