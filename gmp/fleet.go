@@ -1,6 +1,7 @@
 package gmp
 
 import (
+	"net"
 	"strings"
 
 	"github.com/ghost-network/gpmd/fleet"
@@ -103,17 +104,20 @@ func (c *conn) discoverFleet(env envelope) (answered, goOn bool) {
 // other under the write lock, so the body is never copied into a
 // per-connection buffer (which would be grown and dropped on every reply,
 // being larger than the buffer kept between replies).
+//
+// The head goes first through writeLocked, which sets the write deadline;
+// body and end follow in one writev under that same fresh deadline.
 func (e *encoder) replyShared(typ, code int, id, body []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	head := wire.AppendHeader(e.buf[:0], typ, code, id)
 	e.buf = head[:0]
-	for _, b := range [][]byte{head, body, replyEnd} {
-		if err := e.writeLocked(b); err != nil {
-			return err
-		}
+	if err := e.writeLocked(head); err != nil {
+		return err
 	}
-	return nil
+	bufs := net.Buffers{body, replyEnd}
+	_, err := bufs.WriteTo(e.conn)
+	return err
 }
 
 // replyEnd closes a reply's envelope and line.
