@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/internal/testutil"
@@ -36,19 +33,8 @@ func readmeNATSConf(t *testing.T) string {
 func TestRunUnderREADMEPermissions(t *testing.T) {
 	srv := fleettest.RunServerConfig(t, readmeNATSConf(t))
 	// The operator creates the bucket once, and plays another device.
-	nc, err := nats.Connect(srv.UserURL("fleet-admin", "admin-secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.CreateKeyValue(t.Context(), fleet.BucketConfig(fleet.DefaultBucket, 3*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bucket := fleet.BucketConfig(fleet.DefaultBucket, 3*time.Second)
+	kv := fleettest.Bucket(t, srv.UserURL("fleet-admin", "admin-secret"), fleet.DefaultBucket, &bucket)
 
 	st, _ := runDaemon(t, Config{Fleet: srv.UserURL("kitchen", "kitchen-secret"), Device: "kitchen", Advertise: "127.0.0.2", FleetExpiry: 3 * time.Second})
 	c := dialGMP(t, st.GMPAddr)

@@ -11,11 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/fleet"
+	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/gmp/wire"
 )
@@ -151,19 +149,7 @@ func TestFleet(t *testing.T) {
 	})
 
 	t.Run("junk in the bucket", func(t *testing.T) {
-		nc, err := nats.Connect(tf.nats.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kv, err := js.KeyValue(ctx, fleet.DefaultBucket)
-		if err != nil {
-			t.Fatal(err)
-		}
+		kv := fleettest.Bucket(t, tf.nats.URL(), fleet.DefaultBucket, nil)
 		node := func(name, device string) []byte {
 			b, _ := json.Marshal(map[string]any{"name": name, "id": "x", "device": device, "address": "127.0.0.9", "port": 1, "discoverable": true})
 			return b
