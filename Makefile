@@ -3,6 +3,11 @@
 GO           ?= go
 BIN          ?= bin/gpmd
 GVM_BIN      ?= bin/gvm
+# gpmd is built without cgo: a static binary starts without the dynamic
+# loader and libc, about 0.7 ms of every CLI command's ~4 ms start (issue
+# 15, make bench-e2e). Nothing in gpmd needs cgo: its addresses are IP
+# literals on loopback, resolved by Go's own resolver if ever a name.
+GPMD_ENV     ?= CGO_ENABLED=0
 # go test -race of the whole project; it must stay well under 10 minutes
 # on 2 cores. As CI runs it (make test TEST_FLAGS=-count=1, warm build
 # cache): 106-120 s measured (three runs) on 2 cores shared with other work
@@ -23,7 +28,7 @@ CRASH_ROUNDS ?= 100
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test bench lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin
+.PHONY: help build run test bench bench-oci bench-e2e lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit scale
 
 help:
 	@echo "make build      build $(BIN)"
@@ -32,15 +37,19 @@ help:
 	@echo "make run        build, then run gpmd in the foreground on the defaults (Ctrl-C stops it)"
 	@echo "make test       go test -race ./... (timeout $(TEST_TIMEOUT))"
 	@echo "make bench      benchmarks (BENCH=regexp, BENCHTIME=1s)"
+	@echo "make bench-oci  push, pull, pull-through vs oras on the registry binary (OCI_BENCH_ROUNDS=9)"
+	@echo "make bench-e2e  end-to-end ratios against minimal baselines, real processes on this disk (BENCH_E2E_FLAGS)"
 	@echo "make lint       go vet and gofmt"
 	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make wasm-fixtures  npm pack the real modules the wasm tests use into the test cache"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
+	@echo "make scale      the full-size event fan-out test (1,000 subscribers, 10,000 registrations)"
 	@echo "make tools      build the registry, oras and nats-server test tools from the module proxy (cached)"
+	@echo "make verify-unit  systemd-analyze verify packaging/systemd/gpmd.service (needs Debian's systemd package)"
 
 build:
-	$(GO) build -o $(BIN) ./cmd/gpmd
+	$(GPMD_ENV) $(GO) build -o $(BIN) ./cmd/gpmd
 
 gvm:
 	$(GO) build -o $(GVM_BIN) ./cmd/gvm
@@ -62,13 +71,27 @@ test: tools wasm-fixtures
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...
 
+# The issue's registry speed targets, ratios in one run: the real daemon and
+# CLI against the oras CLI, on the registry binary, OCI_BENCH_ROUNDS
+# interleaved rounds of a 32 MiB module.
+OCI_BENCH_ROUNDS ?= 9
+bench-oci: tools
+	$(GO) test -run '^$$' -bench '^BenchmarkRegistryRatios$$' -benchtime $(OCI_BENCH_ROUNDS)x -timeout 10m ./cmd/e2e
+
+# The end-to-end comparisons of issue 15 (bench/e2e): real gpmd processes
+# against minimal baselines on the disk of ./bin, each ratio the median of
+# five pairs. BENCH_E2E_FLAGS passes flags, e.g. -only 'upload' -pairs 3.
+BENCH_E2E_FLAGS ?=
+bench-e2e: build wasm-fixtures
+	$(GO) run ./bench/e2e -gpmd $(BIN) $(BENCH_E2E_FLAGS)
+
 lint:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 install:
-	$(GO) install ./cmd/gpmd
+	$(GPMD_ENV) $(GO) install ./cmd/gpmd
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -76,6 +99,11 @@ fuzz:
 		echo "== $$pkg $$fn ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# Scale tests too long for every make test: the full-size event fan-out
+# (1,000 GMP subscribers while 10,000 registrations come and go, about 4 min).
+scale:
+	$(GO) test -count=1 -timeout 20m -run '^TestThousandSubscribersWhileNodesComeAndGo$$' ./gmp -gmp.events-full -v
 
 crashtest:
 	$(GO) test -count=1 -timeout 30m -run TestKillNineCampaign ./cmd/crashtest -rounds $(CRASH_ROUNDS) -v
@@ -94,6 +122,10 @@ FUZZ_TARGETS += ./fleet:FuzzParseEntry
 # $${GPMD_TEST_CACHE:-$${XDG_CACHE_HOME:-~/.cache}/gpmd-test}/bin.
 nats-server-bin:
 	GO=$(GO) sh scripts/build-nats-server.sh
+
+# The systemd unit, checked by systemd-analyze against the gpmd just built.
+verify-unit: build
+	BIN=$(BIN) scripts/verify-unit.sh
 
 clean:
 	rm -rf bin

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -47,38 +50,56 @@ type Info struct {
 // Store keeps blobs under <root>/blobs/sha256/<hex>; temporary files live
 // under <root>/ingest/ on the same filesystem.
 //
-// A Store is safe for concurrent use by many goroutines: it holds no mutable
-// state of its own, and every change to blobs/ is one rename or one unlink.
+// A Store is safe for concurrent use by many goroutines: its only mutable
+// state is an atomic counter (Repaired), and every change to blobs/ is one
+// rename or one unlink.
 type Store struct {
 	root      string
 	blobsDir  string // <root>/blobs/sha256
 	ingestDir string // <root>/ingest
+
+	log      *slog.Logger
+	repaired atomic.Uint64 // damaged blobs replaced by a write of their bytes
 
 	ops  fileOps   // the file system calls of the commit sequence (tests inject faults)
 	bufs sync.Pool // *[]byte of chunkSize, for copying streams
 	mems sync.Pool // *[]byte of memLimit, the in-memory start of a Writer
 }
 
-// Open creates the layout under root if needed and removes leftovers of
-// interrupted writes.
+// Options for OpenWith.
+type Options struct {
+	// Logger receives a warning for every damaged blob a write repairs
+	// (nil: discard).
+	Logger *slog.Logger
+}
+
+// Open is OpenWith with no options.
+func Open(root string) (*Store, error) { return OpenWith(root, Options{}) }
+
+// OpenWith creates the layout under root if needed and removes leftovers
+// of interrupted writes.
 //
 // Removing leftovers assumes no other process writes to the store at the
 // same time (see Caveats in the package doc).
-func Open(root string) (*Store, error) {
+func OpenWith(root string, opts Options) (*Store, error) {
 	root = filepath.Clean(root)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	s := &Store{
 		root:      root,
 		blobsDir:  filepath.Join(root, blobsDirName, algDirName),
 		ingestDir: filepath.Join(root, ingestDirName),
+		log:       opts.Logger,
 		ops:       osFileOps(),
 	}
 	s.bufs.New = func() any { b := make([]byte, chunkSize); return &b }
 	s.mems.New = func() any { b := make([]byte, 0, memLimit); return &b }
 
-	if err := os.MkdirAll(s.blobsDir, 0o755); err != nil {
+	if err := os.MkdirAll(s.blobsDir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("blobstore: open %s: %w", root, err)
 	}
-	if err := os.MkdirAll(s.ingestDir, 0o700); err != nil {
+	if err := os.MkdirAll(s.ingestDir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("blobstore: open %s: %w", root, err)
 	}
 	if err := s.sweepIngest(); err != nil {
@@ -108,6 +129,11 @@ func (s *Store) sweepIngest() error {
 	}
 	return nil
 }
+
+// Repaired counts the damaged blobs (wrong bytes, wrong size, or not a
+// regular file) that a write of their true bytes found since Open; each is
+// replaced by that write, unless the write itself fails.
+func (s *Store) Repaired() uint64 { return s.repaired.Load() }
 
 // Root is the folder the store was opened on.
 func (s *Store) Root() string { return s.root }
@@ -152,7 +178,8 @@ func isHex(name string) bool {
 	return true
 }
 
-// Stat describes blob d (errdefs.ErrNotFound where absent).
+// Stat describes blob d (errdefs.ErrNotFound where absent, ErrNotRegular
+// where something else than a regular file has its name).
 func (s *Store) Stat(d digest.Digest) (Info, error) {
 	p, err := s.blobPath(d)
 	if err != nil {
@@ -163,7 +190,7 @@ func (s *Store) Stat(d digest.Digest) (Info, error) {
 		return Info{}, notFound(d, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return Info{}, fmt.Errorf("blob %s: not a regular file (%s)", d, fi.Mode().Type())
+		return Info{}, fmt.Errorf("blob %s: %w: %s", d, ErrNotRegular, fsutil.KindOf(fi.Mode()))
 	}
 	return Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
@@ -222,6 +249,22 @@ func (s *Store) Verify(ctx context.Context, d digest.Digest) error {
 			return err
 		}
 	}
+}
+
+// ErrNotRegular: something else than a regular file (a symlink, folder,
+// FIFO, device) stands where a blob should be. It is damage in the store,
+// an errdefs.ErrCorrupt.
+var ErrNotRegular = errdefs.Narrow("not a regular file", errdefs.ErrCorrupt)
+
+// notRegular wraps fsutil's refusal (which names the kind found) in
+// ErrNotRegular with the blob's digest.
+func notRegular(d digest.Digest, err error) error {
+	kind := "something else"
+	var nr *fsutil.NotRegularError
+	if errors.As(err, &nr) {
+		kind = nr.Kind
+	}
+	return fmt.Errorf("blob %s: %w: %s", d, ErrNotRegular, kind)
 }
 
 // notFound turns a missing file into errdefs.ErrNotFound and adds the subject to any

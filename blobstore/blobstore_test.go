@@ -53,8 +53,8 @@ func TestPutReadStat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fi.Mode().Perm() != 0o444 {
-				t.Errorf("committed file has mode %v, want 0444", fi.Mode().Perm())
+			if fi.Mode().Perm() != 0o400 {
+				t.Errorf("committed file has mode %v, want 0400", fi.Mode().Perm())
 			}
 
 			st, err := s.Stat(want)
@@ -534,17 +534,42 @@ func TestCorruptBlobDetected(t *testing.T) {
 		}
 	})
 
-	t.Run("hash-only put reports a stored copy of the wrong size", func(t *testing.T) {
-		s := newStore(t)
-		b := randBytes(1000, 11)
-		info := mustPut(t, s, b)
-		corrupt(t, s, info.Digest, func(b []byte) []byte { return b[:10] })
-		t.Cleanup(func() { s.Delete(info.Digest) })
-		_, _, err := s.Put(t.Context(), bytes.NewReader(b), info.Digest, 0)
-		if !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "stored copy") {
-			t.Fatalf("Put with expected digest over a truncated copy: %v", err)
+	// A Put naming the digest of a damaged copy replaces it: an
+	// acknowledged write is always readable (issue 16, point 7).
+	for _, c := range []struct {
+		name   string
+		damage func([]byte) []byte
+	}{
+		{"truncated", func(b []byte) []byte { return b[:10] }},
+		{"same size, one byte flipped", func(b []byte) []byte { b[500] ^= 0xff; return b }},
+	} {
+		for _, expected := range []bool{true, false} {
+			t.Run(fmt.Sprintf("put repairs a %s copy (expected digest %v)", c.name, expected), func(t *testing.T) {
+				s := newStore(t)
+				b := randBytes(1000, 11)
+				info := mustPut(t, s, b)
+				corrupt(t, s, info.Digest, c.damage)
+				want := digest.Digest("")
+				if expected {
+					want = info.Digest
+				}
+				_, existed, err := s.Put(t.Context(), bytes.NewReader(b), want, 0)
+				if err != nil || existed {
+					t.Fatalf("Put over a damaged copy: existed %v, %v; want a fresh write", existed, err)
+				}
+				if err := s.Verify(t.Context(), info.Digest); err != nil {
+					t.Fatalf("after the repair: %v", err)
+				}
+				if n := s.Repaired(); n != 1 {
+					t.Fatalf("Repaired = %d, want 1", n)
+				}
+				// A sound copy is not counted again.
+				if _, existed, err := s.Put(t.Context(), bytes.NewReader(b), want, 0); err != nil || !existed || s.Repaired() != 1 {
+					t.Fatalf("Put over the repaired copy: existed %v, %v, repaired %d", existed, err, s.Repaired())
+				}
+			})
 		}
-	})
+	}
 }
 
 func TestOpenSweepsIngest(t *testing.T) {

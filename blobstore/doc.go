@@ -35,7 +35,8 @@
 // failed write, fsync or rename (a full disk, say).
 //
 // Identical bytes are stored once. Writing bytes that are already stored is
-// a success (existed is true) and costs a hash, not a write:
+// a success (existed is true) and costs two hashes (the input's and the
+// stored copy's), not a write:
 //   - A Writer keeps the first 1 MiB in memory and creates its temporary file
 //     only when the data outgrows that or at Commit, after it has checked
 //     that the blob is not stored; so a duplicate of up to 1 MiB never
@@ -44,6 +45,17 @@
 //     Commit knows its digest; that file is removed without fsync or rename.
 //   - Put with an expected digest that is already stored only hashes the
 //     input to check it; it writes nothing at all.
+//
+// A write never trusts a stored copy by its name: Commit and Put hash it
+// first, and where it is damaged (other bytes or size, or not a regular
+// file) the write replaces it atomically with its own checked bytes, logs
+// a warning and counts it (Repaired). So a successful write always leaves a
+// readable blob.
+//
+// Opening a blob never blocks and never follows a symlink: it is opened
+// O_NONBLOCK|O_NOFOLLOW and its type read from the open descriptor;
+// anything but a regular file fails with ErrNotRegular (an
+// errdefs.ErrCorrupt). Irregulars lists such entries under blobs/.
 //
 // Reading verifies: a Reader hashes what it returns, and the read that
 // reaches the end returns an error wrapping errdefs.ErrCorrupt, instead of

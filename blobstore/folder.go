@@ -65,7 +65,24 @@ func HoldsBlobs(root string) bool {
 // not verified: fn copies them through Put with the digest, which does. A
 // root without blobs/sha256 holds no blobs. Names that are not digests and
 // entries that are not regular files are skipped, as Walk does.
+//
+// root may have been made by someone else: blobs/ and blobs/sha256 must be
+// folders, not symlinks to elsewhere (an error wrapping errdefs.ErrInvalid
+// otherwise), and fn gets only entries that were regular files when
+// listed; it opens them itself with no-follow (fsutil.OpenRegular).
 func WalkFolder(ctx context.Context, root string, fn func(info Info, path string) error) error {
+	for _, dir := range []string{filepath.Join(root, blobsDirName), filepath.Join(root, blobsDirName, algDirName)} {
+		fi, err := os.Lstat(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // no blobs
+		}
+		if err != nil {
+			return fmt.Errorf("blobstore: walk: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("blobstore: walk: %s is %s, not a folder: %w", dir, fsutil.KindOf(fi.Mode()), errdefs.ErrInvalid)
+		}
+	}
 	return walkBlobsDir(ctx, filepath.Join(root, blobsDirName, algDirName), true, fn)
 }
 
@@ -116,4 +133,46 @@ func (s *Store) RemoveStaleIngest(olderThan time.Time, dryRun bool) []string {
 		paths = append(paths, filepath.Join(s.ingestDir, e.Name()))
 	}
 	return fsutil.RemoveStale(paths, olderThan, dryRun)
+}
+
+// Irregular is an entry under blobs/ that is not a regular file.
+type Irregular struct {
+	RelPath string // slash-separated, relative to the root
+	Kind    string // "a symlink", "a folder", "a FIFO", ...
+}
+
+// Irregulars lists every entry under blobs/ that is not a regular file
+// (blobs/ and blobs/sha256 themselves must be folders, not symlinks): such
+// an entry is never a blob, and where it has a blob's name, reads of that
+// blob fail with ErrNotRegular. Walk skips them; verification reports them.
+func (s *Store) Irregulars(ctx context.Context) ([]Irregular, error) {
+	var out []Irregular
+	blobs := filepath.Join(s.root, blobsDirName)
+	for _, dir := range []string{blobs, s.blobsDir} {
+		fi, err := os.Lstat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("blobstore: %w", err)
+		}
+		if !fi.IsDir() {
+			rel, _ := filepath.Rel(s.root, dir)
+			return []Irregular{{RelPath: filepath.ToSlash(rel), Kind: fsutil.KindOf(fi.Mode()) + " in place of a folder"}}, nil
+		}
+	}
+	for _, dir := range []string{blobs, s.blobsDir} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("blobstore: %w", err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("blobstore: %w", err)
+			}
+			if e.Type().IsRegular() || (dir == blobs && e.Name() == algDirName) {
+				continue
+			}
+			rel, _ := filepath.Rel(s.root, filepath.Join(dir, e.Name()))
+			out = append(out, Irregular{RelPath: filepath.ToSlash(rel), Kind: fsutil.KindOf(e.Type())})
+		}
+	}
+	return out, nil
 }

@@ -2,12 +2,14 @@ package blobstore
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -57,25 +59,25 @@ func (r *Reader) Size() int64 { return r.size }
 // Digest is the digest the bytes are checked against.
 func (r *Reader) Digest() digest.Digest { return r.d }
 
-// Open opens blob d for a verifying read (errdefs.ErrNotFound where absent). The
-// caller closes the Reader. A blob deleted while open stays readable.
+// Open opens blob d for a verifying read (errdefs.ErrNotFound where absent;
+// ErrNotRegular, an errdefs.ErrCorrupt, where something else than a regular
+// file stands in its place). It never blocks on a FIFO or device and never
+// follows a symlink. The caller closes the Reader. A blob deleted while
+// open stays readable.
 func (s *Store) Open(d digest.Digest) (*Reader, error) {
 	p, err := s.blobPath(d)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	// Non-blocking and no-follow: a FIFO, device or symlink planted in
+	// place of a blob is refused at once instead of pinning a thread in
+	// open(2) or reading another file.
+	f, fi, err := fsutil.OpenRegular(p)
+	if errors.Is(err, fsutil.ErrNotRegular) {
+		return nil, notRegular(d, err)
+	}
 	if err != nil {
 		return nil, notFound(d, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("blob %s: %w", d, err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("blob %s: not a regular file (%s)", d, fi.Mode().Type())
 	}
 	return &Reader{f: f, d: d, h: sha256.New(), size: fi.Size()}, nil
 }

@@ -11,12 +11,13 @@ import (
 	"os"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/opencontainers/go-digest"
 )
 
 // blobMode is the mode of every committed blob: nobody writes to a blob
-// after it is committed, not even the store.
-const blobMode fs.FileMode = 0o444
+// after it is committed, not even the store; only its owner reads it.
+const blobMode = fsutil.BlobMode
 
 // errWriterDone: Write or Commit after Commit or Close.
 var errWriterDone = errors.New("blobstore: writer already committed or closed")
@@ -288,16 +289,20 @@ func (w *Writer) Commit(ctx context.Context, expected digest.Digest) (info Info,
 		return Info{}, false, err // cannot happen: d is a sha256 we computed
 	}
 
-	// Already stored: drop what we have; a hash is all the duplicate cost.
-	// A stored file of another size is a corrupt copy: replace it below.
-	if fi, err := os.Lstat(target); err == nil && fi.Mode().IsRegular() && fi.Size() == w.size {
+	// Already stored: drop what we have, once the stored copy is checked
+	// (hashed), so that an acknowledged write is always readable. A stored
+	// copy that is damaged (other bytes, other size, not a regular file) is
+	// replaced below by the bytes just written, atomically.
+	stored, err := w.s.checkStored(ctx, d, w.size, true)
+	if err != nil {
+		return Info{}, false, err
+	}
+	if stored != nil {
 		if err := w.abort(); err != nil {
 			return Info{}, false, err
 		}
 		w.committed = true
-		return Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, true, nil
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return Info{}, false, fmt.Errorf("blob %s: %w", d, err)
+		return *stored, true, nil
 	}
 
 	if w.f == nil {
@@ -327,6 +332,12 @@ func (w *Writer) Commit(ctx context.Context, expected digest.Digest) (info Info,
 	}
 	if err := ctx.Err(); err != nil {
 		return Info{}, false, fmt.Errorf("blob commit: %w", err)
+	}
+	// A rename cannot replace a folder: an empty one planted under a
+	// blob's name goes first (a non-empty one stays, and the commit
+	// fails; verify reports it).
+	if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+		os.Remove(target)
 	}
 	// Two writers of the same bytes may both get here: the second rename
 	// replaces the first file by an identical one, atomically, and both
@@ -365,12 +376,15 @@ func (s *Store) Put(ctx context.Context, r io.Reader, expected digest.Digest, ma
 		if _, err := validate(expected); err != nil {
 			return Info{}, false, fmt.Errorf("blob put: expected %w", err)
 		}
-		stored, err := s.Stat(expected)
-		if err == nil {
-			return s.check(ctx, r, stored, maxSize)
-		}
-		if !errors.Is(err, errdefs.ErrNotFound) {
+		// A sound stored copy: only hash the input to check it. A missing
+		// or damaged one: write the input, and Commit replaces the damage.
+		// Commit counts the damage, so this look does not.
+		stored, err := s.checkStored(ctx, expected, -1, false)
+		if err != nil {
 			return Info{}, false, err
+		}
+		if stored != nil {
+			return s.check(ctx, r, *stored, maxSize)
 		}
 	}
 
@@ -383,6 +397,51 @@ func (s *Store) Put(ctx context.Context, r io.Reader, expected digest.Digest, ma
 		return Info{}, false, err
 	}
 	return w.Commit(ctx, expected)
+}
+
+// checkStored looks at the stored copy of d: its Info when it is a regular
+// file of size bytes (any size when size < 0) whose bytes hash to d; nil
+// when there is none or it is damaged, so the caller writes it (again). A
+// damaged copy is logged and counted here when note is set (the caller
+// goes on to replace it); other errors (a context ended, an unreadable
+// folder) are returned.
+func (s *Store) checkStored(ctx context.Context, d digest.Digest, size int64, note bool) (*Info, error) {
+	noteDamage := func(why string) {
+		if note {
+			s.noteDamage(d, why)
+		}
+	}
+	info, err := s.Stat(d)
+	switch {
+	case errors.Is(err, errdefs.ErrNotFound):
+		return nil, nil
+	case errors.Is(err, ErrNotRegular):
+		noteDamage(err.Error())
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case size >= 0 && info.Size != size:
+		noteDamage(fmt.Sprintf("stored copy holds %d bytes, the digest's bytes are %d", info.Size, size))
+		return nil, nil
+	}
+	switch err := s.Verify(ctx, d); {
+	case err == nil:
+		return &info, nil
+	case errors.Is(err, errdefs.ErrNotFound):
+		return nil, nil // deleted meanwhile: write it
+	case errors.Is(err, errdefs.ErrCorrupt):
+		noteDamage(err.Error())
+		return nil, nil
+	default:
+		return nil, err
+	}
+}
+
+// noteDamage logs and counts a damaged blob that a write is about to
+// replace.
+func (s *Store) noteDamage(d digest.Digest, why string) {
+	s.repaired.Add(1)
+	s.log.Warn("damaged blob replaced by the bytes of a new write", "digest", d, "damage", why)
 }
 
 // check hashes r against a blob that is already stored, writing nothing.

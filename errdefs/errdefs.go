@@ -74,3 +74,17 @@ func Classes() []error {
 	return []error{ErrNotFound, ErrExists, ErrConflict, ErrInvalid, ErrCorrupt,
 		ErrTooLarge, ErrNoSpace, ErrUnavailable, ErrUnauthorized}
 }
+
+// Narrow returns a sentinel error with message msg that is narrower than
+// class: errors.Is finds both the sentinel itself and class. A surface that
+// gives the narrow error an answer of its own (repo's "not WebAssembly" is
+// HTTP 400 not_wasm, not bad_request) tests it before the class.
+func Narrow(msg string, class error) error { return &narrowError{msg: msg, class: class} }
+
+type narrowError struct {
+	msg   string
+	class error
+}
+
+func (e *narrowError) Error() string { return e.msg }
+func (e *narrowError) Unwrap() error { return e.class }

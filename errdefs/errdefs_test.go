@@ -25,3 +25,17 @@ func TestClassesAreDistinctAndSurviveWrapping(t *testing.T) {
 		}
 	}
 }
+
+func TestNarrowBelongsToItsClassOnly(t *testing.T) {
+	notWasm := Narrow("not WebAssembly", ErrInvalid)
+	err := fmt.Errorf("upload math@1.0.0: %w", notWasm)
+	if !errors.Is(err, notWasm) || !IsInvalid(err) {
+		t.Fatalf("%v: lost its sentinel or its class", err)
+	}
+	if IsNotFound(err) || errors.Is(err, Narrow("not WebAssembly", ErrInvalid)) {
+		t.Fatalf("%v: matched another class or another sentinel of the same text", err)
+	}
+	if notWasm.Error() != "not WebAssembly" {
+		t.Fatalf("message %q", notWasm.Error())
+	}
+}

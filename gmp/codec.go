@@ -328,6 +328,9 @@ type encoder struct {
 	// (Config.ReplyTimeout): no write of it may go on past it, however
 	// steadily the peer reads.
 	replyBy time.Time
+	// final is set once the connection's last reply is on its way: no
+	// event may follow it.
+	final bool
 }
 
 // deadlineWriter is what the encoder needs of a connection.
@@ -353,6 +356,15 @@ func (e *encoder) writeLocked(b []byte) error {
 	}
 	_, err := e.conn.Write(b)
 	return err
+}
+
+// replyLast writes a reply after which the connection closes (an ERROR
+// that ends it): no event is written after it.
+func (e *encoder) replyLast(typ, code int, id []byte, appendBody func([]byte) []byte) error {
+	e.mu.Lock()
+	e.final = true
+	e.mu.Unlock()
+	return e.reply(typ, code, id, appendBody)
 }
 
 // reply writes one reply: the envelope with id copied verbatim and the body
@@ -396,14 +408,9 @@ func appendNodeBody(b []byte, n wire.Node) []byte {
 }
 
 func appendNodesBody(b []byte, names []string) []byte {
-	b = append(b, `{"nodes":[`...)
-	for i, n := range names {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = wire.AppendString(b, n)
-	}
-	return append(b, ']', '}')
+	b = append(b, `{"nodes":`...)
+	b = appendStrings(b, names)
+	return append(b, '}')
 }
 
 func appendWelcomeBody(b []byte, w wire.Welcome) []byte {
@@ -413,17 +420,23 @@ func appendWelcomeBody(b []byte, w wire.Welcome) []byte {
 	b = strconv.AppendInt(b, int64(w.Version), 10)
 	b = append(b, `,"max_message":`...)
 	b = strconv.AppendInt(b, int64(w.MaxMessage), 10)
-	if len(w.Features) > 0 {
-		b = append(b, `,"features":[`...)
-		for i, f := range w.Features {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = wire.AppendString(b, f)
-		}
-		b = append(b, ']')
+	if w.Features != nil {
+		b = append(b, `,"features":`...)
+		b = appendStrings(b, w.Features)
 	}
 	return append(b, '}')
+}
+
+// appendStrings appends a JSON array of strings.
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = wire.AppendString(b, s)
+	}
+	return append(b, ']')
 }
 
 func appendModulesBody(b []byte, mods []wire.ModuleEntry) []byte {
@@ -452,10 +465,23 @@ func appendModulesBody(b []byte, mods []wire.ModuleEntry) []byte {
 	return append(b, ']', '}')
 }
 
+// appendModuleInfoBody appends a MODULE body without its binary (the
+// answer to a `have` that matches).
+func appendModuleInfoBody(b []byte, m wire.ModuleInfo) []byte {
+	return append(appendModuleFields(b, m), '}')
+}
+
 // appendModulePrefix appends a MODULE reply up to the opening quote of its
 // binary; the base64 and moduleSuffix follow.
 func appendModulePrefix(b []byte, id []byte, m wire.ModuleInfo) []byte {
 	b = wire.AppendHeader(b, wire.TypeWasm, wire.CodeModule, id)
+	b = appendModuleFields(b, m)
+	return append(b, `,"binary":"`...)
+}
+
+// appendModuleFields appends a MODULE body's opening brace and its fields
+// but the binary.
+func appendModuleFields(b []byte, m wire.ModuleInfo) []byte {
 	b = append(b, `{"name":`...)
 	b = wire.AppendString(b, m.Name)
 	b = append(b, `,"version":`...)
@@ -463,9 +489,10 @@ func appendModulePrefix(b []byte, id []byte, m wire.ModuleInfo) []byte {
 	b = append(b, `,"hash":`...)
 	b = wire.AppendString(b, m.Hash)
 	b = append(b, `,"size":`...)
-	b = strconv.AppendInt(b, m.Size, 10)
-	return append(b, `,"binary":"`...)
+	return strconv.AppendInt(b, m.Size, 10)
 }
 
 // moduleSuffix closes the binary string, the body and the message.
 const moduleSuffix = "\"}}\n"
+
+func appendUint(b []byte, v uint64) []byte { return strconv.AppendUint(b, v, 10) }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
@@ -99,6 +100,13 @@ type conn struct {
 	node atomic.Pointer[registration]
 	// nodeName is kept for the log once node is gone.
 	nodeName string
+
+	// sub is the connection's event subscription (nil until SUBSCRIBE),
+	// set and read by the serve goroutine only; its events are written by
+	// the pump goroutine (events.go), which ends when evStop closes.
+	sub       *events.Subscription
+	evStop    chan struct{}
+	evStopped chan struct{}
 }
 
 func (s *Server) newConn(nc net.Conn) *conn {
@@ -135,18 +143,40 @@ func (c *conn) setReason(r closeReason) {
 	c.reason.CompareAndSwap(int32(reasonNone), int32(r))
 }
 
-// unregister ends the connection's registration, if any.
-func (c *conn) unregister() {
+// unregister ends the connection's registration, if any; why goes to the
+// log.
+func (c *conn) unregister(why string) {
 	if reg := c.node.Swap(nil); reg != nil {
-		c.s.reg.unregister(reg)
+		c.s.reg.unregister(reg, why)
 	}
+}
+
+// leaveReason is why a registration ends with its connection, for the log.
+func (c *conn) leaveReason() string {
+	switch r := closeReason(c.reason.Load()); {
+	case r == reasonShutdown || r == reasonServerClosed:
+		return leftStopping
+	case r.isProtocolError():
+		return leftProtocol
+	}
+	return leftClosed
+}
+
+// isProtocolError reports whether the connection ended because the peer
+// broke GMP (logged at warning with its reason).
+func (r closeReason) isProtocolError() bool {
+	switch r {
+	case reasonBadJSON, reasonTooLarge, reasonMessageTimeout, reasonUnsupportedVersion:
+		return true
+	}
+	return false
 }
 
 // close records r, ends the registration, and closes the socket at once
 // (once).
 func (c *conn) close(r closeReason) {
 	c.setReason(r)
-	c.unregister()
+	c.unregister(c.leaveReason())
 	c.closeOnce.Do(func() { c.nc.Close() })
 }
 
@@ -155,7 +185,8 @@ func (c *conn) serve() {
 	defer func() {
 		// The registration ends before the socket closes: a node seen
 		// gone by its peer is already gone from DISCOVER.
-		c.unregister()
+		c.unregister(c.leaveReason())
+		c.stopEvents()
 		c.state.Store(stateClosing)
 		if c.linger {
 			// Outside closeOnce: Close must not wait for the drain; its
@@ -163,8 +194,13 @@ func (c *conn) serve() {
 			drain(c.nc)
 		}
 		c.close(reasonNone)
+		c.waitEvents()
 		c.s.untrackConn(c)
-		if c.s.log.Enabled(c.s.ctx, slog.LevelDebug) {
+		c.s.cfg.Observer.ConnClosed(closeReason(c.reason.Load()).String())
+		if r := closeReason(c.reason.Load()); r.isProtocolError() {
+			c.s.log.Warn("gmp connection closed for a protocol error", "remote", c.nc.RemoteAddr().String(), "node", c.nodeName,
+				"reason", r.String(), "err", c.err)
+		} else if c.s.log.Enabled(c.s.ctx, slog.LevelDebug) {
 			c.s.log.Debug("gmp connection closed", "remote", c.nc.RemoteAddr().String(), "node", c.nodeName,
 				"reason", closeReason(c.reason.Load()).String(), "err", c.err, "duration", time.Since(start))
 		}
@@ -226,7 +262,11 @@ func (c *conn) readFailed(err error) {
 
 // replyError sends ERROR code; it reports whether the connection goes on.
 func (c *conn) replyError(id []byte, code, msg string) bool {
-	err := c.enc.reply(wire.TypeSession, wire.CodeError, id, func(b []byte) []byte {
+	send := c.enc.reply
+	if wire.ClosesConnection(code) {
+		send = c.enc.replyLast
+	}
+	err := send(wire.TypeSession, wire.CodeError, id, func(b []byte) []byte {
 		return appendErrorBody(b, code, msg)
 	})
 	if err != nil {

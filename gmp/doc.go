@@ -43,6 +43,19 @@
 //     answered with ERROR internal; one found later cuts the connection
 //     before the reply's closing bytes, so no peer ever holds a complete
 //     MODULE carrying wrong bytes.
+//   - Events (feature "events", with Config.Events): a registration or
+//     departure of a discoverable node is published to the hub under the
+//     registry's lock, and SUBSCRIBE takes its seq and the node list under
+//     that same lock, so a subscriber sees each change once, in the list
+//     or as an event. EVENT messages are written by one goroutine per
+//     subscribed connection under the connection's write lock, whole
+//     messages only and in batches of at most 32 KiB, so they never land
+//     inside a reply and hold a reply back by no more than one batch;
+//     SUBSCRIBED precedes every event of its subscription. A subscriber's
+//     queue is bounded (package events); the producer never waits.
+//   - have (feature "have"): a MODULE_REQUEST whose have equals the
+//     resolved digest gets MODULE without binary; a malformed have is
+//     bad_request. WELCOME's features are computed from the Config.
 //   - Fleet (Config.Fleet, feature "fleet" in WELCOME): every registration
 //     and leave is reported to the fleet under the registry's lock, so the
 //     fleet sees one name's changes in the order they happened; the report
@@ -59,7 +72,8 @@
 //     in progress (each connection closes once its reply is out) and
 //     returns ctx's error if ctx ends first; Close stops everything at
 //     once. Every closed connection is logged at debug level with the
-//     reason it closed.
+//     reason it closed, at warning when it closed for a protocol error;
+//     nodes registered and gone are logged at info, with why they left.
 //
 // # Caveats
 //

@@ -38,15 +38,6 @@ type fleetNodes struct {
 	body    []byte
 }
 
-// welcomeFeatures is WELCOME's list of revision 2 features this server
-// offers: "fleet" when it is in a fleet.
-func (s *Server) welcomeFeatures() []string {
-	if s.cfg.Fleet != nil {
-		return []string{wire.FeatureFleet}
-	}
-	return nil
-}
-
 // publishLocked reports a new registration to the fleet. It is called
 // under r.mu so that the fleet sees one name's registrations and leaves in
 // the order the registry made them (a leave reported after the next

@@ -14,6 +14,11 @@ import (
 // handle answers one request; it reports whether the connection goes on.
 func (c *conn) handle(msg []byte) bool {
 	env, rerr := parseEnvelope(msg)
+	name := "invalid"
+	if rerr == nil {
+		name = messageName(env.typ, env.code)
+	}
+	defer func(start time.Time) { c.s.cfg.Observer.Request(name, time.Since(start)) }(time.Now())
 	if rerr != nil {
 		return c.replyError(env.id, rerr.code, rerr.msg)
 	}
@@ -33,13 +38,23 @@ func (c *conn) handle(msg []byte) bool {
 			if answered, goOn := c.discoverFleet(env); answered {
 				return goOn
 			}
-			names := c.s.reg.discoverable()
-			return c.reply(wire.TypeNode, wire.CodeNodes, env.id, func(b []byte) []byte { return appendNodesBody(b, names) })
+			body := c.s.reg.nodesBody()
+			return c.reply(wire.TypeNode, wire.CodeNodes, env.id, func(b []byte) []byte { return append(b, body...) })
 		case wire.CodeConnect:
 			return c.connect(env)
 		case wire.CodeUnregister:
-			c.unregister()
+			c.unregister(leftUnregister)
 			return c.reply(wire.TypeNode, wire.CodeUnregistered, env.id, wire.EmptyBody)
+		}
+	case wire.TypeEvent:
+		if c.s.cfg.Events == nil {
+			break // the feature is not offered: unknown_message
+		}
+		switch env.code {
+		case wire.CodeSubscribe:
+			return c.subscribe(env)
+		case wire.CodeUnsubscribe:
+			return c.unsubscribe(env)
 		}
 	case wire.TypeWasm:
 		switch env.code {
@@ -107,7 +122,7 @@ func (c *conn) hello(env envelope) bool {
 		// A HELLO without versions offers none that GPMD speaks.
 		return c.replyError(env.id, wire.ErrCodeUnsupportedVersion, "GPMD speaks GMP version 1 only")
 	}
-	w := wire.Welcome{Server: c.s.cfg.ServerName, Version: wire.ProtocolVersion, MaxMessage: c.s.cfg.MaxMessage, Features: c.s.welcomeFeatures()}
+	w := wire.Welcome{Server: c.s.cfg.ServerName, Version: wire.ProtocolVersion, MaxMessage: c.s.cfg.MaxMessage, Features: c.s.features}
 	return c.reply(wire.TypeSession, wire.CodeWelcome, env.id, func(b []byte) []byte { return appendWelcomeBody(b, w) })
 }
 
@@ -250,6 +265,13 @@ func (c *conn) moduleRequest(env envelope) bool {
 	if rerr != nil {
 		return c.replyError(env.id, rerr.code, rerr.msg)
 	}
+	have, rerr := stringField(env.body, "have", false)
+	if rerr == nil && have != "" && !validHash(have) {
+		rerr = badRequest("have %q: a digest is sha256: and 64 lower-case hex digits", have)
+	}
+	if rerr != nil {
+		return c.replyError(env.id, rerr.code, rerr.msg)
+	}
 	if c.s.cfg.Modules == nil {
 		return c.replyError(env.id, wire.ErrCodeInternal, "GPMD has no module repository")
 	}
@@ -269,6 +291,12 @@ func (c *conn) moduleRequest(env envelope) bool {
 	default:
 		c.s.log.Error("gmp: opening a module", "name", name, "version", version, "err", err)
 		return c.replyError(env.id, wire.ErrCodeInternal, "reading module "+name+" failed")
+	}
+	if have != "" && have == rec.Digest.String() {
+		// The node holds these bytes: MODULE without its binary.
+		rc.Close()
+		m := wire.ModuleInfo{Name: rec.Name, Version: rec.Version, Hash: rec.Digest.String(), Size: rec.Size}
+		return c.reply(wire.TypeWasm, wire.CodeModule, env.id, func(b []byte) []byte { return appendModuleInfoBody(b, m) })
 	}
 	return c.sendModule(env.id, rec, rc)
 }

@@ -25,7 +25,7 @@ var tinyWasm = testutil.TinyWasm
 const tinyDigest = testutil.TinyDigest
 
 // ioTimeout bounds every blocking step of a test.
-const ioTimeout = 5 * time.Second
+const ioTimeout = 30 * time.Second
 
 // newRepo is gmptest.Repo: a real repository with tiny v0.0.1.
 func newRepo(t testing.TB) *repo.Repo { return gmptest.Repo(t) }

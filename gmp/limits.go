@@ -47,7 +47,7 @@ const (
 	keepBufferSize = 64 << 10
 
 	// moduleBufsKept is how many buffer pairs of finished MODULE replies
-	// are kept for the next ones (about 224 KiB each).
+	// are kept for the next ones (about 320 KiB each).
 	moduleBufsKept = 16
 	// releaseInterval is the least time between two hand-backs of memory
 	// to the system after a burst of MODULE replies (a full collection

@@ -7,17 +7,19 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
 )
 
-// moduleBufs are the two buffers one MODULE reply uses, whatever the
-// module's size: a chunk of module bytes and its base64 (plus the reply's
-// prefix or suffix).
+// moduleBufs are the buffers one MODULE reply uses, whatever the module's
+// size: two chunks of module bytes (one read and verified while the other
+// is encoded and written) and the base64 of one (plus the reply's prefix
+// or suffix).
 type moduleBufs struct {
-	in  []byte
+	in  [2][]byte
 	out []byte
 }
 
@@ -33,7 +35,10 @@ func (s *Server) getBufs() *moduleBufs {
 	case b := <-s.freeBufs:
 		return b
 	default:
-		return &moduleBufs{in: make([]byte, moduleChunk), out: make([]byte, 0, moduleOutSize)}
+		return &moduleBufs{
+			in:  [2][]byte{make([]byte, moduleChunk), make([]byte, moduleChunk)},
+			out: make([]byte, 0, moduleOutSize),
+		}
 	}
 }
 
@@ -92,6 +97,13 @@ func readChunk(r io.Reader, buf []byte) (int, error) {
 // answered with ERROR internal; a failure after it cuts the connection
 // before the closing bytes, so the peer never holds a whole MODULE
 // carrying wrong bytes. It reports whether the connection goes on.
+//
+// Reading and hashing a chunk costs about what encoding and writing one
+// does, so past the first chunk they run on two goroutines (two cores):
+// readChunks reads and verifies chunk k+1 while this goroutine encodes and
+// writes chunk k, with two chunk buffers between them. The closing bytes
+// are written only after the reader has returned io.EOF, that is after rc
+// has checked the digest of the whole module.
 func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 	defer rc.Close()
 	bufs := c.s.getBufs()
@@ -99,7 +111,7 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 
 	// The first chunk is read before anything is written, so that a
 	// small module is verified in full before its reply begins.
-	n, err := readChunk(rc, bufs.in)
+	n, err := readChunk(rc, bufs.in[0])
 	total := int64(n)
 	if err != nil && err != io.EOF {
 		return c.moduleFailedEarly(id, rec, err)
@@ -115,23 +127,41 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 	out := appendModulePrefix(bufs.out[:0], id, wire.ModuleInfo{
 		Name: rec.Name, Version: rec.Version, Hash: rec.Digest.String(), Size: rec.Size,
 	})
+	cur := moduleChunkRead{b: bufs.in[0][:n], err: err}
+	var chunks <-chan moduleChunkRead
+	var free chan<- []byte
+	if err == nil {
+		// More follows: start the reader. It stops, and rc is closed and
+		// the buffers given back, only once it has ended (defers run last
+		// in, first out).
+		ch, fr, stop := make(chan moduleChunkRead, 1), make(chan []byte, 1), make(chan struct{})
+		chunks, free = ch, fr
+		fr <- bufs.in[1]
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			readChunks(rc, fr, ch, stop)
+		}()
+		defer func() {
+			close(stop)
+			wg.Wait()
+		}()
+	}
 	for {
 		if total > rec.Size {
 			return c.cutModule(rec, fmt.Errorf("more than the %d bytes expected", rec.Size))
 		}
-		out = base64.StdEncoding.AppendEncode(out, bufs.in[:n])
-		if err == io.EOF {
+		if cur.err != nil && cur.err != io.EOF {
+			return c.cutModule(rec, cur.err)
+		}
+		out = base64.StdEncoding.AppendEncode(out, cur.b)
+		last := cur.err == io.EOF
+		if last {
 			if total != rec.Size {
 				return c.cutModule(rec, fmt.Errorf("%d bytes, expected %d", total, rec.Size))
 			}
 			out = append(out, moduleSuffix...)
-			werr := c.enc.writeLocked(out)
-			bufs.out = out[:0]
-			if werr != nil {
-				c.moduleWriteFailed(werr)
-				return false
-			}
-			return true
 		}
 		werr := c.enc.writeLocked(out)
 		bufs.out = out[:0]
@@ -139,11 +169,46 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 			c.moduleWriteFailed(werr)
 			return false
 		}
+		if last {
+			c.s.cfg.Observer.ModuleSent(rec.Size)
+			return true
+		}
 		out = out[:0]
-		n, err = readChunk(rc, bufs.in)
-		total += int64(n)
-		if err != nil && err != io.EOF {
-			return c.cutModule(rec, err)
+		// The buffer just written goes back to the reader: it holds the
+		// other one, or has sent it, so free has room.
+		free <- cur.b[:cap(cur.b)]
+		cur = <-chunks
+		total += int64(len(cur.b))
+	}
+}
+
+// moduleChunkRead is one chunk of a module as readChunks read it: err is
+// nil when more follows, io.EOF at the verified end, else why reading
+// failed (a digest mismatch among others).
+type moduleChunkRead struct {
+	b   []byte
+	err error
+}
+
+// readChunks reads rc a chunk at a time into the buffers free hands it
+// and sends each on chunks, until rc ends or fails (that chunk is the last
+// sent) or stop is closed.
+func readChunks(rc io.Reader, free <-chan []byte, chunks chan<- moduleChunkRead, stop <-chan struct{}) {
+	for {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-stop:
+			return
+		}
+		n, err := readChunk(rc, buf)
+		select {
+		case chunks <- moduleChunkRead{b: buf[:n], err: err}:
+		case <-stop:
+			return
+		}
+		if err != nil {
+			return
 		}
 	}
 }

@@ -230,3 +230,42 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// TestModuleChunkBoundaries: MODULE replies of sizes around the chunk size
+// (the first chunk is read before the reply begins, the rest by the reader
+// goroutine, the end may fall on a chunk's edge), back to back on one
+// connection so that buffers and the reader are reused and stopped each
+// time; and a corruption in the first byte of the second chunk, the first
+// the reader goroutine verifies, is cut like any other.
+func TestModuleChunkBoundaries(t *testing.T) {
+	r := newRepo(t)
+	sizes := []int{moduleChunk - 1, moduleChunk, moduleChunk + 1, 2 * moduleChunk, 3*moduleChunk + 5}
+	mods := make([][]byte, len(sizes))
+	for i, n := range sizes {
+		mods[i] = testutil.Wasm(fmt.Sprint("c", i), n)
+		upload(t, r, fmt.Sprint("c", i), "v1.0.0", mods[i])
+	}
+	ts := startServer(t, Config{Modules: r})
+	c := dialRaw(t, ts.addr)
+	for round := range 2 {
+		for i := range sizes {
+			id := float64(round*len(sizes) + i)
+			body := expectKind(t, c.roundTrip(fmt.Sprintf(`{"type":2,"code":1,"id":%d,"body":{"name":"c%d"}}`, int(id), i)), wire.TypeWasm, wire.CodeModule, id)
+			checkModule(t, body, fmt.Sprint("c", i), "v1.0.0", mods[i])
+		}
+	}
+
+	big := testutil.Wasm("edge", 3*moduleChunk)
+	upload(t, r, "edge", "v1.0.0", big)
+	corruptBlob(t, r, big, len(big)-moduleChunk)
+	c2 := dialRaw(t, ts.addr)
+	c2.send(`{"type":2,"code":1,"id":1,"body":{"name":"edge"}}` + "\n")
+	got := c2.expectEOF()
+	// The mismatch shows at the end of the bytes (a whole-blob digest): the
+	// binary may have gone out in full, its closing bytes never.
+	if !bytes.HasPrefix(got, []byte(`{"type":2,"code":2,"id":1,"body":{`)) || bytes.ContainsRune(got, '\n') ||
+		bytes.HasSuffix(got, []byte(moduleSuffix[:len(moduleSuffix)-1])) {
+		t.Fatalf("a corrupt module's reply completed or never began (%d bytes)", len(got))
+	}
+	ts.log.waitLog(t, `reason="module stream failed"`)
+}

@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
 )
@@ -43,6 +45,15 @@ type Config struct {
 	MaxRejecting   int           // busy rejections in flight (DefaultMaxRejecting)
 	ServerName     string        // e.g. "gpmd/1.0.0"
 	Logger         *slog.Logger
+	Observer       Observer // nil: observe nothing (metrics)
+	// Events, when not nil, is the hub node events are published to and
+	// GMP subscribers read (feature "events"); the daemon publishes
+	// module events to the same hub.
+	Events *events.Hub
+	// Features are optional parts of GMP.md implemented outside this
+	// package (module_info, fleet) that WELCOME lists besides the ones
+	// the server itself offers (see Server.Features).
+	Features []string
 	// Fleet, when not nil, joins the server to a fleet (GMP.md, Fleet
 	// scope): every registration and leave is reported to it, and DISCOVER
 	// with scope "fleet" and CONNECT of name@device answer from it. Device
@@ -66,6 +77,8 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	reg *registry
+	// features is what WELCOME lists (computed once by NewServer).
+	features []string
 
 	// ctx is handed to the module store; Close cancels it.
 	ctx    context.Context
@@ -122,10 +135,14 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	reg := newRegistry()
+	reg := newRegistry(cfg.Events, cfg.Logger)
 	reg.fleet = cfg.Fleet
 	return &Server{
+		features:  computeFeatures(cfg),
 		cfg:       cfg,
 		log:       cfg.Logger,
 		reg:       reg,
@@ -170,6 +187,7 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
+		s.cfg.Observer.ConnAccepted()
 		c := s.newConn(nc)
 		switch s.trackConn(c) {
 		case trackOK:
@@ -178,6 +196,7 @@ func (s *Server) Serve(l net.Listener) error {
 			s.reject(nc)
 		case trackClosed:
 			nc.Close()
+			s.cfg.Observer.ConnClosed(reasonServerClosed.String())
 		}
 	}
 }
@@ -239,6 +258,35 @@ func (s *Server) Close() error {
 	}
 	return err
 }
+
+// computeFeatures is the WELCOME list: what this server implements given
+// its config (events with a hub, have with a module store), then
+// cfg.Features, each once, in that order.
+func computeFeatures(cfg Config) []string {
+	fs := []string{}
+	add := func(f string) {
+		if !slices.Contains(fs, f) {
+			fs = append(fs, f)
+		}
+	}
+	if cfg.Events != nil {
+		add(wire.FeatureEvents)
+	}
+	if cfg.Modules != nil {
+		add(wire.FeatureHave)
+	}
+	if cfg.Fleet != nil {
+		add(wire.FeatureFleet)
+	}
+	for _, f := range cfg.Features {
+		add(f)
+	}
+	return fs
+}
+
+// Features lists the optional parts of GMP.md this server offers, as
+// WELCOME does. The caller must not modify it.
+func (s *Server) Features() []string { return s.features }
 
 // Nodes lists live registrations sorted by name, discoverable or not.
 func (s *Server) Nodes() []NodeInfo { return s.reg.all() }
@@ -342,6 +390,7 @@ func (s *Server) rejectBusy(nc net.Conn) {
 		return appendErrorBody(b, wire.ErrCodeBusy, "GPMD holds as many GMP connections as it allows; try again later")
 	})
 	lingerClose(nc)
+	s.cfg.Observer.ConnClosed(reasonBusy.String())
 	s.log.Debug("gmp connection closed", "remote", nc.RemoteAddr().String(), "reason", reasonBusy.String(), "err", err)
 }
 

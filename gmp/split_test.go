@@ -17,7 +17,7 @@ var splitRequests = []struct{ req, reply string }{
 	contractVectors[3], // CONNECT node-2: NOT_FOUND
 	contractVectors[4], // unknown type
 	{`{"type":0,"code":1,"id":"h","body":{"client":"gvm/0.4.1","versions":[1]}}`,
-		`{"type":0,"code":2,"id":"h","body":{"server":"gpmd","version":1,"max_message":1048576}}`},
+		`{"type":0,"code":2,"id":"h","body":{"server":"gpmd","version":1,"max_message":1048576,"features":["have"]}}`},
 	{`{"type":0,"code":3,"id":6,"body":{}}`, `{"type":0,"code":4,"id":6,"body":{}}`},
 	{`{"type":2,"code":4,"id":7,"body":{"name":"tiny"}}`,
 		`{"type":2,"code":5,"id":7,"body":{"modules":[{"name":"tiny","versions":[{"version":"v0.0.1","hash":"` + tinyDigest + `","size":8}]}]}}`},
@@ -84,7 +84,7 @@ func TestBodyAsString(t *testing.T) {
 		{`{"type":1,"code":7,"id":3,"body":"{\"name\":\"node-1\"}"}`,
 			`{"type":1,"code":8,"id":3,"body":{"name":"node-1","id":"a1","address":"127.0.0.1","port":40001}}`},
 		{`{"type":2,"code":1,"id":4,"body":"{\"name\":\"tiny\",\"version\":\"\"}"}`, contractVectors[2].reply[:len(`{"type":2,"code":2,"id":`)] + "4" + contractVectors[2].reply[len(`{"type":2,"code":2,"id":3`):]},
-		{`{"type":0,"code":1,"id":5,"body":" {\"versions\":[1]} "}`, `{"type":0,"code":2,"id":5,"body":{"server":"gpmd","version":1,"max_message":1048576}}`},
+		{`{"type":0,"code":1,"id":5,"body":" {\"versions\":[1]} "}`, `{"type":0,"code":2,"id":5,"body":{"server":"gpmd","version":1,"max_message":1048576,"features":["have"]}}`},
 		{`{"type":2,"code":4,"id":6,"body":"{\"name\":\"nope\"}"}`, `{"type":2,"code":5,"id":6,"body":{"modules":[]}}`},
 		{`{"type":1,"code":11,"id":7,"body":"{}"}`, `{"type":1,"code":12,"id":7,"body":{}}`},
 	}

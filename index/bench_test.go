@@ -74,7 +74,7 @@ func loadVersions(db *DB, name string, n int) error {
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
 			for i := lo; i < lo+batch && i <= n; i++ {
 				v := fmt.Sprintf("v0.0.%d", i)
-				if _, _, err := PutTx(tx, Record{Name: name, Version: v, Digest: dg(v), Size: int64(i), Created: created}); err != nil {
+				if _, _, err := PutTx(tx, mustEntry(Record{Name: name, Version: v, Digest: dg(v), Size: int64(i), Created: created})); err != nil {
 					return err
 				}
 			}
@@ -102,7 +102,7 @@ var pointLookupKey = func() []byte {
 	if err != nil {
 		panic(err)
 	}
-	return versionKey(v)
+	return versionKey(v.sv)
 }()
 
 // boltPointLookup is the baseline: one read transaction (db.View) doing a
@@ -220,7 +220,7 @@ func BenchmarkAdd100k(b *testing.B) {
 	for b.Loop() {
 		benchFixture.addSeq++
 		v := fmt.Sprintf("1.0.%d", benchFixture.addSeq)
-		if _, created, err := db.Add(Record{Name: "added", Version: v, Digest: dg(v), Size: 1}); err != nil || !created {
+		if _, created, err := db.Add(mustEntry(Record{Name: "added", Version: v, Digest: dg(v), Size: 1})); err != nil || !created {
 			b.Fatal(created, err)
 		}
 	}

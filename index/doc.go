@@ -23,11 +23,31 @@
 // Memory: every Record returned is a copy; no slice that a bbolt
 // transaction owns leaves this package.
 //
+// Checked once: this package is the one home of the rules for names and
+// versions. ParseName, ParseVersion and ParseRef turn untrusted text into
+// typed values (Name, Version, Ref) whose fields are unexported, so only
+// they make one; ParseRecord does the same for a whole record read from
+// outside (an older file, a backup, this file in Check). Add and PutTx
+// take an Entry holding a Ref and do not check it again, and neither do
+// the callers below the boundary (repo.Upload takes a Ref). Lookups and
+// removals by text (Resolve, List, Remove, Forget) check their name and
+// version here, once: their callers pass them through unchecked.
+//
 // Versions: a stored version is a full semantic version (ParseVersion);
 // the text is kept as uploaded. Versions equal as semver (build metadata
 // ignored) are one version, and a version is immutable: adding it again
 // with the same digest changes nothing, with another digest fails with
-// errdefs.ErrConflict.
+// errdefs.ErrConflict. Remove keeps a tombstone of the version (its
+// digest), so this holds across removal: the same digest may come back
+// (the tombstone goes), another fails with errdefs.ErrConflict until
+// Forget drops the tombstone.
+//
+// The file: every write (Add, Remove, Forget, AddTombstone) first checks
+// that the file at the path is still the one opened (device and inode); a
+// file removed or replaced under the process fails the write with
+// ErrUnlinked instead of acknowledging a change the next Open will not
+// see. CheckLinked is that check alone. Check also checks that every
+// stored record and tombstone passes the rules of an upload.
 //
 // Speed: Resolve of "latest" and of an exact version costs one bucket
 // lookup and one cursor move or Get, whatever the number of versions. A
@@ -35,17 +55,22 @@
 //
 // # Schema
 //
-// The file holds, at SchemaVersion 2 (integers are big-endian):
+// The file holds, at SchemaVersion 3 (integers are big-endian):
 //
 //	/
 //	├── meta                         bucket
-//	│   └── "schema"                 → uint64: the schema version (2)
+//	│   └── "schema"                 → uint64: the schema version (3)
 //	├── versions                     bucket: one sub-bucket per module name
 //	│   └── <name>                   bucket; key = the name (a-z 0-9 _ -)
 //	│       └── <version key>        → <record>
-//	└── refs                         bucket: the reverse index
-//	    └── <digest> 0x00 <name> 0x00 <version key>
-//	                                 → uint64: the blob's size
+//	├── refs                         bucket: the reverse index
+//	│   └── <digest> 0x00 <name> 0x00 <version key>
+//	│                                → uint64: the blob's size
+//	└── tombstones                   bucket (schema 3): removed versions
+//	    └── <name> 0x00 <version key>
+//	                                 → <record> of the removed version,
+//	                                   with the removal time in place of
+//	                                   the creation time
 //
 //	<version key>, build metadata left out (equal versions, equal keys):
 //	  release:      0x02 major:u64 minor:u64 patch:u64
@@ -78,9 +103,9 @@
 //
 // A missing name or version wraps errdefs.ErrNotFound, a bad name,
 // version or constraint errdefs.ErrInvalid, a version stored with other
-// bytes errdefs.ErrConflict, each with its subject. ErrLocked,
-// ErrSchemaTooNew and ErrSchemaOld are narrower and wrap
-// errdefs.ErrUnavailable.
+// bytes (or of a removed version's tombstone) errdefs.ErrConflict, each
+// with its subject. ErrLocked, ErrSchemaTooNew, ErrSchemaOld and
+// ErrUnlinked are narrower and wrap errdefs.ErrUnavailable.
 //
 // # Caveats
 //

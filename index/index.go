@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"strings"
+	"os"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -15,7 +15,7 @@ import (
 )
 
 // SchemaVersion is the schema this code reads and writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Errors. A missing name or version, a bad name, version or constraint,
 // and a version stored with other bytes are the errdefs classes
@@ -24,30 +24,16 @@ const SchemaVersion = 2
 // too (errors.Is(ErrLocked, errdefs.ErrUnavailable) holds).
 var (
 	// ErrLocked: another process holds the index file (see LockedError).
-	ErrLocked error = &classError{"index is in use by another process", errdefs.ErrUnavailable}
+	ErrLocked = errdefs.Narrow("index is in use by another process", errdefs.ErrUnavailable)
 	// ErrSchemaTooNew: the file was written by a newer gpmd.
-	ErrSchemaTooNew error = &classError{"index schema is newer than this gpmd", errdefs.ErrUnavailable}
+	ErrSchemaTooNew = errdefs.Narrow("index schema is newer than this gpmd", errdefs.ErrUnavailable)
 	// ErrSchemaOld: the file needs migrations.Upgrade first.
-	ErrSchemaOld error = &classError{"index schema needs an upgrade", errdefs.ErrUnavailable}
+	ErrSchemaOld = errdefs.Narrow("index schema needs an upgrade", errdefs.ErrUnavailable)
+	// ErrUnlinked: the index file this process has open is no longer the
+	// file at its path (removed or replaced while open). Writes into it
+	// would be lost at the next start, so they are refused.
+	ErrUnlinked = errdefs.Narrow("index file was removed or replaced while open", errdefs.ErrUnavailable)
 )
-
-// Transitional names for code outside the storage packages that has not
-// moved to errdefs yet.
-var (
-	// Deprecated: use errdefs.ErrNotFound; removed after the merge.
-	ErrNotFound = errdefs.ErrNotFound
-	// Deprecated: use errdefs.ErrInvalid; removed after the merge.
-	ErrInvalid = errdefs.ErrInvalid
-)
-
-// classError is a narrower error that also belongs to an errdefs class.
-type classError struct {
-	msg   string
-	class error
-}
-
-func (e *classError) Error() string { return e.msg }
-func (e *classError) Unwrap() error { return e.class }
 
 // Record is one version of one module.
 type Record struct {
@@ -87,6 +73,9 @@ type Options struct {
 type DB struct {
 	bolt *bolt.DB
 	path string
+	// ident is the file as opened (for its device and inode): CheckLinked
+	// compares the path with it. nil when opened read-only.
+	ident os.FileInfo
 }
 
 // Open opens or creates the index at path. A new or empty file gets the
@@ -103,7 +92,39 @@ func Open(path string, opts Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, err
 	}
-	return &DB{bolt: bdb, path: path}, nil
+	db := &DB{bolt: bdb, path: path}
+	if !opts.ReadOnly {
+		// The lock is held: nobody swaps the file between bbolt's open
+		// and this stat but someone who ignores the lock.
+		fi, err := os.Stat(path)
+		if err != nil {
+			_ = bdb.Close()
+			return nil, fmt.Errorf("index %s: %w", path, err)
+		}
+		db.ident = fi
+	}
+	return db, nil
+}
+
+// CheckLinked reports, as an error wrapping ErrUnlinked (an
+// errdefs.ErrUnavailable), when the file at the index's path is no longer
+// the file this DB has open: someone removed or replaced it. Every write
+// (Add, Remove, Forget, AddTombstone) checks this first and is refused,
+// because what it wrote would be lost at the next start. One stat(2).
+func (db *DB) CheckLinked() error {
+	if db.ident == nil {
+		return nil
+	}
+	fi, err := os.Stat(db.path)
+	if err == nil && os.SameFile(fi, db.ident) {
+		return nil
+	}
+	what := "replaced by another file"
+	if err != nil {
+		what = "removed"
+	}
+	return fmt.Errorf("index %s: %w: it was %s while gpmd had it open, and changes written now would be lost; stop gpmd and restore a backup (gpmd restore) or rebuild the index (gpmd rebuild-index), then start it again",
+		db.path, ErrUnlinked, what)
 }
 
 func checkSchema(bdb *bolt.DB, path string, readOnly bool) error {
@@ -148,14 +169,18 @@ func (db *DB) Close() error { return db.bolt.Close() }
 // Path of the bbolt file.
 func (db *DB) Path() string { return db.path }
 
-// Add stores rec (Created is set when zero). Adding a version that exists
+// Add stores e (Created is set when zero); e.Ref was parsed at the
+// boundary and is not checked again. Adding a version that exists
 // with the same digest changes nothing and returns the stored record with
 // created=false; with another digest it fails with errdefs.ErrConflict. Versions
 // equal as semver (v1.0.0, 1.0.0, 1.0.0+build7) are one version. The write
 // is durable (fsynced) when Add returns, unless Options.NoSync.
-func (db *DB) Add(rec Record) (stored Record, created bool, err error) {
+func (db *DB) Add(e Entry) (stored Record, created bool, err error) {
+	if err := db.CheckLinked(); err != nil {
+		return Record{}, false, err
+	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		stored, created, err = PutTx(tx, rec)
+		stored, created, err = PutTx(tx, e)
 		return err
 	})
 	if err != nil {
@@ -164,37 +189,27 @@ func (db *DB) Add(rec Record) (stored Record, created bool, err error) {
 	return stored, created, nil
 }
 
-// isLatest reports whether query asks for the latest version.
-func isLatest(query string) bool {
-	return query == "" || strings.EqualFold(query, "latest")
-}
-
 // Resolve finds a version of name: query empty or "latest" (the highest
 // release; where the name has none, the highest pre-release), an exact
 // version (semver equality: v1.2.0 finds 1.2.0), or a Masterminds
 // constraint (the highest version satisfying it). A bad name or a query
 // that is neither wraps errdefs.ErrInvalid; nothing matching wraps errdefs.ErrNotFound.
 func (db *DB) Resolve(name, query string) (Record, error) {
-	if err := ValidateName(name); err != nil {
+	if _, err := ParseName(name); err != nil {
+		return Record{}, err
+	}
+	q, err := ParseQuery(name, query)
+	if err != nil {
 		return Record{}, err
 	}
 	var exactKey []byte
-	var constraint *semver.Constraints
-	switch {
-	case isLatest(query):
-	default:
-		if v, err := ParseVersion(query); err == nil {
-			exactKey = versionKey(v)
-		} else if c, cerr := semver.NewConstraint(query); cerr == nil {
-			constraint = c
-		} else {
-			return Record{}, fmt.Errorf("module %s@%s: %w: the version is neither a semantic version nor a constraint such as ^1.2, ~1.2.3 or \">=1.0.0 <2.0.0\" (%v)",
-				name, query, errdefs.ErrInvalid, cerr)
-		}
+	if q.exact != nil {
+		exactKey = versionKey(q.exact)
 	}
+	constraint := q.constraint
 	var rec Record
 	found := false
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
 		versions, _, err := schemaBuckets(tx)
 		if err != nil {
 			return err
@@ -350,7 +365,7 @@ func walkTx(tx *bolt.Tx, name string, fn func(Record) error) error {
 // no versions gives an empty slice. A bad name wraps errdefs.ErrInvalid.
 func (db *DB) List(name string) ([]Module, error) {
 	if name != "" {
-		if err := ValidateName(name); err != nil {
+		if _, err := ParseName(name); err != nil {
 			return nil, err
 		}
 	}
@@ -371,24 +386,48 @@ func (db *DB) List(name string) ([]Module, error) {
 	return mods, nil
 }
 
-// Remove deletes the exact version (semver equality) and reports how many
-// versions still name its digest: 0 means the blob is garbage now. A name
-// left with no versions disappears from List. A version that is not there
-// wraps errdefs.ErrNotFound; a bad name or version errdefs.ErrInvalid.
+// Remove deletes the exact version (semver equality), keeps a tombstone of
+// it (name, version, digest, removal time: see Tombstone) and reports how
+// many versions still name its digest: 0 means the blob is garbage now. A
+// name left with no versions disappears from List. A version that is not
+// there wraps errdefs.ErrNotFound; a bad name or version errdefs.ErrInvalid.
 func (db *DB) Remove(name, version string) (removed Record, remainingRefs int, err error) {
-	if err := ValidateName(name); err != nil {
-		return Record{}, 0, err
+	removed, found, remainingRefs, err := db.remove(name, version, false)
+	if err == nil && !found {
+		err = fmt.Errorf("module %s@%s: %w", name, version, errdefs.ErrNotFound)
+	}
+	return removed, remainingRefs, err
+}
+
+// remove is Remove (forget false) and Forget (forget true).
+func (db *DB) remove(name, version string, forget bool) (removed Record, found bool, remainingRefs int, err error) {
+	if _, err := ParseName(name); err != nil {
+		return Record{}, false, 0, err
 	}
 	v, err := ParseVersion(version)
 	if err != nil {
-		return Record{}, 0, fmt.Errorf("module %s: %w", name, err)
+		return Record{}, false, 0, fmt.Errorf("module %s: %w", name, err)
 	}
-	vkey := versionKey(v)
-	found := false
+	if err := db.CheckLinked(); err != nil {
+		return Record{}, false, 0, err
+	}
+	vkey := versionKey(v.sv)
+	tkey := tombstoneKey(name, vkey)
+	forgot := false
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		versions, refs, err := schemaBuckets(tx)
 		if err != nil {
 			return err
+		}
+		tb := tx.Bucket(bucketTombstones)
+		if tb == nil {
+			return fmt.Errorf("%w: index file lacks the %q bucket", errdefs.ErrInvalid, bucketTombstones)
+		}
+		if forget && tb.Get(tkey) != nil {
+			forgot = true
+			if err := tb.Delete(tkey); err != nil {
+				return err
+			}
 		}
 		nb := versions.Bucket([]byte(name))
 		if nb == nil {
@@ -414,15 +453,19 @@ func (db *DB) Remove(name, version string) (removed Record, remainingRefs int, e
 			return err
 		}
 		remainingRefs = countRefs(refs, removed.Digest)
-		return nil
+		if forget {
+			return nil
+		}
+		gone := Tombstone{Name: name, Version: removed.Version, Digest: removed.Digest, Size: removed.Size, Removed: time.Now().UTC().Round(0)}
+		return tb.Put(tkey, encodeTombstone(gone))
 	})
 	if err != nil {
-		return Record{}, 0, fmt.Errorf("index %s: %w", db.path, err)
+		return Record{}, false, 0, fmt.Errorf("index %s: %w", db.path, err)
 	}
-	if !found {
-		return Record{}, 0, fmt.Errorf("module %s@%s: %w", name, version, errdefs.ErrNotFound)
+	if forget && !found && !forgot {
+		return Record{}, false, 0, fmt.Errorf("module %s@%s: %w: no version and no tombstone", name, version, errdefs.ErrNotFound)
 	}
-	return removed, remainingRefs, nil
+	return removed, found, remainingRefs, nil
 }
 
 func countRefs(refs *bolt.Bucket, d digest.Digest) int {
@@ -521,12 +564,17 @@ func (db *DB) Stats() (Stats, error) {
 }
 
 // Snapshot writes a consistent copy of the bbolt file to w (Tx.WriteTo) and
-// returns the records of that same transaction: a backup and the list of
+// returns the records and tombstones of that same transaction: a backup and the list of
 // blobs it needs, as of one instant. Writers are not blocked meanwhile.
-func (db *DB) Snapshot(w io.Writer) ([]Record, error) {
+func (db *DB) Snapshot(w io.Writer) ([]Record, []Tombstone, error) {
 	recs := []Record{}
+	var tombs []Tombstone
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		if _, err := tx.WriteTo(w); err != nil {
+			return err
+		}
+		var err error
+		if tombs, err = tombstonesTx(tx); err != nil {
 			return err
 		}
 		return walkTx(tx, "", func(r Record) error {
@@ -535,9 +583,36 @@ func (db *DB) Snapshot(w io.Writer) ([]Record, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("index %s: snapshot: %w", db.path, err)
+		return nil, nil, fmt.Errorf("index %s: snapshot: %w", db.path, err)
 	}
-	return recs, nil
+	return recs, tombs, nil
+}
+
+// WalkAll is Walk, and it returns the tombstones of the same read
+// transaction: everything the mirror holds, as of one instant.
+func (db *DB) WalkAll(fn func(Record) error) ([]Tombstone, error) {
+	var tombs []Tombstone
+	var fnErr error
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		if tombs, err = tombstonesTx(tx); err != nil {
+			return err
+		}
+		return walkTx(tx, "", func(r Record) error {
+			if err := fn(r); err != nil {
+				fnErr = err
+				return err
+			}
+			return nil
+		})
+	})
+	if fnErr != nil {
+		return nil, fnErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", db.path, err)
+	}
+	return tombs, nil
 }
 
 // Check runs bbolt's consistency check (pages, freelist) and checks that
@@ -564,8 +639,9 @@ func (db *DB) Check() error {
 	return nil
 }
 
-// checkRefsTx checks that the refs bucket holds exactly one entry per
-// record, with the record's size.
+// checkRefsTx checks that every record and tombstone passes the rules of
+// an upload and that the refs bucket holds exactly one entry per record,
+// with the record's size.
 func checkRefsTx(tx *bolt.Tx) error {
 	versions, refs, err := schemaBuckets(tx)
 	if err != nil {
@@ -586,6 +662,16 @@ func checkRefsTx(tx *bolt.Tx) error {
 			if err != nil {
 				return err
 			}
+			// Every stored string passes the rules of an upload: a file
+			// written by other means (a crafted copy) must not hand out
+			// a name or version that no upload could store.
+			vkey, err := validateRecord(r)
+			if err != nil {
+				return fmt.Errorf("stored record breaks the rules of an upload: %w", err)
+			}
+			if !bytes.Equal(vkey, k) {
+				return fmt.Errorf("module %s@%q: stored under the key of another version", name, r.Version)
+			}
 			ref := refs.Get(refKey(r.Digest, r.Name, k))
 			if len(ref) != 8 || int64(binary.BigEndian.Uint64(ref)) != r.Size {
 				return fmt.Errorf("module %s@%s: missing or wrong ref for %s", r.Name, r.Version, r.Digest)
@@ -604,5 +690,18 @@ func checkRefsTx(tx *bolt.Tx) error {
 	if got != want {
 		return fmt.Errorf("refs bucket holds %d entries for %d records", got, want)
 	}
-	return nil
+	tb := tx.Bucket(bucketTombstones)
+	if tb == nil {
+		return fmt.Errorf("%w: index file lacks the %q bucket", errdefs.ErrInvalid, bucketTombstones)
+	}
+	return tb.ForEach(func(k, v []byte) error {
+		t, err := decodeTombstone(k, v)
+		if err != nil {
+			return err
+		}
+		if _, err := validateRecord(Record{Name: t.Name, Version: t.Version, Digest: t.Digest, Size: t.Size}); err != nil {
+			return fmt.Errorf("stored tombstone breaks the rules of an upload: %w", err)
+		}
+		return nil
+	})
 }

@@ -47,7 +47,7 @@ func dg(content string) digest.Digest { return digest.FromString(content) }
 
 func mustAdd(t testing.TB, db *DB, name, version, content string) Record {
 	t.Helper()
-	rec, created, err := db.Add(Record{Name: name, Version: version, Digest: dg(content), Size: int64(len(content))})
+	rec, created, err := db.Add(mustEntry(Record{Name: name, Version: version, Digest: dg(content), Size: int64(len(content))}))
 	if err != nil {
 		t.Fatalf("Add %s@%s: %v", name, version, err)
 	}
@@ -218,14 +218,14 @@ func TestAddImmutable(t *testing.T) {
 	// The same version with the same digest: success, nothing changes,
 	// the stored record comes back (also under another spelling).
 	for _, v := range []string{"v1.0.0", "1.0.0", "1.0.0+build7", "v1.0.0+x"} {
-		got, created, err := db.Add(Record{Name: "math", Version: v, Digest: dg("one"), Size: 3, Created: time.Unix(1, 0)})
+		got, created, err := db.Add(mustEntry(Record{Name: "math", Version: v, Digest: dg("one"), Size: 3, Created: time.Unix(1, 0)}))
 		if err != nil || created || !sameRecord(got, first) {
 			t.Fatalf("Add %s again = %+v, %v, %v; want the stored %+v, false, nil", v, got, created, err, first)
 		}
 	}
 	// The same version with other bytes: errdefs.ErrConflict naming what is stored.
 	for _, v := range []string{"v1.0.0", "1.0.0", "1.0.0+build7"} {
-		_, created, err := db.Add(Record{Name: "math", Version: v, Digest: dg("two"), Size: 3})
+		_, created, err := db.Add(mustEntry(Record{Name: "math", Version: v, Digest: dg("two"), Size: 3}))
 		if !errors.Is(err, errdefs.ErrConflict) || created {
 			t.Fatalf("Add %s with other digest = %v, %v; want errdefs.ErrConflict", v, created, err)
 		}
@@ -258,7 +258,7 @@ func TestAddCreatedTime(t *testing.T) {
 		t.Fatalf("Created = %v, want UTC within [%v, %v]", rec.Created, before, after)
 	}
 	given := time.Date(2021, 3, 4, 5, 6, 7, 890, time.FixedZone("X", 3600))
-	rec2, _, err := db.Add(Record{Name: "a", Version: "2.0.0", Digest: dg("y"), Size: 1, Created: given})
+	rec2, _, err := db.Add(mustEntry(Record{Name: "a", Version: "2.0.0", Digest: dg("y"), Size: 1, Created: given}))
 	if err != nil || !rec2.Created.Equal(given) {
 		t.Fatalf("Add with Created = %v, %v; want %v", rec2.Created, err, given)
 	}
@@ -268,6 +268,8 @@ func TestAddCreatedTime(t *testing.T) {
 	}
 }
 
+// TestAddInvalid: what Add refused before entries were typed is refused
+// where a record enters: ParseRecord (Add takes only parsed entries).
 func TestAddInvalid(t *testing.T) {
 	db := openTest(t)
 	good := Record{Name: "math", Version: "1.0.0", Digest: dg("x"), Size: 1}
@@ -286,15 +288,15 @@ func TestAddInvalid(t *testing.T) {
 	for name, mutate := range cases {
 		rec := good
 		mutate(&rec)
-		if _, _, err := db.Add(rec); !errors.Is(err, errdefs.ErrInvalid) {
-			t.Errorf("%s: Add(%+v) = %v, want errdefs.ErrInvalid", name, rec, err)
+		if _, err := ParseRecord(rec); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("%s: ParseRecord(%+v) = %v, want errdefs.ErrInvalid", name, rec, err)
 		}
 	}
-	_, _, err := db.Add(Record{Name: "math", Version: "1.2", Digest: dg("x")})
+	_, err := ParseRecord(Record{Name: "math", Version: "1.2", Digest: dg("x")})
 	if err == nil || !strings.Contains(err.Error(), "use a full version such as v1.2.0") {
 		t.Errorf("short version error %v has no hint", err)
 	}
-	if mods, _ := db.List(""); len(mods) != 0 {
+	if mods, _ := db.List(""); len(mods) != 0 { // nothing reached the file
 		t.Errorf("refused adds left %+v", mods)
 	}
 }
@@ -431,9 +433,99 @@ func TestRemoveAndRefs(t *testing.T) {
 	if got, _ := db.Resolve("b", ""); got.Version != "2.1.0" {
 		t.Fatalf("latest of b = %q", got.Version)
 	}
-	// Removing the version and adding it back with other bytes is allowed:
-	// immutability holds for what is stored.
+	// A removed version stays immutable (issue 16, point 21): other bytes
+	// are refused while its tombstone is there; Forget drops it.
+	if _, _, err := db.Add(mustEntry(Record{Name: "b", Version: "2.0.0", Digest: dg("new bytes"), Size: 9})); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("Add of other bytes under a removed version = %v, want errdefs.ErrConflict", err)
+	}
+	if _, found, _, err := db.Forget("b", "2.0.0"); err != nil || found {
+		t.Fatalf("Forget of a tombstone = found %v, %v; want false, nil", found, err)
+	}
 	mustAdd(t, db, "b", "2.0.0", "new bytes")
+}
+
+func TestTombstones(t *testing.T) {
+	db := openTest(t)
+	mustAdd(t, db, "m", "1.0.0", "one")
+	if _, _, err := db.Remove("m", "v1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := db.Tombstones()
+	if err != nil || len(ts) != 1 || ts[0].Name != "m" || ts[0].Version != "1.0.0" || ts[0].Digest != dg("one") || ts[0].Size != 3 || ts[0].Removed.IsZero() {
+		t.Fatalf("Tombstones = %+v, %v", ts, err)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+	// The same bytes come back (under any spelling of the version) and
+	// the tombstone goes.
+	if _, created, err := db.Add(mustEntry(Record{Name: "m", Version: "1.0.0+b", Digest: dg("one"), Size: 3})); err != nil || !created {
+		t.Fatalf("Add of the same bytes = %v, %v", created, err)
+	}
+	if ts, _ := db.Tombstones(); len(ts) != 0 {
+		t.Fatalf("tombstone kept after the version came back: %+v", ts)
+	}
+	// Forget removes a stored version without a tombstone.
+	rec, found, left, err := db.Forget("m", "1.0.0")
+	if err != nil || !found || left != 0 || rec.Digest != dg("one") {
+		t.Fatalf("Forget = %+v %v %d %v", rec, found, left, err)
+	}
+	if ts, _ := db.Tombstones(); len(ts) != 0 {
+		t.Fatalf("Forget left a tombstone: %+v", ts)
+	}
+	if _, _, _, err := db.Forget("m", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Forget of nothing = %v, want ErrNotFound", err)
+	}
+	// A tombstone is put back (rebuild); not over a stored version.
+	if err := db.AddTombstone(Tombstone{Name: "m", Version: "2.0.0", Digest: dg("two"), Size: 3}); err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, db, "m", "3.0.0", "three")
+	if err := db.AddTombstone(Tombstone{Name: "m", Version: "3.0.0", Digest: dg("x"), Size: 1}); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("AddTombstone over a stored version = %v", err)
+	}
+	if _, _, err := db.Add(mustEntry(Record{Name: "m", Version: "2.0.0", Digest: dg("other"), Size: 5})); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("Add over a put-back tombstone = %v", err)
+	}
+}
+
+// TestUnlinkedIndexRefusesWrites: an index file removed or replaced while
+// open is detected before every write (issue 16, point 8).
+func TestUnlinkedIndexRefusesWrites(t *testing.T) {
+	for _, how := range []string{"removed", "replaced"} {
+		t.Run(how, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "index.db")
+			db := openAt(t, path)
+			mustAdd(t, db, "a", "1.0.0", "a")
+			if err := db.CheckLinked(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if how == "replaced" {
+				if err := os.WriteFile(path, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for what, err := range map[string]error{
+				"CheckLinked": db.CheckLinked(),
+				"Add": func() error {
+					_, _, err := db.Add(mustEntry(Record{Name: "b", Version: "1.0.0", Digest: dg("b"), Size: 1}))
+					return err
+				}(),
+				"Remove": func() error { _, _, err := db.Remove("a", "1.0.0"); return err }(),
+			} {
+				if !errors.Is(err, ErrUnlinked) || !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), how) {
+					t.Errorf("%s = %v, want ErrUnlinked saying %s", what, err, how)
+				}
+			}
+			// Reads still work: the open file is whole.
+			if _, err := db.Resolve("a", "1.0.0"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
 
 func TestStatsWalkSnapshot(t *testing.T) {
@@ -462,7 +554,7 @@ func TestStatsWalkSnapshot(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	recs, err := db.Snapshot(&buf)
+	recs, _, err := db.Snapshot(&buf)
 	if err != nil || len(recs) != 4 {
 		t.Fatalf("Snapshot = %d records, %v", len(recs), err)
 	}
@@ -501,7 +593,7 @@ func TestSnapshotIsOneInstant(t *testing.T) {
 	}()
 	for i := 0; i < 5; i++ {
 		var buf bytes.Buffer
-		recs, err := db.Snapshot(&buf)
+		recs, _, err := db.Snapshot(&buf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -537,7 +629,7 @@ func TestConcurrentAddResolve(t *testing.T) {
 				if n%5 == 0 {
 					v += "-rc.1"
 				}
-				if _, _, err := db.Add(Record{Name: name, Version: v, Digest: dg(name + v), Size: 1}); err != nil {
+				if _, _, err := db.Add(mustEntry(Record{Name: name, Version: v, Digest: dg(name + v), Size: 1})); err != nil {
 					errs <- err
 				}
 			}
@@ -643,7 +735,7 @@ func TestReadOnly(t *testing.T) {
 	if rec, err := ro.Resolve("a", ""); err != nil || rec.Version != "1.0.0" {
 		t.Fatalf("read-only Resolve = %+v, %v", rec, err)
 	}
-	if _, _, err := ro.Add(Record{Name: "a", Version: "2.0.0", Digest: dg("y")}); err == nil {
+	if _, _, err := ro.Add(mustEntry(Record{Name: "a", Version: "2.0.0", Digest: dg("y")})); err == nil {
 		t.Fatal("Add on a read-only index succeeded")
 	}
 }
@@ -666,7 +758,7 @@ func TestOpenSchemaVersions(t *testing.T) {
 	old := filepath.Join(dir, "old.db")
 	writeSchema(t, old, 1)
 	_, err := Open(old, Options{})
-	if !errors.Is(err, ErrSchemaOld) || !strings.Contains(err.Error(), "schema 1") || !strings.Contains(err.Error(), "schema 2") {
+	if !errors.Is(err, ErrSchemaOld) || !strings.Contains(err.Error(), "schema 1") || !strings.Contains(err.Error(), fmt.Sprintf("schema %d", SchemaVersion)) {
 		t.Fatalf("Open of schema 1 = %v, want ErrSchemaOld naming both", err)
 	}
 	newer := filepath.Join(dir, "new.db")
@@ -734,5 +826,25 @@ func TestNoSliceEscapes(t *testing.T) {
 	_, _, _ = db.Remove("a", "1.0.0")
 	if got.Version != "1.0.0" || got.Digest != dg("x") || mods[0].Name != "a" || mods[0].Versions[0].Version != "1.0.0" {
 		t.Fatalf("returned records changed under us: %+v %+v", got, mods)
+	}
+}
+
+// mustEntry parses a record the test knows is good: tests build records as
+// literals, and Add takes only parsed entries.
+func mustEntry(r Record) Entry {
+	e, err := ParseRecord(r)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// TestAddZeroEntry: an Entry that did not come from ParseRef or
+// ParseRecord (its zero value: the only one code outside index can build)
+// is refused, not stored under an empty name.
+func TestAddZeroEntry(t *testing.T) {
+	db := openTest(t)
+	if _, _, err := db.Add(Entry{Digest: dg("x"), Size: 1}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Fatalf("Add(zero ref) = %v, want errdefs.ErrInvalid", err)
 	}
 }

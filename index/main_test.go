@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return nil, err
 		}
-		if _, _, err := db.Add(Record{Name: "held", Version: "1.0.0", Digest: dg("held"), Size: 4}); err != nil {
+		if _, _, err := db.Add(mustEntry(Record{Name: "held", Version: "1.0.0", Digest: dg("held"), Size: 4})); err != nil {
 			db.Close()
 			return nil, err
 		}

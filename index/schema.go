@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// The buckets and keys of schema 2, drawn as a tree in doc.go. They are
+// The buckets and keys of schema 3, drawn as a tree in doc.go. They are
 // unexported values read through the helpers below; migrations/ reaches
 // the schema through ReadSchemaTx, WriteSchemaTx, CreateBucketsTx and
 // PutTx only.
@@ -28,6 +29,9 @@ var (
 	// bucketRefs maps refKey(digest, name, version key) to the blob size
 	// (uint64 big-endian): the reverse index behind Refs and Stats.
 	bucketRefs = []byte("refs")
+	// bucketTombstones (schema 3) maps tombstoneKey(name, version key) to
+	// a tombstone value (encodeTombstone): what Remove keeps of a version.
+	bucketTombstones = []byte("tombstones")
 )
 
 // DefaultTimeout is how long Open waits for the file lock when
@@ -57,7 +61,7 @@ func OpenBolt(path string, opts Options) (*bolt.DB, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+	bdb, err := bolt.Open(path, fsutil.FileMode, &bolt.Options{
 		Timeout:      timeout,
 		ReadOnly:     opts.ReadOnly,
 		NoSync:       opts.NoSync,
@@ -120,9 +124,11 @@ func WriteSchemaTx(tx *bolt.Tx, version int) error {
 // errStop ends a ForEach early; it never leaves this package.
 var errStop = errors.New("stop")
 
-// CreateBucketsTx creates the top-level buckets of the current schema
-// that do not exist yet (not the meta bucket: WriteSchemaTx does that).
-// Migrations call it before PutTx.
+// CreateBucketsTx creates the top-level buckets that hold records
+// (versions and refs, as in schema 2) that do not exist yet; not the meta
+// bucket (WriteSchemaTx does that) nor the tombstones (CreateTombstonesTx):
+// the migration to schema 2 calls it before PutTx and must produce schema
+// 2, which has no tombstones.
 func CreateBucketsTx(tx *bolt.Tx) error {
 	for _, b := range [][]byte{bucketVersions, bucketRefs} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -135,6 +141,9 @@ func CreateBucketsTx(tx *bolt.Tx) error {
 // createSchemaTx lays out an empty file at SchemaVersion.
 func createSchemaTx(tx *bolt.Tx) error {
 	if err := CreateBucketsTx(tx); err != nil {
+		return err
+	}
+	if err := CreateTombstonesTx(tx); err != nil {
 		return err
 	}
 	return WriteSchemaTx(tx, SchemaVersion)
@@ -219,27 +228,41 @@ func decodeRecord(name string, b []byte) (Record, error) {
 	}, nil
 }
 
-// validateRecord checks what Add and PutTx are given and returns the
-// parsed version.
-func validateRecord(rec Record) (vkey []byte, err error) {
-	if err := ValidateName(rec.Name); err != nil {
-		return nil, err
+// ParseRecord checks a record that comes from outside the process
+// (an older index file, a backup, a restore) against the rules of an
+// upload and returns it as the Entry Add and PutTx take: name and version
+// parsed, digest sha256, size not negative. Index.Check reads its own
+// records back through it too: stored data is a boundary.
+func ParseRecord(rec Record) (Entry, error) {
+	n, err := ParseName(rec.Name)
+	if err != nil {
+		return Entry{}, err
 	}
 	v, err := ParseVersion(rec.Version)
 	if err != nil {
-		return nil, fmt.Errorf("module %s: %w", rec.Name, err)
+		return Entry{}, fmt.Errorf("module %s: %w", rec.Name, err)
 	}
 	// Validate before Algorithm: Algorithm panics on a digest with no ':'.
 	if err := rec.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex> (%v)", rec.Name, rec.Version, rec.Digest, errdefs.ErrInvalid, err)
+		return Entry{}, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex> (%v)", rec.Name, rec.Version, rec.Digest, errdefs.ErrInvalid, err)
 	}
 	if rec.Digest.Algorithm() != digest.SHA256 {
-		return nil, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex>", rec.Name, rec.Version, rec.Digest, errdefs.ErrInvalid)
+		return Entry{}, fmt.Errorf("module %s@%s: digest %q: %w: must be sha256:<64 lower-case hex>", rec.Name, rec.Version, rec.Digest, errdefs.ErrInvalid)
 	}
 	if rec.Size < 0 {
-		return nil, fmt.Errorf("module %s@%s: size %d: %w: must not be negative", rec.Name, rec.Version, rec.Size, errdefs.ErrInvalid)
+		return Entry{}, fmt.Errorf("module %s@%s: size %d: %w: must not be negative", rec.Name, rec.Version, rec.Size, errdefs.ErrInvalid)
 	}
-	return versionKey(v), nil
+	return Entry{Ref: NewRef(n, v), Digest: rec.Digest, Size: rec.Size, Created: rec.Created}, nil
+}
+
+// validateRecord is ParseRecord returning the version key, for the
+// checks of stored records and tombstones.
+func validateRecord(rec Record) (vkey []byte, err error) {
+	e, err := ParseRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	return versionKey(e.Ref.version.sv), nil
 }
 
 // PutTx adds rec inside tx, a writable transaction on a schema-2 file: the
@@ -248,11 +271,18 @@ func validateRecord(rec Record) (vkey []byte, err error) {
 // when zero; an existing equal version with the same digest is returned
 // with created=false and nothing changes; with another digest the error
 // wraps errdefs.ErrConflict.
-func PutTx(tx *bolt.Tx, rec Record) (stored Record, created bool, err error) {
-	vkey, err := validateRecord(rec)
-	if err != nil {
-		return Record{}, false, err
+//
+// e is trusted: its Ref was parsed at the caller's boundary (ParseRef,
+// ParseRecord) and its digest computed or parsed there, so PutTx does not
+// check them again.
+func PutTx(tx *bolt.Tx, e Entry) (stored Record, created bool, err error) {
+	if e.Ref.name.IsZero() || e.Ref.version.IsZero() {
+		// Only a zero Entry gets here unparsed: a programming error, said
+		// plainly rather than stored under an empty name.
+		return Record{}, false, fmt.Errorf("%w: index entry without a parsed name and version", errdefs.ErrInvalid)
 	}
+	vkey := versionKey(e.Ref.version.sv)
+	rec := Record{Name: e.Ref.name.s, Version: e.Ref.version.Original(), Digest: e.Digest, Size: e.Size, Created: e.Created}
 	versions, refs, err := schemaBuckets(tx)
 	if err != nil {
 		return Record{}, false, err
@@ -271,6 +301,24 @@ func PutTx(tx *bolt.Tx, rec Record) (stored Record, created bool, err error) {
 		}
 		return Record{}, false, fmt.Errorf("module %s@%s: %w: the version exists with other content: %s@%s is stored with digest %s, this one has %s",
 			rec.Name, rec.Version, errdefs.ErrConflict, rec.Name, have.Version, have.Digest, rec.Digest)
+	}
+	// A removed version comes back only with its old bytes. The bucket is
+	// absent while the migration to schema 2 runs PutTx.
+	if tb := tx.Bucket(bucketTombstones); tb != nil {
+		tkey := tombstoneKey(rec.Name, vkey)
+		if old := tb.Get(tkey); old != nil {
+			gone, err := decodeTombstone(tkey, old)
+			if err != nil {
+				return Record{}, false, err
+			}
+			if gone.Digest != rec.Digest {
+				return Record{}, false, fmt.Errorf("module %s@%s: %w: %s@%s was removed on %s and held digest %s, this one has %s; a version never changes its bytes (upload a new version, or remove it with forget to break that rule on purpose)",
+					rec.Name, rec.Version, errdefs.ErrConflict, rec.Name, gone.Version, gone.Removed.Format(time.RFC3339), gone.Digest, rec.Digest)
+			}
+			if err := tb.Delete(tkey); err != nil {
+				return Record{}, false, err
+			}
+		}
 	}
 	if rec.Created.IsZero() {
 		rec.Created = time.Now()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/ghost-network/gpmd/errdefs"
@@ -24,24 +25,35 @@ const nameRule = "a module name is 1-64 characters of a-z 0-9 _ -, beginning wit
 // must not (it would be ambiguous which version was meant).
 const versionHint = "use a full version such as v1.2.0"
 
-// ValidateName checks a module name against GMP.md's rule: 1-64 characters
+// validateName checks a module name against GMP.md's rule: 1-64 characters
 // of a-z 0-9 _ -, beginning with a letter. The error wraps errdefs.ErrInvalid and
-// names the value and the rule.
-func ValidateName(name string) error {
+// names the value and the rule. ParseName is its one caller.
+func validateName(name string) error {
 	if name == "" || len(name) > MaxNameLen {
 		return fmt.Errorf("module name %q: %w: %s (it has %d)", name, errdefs.ErrInvalid, nameRule, len(name))
 	}
 	if c := name[0]; c < 'a' || c > 'z' {
-		return fmt.Errorf("module name %q: %w: %s", name, errdefs.ErrInvalid, nameRule)
+		return fmt.Errorf("module name %q: %w: %s; it begins with %s", name, errdefs.ErrInvalid, nameRule, quoteChar(name, 0))
 	}
 	for i := 1; i < len(name); i++ {
 		c := name[i]
 		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' {
 			continue
 		}
-		return fmt.Errorf("module name %q: %w: %s; %q at offset %d is not allowed", name, errdefs.ErrInvalid, nameRule, c, i)
+		return fmt.Errorf("module name %q: %w: %s; %s at offset %d is not allowed", name, errdefs.ErrInvalid, nameRule, quoteChar(name, i), i)
 	}
 	return nil
+}
+
+// quoteChar quotes the character that begins at byte i of s, whole: 'ä',
+// not the first byte of its UTF-8 encoding. A byte that begins no valid
+// UTF-8 character is shown as '\xNN'.
+func quoteChar(s string, i int) string {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return fmt.Sprintf("'\\x%02x'", s[i])
+	}
+	return strconv.QuoteRune(r)
 }
 
 // ParseVersion parses an uploaded version: a full semantic version
@@ -51,7 +63,17 @@ func ValidateName(name string) error {
 // index keys store them in 8 bytes). The error wraps errdefs.ErrInvalid.
 //
 // The returned version's Original() is v as given.
-func ParseVersion(v string) (*semver.Version, error) {
+func ParseVersion(v string) (Version, error) {
+	sv, err := parseSemver(v)
+	if err != nil {
+		return Version{}, err
+	}
+	return Version{sv: sv}, nil
+}
+
+// parseSemver is ParseVersion's rule, returning the semver value whose
+// Original() is v.
+func parseSemver(v string) (*semver.Version, error) {
 	bare := strings.TrimPrefix(v, "v")
 	sv, err := semver.StrictNewVersion(bare)
 	if err != nil {

@@ -13,23 +13,23 @@ import (
 	"github.com/ghost-network/gpmd/errdefs"
 )
 
-func TestValidateName(t *testing.T) {
+func TestParseName(t *testing.T) {
 	good := []string{"a", "math", "tiny", "a-b_c", "z9", strings.Repeat("m", 64)}
 	for _, n := range good {
-		if err := ValidateName(n); err != nil {
-			t.Errorf("ValidateName(%q) = %v, want nil", n, err)
+		if err := validateName(n); err != nil {
+			t.Errorf("validateName(%q) = %v, want nil", n, err)
 		}
 	}
 	bad := []string{"", "9lives", "_x", "-x", "Math", "ma.th", "m th", "m/x", "é", strings.Repeat("m", 65), "a\x00"}
 	for _, n := range bad {
-		err := ValidateName(n)
+		err := validateName(n)
 		if !errors.Is(err, errdefs.ErrInvalid) {
-			t.Errorf("ValidateName(%q) = %v, want errdefs.ErrInvalid", n, err)
+			t.Errorf("validateName(%q) = %v, want errdefs.ErrInvalid", n, err)
 			continue
 		}
 		// The error names the value and the rule.
 		if !strings.Contains(err.Error(), fmt.Sprintf("%q", n)) || !strings.Contains(err.Error(), "beginning with a letter") {
-			t.Errorf("ValidateName(%q) error %q does not name the value and the rule", n, err)
+			t.Errorf("validateName(%q) error %q does not name the value and the rule", n, err)
 		}
 	}
 }
@@ -145,12 +145,12 @@ func TestVersionKeyOrder(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseVersion(%q): %v", s, err)
 		}
-		vs[i], keys[i] = v, versionKey(v)
+		vs[i], keys[i] = v.sv, versionKey(v.sv)
 		back, err := parseKey(keys[i])
 		if err != nil {
 			t.Fatalf("parseKey(versionKey(%q)): %v", s, err)
 		}
-		if back.Compare(v) != 0 || back.Prerelease() != v.Prerelease() {
+		if back.Compare(v.sv) != 0 || back.Prerelease() != v.sv.Prerelease() {
 			t.Fatalf("parseKey(versionKey(%q)) = %q", s, back)
 		}
 	}
@@ -218,5 +218,5 @@ func mustParse(t testing.TB, s string) *semver.Version {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	return v.sv
 }

@@ -39,6 +39,13 @@
 // name or version) fail the step with all of them named, and the file stays
 // at schema 1.
 //
+// # Schema 3
+//
+// Step 3 adds the tombstones bucket (drawn in index's doc.go): removed
+// versions keep their digest so that they only come back with the same
+// bytes. Schema 2's buckets and records are unchanged; versions removed
+// before the upgrade have no tombstone.
+//
 // testdata/schema1.db is a schema-1 file written by the generator in
 // migrations_test.go (go test ./migrations -run TestGenerateFixture
 // -update); without -update that test checks that the committed file holds
@@ -57,9 +64,23 @@
 // imported (bytes that do not match, a missing file, a bad name or version,
 // bytes that are not WebAssembly, a conflict with what is stored) is
 // reported by name, version and reason and left out; the import goes on.
+// Where the file records a version's created time and the Uploader can keep
+// it (CreatedUploader: the repository), it is kept, so a rebuild of an
+// index from its mirror keeps every version's created.
+//
+// The folder is not trusted: an import may run as root on a folder another
+// user made. Files are opened only inside the folder (an os.Root: no
+// symlink or ".." leads out), never through a symlink at all, only when
+// they are regular files (the type read from the open descriptor; a FIFO or
+// device is refused without blocking). Each file is hashed before it is
+// sent, and bytes that do not match the listed hash are refused without
+// being sent; refusals never quote the hash or bytes of a file that was not
+// imported, and quote names and versions that are not printable ASCII.
 //
 // # Caveats
 //
-// A file path inside the folder that is a symbolic link to elsewhere is
-// followed: the bytes are still checked against their hash.
+// A hard link inside the folder to a file elsewhere is a regular file
+// inside the folder: it is read (and imported only when its bytes match
+// the listed hash). Linux's fs.protected_hardlinks keeps other users from
+// making hard links to files they cannot read.
 package migrations

@@ -32,7 +32,7 @@ type indexUploader struct {
 
 var errMismatch = errors.New("bytes do not match their digest")
 
-func (u *indexUploader) Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error) {
+func (u *indexUploader) Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return index.Record{}, err
 	}
@@ -43,9 +43,9 @@ func (u *indexUploader) Upload(ctx context.Context, name, version string, body i
 	}
 	got := digest.NewDigest(digest.SHA256, h)
 	if expected != "" && got != expected {
-		return index.Record{}, fmt.Errorf("module %s@%s: %w: listed %s, bytes are %s", name, version, errMismatch, expected, got)
+		return index.Record{}, fmt.Errorf("module %s: %w: listed %s, bytes are %s", ref, errMismatch, expected, got)
 	}
-	rec, _, err := u.db.Add(index.Record{Name: name, Version: version, Digest: got, Size: n})
+	rec, _, err := u.db.Add(index.Entry{Ref: ref, Digest: got, Size: n})
 	return rec, err
 }
 

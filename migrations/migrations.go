@@ -26,6 +26,7 @@ type Step struct {
 func Steps() []Step {
 	return []Step{
 		{Version: 2, Name: "per-name buckets with semver-sortable keys and a refs bucket", Apply: upgradeTo2},
+		{Version: 3, Name: "a tombstones bucket: removed versions stay immutable", Apply: upgradeTo3},
 	}
 }
 

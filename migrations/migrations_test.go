@@ -236,7 +236,7 @@ func checkSchema1Upgraded(t *testing.T, path string, entries []schema1Entry) {
 func dumpBoltOpen(t *testing.T, db *index.DB) map[string]string {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := db.Snapshot(&buf); err != nil {
+	if _, _, err := db.Snapshot(&buf); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "snap.db")
@@ -296,6 +296,77 @@ var stepTests = map[int]stepTest{
 		setup: func(t *testing.T, path string) { writeSchema1(t, path, schema1Fixture()) },
 		check: func(t *testing.T, path string) { checkSchema1Upgraded(t, path, schema1Fixture()) },
 	},
+	3: {
+		setup: writeSchema2,
+		check: checkSchema2Upgraded,
+	},
+}
+
+// schema2Records are the records of the schema-2 fixture.
+func schema2Records() []index.Record {
+	return []index.Record{
+		{Name: "math", Version: "1.0.0", Digest: d("math 1.0"), Size: 8, Created: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)},
+		{Name: "math", Version: "v1.1.0", Digest: d("math 1.1"), Size: 9, Created: time.Date(2024, 2, 2, 3, 4, 5, 0, time.UTC)},
+		{Name: "tiny", Version: "0.0.1-rc.1", Digest: d("math 1.0"), Size: 8, Created: time.Date(2024, 3, 2, 3, 4, 5, 0, time.UTC)},
+	}
+}
+
+// writeSchema2 writes a schema-2 file: schema 2's buckets and records,
+// no tombstones bucket.
+func writeSchema2(t *testing.T, path string) {
+	t.Helper()
+	bdb, err := index.OpenBolt(path, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		if err := index.CreateBucketsTx(tx); err != nil {
+			return err
+		}
+		for _, rec := range schema2Records() {
+			e, err := index.ParseRecord(rec)
+			if err != nil {
+				return err
+			}
+			if _, _, err := index.PutTx(tx, e); err != nil {
+				return err
+			}
+		}
+		return index.WriteSchemaTx(tx, 2)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkSchema2Upgraded: the records are kept as they were (created times
+// too), there are no tombstones, and removing a version now keeps one.
+func checkSchema2Upgraded(t *testing.T, path string) {
+	t.Helper()
+	db, err := index.Open(path, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range schema2Records() {
+		got, err := db.Resolve(want.Name, want.Version)
+		if err != nil || got != want {
+			t.Errorf("after the upgrade %s@%s = %+v, %v; want %+v", want.Name, want.Version, got, err, want)
+		}
+	}
+	if ts, err := db.Tombstones(); err != nil || len(ts) != 0 {
+		t.Fatalf("Tombstones after the upgrade = %+v, %v; want none", ts, err)
+	}
+	if _, _, err := db.Remove("math", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := db.Tombstones(); err != nil || len(ts) != 1 {
+		t.Fatalf("Tombstones after a Remove = %+v, %v; want one", ts, err)
+	}
 }
 
 func TestStepsHaveTests(t *testing.T) {

@@ -36,8 +36,12 @@ type schema1Value struct {
 //
 // A record without a created time gets the time of the upgrade.
 //
-// PutTx writes the current schema. When schema 3 comes, copy the schema-2
-// writer here first, so that this step keeps producing schema 2.
+// PutTx writes the current schema's records. Schema 3 only added the
+// tombstones bucket, which PutTx consults when it exists and which this
+// step does not create (CreateBucketsTx makes schema 2's buckets), so this
+// step still produces schema 2; the step to 3 follows in the same
+// transaction. When a schema changes the records, copy the schema-2
+// writer here first.
 func upgradeTo2(tx *bolt.Tx) error {
 	if err := index.CreateBucketsTx(tx); err != nil {
 		return err
@@ -49,8 +53,14 @@ func upgradeTo2(tx *bolt.Tx) error {
 	var problems errorList
 	err := old.ForEach(func(k, v []byte) error {
 		rec, err := decodeSchema1(k, v)
+		var e index.Entry
 		if err == nil {
-			_, _, err = index.PutTx(tx, rec)
+			// An older file is untrusted input: ParseRecord is its
+			// boundary check, and PutTx trusts what it returns.
+			e, err = index.ParseRecord(rec)
+		}
+		if err == nil {
+			_, _, err = index.PutTx(tx, e)
 		}
 		if err != nil {
 			problems = append(problems, err)

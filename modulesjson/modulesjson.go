@@ -12,7 +12,16 @@
 //	                                       "hash": "<sha256 hex>",
 //	                                       "digest": "sha256:<hex>",
 //	                                       "size": <bytes>,
-//	                                       "created": "<RFC 3339 time, UTC>"}}}}
+//	                                       "created": "<RFC 3339 time, UTC>"}},
+//	            "removed": {"<version>": {"version": "<version>",
+//	                                      "digest": "sha256:<hex>",
+//	                                      "size": <bytes>,
+//	                                      "removed": "<RFC 3339 time, UTC>"}}}}
+//
+// "removed" (gpmd's shape only, left out when empty) holds the tombstones
+// of removed versions (index.Tombstone): a rebuild brings them back, so a
+// removed version stays immutable. A name whose versions were all removed
+// is listed with empty versions and its tombstones.
 //
 // An early gpmd wrote version, file (<name>-<version>.wasm) and hash;
 // gpmd's own mirror adds digest, size and created, with file =
@@ -29,6 +38,8 @@
 //   - Read never follows a file path out of the folder it reads: relative
 //     paths are the rule, absolute ones (in some old files) are accepted
 //     only inside the folder.
+//   - ReadModules (and so Read and ReadTombstones) read only a regular
+//     file of at most MaxFileSize bytes, never blocking on a FIFO.
 //   - Read fails only when the file cannot be read or is not in the shape;
 //     a version that cannot be used as listed carries the reason in its
 //     Entry, so that one bad entry does not hide the others.
@@ -37,10 +48,10 @@ package modulesjson
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,8 +60,14 @@ import (
 	"github.com/ghost-network/gpmd/blobstore"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/opencontainers/go-digest"
 )
+
+// MaxFileSize is the largest file ReadModules reads: 64 MiB, room for
+// about 250,000 versions at some 250 bytes each. A larger file is refused
+// (a crafted restore source must not exhaust memory).
+const MaxFileSize = 64 << 20
 
 // FileName is the file's name, in the repository folder (and in an early
 // gpmd's store folder, and in a backup).
@@ -60,6 +77,18 @@ const FileName = "ghost.modules.json"
 type Module struct {
 	Name     string             `json:"name"`
 	Versions map[string]Version `json:"versions"`
+	// Removed holds the tombstones of removed versions (gpmd's shape
+	// only), keyed by version.
+	Removed map[string]Removed `json:"removed,omitempty"`
+}
+
+// Removed is one tombstone in the file: a version that was removed and
+// may only come back with the same bytes.
+type Removed struct {
+	Version string     `json:"version"`
+	Digest  string     `json:"digest"`
+	Size    *int64     `json:"size,omitempty"`
+	Removed *time.Time `json:"removed,omitempty"`
 }
 
 // Version is one version in the file. Digest, Size and Created are in
@@ -75,24 +104,82 @@ type Version struct {
 	Created *time.Time `json:"created,omitempty"`
 }
 
-// Encode renders the records that walk yields as the file's bytes. walk
-// must yield each name's records together, names in order and versions
-// highest first (index.DB.Walk does); Encode keeps that order.
-func Encode(walk func(func(index.Record) error) error) ([]byte, error) {
+// Encode renders the records that walk yields, and the tombstones tombs,
+// as the file's bytes. walk must yield each name's records together, names
+// in order and versions highest first (index.DB.Walk does); tombs must be
+// in name order (index.DB.Tombstones is). Encode keeps those orders; a
+// name's tombstones go in its "removed" object after its versions, and a
+// name with only tombstones has empty versions.
+func Encode(walk func(func(index.Record) error) error, tombs []index.Tombstone) ([]byte, error) {
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
 	w.WriteString("{")
 	current := ""
 	first := true
+	written := false
+	// open starts name's object; closeCurrent ends the current one with
+	// its removed section. Tombstones of names before the next name are
+	// written as names of their own.
+	open := func(name string) {
+		if written {
+			w.WriteString(",")
+		}
+		written = true
+		current = name
+		key, _ := json.Marshal(name)
+		fmt.Fprintf(w, "\n  %s: {\"name\": %s, \"versions\": {", key, key)
+		first = true
+	}
+	closeCurrent := func() error {
+		w.WriteString("}")
+		firstGone := true
+		for len(tombs) > 0 && tombs[0].Name == current {
+			t := tombs[0]
+			tombs = tombs[1:]
+			if firstGone {
+				w.WriteString(", \"removed\": {")
+				firstGone = false
+			} else {
+				w.WriteString(",")
+			}
+			if _, err := blobstore.RelPath(t.Digest); err != nil {
+				return fmt.Errorf("tombstone %s@%s: %w", t.Name, t.Version, err)
+			}
+			size, removed := t.Size, t.Removed.UTC()
+			key, _ := json.Marshal(t.Version)
+			val, err := json.Marshal(Removed{Version: t.Version, Digest: t.Digest.String(), Size: &size, Removed: &removed})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "\n    %s: %s", key, val)
+		}
+		if !firstGone {
+			w.WriteString("}")
+		}
+		w.WriteString("}")
+		current = ""
+		return nil
+	}
+	flushTombsBefore := func(name string) error {
+		for len(tombs) > 0 && (name == "" || tombs[0].Name < name) {
+			open(tombs[0].Name)
+			if err := closeCurrent(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	err := walk(func(rec index.Record) error {
 		if rec.Name != current {
 			if current != "" {
-				w.WriteString("}},")
+				if err := closeCurrent(); err != nil {
+					return err
+				}
 			}
-			current = rec.Name
-			name, _ := json.Marshal(rec.Name)
-			fmt.Fprintf(w, "\n  %s: {\"name\": %s, \"versions\": {", name, name)
-			first = true
+			if err := flushTombsBefore(rec.Name); err != nil {
+				return err
+			}
+			open(rec.Name)
 		}
 		if !first {
 			w.WriteString(",")
@@ -119,11 +206,14 @@ func Encode(walk func(func(index.Record) error) error) ([]byte, error) {
 		fmt.Fprintf(w, "\n    %s: %s", key, val)
 		return nil
 	})
+	if err == nil && current != "" {
+		err = closeCurrent()
+	}
+	if err == nil {
+		err = flushTombsBefore("")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", FileName, err)
-	}
-	if current != "" {
-		w.WriteString("}}")
 	}
 	w.WriteString("\n}\n")
 	if err := w.Flush(); err != nil {
@@ -132,9 +222,9 @@ func Encode(walk func(func(index.Record) error) error) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// EncodeRecords is Encode of records already in memory, in Encode's order
-// (a backup's snapshot).
-func EncodeRecords(recs []index.Record) ([]byte, error) {
+// EncodeRecords is Encode of records and tombstones already in memory, in
+// Encode's order (a backup's snapshot).
+func EncodeRecords(recs []index.Record, tombs []index.Tombstone) ([]byte, error) {
 	return Encode(func(fn func(index.Record) error) error {
 		for _, rec := range recs {
 			if err := fn(rec); err != nil {
@@ -142,7 +232,7 @@ func EncodeRecords(recs []index.Record) ([]byte, error) {
 			}
 		}
 		return nil
-	})
+	}, tombs)
 }
 
 // Decode parses the file's bytes into its modules, keyed as in the file.
@@ -166,9 +256,14 @@ func Decode(data []byte) (map[string]Module, error) {
 }
 
 // ReadModules reads and decodes dir's ghost.modules.json.
+//
+// The file must be a regular file (not a symlink, FIFO or device, which
+// are refused without blocking) of at most MaxFileSize bytes: it is parsed
+// whole in memory, so that is the bound on what reading it costs (about
+// ten times the file's size at the peak).
 func ReadModules(dir string) (map[string]Module, error) {
 	path := filepath.Join(dir, FileName)
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadRegular(path, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +278,12 @@ func ReadModules(dir string) (map[string]Module, error) {
 type Entry struct {
 	Name    string
 	Version string
-	File    string        // absolute path of the bytes (<name>-<version>.wasm, or the mirror's blob)
-	Digest  digest.Digest // from the early hex hash or the mirror's digest
+	// Ref is Name and Version parsed (index.ParseRef) when Err is nil:
+	// the file is untrusted input, checked here once, and the importer
+	// hands Ref on to the repository without checking it again.
+	Ref    index.Ref
+	File   string        // absolute path of the bytes (<name>-<version>.wasm, or the mirror's blob)
+	Digest digest.Digest // from the early hex hash or the mirror's digest
 	// Size and Created are in gpmd's shape only: -1 and zero when the
 	// file does not say.
 	Size    int64
@@ -261,10 +360,8 @@ func checkEntry(absDir, key, name, vkey string, v Version) Entry {
 	if v.Version != "" && v.Version != vkey {
 		return fail("listed as version %q but says version %q", vkey, v.Version)
 	}
-	if err := index.ValidateName(key); err != nil {
-		return fail("%w", err)
-	}
-	if _, err := index.ParseVersion(vkey); err != nil {
+	ref, err := index.ParseRef(key, vkey)
+	if err != nil {
 		return fail("%w", err)
 	}
 	d, err := entryDigest(v)
@@ -277,6 +374,7 @@ func checkEntry(absDir, key, name, vkey string, v Version) Entry {
 		return fail("%w", err)
 	}
 	e.File = path
+	e.Ref = ref
 	return e
 }
 
@@ -328,4 +426,55 @@ func entryPath(absDir, file string) (string, error) {
 		return "", fmt.Errorf("file %q: %w: it leaves the folder %s", file, errdefs.ErrInvalid, absDir)
 	}
 	return filepath.Join(absDir, rel), nil
+}
+
+// ReadTombstones reads the tombstones of dir's ghost.modules.json (its
+// "removed" objects), each checked as an upload would check its name,
+// version and digest. Those that fail the check are returned apart, with
+// the reason, so that a rebuild can report them.
+func ReadTombstones(dir string) (tombs []index.Tombstone, bad []error, err error) {
+	mods, err := ReadModules(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := make([]string, 0, len(mods))
+	for n := range mods {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for vkey, r := range mods[name].Removed {
+			t, err := checkRemoved(name, vkey, r)
+			if err != nil {
+				bad = append(bad, fmt.Errorf("removed %q@%q: %w", name, vkey, err))
+				continue
+			}
+			tombs = append(tombs, t)
+		}
+	}
+	slices.SortFunc(tombs, func(a, b index.Tombstone) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), compareEntryVersions(Entry{Version: a.Version}, Entry{Version: b.Version}))
+	})
+	return tombs, bad, nil
+}
+
+func checkRemoved(name, vkey string, r Removed) (index.Tombstone, error) {
+	if _, err := index.ParseRef(name, vkey); err != nil {
+		return index.Tombstone{}, err
+	}
+	if r.Version != "" && r.Version != vkey {
+		return index.Tombstone{}, fmt.Errorf("%w: listed as version %q but says version %q", errdefs.ErrInvalid, vkey, r.Version)
+	}
+	d, err := entryDigest(Version{Digest: r.Digest})
+	if err != nil {
+		return index.Tombstone{}, err
+	}
+	t := index.Tombstone{Name: name, Version: vkey, Digest: d}
+	if r.Size != nil {
+		t.Size = *r.Size
+	}
+	if r.Removed != nil {
+		t.Removed = *r.Removed
+	}
+	return t, nil
 }

@@ -27,6 +27,11 @@
 //     hash to its digest, end the stream with an error wrapping
 //     errdefs.ErrCorrupt instead of io.EOF. A Sink that stores only what it
 //     read to a clean EOF therefore never stores bytes that do not match.
+//   - Pull fetches and checks the config while the layer streams; the
+//     layer's reader does not end (and so no Sink stores) before the config
+//     has passed, and a failed config ends it with the config's error.
+//   - Push sends the config while the layer streams, and the manifest only
+//     once both blobs are in, so a tag never points at a missing blob.
 //   - Push reads the module through the same kind of reader, so a store that
 //     hands out damaged bytes fails the push instead of publishing them.
 //   - Every error wraps one errdefs class (ErrUnauthorized for 401/403,

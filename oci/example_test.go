@@ -20,7 +20,7 @@ func ExampleClient_Pull() {
 	}
 	defer c.Close()
 	store := func(ctx context.Context, mod oci.Module, r io.Reader) error {
-		n, err := io.Copy(io.Discard, r) // repo.Upload(ctx, mod.Name, mod.Version, r, ...)
+		n, err := io.Copy(io.Discard, r) // repo.Upload(ctx, mod.Ref, r, ...)
 		if err != nil {
 			return err
 		}

@@ -76,28 +76,42 @@ func (c *Client) Inspect(ctx context.Context, source string) (Artifact, error) {
 }
 
 func (c *Client) inspect(ctx context.Context, repo *remote.Repository, ref registry.Reference) (Artifact, error) {
+	art, cfg, err := c.inspectManifest(ctx, repo, ref)
+	if err != nil || cfg == nil {
+		return art, err
+	}
+	if art.OS, err = c.checkConfig(ctx, repo, art.Reference, *cfg, art.Layer.Digest); err != nil {
+		return Artifact{}, err
+	}
+	return art, nil
+}
+
+// inspectManifest fetches and checks the manifest at ref, and returns the
+// artifact and its config's descriptor (nil for an artifact manifest),
+// the config not yet fetched.
+func (c *Client) inspectManifest(ctx context.Context, repo *remote.Repository, ref registry.Reference) (Artifact, *ocispec.Descriptor, error) {
 	where := ref.String()
 	desc, rc, err := repo.Manifests().FetchReference(ctx, ref.Reference)
 	if err != nil {
-		return Artifact{}, classify("pull", where, err)
+		return Artifact{}, nil, classify("pull", where, err)
 	}
 	defer rc.Close()
 	// The media type decides what the bytes are: check it before parsing.
 	switch desc.MediaType {
 	case MediaTypeManifest, MediaTypeArtifactManifest:
 	default:
-		return Artifact{}, fmt.Errorf("pull %s: %w: found a %s (%s); want an OCI image manifest with one %s layer",
+		return Artifact{}, nil, fmt.Errorf("pull %s: %w: found a %s (%s); want an OCI image manifest with one %s layer",
 			where, errdefs.ErrInvalid, describeMediaType(desc.MediaType), desc.MediaType, MediaTypeWasmLayer)
 	}
 	if desc.Size > c.opts.MaxManifestSize {
-		return Artifact{}, fmt.Errorf("pull %s: manifest: %w: %d bytes, over the limit of %d", where, errdefs.ErrTooLarge, desc.Size, c.opts.MaxManifestSize)
+		return Artifact{}, nil, fmt.Errorf("pull %s: manifest: %w: %d bytes, over the limit of %d", where, errdefs.ErrTooLarge, desc.Size, c.opts.MaxManifestSize)
 	}
 	if want, err := ref.Digest(); err == nil && desc.Digest != want {
-		return Artifact{}, fmt.Errorf("pull %s: manifest: %w: the registry describes it as %s", where, errdefs.ErrCorrupt, desc.Digest)
+		return Artifact{}, nil, fmt.Errorf("pull %s: manifest: %w: the registry describes it as %s", where, errdefs.ErrCorrupt, desc.Digest)
 	}
 	mBytes, err := io.ReadAll(newVerifyReader(rc, "manifest "+string(desc.Digest), desc.Digest, desc.Size))
 	if err != nil {
-		return Artifact{}, classify("pull", where, err)
+		return Artifact{}, nil, classify("pull", where, err)
 	}
 
 	var m struct {
@@ -108,16 +122,16 @@ func (c *Client) inspect(ctx context.Context, repo *remote.Repository, ref regis
 		Blobs         []ocispec.Descriptor `json:"blobs"` // artifact manifest
 	}
 	if err := json.Unmarshal(mBytes, &m); err != nil {
-		return Artifact{}, fmt.Errorf("pull %s: manifest: %w: not JSON (%v)", where, errdefs.ErrInvalid, err)
+		return Artifact{}, nil, fmt.Errorf("pull %s: manifest: %w: not JSON (%v)", where, errdefs.ErrInvalid, err)
 	}
 	if m.MediaType != "" && m.MediaType != desc.MediaType {
-		return Artifact{}, fmt.Errorf("pull %s: manifest: %w: it says media type %s, the registry served it as %s", where, errdefs.ErrInvalid, m.MediaType, desc.MediaType)
+		return Artifact{}, nil, fmt.Errorf("pull %s: manifest: %w: it says media type %s, the registry served it as %s", where, errdefs.ErrInvalid, m.MediaType, desc.MediaType)
 	}
 	layers := m.Layers
 	if desc.MediaType == MediaTypeArtifactManifest {
 		layers = m.Blobs
 	} else if m.SchemaVersion != 2 || m.Config == nil {
-		return Artifact{}, fmt.Errorf("pull %s: manifest: %w: schemaVersion %d and config %v; want schemaVersion 2 and a config", where, errdefs.ErrInvalid, m.SchemaVersion, m.Config != nil)
+		return Artifact{}, nil, fmt.Errorf("pull %s: manifest: %w: schemaVersion %d and config %v; want schemaVersion 2 and a config", where, errdefs.ErrInvalid, m.SchemaVersion, m.Config != nil)
 	}
 	if len(layers) != 1 || layers[0].MediaType != MediaTypeWasmLayer {
 		types := make([]string, len(layers))
@@ -128,26 +142,20 @@ func (c *Client) inspect(ctx context.Context, repo *remote.Repository, ref regis
 		if m.Config != nil {
 			cfgType = "config " + m.Config.MediaType
 		}
-		return Artifact{}, fmt.Errorf("pull %s: %w: not a Wasm module: found %d layer(s) [%s] and %s; want exactly one %s layer",
+		return Artifact{}, nil, fmt.Errorf("pull %s: %w: not a Wasm module: found %d layer(s) [%s] and %s; want exactly one %s layer",
 			where, errdefs.ErrInvalid, len(layers), strings.Join(types, ", "), cfgType, MediaTypeWasmLayer)
 	}
 	layer := layers[0]
 	if err := layer.Digest.Validate(); err != nil {
-		return Artifact{}, fmt.Errorf("pull %s: layer digest %q: %w: %v", where, layer.Digest, errdefs.ErrInvalid, err)
+		return Artifact{}, nil, fmt.Errorf("pull %s: layer digest %q: %w: %v", where, layer.Digest, errdefs.ErrInvalid, err)
 	}
 	if layer.Size <= 0 {
-		return Artifact{}, fmt.Errorf("pull %s: layer: %w: size %d", where, errdefs.ErrInvalid, layer.Size)
+		return Artifact{}, nil, fmt.Errorf("pull %s: layer: %w: size %d", where, errdefs.ErrInvalid, layer.Size)
 	}
 	if layer.Size > c.opts.MaxLayerSize {
-		return Artifact{}, fmt.Errorf("pull %s: layer: %w: %d bytes, over the limit of %d", where, errdefs.ErrTooLarge, layer.Size, c.opts.MaxLayerSize)
+		return Artifact{}, nil, fmt.Errorf("pull %s: layer: %w: %d bytes, over the limit of %d", where, errdefs.ErrTooLarge, layer.Size, c.opts.MaxLayerSize)
 	}
-	art := Artifact{Reference: where, Manifest: desc.Digest, Layer: layer, ref: ref}
-	if m.Config != nil {
-		if art.OS, err = c.checkConfig(ctx, repo, where, *m.Config, layer.Digest); err != nil {
-			return Artifact{}, err
-		}
-	}
-	return art, nil
+	return Artifact{Reference: where, Manifest: desc.Digest, Layer: layer, ref: ref}, m.Config, nil
 }
 
 // checkConfig fetches the config under its limit and checks it against
@@ -221,43 +229,73 @@ func (c *Client) Pull(ctx context.Context, source string, opts PullOptions, sink
 		return PullResult{}, err
 	}
 	repo := c.repository(ref)
-	art, err := c.inspect(ctx, repo, ref)
+	art, cfg, err := c.inspectManifest(ctx, repo, ref)
 	if err != nil {
 		return PullResult{}, err
 	}
-	return c.fetchLayer(ctx, repo, art, mod, sink)
+	// The config is fetched and checked while the layer streams (one round
+	// trip fewer before the bytes flow); the layer's reader holds back its
+	// end until the check is done, so a sink never stores a module whose
+	// config fails.
+	cfgErr := make(chan error, 1)
+	if cfg == nil {
+		cfgErr <- nil
+	} else {
+		go func() {
+			_, err := c.checkConfig(ctx, repo, art.Reference, *cfg, art.Layer.Digest)
+			cfgErr <- err
+		}()
+	}
+	return c.fetchLayer(ctx, repo, art, mod, sink, cfgErr)
 }
 
-// moduleFor derives the name and version a pull stores under.
+// moduleFor derives the name and version a pull stores under. A pull is a
+// boundary (the repository's name and the tag are untrusted), so they are
+// parsed here, once, into mod.Ref, which the sink hands to the repository.
 func moduleFor(ref registry.Reference, opts PullOptions) (Module, error) {
 	where := ref.String()
 	mod := Module{Name: opts.Name, Version: opts.Version}
 	if mod.Name == "" {
 		mod.Name = path.Base(ref.Repository)
 	}
-	if err := index.ValidateName(mod.Name); err != nil {
+	name, err := index.ParseName(mod.Name)
+	if err != nil {
 		hint := ""
 		if opts.Name == "" {
 			hint = " (taken from the repository; give a name)"
 		}
 		return Module{}, fmt.Errorf("pull %s: %w: %v%s", where, errdefs.ErrInvalid, err, hint)
 	}
+	var version index.Version
 	if mod.Version == "" {
 		if ref.ValidateReferenceAsTag() != nil {
 			return Module{}, fmt.Errorf("pull %s: %w: pulling by digest needs a version", where, errdefs.ErrInvalid)
 		}
 		mod.Version = ref.Reference
-		if err := validVersion(mod.Version); err != nil {
+		if version, err = parseVersion(mod.Version); err != nil {
 			return Module{}, fmt.Errorf("pull %s: %w: the tag %q is not a semantic version; give a version", where, errdefs.ErrInvalid, ref.Reference)
 		}
-	} else if err := validVersion(mod.Version); err != nil {
+	} else if version, err = parseVersion(mod.Version); err != nil {
 		return Module{}, fmt.Errorf("pull %s: %w", where, err)
 	}
+	mod.Ref = index.NewRef(name, version)
 	return mod, nil
 }
 
 // fetchLayer streams art's layer into sink as mod.
-func (c *Client) fetchLayer(ctx context.Context, repo *remote.Repository, art Artifact, mod Module, sink Sink) (PullResult, error) {
+// The config check's outcome arrives on cfgErr (exactly one value): the
+// layer's reader waits for it before it ends, and a failed check ends the
+// stream with that error instead.
+func (c *Client) fetchLayer(ctx context.Context, repo *remote.Repository, art Artifact, mod Module, sink Sink, cfgErr <-chan error) (res PullResult, err error) {
+	g := &configGate{ch: cfgErr}
+	defer func() {
+		// Whatever happened to the layer, the config check ends here
+		// (its goroutine never outlives Pull), and a failed one is the
+		// error to report: it came first in the artifact.
+		if cerr := g.wait(); cerr != nil {
+			res, err = PullResult{}, cerr
+		}
+	}()
 	mod.Digest, mod.Size = art.Layer.Digest, art.Layer.Size
 	rc, err := repo.Blobs().Fetch(ctx, art.Layer)
 	if err != nil {
@@ -265,6 +303,7 @@ func (c *Client) fetchLayer(ctx context.Context, repo *remote.Repository, art Ar
 	}
 	defer rc.Close()
 	vr := newVerifyReader(rc, "layer "+string(art.Layer.Digest), mod.Digest, mod.Size)
+	vr.gate = g
 	if err := sink(ctx, mod, vr); err != nil {
 		if vr.err != nil && vr.err != io.EOF {
 			// The sink failed because the stream did: report the stream.
@@ -281,4 +320,35 @@ func (c *Client) fetchLayer(ctx context.Context, repo *remote.Repository, art Ar
 		return PullResult{}, fmt.Errorf("pull %s: store %s@%s: %w: the sink returned before reading the whole layer", art.Reference, mod.Name, mod.Version, errdefs.ErrInvalid)
 	}
 	return PullResult{Module: mod, Reference: art.Reference, Manifest: art.Manifest}, nil
+}
+
+// configGate is the outcome of a config check that runs beside the layer's
+// download.
+type configGate struct {
+	ch   <-chan error
+	done bool
+	err  error
+}
+
+// wait waits for the check once and returns its error.
+func (g *configGate) wait() error {
+	if !g.done {
+		g.err, g.done = <-g.ch, true
+	}
+	return g.err
+}
+
+// failed reports the check's error if it has already failed, without
+// waiting.
+func (g *configGate) failed() error {
+	if g.done {
+		return g.err
+	}
+	select {
+	case g.err = <-g.ch:
+		g.done = true
+		return g.err
+	default:
+		return nil
+	}
 }

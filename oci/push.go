@@ -23,8 +23,11 @@ import (
 type Module struct {
 	Name    string
 	Version string
-	Digest  digest.Digest
-	Size    int64
+	// Ref is Name and Version parsed, set by a pull (moduleFor): what a
+	// Sink stores under. A push leaves it zero.
+	Ref    index.Ref
+	Digest digest.Digest
+	Size   int64
 }
 
 // PushResult says where a module went.
@@ -90,12 +93,20 @@ func (c *Client) Push(ctx context.Context, mod Module, r io.Reader, target strin
 	}
 	cfgDesc := content.NewDescriptorFromBytes(MediaTypeWasmConfig, cfgBytes)
 
+	// The config goes up while the layer streams, as oras does: on a
+	// loopback or LAN registry the round trips of a second blob cost as
+	// much as many MB of the first. The manifest goes last, only once both
+	// blobs are in, so the tag never points at a missing blob.
+	cfgDone := make(chan error, 1)
+	go func() { cfgDone <- pushBlob(ctx, repo, cfgDesc, bytes.NewReader(cfgBytes)) }()
 	vr := newVerifyReader(br, fmt.Sprintf("module %s@%s", mod.Name, mod.Version), mod.Digest, mod.Size)
-	if err := pushBlob(ctx, repo, layer, vr); err != nil {
-		return PushResult{}, classify("push", where, err)
+	layerErr := pushBlob(ctx, repo, layer, vr)
+	cfgErr := <-cfgDone
+	if layerErr != nil {
+		return PushResult{}, classify("push", where, layerErr)
 	}
-	if err := pushBlob(ctx, repo, cfgDesc, bytes.NewReader(cfgBytes)); err != nil {
-		return PushResult{}, classify("push", where, err)
+	if cfgErr != nil {
+		return PushResult{}, classify("push", where, cfgErr)
 	}
 
 	manifest := ocispec.Manifest{
@@ -141,11 +152,18 @@ func pushBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descrip
 	return nil
 }
 
-// validVersion checks that v is a version GPMD stores (index.ParseVersion).
-func validVersion(v string) error {
-	if _, err := index.ParseVersion(v); err != nil {
+// parseVersion parses v as a version GPMD stores (index.ParseVersion).
+func parseVersion(v string) (index.Version, error) {
+	ver, err := index.ParseVersion(v)
+	if err != nil {
 		// index has its own ErrInvalid; carry the errdefs class too.
-		return fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
+		return index.Version{}, fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
 	}
-	return nil
+	return ver, nil
+}
+
+// validVersion checks that v is a version GPMD stores.
+func validVersion(v string) error {
+	_, err := parseVersion(v)
+	return err
 }

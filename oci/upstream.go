@@ -83,7 +83,11 @@ type Upstream struct {
 	base        string
 	log         *slog.Logger
 	pullTimeout time.Duration
-	flight      singleflight.Group // keys "tags NAME" and "pull NAME@VERSION"
+	// life is what tag listings and pulls run under instead of their
+	// callers' contexts (they are shared by every caller); Close ends it.
+	life   context.Context
+	stop   context.CancelFunc
+	flight singleflight.Group // keys "tags NAME" and "pull NAME@VERSION"
 
 	mu        sync.Mutex // guards tags, conflicts and the status fields
 	tags      map[string]tagEntry
@@ -114,15 +118,23 @@ func NewUpstream(c *Client, base string, log *slog.Logger) (*Upstream, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	life, stop := context.WithCancel(context.Background())
 	return &Upstream{
 		client:      c,
 		base:        base,
 		log:         log,
 		pullTimeout: DefaultUpstreamPullTimeout,
+		life:        life,
+		stop:        stop,
 		tags:        make(map[string]tagEntry),
 		conflicts:   make(map[string]conflictEntry),
 	}, nil
 }
+
+// Close ends the tag listings and pulls in flight (their callers get an
+// error wrapping ErrUnavailable); the Upstream is not used after. It is
+// idempotent.
+func (u *Upstream) Close() { u.stop() }
 
 // Repository returns REGISTRY/NAMESPACE/NAME.
 func (u *Upstream) Repository(name string) string { return u.base + "/" + name }
@@ -160,13 +172,14 @@ func (u *Upstream) record(err error) {
 // nothing matching wraps ErrNotFound (and names the registry error, if
 // any).
 func (u *Upstream) Resolve(ctx context.Context, name, query string, local []LocalVersion) (Resolution, error) {
-	if err := index.ValidateName(name); err != nil {
+	if _, err := index.ParseName(name); err != nil {
 		return Resolution{}, fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
 	}
-	match, err := matcher(name, query)
+	q, err := index.ParseQuery(name, query)
 	if err != nil {
 		return Resolution{}, err
 	}
+	match := q.Matches
 	type candidate struct {
 		v     *semver.Version
 		local *LocalVersion
@@ -201,7 +214,7 @@ func (u *Upstream) Resolve(ctx context.Context, name, query string, local []Loca
 	}
 	best := -1
 	for i, c := range cands {
-		if match(c.v) && (best < 0 || better(c.v, cands[best].v, query)) {
+		if match(c.v) && (best < 0 || better(c.v, cands[best].v, q)) {
 			best = i
 		}
 	}
@@ -230,28 +243,11 @@ func (u *Upstream) Resolve(ctx context.Context, name, query string, local []Loca
 	return res, nil
 }
 
-// matcher turns a query into a predicate, as index.Resolve reads queries.
-func matcher(name, query string) (func(*semver.Version) bool, error) {
-	if query == "" || strings.EqualFold(query, "latest") {
-		return func(*semver.Version) bool { return true }, nil
-	}
-	if _, err := index.ParseVersion(query); err == nil {
-		want, _ := semver.NewVersion(query)
-		return want.Equal, nil
-	}
-	c, err := semver.NewConstraint(query)
-	if err != nil {
-		return nil, fmt.Errorf("module %s@%s: %w: the version is neither a semantic version nor a constraint such as ^1.2, ~1.2.3 or \">=1.0.0 <2.0.0\" (%v)",
-			name, query, errdefs.ErrInvalid, err)
-	}
-	return c.Check, nil
-}
-
-// better reports whether a ranks above b for query. For latest a release
+// better reports whether a ranks above b for q. For latest a release
 // beats any pre-release; otherwise (and between two of a kind) the higher
 // version wins.
-func better(a, b *semver.Version, query string) bool {
-	if query == "" || strings.EqualFold(query, "latest") {
+func better(a, b *semver.Version, q index.Query) bool {
+	if q.IsLatest() {
 		if ar, br := a.Prerelease() == "", b.Prerelease() == ""; ar != br {
 			return ar
 		}
@@ -273,8 +269,9 @@ func (u *Upstream) tagList(ctx context.Context, name string) ([]Tag, error) {
 	}
 	ch := u.flight.DoChan("tags "+name, func() (any, error) {
 		// Shared by every caller that missed the cache: detached from the
-		// first caller's cancellation, bounded by the client's timeouts.
-		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.client.opts.DialTimeout+u.client.opts.ResponseHeaderTimeout)
+		// first caller's cancellation, bounded by the client's timeouts
+		// and by Close.
+		tctx, cancel := context.WithTimeout(u.life, u.client.opts.DialTimeout+u.client.opts.ResponseHeaderTimeout)
 		defer cancel()
 		tags, err := u.client.Tags(tctx, u.Repository(name))
 		if errors.Is(err, errdefs.ErrNotFound) {
@@ -353,14 +350,14 @@ func (u *Upstream) checkConflict(ctx context.Context, name, tag string, lv Local
 // Fetch pulls the version res chose (res.Local false) into sink. However
 // many callers fetch the same name@version at once, one pull runs; each
 // caller waits for it on its own ctx. The pull itself runs apart from the
-// callers' contexts, bounded by DefaultUpstreamPullTimeout, so that the
-// first caller giving up does not fail the others.
+// callers' contexts, bounded by DefaultUpstreamPullTimeout and by Close, so
+// that the first caller giving up does not fail the others.
 func (u *Upstream) Fetch(ctx context.Context, res Resolution, sink Sink) (PullResult, error) {
 	if res.Local || res.Reference == "" {
 		return PullResult{}, fmt.Errorf("fetch %s@%s: %w: the resolution says to serve the local version", res.Name, res.Version, errdefs.ErrInvalid)
 	}
 	ch := u.flight.DoChan("pull "+res.Name+"@"+res.Version, func() (any, error) {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.pullTimeout)
+		pctx, cancel := context.WithTimeout(u.life, u.pullTimeout)
 		defer cancel()
 		pr, err := u.client.Pull(pctx, res.Reference, PullOptions{Name: res.Name, Version: res.Version}, sink)
 		u.record(err)

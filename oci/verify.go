@@ -22,6 +22,10 @@ type verifyReader struct {
 	n    int64
 	h    hash.Hash
 	err  error // sticky once set
+	// gate, when set, is a check the stream's end waits for: a layer is
+	// not whole until its config has passed too. A failed gate ends the
+	// stream (at once, or at its end) with the gate's error.
+	gate *configGate
 }
 
 func newVerifyReader(r io.Reader, what string, d digest.Digest, size int64) *verifyReader {
@@ -31,6 +35,12 @@ func newVerifyReader(r io.Reader, what string, d digest.Digest, size int64) *ver
 func (v *verifyReader) Read(p []byte) (int, error) {
 	if v.err != nil {
 		return 0, v.err
+	}
+	if v.gate != nil {
+		if err := v.gate.failed(); err != nil {
+			v.err = err
+			return 0, err
+		}
 	}
 	// Read one byte past size at most, to notice trailing data.
 	if rem := v.size - v.n + 1; int64(len(p)) > rem {
@@ -46,6 +56,9 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 	switch {
 	case err == io.EOF:
 		v.err = v.check()
+		if v.err == nil && v.gate != nil {
+			v.err = v.gate.wait()
+		}
 		if v.err == nil {
 			v.err = io.EOF
 		}

@@ -34,8 +34,8 @@ func fillRepo(b *testing.B, dir string, n int) *repo.Repo {
 		b.Fatal(err)
 	}
 	for i := range n {
-		rec := index.Record{Name: "big", Version: fmt.Sprintf("v1.%d.%d", i/1000, i%1000), Digest: info.Digest, Size: info.Size}
-		if _, _, err := idx.Add(rec); err != nil {
+		e := index.Entry{Ref: index.MustRef("big", fmt.Sprintf("v1.%d.%d", i/1000, i%1000)), Digest: info.Digest, Size: info.Size}
+		if _, _, err := idx.Add(e); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -76,7 +76,7 @@ func BenchmarkUploadLatencyRatio(b *testing.B) {
 		}
 		data := testutil.Wasm(fmt.Sprint(seed+uint64(i)), 4096)
 		start := time.Now()
-		if _, err := r.Upload(context.Background(), "bench", fmt.Sprintf("v2.0.%d", i), bytes.NewReader(data), ""); err != nil {
+		if _, err := r.Upload(context.Background(), index.MustRef("bench", fmt.Sprintf("v2.0.%d", i)), bytes.NewReader(data), ""); err != nil {
 			b.Fatal(err)
 		}
 		*t += time.Since(start)
@@ -126,7 +126,7 @@ func benchUpload(b *testing.B, size int) {
 	upload := func(i int) {
 		binary.LittleEndian.PutUint64(data[8:], uint64(2*i+1))
 		start := time.Now()
-		if _, err := r.Upload(context.Background(), "bench", fmt.Sprintf("v1.0.%d", i), bytes.NewReader(data), ""); err != nil {
+		if _, err := r.Upload(context.Background(), index.MustRef("bench", fmt.Sprintf("v1.0.%d", i)), bytes.NewReader(data), ""); err != nil {
 			b.Fatal(err)
 		}
 		tUpload += time.Since(start)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
@@ -63,7 +64,7 @@ func crashChild(dir string) {
 		data := testutil.Wasm(fmt.Sprint(content), size)
 		name := fmt.Sprintf("m%d", rng.IntN(5))
 		version := fmt.Sprintf("v%d.%d.%d", seed%1000, i, rng.IntN(1000))
-		rec, err := r.Upload(context.Background(), name, version, bytes.NewReader(data), "")
+		rec, err := r.Upload(context.Background(), index.MustRef(name, version), bytes.NewReader(data), "")
 		if err != nil {
 			fmt.Printf("FAIL %s@%s %v\n", name, version, err)
 			continue

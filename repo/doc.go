@@ -28,14 +28,33 @@
 //
 // Verification. Get hands out a reader that re-hashes the bytes as they are
 // read; reading to the end fails with ErrModuleCorrupt (and errdefs.ErrCorrupt)
-// where the bytes do not match. A missing blob or one of the wrong size is
-// reported before any byte is read.
+// where the bytes do not match. A missing blob, one of the wrong size, or
+// something else than a regular file in its place (a FIFO is refused
+// without blocking) is reported before any byte is read. An upload whose
+// digest names a stored blob checks that blob (hashes it) and replaces it
+// atomically when it is damaged, so an acknowledged upload is always
+// readable; each such repair is logged and counted (Counters).
+//
+// Immutability. A version never changes its bytes: uploading it again with
+// other bytes fails with errdefs.ErrConflict, also after Remove, which
+// keeps a tombstone (name, version, digest, removal time; Tombstones). The
+// same bytes may come back. RemoveWith's Forget drops the tombstone, on
+// purpose breaking that rule. Tombstones are mirrored in
+// ghost.modules.json, so a rebuild of the index keeps them, and it keeps
+// each version's created time.
+//
+// The index file. Every write first checks that the file at index.db is
+// still the one this process opened; if it was removed or replaced, writes
+// fail with index.ErrUnlinked (errdefs.ErrUnavailable) instead of being
+// acknowledged into a file the next start will not see. Verify reports it.
 //
 // The mirror. ghost.modules.json is replaced by rename, never seen
 // half-written, and follows the index within MirrorDelay (changes are
 // coalesced, so its cost does not grow into every upload). At Open it is
-// compared with the index and rewritten when missing or stale; Close writes
-// the last changes. A write that fails (a full disk) is retried by itself,
+// compared with the index and rewritten when missing or stale (where that
+// fails, on a full disk say, Open logs a warning and succeeds: the index
+// is the truth); Close writes the last changes. A write that fails (a full
+// disk) is retried by itself,
 // backing off up to 30 s; verify reports the mirror stale meanwhile. Its
 // shape, encoding and reading live in package modulesjson (the early
 // gpmd's shape plus digest, size and created per version); the blob paths
@@ -57,6 +76,12 @@
 // it: every module whose bytes match its hash comes in; the original
 // ghost.modules.json is kept as ghost.modules.legacy.json and the .wasm
 // files are left where they are.
+//
+// Restore sources are not trusted: only regular files are read (no
+// symlink is followed, a FIFO never blocks), a blob up to the module size
+// limit and the mirror up to modulesjson.MaxFileSize (64 MiB), and a copied
+// index is used only when every record in it passes the rules of an upload;
+// else the index is rebuilt from the mirror, whose bad entries are lost.
 //
 // # Caveats
 //

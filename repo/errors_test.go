@@ -70,7 +70,7 @@ func TestNarrowErrorsBelongToAClass(t *testing.T) {
 		}
 	}
 	r, _ := openRepo(t, repo.Options{})
-	_, err := r.Upload(t.Context(), "math", "v1.0.0", bytes.NewReader(testutil.TinyWasm), digest.FromString("other"))
+	_, err := r.Upload(t.Context(), index.MustRef("math", "v1.0.0"), bytes.NewReader(testutil.TinyWasm), digest.FromString("other"))
 	if !errors.Is(err, errdefs.ErrCorrupt) || errors.Is(err, repo.ErrModuleCorrupt) {
 		t.Errorf("upload with a wrong claimed digest: %v, want errdefs.ErrCorrupt and not ErrModuleCorrupt", err)
 	}

@@ -17,9 +17,6 @@ import (
 
 // MirrorFile is the name of the JSON mirror of the index, beside it.
 //
-// Deprecated: use modulesjson.FileName; removed after the merge.
-const MirrorFile = modulesjson.FileName
-
 // DefaultMirrorDelay is how long index changes are gathered before the
 // mirror is rewritten once for all of them.
 const DefaultMirrorDelay = 250 * time.Millisecond
@@ -131,7 +128,7 @@ func (m *mirror) flush() error {
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomicBytes(m.path, data, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(m.path, data, fsutil.FileMode); err != nil {
 		return err
 	}
 	m.written.Store(target)
@@ -154,14 +151,23 @@ func (m *mirror) sync() (rewritten bool, err error) {
 	if err != nil && !os.IsNotExist(err) {
 		return false, fmt.Errorf("reading mirror: %w", err)
 	}
-	if err := fsutil.WriteFileAtomicBytes(m.path, want, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(m.path, want, fsutil.FileMode); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-// renderMirror renders the whole index as ghost.modules.json, from one
-// read transaction (see modulesjson.Encode for the order).
+// renderMirror renders the whole index, versions and tombstones, as
+// ghost.modules.json, from one read transaction (see modulesjson.Encode
+// for the order).
 func renderMirror(idx *index.DB) ([]byte, error) {
-	return modulesjson.Encode(idx.Walk)
+	var recs []index.Record
+	tombs, err := idx.WalkAll(func(rec index.Record) error {
+		recs = append(recs, rec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return modulesjson.EncodeRecords(recs, tombs)
 }

@@ -21,7 +21,7 @@ import (
 // orphan leaves a blob that no version names, the way a refused upload does.
 func orphan(t *testing.T, r *repo.Repo, name, version string, seed uint64) {
 	t.Helper()
-	if _, err := r.Upload(t.Context(), name, version, bytes.NewReader(testutil.Wasm(fmt.Sprint(seed), 777)), ""); !errors.Is(err, errdefs.ErrConflict) {
+	if _, err := r.Upload(t.Context(), index.MustRef(name, version), bytes.NewReader(testutil.Wasm(fmt.Sprint(seed), 777)), ""); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("want a conflict to leave an orphan, got %v", err)
 	}
 }
@@ -63,12 +63,12 @@ func TestVerifyFindsEachProblemByName(t *testing.T) {
 
 	// Repair so that the cleanup invariants hold: the right bytes back, the
 	// mirror rewritten by a change.
-	if _, err := r.Upload(t.Context(), "fix", "v1.0.0", bytes.NewReader(testutil.Wasm("1", 2000)), a.Digest); err != nil {
+	if _, err := r.Upload(t.Context(), index.MustRef("fix", "v1.0.0"), bytes.NewReader(testutil.Wasm("1", 2000)), a.Digest); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(filepath.Join(dir, "blobs", "sha256", a.Digest.Encoded()), 0o644)
 	os.Remove(filepath.Join(dir, "blobs", "sha256", a.Digest.Encoded()))
-	if _, err := r.Upload(t.Context(), "fix", "v1.0.1", bytes.NewReader(testutil.Wasm("1", 2000)), a.Digest); err != nil {
+	if _, err := r.Upload(t.Context(), index.MustRef("fix", "v1.0.1"), bytes.NewReader(testutil.Wasm("1", 2000)), a.Digest); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(bPath, saved, 0o444)
@@ -146,7 +146,7 @@ func TestGCDuringUploadsNeverTakesANamedBlob(t *testing.T) {
 				version := fmt.Sprintf("v1.0.%d", i)
 				// Few distinct contents: the same blob is uploaded, removed
 				// (becoming garbage) and uploaded again all the time.
-				if _, err := r.Upload(t.Context(), name, version, bytes.NewReader(testutil.Wasm(fmt.Sprint(i%3), 3000)), ""); err != nil {
+				if _, err := r.Upload(t.Context(), index.MustRef(name, version), bytes.NewReader(testutil.Wasm(fmt.Sprint(i%3), 3000)), ""); err != nil {
 					t.Error(err)
 					return
 				}

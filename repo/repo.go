@@ -39,53 +39,21 @@ const LegacyBackupFile = "ghost.modules.legacy.json"
 var (
 	// ErrNotWasm: the bytes are not a WebAssembly binary (the message says
 	// what they look like instead). It is an errdefs.ErrInvalid.
-	ErrNotWasm error = &classError{"not a WebAssembly module", errdefs.ErrInvalid}
+	ErrNotWasm = errdefs.Narrow("not a WebAssembly module", errdefs.ErrInvalid)
 	// ErrEmpty: no bytes at all. It is an errdefs.ErrInvalid.
-	ErrEmpty error = &classError{"empty module", errdefs.ErrInvalid}
+	ErrEmpty = errdefs.Narrow("empty module", errdefs.ErrInvalid)
 	// ErrModuleCorrupt: an indexed blob is missing, of the wrong size, or
 	// its bytes do not match their digest: damage in the store. Nothing of
 	// it is handed out as the module. It is an errdefs.ErrCorrupt; an
 	// upload whose bytes do not match the digest its caller claimed is an
 	// errdefs.ErrCorrupt too but not an ErrModuleCorrupt (the caller's
 	// mistake, not damage), so surfaces test ErrModuleCorrupt first.
-	ErrModuleCorrupt error = &classError{"stored module is corrupt", errdefs.ErrCorrupt}
+	ErrModuleCorrupt = errdefs.Narrow("stored module is corrupt", errdefs.ErrCorrupt)
 	// ErrIndexUnusable: the index is missing while the store holds blobs,
 	// or it cannot be read. The message says how to bring it back. It is an
 	// errdefs.ErrCorrupt.
-	ErrIndexUnusable error = &classError{"index unusable", errdefs.ErrCorrupt}
+	ErrIndexUnusable = errdefs.Narrow("index unusable", errdefs.ErrCorrupt)
 )
-
-// Transitional names for code outside the storage packages that has not
-// moved to errdefs yet.
-var (
-	// Deprecated: use errdefs.ErrNotFound; removed after the merge.
-	ErrNotFound = errdefs.ErrNotFound
-	// Deprecated: use errdefs.ErrInvalid; removed after the merge.
-	ErrInvalid = errdefs.ErrInvalid
-	// Deprecated: use errdefs.ErrConflict; removed after the merge.
-	ErrConflict = errdefs.ErrConflict
-	// Deprecated: use errdefs.ErrTooLarge; removed after the merge.
-	ErrTooLarge = errdefs.ErrTooLarge
-	// Deprecated: use errdefs.ErrNoSpace; removed after the merge.
-	ErrNoSpace = errdefs.ErrNoSpace
-	// Deprecated: use errdefs.ErrCorrupt (and test ErrModuleCorrupt
-	// before it); removed after the merge.
-	ErrDigestMismatch = errdefs.ErrCorrupt
-	// Deprecated: use ErrModuleCorrupt. It is narrower than
-	// errdefs.ErrCorrupt (see there); removed after the merge.
-	ErrCorrupt = ErrModuleCorrupt
-	// Deprecated: use index.ErrLocked; removed after the merge.
-	ErrLocked = index.ErrLocked
-)
-
-// classError is a narrower error that also belongs to an errdefs class.
-type classError struct {
-	msg   string
-	class error
-}
-
-func (e *classError) Error() string { return e.msg }
-func (e *classError) Unwrap() error { return e.class }
 
 // Options for Open.
 type Options struct {
@@ -93,6 +61,7 @@ type Options struct {
 	MirrorDelay   time.Duration // how long mirror writes are coalesced; 0: DefaultMirrorDelay
 	LockTimeout   time.Duration // 0: index default
 	Logger        *slog.Logger  // nil: discard
+	Observer      Observer      // nil: nobody is told of changes (observe.go)
 }
 
 // Repo is the module repository in one folder (<data>/modules). Safe for
@@ -111,12 +80,16 @@ type Repo struct {
 	// blob that an upload is about to name.
 	mu     sync.Mutex
 	leases map[digest.Digest]int
+
+	notify notifier // tells Options.Observer of each change
 }
 
 // Open opens or creates the repository in dir. It upgrades an older index
 // schema, takes the index's lock (index.ErrLocked when another process holds it),
 // removes leftovers of interrupted writes, imports an early gpmd's store
-// found in dir, and rebuilds ghost.modules.json when it is missing or stale.
+// found in dir, and rebuilds ghost.modules.json when it is missing or stale
+// (when that write fails, a full disk say, Open logs a warning and
+// succeeds: the background writer retries).
 func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
 	r, err := open(ctx, dir, opts, false)
 	if err != nil {
@@ -136,7 +109,7 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("repository %s: %w", dir, err)
 	}
 	indexPath := filepath.Join(dir, IndexFile)
@@ -159,7 +132,7 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 	}
 	// The blob store sweeps its leftovers at open, so it is opened only
 	// once this process holds the index lock.
-	blobs, err := blobstore.Open(dir)
+	blobs, err := blobstore.OpenWith(dir, blobstore.Options{Logger: opts.Logger})
 	if err != nil {
 		idx.Close()
 		return nil, fmt.Errorf("repository %s: %w", dir, err)
@@ -173,6 +146,7 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 		idx:     idx,
 		mirror:  newMirror(dir, idx, opts.MirrorDelay, opts.Logger),
 		leases:  make(map[digest.Digest]int),
+		notify:  notifier{obs: opts.Observer},
 	}
 	if rebuilding {
 		return r, nil
@@ -184,8 +158,12 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 		}
 	}
 	if rewritten, err := r.mirror.sync(); err != nil {
-		idx.Close()
-		return nil, fmt.Errorf("repository %s: %w", dir, err)
+		// The index is the truth and the mirror only its copy: a mirror
+		// that cannot be written now (a full disk) must not keep the
+		// repository, and with it the means to free space (gc, rm), out
+		// of reach. The writer retries until it catches up.
+		opts.Logger.Warn("mirror cannot be rewritten from the index now; the index is the truth and the writer retries", "path", r.mirror.path, "err", err)
+		r.mirror.markDirty()
 	} else if rewritten {
 		opts.Logger.Info("mirror rebuilt from the index", "path", r.mirror.path)
 	}
@@ -212,7 +190,7 @@ func (r *Repo) importInPlace(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading early store: %w", err)
 	}
-	if err := fsutil.WriteFileAtomicBytes(filepath.Join(r.dir, LegacyBackupFile), data, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(filepath.Join(r.dir, LegacyBackupFile), data, fsutil.FileMode); err != nil {
 		return err
 	}
 	report, err := migrations.ImportLegacy(ctx, r.dir, r)
@@ -252,31 +230,39 @@ func (r *Repo) Dir() string { return r.dir }
 // MaxModuleSize is the largest module Upload takes.
 func (r *Repo) MaxModuleSize() int64 { return r.maxSize }
 
-// Upload stores a module version: it checks the name and version, that the
-// bytes are a WebAssembly binary of at most MaxModuleSize bytes, writes the
-// blob durably, then the index entry; the mirror follows shortly after.
-// expected, when not empty, is the digest the caller claims for the bytes
-// (errdefs.ErrCorrupt otherwise). The same version with the same bytes again
+// Upload stores a module version: it checks that the bytes are a
+// WebAssembly binary of at most MaxModuleSize bytes, writes the blob
+// durably, then the index entry; the mirror follows shortly after. ref was
+// parsed at the caller's boundary (index.ParseRef) and is not checked
+// again. expected, when not empty, is the digest the caller claims for the
+// bytes, parsed there too (digest.Parse, sha256); bytes that do not match
+// it fail with errdefs.ErrCorrupt. The same version with the same bytes again
 // succeeds and changes nothing; with other bytes it fails with errdefs.ErrConflict.
-func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error) {
+//
+// A removed version keeps a tombstone: the same bytes may come back, other
+// bytes fail with errdefs.ErrConflict (see RemoveWith's Forget). When the
+// digest names a blob that is stored but damaged, the upload replaces it
+// (see Counters). When the index file was removed or replaced under the
+// running process, the upload fails with index.ErrUnlinked.
+func (r *Repo) Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error) {
+	return r.upload(ctx, ref, body, expected, time.Time{})
+}
+
+// UploadCreated is Upload keeping created as the version's creation time
+// (zero: now). A rebuild from ghost.modules.json uses it, so that versions
+// keep the time they were first uploaded (migrations.CreatedUploader).
+func (r *Repo) UploadCreated(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest, created time.Time) (index.Record, error) {
+	return r.upload(ctx, ref, body, expected, created)
+}
+
+func (r *Repo) upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest, created time.Time) (index.Record, error) {
 	fail := func(err error) (index.Record, error) {
 		if errors.Is(err, syscall.ENOSPC) {
 			// The cause's text names a temporary file, which tells the
 			// reader nothing; say what happened and what to do.
 			err = fmt.Errorf("%w on the disk holding %s; free some space (gpmd gc removes blobs no version names) and upload again", errdefs.ErrNoSpace, r.dir)
 		}
-		return index.Record{}, fmt.Errorf("upload %s@%s: %w", name, version, err)
-	}
-	if err := index.ValidateName(name); err != nil {
-		return fail(err)
-	}
-	if _, err := index.ParseVersion(version); err != nil {
-		return fail(err)
-	}
-	if expected != "" {
-		if err := expected.Validate(); err != nil || expected.Algorithm() != digest.SHA256 {
-			return fail(fmt.Errorf("%w: expected digest %q is not sha256:<64 hex>", errdefs.ErrInvalid, expected))
-		}
+		return index.Record{}, fmt.Errorf("upload %s: %w", ref, err)
 	}
 	br, err := readWasmHeader(body)
 	if err != nil {
@@ -310,18 +296,24 @@ func (r *Repo) Upload(ctx context.Context, name, version string, body io.Reader,
 		}
 	}
 
-	rec, created, err := r.idx.Add(index.Record{
-		Name:    name,
-		Version: version,
-		Digest:  info.Digest,
-		Size:    info.Size,
+	var added bool
+	rec, err := r.change(ref.Name().String(), true, func() (index.Record, bool, error) {
+		var rec index.Record
+		var err error
+		rec, added, err = r.idx.Add(index.Entry{
+			Ref:     ref,
+			Digest:  info.Digest,
+			Size:    info.Size,
+			Created: created,
+		})
+		return rec, added, err
 	})
 	if err != nil {
 		// A blob committed for a refused version is named by nothing yet:
 		// garbage for a later collection, not an error of its own.
 		return fail(err)
 	}
-	if created {
+	if added {
 		r.mirror.markDirty()
 	}
 	return rec, nil
@@ -391,6 +383,9 @@ func (r *Repo) Get(ctx context.Context, name, query string) (index.Record, io.Re
 		if errors.Is(err, errdefs.ErrNotFound) {
 			return rec, nil, fmt.Errorf("%w: %s@%s: blob %s is missing", ErrModuleCorrupt, rec.Name, rec.Version, rec.Digest)
 		}
+		if errors.Is(err, blobstore.ErrNotRegular) {
+			return rec, nil, fmt.Errorf("%w: %s@%s: %w", ErrModuleCorrupt, rec.Name, rec.Version, err)
+		}
 		return rec, nil, fmt.Errorf("module %s@%s: %w", rec.Name, rec.Version, err)
 	}
 	if rd.Size() != rec.Size {
@@ -423,26 +418,55 @@ func (r *Repo) List(ctx context.Context, name string) ([]index.Module, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if name != "" {
-		if err := index.ValidateName(name); err != nil {
-			return nil, err
-		}
-	}
+	// index.List checks the name: the one check on this path.
 	return r.idx.List(name)
 }
 
-// Remove deletes one exact version (semver equality). Its blob goes too
-// when no other version names it; otherwise it stays for them.
+// RemoveOptions for RemoveWith.
+type RemoveOptions struct {
+	// Forget drops the version without keeping a tombstone, and drops the
+	// tombstone of a version removed before: the version may then be
+	// uploaded again with other bytes. It breaks the rule that a version
+	// never changes its bytes, on purpose; GVMs that fetched the old bytes
+	// may hold a different module under the same version.
+	Forget bool
+}
+
+// Remove is RemoveWith without options: the version goes and a tombstone
+// of it stays.
 func (r *Repo) Remove(ctx context.Context, name, version string) (index.Record, error) {
+	return r.RemoveWith(ctx, name, version, RemoveOptions{})
+}
+
+// RemoveWith deletes one exact version (semver equality). Its blob goes
+// too when no other version names it; otherwise it stays for them. A
+// tombstone (name, version, digest, removal time) stays, so the version
+// can only come back with the same bytes, unless opts.Forget. A version
+// that is not there fails with errdefs.ErrNotFound; with Forget, a
+// version only tombstoned has its tombstone dropped and the returned
+// record is empty.
+func (r *Repo) RemoveWith(ctx context.Context, name, version string, opts RemoveOptions) (index.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return index.Record{}, err
 	}
-	rec, remaining, err := r.idx.Remove(name, version)
+	var remaining int
+	found := true
+	rec, err := r.change(name, false, func() (index.Record, bool, error) {
+		var rec index.Record
+		var err error
+		if opts.Forget {
+			rec, found, remaining, err = r.idx.Forget(name, version)
+		} else {
+			rec, remaining, err = r.idx.Remove(name, version)
+		}
+		// A Forget that dropped only a tombstone removed no live version.
+		return rec, err == nil && found, err
+	})
 	if err != nil {
 		return index.Record{}, fmt.Errorf("remove %s@%s: %w", name, version, err)
 	}
 	r.mirror.markDirty()
-	if remaining == 0 {
+	if found && remaining == 0 {
 		r.mu.Lock()
 		_, err := r.deleteBlobIfUnusedLocked(rec.Digest)
 		r.mu.Unlock()
@@ -452,6 +476,29 @@ func (r *Repo) Remove(ctx context.Context, name, version string) (index.Record, 
 		}
 	}
 	return rec, nil
+}
+
+// Tombstones lists the removed versions that keep their digest (see
+// RemoveWith), names in order.
+func (r *Repo) Tombstones(ctx context.Context) ([]index.Tombstone, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return r.idx.Tombstones()
+}
+
+// Counters are events counted since Open, for metrics.
+type Counters struct {
+	// BlobsRepaired counts uploads whose digest named a stored blob that
+	// was damaged (other bytes, other size, not a regular file): the
+	// upload replaced it atomically with its own, checked, bytes. Each is
+	// also logged as a warning.
+	BlobsRepaired uint64 `json:"blobs_repaired"`
+}
+
+// Counters reads the counters.
+func (r *Repo) Counters() Counters {
+	return Counters{BlobsRepaired: r.blobs.Repaired()}
 }
 
 // Stats counts what the repository holds.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,13 @@ type RestoreReport struct {
 // unusable it is rebuilt from the copied mirror and blobs. Versions the
 // source names but whose bytes it lacks are reported as lost, not restored.
 // No daemon may be using to.
+//
+// The source is not trusted: only regular files are read (symlinks, FIFOs
+// and devices are refused without blocking), each blob up to the module
+// size limit, the mirror up to modulesjson.MaxFileSize, and every record of
+// a copied index or of the mirror is checked as an upload would check it
+// (a copied index that holds one such record is not used: the index is
+// rebuilt from the mirror, whose bad entries are reported as lost).
 func Restore(ctx context.Context, from, to string, opts Options) (RestoreReport, error) {
 	rep := RestoreReport{BadBlobs: []Blob{}, Lost: []Problem{}}
 	src, err := restoreSource(from)
@@ -56,16 +64,28 @@ func Restore(ctx context.Context, from, to string, opts Options) (RestoreReport,
 	if err != nil {
 		return rep, err
 	}
-	// The blobs first: each is checked against its name as it is copied.
+	maxSize := opts.MaxModuleSize
+	if maxSize <= 0 {
+		maxSize = DefaultMaxModuleSize
+	}
+	// The blobs first: each is checked against its name as it is copied,
+	// read only when it is a regular file (never through a symlink, never
+	// blocking on a FIFO) and only up to the module size limit.
 	err = blobstore.WalkFolder(ctx, src, func(info blobstore.Info, path string) error {
-		f, err := os.Open(path)
+		f, _, err := fsutil.OpenRegular(path)
+		if errors.Is(err, fsutil.ErrNotRegular) || errors.Is(err, fs.ErrNotExist) {
+			// Swapped for something else, or gone, since the walk
+			// listed it: not a blob.
+			rep.BadBlobs = append(rep.BadBlobs, Blob{Digest: info.Digest, Size: info.Size})
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
-		got, _, err := dst.Put(ctx, f, info.Digest, 0)
+		got, _, err := dst.Put(ctx, f, info.Digest, maxSize)
 		f.Close()
 		switch {
-		case errors.Is(err, errdefs.ErrCorrupt):
+		case errors.Is(err, errdefs.ErrCorrupt), errors.Is(err, errdefs.ErrTooLarge):
 			rep.BadBlobs = append(rep.BadBlobs, Blob{Digest: info.Digest, Size: info.Size})
 		case err != nil:
 			return fmt.Errorf("restore: blob %s: %w", info.Digest, err)
@@ -134,12 +154,12 @@ func absPath(p string) string {
 // copyIndex copies a bbolt index and checks that the copy opens, upgrades
 // and passes bbolt's consistency check. On failure it says why.
 func copyIndex(from, to string) (note string, err error) {
-	f, err := os.Open(from)
+	f, _, err := fsutil.OpenRegular(from)
 	if err != nil {
 		return fmt.Sprintf("no usable %s in the source (%v); rebuilt from the mirror", IndexFile, err), err
 	}
 	defer f.Close()
-	if err := fsutil.WriteFileAtomic(to, f, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(to, f, fsutil.FileMode); err != nil {
 		return "", err
 	}
 	if _, err := migrations.Upgrade(to); err != nil {
@@ -234,6 +254,22 @@ func rebuildFromMirror(ctx context.Context, src, dir string, opts Options, rep *
 	rep.Rebuilt, rep.Imported = true, len(imp.Imported)
 	for _, ref := range imp.Refused {
 		rep.Lost = append(rep.Lost, Problem{Kind: ProblemMissing, Name: ref.Name, Version: ref.Version, Message: ref.Reason})
+	}
+	// The tombstones come back too, so removed versions stay immutable.
+	// One whose version is stored again is moot; one that breaks the rules
+	// of an upload is reported, like a version, and left out.
+	tombs, bad, err := modulesjson.ReadTombstones(src)
+	if err != nil {
+		r.closeRebuilding()
+		return fmt.Errorf("rebuilding the tombstones from %s: %w", filepath.Join(src, modulesjson.FileName), err)
+	}
+	for _, t := range tombs {
+		if err := r.idx.AddTombstone(t); err != nil && !errors.Is(err, errdefs.ErrConflict) {
+			bad = append(bad, err)
+		}
+	}
+	for _, err := range bad {
+		rep.Lost = append(rep.Lost, Problem{Kind: ProblemIndex, Message: "tombstone left out: " + err.Error()})
 	}
 	return r.closeRebuilding()
 }

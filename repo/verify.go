@@ -24,7 +24,8 @@ const (
 	ProblemCorrupt     = "corrupt"      // a blob's bytes do not match its digest
 	ProblemMissing     = "missing"      // a version names a blob that is not there
 	ProblemStaleMirror = "stale_mirror" // ghost.modules.json does not say what the index says
-	ProblemIndex       = "index"        // the index file fails its own consistency check
+	ProblemIndex       = "index"        // the index file fails its own consistency check, holds a record no upload could store, or was removed or replaced while open
+	ProblemNotRegular  = "not_regular"  // something under blobs/ is not a regular file (a symlink, folder, FIFO, device)
 )
 
 // Problem is one thing wrong in the store.
@@ -57,18 +58,36 @@ type VerifyReport struct {
 func (v VerifyReport) OK() bool { return len(v.Problems) == 0 }
 
 // Verify re-hashes every blob, checks that every version in the index has
-// its blob and that ghost.modules.json matches the index. It runs beside
+// its blob (a regular file), that nothing under blobs/ is other than a
+// regular file, that the index passes its check (every stored string as
+// an upload would check it) and is still the file at its path, and that
+// ghost.modules.json matches the index. It runs beside
 // uploads and fetches without stopping them: it reads the index in short
 // transactions and each blob through its own reader, and it re-checks a
 // suspect finding against the live index before reporting it, so a version
 // removed while Verify runs is not reported missing.
 func (r *Repo) Verify(ctx context.Context) (VerifyReport, error) {
-	var rep VerifyReport
+	// Lists start empty, never nil: the JSON of a report has [] (docs/json.md).
+	rep := VerifyReport{Problems: []Problem{}, Garbage: []Blob{}}
+	if err := r.idx.CheckLinked(); err != nil {
+		rep.Problems = append(rep.Problems, Problem{Kind: ProblemIndex, Message: err.Error()})
+	}
 	if err := r.idx.Check(); err != nil {
 		rep.Problems = append(rep.Problems, Problem{Kind: ProblemIndex, Message: err.Error()})
 	}
+	irregular, err := r.blobs.Irregulars(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
+	for _, ir := range irregular {
+		p := Problem{Kind: ProblemNotRegular, Message: fmt.Sprintf("%s is %s, not a regular file: it is no blob, and reads of a blob of that name fail", ir.RelPath, ir.Kind)}
+		if d, _, err := blobstore.ParseRelPath(ir.RelPath); err == nil && d != "" {
+			p.Digest = d
+		}
+		rep.Problems = append(rep.Problems, p)
+	}
 	byDigest := make(map[digest.Digest][]index.Record)
-	err := r.idx.Walk(func(rec index.Record) error {
+	err = r.idx.Walk(func(rec index.Record) error {
 		rep.Versions++
 		byDigest[rec.Digest] = append(byDigest[rec.Digest], rec)
 		return nil

@@ -22,10 +22,13 @@ func NewCmdBackup(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup --to DIR",
 		Short: "Write a consistent backup of the store into a folder, while the daemon runs",
-		Long: `Write a consistent snapshot of the running daemon's store into DIR, which
-must be empty or not exist: the index as of one transaction, every blob it
-names (each checked against its digest) and ghost.modules.json. Uploads and
-fetches go on meanwhile.
+		Long: `Write a consistent snapshot of the running daemon's store into DIR: the
+index as of one transaction, every blob it names (each checked against its
+digest) and ghost.modules.json. Uploads and fetches go on meanwhile.
+
+DIR must not exist (it is created) or be an empty folder of yours, not a
+symlink; it is made 0700, its files 0600 (blobs 0400). Every path under it
+is created without following symlinks, so nobody can redirect the writes.
 
 The daemon streams the backup to this command, which writes DIR: the daemon
 never opens a path that a caller names. Bring a backup back with

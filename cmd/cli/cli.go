@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // Version of gpmd.
@@ -27,26 +29,45 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func (f *Factory) run(args []string) int {
-	// Ctrl-C and SIGTERM cancel the command's context: a download removes
-	// its partial file, a foreground daemon stops gracefully. A second
-	// signal is not caught and ends the program at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
+	defer func() {
+		if f.stopSignals != nil {
+			f.stopSignals()
+		}
 	}()
-
 	root := NewCmdRoot(f)
 	root.SetArgs(rewriteArgs(args))
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-	err := root.ExecuteContext(ctx)
+	err := root.ExecuteContext(context.Background())
 	if err != nil {
 		fmt.Fprintln(f.IO.ErrOut, oneLine(err))
 	}
 	return exitCode(err)
+}
+
+// annotationNoSignals marks a command that never blocks (version): it
+// does not catch signals, whose set-up (a locked OS thread for the signal
+// loop, and waiting for it to go idle at the end) is a measurable part of
+// a command that only prints a line (issue 15).
+const annotationNoSignals = "gpmd-no-signals"
+
+// catchSignals makes Ctrl-C and SIGTERM cancel cmd's context, for every
+// command but those annotated annotationNoSignals: a download removes its
+// partial file, a foreground daemon stops gracefully. A second signal is
+// not caught and ends the program at once. It runs before the command
+// (the root's PersistentPreRunE); run stops catching when the command ends.
+func (f *Factory) catchSignals(cmd *cobra.Command) {
+	if _, quiet := cmd.Annotations[annotationNoSignals]; quiet || f.stopSignals != nil {
+		return
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	f.stopSignals = stop
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	cmd.SetContext(ctx)
 }
 
 // rewriteArgs turns the documented `-nd` of `gpmd start` into

@@ -21,7 +21,7 @@ const (
 	exitNotRunning   = 3   // gpmd is not running (or not at the address given)
 	exitNotFound     = 4   // no such module or version
 	exitConflict     = 5   // the version exists with other bytes
-	exitUnauthorized = 6   // the daemon refused the token
+	exitUnauthorized = 6   // the daemon refused the token, or this user on its socket
 	exitProblems     = 7   // verify found problems; restore or import left something out
 	exitInterrupted  = 130 // stopped by Ctrl-C
 )
@@ -35,7 +35,8 @@ const exitStatusHelp = `Exit status:
   3    gpmd is not running (at the control address or on the data folder)
   4    no such module or version
   5    the version exists already with other bytes
-  6    gpmd refused the token (see --token-file)
+  6    gpmd refused the token (see --token-file), or this user on its
+       control socket
   7    verify found a problem in the store, or restore, rebuild-index or
        import left something out (each is listed on standard output)
   130  interrupted`

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -69,6 +72,10 @@ type Factory struct {
 	settings daemon.Config
 
 	envs []envBinding
+
+	// stopSignals, once catchSignals ran, stops catching Ctrl-C and
+	// SIGTERM.
+	stopSignals func()
 }
 
 // envBinding ties a flag to the environment variable that sets it when the
@@ -137,29 +144,53 @@ func (f *Factory) DataDir() (string, error) {
 	return daemon.ExpandHome(f.settings.DataDir)
 }
 
-// controlAddrGiven reports whether --control-addr or its variable was given.
+// controlAddrGiven reports whether --control-addr or its variable was given
+// with an address a client can dial: a port 0 (GPMD_CONTROL_ADDR=127.0.0.1:0
+// exported for `gpmd start`) names no daemon, so the client commands find
+// it as if no address were given.
 func (f *Factory) controlAddrGiven(cmd *cobra.Command) bool {
 	fl := cmd.Flag("control-addr")
-	return fl != nil && fl.Changed
+	if fl == nil || !fl.Changed {
+		return false
+	}
+	_, port, err := net.SplitHostPort(f.settings.ControlAddr)
+	return err != nil || port != "0"
 }
 
-// Client connects to the daemon. The address is --control-addr (or
-// GPMD_CONTROL_ADDR) when given; else the one the daemon of the data folder
-// recorded in its state file (so a daemon started on port 0 is found);
-// else the default. The token is --token-file's (or GPMD_TOKEN_FILE's), else
-// the one the daemon at that address recorded.
+// Client connects to the daemon. When --control-addr (or
+// GPMD_CONTROL_ADDR) is given, at that address. Else over the data
+// folder's Unix socket when it exists (and is trusted: daemon.TrustedSocket);
+// else at the address the daemon of the data folder recorded in its state
+// file (so a daemon started on port 0 is found); else at the default. The
+// token is --token-file's (or GPMD_TOKEN_FILE's), else the one the daemon
+// recorded.
 func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
 	dir, err := f.DataDir()
 	if err != nil {
 		return nil, err
 	}
-	st, stErr := daemon.ReadState(dir)
+	st, stErr := f.readState(dir)
+	given := f.controlAddrGiven(cmd)
+	sock, useSocket := "", false
+	if !given {
+		var sockErr error
+		sock, useSocket, sockErr = daemon.TrustedSocket(dir)
+		var ue *daemon.UntrustedError
+		switch {
+		case errors.As(sockErr, &ue):
+			fmt.Fprintf(f.IO.ErrOut, "gpmd: ignoring the control socket: %v\n", ue)
+		case errors.Is(sockErr, fs.ErrPermission):
+			// Another user's data folder: say so, rather than "not
+			// running" at an address that was never this daemon's.
+			return nil, &control.SocketDeniedError{Path: sock, Err: sockErr}
+		}
+	}
 	addr := f.settings.ControlAddr
-	if !f.controlAddrGiven(cmd) && stErr == nil && st.ControlAddr != "" {
+	if !given && stErr == nil && st.ControlAddr != "" {
 		addr = st.ControlAddr
 	}
 	tokenFile := f.settings.TokenFile
-	if tokenFile == "" && stErr == nil && st.ControlAddr == addr {
+	if tokenFile == "" && stErr == nil && (st.ControlAddr == addr || useSocket && st.ControlSocket == sock) {
 		tokenFile = st.TokenFile
 	}
 	token := ""
@@ -168,7 +199,22 @@ func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
 			return nil, err
 		}
 	}
+	if useSocket {
+		return control.NewUnixClient(sock, token), nil
+	}
 	return control.NewClient(addr, token), nil
+}
+
+// readState reads the data folder's state file for the client commands. A
+// file another user could have written is ignored, with a line on stderr
+// that says why: it names where to connect and which token to send.
+func (f *Factory) readState(dir string) (daemon.State, error) {
+	st, err := daemon.ReadState(dir)
+	var ue *daemon.UntrustedError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(f.IO.ErrOut, "gpmd: ignoring the state file: %v\n", ue)
+	}
+	return st, err
 }
 
 // ask makes one call to the daemon: it connects, bounds the call by

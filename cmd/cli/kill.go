@@ -31,7 +31,9 @@ pid file; kill waits (up to --timeout) until it has exited, then prints
 
 The daemon is found by the lock and pid it keeps in the data folder; when
 none runs there and --control-addr is given, by asking the daemon at that
-(loopback) address for its data folder.
+(loopback) address for its data folder. Before it signals, kill checks
+with the kernel that the pid holds that folder's lock and runs gpmd
+(/proc/locks, /proc/PID/exe); otherwise it refuses and signals nothing.
 
 ` + exitStatusHelp,
 		Example: `  $ gpmd kill
@@ -46,6 +48,9 @@ none runs there and --control-addr is given, by asking the daemon at that
 }
 
 func (o *killOptions) run(cmd *cobra.Command) error {
+	if o.Timeout <= 0 {
+		return usageErrorf(cmd, "--timeout must be a positive duration such as 30s, not %s", o.Timeout)
+	}
 	dir, err := o.f.DataDir()
 	if err != nil {
 		return err
@@ -69,11 +74,22 @@ func (o *killOptions) run(cmd *cobra.Command) error {
 		return &notRunningOnError{dir: dir}
 	}
 	if pid == 0 {
-		st, err := daemon.ReadState(dir)
-		if err != nil || st.PID == 0 {
+		if st, err := daemon.ReadState(dir); err == nil {
+			pid = st.PID
+		}
+	}
+	if pid == 0 {
+		// Neither file names it (a start on a full disk writes neither):
+		// the kernel's lock table does.
+		if pid, _ = daemon.LockHolder(dir); pid == 0 {
 			return fmt.Errorf("gpmd is running on %s but its pid is unknown (lock and state files hold none)", dir)
 		}
-		pid = st.PID
+	}
+	// The pid comes from files of the folder (and the folder, maybe, from
+	// whatever listens at --control-addr): signal it only once the kernel
+	// confirms it is the gpmd holding that folder's lock.
+	if err := daemon.VerifyHolder(dir, pid); err != nil {
+		return err
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		if errors.Is(err, syscall.ESRCH) {

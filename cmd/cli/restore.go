@@ -94,6 +94,7 @@ func (o *restoreOptions) run(cmd *cobra.Command) error {
 type rebuildOptions struct {
 	f      *Factory
 	Output string
+	Force  bool
 }
 
 // NewCmdRebuildIndex is `gpmd rebuild-index`.
@@ -113,6 +114,10 @@ printed as lost (exit status 7). Versions uploaded after the mirror's last
 write are not in it: their blobs remain, as garbage for gpmd gc, and a
 backup (gpmd restore) is the way to get them back.
 
+An index that opens and passes its consistency check is healthy: then
+rebuild-index says so and changes nothing, unless --force (which rebuilds
+it anyway, and so forgets versions the mirror does not list yet).
+
 The daemon must not run on the data folder.
 
 ` + exitStatusHelp,
@@ -124,6 +129,7 @@ The daemon must not run on the data folder.
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
 	addFormatFlag(cmd, &o.Output)
+	cmd.Flags().BoolVar(&o.Force, "force", false, "rebuild even a healthy index")
 	return cmd
 }
 
@@ -144,6 +150,15 @@ func (o *rebuildOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	defer release()
+	if !o.Force {
+		if healthy, n := indexHealthy(filepath.Join(modules, repo.IndexFile)); healthy {
+			if o.Output == formatJSON {
+				return writeJSON(o.f.IO.Out, rebuildSkipped{Healthy: true, Rebuilt: false, Versions: n})
+			}
+			fmt.Fprintf(o.f.IO.Out, "The index of %s is healthy (%s): nothing to rebuild (--force rebuilds it anyway)\n", modules, plural(n, "version"))
+			return nil
+		}
+	}
 	rep, err := repo.RebuildIndex(cmd.Context(), modules, repo.Options{LockTimeout: time.Second})
 	if err != nil {
 		if errors.Is(err, index.ErrLocked) {
@@ -152,6 +167,36 @@ func (o *rebuildOptions) run(cmd *cobra.Command) error {
 		return fmt.Errorf("rebuild-index of %s: %w", modules, err)
 	}
 	return printRestore(o.f.IO.Out, o.Output, "Rebuilt", modules, rep)
+}
+
+// rebuildSkipped is what rebuild-index -o json prints when the index was
+// healthy and nothing was done.
+type rebuildSkipped struct {
+	Healthy  bool `json:"healthy"`
+	Rebuilt  bool `json:"rebuilt"`
+	Versions int  `json:"versions"`
+}
+
+// indexHealthy reports whether the index file at path exists, opens (its
+// schema current) and passes its consistency check, and how many versions
+// it holds. It opens read-only: nothing changes.
+func indexHealthy(path string) (bool, int) {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return false, 0
+	}
+	db, err := index.Open(path, index.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return false, 0
+	}
+	defer db.Close()
+	if err := db.Check(); err != nil {
+		return false, 0
+	}
+	st, err := db.Stats()
+	if err != nil {
+		return false, 0
+	}
+	return true, st.Versions
 }
 
 // lockOffline takes the data folder's daemon lock for an offline command,

@@ -28,6 +28,7 @@ a flag on the command line wins over its variable.
 		SilenceUsage:  true,
 		Args:          cobra.ArbitraryArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			f.catchSignals(cmd)
 			return f.applyEnv(cmd)
 		},
 		RunE: groupRunE,
@@ -47,6 +48,7 @@ a flag on the command line wins over its variable.
 		NewCmdStatus(f),
 		NewCmdWasm(f),
 		NewCmdNodes(f),
+		NewCmdEvents(f),
 		NewCmdVerify(f),
 		NewCmdGC(f),
 		NewCmdBackup(f),
@@ -55,7 +57,58 @@ a flag on the command line wins over its variable.
 		NewCmdImport(f),
 		NewCmdVersion(f),
 	)
+	// gpmd --version prints what gpmd version prints.
+	cmd.Version = f.Version
+	cmd.SetVersionTemplate(versionLine(f.Version) + "\n")
+	fixCompletionCmd(cmd)
 	return cmd
+}
+
+// fixCompletionCmd makes cobra's `completion` command refuse a shell it
+// does not know (`gpmd completion tcsh`) with one line and exit status 2:
+// cobra's own shows its help and exits 0, as if the script were printed.
+func fixCompletionCmd(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	comp, _, err := root.Find([]string{"completion"})
+	if err != nil || comp == root {
+		return
+	}
+	comp.Long += `
+Bash completion needs the bash-completion package (apt install
+bash-completion, dnf install bash-completion, brew install bash-completion@2).
+Module names complete from the running daemon.
+
+` + exitStatusHelp
+	comp.Example = `  $ gpmd completion bash > /etc/bash_completion.d/gpmd
+  $ gpmd completion zsh > "${fpath[1]}/_gpmd"
+  $ gpmd completion fish > ~/.config/fish/completions/gpmd.fish`
+	comp.Args = cobra.ArbitraryArgs
+	comp.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErrorf(cmd, "unknown shell %q: gpmd completes bash, zsh, fish and powershell", args[0])
+		}
+		return cmd.Help()
+	}
+	for _, sub := range comp.Commands() {
+		sub.Long += "\n" + exitStatusHelp
+		sub.Example = map[string]string{
+			"bash":       "  $ gpmd completion bash > /etc/bash_completion.d/gpmd",
+			"zsh":        `  $ gpmd completion zsh > "${fpath[1]}/_gpmd"`,
+			"fish":       "  $ gpmd completion fish > ~/.config/fish/completions/gpmd.fish",
+			"powershell": "  PS> gpmd completion powershell | Out-String | Invoke-Expression",
+		}[sub.Name()]
+		if sub.Example == "" {
+			sub.Example = "  $ gpmd completion " + sub.Name()
+		}
+		if check := sub.Args; check != nil {
+			sub.Args = func(cmd *cobra.Command, args []string) error {
+				if err := check(cmd, args); err != nil {
+					return &usageError{err: err, cmdPath: cmd.CommandPath()}
+				}
+				return nil
+			}
+		}
+	}
 }
 
 // groupRunE runs a command that only groups others: alone it shows its

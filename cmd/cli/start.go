@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/internal/sdnotify"
 	"github.com/spf13/cobra"
 )
 
@@ -52,8 +54,11 @@ a control address off loopback without a token) it prints why in one line
 and exits non-zero, and no daemon is left running.
 
 With -nd (or --foreground) the daemon runs in this terminal, logging to
-standard error as well as to <data>/gpmd.log; Ctrl-C or SIGTERM stop it
-gracefully: requests in flight finish, the store closes, the pid file goes.
+standard error (journald's input under systemd; the background daemon logs
+to <data>/gpmd.log, rotated by --log-max-size and --log-keep); Ctrl-C or
+SIGTERM stop it gracefully: requests in flight finish, the store closes,
+the pid file goes. Under systemd (packaging/systemd/gpmd.service) it tells
+systemd when it is ready and stopping, and keeps its watchdog fed.
 
 One daemon runs per data folder. A port of 0 in --control-addr or
 --gmp-addr picks a free port; the daemon records the real addresses in
@@ -108,6 +113,9 @@ func (o *startOptions) config() (daemon.Config, error) {
 			return daemon.Config{}, err
 		}
 	}
+	if cfg.RegistryConfig, err = absPath(cfg.RegistryConfig); err != nil {
+		return daemon.Config{}, err
+	}
 	cfg.Version = o.f.Version
 	return cfg, nil
 }
@@ -130,6 +138,11 @@ func childArgs(cfg daemon.Config) []string {
 // Run by a person, it logs to standard error too; run by runDetached (with
 // --ready-fd), it reports readiness or its error on the ready descriptor.
 func (o *startOptions) runForeground(cmd *cobra.Command) error {
+	// A closed stdout or stderr pipe (`gpmd start -nd 2>&1 | head`) must
+	// not kill the daemon: Go's runtime dies of SIGPIPE on a write to fd
+	// 1 or 2 unless SIGPIPE is ignored; ignored, the write fails with EPIPE
+	// and the log drops that output (daemon.Config.LogOutput).
+	signal.Ignore(syscall.SIGPIPE)
 	var ready *os.File
 	if o.ReadyFD > 0 {
 		ready = os.NewFile(uintptr(o.ReadyFD), "ready")
@@ -152,6 +165,12 @@ func (o *startOptions) runForeground(cmd *cobra.Command) error {
 	}
 	if o.ReadyFD == 0 {
 		cfg.LogOutput = o.f.IO.ErrOut
+	} else {
+		cfg.CaptureStderr = true
+	}
+	if cfg.Notifier, err = sdnotify.New(os.Getenv, os.Getpid()); err != nil {
+		report(readyMsg{Error: oneLine(err)})
+		return err
 	}
 	err = daemon.Run(cmd.Context(), cfg, func(st daemon.State) {
 		if o.ReadyFD > 0 {
@@ -173,23 +192,24 @@ func (o *startOptions) runForeground(cmd *cobra.Command) error {
 
 // runDetached starts the daemon as a new process in its own session
 // (childArgs: `gpmd start --foreground --ready-fd 3` with every setting
-// passed as a flag), its output going to gpmd.log, and waits for it to report on a
-// pipe. A daemon that reports an error has exited; one that does not
-// report in time is killed; so a failed start leaves nothing running.
+// passed as a flag) and waits for it to report on a pipe. A daemon that
+// reports an error has exited; one that does not report in time is killed;
+// so a failed start leaves nothing running. The child opens gpmd.log
+// itself, once it holds the data folder's lock (its standard error follows
+// the log then): a start that fails because a daemon runs never writes
+// into that daemon's log.
 func (o *startOptions) runDetached(cmd *cobra.Command) error {
+	if o.Wait <= 0 {
+		return usageErrorf(cmd, "--wait must be a positive duration such as 15s, not %s", o.Wait)
+	}
 	cfg, err := o.config()
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, fsutil.DirMode); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
 	logPath := filepath.Join(cfg.DataDir, daemon.LogFile)
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("data folder %s: log file: %w", cfg.DataDir, err)
-	}
-	defer logFile.Close()
 	exe, err := o.f.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the gpmd program to start: %w", err)
@@ -202,9 +222,9 @@ func (o *startOptions) runDetached(cmd *cobra.Command) error {
 
 	child := exec.Command(exe, childArgs(cfg)...)
 	child.Dir = "/" // hold no folder busy
-	child.Stdin = nil
-	child.Stdout = logFile
-	child.Stderr = logFile
+	// No output until the child holds the lock and points its standard
+	// error at the log (nil: /dev/null); it reports errors on the pipe.
+	child.Stdin, child.Stdout, child.Stderr = nil, nil, nil
 	child.ExtraFiles = []*os.File{pw} // descriptor 3
 	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := child.Start(); err != nil {
@@ -224,8 +244,11 @@ func (o *startOptions) runDetached(cmd *cobra.Command) error {
 			return fmt.Errorf("gpmd reported ready but its control API does not answer (%v); stopped it (see %s)", err, logPath)
 		}
 		child.Process.Release()
-		fmt.Fprintf(o.f.IO.Out, "GPMD is running in the background.\n  pid:     %d\n  control: %s\n  gmp:     %s\n  data:    %s\n  log:     %s\n",
-			st.PID, st.ControlAddr, st.GMPAddr, st.DataDir, st.LogFile)
+		fmt.Fprintf(o.f.IO.Out, "GPMD is running in the background.\n  pid:     %d\n  control: %s\n", st.PID, st.ControlAddr)
+		if st.ControlSocket != "" {
+			fmt.Fprintf(o.f.IO.Out, "  socket:  %s\n", st.ControlSocket)
+		}
+		fmt.Fprintf(o.f.IO.Out, "  gmp:     %s\n  data:    %s\n  log:     %s\n", st.GMPAddr, st.DataDir, st.LogFile)
 		return nil
 	case err == nil && msg.Error != "":
 		waitExit(exited, 5*time.Second)

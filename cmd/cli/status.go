@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/daemon"
 	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -62,7 +63,13 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		if errors.Is(err, control.ErrNotRunning) && o.Output == formatJSON {
 			dir, _ := o.f.DataDir()
-			writeJSON(o.f.IO.Out, map[string]any{"running": false, "control_addr": c.Addr(), "data_dir": dir})
+			down := statusDown{Running: false, DataDir: dir}
+			if c.Socket() {
+				down.ControlSocket = c.Addr()
+			} else {
+				down.ControlAddr = c.Addr()
+			}
+			writeJSON(o.f.IO.Out, down)
 		}
 		return err
 	}
@@ -75,13 +82,29 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	fmt.Fprintf(tw, "  version:\t%s\n", st.Version)
 	fmt.Fprintf(tw, "  uptime:\t%s (since %s)\n", (time.Duration(st.UptimeSeconds) * time.Second).String(), formatTime(st.Started))
 	fmt.Fprintf(tw, "  control:\t%s\n", st.ControlAddr)
+	if st.ControlSocket != "" {
+		fmt.Fprintf(tw, "  socket:\t%s\n", st.ControlSocket)
+	}
 	fmt.Fprintf(tw, "  gmp:\t%s\n", st.GMPAddr)
+	if !daemon.IsLoopback(st.GMPAddr) {
+		fmt.Fprintf(tw, "  warning:\tGMP listens off loopback and has no authentication: any host that reaches %s can register nodes and fetch modules\n", st.GMPAddr)
+	}
 	fmt.Fprintf(tw, "  data folder:\t%s\n", st.DataDir)
 	fmt.Fprintf(tw, "  modules:\t%d (%s)\n", st.Modules, countNoun(st.Versions, "version"))
 	fmt.Fprintf(tw, "  blobs:\t%d (%s)\n", st.Blobs, units.FormatBytes(st.BlobBytes))
 	fmt.Fprintf(tw, "  live nodes:\t%d (%s)\n", st.Nodes, countNoun(st.GMPConnections, "GMP connection"))
 	writeFleetStatus(tw, st.Fleet, o.f.Now())
+	printRegistryStatus(tw, st.Registry)
 	return tw.Flush()
+}
+
+// statusDown is what status -o json prints when nothing answers: the
+// running field and the names of control.Status, for the where it looked.
+type statusDown struct {
+	Running       bool   `json:"running"`
+	ControlAddr   string `json:"control_addr,omitempty"`
+	ControlSocket string `json:"control_socket,omitempty"`
+	DataDir       string `json:"data_dir"`
 }
 
 // countNoun is "1 version", "3 versions".

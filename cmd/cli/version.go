@@ -17,7 +17,8 @@ and its platform. It needs no daemon.
 ` + exitStatusHelp,
 		Example: `  $ gpmd version
   gpmd 1.0.0 (go1.26.8, linux/amd64)`,
-		Args: noArgs,
+		Args:        noArgs,
+		Annotations: map[string]string{annotationNoSignals: ""},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := fmt.Fprintln(f.IO.Out, versionLine(f.Version))
 			return err

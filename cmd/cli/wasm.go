@@ -29,6 +29,8 @@ version's bytes are stored once, by their sha256 digest, and never change.
 		NewCmdWasmList(f),
 		NewCmdWasmGet(f),
 		NewCmdWasmRm(f),
+		NewCmdWasmPush(f),
+		NewCmdWasmPull(f),
 	)
 	return cmd
 }

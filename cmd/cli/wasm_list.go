@@ -17,6 +17,9 @@ type listOptions struct {
 	f      *Factory
 	Name   string
 	Output string
+	// Remote and PlainHTTP: see wasm_list_remote.go.
+	Remote    string
+	PlainHTTP bool
 }
 
 // NewCmdWasmList is `gpmd wasm list`.
@@ -50,12 +53,16 @@ an array of {"name", "versions": [{"name", "version", "digest", "size",
 		},
 	}
 	addFormatFlag(cmd, &o.Output)
+	addRemoteFlags(cmd, o)
 	return cmd
 }
 
 func (o *listOptions) run(cmd *cobra.Command) error {
 	if err := checkFormat(cmd, o.Output); err != nil {
 		return err
+	}
+	if o.Remote != "" {
+		return o.runRemote(cmd)
 	}
 	mods, err := ask(o.f, cmd, requestTimeout, func(c *control.Client, ctx context.Context) ([]index.Module, error) {
 		return c.List(ctx, o.Name)
@@ -67,7 +74,7 @@ func (o *listOptions) run(cmd *cobra.Command) error {
 		mods = []index.Module{}
 	}
 	if o.Output == formatJSON {
-		return writeJSON(o.f.IO.Out, mods)
+		return writeJSON(o.f.IO.Out, control.ModuleList{Modules: mods})
 	}
 	if len(mods) == 0 {
 		fmt.Fprintln(o.f.IO.ErrOut, "no modules yet (upload one with: gpmd wasm upload --name NAME --version VERSION --file FILE)")

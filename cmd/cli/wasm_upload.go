@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ghost-network/gpmd/index"
 	"github.com/spf13/cobra"
 )
 
@@ -34,7 +35,9 @@ Uploading a version that exists with the same bytes succeeds and changes
 nothing; with other bytes it fails (exit 5): versions never change.
 A name is 1-64 of a-z 0-9 _ -, starting with a letter. A version is a
 full semantic version, with or without a leading v: v0.0.1, 1.2.3-rc.1.
-Files over 8 MiB show a progress bar when standard error is a terminal.
+Files over 8 MiB show a progress bar, with the time left, when standard
+error is a terminal; standard input (size unknown) shows bytes and rate
+once it has run half a second or passed 8 MiB.
 
 ` + exitStatusHelp,
 		Example: `  $ gpmd wasm upload --name=math --version=v0.0.1 --file=./math.wasm
@@ -67,6 +70,13 @@ func (o *uploadOptions) run(cmd *cobra.Command) error {
 		return usageErrorf(cmd, "missing %s", strings.Join(missing, ", "))
 	}
 
+	// The daemon checks them too (it is the boundary); checked here as
+	// well, a bad --name or --version is a bad flag whether or not a
+	// daemon runs, and nothing is read from --file first.
+	if _, err := index.ParseRef(o.Name, o.Version); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+
 	body, size, closeFile, err := o.open()
 	if err != nil {
 		return err
@@ -79,7 +89,9 @@ func (o *uploadOptions) run(cmd *cobra.Command) error {
 	}
 	defer c.Close()
 	var progress *progressReader
-	if size > progressThreshold && o.f.IO.IsStderrTTY() {
+	// A file over the threshold, or a stream of unknown size (--file -),
+	// shows its progress on a terminal.
+	if (size > progressThreshold || size < 0) && o.f.IO.IsStderrTTY() {
 		progress = newProgressReader(body, o.f.IO.ErrOut, "uploading "+o.Name+"@"+o.Version, size, o.f.Now)
 		body = progress
 	}

@@ -11,8 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
@@ -22,23 +24,39 @@ import (
 
 // Client talks to a daemon's control API. It is safe for concurrent use.
 type Client struct {
-	addr  string // host:port
-	base  string // http://host:port
-	token string
-	hc    *http.Client
+	addr   string // host:port, or the socket's path
+	base   string // http://host:port, or http://gpmd.sock
+	socket bool   // over the Unix socket at addr
+	token  string
+	hc     *http.Client
 }
 
 // NewClient returns a client of the daemon at addr (host:port). token, when
 // not empty, is sent as a bearer token.
 func NewClient(addr, token string) *Client {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return newClient(addr, "http://"+addr, token, d.DialContext)
+}
+
+// NewUnixClient returns a client of the daemon whose control socket is at
+// path (<data>/gpmd.sock). Its requests carry Host: SocketHost. token, when
+// not empty, is sent as a bearer token.
+func NewUnixClient(path, token string) *Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, "unix", path)
+	}
+	c := newClient(path, "http://"+SocketHost, token, dial)
+	c.socket = true
+	return c
+}
+
+func newClient(addr, base, token string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
 	tr := &http.Transport{
 		// Never through a proxy: the daemon is local, or reached on
 		// purpose at the address given.
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:       nil,
+		DialContext: dial,
 		// An upload waits this long for the daemon to refuse it (bad
 		// name, too large) before sending the body anyway.
 		ExpectContinueTimeout: 2 * time.Second,
@@ -48,7 +66,7 @@ func NewClient(addr, token string) *Client {
 	}
 	return &Client{
 		addr:  addr,
-		base:  "http://" + addr,
+		base:  base,
 		token: token,
 		hc: &http.Client{
 			Transport: tr,
@@ -59,8 +77,12 @@ func NewClient(addr, token string) *Client {
 	}
 }
 
-// Addr is the daemon's control address.
+// Addr is the daemon's control address: host:port, or the path of its
+// Unix socket (Socket tells which).
 func (c *Client) Addr() string { return c.addr }
+
+// Socket reports whether the client talks over the Unix socket at Addr.
+func (c *Client) Socket() bool { return c.socket }
 
 // Close releases idle connections.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
@@ -117,6 +139,9 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hd
 func (c *Client) transportError(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
+		if c.socket && errors.Is(err, syscall.EACCES) {
+			return &SocketDeniedError{Path: c.addr, Err: err}
+		}
 		return &NotRunningError{Addr: c.addr, Err: err}
 	}
 	if ue, ok := err.(*url.Error); ok {
@@ -204,13 +229,23 @@ func (c *Client) Resolve(ctx context.Context, name, query string) (index.Record,
 
 // Remove deletes one exact version.
 func (c *Client) Remove(ctx context.Context, name, version string) (index.Record, error) {
+	return c.RemoveWith(ctx, name, version, false)
+}
+
+// RemoveWith is Remove; forget also drops the version's tombstone, so that
+// it may be uploaded again with other bytes (DELETE ...?forget=true).
+func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bool) (index.Record, error) {
 	if err := checkSegment("module name", name); err != nil {
 		return index.Record{}, err
 	}
 	if err := checkSegment("version", version); err != nil {
 		return index.Record{}, err
 	}
-	resp, err := c.do(ctx, http.MethodDelete, modulePath(name, version), nil, nil, 0)
+	path := modulePath(name, version)
+	if forget {
+		path += "?forget=true"
+	}
+	resp, err := c.do(ctx, http.MethodDelete, path, nil, nil, 0)
 	if err != nil {
 		return index.Record{}, err
 	}
@@ -238,20 +273,162 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	h := sha256.New()
 	hdr.Set("Content-Type", "application/wasm")
 	hdr.Set("Expect", "100-continue")
-	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), io.TeeReader(body, h), hdr, size)
+	hb := &hashingBody{r: body, h: h}
+	var send io.Reader = hb
+	sent := func() int64 { return hb.n }
+	hashed := func() error { return nil }
+	if f, off, dup, ok := regularFile(body, size); ok {
+		// A regular file of known size goes as it is: net/http hands an
+		// *os.File to the kernel (sendfile), with no copy through this
+		// process. Its bytes are hashed meanwhile, on another core, from
+		// the same open file; a file that changes under the upload hashes
+		// unlike what the daemon stored, which fails below.
+		done, stop := make(chan error, 1), make(chan struct{})
+		go func() { done <- hashSection(h, io.NewSectionReader(f, off, size), stop) }()
+		var herr error
+		waited := false
+		hashed = func() error {
+			if !waited {
+				herr, waited = <-done, true
+			}
+			return herr
+		}
+		defer func() {
+			// Never leave the hashing behind on the file; an upload that
+			// failed (refused before its body, say) need not hash it all.
+			close(stop)
+			hashed()
+		}()
+		// net/http closes the body once sent, and sends by sendfile only
+		// an *os.File it holds bare: it gets a duplicate of the caller's
+		// file, which stays open for the hashing.
+		send = dup
+		sent = func() int64 { return size } // as good a bound as uploadCut needs
+		defer dup.Close()                   // when the request never reached net/http; else a no-op
+	}
+	resp, err := c.do(ctx, http.MethodPut, modulePath(name, version), send, hdr, size)
 	if err != nil {
-		return index.Record{}, err
+		return index.Record{}, c.uploadCut(ctx, name, version, sent(), err)
 	}
 	defer resp.Body.Close()
 	var rec index.Record
 	if err := decodeBody(resp, &rec); err != nil {
 		return index.Record{}, err
 	}
-	sent := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
-	if rec.Digest != sent {
-		return rec, fmt.Errorf("%w: gpmd stored %s@%s as %s, but the bytes sent hash to %s", errdefs.ErrCorrupt, rec.Name, rec.Version, rec.Digest, sent)
+	if err := hashed(); err != nil {
+		return rec, fmt.Errorf("hashing the bytes sent: %w", err)
+	}
+	sentDigest := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
+	if rec.Digest != sentDigest {
+		return rec, fmt.Errorf("%w: gpmd stored %s@%s as %s, but the bytes sent hash to %s", errdefs.ErrCorrupt, rec.Name, rec.Version, rec.Digest, sentDigest)
 	}
 	return rec, nil
+}
+
+// uploadCut explains an upload whose connection the daemon closed while
+// the body was still going (a chunked upload over the size limit: the
+// daemon stops reading at the limit and closes, and its 413 may be lost
+// with the connection): when more than the daemon's limit was sent, the
+// error is errdefs.ErrTooLarge, as the 413 would have said.
+func (c *Client) uploadCut(ctx context.Context, name, version string, sent int64, err error) error {
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		return err
+	}
+	st, serr := c.Status(ctx)
+	if serr != nil || st.MaxModuleSize <= 0 || sent <= st.MaxModuleSize {
+		return err
+	}
+	return fmt.Errorf("upload %s@%s: %w: more than %d bytes were sent, the limit is %d bytes (gpmd stopped reading and closed the connection)",
+		name, version, errdefs.ErrTooLarge, st.MaxModuleSize, st.MaxModuleSize)
+}
+
+// regularFile returns body as a regular file with size bytes left to read
+// from its offset off, and a duplicate of it for net/http to send.
+func regularFile(body io.Reader, size int64) (f *os.File, off int64, dup *os.File, ok bool) {
+	f, ok = body.(*os.File)
+	if !ok || size <= 0 {
+		return nil, 0, nil, false
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, 0, nil, false
+	}
+	off, err = f.Seek(0, io.SeekCurrent)
+	if err != nil || fi.Size()-off != size {
+		return nil, 0, nil, false
+	}
+	if dup, ok = dupFile(f); !ok {
+		return nil, 0, nil, false
+	}
+	return f, off, dup, true
+}
+
+// hashSection hashes r into h, uploadChunk bytes at a time, until r ends
+// or stop is closed.
+func hashSection(h hash.Hash, r io.Reader, stop <-chan struct{}) error {
+	buf := make([]byte, uploadChunk)
+	for {
+		select {
+		case <-stop:
+			return errors.New("upload ended before its bytes were hashed")
+		default:
+		}
+		n, err := r.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// uploadChunk is the size of an upload's reads and socket writes when it
+// is not a regular file. Copied by net/http's own loop, a body goes in
+// 32 KiB pieces: 512 reads and 512 writes for 16 MiB, and a daemon that
+// reads 32 KiB at a time. 256 KiB is the daemon's blob write size.
+const uploadChunk = 256 << 10
+
+// hashingBody is an upload's body: r, hashed into h as it is read. As an
+// io.WriterTo (which net/http uses to send a chunked request body) it
+// sends r in uploadChunk pieces.
+type hashingBody struct {
+	r io.Reader
+	h hash.Hash
+	n int64 // bytes read so far: how much was sent, for uploadCut
+}
+
+func (b *hashingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.h.Write(p[:n])
+	b.n += int64(n)
+	return n, err
+}
+
+// WriteTo sends the whole body to w, uploadChunk bytes at a time.
+func (b *hashingBody) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, uploadChunk)
+	var total int64
+	for {
+		n, err := io.ReadFull(b.r, buf)
+		if n > 0 {
+			b.h.Write(buf[:n])
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			b.n += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return total, nil
+		default:
+			return total, err
+		}
+	}
 }
 
 // Download writes the bytes of the version that query names (empty:
@@ -269,6 +446,12 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	}
 	resp, err := c.do(ctx, http.MethodGet, modulePath(name, query)+"/content", nil, nil, 0)
 	if err != nil {
+		var api *APIError
+		if errors.As(err, &api) && api.Status >= 500 {
+			// The daemon's fault (a corrupt stored module): say plainly
+			// that the download failed.
+			return index.Record{}, fmt.Errorf("download of %s@%s failed: %w", name, query, err)
+		}
 		return index.Record{}, err
 	}
 	defer resp.Body.Close()
@@ -280,9 +463,9 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return rec, fmt.Errorf("download of %s@%s broke off after %d of %d bytes (gpmd cut it; see its log): %w", rec.Name, rec.Version, n, rec.Size, err)
+			return rec, fmt.Errorf("download of %s@%s failed: it broke off after %d of %d bytes (gpmd cut it: its log says why; gpmd verify checks the store): %w", rec.Name, rec.Version, n, rec.Size, err)
 		}
-		return rec, fmt.Errorf("download of %s@%s after %d of %d bytes: %w", rec.Name, rec.Version, n, rec.Size, err)
+		return rec, fmt.Errorf("download of %s@%s failed after %d of %d bytes: %w", rec.Name, rec.Version, n, rec.Size, err)
 	}
 	return rec, checkReceived(rec, n, h)
 }

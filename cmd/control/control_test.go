@@ -53,7 +53,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newFixture(t *testing.T, maxSize int64, token string) *fixture {
+func newFixture(t testing.TB, maxSize int64, token string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	r, err := repo.Open(t.Context(), dir, repo.Options{MaxModuleSize: maxSize})
@@ -285,18 +285,6 @@ func TestStatusOfEveryClass(t *testing.T) {
 	}
 }
 
-// countingReader records how many bytes were read from it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // TestEarlyRefusalSendsNoBody: with Expect: 100-continue, a refusal that
 // needs no byte of the body (bad name, too large by Content-Length) is
 // answered before the client sends the body.
@@ -517,4 +505,16 @@ func TestRecordHeaders(t *testing.T) {
 	if r.Digest != rec.Digest || r.Version != "v1.0.0" {
 		t.Fatalf("resolve record %+v", r)
 	}
+}
+
+// countingReader records how many bytes were read from it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -29,11 +29,24 @@
 // Authentication. When the server has a token, every request must carry
 // "Authorization: Bearer <token>" (compared in constant time), else 401.
 //
+// Origin guard. Before the token is looked at, a request whose Host is not
+// a loopback name on the server's port (Config.Addr), or that carries an
+// Origin other than the server's own, is refused 403 (forbidden_host,
+// forbidden_origin): DNS rebinding and cross-origin POSTs from a browser
+// reach nothing.
+//
+// Bounded peers. An upload that sends no byte, or a download whose client
+// takes no byte, for Config.StallTimeout is cut; at most Config.MaxUploads
+// uploads run at once (one more: 503 busy). The daemon caps connections
+// too (cmd/daemon).
+//
 // # Caveats
 //
 // An early error on an upload (a bad name, a body over the limit) is
 // answered before the body is read, which a client only sees reliably when
 // it sends "Expect: 100-continue" as Client does; an error found mid-body
 // (not WebAssembly, too large without a Content-Length) is answered after
-// the server has drained the body up to a bound.
+// the server has read the rest of the body up to the size limit (past the
+// limit, 1 MiB more at most), then the connection is closed: a client still
+// sending a body over the limit may see the close before the answer.
 package control

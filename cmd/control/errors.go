@@ -12,33 +12,47 @@ import (
 
 // Error codes carried in {"error": "<code>"}. docs/control-api.md lists them.
 const (
-	CodeBadRequest     = "bad_request"     // a name, version, constraint or header that breaks the rules
-	CodeNotWasm        = "not_wasm"        // the bytes are not a WebAssembly binary
-	CodeEmpty          = "empty_module"    // no bytes at all
-	CodeDigestMismatch = "digest_mismatch" // the bytes do not hash to the digest the client claimed
-	CodeTooLarge       = "too_large"       // over the module size limit
-	CodeNotFound       = "not_found"       // no such module, version or endpoint
-	CodeConflict       = "conflict"        // the version exists with other bytes
-	CodeUnauthorized   = "unauthorized"    // missing or wrong bearer token
-	CodeCorrupt        = "corrupt"         // the stored bytes do not match their digest
-	CodeNoSpace        = "no_space"        // the disk holding the store is full
-	CodeUnavailable    = "unavailable"     // the daemon is shutting down
-	CodeInternal       = "internal"        // anything else
+	CodeBadRequest      = "bad_request"      // a name, version, constraint or header that breaks the rules
+	CodeNotWasm         = "not_wasm"         // the bytes are not a WebAssembly binary
+	CodeEmpty           = "empty_module"     // no bytes at all
+	CodeDigestMismatch  = "digest_mismatch"  // the bytes do not hash to the digest the client claimed
+	CodeTooLarge        = "too_large"        // over the module size limit
+	CodeNotFound        = "not_found"        // no such module, version or endpoint
+	CodeConflict        = "conflict"         // the version exists with other bytes
+	CodeUnauthorized    = "unauthorized"     // missing or wrong bearer token
+	CodeCorrupt         = "corrupt"          // the stored bytes do not match their digest
+	CodeNoSpace         = "no_space"         // the disk holding the store is full
+	CodeUnavailable     = "unavailable"      // the daemon is shutting down
+	CodeBusy            = "busy"             // over a cap (uploads or connections in flight): try again later
+	CodeForbiddenHost   = "forbidden_host"   // a Host header that is not this server's (DNS rebinding guard)
+	CodeForbiddenOrigin = "forbidden_origin" // an Origin header of another origin (cross-origin guard)
+	CodeForbiddenPeer   = "forbidden_peer"   // over the Unix socket, a user other than gpmd's own or root
+	CodeInternal        = "internal"         // anything else
 )
 
 // ErrNotRunning: nothing answers at the control address. It is narrower
 // than errdefs.ErrUnavailable (which it wraps): the CLI gives it an exit
 // status of its own.
-var ErrNotRunning error = &narrowError{"gpmd is not running", errdefs.ErrUnavailable}
+var ErrNotRunning = errdefs.Narrow("gpmd is not running", errdefs.ErrUnavailable)
 
-// narrowError is a sentinel that also belongs to a wider errdefs class.
-type narrowError struct {
-	msg   string
-	class error
-}
+// ErrBusy: a cap of the server is reached (uploads or connections in
+// flight); the request may be tried again later. It is an
+// errdefs.ErrUnavailable with a code of its own.
+var ErrBusy = errdefs.Narrow("gpmd is busy", errdefs.ErrUnavailable)
 
-func (e *narrowError) Error() string { return e.msg }
-func (e *narrowError) Unwrap() error { return e.class }
+// ErrForbiddenHost and ErrForbiddenOrigin: the origin guard refused the
+// request (a foreign Host or Origin header), whatever its token. They
+// belong to no errdefs class: nothing the caller can fix but where the
+// request comes from.
+var (
+	ErrForbiddenHost   = errors.New("forbidden host")
+	ErrForbiddenOrigin = errors.New("forbidden origin")
+)
+
+// ErrForbiddenPeer: over the Unix socket, the kernel says the client is
+// neither the daemon's user nor root. It is an errdefs.ErrUnauthorized
+// (the CLI's exit status 6) with a code of its own.
+var ErrForbiddenPeer = errdefs.Narrow("forbidden peer", errdefs.ErrUnauthorized)
 
 // statusOf maps an error to its HTTP status and error code: the one place
 // where this mapping lives. The narrow storage errors (not WebAssembly,
@@ -47,6 +61,14 @@ func (e *narrowError) Unwrap() error { return e.class }
 // Every errdefs class has a deliberate answer (TestStatusOfEveryClass).
 func statusOf(err error) (status int, code string) {
 	switch {
+	case errors.Is(err, ErrForbiddenHost):
+		return http.StatusForbidden, CodeForbiddenHost
+	case errors.Is(err, ErrForbiddenOrigin):
+		return http.StatusForbidden, CodeForbiddenOrigin
+	case errors.Is(err, ErrForbiddenPeer):
+		return http.StatusForbidden, CodeForbiddenPeer
+	case errors.Is(err, ErrBusy):
+		return http.StatusServiceUnavailable, CodeBusy
 	case errors.Is(err, repo.ErrModuleCorrupt):
 		return http.StatusInternalServerError, CodeCorrupt
 	case errors.Is(err, repo.ErrNotWasm):
@@ -106,6 +128,14 @@ func classOf(code string, status int) error {
 		return errdefs.ErrNoSpace
 	case CodeUnavailable:
 		return errdefs.ErrUnavailable
+	case CodeBusy:
+		return ErrBusy
+	case CodeForbiddenHost:
+		return ErrForbiddenHost
+	case CodeForbiddenOrigin:
+		return ErrForbiddenOrigin
+	case CodeForbiddenPeer:
+		return ErrForbiddenPeer
 	}
 	// An unknown code (a newer daemon): fall back on the status.
 	switch status {
@@ -162,3 +192,17 @@ func (e *NotRunningError) Error() string {
 }
 
 func (e *NotRunningError) Unwrap() []error { return []error{ErrNotRunning, e.Err} }
+
+// SocketDeniedError says that the file system refused the connection to
+// the control socket at Path (it is the daemon user's, mode 0600). It is
+// an errdefs.ErrUnauthorized.
+type SocketDeniedError struct {
+	Path string
+	Err  error
+}
+
+func (e *SocketDeniedError) Error() string {
+	return fmt.Sprintf("permission denied on gpmd's control socket %s: it answers only to the user running gpmd and root", e.Path)
+}
+
+func (e *SocketDeniedError) Unwrap() []error { return []error{errdefs.ErrUnauthorized, e.Err} }

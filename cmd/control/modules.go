@@ -1,6 +1,8 @@
 package control
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,10 +19,11 @@ import (
 // copyChunk is the size of one read of a module download.
 const copyChunk = 64 << 10
 
-// drainSlack is what the server reads of a refused upload's body beyond
-// the module size limit: it reads and throws away the rest of the body (up
-// to limit + slack) so that the client, still sending, reads the answer
-// instead of a connection reset.
+// drainSlack is what the server reads, at most, of an upload's body once
+// it is over the size limit: the repository stopped at the first byte
+// over, and reading on (the old drain read the limit again) would let a
+// client make the daemon read far past the limit. The connection is
+// closed after the answer.
 const drainSlack = 1 << 20
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
@@ -37,6 +40,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 		Versions:      st.Versions,
 		Blobs:         st.Blobs,
 		BlobBytes:     st.Bytes,
+		Registry:      s.registryStatus(),
 	}
 	if s.cfg.Nodes != nil {
 		out.Nodes = len(s.cfg.Nodes.Nodes())
@@ -115,6 +119,8 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 
+	send := s.stallWriter(w)
+	defer send.done()
 	bufs := [2][]byte{make([]byte, copyChunk), make([]byte, copyChunk)}
 	var held []byte // read, not yet sent
 	var total int64
@@ -123,7 +129,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		n, rerr := rc.Read(bufs[cur])
 		if n > 0 {
 			if held != nil {
-				if _, err := w.Write(held); err != nil {
+				if _, err := send.Write(held); err != nil {
 					return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
 				}
 			}
@@ -133,6 +139,11 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		}
 		if rerr == io.EOF {
 			break
+		}
+		if rerr != nil && errors.Is(rerr, errdefs.ErrCorrupt) {
+			// Every byte may have been read: a byte count would read
+			// like a success. The bytes are wrong; none is complete.
+			return s.abort(w, fmt.Errorf("%s@%s cannot be served: %w", rec.Name, rec.Version, rerr))
 		}
 		if rerr != nil {
 			return s.abort(w, fmt.Errorf("reading %s@%s after %d of %d bytes: %w", rec.Name, rec.Version, total, rec.Size, rerr))
@@ -145,10 +156,11 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		return s.abort(w, fmt.Errorf("%w: %s@%s: %d bytes stored, the index says %d", repo.ErrModuleCorrupt, rec.Name, rec.Version, total, rec.Size))
 	}
 	if held != nil {
-		if _, err := w.Write(held); err != nil {
+		if _, err := send.Write(held); err != nil {
 			return fmt.Errorf("sending %s@%s: %w", rec.Name, rec.Version, err)
 		}
 	}
+	s.cfg.Observer.Downloaded(total)
 	return nil
 }
 
@@ -177,10 +189,10 @@ func setRecordHeaders(h http.Header, rec index.Record) {
 // "Expect: 100-continue" does not send the body at all.
 func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	name, version := r.PathValue("name"), r.PathValue("version")
-	if err := index.ValidateName(name); err != nil {
-		return fmt.Errorf("upload %s@%s: %w", name, version, err)
-	}
-	if _, err := index.ParseVersion(version); err != nil {
+	// The boundary: name and version are parsed here, once, and go down
+	// typed.
+	ref, err := index.ParseRef(name, version)
+	if err != nil {
 		return fmt.Errorf("upload %s@%s: %w", name, version, err)
 	}
 	var expected digest.Digest
@@ -198,20 +210,52 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength == 0 {
 		return fmt.Errorf("upload %s@%s: %w: no bytes were sent", name, version, repo.ErrEmpty)
 	}
-	rec, err := s.cfg.Modules.Upload(r.Context(), name, version, r.Body, expected)
+	release, err := s.acquireUpload()
 	if err != nil {
-		// The client may still be sending; read (a bounded amount of)
-		// what is left so that it reads this answer instead of a reset.
-		io.CopyN(io.Discard, r.Body, max+drainSlack)
+		w.Header().Set("Connection", "close")
+		return fmt.Errorf("upload %s@%s: %w", name, version, err)
+	}
+	defer release()
+	stall := s.stallReader(w, r.Body)
+	defer stall.done()
+	body := &clientBody{ReadCloser: io.NopCloser(stall)}
+	start := s.cfg.Now()
+	rec, err := s.cfg.Modules.Upload(r.Context(), ref, body, expected)
+	if err != nil {
+		// The client may still be sending, and reads this answer only if
+		// the rest of its body is read (closing with unread bytes resets
+		// the connection, and the answer with it). A body within the
+		// limit is read to its end, as a good upload would have been
+		// (and no slower than StallTimeout allows); past the limit only
+		// drainSlack more. Then the connection closes.
+		w.Header().Set("Connection", "close")
+		switch {
+		case errors.Is(err, errStalled):
+		case errors.Is(err, errdefs.ErrTooLarge):
+			io.CopyN(io.Discard, body, drainSlack)
+		default:
+			io.CopyN(io.Discard, body, max)
+		}
+		if !errors.Is(err, errStalled) {
+			err = canceledUpload(r, body, name, version, err)
+		}
+		s.cfg.Observer.UploadFailed(errorClass(err), s.cfg.Now().Sub(start))
 		return err
 	}
+	s.cfg.Observer.Uploaded(rec.Size, s.cfg.Now().Sub(start))
 	setRecordHeaders(w.Header(), rec)
 	writeJSON(w, http.StatusOK, rec)
 	return nil
 }
 
 func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) error {
-	rec, err := s.cfg.Modules.Remove(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	// ?forget=true breaks the version's immutability on purpose (see
+	// repo.RemoveOptions.Forget).
+	forget, err := strconv.ParseBool(cmp.Or(r.URL.Query().Get("forget"), "false"))
+	if err != nil {
+		return fmt.Errorf("%w: forget=%q is not true or false", errdefs.ErrInvalid, r.URL.Query().Get("forget"))
+	}
+	rec, err := s.cfg.Modules.RemoveWith(r.Context(), r.PathValue("name"), r.PathValue("version"), repo.RemoveOptions{Forget: forget})
 	if err != nil {
 		return err
 	}

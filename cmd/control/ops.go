@@ -47,6 +47,7 @@ func (s *Server) postVerify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
+	s.cfg.Observer.Verified(len(rep.Problems), s.cfg.Now())
 	if rep.Problems == nil {
 		rep.Problems = []repo.Problem{}
 	}
@@ -71,6 +72,9 @@ func (s *Server) postGC(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("gc: %w", err)
 	}
+	if !dry {
+		s.cfg.Observer.Collected(len(rep.Removed), rep.Bytes, s.cfg.Now())
+	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil
 }
@@ -82,7 +86,11 @@ func (s *Server) getBackup(w http.ResponseWriter, r *http.Request) error {
 	h := w.Header()
 	h.Set("Content-Type", "application/x-tar")
 	h.Set("Trailer", TrailerBackupVersions+", "+TrailerBackupBlobs+", "+TrailerBackupBytes)
-	rep, err := s.cfg.Ops.WriteBackup(r.Context(), w)
+	// A client that stops reading is cut after StallTimeout, as a
+	// download is: the snapshot it holds is not kept for ever.
+	send := s.stallWriter(w)
+	defer send.done()
+	rep, err := s.cfg.Ops.WriteBackup(r.Context(), send)
 	if err != nil {
 		return s.abort(w, fmt.Errorf("backup: %w", err))
 	}
@@ -149,8 +157,9 @@ func (c *Client) UploadDigest(ctx context.Context, name, version string, body io
 // import of an early store goes through the daemon like any upload.
 type Uploader struct{ C *Client }
 
-// Upload uploads body (of unknown size) as name@version, refused unless it
-// hashes to expected.
-func (u Uploader) Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error) {
-	return u.C.UploadDigest(ctx, name, version, body, -1, expected)
+// Upload uploads body (of unknown size) as ref, refused unless it hashes
+// to expected. The daemon parses the name and version again: it is the
+// boundary of its own process.
+func (u Uploader) Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error) {
+	return u.C.UploadDigest(ctx, ref.Name().String(), ref.Version().Original(), body, -1, expected)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
@@ -140,13 +141,13 @@ func TestUploadDigest(t *testing.T) {
 	f := newOpsFixture(t)
 	mod := testutil.Wasm("m", 2000)
 	up := Uploader{C: f.client}
-	if _, err := up.Upload(t.Context(), "m", "1.0.0", bytes.NewReader(mod), digest.FromBytes(testutil.Wasm("x", 2000))); !errors.Is(err, errdefs.ErrCorrupt) {
+	if _, err := up.Upload(t.Context(), index.MustRef("m", "1.0.0"), bytes.NewReader(mod), digest.FromBytes(testutil.Wasm("x", 2000))); !errors.Is(err, errdefs.ErrCorrupt) {
 		t.Fatalf("upload with the wrong expected digest: %v", err)
 	}
 	if _, err := f.client.Resolve(t.Context(), "m", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("a refused upload was stored: %v", err)
 	}
-	rec, err := up.Upload(t.Context(), "m", "1.0.0", bytes.NewReader(mod), digest.FromBytes(mod))
+	rec, err := up.Upload(t.Context(), index.MustRef("m", "1.0.0"), bytes.NewReader(mod), digest.FromBytes(mod))
 	if err != nil || rec.Digest != digest.FromBytes(mod) {
 		t.Fatalf("upload with the right digest: %+v %v", rec, err)
 	}

@@ -10,23 +10,30 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
 )
 
 // Modules is what the control API needs of the module repository
 // (*repo.Repo satisfies it).
 type Modules interface {
-	Upload(ctx context.Context, name, version string, body io.Reader, expected digest.Digest) (index.Record, error)
+	// Upload takes the name and version as the handler parsed them
+	// (index.ParseRef): the repository does not check them again.
+	Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error)
 	Resolve(ctx context.Context, name, query string) (index.Record, error)
 	// Get opens a verifying reader of rec.Size bytes; the caller closes it.
 	Get(ctx context.Context, name, query string) (index.Record, io.ReadCloser, error)
 	List(ctx context.Context, name string) ([]index.Module, error)
 	Remove(ctx context.Context, name, version string) (index.Record, error)
+	// RemoveWith is Remove with options; Forget drops the version's
+	// tombstone, so it may come back with other bytes.
+	RemoveWith(ctx context.Context, name, version string, opts repo.RemoveOptions) (index.Record, error)
 	Stats(ctx context.Context) (index.Stats, error)
 	// MaxModuleSize is the largest module Upload takes: the one limit,
 	// which the control API asks for instead of keeping a copy.
@@ -47,15 +54,41 @@ type Config struct {
 	// Fleet, when not nil, adds the fleet to GET /v1/status and the other
 	// devices' nodes to GET /v1/nodes.
 	Fleet Fleet
+	// Events, when not nil, serves GET /v1/events (events.go).
+	Events EventSource
 	// Ops, when not nil, serves verify, gc and backup.
 	Ops  Operations
 	Info Info
 	// Token, when not empty, is required on every request as
 	// "Authorization: Bearer <token>".
-	Token  string
-	Logger *slog.Logger // nil: discard
+	Token string
+	// Addr is the address the server listens on (host:port, the host as
+	// configured, the port resolved): the origin guard takes Host headers
+	// of a loopback name on its port, and of this host with a token (see
+	// hostAllowed). Empty: a loopback name on any port.
+	Addr string
+	// OwnerUID is the user the daemon runs as: over the Unix socket
+	// (a request whose context carries a Peer) only it and root are
+	// served.
+	OwnerUID uint32
+	// StallTimeout cuts an upload that sends no byte, or a download whose
+	// client takes no byte, for this long (0: never), so that stalled
+	// peers cannot hold memory and connections for ever.
+	StallTimeout time.Duration
+	// MaxUploads is the most uploads in flight at once (0: no cap); one
+	// more is answered 503 busy.
+	MaxUploads int
+	Logger     *slog.Logger // nil: discard
 	// Now is the clock (nil: time.Now); tests set it.
 	Now func() time.Time
+	// Observer is told of uploads, downloads, verify and gc (nil:
+	// nothing is observed).
+	Observer Observer
+	// Metrics, when not nil, serves GET /metrics (metrics.Handler).
+	Metrics http.Handler
+
+	// Registry, when not nil, serves push, pull and tag lists (registry.go).
+	Registry Registry
 }
 
 // HandlerFunc is an endpoint: it writes a success response itself and
@@ -70,6 +103,13 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	token   [sha256.Size]byte // hash of cfg.Token, compared in constant time
+	// uploads holds a token per upload in flight, MaxUploads at most (nil:
+	// no cap).
+	uploads chan struct{}
+
+	// stopping is closed by StopStreams: event streams end.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // NewServer builds the handlers of every endpoint in docs/control-api.md.
@@ -80,12 +120,19 @@ func NewServer(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stopping: make(chan struct{})}
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
 	}
+	if cfg.MaxUploads > 0 {
+		s.uploads = make(chan struct{}, cfg.MaxUploads)
+	}
 	s.Handle("GET /v1/status", s.getStatus)
 	s.Handle("GET /v1/nodes", s.getNodes)
+	s.Handle("GET /v1/events", s.getEvents)
 	s.Handle("GET /v1/modules", s.listModules)
 	s.Handle("GET /v1/modules/{name}", s.getModule)
 	s.Handle("GET /v1/modules/{name}/{version}", s.resolveVersion)
@@ -93,10 +140,12 @@ func NewServer(cfg Config) *Server {
 	s.Handle("PUT /v1/modules/{name}/{version}", s.putVersion)
 	s.Handle("DELETE /v1/modules/{name}/{version}", s.deleteVersion)
 	s.registerOps()
+	s.handleMetrics(cfg.Metrics)
+	s.registerRegistry()
 	s.Handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{http.StatusNotFound, CodeNotFound, "no endpoint " + r.Method + " " + r.URL.Path + " (see docs/control-api.md)"}
 	})
-	s.handler = s.logRequests(s.authenticate(s.mux))
+	s.handler = s.logRequests(s.guardOrigin(s.authenticate(s.mux)))
 	return s
 }
 
@@ -107,7 +156,8 @@ func (s *Server) Handle(pattern string, h HandlerFunc) {
 	s.mux.Handle(pattern, s.errorHandler(h))
 }
 
-// ServeHTTP serves one request: logged, authenticated, then routed.
+// ServeHTTP serves one request: logged, its Host and Origin checked,
+// authenticated, then routed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
@@ -152,8 +202,10 @@ func writeError(w http.ResponseWriter, err error) {
 	h := w.Header()
 	for k := range h {
 		// Headers set for a success (Content-Length of a module) must
-		// not describe the error body.
-		delete(h, k)
+		// not describe the error body; "Connection: close" still holds.
+		if k != "Connection" {
+			delete(h, k)
+		}
 	}
 	if status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="gpmd"`)
@@ -253,15 +305,23 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				"bytes", rec.bytes,
 				"remote", r.RemoteAddr,
 			}
+			if p, ok := PeerOf(r.Context()); ok {
+				attrs = append(attrs, "peer_uid", p.UID, "peer_pid", p.PID)
+			}
 			if r.URL.RawQuery != "" {
 				attrs = append(attrs, "query", r.URL.RawQuery)
 			}
 			level := slog.LevelInfo
+			msg := "request"
 			if aborted {
 				attrs = append(attrs, "aborted", true)
 				level = slog.LevelError
 			}
-			if rec.err != nil {
+			if isCanceled(rec.err) {
+				// The client's choice, not the daemon's failure.
+				attrs = append(attrs, "err", rec.err.Error())
+				level, msg = slog.LevelWarn, "upload cancelled by the client"
+			} else if rec.err != nil {
 				attrs = append(attrs, "err", rec.err.Error())
 				if rec.status >= 500 || aborted {
 					level = slog.LevelError
@@ -269,7 +329,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 					level = slog.LevelWarn
 				}
 			}
-			s.log.Log(context.Background(), level, "request", attrs...)
+			if r.URL.Path == MetricsPath && level == slog.LevelInfo {
+				level = slog.LevelDebug // a scrape every few seconds
+			}
+			s.log.Log(context.Background(), level, msg, attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 		aborted = false

@@ -23,8 +23,11 @@ type Info struct {
 	Version     string    `json:"version"`
 	Started     time.Time `json:"started"`
 	ControlAddr string    `json:"control_addr"`
-	GMPAddr     string    `json:"gmp_addr"`
-	DataDir     string    `json:"data_dir"`
+	// ControlSocket is the path of the control API's Unix socket; empty
+	// when the daemon serves none (its path too long, say).
+	ControlSocket string `json:"control_socket,omitempty"`
+	GMPAddr       string `json:"gmp_addr"`
+	DataDir       string `json:"data_dir"`
 }
 
 // Status is the body of GET /v1/status.
@@ -42,6 +45,8 @@ type Status struct {
 	GMPConnections int     `json:"gmp_connections"`
 	// Fleet is the daemon's fleet; absent when it is in none.
 	Fleet *fleet.Status `json:"fleet,omitzero"`
+	// Registry is the upstream (--registry); absent without one.
+	Registry *RegistryStatus `json:"registry,omitempty"`
 }
 
 // ModuleList is the body of GET /v1/modules.

@@ -303,13 +303,15 @@ func (d *daemon) checkBlobFiles(led *ledger, round int) {
 }
 
 // listing is what gpmd wasm list -o json prints.
-type listing []struct {
-	Name     string `json:"name"`
-	Versions []struct {
-		Version string `json:"version"`
-		Digest  string `json:"digest"`
-		Size    int64  `json:"size"`
-	} `json:"versions"`
+type listing struct {
+	Modules []struct {
+		Name     string `json:"name"`
+		Versions []struct {
+			Version string `json:"version"`
+			Digest  string `json:"digest"`
+			Size    int64  `json:"size"`
+		} `json:"versions"`
+	} `json:"modules"`
 }
 
 // checkAfterRestart checks the restarted daemon's store and returns how
@@ -326,7 +328,7 @@ func (d *daemon) checkAfterRestart(led *ledger, round int) int {
 		return 0
 	}
 	have := map[string]string{}
-	for _, m := range l {
+	for _, m := range l.Modules {
 		for _, v := range m.Versions {
 			have[m.Name+"@"+v.Version] = v.Digest
 		}

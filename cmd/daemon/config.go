@@ -11,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/internal/sdnotify"
+	"github.com/ghost-network/gpmd/oci"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -22,6 +25,7 @@ const (
 	PIDFile    = "gpmd.pid"
 	StateFile  = "gpmd.state.json"
 	LogFile    = "gpmd.log"
+	SocketFile = "gpmd.sock" // the control API's Unix socket (socket.go)
 	ModulesDir = "modules"
 )
 
@@ -32,6 +36,19 @@ const (
 	DefaultGMPAddr         = "127.0.0.1:5989"
 	DefaultShutdownTimeout = 20 * time.Second
 	DefaultMaxModuleSize   = repo.DefaultMaxModuleSize
+	// DefaultControlStallTimeout is how long an upload or download may
+	// move no byte: long enough for a congested link, short enough that
+	// stalled peers do not pile up.
+	DefaultControlStallTimeout = 30 * time.Second
+	// DefaultControlMaxUploads bounds the memory and ingest files that
+	// uploads in flight hold (about 1 MiB of buffers each).
+	DefaultControlMaxUploads = 32
+	// DefaultControlMaxConns bounds the control API's connections: they
+	// come out of fdReserve, beside the daemon's own files.
+	DefaultControlMaxConns = 128
+	DefaultLogFormat       = LogFormatText
+	DefaultLogMaxSize      = 10 << 20
+	DefaultLogKeep         = 5
 	// minFDLimit is the file limit below which the daemon refuses to
 	// start: it could not even hold its own files and a few clients.
 	minFDLimit = 64
@@ -55,6 +72,17 @@ type Config struct {
 	GMPMaxConns       int
 	GMPMessageTimeout time.Duration
 	GMPWriteTimeout   time.Duration
+	GMPReplyTimeout   time.Duration
+	GMPMaxRejecting   int
+	EventsQueue       int
+	EventsHistory     int
+	// ControlStallTimeout cuts an upload that sends no byte, or a
+	// download whose client takes no byte, for that long.
+	ControlStallTimeout time.Duration
+	// ControlMaxUploads and ControlMaxConns cap the uploads and the
+	// control connections in flight; over a cap the answer is 503 busy.
+	ControlMaxUploads int
+	ControlMaxConns   int
 	ShutdownTimeout   time.Duration
 
 	// The fleet (cmd/daemon/fleet.go): Fleet empty means no fleet, and
@@ -68,11 +96,34 @@ type Config struct {
 	FleetTLSCert   string
 	FleetTLSKey    string
 	FleetExpiry    time.Duration
+	// LogFormat is LogFormatText or LogFormatJSON (log/slog's handlers).
+	LogFormat string
+	// LogMaxSize and LogKeep rotate <data>/gpmd.log: past LogMaxSize
+	// bytes it becomes gpmd.log.1, and LogKeep rotated files are kept.
+	LogMaxSize int64
+	LogKeep    int
+	// Registry is the upstream REGISTRY/NAMESPACE ("" for none);
+	// RegistryConfig the credentials file ("" for docker's). The timeouts
+	// and the tag cache TTL take oci's defaults.
+	Registry                string
+	RegistryConfig          string
+	RegistryDialTimeout     time.Duration
+	RegistryResponseTimeout time.Duration
+	RegistryTagCacheTTL     time.Duration
 
 	Version string
-	// LogOutput, when not nil, receives the log too (stderr in the
-	// foreground); the log file always does.
+	// LogOutput, when not nil, receives the log instead of
+	// <data>/gpmd.log: standard error in the foreground, where journald
+	// collects it under systemd.
 	LogOutput io.Writer
+	// CaptureStderr points the process's standard error at the current
+	// log file, so that what the Go runtime writes there (a crash's
+	// trace) lands in the log: the background daemon's way, which has no
+	// terminal. It is ignored with LogOutput.
+	CaptureStderr bool
+	// Notifier tells systemd about readiness, the stop and liveness
+	// (nil: nothing is sent; see internal/sdnotify).
+	Notifier *sdnotify.Notifier
 }
 
 // DefaultConfig is every setting at its default: the one place where the
@@ -80,17 +131,31 @@ type Config struct {
 // DataDir is DefaultDataDir, still to be expanded by ExpandHome.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:           DefaultDataDir,
-		ControlAddr:       DefaultControlAddr,
-		GMPAddr:           DefaultGMPAddr,
-		MaxModuleSize:     DefaultMaxModuleSize,
-		GMPMaxMessage:     gmp.DefaultMaxMessage,
-		GMPMaxConns:       gmp.DefaultMaxConns,
-		GMPMessageTimeout: gmp.DefaultMessageTimeout,
-		GMPWriteTimeout:   gmp.DefaultWriteTimeout,
-		ShutdownTimeout:   DefaultShutdownTimeout,
-		FleetExpiry:       fleet.DefaultExpiry,
-		Version:           "dev",
+		DataDir:             DefaultDataDir,
+		ControlAddr:         DefaultControlAddr,
+		GMPAddr:             DefaultGMPAddr,
+		MaxModuleSize:       DefaultMaxModuleSize,
+		GMPMaxMessage:       gmp.DefaultMaxMessage,
+		GMPMaxConns:         gmp.DefaultMaxConns,
+		GMPMessageTimeout:   gmp.DefaultMessageTimeout,
+		GMPWriteTimeout:     gmp.DefaultWriteTimeout,
+		GMPReplyTimeout:     gmp.DefaultReplyTimeout,
+		GMPMaxRejecting:     gmp.DefaultMaxRejecting,
+		EventsQueue:         events.DefaultQueue,
+		EventsHistory:       events.DefaultHistory,
+		ControlStallTimeout: DefaultControlStallTimeout,
+		ControlMaxUploads:   DefaultControlMaxUploads,
+		ControlMaxConns:     DefaultControlMaxConns,
+		ShutdownTimeout:     DefaultShutdownTimeout,
+		Version:             "dev",
+		LogFormat:           DefaultLogFormat,
+		LogMaxSize:          DefaultLogMaxSize,
+		LogKeep:             DefaultLogKeep,
+		FleetExpiry:         fleet.DefaultExpiry,
+
+		RegistryDialTimeout:     oci.DefaultDialTimeout,
+		RegistryResponseTimeout: oci.DefaultResponseHeaderTimeout,
+		RegistryTagCacheTTL:     oci.DefaultTagCacheTTL,
 	}
 }
 
@@ -105,9 +170,22 @@ func (c *Config) setDefaults() {
 	setIfZero(&c.GMPMaxConns, d.GMPMaxConns)
 	setIfZero(&c.GMPMessageTimeout, d.GMPMessageTimeout)
 	setIfZero(&c.GMPWriteTimeout, d.GMPWriteTimeout)
+	setIfZero(&c.GMPReplyTimeout, d.GMPReplyTimeout)
+	setIfZero(&c.GMPMaxRejecting, d.GMPMaxRejecting)
+	setIfZero(&c.EventsQueue, d.EventsQueue)
+	setIfZero(&c.EventsHistory, d.EventsHistory)
+	setIfZero(&c.ControlStallTimeout, d.ControlStallTimeout)
+	setIfZero(&c.ControlMaxUploads, d.ControlMaxUploads)
+	setIfZero(&c.ControlMaxConns, d.ControlMaxConns)
 	setIfZero(&c.ShutdownTimeout, d.ShutdownTimeout)
 	setIfZero(&c.FleetExpiry, d.FleetExpiry)
+	setIfZero(&c.LogFormat, d.LogFormat)
+	setIfZero(&c.LogMaxSize, d.LogMaxSize)
+	setIfZero(&c.LogKeep, d.LogKeep)
 	setIfZero(&c.Version, d.Version)
+	setIfZero(&c.RegistryDialTimeout, d.RegistryDialTimeout)
+	setIfZero(&c.RegistryResponseTimeout, d.RegistryResponseTimeout)
+	setIfZero(&c.RegistryTagCacheTTL, d.RegistryTagCacheTTL)
 }
 
 // setIfZero sets *p to def when *p is zero or negative.
@@ -151,6 +229,16 @@ func (c *Config) check() error {
 			return fmt.Errorf("%w: %s %q is not host:port (%v)", ErrConfig, a.flag, a.addr, err)
 		}
 	}
+	// "" is the default (text), as for every zero field.
+	if c.LogFormat != "" && c.LogFormat != LogFormatText && c.LogFormat != LogFormatJSON {
+		return fmt.Errorf("%w: --log-format %q is neither %s nor %s", ErrConfig, c.LogFormat, LogFormatText, LogFormatJSON)
+	}
+	if c.Registry != "" {
+		// Parsing only: the registry is not asked until a module is.
+		if _, err := oci.NewUpstream(nil, c.Registry, nil); err != nil {
+			return fmt.Errorf("%w: --registry: %v", ErrConfig, err)
+		}
+	}
 	if c.TokenFile == "" && !IsLoopback(c.ControlAddr) {
 		return fmt.Errorf("%w: refusing to serve the control API on %s without a token: give --token-file (or GPMD_TOKEN_FILE), or use a loopback address such as %s",
 			ErrConfig, c.ControlAddr, DefaultControlAddr)
@@ -173,9 +261,11 @@ func IsLoopback(addr string) bool {
 }
 
 // ReadToken reads a token file: its content with surrounding white space
-// removed, which must not be empty.
+// removed, which must not be empty. Like ssh with a key, it refuses a file
+// others may read or change, or that belongs to another user (readTrusted):
+// the daemon at start and the client alike.
 func ReadToken(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readTrusted(path, true)
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)
 	}

@@ -15,9 +15,13 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/internal/fsutil"
+	"github.com/ghost-network/gpmd/internal/sdnotify"
+	"github.com/ghost-network/gpmd/pullthrough"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -59,9 +63,11 @@ type daemon struct {
 	state      State
 	store      *repo.Repo   // nil once closed
 	fleet      *fleet.Fleet // nil without --fleet
+	hub        *events.Hub
 	gmp        *gmp.Server
 	http       *http.Server
 	ctrlLn     net.Listener
+	sockLn     net.Listener // the control API's Unix socket; nil when it could not be made
 	gmpLn      net.Listener
 	// handlers counts control handlers in flight: the store closes only
 	// after they return, never under them.
@@ -69,6 +75,10 @@ type daemon struct {
 	// closers undo what open did (the lock, the log file, the store, the
 	// ports), run in reverse by close.
 	closers []func() error
+
+	// layer is the store behind the registry upstream, if any: what GMP
+	// and the control API read modules through (registry.go).
+	layer *pullthrough.Layer
 }
 
 // open checks everything that can fail before any port opens (Config, the
@@ -91,11 +101,15 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	}()
 
 	// The data folder, then the lock, before anything else is touched.
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	if err := checkWritable(cfg.DataDir); err != nil {
-		return nil, err
+	// A full disk is no reason to stop serving what is stored: the way out
+	// (gpmd gc, gpmd wasm rm) needs a running daemon. Any other failure to
+	// write is.
+	diskFull := checkWritable(cfg.DataDir)
+	if diskFull != nil && !errors.Is(diskFull, syscall.ENOSPC) {
+		return nil, diskFull
 	}
 	lk, err := acquireLock(cfg.DataDir)
 	if err != nil {
@@ -105,11 +119,18 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	if err := d.openLog(); err != nil {
 		return nil, err
 	}
+	if diskFull != nil {
+		d.log.Warn("the disk holding the data folder is full: serving what is stored, but uploads fail until space is freed (gpmd gc, gpmd wasm rm)", "err", diskFull)
+	}
+	tightenDataDir(cfg.DataDir, d.log)
 	fdLimit, err := raiseFDLimit(cfg.GMPMaxConns, d.log)
 	if err != nil {
 		return nil, err
 	}
 	if err := d.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.openLayer(); err != nil {
 		return nil, err
 	}
 	if err := d.openFleet(); err != nil {
@@ -123,13 +144,19 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	d.newServers(token)
 	if err := writeState(cfg.DataDir, d.state); err != nil {
 		removeState(cfg.DataDir)
-		return nil, fmt.Errorf("writing the state file: %w", err)
+		if !errors.Is(err, syscall.ENOSPC) {
+			return nil, fmt.Errorf("writing the state file: %w", err)
+		}
+		d.log.Warn("no state file (the disk is full): client commands find this daemon at its configured address only", "err", err)
 	}
 
 	st := d.state
-	d.log.Info("gpmd started", "pid", st.PID, "version", cfg.Version, "control_addr", st.ControlAddr, "gmp_addr", st.GMPAddr,
+	d.log.Info("gpmd started", "pid", st.PID, "version", cfg.Version, "control_addr", st.ControlAddr, "control_socket", st.ControlSocket, "gmp_addr", st.GMPAddr,
 		"data_dir", cfg.DataDir, "token", token != "", "max_module_size", cfg.MaxModuleSize, "gmp_max_conns", cfg.GMPMaxConns, "fd_limit", fdLimit)
 	d.log.Info("settings", cfg.settingsAttrs()...)
+	if !IsLoopback(st.GMPAddr) {
+		d.log.Warn("GMP listens off loopback and has no authentication: any host that reaches "+st.GMPAddr+" can register nodes and fetch modules", "gmp_addr", st.GMPAddr)
+	}
 	return d, nil
 }
 
@@ -140,21 +167,35 @@ func (d *daemon) openPorts() (err error) {
 		return err
 	}
 	d.onClose(d.ctrlLn.Close)
+	d.ctrlLn = newLimitListener(d.ctrlLn, d.cfg.ControlMaxConns)
 	if d.gmpLn, err = listen("GMP", "--gmp-addr", d.cfg.GMPAddr); err != nil {
 		return err
 	}
 	d.onClose(d.gmpLn.Close)
+	sockPath := ""
+	if sl, err := listenSocket(d.cfg.DataDir); err != nil {
+		// TCP serves on: a data folder too deep for a socket path (108
+		// bytes) must not keep the daemon from starting.
+		d.log.Warn("no control socket; the control API serves on TCP only", "err", err)
+	} else {
+		d.onClose(sl.Close)
+		sockPath = sl.Addr().String()
+		d.sockLn = &credListener{Listener: newLimitListener(sl, d.cfg.ControlMaxConns)}
+	}
 	d.state = State{
 		Info: control.Info{
-			PID:         os.Getpid(),
-			Version:     d.cfg.Version,
-			Started:     time.Now(),
-			ControlAddr: d.ctrlLn.Addr().String(),
-			GMPAddr:     d.gmpLn.Addr().String(),
-			DataDir:     d.cfg.DataDir,
+			PID:           os.Getpid(),
+			Version:       d.cfg.Version,
+			Started:       time.Now(),
+			ControlAddr:   d.ctrlLn.Addr().String(),
+			ControlSocket: sockPath,
+			GMPAddr:       d.gmpLn.Addr().String(),
+			DataDir:       d.cfg.DataDir,
 		},
 		TokenFile: d.cfg.TokenFile,
-		LogFile:   filepath.Join(d.cfg.DataDir, LogFile),
+	}
+	if d.cfg.LogOutput == nil {
+		d.state.LogFile = filepath.Join(d.cfg.DataDir, LogFile)
 	}
 	return nil
 }
@@ -172,30 +213,17 @@ func (d *daemon) close() {
 	d.closers = nil
 }
 
-// openLog opens <data>/gpmd.log for appending, the log's home; a
-// foreground daemon logs to Config.LogOutput as well.
-func (d *daemon) openLog() error {
-	f, err := os.OpenFile(filepath.Join(d.cfg.DataDir, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("log file: %w", err)
-	}
-	d.onClose(f.Close)
-	var out io.Writer = f
-	if d.cfg.LogOutput != nil {
-		out = io.MultiWriter(f, d.cfg.LogOutput)
-	}
-	d.logHandler = slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})
-	d.log = slog.New(d.logHandler)
-	return nil
-}
-
 // openStore opens the module repository in <data>/modules.
 func (d *daemon) openStore(ctx context.Context) error {
 	dir := filepath.Join(d.cfg.DataDir, ModulesDir)
+	// The hub is made with the store: the store tells it of every
+	// change from its first.
+	d.hub = events.New(events.Options{Queue: d.cfg.EventsQueue, History: d.cfg.EventsHistory})
 	store, err := repo.Open(ctx, dir, repo.Options{
 		MaxModuleSize: d.cfg.MaxModuleSize,
 		LockTimeout:   time.Second,
 		Logger:        d.log.With("component", "repo"),
+		Observer:      moduleEvents{hub: d.hub, log: d.log.With("component", "repo")},
 	})
 	if err != nil {
 		if errors.Is(err, index.ErrLocked) {
@@ -222,14 +250,19 @@ func (d *daemon) closeStore() error {
 // the store; neither serves yet.
 func (d *daemon) newServers(token string) {
 	cfg := d.cfg
+	m := d.newMetrics()
 	gcfg := gmp.Config{
-		Modules:        d.store,
+		Observer:       m,
+		Modules:        d.layer,
 		MaxMessage:     cfg.GMPMaxMessage,
 		MaxConns:       cfg.GMPMaxConns,
 		MessageTimeout: cfg.GMPMessageTimeout,
 		WriteTimeout:   cfg.GMPWriteTimeout,
+		ReplyTimeout:   cfg.GMPReplyTimeout,
+		MaxRejecting:   cfg.GMPMaxRejecting,
 		ServerName:     "gpmd/" + cfg.Version,
 		Logger:         d.log.With("component", "gmp"),
+		Events:         d.hub,
 	}
 	var fleetView control.Fleet
 	if d.fleet != nil { // a nil *fleet.Fleet must not become a non-nil interface
@@ -238,21 +271,32 @@ func (d *daemon) newServers(token string) {
 	}
 	d.gmp = gmp.NewServer(gcfg)
 	ctrl := control.NewServer(control.Config{
-		Fleet:   fleetView,
-		Modules: d.store,
-		Nodes:   d.gmp,
-		Ops:     d.store,
-		Info:    d.state.Info,
-		Token:   token,
-		Logger:  d.log.With("component", "control"),
+		Fleet:        fleetView,
+		Modules:      d.layer,
+		Nodes:        d.gmp,
+		Events:       d.gmp,
+		Ops:          d.store,
+		Info:         d.state.Info,
+		Token:        token,
+		Addr:         guardAddr(cfg.ControlAddr, d.state.ControlAddr),
+		OwnerUID:     uint32(os.Geteuid()),
+		StallTimeout: cfg.ControlStallTimeout,
+		MaxUploads:   cfg.ControlMaxUploads,
+		Logger:       d.log.With("component", "control"),
+		Observer:     m,
+		Metrics:      m.Handler(),
+		Registry:     registryAPI{d.layer},
 	})
 	d.http = &http.Server{
 		Handler:           trackHandlers(&d.handlers, ctrl),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
+		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(d.logHandler.WithAttrs([]slog.Attr{slog.String("component", "http")}), slog.LevelWarn),
 	}
+	// Event streams never end by themselves: a stop ends them.
+	d.http.RegisterOnShutdown(ctrl.StopStreams)
 }
 
 // serve serves both ports until ctx ends (nil) or a server fails (its
@@ -262,21 +306,28 @@ func (d *daemon) serve(ctx context.Context, ready func(State)) error {
 	if err := d.startFleet(); err != nil {
 		return err
 	}
-	serveErr := make(chan error, 2)
+	serveErr := make(chan error, 3)
 	stopping := make(chan struct{})
-	go func() {
-		err := d.http.Serve(d.ctrlLn)
+	serveHTTP := func(what string, l net.Listener) {
+		err := d.http.Serve(l)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
-		serveErr <- wrapServe("control API", err, stopping)
-	}()
+		serveErr <- wrapServe(what, err, stopping)
+	}
+	go serveHTTP("control API", d.ctrlLn)
+	if d.sockLn != nil {
+		// One http.Server, two listeners: Shutdown stops both.
+		go serveHTTP("control socket", d.sockLn)
+	}
 	go func() {
 		serveErr <- wrapServe("GMP", d.gmp.Serve(d.gmpLn), stopping)
 	}()
 	if ready != nil {
 		ready(d.state)
 	}
+	stopWatchdog := d.notifyReady(ctx)
+	defer stopWatchdog()
 
 	var err error
 	select {
@@ -286,6 +337,7 @@ func (d *daemon) serve(ctx context.Context, ready func(State)) error {
 		d.log.Error("a server failed; stopping", "err", err)
 	}
 	close(stopping)
+	d.notify(sdnotify.Stopping)
 	return err
 }
 
@@ -316,6 +368,7 @@ func (d *daemon) shutdown() error {
 		d.log.Error("control handlers still running after the hard close")
 	}
 
+	d.layer.Close() // pull-throughs in flight end before the store closes
 	var storeErr error
 	if err := d.closeStore(); err != nil {
 		d.log.Error("closing the module store", "err", err)
@@ -327,6 +380,18 @@ func (d *daemon) shutdown() error {
 	d.log.Info("gpmd stopped", "pid", d.state.PID, "uptime", time.Since(d.state.Started).Round(time.Millisecond))
 	d.close()
 	return storeErr
+}
+
+// guardAddr is the address the control API's origin guard checks Host
+// headers against: the host as configured (a name given in --control-addr
+// is what clients send) on the real port (port 0 resolved).
+func guardAddr(configured, real string) string {
+	host, _, err1 := net.SplitHostPort(configured)
+	_, port, err2 := net.SplitHostPort(real)
+	if err1 != nil || err2 != nil {
+		return real
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // listen opens one of the daemon's ports, with a message that names the
@@ -354,6 +419,27 @@ func wrapServe(what string, err error, stopping <-chan struct{}) error {
 		return fmt.Errorf("%s server stopped on its own", what)
 	}
 	return fmt.Errorf("%s server: %w", what, err)
+}
+
+// dropOnError is the log's second output (a foreground daemon's stderr):
+// once a write to it fails (the pipe's reader went away: `gpmd start -nd
+// 2>&1 | head`), it is dropped, so the log file still gets every line and
+// the daemon goes on serving. SIGPIPE is ignored by the caller (the CLI's
+// foreground start), which turns such a write into EPIPE instead of death.
+type dropOnError struct {
+	mu sync.Mutex // guards w
+	w  io.Writer  // nil once a write failed
+}
+
+func (d *dropOnError) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w != nil {
+		if _, err := d.w.Write(p); err != nil {
+			d.w = nil
+		}
+	}
+	return len(p), nil
 }
 
 // trackHandlers counts running handlers so that the stop can wait for them

@@ -37,6 +37,7 @@ func TestConfigCheck(t *testing.T) {
 		"bad gmp addr":      func(c *Config) { c.GMPAddr = "x" },
 		"off loopback":      func(c *Config) { c.ControlAddr = "0.0.0.0:1111" },
 		"every interface":   func(c *Config) { c.ControlAddr = ":1111" },
+		"bad log format":    func(c *Config) { c.LogFormat = "xml" },
 	} {
 		c := base
 		mod(&c)
@@ -215,3 +216,19 @@ func TestRaiseFDLimit(t *testing.T) {
 }
 
 func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestGuardAddr: the origin guard gets the configured host on the real
+// port.
+func TestGuardAddr(t *testing.T) {
+	for _, c := range [][3]string{
+		{"127.0.0.1:0", "127.0.0.1:4321", "127.0.0.1:4321"},
+		{"localhost:0", "127.0.0.1:4321", "localhost:4321"},
+		{"gpmd.lan:1111", "10.0.0.5:1111", "gpmd.lan:1111"},
+		{":0", "[::]:4321", ":4321"},
+		{"0.0.0.0:0", "0.0.0.0:4321", "0.0.0.0:4321"},
+	} {
+		if got := guardAddr(c[0], c[1]); got != c[2] {
+			t.Errorf("guardAddr(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}

@@ -8,9 +8,15 @@
 //	  gpmd.lock         flock'ed by the running daemon; holds its pid
 //	  gpmd.pid          the running daemon's pid (gone after a clean stop)
 //	  gpmd.state.json   pid, version, start time, the real control and GMP
-//	                    addresses (a port 0 resolved), token file
-//	  gpmd.log          the log (log/slog text), one line per control request
+//	                    addresses (a port 0 resolved), socket, token file
+//	  gpmd.sock         the control API's Unix socket (0600)
+//	  gpmd.log          the log (text or json), one line per control request,
+//	                    when no Config.LogOutput is given (the background);
+//	                    gpmd.log.1 … are older, rotated by size
 //	  modules/          the module repository (see package repo)
+//
+// Everything in it is private to the daemon's user: folders 0700, files
+// 0600, blobs 0400 (fsutil's modes); a looser folder is tightened at start.
 //
 // # Guarantees
 //
@@ -36,6 +42,37 @@
 // served the same with or without it. At a stop the daemon leaves the fleet
 // first (bounded by a few seconds; what is left expires), then stops GMP.
 // Without --fleet no NATS connection is made.
+// Trust: ReadState and ReadToken read a file only when it and its folder
+// belong to this user or root and others cannot change them (a token:
+// nor read it); VerifyHolder confirms from the kernel (/proc/locks,
+// /proc/PID/exe) that a pid is the gpmd holding a folder's lock before
+// `gpmd kill` signals it. The files of a folder are never enough.
+//
+// The control socket: <data>/gpmd.sock serves the control API beside TCP
+// with the same handler. Each connection's peer is asked of the kernel
+// (SO_PEERCRED) before a byte is read, and only this process's user and
+// root are served (403 forbidden_peer otherwise), whatever the socket's
+// mode. A socket file is removed only while the lock is held (a killed
+// daemon's, replaced at start) and only if it is a socket. A socket that
+// cannot be made (a path over 108 bytes) is a warning: TCP serves alone.
+// TrustedSocket is the client's check before it sends a token there.
+//
+// Bounded peers: the control API cuts uploads and downloads that stall
+// (--control-stall-timeout), runs at most --control-max-uploads uploads and
+// holds at most --control-max-conns connections; over a cap the answer is
+// 503 busy at once. A foreground daemon whose stderr pipe closes keeps
+// serving (SIGPIPE ignored, the log to stderr dropped).
+//
+// The log is opened only once the lock is held: a start that fails
+// because a daemon runs never writes into that daemon's log.
+//
+// systemd: with Config.Notifier (under a $NOTIFY_SOCKET) the daemon sends
+// READY=1 once both ports accept, STOPPING=1 when the stop begins, and
+// WATCHDOG=1 at half of $WATCHDOG_USEC while its index answers.
+//
+// Metrics: the control API serves GET /metrics from the daemon's own
+// registry (package metrics), which the GMP server and the control API
+// report to.
 //
 // Settings: Settings() is the one table of the daemon's settings (flag,
 // environment variable, help, Config field). The CLI makes its flags and

@@ -159,12 +159,12 @@ func TestRunFleetUnreachable(t *testing.T) {
 	}
 }
 
-// TestRunWithoutFleet: no --fleet, no fleet: WELCOME offers no feature,
+// TestRunWithoutFleet: no --fleet, no fleet: WELCOME does not offer fleet,
 // status and nodes carry no fleet.
 func TestRunWithoutFleet(t *testing.T) {
 	st, _ := runDaemon(t, Config{})
 	w, err := dialGMP(t, st.GMPAddr).Hello(t.Context(), "test")
-	if err != nil || len(w.Features) != 0 {
+	if err != nil || w.Has(wire.FeatureFleet) {
 		t.Fatalf("WELCOME %+v, %v", w, err)
 	}
 	ctl := control.NewClient(st.ControlAddr, "")

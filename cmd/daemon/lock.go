@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +38,7 @@ type lock struct{ f *os.File }
 // it ends.
 func acquireLock(dir string) (*lock, error) {
 	path := filepath.Join(dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fsutil.FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("lock file: %w", err)
 	}
@@ -63,7 +64,10 @@ func acquireLock(dir string) (*lock, error) {
 		if err == nil {
 			err = f.Sync()
 		}
-		if err != nil {
+		// The flock is the lock; the pid in the file is for messages. On a
+		// full disk it stays unwritten rather than keep the daemon (and so
+		// gc and rm, the way out) from starting.
+		if err != nil && !errors.Is(err, unix.ENOSPC) {
 			f.Close()
 			return nil, fmt.Errorf("lock file %s: %w", path, err)
 		}

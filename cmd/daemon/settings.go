@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -44,6 +46,30 @@ type Setting struct {
 	// KindString, *int or *int64 for KindInt and KindSize,
 	// *time.Duration for KindDuration.
 	field func(*Config) any
+	// check, when not nil, vets a KindString value as it is set, so that
+	// a bad one is a bad flag (exit status 2) and not a failed start.
+	check func(string) error
+}
+
+// checkHostPort accepts host:port with a port of 0-65535.
+func checkHostPort(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (such as 127.0.0.1:1111)", v)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: the port must be a number from 0 to 65535", v)
+	}
+	return nil
+}
+
+// checkNotEmpty refuses an empty value (an empty data folder would be
+// the current folder, which no one means).
+func checkNotEmpty(v string) error {
+	if v == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
 }
 
 // Settings lists every setting of the daemon, in the order of the help.
@@ -51,16 +77,16 @@ func Settings() []Setting {
 	return []Setting{
 		{Flag: "data-dir", Env: "GPMD_HOME", Kind: KindString, Client: true,
 			Usage: "data folder of the daemon: modules, log, pid and state files",
-			field: func(c *Config) any { return &c.DataDir }},
+			field: func(c *Config) any { return &c.DataDir }, check: checkNotEmpty},
 		{Flag: "control-addr", Env: "GPMD_CONTROL_ADDR", Kind: KindString, Client: true,
 			Usage: "host:port of the control API (the daemon listens there; the other commands call it)",
-			field: func(c *Config) any { return &c.ControlAddr }},
+			field: func(c *Config) any { return &c.ControlAddr }, check: checkHostPort},
 		{Flag: "token-file", Env: "GPMD_TOKEN_FILE", Kind: KindString, Client: true, Path: true,
 			Usage: "file holding the control API's bearer token (required by the daemon off loopback)",
 			field: func(c *Config) any { return &c.TokenFile }},
 		{Flag: "gmp-addr", Env: "GPMD_GMP_ADDR", Kind: KindString,
 			Usage: "host:port on which GMP listens for GVM nodes",
-			field: func(c *Config) any { return &c.GMPAddr }},
+			field: func(c *Config) any { return &c.GMPAddr }, check: checkHostPort},
 		{Flag: "max-module-size", Env: "GPMD_MAX_MODULE_SIZE", Kind: KindSize,
 			Usage: "largest module an upload may send",
 			field: func(c *Config) any { return &c.MaxModuleSize }},
@@ -76,6 +102,27 @@ func Settings() []Setting {
 		{Flag: "gmp-write-timeout", Env: "GPMD_GMP_WRITE_TIMEOUT", Kind: KindDuration,
 			Usage: "time a write to a GMP node may take before the node is cut off",
 			field: func(c *Config) any { return &c.GMPWriteTimeout }},
+		{Flag: "gmp-reply-timeout", Env: "GPMD_GMP_REPLY_TIMEOUT", Kind: KindDuration,
+			Usage: "time a whole MODULE reply may take, however steadily the node reads",
+			field: func(c *Config) any { return &c.GMPReplyTimeout }},
+		{Flag: "gmp-max-rejecting", Env: "GPMD_GMP_MAX_REJECTING", Kind: KindInt,
+			Usage: "connections over --gmp-max-conns told busy at once; past it they are closed without a word",
+			field: func(c *Config) any { return &c.GMPMaxRejecting }},
+		{Flag: "events-queue", Env: "GPMD_EVENTS_QUEUE", Kind: KindInt,
+			Usage: "events a subscriber (GMP or the control API's stream) may have waiting; one more drops them and it is told overflow",
+			field: func(c *Config) any { return &c.EventsQueue }},
+		{Flag: "events-history", Env: "GPMD_EVENTS_HISTORY", Kind: KindInt,
+			Usage: "events kept in memory for a stream that resumes with Last-Event-ID",
+			field: func(c *Config) any { return &c.EventsHistory }},
+		{Flag: "control-stall-timeout", Env: "GPMD_CONTROL_STALL_TIMEOUT", Kind: KindDuration,
+			Usage: "time an upload may send no byte, or a download's client take no byte, before it is cut",
+			field: func(c *Config) any { return &c.ControlStallTimeout }},
+		{Flag: "control-max-uploads", Env: "GPMD_CONTROL_MAX_UPLOADS", Kind: KindInt,
+			Usage: "most uploads in flight at once; one more is answered 503 busy",
+			field: func(c *Config) any { return &c.ControlMaxUploads }},
+		{Flag: "control-max-conns", Env: "GPMD_CONTROL_MAX_CONNS", Kind: KindInt,
+			Usage: "most control API connections held at once; one more is answered 503 busy and closed",
+			field: func(c *Config) any { return &c.ControlMaxConns }},
 		{Flag: "shutdown-timeout", Env: "GPMD_SHUTDOWN_TIMEOUT", Kind: KindDuration,
 			Usage: "how long a stop waits for requests in flight before it cuts them",
 			field: func(c *Config) any { return &c.ShutdownTimeout }},
@@ -107,6 +154,30 @@ func Settings() []Setting {
 		{Flag: "fleet-expiry", Env: "GPMD_FLEET_EXPIRY", Kind: KindDuration,
 			Usage: "how long this device's nodes outlive it in the fleet when it stops refreshing them (3s to 30s; heartbeat a third of it)",
 			field: func(c *Config) any { return &c.FleetExpiry }},
+		{Flag: "log-format", Env: "GPMD_LOG_FORMAT", Kind: KindString,
+			Usage: "format of the log lines: text or json",
+			field: func(c *Config) any { return &c.LogFormat }},
+		{Flag: "log-max-size", Env: "GPMD_LOG_MAX_SIZE", Kind: KindSize,
+			Usage: "size past which the background daemon's gpmd.log is rotated to gpmd.log.1",
+			field: func(c *Config) any { return &c.LogMaxSize }},
+		{Flag: "log-keep", Env: "GPMD_LOG_KEEP", Kind: KindInt,
+			Usage: "how many rotated log files (gpmd.log.1 …) are kept",
+			field: func(c *Config) any { return &c.LogKeep }},
+		{Flag: "registry", Env: "GPMD_REGISTRY", Kind: KindString,
+			Usage: "OCI registry namespace (REGISTRY/NAMESPACE) that GVMs and `wasm get` fetch from when no local version fits (default: none)",
+			field: func(c *Config) any { return &c.Registry }},
+		{Flag: "registry-config", Env: "GPMD_REGISTRY_CONFIG", Kind: KindString, Path: true,
+			Usage: "docker/oras config.json with registry credentials and credential helpers (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)",
+			field: func(c *Config) any { return &c.RegistryConfig }},
+		{Flag: "registry-dial-timeout", Env: "GPMD_REGISTRY_DIAL_TIMEOUT", Kind: KindDuration,
+			Usage: "time a connection to a registry may take",
+			field: func(c *Config) any { return &c.RegistryDialTimeout }},
+		{Flag: "registry-response-timeout", Env: "GPMD_REGISTRY_RESPONSE_TIMEOUT", Kind: KindDuration,
+			Usage: "time a registry has to begin answering a request before it counts as unreachable",
+			field: func(c *Config) any { return &c.RegistryResponseTimeout }},
+		{Flag: "registry-tag-cache", Env: "GPMD_REGISTRY_TAG_CACHE", Kind: KindDuration,
+			Usage: "how long the upstream's tag lists are trusted (a version pushed elsewhere is seen within it)",
+			field: func(c *Config) any { return &c.RegistryTagCacheTTL }},
 	}
 }
 
@@ -152,6 +223,11 @@ func (s Setting) Show(c *Config) string {
 func (s Setting) Set(c *Config, v string) error {
 	switch p := s.field(c).(type) {
 	case *string:
+		if s.check != nil {
+			if err := s.check(v); err != nil {
+				return err
+			}
+		}
 		*p = v
 		return nil
 	case *int, *int64:

@@ -24,10 +24,13 @@ type State struct {
 }
 
 // ReadState reads the state file of data folder dir. The file may be left
-// over from a daemon that was killed: Probe tells.
+// over from a daemon that was killed: Probe tells. A state file that
+// another user could have written (readTrusted) is refused with
+// *UntrustedError: the CLI connects where it says and sends the token file
+// it names.
 func ReadState(dir string) (State, error) {
 	var st State
-	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	data, err := readTrusted(filepath.Join(dir, StateFile), false)
 	if err != nil {
 		return st, err
 	}
@@ -45,10 +48,10 @@ func writeState(dir string, st State) error {
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomicBytes(filepath.Join(dir, StateFile), append(data, '\n'), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(filepath.Join(dir, StateFile), append(data, '\n'), fsutil.FileMode); err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomicBytes(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(st.PID)+"\n"), 0o600)
+	return fsutil.WriteFileAtomicBytes(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(st.PID)+"\n"), fsutil.FileMode)
 }
 
 // removeState removes the pid and state files of a daemon that stops.

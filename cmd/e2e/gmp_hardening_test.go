@@ -2,10 +2,14 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -187,4 +191,74 @@ func TestGMPRejectionFloodIsBounded(t *testing.T) {
 	if r := holder.reply(`{"type":0,"code":3,"id":2}`); r.Code != 4 {
 		t.Fatalf("PING inside the cap after the flood: %+v", r)
 	}
+}
+
+// TestGMPStalledRepliesAreCut: issue 16 point 15 against the real daemon.
+// Peers that ask for a large module and never read are cut when the whole
+// reply's deadline (--gmp-reply-timeout) passes, long before the per-write
+// timeout would cut them, and the memory their replies held is given back.
+func TestGMPStalledRepliesAreCut(t *testing.T) {
+	e := newEnv(t)
+	st := e.start("--gmp-reply-timeout", "2s", "--gmp-write-timeout", "60s")
+	big := testutil.Wasm("stalled", 8<<20)
+	e.upload("big", "1.0.0", big)
+	before := testutil.RSS(t, st.PID)
+
+	const peers = 100
+	conns := make([]net.Conn, peers)
+	d := net.Dialer{Timeout: 5 * time.Second, Control: smallRcvBuf}
+	for i := range conns {
+		c, err := d.Dial("tcp", st.GMPAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Write([]byte(`{"type":2,"code":1,"id":1,"body":{"name":"big"}}` + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	sent := time.Now()
+	time.Sleep(time.Second)
+	during := testutil.RSS(t, st.PID)
+	// Past the reply deadline: each connection holds what was written
+	// before the cut, then ends. A reply that was not cut would go on to
+	// its end (about 11 MB of base64 and a line feed) as this reads it.
+	time.Sleep(time.Until(sent.Add(3 * time.Second)))
+	full := int64(base64.StdEncoding.EncodedLen(len(big)))
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := io.Copy(io.Discard, c)
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("peer %d: reading what was sent: %v (after %d bytes)", i, err, n)
+		}
+		if n >= full {
+			t.Fatalf("peer %d got the whole reply (%d bytes): not cut by the reply deadline", i, n)
+		}
+	}
+	if cut := time.Since(sent); cut > 20*time.Second {
+		t.Fatalf("the stalled replies ended %v after they began; the write timeout (60s) is what cut them", cut)
+	}
+	// The memory comes back (the free list is bounded; the rest is handed
+	// to the system within seconds of the burst).
+	var after int64
+	if !testutil.Eventually(20*time.Second, func() bool {
+		after = testutil.RSS(t, st.PID)
+		return after < before+32<<20
+	}) {
+		t.Fatalf("resident memory: %d MiB before, %d MiB with %d stalled replies, %d MiB 20 s after they were cut", before>>20, during>>20, peers, after>>20)
+	}
+	t.Logf("resident memory: %d MiB before, %d MiB with %d stalled replies, %d MiB after the cut", before>>20, during>>20, peers, after>>20)
+	// The daemon still answers.
+	if r := e.gpmd("wasm", "get", "big@1.0.0"); r.code != 0 || len(r.stdout) != len(big) {
+		t.Fatalf("get after the burst: %v", r)
+	}
+}
+
+// smallRcvBuf keeps a peer's receive window small (set before the
+// handshake), so that a reply stalls at the daemon, not in this kernel.
+func smallRcvBuf(_, _ string, rc syscall.RawConn) error {
+	return rc.Control(func(fd uintptr) {
+		syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+	})
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -52,10 +51,11 @@ func TestNodesAndGMP(t *testing.T) {
 			t.Errorf("nodes row lacks %q: %s", f, lines[1])
 		}
 	}
-	var nodes []gmp.NodeInfo
-	if err := json.Unmarshal([]byte(e.gpmd("nodes", "-o", "json").stdout), &nodes); err != nil {
+	var nl control.NodeList
+	if err := json.Unmarshal([]byte(e.gpmd("nodes", "-o", "json").stdout), &nl); err != nil {
 		t.Fatal(err)
 	}
+	nodes := nl.Nodes
 	if len(nodes) != 1 || nodes[0].Name != "node-1" || nodes[0].ID != "a1" || nodes[0].Address != "127.0.0.1" || nodes[0].Port != 40001 || nodes[0].Since.IsZero() {
 		t.Fatalf("nodes -o json: %+v", nodes)
 	}
@@ -67,9 +67,9 @@ func TestNodesAndGMP(t *testing.T) {
 
 	c.Close()
 	if !testutil.Eventually(5*time.Second, func() bool {
-		var nodes []gmp.NodeInfo
-		json.Unmarshal([]byte(e.gpmd("nodes", "-o", "json").stdout), &nodes)
-		return len(nodes) == 0
+		var nl control.NodeList
+		json.Unmarshal([]byte(e.gpmd("nodes", "-o", "json").stdout), &nl)
+		return nl.Nodes != nil && len(nl.Nodes) == 0
 	}) {
 		t.Fatal("node still listed 5s after its connection closed")
 	}

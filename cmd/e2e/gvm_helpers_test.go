@@ -50,7 +50,7 @@ type gvmEnv struct {
 
 // newGVMEnv starts gpmd and uploads the given example modules, each as
 // name@version pairs: "math@v0.0.1" uploads examples/modules/math.wasm.
-func newGVMEnv(t *testing.T, uploads ...string) *gvmEnv {
+func newGVMEnv(t testing.TB, uploads ...string) *gvmEnv {
 	t.Helper()
 	gvmBin(t)
 	e := newEnv(t)
@@ -118,7 +118,7 @@ func (g *gvmEnv) gvmOK(args ...string) string {
 
 // serving is a `gvm serve` process.
 type serving struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
@@ -240,12 +240,14 @@ func (g *gvmEnv) nodes() (names []string) {
 // liveNodes is `gpmd nodes -o json` as names: discoverable or not.
 func (g *gvmEnv) liveNodes() []string {
 	g.t.Helper()
-	var nodes []struct {
-		Name string `json:"name"`
+	var list struct {
+		Nodes []struct {
+			Name string `json:"name"`
+		} `json:"nodes"`
 	}
-	g.jsonOf(&nodes, "nodes", "-o", "json")
+	g.jsonOf(&list, "nodes", "-o", "json")
 	var names []string
-	for _, n := range nodes {
+	for _, n := range list.Nodes {
 		names = append(names, n.Name)
 	}
 	return names
@@ -343,7 +345,7 @@ func bodyOf(m map[string]any) map[string]any {
 	return b
 }
 
-func readExample(t *testing.T, name string) []byte {
+func readExample(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "modules", name+".wasm"))
 	if err != nil {

@@ -137,8 +137,8 @@ func waitNodeGone(t *testing.T, g *gvmEnv, name string) {
 	}
 }
 
-// The second run of a module offers its digest (have) on the wire; once
-// GPMD lists "have" in WELCOME's features, its reply carries no binary.
+// The second run of a module offers its digest (have) on the wire; GPMD
+// lists "have" in WELCOME's features, and its reply carries no binary.
 func TestGVMCacheSendsHave(t *testing.T) {
 	g := newGVMEnv(t, "math@v0.0.1")
 	digest := digestOfBytes(readExample(t, "math"))
@@ -192,14 +192,11 @@ func TestGVMCacheSendsHave(t *testing.T) {
 	if !sawModule {
 		t.Errorf("the second run got no MODULE reply")
 	}
-	if advertised && gotBinary {
-		t.Errorf("GPMD advertises have, yet sent the binary for a digest gvm holds")
-	}
 	if !advertised {
-		// Until GPMD implements have (it ignores the field and sends the
-		// binary), the second assertion cannot hold; the lead flips this
-		// when the server side lands.
-		t.Logf("GPMD does not advertise have in WELCOME features yet: binary sent = %v (not asserted)", gotBinary)
+		t.Errorf("GPMD does not list have in WELCOME's features")
+	}
+	if gotBinary {
+		t.Errorf("GPMD sent the binary for a digest gvm holds")
 	}
 }
 

@@ -51,9 +51,8 @@ func TestGVMTwoNodesServeAndCall(t *testing.T) {
 		}
 	}
 	// Many calls on one connection to each node, dialled at the address
-	// and port GPMD's CONNECT gives (what one node does to call another;
-	// gvm has no module-level import for calling a node, so the calls
-	// come from the test, as they would from gvm call).
+	// and port GPMD's CONNECT gives (what gvm call does, and what a node
+	// does for its modules' host calls: gvm_mesh_test.go).
 	alpha, beta := g.dialPeer("alpha"), g.dialPeer("beta")
 	for i := range 50 {
 		a, err1 := alpha.Call(t.Context(), "math.add", "", []string{strconv.Itoa(i), "1"})

@@ -47,14 +47,14 @@ const commandTimeout = 60 * time.Second
 
 // env is one user's world: a data folder, a home folder and environment.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string   // data folder (GPMD_HOME)
 	home string   // HOME, so nothing touches the real ~/.ghost-network
 	vars []string // extra KEY=VALUE
 }
 
 // newEnv makes an environment whose daemons are stopped when the test ends.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, dir: filepath.Join(t.TempDir(), "data"), home: t.TempDir()}
 	t.Cleanup(e.stopDaemons)
@@ -197,6 +197,17 @@ func (e *env) file(name string, data []byte) string {
 	return p
 }
 
+// secret writes data to a new private (0600) file in the test's temp
+// folder: a token file, which gpmd refuses when others may read it.
+func (e *env) secret(name string, data []byte) string {
+	e.t.Helper()
+	p := e.file(name, data)
+	if err := os.Chmod(p, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
 // jsonOf runs gpmd with args (which print JSON) and decodes the output
 // into v.
 func (e *env) jsonOf(v any, args ...string) {
@@ -211,15 +222,17 @@ func (e *env) jsonOf(v any, args ...string) {
 func (e *env) listJSON() []index.Module {
 	e.t.Helper()
 	r := e.gpmd("wasm", "list", "-o", "json")
-	var mods []index.Module
-	if err := json.Unmarshal([]byte(r.stdout), &mods); err != nil {
+	var list struct {
+		Modules []index.Module `json:"modules"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
 		e.t.Fatalf("list -o json: %v\n%s", err, r.stdout)
 	}
-	return mods
+	return list.Modules
 }
 
 // freePort is a loopback port that nothing listens on right now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

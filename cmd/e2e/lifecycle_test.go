@@ -364,18 +364,34 @@ func TestKillByControlAddr(t *testing.T) {
 // added to daemon.Settings() without a value here fails the test.
 func TestStartPassesEverySetting(t *testing.T) {
 	e := newEnv(t)
-	token := e.file("token", []byte("e2e-settings-token\n"))
+	token := e.secret("token", []byte("e2e-settings-token\n"))
 	given := map[string]string{
-		"data-dir":            e.dir,
-		"control-addr":        "127.0.0.1:0",
-		"token-file":          token,
-		"gmp-addr":            "127.0.0.1:0",
-		"max-module-size":     "3MiB",
-		"gmp-max-message":     "2MiB",
-		"gmp-max-conns":       "77",
-		"gmp-message-timeout": "7s",
-		"gmp-write-timeout":   "9s",
-		"shutdown-timeout":    "11s",
+		"data-dir":              e.dir,
+		"control-addr":          "127.0.0.1:0",
+		"token-file":            token,
+		"gmp-addr":              "127.0.0.1:0",
+		"max-module-size":       "3MiB",
+		"gmp-max-message":       "2MiB",
+		"gmp-max-conns":         "77",
+		"gmp-message-timeout":   "7s",
+		"gmp-write-timeout":     "9s",
+		"gmp-reply-timeout":     "3m",
+		"gmp-max-rejecting":     "5",
+		"events-queue":          "2048",
+		"events-history":        "5000",
+		"control-stall-timeout": "13s",
+		"control-max-uploads":   "5",
+		"control-max-conns":     "66",
+		"shutdown-timeout":      "11s",
+		"log-format":            "json",
+		"log-max-size":          "5MiB",
+		"log-keep":              "3",
+		// An upstream that does not answer: the daemon starts anyway.
+		"registry":                  fmt.Sprintf("127.0.0.1:%d/fleet", freePort(t)),
+		"registry-config":           e.file("registry-config.json", []byte(`{"auths":{}}`)),
+		"registry-dial-timeout":     "3s",
+		"registry-response-timeout": "4s",
+		"registry-tag-cache":        "5s",
 		// A fleet whose server is never there: the daemon starts without
 		// waiting for it. The files only have to exist.
 		"fleet":            "nats://127.0.0.1:1",
@@ -418,18 +434,23 @@ func TestStartPassesEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var line string
+	// --log-format json: the settings line is a JSON object.
+	var line map[string]any
 	for l := range strings.Lines(string(log)) {
-		if strings.Contains(l, "msg=settings ") {
-			line = l
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil {
+			t.Fatalf("a log line that is not JSON under --log-format json: %q", l)
+		}
+		if m["msg"] == "settings" {
+			line = m
 		}
 	}
-	if line == "" {
+	if line == nil {
 		t.Fatalf("no settings line in the log:\n%s", log)
 	}
 	for flag, v := range want {
-		if !strings.Contains(line, " "+flag+"="+v+" ") && !strings.HasSuffix(strings.TrimSpace(line), " "+flag+"="+v) {
-			t.Errorf("--%s %s did not reach the daemon: %s", flag, v, line)
+		if line[flag] != v {
+			t.Errorf("--%s %s did not reach the daemon: %v", flag, v, line[flag])
 		}
 	}
 	// The client commands find the daemon and its token through the state

@@ -45,8 +45,8 @@ func TestNonLoopbackWithoutToken(t *testing.T) {
 // token from --token-file or GPMD_TOKEN_FILE.
 func TestToken(t *testing.T) {
 	e := newEnv(t)
-	tokenFile := e.file("token", []byte("correct-horse-battery-staple\n"))
-	wrongFile := e.file("wrong", []byte("not-the-token\n"))
+	tokenFile := e.secret("token", []byte("correct-horse-battery-staple\n"))
+	wrongFile := e.secret("wrong", []byte("not-the-token\n"))
 	st := e.start("--token-file", tokenFile)
 	tiny := e.file("tiny.wasm", testutil.TinyWasm)
 

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"time"
 
@@ -35,14 +32,11 @@ type moduleSource interface {
 	FetchModule(ctx context.Context, name, version, have string) (wire.ModuleInfo, []byte, error)
 }
 
-// gmpSource fetches over the node's GMP connection, and sends a request
-// that carries `have` on a connection of its own: today's GMP client has
-// no `have` yet. When it does, haveRequest goes and FetchModule is one
-// client call. A GPMD that does not implement `have` ignores the field and
-// sends the binary, which is as correct, only bigger.
+// gmpSource fetches over the node's GMP connection. A GPMD that does not
+// implement `have` ignores the field and sends the binary, which is as
+// correct, only bigger.
 type gmpSource struct {
-	c    *client.Client
-	addr string
+	c *client.Client
 }
 
 var _ moduleSource = gmpSource{}
@@ -50,67 +44,12 @@ var _ moduleSource = gmpSource{}
 func (s gmpSource) FetchModule(ctx context.Context, name, version, have string) (wire.ModuleInfo, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, moduleTimeout)
 	defer cancel()
-	if have == "" {
-		return s.c.ModuleBytes(ctx, name, version)
+	var buf bytes.Buffer
+	info, held, err := s.c.ModuleHave(ctx, name, version, have, &buf)
+	if err != nil || held {
+		return info, nil, err
 	}
-	return haveRequest(ctx, s.addr, name, version, have)
-}
-
-// haveRequest sends one MODULE_REQUEST with `have` on a new connection and
-// reads its reply.
-func haveRequest(ctx context.Context, addr, name, version, have string) (wire.ModuleInfo, []byte, error) {
-	var info wire.ModuleInfo
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return info, nil, fmt.Errorf("gmp %s: %w", addr, err)
-	}
-	defer nc.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(dl)
-	}
-	req, _ := json.Marshal(map[string]any{"type": wire.TypeWasm, "code": wire.CodeModuleRequest, "id": 1,
-		"body": map[string]string{"name": name, "version": version, "have": have}})
-	if _, err := nc.Write(append(req, '\n')); err != nil {
-		return info, nil, fmt.Errorf("gmp %s: %w", addr, err)
-	}
-	var reply struct {
-		Type, Code int
-		Body       json.RawMessage
-	}
-	// A reply holds the module in base64: 4/3 of its size and some.
-	dec := json.NewDecoder(io.LimitReader(bufio.NewReader(nc), maxModule/3*4+64<<10))
-	if err := dec.Decode(&reply); err != nil {
-		return info, nil, fmt.Errorf("gmp %s: reading MODULE: %w", addr, err)
-	}
-	var body struct {
-		wire.ModuleInfo
-		Binary  *[]byte `json:"binary"`
-		Error   string  `json:"error"`
-		Message string  `json:"message"`
-	}
-	if err := json.Unmarshal(reply.Body, &body); err != nil {
-		return info, nil, fmt.Errorf("%w: %v", client.ErrBadReply, err)
-	}
-	info = body.ModuleInfo
-	switch {
-	case reply.Type == wire.TypeWasm && reply.Code == wire.CodeModuleNotFound:
-		return info, nil, fmt.Errorf("%w: %s", errdefs.ErrNotFound, body.Message)
-	case reply.Type == wire.TypeSession && reply.Code == wire.CodeError:
-		return info, nil, &client.ProtocolError{Code: body.Error, Message: body.Message}
-	case reply.Type != wire.TypeWasm || reply.Code != wire.CodeModule:
-		return info, nil, fmt.Errorf("%w: type %d code %d", client.ErrBadReply, reply.Type, reply.Code)
-	case body.Binary == nil:
-		if info.Hash != have {
-			return info, nil, fmt.Errorf("%w: MODULE without binary for %s, which we do not hold", client.ErrBadReply, info.Hash)
-		}
-		return info, nil, nil
-	}
-	b := *body.Binary
-	if digestOf(b) != info.Hash || int64(len(b)) != info.Size {
-		return info, nil, fmt.Errorf("%w: module %s %s", client.ErrHashMismatch, name, info.Version)
-	}
-	return info, b, nil
+	return info, buf.Bytes(), nil
 }
 
 // fetcher gets modules: from the cache when it can, else over GMP.

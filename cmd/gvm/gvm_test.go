@@ -111,6 +111,17 @@ func moduleReply(wasm []byte, version string, withBinary bool) string {
 	return string(out)
 }
 
+// fetchFrom fetches with have from a fake GPMD over the GMP client.
+func fetchFrom(t *testing.T, f *fakeGPMD, version, have string) (wire.ModuleInfo, []byte, error) {
+	t.Helper()
+	c, err := client.Dial(context.Background(), f.l.Addr().String(), client.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return gmpSource{c: c}.FetchModule(context.Background(), "math", version, have)
+}
+
 // A GPMD that honours have sends no binary; gvm then runs the cached
 // bytes. One that ignores it sends the binary, which is checked.
 func TestHaveRequest(t *testing.T) {
@@ -122,7 +133,7 @@ func TestHaveRequest(t *testing.T) {
 		body := req["body"].(map[string]any)
 		return moduleReply(wasm, "v0.0.1", body["have"] != h)
 	})
-	info, b, err := haveRequest(ctx, honours.l.Addr().String(), "math", "", h)
+	info, b, err := fetchFrom(t, honours, "", h)
 	if err != nil || b != nil || info.Hash != h {
 		t.Fatalf("matching have: %v %v %v", info, b, err)
 	}
@@ -134,13 +145,18 @@ func TestHaveRequest(t *testing.T) {
 	cache := &moduleCache{dir: t.TempDir()}
 	cache.put(wasm)
 	cache.setRef("math", "", h)
-	f := &fetcher{src: gmpSource{addr: honours.l.Addr().String()}, cache: cache}
+	c, err := client.Dial(ctx, honours.l.Addr().String(), client.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f := &fetcher{src: gmpSource{c: c}, cache: cache}
 	if _, got, err := f.fetch(ctx, "math", ""); err != nil || string(got) != string(wasm) {
 		t.Fatalf("fetch from cache: %v", err)
 	}
 
 	ignores := startFake(t, func(map[string]any) string { return moduleReply(wasm, "v0.0.1", true) })
-	if _, b, err := haveRequest(ctx, ignores.l.Addr().String(), "math", "", h); err != nil || string(b) != string(wasm) {
+	if _, b, err := fetchFrom(t, ignores, "", h); err != nil || string(b) != string(wasm) {
 		t.Fatalf("ignored have: %v", err)
 	}
 
@@ -148,26 +164,26 @@ func TestHaveRequest(t *testing.T) {
 		r := moduleReply(wasm, "v0.0.1", true)
 		return strings.Replace(r, digestOf(wasm), digestOf([]byte("other")), 1)
 	})
-	if _, _, err := haveRequest(ctx, liar.l.Addr().String(), "math", "", h); !errors.Is(err, client.ErrHashMismatch) {
+	if _, _, err := fetchFrom(t, liar, "", h); !errors.Is(err, client.ErrHashMismatch) {
 		t.Errorf("bytes that do not match: %v", err)
 	}
 	// No binary for a digest we did not offer is a broken reply.
 	noBinary := startFake(t, func(map[string]any) string { return moduleReply(wasm, "v0.0.1", false) })
-	if _, _, err := haveRequest(ctx, noBinary.l.Addr().String(), "math", "", digestOf([]byte("x"))); !errors.Is(err, client.ErrBadReply) {
+	if _, _, err := fetchFrom(t, noBinary, "", digestOf([]byte("x"))); !errors.Is(err, client.ErrBadReply) {
 		t.Errorf("no binary for another digest: %v", err)
 	}
 
 	notFound := startFake(t, func(map[string]any) string {
 		return `{"type":2,"code":3,"id":1,"body":{"error":"not_found","message":"no math"}}`
 	})
-	if _, _, err := haveRequest(ctx, notFound.l.Addr().String(), "math", "", h); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, _, err := fetchFrom(t, notFound, "", h); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("not found: %v", err)
 	}
 	bad := startFake(t, func(map[string]any) string {
 		return `{"type":0,"code":9,"id":1,"body":{"error":"bad_request","message":"bad version"}}`
 	})
 	var pe *client.ProtocolError
-	if _, _, err := haveRequest(ctx, bad.l.Addr().String(), "math", "!", h); !errors.As(err, &pe) || pe.Code != "bad_request" {
+	if _, _, err := fetchFrom(t, bad, "!", h); !errors.As(err, &pe) || pe.Code != "bad_request" {
 		t.Errorf("ERROR: %v", err)
 	}
 }

@@ -27,7 +27,8 @@ unless VERSION or a CONSTRAINT such as ^1.2 is given), checks its hash,
 calls FUNCTION with ARGS converted by its signature (i32, i64, f32, f64),
 prints the results on one line, unregisters and exits.
 
-Modules may import WASI preview 1 and nothing else; they see no files
+Modules may import WASI preview 1 (and the gvm host module, whose calls to
+other nodes trap here: only gvm serve calls them); they see no files
 unless --dir grants a folder, and no network. Their stdout and stderr are
 gvm's. Fetched modules are kept in the cache by digest: the next run
 offers the digest (GMP "have") and uses the cache when it is still the
@@ -99,7 +100,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	defer unregister(c)
 
-	f := &fetcher{src: gmpSource{c: c, addr: o.gmpAddr}, c: c, cache: cache}
+	f := &fetcher{src: gmpSource{c: c}, c: c, cache: cache}
 	info, wasm, err := f.fetch(ctx, name, version)
 	if err != nil {
 		return err

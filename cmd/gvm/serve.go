@@ -32,12 +32,14 @@ type serveOptions struct {
 	followLatest bool
 	pollInterval time.Duration
 	dirs         []string
+	peer         string        // where the modules' host calls that name no node go
+	callTimeout  time.Duration // bounds each such call
 }
 
 func newCmdServe(g *globals) *cobra.Command {
 	o := &serveOptions{globals: g}
 	cmd := &cobra.Command{
-		Use:   "serve --name N [--port P] [--discoverable=false] [--follow-latest]",
+		Use:   "serve --name N [--port P] [--discoverable=false] [--follow-latest] [--peer NODE]",
 		Short: "Stay registered with GPMD and run calls from other nodes",
 		Long: `serve listens on --listen:--port (127.0.0.1 and a free port by default),
 registers with GPMD under --name with that port, and runs the calls other
@@ -49,6 +51,11 @@ latest version between calls, never during one. Until GPMD offers module
 events, gvm learns of new versions by asking (LIST) every
 --poll-interval.
 
+The modules it runs may call functions on other nodes through the host
+module gvm (call_i32, docs/gvm.md): the node finds the other node with
+CONNECT, keeps one connection to it, and bounds each call by
+--call-timeout. A call that names no node goes to --peer.
+
 When GPMD goes away (restart, crash), serve keeps answering calls with the
 modules it has, reconnects with a backoff (100 ms, doubling, at most 5 s)
 and registers again. SIGINT or SIGTERM unregisters and exits 0.
@@ -56,7 +63,8 @@ and registers again. SIGINT or SIGTERM unregisters and exits 0.
 ` + exitStatusHelp,
 		Example: `  $ gvm serve --name calc
   $ gvm serve --name calc --port 7001 --follow-latest
-  $ gvm serve --name hidden --discoverable=false`,
+  $ gvm serve --name hidden --discoverable=false
+  $ gvm serve --name node-a --peer node-b   # relay.add_via runs math.add on node-b`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context())
@@ -68,8 +76,10 @@ and registers again. SIGINT or SIGTERM unregisters and exits 0.
 	f.IntVar(&o.port, "port", 0, "port to listen on (0: a free one)")
 	f.BoolVar(&o.discoverable, "discoverable", true, "list this node in DISCOVER (CONNECT by name works either way)")
 	f.BoolVar(&o.followLatest, "follow-latest", false, "switch modules loaded as latest to each new latest version, between calls")
-	f.DurationVar(&o.pollInterval, "poll-interval", defaultPollInterval, "with --follow-latest, how often to ask GPMD for new versions")
+	f.DurationVar(&o.pollInterval, "poll-interval", defaultPollInterval, "with --follow-latest, how often to ask GPMD for new versions when it offers no events")
 	f.StringArrayVar(&o.dirs, "dir", nil, "a host folder the modules may use through WASI (repeatable)")
+	f.StringVar(&o.peer, "peer", "", "the node that modules' host calls naming no node go to (gvm.call_i32)")
+	f.DurationVar(&o.callTimeout, "call-timeout", defaultCallTimeout, "bound on each call a module makes to another node")
 	cmd.MarkFlagRequired("name")
 	cmd.MarkFlagDirname("dir")
 	return cmd
@@ -79,19 +89,25 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if o.pollInterval <= 0 {
 		return &usageError{msg: "--poll-interval must be positive"}
 	}
+	if o.callTimeout <= 0 {
+		return &usageError{msg: "--call-timeout must be positive"}
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(o.listen, strconv.Itoa(o.port)))
 	if err != nil {
 		return &usageError{msg: fmt.Sprintf("cannot listen on %s:%d: %v", o.listen, o.port, err)}
 	}
 	defer l.Close()
 	cache := &moduleCache{dir: o.cacheDir}
-	rt, err := runner.New(ctx, runner.Options{CacheDir: cache.compileDir(), Stdout: o.stdout, Stderr: o.stderr, Dirs: o.dirs})
+	var n *node // set before any call can run
+	out := newOutbound(func() *client.Client { return n.client() }, o.callTimeout)
+	rt, err := runner.New(ctx, runner.Options{CacheDir: cache.compileDir(), Stdout: o.stdout, Stderr: o.stderr, Dirs: o.dirs,
+		Peers: out, DefaultPeer: o.peer})
 	if err != nil {
 		return err
 	}
 	defer rt.Close(context.Background())
 
-	n := &node{
+	n = &node{
 		reg:   registration{name: o.name, id: newNodeID(), port: portOf(l.Addr()), discoverable: o.discoverable},
 		addr:  o.gmpAddr,
 		cache: cache,
@@ -118,7 +134,8 @@ func (o *serveOptions) run(ctx context.Context) error {
 	var bg sync.WaitGroup // end with ctx
 	bg.Go(func() { n.keepRegistered(ctx) })
 	if o.followLatest {
-		var feed latestFeed = pollFeed{n: n, every: o.pollInterval}
+		// Module events when GPMD offers them, polling when it does not.
+		var feed latestFeed = eventFeed{addr: o.gmpAddr, poll: pollFeed{n: n, every: o.pollInterval}, log: n.log}
 		bg.Go(func() { feed.Run(ctx, n.onLatest) })
 	}
 	<-ctx.Done()
@@ -130,6 +147,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	srv.Close()
 	<-served
+	out.Close()
 	n.closeModules()
 	return nil
 }
@@ -231,7 +249,7 @@ func (n *node) load(ctx context.Context, k modKey) (*loaded, error) {
 	if c == nil {
 		return nil, fmt.Errorf("module %s: gpmd is not reachable right now (reconnecting): %w", k.name, errdefs.ErrUnavailable)
 	}
-	f := &fetcher{src: gmpSource{c: c, addr: n.addr}, c: c, cache: n.cache}
+	f := &fetcher{src: gmpSource{c: c}, c: c, cache: n.cache}
 	info, wasm, err := f.fetch(ctx, k.name, k.version)
 	if err != nil {
 		return nil, err
@@ -315,9 +333,8 @@ func (n *node) keepRegistered(ctx context.Context) {
 }
 
 // latestFeed tells a serving node the latest version of each module.
-// pollFeed does it by asking; when GPMD offers the `events` feature, a
-// feed on a `modules` subscription (EVENT latest carries the same name,
-// version and hash) replaces it without touching the node.
+// eventFeed (feed.go) follows EVENT latest on a `modules` subscription;
+// pollFeed asks, for a GPMD without the `events` feature.
 type latestFeed interface {
 	// Run calls notify for modules whose latest may have changed, until
 	// ctx ends.

@@ -29,22 +29,30 @@ const requestTimeout = 10 * time.Second
 // dialGMP connects to GPMD and says HELLO. A refused connection is a
 // *notRunningError, which tells how to start GPMD.
 func dialGMP(ctx context.Context, addr string) (*client.Client, net.Addr, error) {
+	c, local, _, err := dialGMPWelcome(ctx, addr)
+	return c, local, err
+}
+
+// dialGMPWelcome is dialGMP that also returns WELCOME (its features say
+// what GPMD offers).
+func dialGMPWelcome(ctx context.Context, addr string) (*client.Client, net.Addr, wire.Welcome, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, nil, &notRunningError{addr: addr}
+			return nil, nil, wire.Welcome{}, &notRunningError{addr: addr}
 		}
-		return nil, nil, fmt.Errorf("gmp %s: %w", addr, err)
+		return nil, nil, wire.Welcome{}, fmt.Errorf("gmp %s: %w", addr, err)
 	}
 	c := client.NewClient(nc, client.ClientOptions{})
 	hctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	if _, err := c.Hello(hctx, clientName); err != nil {
+	w, err := c.Hello(hctx, clientName)
+	if err != nil {
 		c.Close()
-		return nil, nil, fmt.Errorf("gmp %s: HELLO: %w", addr, err)
+		return nil, nil, w, fmt.Errorf("gmp %s: HELLO: %w", addr, err)
 	}
-	return c, nc.LocalAddr(), nil
+	return c, nc.LocalAddr(), w, nil
 }
 
 // registration is what REGISTER sends.

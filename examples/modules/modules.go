@@ -8,6 +8,9 @@
 //   - hello.wasm: imports WASI preview 1; hello prints "hello from wasm\n"
 //   - trap.wasm: boom traps (unreachable)
 //   - needsenv.wasm: imports env.log, which the reference GVM lacks
+//   - relay.wasm: imports gvm.call_i32 (the reference GVM's host module);
+//     add_via(a, b) returns math.add(a, b) run on the serving node's
+//     default peer (gvm serve --peer)
 package modules
 
 import (

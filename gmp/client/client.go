@@ -113,6 +113,11 @@ type Client struct {
 	err     error   // why the connection ended; set once
 
 	done chan struct{} // closed when the reading goroutine ends
+
+	// evq holds the EVENT messages received (events.go); made at the
+	// first Subscribe, read by Subscription.Next.
+	evMu sync.Mutex // guards evq's creation
+	evq  *eventQueue
 }
 
 // call is one request waiting for its reply.
@@ -302,28 +307,51 @@ func (c *Client) List(ctx context.Context, name string) ([]wire.ModuleEntry, err
 // reading goroutine and must not block forever; after Module returns
 // (cancelled or not) w is never called again.
 func (c *Client) Module(ctx context.Context, name, version string, w io.Writer) (wire.ModuleInfo, error) {
+	info, _, err := c.module(ctx, name, version, "", w)
+	return info, err
+}
+
+// ModuleHave is Module offering have, the digest ("sha256:<64 hex>") of
+// bytes the caller already holds (GMP.md, `have`; check WELCOME's
+// features for wire.FeatureHave). When the version GPMD resolves has that
+// hash, GPMD sends no binary: held is true and nothing is written to w.
+// Otherwise it is Module. A GPMD without the feature ignores have and
+// sends the binary, which is as correct. A malformed have is a
+// *ProtocolError bad_request.
+func (c *Client) ModuleHave(ctx context.Context, name, version, have string, w io.Writer) (info wire.ModuleInfo, held bool, err error) {
+	return c.module(ctx, name, version, have, w)
+}
+
+func (c *Client) module(ctx context.Context, name, version, have string, w io.Writer) (wire.ModuleInfo, bool, error) {
 	sink := newModuleSink(w, c.opts.MaxModule)
 	r, err := c.roundTrip(ctx, wire.TypeWasm, wire.CodeModuleRequest, func(b []byte) []byte {
 		b = append(b, `{"name":`...)
 		b = wire.AppendString(b, name)
 		b = append(b, `,"version":`...)
 		b = wire.AppendString(b, version)
+		if have != "" {
+			b = append(b, `,"have":`...)
+			b = wire.AppendString(b, have)
+		}
 		return append(b, '}')
 	}, sink)
 	var info wire.ModuleInfo
 	if err != nil {
-		return info, err
+		return info, false, err
 	}
 	if r.is(wire.TypeWasm, wire.CodeModuleNotFound) {
-		return info, r.notFound()
+		return info, false, r.notFound()
 	}
 	if err := r.decode(wire.TypeWasm, wire.CodeModule, &info); err != nil {
-		return info, err
+		return info, false, err
 	}
 	if !r.streamed {
-		return info, fmt.Errorf("%w: MODULE without a binary string", ErrBadReply)
+		if have != "" && info.Hash == have {
+			return info, true, nil
+		}
+		return info, false, fmt.Errorf("%w: MODULE without a binary string", ErrBadReply)
 	}
-	return info, sink.verify(info)
+	return info, false, sink.verify(info)
 }
 
 // ModuleBytes fetches a module into memory (see Module).
@@ -401,6 +429,9 @@ func (c *Client) fail(err error) {
 	err = c.err
 	c.mu.Unlock()
 	c.conn.Close()
+	if q := c.eventQueue(false); q != nil {
+		q.end(err)
+	}
 	for _, cl := range pending {
 		cl.res <- reply{err: err}
 	}
@@ -453,6 +484,9 @@ func (c *Client) dispatch(m *rawReply) error {
 		cl = c.pending[0]
 	}
 	switch {
+	case m.id == nil && r.is(wire.TypeEvent, wire.CodeEvent):
+		// Events carry no id and answer no request (GMP.md, Events).
+		return c.deliverEvent(m.body)
 	case m.id == nil && r.is(wire.TypeSession, wire.CodeError):
 		perr := r.protocolError()
 		if cl != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/gmp/client"
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
 )
 
@@ -33,7 +34,7 @@ func Example() {
 	}
 	defer modules.Close()
 	tiny := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
-	if _, err := modules.Upload(ctx, "tiny", "v0.0.1", bytes.NewReader(tiny), ""); err != nil {
+	if _, err := modules.Upload(ctx, index.MustRef("tiny", "v0.0.1"), bytes.NewReader(tiny), ""); err != nil {
 		log.Fatal(err)
 	}
 	srv := gmp.NewServer(gmp.Config{Modules: modules, ServerName: "gpmd/example"})

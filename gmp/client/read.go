@@ -81,7 +81,9 @@ func (r *replyReader) read(head func() *call) (*rawReply, error) {
 				m.id = nil
 			}
 		case wire.KeyIs(key, "body"):
-			if first == '{' && sink != nil {
+			// An EVENT (type 3) arriving while a MODULE_REQUEST waits is
+			// no reply to it: its body is never the call's binary.
+			if first == '{' && sink != nil && string(m.typ) != "3" {
 				m.body, err = r.streamBody(first, sink, m)
 			} else {
 				m.body, err = r.capture(first, nil)

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 )
@@ -86,7 +87,11 @@ func Repo(t testing.TB) *repo.Repo {
 // Upload stores b as name@version in r, failing t on error.
 func Upload(t testing.TB, r *repo.Repo, name, version string, b []byte) {
 	t.Helper()
-	if _, err := r.Upload(context.Background(), name, version, bytes.NewReader(b), ""); err != nil {
+	ref, err := index.ParseRef(name, version)
+	if err != nil {
+		t.Fatalf("upload %s %s: %v", name, version, err)
+	}
+	if _, err := r.Upload(context.Background(), ref, bytes.NewReader(b), ""); err != nil {
 		t.Fatalf("upload %s %s: %v", name, version, err)
 	}
 }

@@ -5,6 +5,7 @@ const (
 	TypeSession = 0
 	TypeNode    = 1
 	TypeWasm    = 2
+	TypeEvent   = 3 // revision 2, feature "events"
 )
 
 // Session messages (type 0).
@@ -37,6 +38,24 @@ const (
 	CodeModuleNotFound = 3
 	CodeList           = 4
 	CodeModules        = 5
+)
+
+// Event messages (type 3, revision 2, feature "events").
+const (
+	CodeSubscribe    = 1
+	CodeSubscribed   = 2
+	CodeEvent        = 3
+	CodeUnsubscribe  = 4
+	CodeUnsubscribed = 5
+)
+
+// Features a WELCOME may list (GMP.md revision 2): the optional parts of
+// the protocol a GPMD implements.
+const (
+	FeatureEvents     = "events"
+	FeatureModuleInfo = "module_info"
+	FeatureHave       = "have"
+	FeatureFleet      = "fleet"
 )
 
 // ProtocolVersion is the one version of GMP this package speaks.
@@ -72,14 +91,29 @@ type Welcome struct {
 	Server     string `json:"server"`
 	Version    int    `json:"version"`
 	MaxMessage int    `json:"max_message"`
-	// Features names the optional parts of GMP revision 2 this GPMD
-	// offers (FeatureFleet, …); absent from a revision 1 WELCOME.
+	// Features (revision 2) names the optional parts GPMD implements;
+	// absent from a revision 1 GPMD.
 	Features []string `json:"features,omitempty"`
 }
 
-// FeatureFleet is WELCOME's feature of a GPMD joined to a fleet: DISCOVER
-// with scope "fleet" and CONNECT of name@device (GMP.md, Fleet scope).
-const FeatureFleet = "fleet"
+// Has reports whether WELCOME lists feature f.
+func (w Welcome) Has(f string) bool {
+	for _, g := range w.Features {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// Subscribed is the body of SUBSCRIBED.
+type Subscribed struct {
+	Topics []string `json:"topics"` // every topic subscribed now
+	Seq    uint64   `json:"seq"`    // the last event before the subscription took effect
+	// Nodes: the discoverable nodes live at that instant, sorted; present
+	// when the subscription includes the nodes topic.
+	Nodes []string `json:"nodes,omitempty"`
+}
 
 // DISCOVER scopes (GMP.md, Fleet scope): no scope is ScopeDevice.
 const (

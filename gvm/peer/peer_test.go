@@ -43,6 +43,13 @@ func startServer(t testing.TB) string {
 		}
 		h.mods[n] = m
 	}
+	t.Cleanup(func() { rt.Close(ctx) }) // after the server's cleanup: cleanups run last first
+	return serveHandler(t, h)
+}
+
+// serveHandler serves h on a loopback port until the test ends.
+func serveHandler(t testing.TB, h Handler) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +62,6 @@ func startServer(t testing.TB) string {
 		if err := <-served; !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve: %v", err)
 		}
-		rt.Close(ctx)
 	})
 	return l.Addr().String()
 }

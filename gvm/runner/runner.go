@@ -6,9 +6,15 @@
 // results come back in text form.
 //
 // Guarantees:
-//   - Modules get WASI preview 1 (wasi_snapshot_preview1) and nothing
-//     else: an import of anything else fails Load with *ImportError, naming
-//     every import that cannot be satisfied, before any code runs.
+//   - Modules get WASI preview 1 (wasi_snapshot_preview1) and the host
+//     module gvm (HostModule: call_i32 calls a function on another node
+//     through Options.Peers) and nothing else: an import of anything else
+//     fails Load with *ImportError, naming every import that cannot be
+//     satisfied, before any code runs.
+//   - A host call that fails (a pointer or length outside the module's
+//     memory, no peer, the peer gone or answering with an error) traps the
+//     calling module with a message naming the peer and the target; it
+//     never crashes the GVM.
 //   - WASI gives no filesystem unless Options.Dirs mounts folders, and no
 //     network (wazero's WASI has no sockets). stdout and stderr go to
 //     Options.Stdout and Options.Stderr; stdin is empty.
@@ -53,6 +59,12 @@ type Options struct {
 	// Dirs are host folders the modules may use through WASI, each mounted
 	// at the same path in the guest. None by default.
 	Dirs []string
+	// Peers runs the host module's calls to other nodes; nil: those calls
+	// trap (gvm run serves nothing and calls nobody).
+	Peers PeerCaller
+	// DefaultPeer is the node a host call that names none (peer_len 0)
+	// goes to; "": such calls trap.
+	DefaultPeer string
 }
 
 // Runtime compiles and instantiates modules. It is safe for concurrent use.
@@ -61,6 +73,7 @@ type Runtime struct {
 	cache wazero.CompilationCache // nil without CacheDir
 	opts  Options
 	wasi  map[string]api.FunctionDefinition // what WASI preview 1 exports
+	host  map[string]api.FunctionDefinition // what HostModule exports
 }
 
 // New starts a runtime with WASI preview 1. Close releases it.
@@ -87,6 +100,11 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		return nil, fmt.Errorf("wasi: %w", err)
 	}
 	r.wasi = r.rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()
+	if err := r.instantiateHost(ctx); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("host module %s: %w", HostModule, err)
+	}
+	r.host = hostFunctions(r.rt)
 	return r, nil
 }
 
@@ -110,7 +128,7 @@ type ImportError struct {
 }
 
 func (e *ImportError) Error() string {
-	return fmt.Sprintf("module %s imports what this GVM cannot provide: %s (it provides wasi_snapshot_preview1 only)",
+	return fmt.Sprintf("module %s imports what this GVM cannot provide: %s (it provides wasi_snapshot_preview1 and "+HostModule+" only)",
 		e.Module, strings.Join(e.Missing, ", "))
 }
 
@@ -177,13 +195,17 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 	return &Module{name: name, funcs: cm.ExportedFunctions(), inst: inst, fns: map[string]api.Function{}}, nil
 }
 
-// checkImports fails with *ImportError unless every import is a WASI
-// function this runtime has.
+// checkImports fails with *ImportError unless every import is a WASI or
+// host module function this runtime has. A function of the right name but
+// another signature fails at instantiation (ErrInvalid).
 func (r *Runtime) checkImports(name string, cm wazero.CompiledModule) error {
 	var missing []string
 	for _, f := range cm.ImportedFunctions() {
 		mod, fn, _ := f.Import()
-		if mod != wasi_snapshot_preview1.ModuleName || r.wasi[fn] == nil {
+		switch {
+		case mod == wasi_snapshot_preview1.ModuleName && r.wasi[fn] != nil:
+		case mod == HostModule && r.host[fn] != nil:
+		default:
 			missing = append(missing, mod+"."+fn)
 		}
 	}
@@ -248,7 +270,7 @@ func (m *Module) Call(ctx context.Context, fn string, args []string) ([]string, 
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s.%s stopped: %w", m.name, fn, ctx.Err())
 		}
-		return nil, &TrapError{Module: m.name, Function: fn, Message: firstLine(err.Error())}
+		return nil, &TrapError{Module: m.name, Function: fn, Message: hostCallMessage(err)}
 	}
 	results := def.ResultTypes()
 	out := make([]string, len(results))

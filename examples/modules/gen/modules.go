@@ -42,6 +42,19 @@ func examples() map[string]*module {
 			funcs:   []function{{typ: 0, body: unreachable}},
 			exports: []export{{"boom", exportFunc, 0}},
 		},
+		"relay": {
+			types: []funcType{
+				{params: []byte{i32, i32, i32, i32, i32, i32}, results: []byte{i32}},
+				binop,
+			},
+			imports: []importFunc{{"gvm", "call_i32", 0}},
+			funcs: []function{
+				{typ: 1, body: code(i32Const(0), i32Const(0), i32Const(0), i32Const(8), localGet(0), localGet(1), call(0))},
+			},
+			memory:  1,
+			exports: []export{{"memory", exportMemory, 0}, {"add_via", exportFunc, 1}},
+			data:    []data{{0, []byte("math.add")}},
+		},
 		"needsenv": {
 			types:   []funcType{{params: []byte{i32}}, {}},
 			imports: []importFunc{{"env", "log", 0}},

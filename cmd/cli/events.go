@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/events"
+)
+
+// eventsOptions are the flags of `gpmd events`.
+type eventsOptions struct {
+	f      *Factory
+	Topics string
+	Output string
+}
+
+// NewCmdEvents is `gpmd events`.
+func NewCmdEvents(f *Factory) *cobra.Command {
+	o := &eventsOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "events [--topics nodes,modules] [-o table|json]",
+		Short: "Follow the daemon's events: nodes that come and go, modules uploaded and removed",
+		Long: `Follow the daemon's events as they happen, one line each, until Ctrl-C:
+GVM nodes registered and unregistered (discoverable nodes only), module
+versions uploaded and removed, and each change of a module's latest
+version. Each line begins with the event's sequence number. "overflow"
+means this reader fell behind and events were dropped: list the state
+again (gpmd nodes, gpmd wasm list) if it matters.
+
+With -o json each event is one JSON object per line, as GMP's EVENT body
+(docs/gmp.md, Events).
+
+` + exitStatusHelp,
+		Example: `  $ gpmd events
+  following events (nodes, modules) from 41
+  42 nodes registered node-1 (id a1) at 127.0.0.1:40001
+  43 modules uploaded math@v1.3.0 sha256:93a44bbb… (8 B)
+  44 modules latest math is now v1.3.0 sha256:93a44bbb…
+
+  $ gpmd events --topics modules -o json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
+	}
+	cmd.Flags().StringVar(&o.Topics, "topics", "nodes,modules", "topics to follow, comma-separated: nodes, modules")
+	cmd.RegisterFlagCompletionFunc("topics", cobra.FixedCompletions([]string{events.TopicNodes, events.TopicModules, "nodes,modules"}, cobra.ShellCompDirectiveNoFileComp))
+	addFormatFlag(cmd, &o.Output)
+	return cmd
+}
+
+func (o *eventsOptions) run(cmd *cobra.Command) error {
+	if err := checkFormat(cmd, o.Output); err != nil {
+		return err
+	}
+	if _, err := events.ParseTopicList(o.Topics); err != nil {
+		return usageErrorf(cmd, "--topics: %v", err)
+	}
+	c, err := o.f.Client(cmd)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	out := o.f.IO.Out
+	enc := json.NewEncoder(out)
+	err = c.Events(cmd.Context(), o.Topics, 0, func(m control.StreamMessage) error {
+		switch {
+		case m.Kind != "":
+			if o.Output != formatJSON {
+				fmt.Fprintf(o.f.IO.ErrOut, "following events (%s) from %d\n", joinTopics(m.Start.Topics), m.Start.Seq)
+			}
+			return nil
+		case o.Output == formatJSON:
+			return enc.Encode(m.Event)
+		default:
+			_, err := fmt.Fprintln(out, m.Event.String())
+			return err
+		}
+	})
+	if cmd.Context().Err() != nil {
+		return nil // Ctrl-C is how it ends
+	}
+	return err
+}
+
+func joinTopics(ts []string) string {
+	s := ""
+	for i, t := range ts {
+		if i > 0 {
+			s += ", "
+		}
+		s += t
+	}
+	return s
+}

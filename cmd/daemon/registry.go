@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/oci"
+	"github.com/ghost-network/gpmd/pullthrough"
+)
+
+// openLayer puts the pull-through layer (and the registry client) in front
+// of the store: the one view of the modules that GMP and the control API
+// share. An unreadable --registry-config stops the start here, before any
+// port opens (check has refused a bad --registry already).
+func (d *daemon) openLayer() error {
+	cfg := d.cfg
+	l, err := pullthrough.New(d.store, pullthrough.Options{
+		Upstream: cfg.Registry,
+		Client: oci.Options{
+			CredentialsConfig:     cfg.RegistryConfig,
+			DialTimeout:           cfg.RegistryDialTimeout,
+			ResponseHeaderTimeout: cfg.RegistryResponseTimeout,
+			TagCacheTTL:           cfg.RegistryTagCacheTTL,
+			MaxLayerSize:          cfg.MaxModuleSize,
+		},
+		Logger: d.log.With("component", "registry"),
+	})
+	if err != nil {
+		return fmt.Errorf("%w: --registry-config: %v", ErrConfig, err)
+	}
+	d.layer = l
+	d.onClose(l.Close)
+	return nil
+}
+
+// registryAPI serves the control API's registry endpoints from the layer.
+type registryAPI struct{ l *pullthrough.Layer }
+
+var _ control.Registry = registryAPI{}
+
+func (a registryAPI) Push(ctx context.Context, req control.PushRequest, progress func(done, total int64)) (control.PushResult, error) {
+	res, rec, err := a.l.Push(ctx, req.Ref, req.Target, req.PlainHTTP, progress)
+	if err != nil {
+		return control.PushResult{}, err
+	}
+	return control.PushResult{Reference: res.Reference, Tag: res.Tag, Manifest: res.Manifest, Module: rec}, nil
+}
+
+func (a registryAPI) Pull(ctx context.Context, req control.PullRequest, progress func(done, total int64)) (control.PullResult, error) {
+	res, rec, err := a.l.Pull(ctx, req.Source, req.Name, req.Version, req.PlainHTTP, progress)
+	if err != nil {
+		return control.PullResult{}, err
+	}
+	return control.PullResult{Reference: res.Reference, Manifest: res.Manifest, Module: rec}, nil
+}
+
+func (a registryAPI) Tags(ctx context.Context, repository string, plainHTTP bool) ([]string, error) {
+	tags, err := a.l.Tags(ctx, repository, plainHTTP)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(tags))
+	for i, t := range tags {
+		out[i] = t.Name
+	}
+	return out, nil
+}
+
+func (a registryAPI) Status() *control.RegistryStatus {
+	up := a.l.Upstream()
+	if up == nil {
+		return nil
+	}
+	st := up.Status()
+	return &control.RegistryStatus{
+		Registry:    st.Registry,
+		LastError:   st.LastError,
+		LastErrorAt: utcOrZero(st.LastErrorAt),
+		LastSuccess: utcOrZero(st.LastSuccess),
+	}
+}
+
+func utcOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}

@@ -1,0 +1,121 @@
+package index
+
+import (
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/opencontainers/go-digest"
+)
+
+// Name is a module name that passed GMP.md's rule. Only ParseName (and
+// ParseRef, MustRef) make one: its field is unexported, so code outside
+// this package cannot build a Name from an unchecked string, and the
+// packages below the boundary (repo, index) take a Name and never check
+// it again. The zero Name is "" and is not a valid name; nothing that
+// takes a Name accepts it from a caller that did not parse.
+type Name struct{ s string }
+
+// ParseName checks s against the name rule (see ValidateName's messages,
+// which it keeps) and returns it typed.
+func ParseName(s string) (Name, error) {
+	if err := validateName(s); err != nil {
+		return Name{}, err
+	}
+	return Name{s: s}, nil
+}
+
+// String is the name as given.
+func (n Name) String() string { return n.s }
+
+// IsZero reports whether n was never parsed.
+func (n Name) IsZero() bool { return n.s == "" }
+
+// Version is an uploaded version that passed ParseVersion: the parsed
+// semantic version together with its text as uploaded (v1.2.0 stays
+// v1.2.0). Only ParseVersion (and ParseRef, MustRef) make one.
+type Version struct{ sv *semver.Version }
+
+// Original is the version as uploaded: what records keep and messages
+// quote.
+func (v Version) Original() string {
+	if v.sv == nil {
+		return ""
+	}
+	return v.sv.Original()
+}
+
+// String is the version in semver's canonical spelling (no leading v).
+func (v Version) String() string {
+	if v.sv == nil {
+		return ""
+	}
+	return v.sv.String()
+}
+
+// IsZero reports whether v was never parsed.
+func (v Version) IsZero() bool { return v.sv == nil }
+
+// Compare orders v and o as semver does (build metadata ignored): -1, 0
+// or 1.
+func (v Version) Compare(o Version) int { return v.sv.Compare(o.sv) }
+
+// Equal reports semver equality (v1.0.0, 1.0.0 and 1.0.0+b7 are equal).
+func (v Version) Equal(o Version) bool { return v.Compare(o) == 0 }
+
+// Semver is the parsed version, for constraint checks.
+func (v Version) Semver() *semver.Version { return v.sv }
+
+// Ref is a checked name and version: what an upload, a removal or an
+// exact lookup is about.
+type Ref struct {
+	name    Name
+	version Version
+}
+
+// ParseRef checks name and version (ParseName, ParseVersion) and returns
+// them typed. Its errors are theirs, unwrapped: the caller adds what it
+// was doing ("upload a@v1: ...").
+func ParseRef(name, version string) (Ref, error) {
+	n, err := ParseName(name)
+	if err != nil {
+		return Ref{}, err
+	}
+	v, err := ParseVersion(version)
+	if err != nil {
+		return Ref{}, err
+	}
+	return Ref{name: n, version: v}, nil
+}
+
+// MustRef is ParseRef for values known good when the program is written
+// (tests, examples); it panics on a bad one.
+func MustRef(name, version string) Ref {
+	r, err := ParseRef(name, version)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// NewRef joins a parsed name and version.
+func NewRef(n Name, v Version) Ref { return Ref{name: n, version: v} }
+
+// Name of the reference.
+func (r Ref) Name() Name { return r.name }
+
+// Version of the reference (Original() is as uploaded).
+func (r Ref) Version() Version { return r.version }
+
+// String is name@version.
+func (r Ref) String() string { return r.name.s + "@" + r.version.Original() }
+
+// Entry is what Add and PutTx store: a checked reference and the blob it
+// names. Digest is a sha256 digest the caller computed or parsed
+// (digest.Parse) at its boundary; Size is not negative. Created zero means
+// now.
+type Entry struct {
+	Ref     Ref
+	Digest  digest.Digest
+	Size    int64
+	Created time.Time
+}
