@@ -249,7 +249,7 @@ func (f *Fleet) Status() Status {
 	defer f.mu.Unlock()
 	url := f.conn.url
 	if url == "" {
-		url = strings.Join(f.cfg.URLs, ",")
+		url = RedactURLs(strings.Join(f.cfg.URLs, ","))
 	}
 	return Status{
 		URL: url, Device: f.cfg.Device, Bucket: f.cfg.Bucket, Expiry: f.cfg.Expiry,

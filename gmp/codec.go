@@ -400,6 +400,10 @@ func appendNodeBody(b []byte, n wire.Node) []byte {
 	b = wire.AppendString(b, n.Address)
 	b = append(b, `,"port":`...)
 	b = strconv.AppendInt(b, int64(n.Port), 10)
+	if n.Device != "" {
+		b = append(b, `,"device":`...)
+		b = wire.AppendString(b, n.Device)
+	}
 	return append(b, '}')
 }
 

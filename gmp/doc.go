@@ -56,6 +56,14 @@
 //   - have (feature "have"): a MODULE_REQUEST whose have equals the
 //     resolved digest gets MODULE without binary; a malformed have is
 //     bad_request. WELCOME's features are computed from the Config.
+//   - Fleet (Config.Fleet, feature "fleet" in WELCOME): every registration
+//     and leave is reported to the fleet under the registry's lock, so the
+//     fleet sees one name's changes in the order they happened; the report
+//     never blocks. DISCOVER with scope "fleet" and CONNECT of name@device
+//     answer from the fleet's local copy and never wait on the network; the
+//     encoded fleet NODES body is shared by every connection until this
+//     device's or the fleet's list changes. Without a fleet the server is
+//     revision 1 plus the fleet-scope rules of GMP.md for a GPMD in none.
 //   - Capacity: at most Config.MaxConns connections; the one over gets
 //     ERROR busy and is closed. A panic while serving a connection is
 //     logged and closes that connection only.

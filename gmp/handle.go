@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
@@ -37,6 +38,9 @@ func (c *conn) handle(msg []byte) bool {
 		case wire.CodeRegister:
 			return c.register(env)
 		case wire.CodeDiscover:
+			if answered, goOn := c.discoverFleet(env); answered {
+				return goOn
+			}
 			body := c.s.reg.nodesBody()
 			return c.reply(wire.TypeNode, wire.CodeNodes, env.id, func(b []byte) []byte { return append(b, body...) })
 		case wire.CodeConnect:
@@ -220,6 +224,9 @@ func (c *conn) connect(env envelope) bool {
 	name, rerr := stringField(env.body, "name", true)
 	if rerr != nil {
 		return c.replyError(env.id, rerr.code, rerr.msg)
+	}
+	if strings.IndexByte(name, '@') >= 0 {
+		return c.connectFleet(env, name)
 	}
 	info, ok := c.s.reg.lookup(name)
 	if !ok {

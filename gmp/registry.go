@@ -21,6 +21,9 @@ type registry struct {
 	hub *events.Hub  // nil: no events
 	log *slog.Logger // node arrivals and departures, at Info
 
+	// fleet, when not nil, is told of every registration and leave, under
+	// mu (see publishLocked). Set once, before the server serves.
+	fleet  Fleet
 	mu     sync.RWMutex             // guards byName and sorted
 	byName map[string]*registration // live nodes by name
 	// sorted is the discoverable names in order, nil when stale; body is
@@ -84,6 +87,7 @@ func (r *registry) register(info NodeInfo, owner *conn) (reg *registration, ok b
 				Name: info.Name, ID: info.ID, Address: info.Address, Port: info.Port})
 		}
 	}
+	r.publishLocked(info)
 	r.mu.Unlock()
 	// The log is written outside the lock: registrations do not queue
 	// behind the log file.
@@ -123,6 +127,7 @@ func (r *registry) removeLocked(reg *registration) {
 			r.hub.Publish(events.Event{Topic: events.TopicNodes, Event: events.Unregistered, Name: reg.info.Name, ID: reg.info.ID})
 		}
 	}
+	r.withdrawLocked(reg.info.Name)
 }
 
 // subscribe runs fn under the registry's lock with the discoverable names

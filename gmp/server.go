@@ -67,6 +67,12 @@ type Config struct {
 	// package (module_info, fleet) that WELCOME lists besides the ones
 	// the server itself offers (see Server.Features).
 	Features []string
+	// Fleet, when not nil, joins the server to a fleet (GMP.md, Fleet
+	// scope): every registration and leave is reported to it, and DISCOVER
+	// with scope "fleet" and CONNECT of name@device answer from it. Device
+	// is then this device's name in the fleet.
+	Fleet  Fleet
+	Device string
 }
 
 // NodeInfo is one live registration.
@@ -101,6 +107,9 @@ type Server struct {
 	moduleReplies atomic.Int64
 	modulePeak    atomic.Int64 // the most moduleReplies since the last release
 	lastRelease   atomic.Int64
+
+	// fleetCache is the last encoded NODES body of a fleet-scope DISCOVER.
+	fleetCache atomic.Pointer[fleetNodes]
 
 	// rejecting counts connections over the cap being told busy now.
 	rejecting atomic.Int64
@@ -143,11 +152,13 @@ func NewServer(cfg Config) *Server {
 		cfg.Observer = nopObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	reg := newRegistry(cfg.Events, cfg.Logger)
+	reg.fleet = cfg.Fleet
 	return &Server{
 		features:  computeFeatures(cfg),
 		cfg:       cfg,
 		log:       cfg.Logger,
-		reg:       newRegistry(cfg.Events, cfg.Logger),
+		reg:       reg,
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[*net.Listener]struct{}),
@@ -279,6 +290,9 @@ func computeFeatures(cfg Config) []string {
 	}
 	if _, ok := cfg.Modules.(ModuleInfoStore); ok {
 		add(wire.FeatureModuleInfo)
+	}
+	if cfg.Fleet != nil {
+		add(wire.FeatureFleet)
 	}
 	for _, f := range cfg.Features {
 		add(f)

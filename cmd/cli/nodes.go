@@ -17,6 +17,7 @@ import (
 type nodesOptions struct {
 	f      *Factory
 	Output string
+	Fleet  bool
 	Watch  bool
 }
 
@@ -24,11 +25,14 @@ type nodesOptions struct {
 func NewCmdNodes(f *Factory) *cobra.Command {
 	o := &nodesOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "nodes [-o table|json] [--watch]",
+		Use:   "nodes [--fleet] [-o table|json] [--watch]",
 		Short: "List the live GVM nodes registered over GMP",
 		Long: `List the GVM nodes registered with the daemon over GMP right now: name,
 id, address, port and since when. A node leaves the list the moment its
 GMP connection ends. Nodes registered as not discoverable are listed too.
+
+--fleet adds a DEVICE column and the discoverable nodes of the other
+devices of the daemon's fleet, as the daemon knows them now.
 
 With --watch the command follows the daemon's node events until Ctrl-C:
 on a terminal it redraws the table on each change; otherwise it prints the
@@ -41,12 +45,18 @@ shows them as of the last change of a discoverable node.
   NAME       ID                                    ADDRESS    PORT   REGISTERED
   node-5651  df0c35f5-bea5-4a60-bbe2-aad3e4954c8c  127.0.0.1  55695  2026-11-25 04:10:00 (3m ago)
 
+  $ gpmd nodes --fleet
+  NAME       DEVICE   ID   ADDRESS    PORT
+  node-5651  kitchen  df0  127.0.0.1  55695
+  car        garage   c1   10.0.0.12  40001
+
   $ gpmd nodes -o json
   $ gpmd nodes --watch`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
 	addFormatFlag(cmd, &o.Output)
+	cmd.Flags().BoolVar(&o.Fleet, "fleet", false, "also list the other devices' nodes, with a DEVICE column")
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "keep the list current until Ctrl-C")
 	return cmd
 }
@@ -69,6 +79,9 @@ func (o *nodesOptions) run(cmd *cobra.Command) error {
 func (o *nodesOptions) print(nl control.NodeList) error {
 	if nl.Nodes == nil {
 		nl.Nodes = []gmp.NodeInfo{}
+	}
+	if o.Fleet {
+		return o.writeFleetNodes(nl)
 	}
 	if o.Output == formatJSON {
 		if o.Watch {

@@ -93,15 +93,25 @@ One daemon runs per data folder. A port of 0 in --control-addr or
 }
 
 // config is the daemon's configuration from the flags and environment
-// (each setting checked as it was read), with every path absolute.
+// (each setting checked as it was read), with every path absolute (the
+// data folder, and each setting marked Path).
 func (o *startOptions) config() (daemon.Config, error) {
 	cfg := o.f.settings
 	var err error
 	if cfg.DataDir, err = o.f.DataDir(); err != nil {
 		return daemon.Config{}, err
 	}
-	if cfg.TokenFile, err = absPath(cfg.TokenFile); err != nil {
-		return daemon.Config{}, err
+	for _, st := range daemon.Settings() {
+		if !st.Path {
+			continue
+		}
+		p, err := absPath(st.Get(&cfg))
+		if err != nil {
+			return daemon.Config{}, err
+		}
+		if err := st.Set(&cfg, p); err != nil {
+			return daemon.Config{}, err
+		}
 	}
 	if cfg.RegistryConfig, err = absPath(cfg.RegistryConfig); err != nil {
 		return daemon.Config{}, err

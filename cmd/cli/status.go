@@ -31,7 +31,9 @@ func NewCmdStatus(f *Factory) *cobra.Command {
 		Short: "Show whether the daemon runs, and what it holds",
 		Long: `Show whether the daemon runs and, if it does: its pid, version, uptime,
 control and GMP addresses, data folder, how many modules and versions it
-holds, the bytes of their blobs, and the live GVM nodes.
+holds, the bytes of their blobs, the live GVM nodes, and the fleet: its
+NATS server, this device's name, connected or not since when, the other
+devices seen and the last error.
 
 Not running: it says so and exits 3 (with -o json it prints
 {"running": false, ...} too).
@@ -91,6 +93,7 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	fmt.Fprintf(tw, "  modules:\t%d (%s)\n", st.Modules, countNoun(st.Versions, "version"))
 	fmt.Fprintf(tw, "  blobs:\t%d (%s)\n", st.Blobs, units.FormatBytes(st.BlobBytes))
 	fmt.Fprintf(tw, "  live nodes:\t%d (%s)\n", st.Nodes, countNoun(st.GMPConnections, "GMP connection"))
+	writeFleetStatus(tw, st.Fleet, o.f.Now())
 	printRegistryStatus(tw, st.Registry)
 	return tw.Flush()
 }

@@ -48,6 +48,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 		out.Nodes = len(s.cfg.Nodes.Nodes())
 		out.GMPConnections = s.cfg.Nodes.ConnCount()
 	}
+	out.Fleet = s.fleetStatus()
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -60,6 +61,7 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Connections = s.cfg.Nodes.ConnCount()
 	}
+	out.Fleet, out.Device = s.fleetNodes()
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

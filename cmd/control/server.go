@@ -61,6 +61,9 @@ type Nodes interface {
 type Config struct {
 	Modules Modules
 	Nodes   Nodes // nil: no GMP server, GET /v1/nodes lists none
+	// Fleet, when not nil, adds the fleet to GET /v1/status and the other
+	// devices' nodes to GET /v1/nodes.
+	Fleet Fleet
 	// Events, when not nil, serves GET /v1/events (events.go).
 	Events EventSource
 	// Ops, when not nil, serves verify, gc and backup.

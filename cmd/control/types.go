@@ -3,6 +3,7 @@ package control
 import (
 	"time"
 
+	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/wasm"
@@ -43,6 +44,8 @@ type Status struct {
 	BlobBytes      int64   `json:"blob_bytes"`
 	Nodes          int     `json:"nodes"`
 	GMPConnections int     `json:"gmp_connections"`
+	// Fleet is the daemon's fleet; absent when it is in none.
+	Fleet *fleet.Status `json:"fleet,omitzero"`
 	// Registry is the upstream (--registry); absent without one.
 	Registry *RegistryStatus `json:"registry,omitempty"`
 }
@@ -95,4 +98,9 @@ type CheckResult struct {
 type NodeList struct {
 	Nodes       []gmp.NodeInfo `json:"nodes"`
 	Connections int            `json:"connections"`
+	// Fleet is the other devices' discoverable nodes, sorted as
+	// name@device; absent when the daemon is in no fleet.
+	Fleet []fleet.RemoteNode `json:"fleet,omitzero"`
+	// Device is this daemon's device name in its fleet, if any.
+	Device string `json:"device,omitempty"`
 }

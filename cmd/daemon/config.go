@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/events"
+	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/internal/sdnotify"
 	"github.com/ghost-network/gpmd/oci"
@@ -84,6 +85,17 @@ type Config struct {
 	ControlMaxConns   int
 	ShutdownTimeout   time.Duration
 
+	// The fleet (cmd/daemon/fleet.go): Fleet empty means no fleet, and
+	// the other fields are unused.
+	Fleet          string // NATS URLs, comma separated
+	Device         string // "": the host name
+	Advertise      string
+	FleetTokenFile string
+	FleetCreds     string
+	FleetTLSCA     string
+	FleetTLSCert   string
+	FleetTLSKey    string
+	FleetExpiry    time.Duration
 	// LogFormat is LogFormatText or LogFormatJSON (log/slog's handlers).
 	LogFormat string
 	// LogMaxSize and LogKeep rotate <data>/gpmd.log: past LogMaxSize
@@ -139,6 +151,7 @@ func DefaultConfig() Config {
 		LogFormat:           DefaultLogFormat,
 		LogMaxSize:          DefaultLogMaxSize,
 		LogKeep:             DefaultLogKeep,
+		FleetExpiry:         fleet.DefaultExpiry,
 
 		RegistryDialTimeout:     oci.DefaultDialTimeout,
 		RegistryResponseTimeout: oci.DefaultResponseHeaderTimeout,
@@ -165,6 +178,7 @@ func (c *Config) setDefaults() {
 	setIfZero(&c.ControlMaxUploads, d.ControlMaxUploads)
 	setIfZero(&c.ControlMaxConns, d.ControlMaxConns)
 	setIfZero(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setIfZero(&c.FleetExpiry, d.FleetExpiry)
 	setIfZero(&c.LogFormat, d.LogFormat)
 	setIfZero(&c.LogMaxSize, d.LogMaxSize)
 	setIfZero(&c.LogKeep, d.LogKeep)
@@ -197,7 +211,7 @@ func (c *Config) token() (string, error) {
 func (c *Config) settingsAttrs() []any {
 	var attrs []any
 	for _, s := range Settings() {
-		attrs = append(attrs, slog.String(s.Flag, s.Get(c)))
+		attrs = append(attrs, slog.String(s.Flag, s.LogValue(c)))
 	}
 	return attrs
 }

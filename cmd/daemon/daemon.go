@@ -16,6 +16,7 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/events"
+	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/fsutil"
@@ -60,7 +61,8 @@ type daemon struct {
 	log        *slog.Logger
 	logHandler slog.Handler
 	state      State
-	store      *repo.Repo // nil once closed
+	store      *repo.Repo   // nil once closed
+	fleet      *fleet.Fleet // nil without --fleet
 	hub        *events.Hub
 	gmp        *gmp.Server
 	http       *http.Server
@@ -129,6 +131,9 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 		return nil, err
 	}
 	if err := d.openLayer(); err != nil {
+		return nil, err
+	}
+	if err := d.openFleet(); err != nil {
 		return nil, err
 	}
 
@@ -246,7 +251,7 @@ func (d *daemon) closeStore() error {
 func (d *daemon) newServers(token string) {
 	cfg := d.cfg
 	m := d.newMetrics()
-	d.gmp = gmp.NewServer(gmp.Config{
+	gcfg := gmp.Config{
 		Observer:       m,
 		Modules:        d.layer,
 		MaxMessage:     cfg.GMPMaxMessage,
@@ -258,8 +263,15 @@ func (d *daemon) newServers(token string) {
 		ServerName:     "gpmd/" + cfg.Version,
 		Logger:         d.log.With("component", "gmp"),
 		Events:         d.hub,
-	})
+	}
+	var fleetView control.Fleet
+	if d.fleet != nil { // a nil *fleet.Fleet must not become a non-nil interface
+		gcfg.Fleet, gcfg.Device = d.fleet, d.fleet.Status().Device
+		fleetView = d.fleet
+	}
+	d.gmp = gmp.NewServer(gcfg)
 	ctrl := control.NewServer(control.Config{
+		Fleet:        fleetView,
 		Modules:      d.layer,
 		Nodes:        d.gmp,
 		Events:       d.gmp,
@@ -291,6 +303,9 @@ func (d *daemon) newServers(token string) {
 // error). It returns with the servers still holding their connections:
 // shutdown lets them finish.
 func (d *daemon) serve(ctx context.Context, ready func(State)) error {
+	if err := d.startFleet(); err != nil {
+		return err
+	}
 	serveErr := make(chan error, 3)
 	stopping := make(chan struct{})
 	serveHTTP := func(what string, l net.Listener) {
@@ -330,6 +345,9 @@ func (d *daemon) serve(ctx context.Context, ready func(State)) error {
 // hard), waits for control handlers, closes the store, removes the state
 // files and releases the rest, the lock last. Its error is the store's.
 func (d *daemon) shutdown() error {
+	// The fleet first: the other devices drop this device's nodes at
+	// once, rather than one by one as GMP's connections close.
+	d.closeFleet()
 	shutCtx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -36,6 +36,12 @@
 // then the repository closes (its mirror flushed) and the pid and state
 // files go; the lock goes last.
 //
+// Fleet (--fleet, fleet.go): the fleet settings are checked with the rest,
+// before any port opens; the fleet then connects in the background, so an
+// unreachable NATS never delays or fails the start, and the device is
+// served the same with or without it. At a stop the daemon leaves the fleet
+// first (bounded by a few seconds; what is left expires), then stops GMP.
+// Without --fleet no NATS connection is made.
 // Trust: ReadState and ReadToken read a file only when it and its folder
 // belong to this user or root and others cannot change them (a token:
 // nor read it); VerifyHolder confirms from the kernel (/proc/locks,

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/internal/units"
 )
 
@@ -35,6 +36,12 @@ type Setting struct {
 	// Client: the client commands (status, wasm …, kill) use it too, to
 	// find the daemon; the CLI makes it a flag of every command.
 	Client bool
+	// Path: the value is a file name, made absolute by `gpmd start`
+	// before it reaches the background daemon (which runs in /).
+	Path bool
+	// redact, when set, hides the secrets a value may hold in the daemon's
+	// "settings" log line (a password in a URL).
+	redact func(string) string
 	// field points at the Config field the setting sets: *string for
 	// KindString, *int or *int64 for KindInt and KindSize,
 	// *time.Duration for KindDuration.
@@ -74,7 +81,7 @@ func Settings() []Setting {
 		{Flag: "control-addr", Env: "GPMD_CONTROL_ADDR", Kind: KindString, Client: true,
 			Usage: "host:port of the control API (the daemon listens there; the other commands call it)",
 			field: func(c *Config) any { return &c.ControlAddr }, check: checkHostPort},
-		{Flag: "token-file", Env: "GPMD_TOKEN_FILE", Kind: KindString, Client: true,
+		{Flag: "token-file", Env: "GPMD_TOKEN_FILE", Kind: KindString, Client: true, Path: true,
 			Usage: "file holding the control API's bearer token (required by the daemon off loopback)",
 			field: func(c *Config) any { return &c.TokenFile }},
 		{Flag: "gmp-addr", Env: "GPMD_GMP_ADDR", Kind: KindString,
@@ -119,6 +126,34 @@ func Settings() []Setting {
 		{Flag: "shutdown-timeout", Env: "GPMD_SHUTDOWN_TIMEOUT", Kind: KindDuration,
 			Usage: "how long a stop waits for requests in flight before it cuts them",
 			field: func(c *Config) any { return &c.ShutdownTimeout }},
+		// The fleet (docs/fleet.md): without --fleet none of the others is used.
+		{Flag: "fleet", Env: "GPMD_FLEET", Kind: KindString, redact: fleet.RedactURLs,
+			Usage: "join a fleet: NATS servers with JetStream, comma separated (nats://HOST:PORT,…); without it GPMD serves its device only",
+			field: func(c *Config) any { return &c.Fleet }},
+		{Flag: "device", Env: "GPMD_DEVICE", Kind: KindString,
+			Usage: "this device's name in the fleet (1-64 of A-Z a-z 0-9 . _ -; unique in the fleet; default: the host name)",
+			field: func(c *Config) any { return &c.Device }},
+		{Flag: "advertise", Env: "GPMD_ADVERTISE", Kind: KindString,
+			Usage: "IP address or host name at which other devices reach this device's nodes (required with --fleet)",
+			field: func(c *Config) any { return &c.Advertise }},
+		{Flag: "fleet-token-file", Env: "GPMD_FLEET_TOKEN_FILE", Kind: KindString, Path: true,
+			Usage: "file holding the NATS token of the fleet",
+			field: func(c *Config) any { return &c.FleetTokenFile }},
+		{Flag: "fleet-creds", Env: "GPMD_FLEET_CREDS", Kind: KindString, Path: true,
+			Usage: "NATS credentials file (JWT and nkey seed) of this device",
+			field: func(c *Config) any { return &c.FleetCreds }},
+		{Flag: "fleet-tls-ca", Env: "GPMD_FLEET_TLS_CA", Kind: KindString, Path: true,
+			Usage: "PEM file of the CAs that sign the NATS servers' certificates",
+			field: func(c *Config) any { return &c.FleetTLSCA }},
+		{Flag: "fleet-tls-cert", Env: "GPMD_FLEET_TLS_CERT", Kind: KindString, Path: true,
+			Usage: "PEM client certificate for NATS (with --fleet-tls-key)",
+			field: func(c *Config) any { return &c.FleetTLSCert }},
+		{Flag: "fleet-tls-key", Env: "GPMD_FLEET_TLS_KEY", Kind: KindString, Path: true,
+			Usage: "PEM key of the client certificate for NATS (with --fleet-tls-cert)",
+			field: func(c *Config) any { return &c.FleetTLSKey }},
+		{Flag: "fleet-expiry", Env: "GPMD_FLEET_EXPIRY", Kind: KindDuration,
+			Usage: "how long this device's nodes outlive it in the fleet when it stops refreshing them (3s to 30s; heartbeat a third of it)",
+			field: func(c *Config) any { return &c.FleetExpiry }},
 		{Flag: "log-format", Env: "GPMD_LOG_FORMAT", Kind: KindString,
 			Usage: "format of the log lines: text or json",
 			field: func(c *Config) any { return &c.LogFormat }},
@@ -131,7 +166,7 @@ func Settings() []Setting {
 		{Flag: "registry", Env: "GPMD_REGISTRY", Kind: KindString,
 			Usage: "OCI registry namespace (REGISTRY/NAMESPACE) that GVMs and `wasm get` fetch from when no local version fits (default: none)",
 			field: func(c *Config) any { return &c.Registry }},
-		{Flag: "registry-config", Env: "GPMD_REGISTRY_CONFIG", Kind: KindString,
+		{Flag: "registry-config", Env: "GPMD_REGISTRY_CONFIG", Kind: KindString, Path: true,
 			Usage: "docker/oras config.json with registry credentials and credential helpers (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)",
 			field: func(c *Config) any { return &c.RegistryConfig }},
 		{Flag: "registry-dial-timeout", Env: "GPMD_REGISTRY_DIAL_TIMEOUT", Kind: KindDuration,
@@ -161,6 +196,15 @@ func (s Setting) Get(c *Config) string {
 		return p.String()
 	}
 	panic("daemon: setting " + s.Flag + " has a field of no known type") // a programming error in Settings
+}
+
+// LogValue is the setting's value in c for the log: Get with its secrets
+// hidden.
+func (s Setting) LogValue(c *Config) string {
+	if s.redact != nil {
+		return s.redact(s.Get(c))
+	}
+	return s.Get(c)
 }
 
 // Show is the setting's value in c for people (sizes as 256 MiB): the

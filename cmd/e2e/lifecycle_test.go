@@ -392,6 +392,17 @@ func TestStartPassesEverySetting(t *testing.T) {
 		"registry-dial-timeout":     "3s",
 		"registry-response-timeout": "4s",
 		"registry-tag-cache":        "5s",
+		// A fleet whose server is never there: the daemon starts without
+		// waiting for it. The files only have to exist.
+		"fleet":            "nats://127.0.0.1:1",
+		"device":           "settings-dev",
+		"advertise":        "127.0.0.9",
+		"fleet-token-file": e.file("nats-token", []byte("t\n")),
+		"fleet-creds":      e.file("nats.creds", []byte("junk")),
+		"fleet-tls-ca":     e.file("ca.pem", []byte("junk")),
+		"fleet-tls-cert":   e.file("cert.pem", []byte("junk")),
+		"fleet-tls-key":    e.file("key.pem", []byte("junk")),
+		"fleet-expiry":     "7s",
 	}
 	args := []string{"start"}
 	want := map[string]string{}

@@ -256,7 +256,10 @@ func (c *Client) Discover(ctx context.Context) ([]string, error) {
 }
 
 // Connect returns the connection details of the live node called name;
-// an error wrapping ErrNotFound where none is live.
+// an error wrapping ErrNotFound where none is live. name may be
+// name@device (feature "fleet"): a node of another device of the fleet,
+// whose NODE carries Device; while the fleet is unreachable the error's
+// message says so.
 func (c *Client) Connect(ctx context.Context, name string) (wire.Node, error) {
 	r, err := c.roundTrip(ctx, wire.TypeNode, wire.CodeConnect, func(b []byte) []byte {
 		b = append(b, `{"name":`...)

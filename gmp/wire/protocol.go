@@ -120,12 +120,21 @@ type Subscribed struct {
 	Nodes []string `json:"nodes,omitempty"`
 }
 
+// DISCOVER scopes (GMP.md, Fleet scope): no scope is ScopeDevice.
+const (
+	ScopeDevice = "device"
+	ScopeFleet  = "fleet"
+)
+
 // Node is the body of REGISTERED and NODE: one live node as GMP shows it.
 type Node struct {
 	Name    string `json:"name"`
 	ID      string `json:"id"`
 	Address string `json:"address"`
 	Port    int    `json:"port"`
+	// Device is set in the NODE reply to a CONNECT of name@device: the
+	// node's device, whose advertised address Address is.
+	Device string `json:"device,omitempty"`
 }
 
 // ModuleInfo is the body of MODULE without its binary.
