@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // Defaults and limits of the fleet layer, in one place.
@@ -121,36 +122,9 @@ func (c Config) withDefaults() (Config, error) {
 // expiry, so two refreshes may be lost before an entry expires.
 func (c Config) Heartbeat() time.Duration { return c.Expiry / 3 }
 
-// ValidName reports whether s is a valid node or device name (GMP.md):
-// 1–64 characters of A–Z a–z 0–9 . _ -, beginning with a letter or digit.
-func ValidName(s string) bool {
-	if len(s) < 1 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case (c == '.' || c == '_' || c == '-') && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validID checks GMP.md's id rule: 1–128 printable ASCII characters.
-func validID(s string) bool {
-	if len(s) < 1 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
+// ValidName reports whether s is a valid node or device name (GMP.md's
+// rule, wire.ValidNodeName).
+func ValidName(s string) bool { return wire.ValidNodeName(s) }
 
 // validAddress accepts an IP address or a DNS host name (RFC 1123 labels).
 func validAddress(s string) bool {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // deviceToken is the second key token of a device entry. It cannot be a
@@ -116,7 +118,7 @@ func parseNode(pk parsedKey, value []byte) (RemoteNode, error) {
 		return RemoteNode{}, fmt.Errorf("device %q in the value, %q in the key", n.Device, pk.device)
 	case n.Name != pk.node:
 		return RemoteNode{}, fmt.Errorf("name %q in the value, %q in the key", n.Name, pk.node)
-	case !validID(n.ID):
+	case !wire.ValidNodeID(n.ID):
 		return RemoteNode{}, fmt.Errorf("id %q breaks the GMP rule", n.ID)
 	case n.Port < 1 || n.Port > 65535:
 		return RemoteNode{}, fmt.Errorf("port %d out of range", n.Port)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 func TestValueSizeLimit(t *testing.T) {
@@ -52,7 +54,7 @@ func FuzzParseEntry(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if n.Device != pk.device || n.Name != pk.node || n.Port < 1 || n.Port > 65535 || !validID(n.ID) {
+		if n.Device != pk.device || n.Name != pk.node || n.Port < 1 || n.Port > 65535 || !wire.ValidNodeID(n.ID) {
 			t.Fatalf("accepted %+v under %q", n, key)
 		}
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // Fleet is one device's membership of a fleet. Create it with New, start it
@@ -150,7 +151,7 @@ func (f *Fleet) stop() bool {
 // Register publishes (or replaces) a local node. It never blocks: the
 // write happens on the writer goroutine. The node must follow GMP's rules.
 func (f *Fleet) Register(n Node) error {
-	if !ValidName(n.Name) || !validID(n.ID) || n.Port < 1 || n.Port > 65535 {
+	if !ValidName(n.Name) || !wire.ValidNodeID(n.ID) || n.Port < 1 || n.Port > 65535 {
 		return fmt.Errorf("fleet: node %q: name, id or port breaks the GMP rules: %w", n.Name, errdefs.ErrInvalid)
 	}
 	f.mu.Lock()

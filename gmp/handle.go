@@ -178,11 +178,11 @@ func (c *conn) register(env envelope) bool {
 	switch {
 	case rerr != nil:
 		return deny(wire.ErrCodeBadRequest, rerr.msg)
-	case !validNodeName(name):
+	case !wire.ValidNodeName(name):
 		return deny(wire.ErrCodeBadRequest, fmt.Sprintf("node name %q: 1-64 characters of A-Z a-z 0-9 . _ -, beginning with a letter or digit", name))
-	case !validNodeID(id):
+	case !wire.ValidNodeID(id):
 		return deny(wire.ErrCodeBadRequest, "node id: 1-128 printable ASCII characters")
-	case !validPort(port):
+	case !wire.ValidPort(port):
 		return deny(wire.ErrCodeBadRequest, "port "+strconv.FormatInt(port, 10)+": a port is 1-65535")
 	}
 	info := NodeInfo{Name: name, ID: id, Address: c.remote, Port: int(port), Discoverable: discoverable, Since: time.Now()}
