@@ -116,8 +116,11 @@ func TestJSONVocabulary(t *testing.T) {
 		}
 	}
 
-	// Down: status still prints an object; offline commands too.
+	// Down: status still prints an object; offline commands too. The
+	// address is a free port of this test's: a gpmd on the machine's
+	// default ports must not answer for this test's stopped daemon.
 	e.gpmd("kill")
+	e.vars = append(e.vars, "GPMD_CONTROL_ADDR="+fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 	checkJSONCommand(t, e, []string{"status"}, []string{"running", "data_dir"}, nil, 3)
 	checkJSONCommand(t, e, []string{"rebuild-index"}, []string{"healthy", "rebuilt", "versions"}, nil, 0)
 	checkJSONCommand(t, e, []string{"rebuild-index", "--force"}, []string{"rebuilt", "bad_blobs", "lost", "imported", "verify"}, []string{"bad_blobs", "lost"}, 0)
