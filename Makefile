@@ -22,7 +22,7 @@ FUZZTIME     ?= 30s
 # Fuzz targets, as <package dir>:<FuzzFunc>. A crasher that `go test
 # -fuzz` finds is written under <package dir>/testdata/fuzz/<FuzzFunc>/ and
 # from then on runs as a regression case in every `make test`: commit it.
-FUZZ_TARGETS ?= ./gmp:FuzzDecoder ./gmp:FuzzServer ./wasm:FuzzParse ./wasm:FuzzUnmarshalInfo
+FUZZ_TARGETS ?= ./gmp:FuzzDecoder ./gmp:FuzzServer ./wasm:FuzzParse ./wasm:FuzzUnmarshalInfo ./fleet:FuzzParseEntry ./gvm/peer:FuzzServerInput
 # make crashtest: kill -9 rounds (issue 5).
 CRASH_ROUNDS ?= 100
 
@@ -123,9 +123,6 @@ crashtest:
 # a bare `go test` builds a missing one itself).
 tools: nats-server-bin
 	GO=$(GO) scripts/build-tools.sh
-
-# The fleet's parser of bucket entries (issue 13).
-FUZZ_TARGETS += ./fleet:FuzzParseEntry
 
 # The nats-server of the fleet's end-to-end tests (issue 13), into
 # $${GPMD_TEST_CACHE:-$${XDG_CACHE_HOME:-~/.cache}/gpmd-test}/bin.
