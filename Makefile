@@ -76,7 +76,7 @@ bench:
 # CLI against the oras CLI, on the registry binary, OCI_BENCH_ROUNDS
 # interleaved rounds of a 32 MiB module.
 OCI_BENCH_ROUNDS ?= 9
-bench-oci: tools
+bench-oci: tools wasm-fixtures
 	$(GO) test -run '^$$' -bench '^BenchmarkRegistryRatios$$' -benchtime $(OCI_BENCH_ROUNDS)x -timeout 10m ./cmd/e2e
 
 # The end-to-end comparisons of issue 15 (bench/e2e): real gpmd processes

@@ -15,14 +15,10 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/daemon"
 	"github.com/ghost-network/gpmd/gmp/client"
-	"github.com/ghost-network/gpmd/internal/testutil"
+	"github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 	"github.com/ghost-network/gpmd/oci"
 	"github.com/ghost-network/gpmd/oci/ocitest"
 )
-
-// benchModuleSize stands in for ffmpeg-core.wasm (32 MB), the module the
-// issue's speed targets name (the tree has no wasm fixture of it).
-const benchModuleSize = 32 << 20
 
 // benchDaemon is a gpmd on free loopback ports for a benchmark (the env
 // harness wants a *testing.T).
@@ -155,7 +151,9 @@ func BenchmarkRegistryRatios(b *testing.B) {
 	reg := ocitest.StartBinary(b)
 	orasDir := b.TempDir()
 	ocitest.Tool(b, "oras")
-	mod := testutil.Wasm("bench", benchModuleSize)
+	// The module the targets name: ffmpeg-core.wasm (32 MB) from
+	// the npm package @ffmpeg/core (make wasm-fixtures).
+	mod := wasmtest.RealBytes(b, "ffmpeg-core.wasm")
 	file := filepath.Join(orasDir, "bench.wasm")
 	if err := os.WriteFile(file, mod, 0o644); err != nil {
 		b.Fatal(err)
@@ -231,5 +229,5 @@ func BenchmarkRegistryRatios(b *testing.B) {
 	b.ReportMetric(through, "pullthrough-factor")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("%d rounds of %d MiB, medians: push gpmd/oras throughput %.2f (target >= 0.8), pull %.2f (>= 0.8), pull-through first fetch %.2fx oras pull + local fetch (<= 1.5x)",
-		round, benchModuleSize>>20, push, pull, through)
+		round, len(mod)>>20, push, pull, through)
 }
