@@ -9,10 +9,9 @@ GVM_BIN      ?= bin/gvm
 # literals on loopback, resolved by Go's own resolver if ever a name.
 GPMD_ENV     ?= CGO_ENABLED=0
 # go test -race of the whole project; it must stay well under 10 minutes
-# on 2 cores. As CI runs it (make test TEST_FLAGS=-count=1, warm build
-# cache): 106-120 s measured (three runs) on 2 cores shared with other work
-# (load average 10-18), beside a gpmd on the default ports; less on an
-# idle machine.
+# on 2 cores. As CI runs it (bash .ci/run, warm build and tool caches):
+# 129 s twice in a row on 2 otherwise idle cores, beside a gpmd on the
+# default ports; 6 min 18 s with other work on the machine (load 15+).
 TEST_TIMEOUT ?= 9m
 TEST_FLAGS   ?=
 BENCH        ?= .
