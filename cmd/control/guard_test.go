@@ -44,12 +44,12 @@ func TestOriginAllowed(t *testing.T) {
 		"http://127.0.0.1:41111":      true,
 		"http://localhost:41111":      true,
 		"https://127.0.0.1:41111":     false,
-		"http://127.0.0.1:2222":      false,
-		"http://attacker.example":    false,
-		"null":                       false,
-		"":                           false,
+		"http://127.0.0.1:2222":       false,
+		"http://attacker.example":     false,
+		"null":                        false,
+		"":                            false,
 		"http://127.0.0.1:41111/path": false,
-		"file://":                    false,
+		"file://":                     false,
 	} {
 		if got := s.originAllowed(origin); got != want {
 			t.Errorf("Origin %q allowed %v, want %v", origin, got, want)
