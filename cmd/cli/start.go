@@ -113,9 +113,6 @@ func (o *startOptions) config() (daemon.Config, error) {
 			return daemon.Config{}, err
 		}
 	}
-	if cfg.RegistryConfig, err = absPath(cfg.RegistryConfig); err != nil {
-		return daemon.Config{}, err
-	}
 	cfg.Version = o.f.Version
 	return cfg, nil
 }

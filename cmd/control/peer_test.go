@@ -13,7 +13,7 @@ import (
 // a Peer) the guard serves the owner and root only, takes the socket's
 // Host and loopback names, and refuses a foreign Host or Origin.
 func TestGuardSocket(t *testing.T) {
-	s := NewServer(Config{Addr: "127.0.0.1:1111", OwnerUID: 1000})
+	s := NewServer(Config{Addr: "127.0.0.1:41111", OwnerUID: 1000})
 	cases := []struct {
 		peer         Peer
 		host, origin string

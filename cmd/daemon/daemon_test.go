@@ -17,8 +17,8 @@ import (
 
 func TestIsLoopback(t *testing.T) {
 	for addr, want := range map[string]bool{
-		"127.0.0.1:1111": true, "127.1.2.3:0": true, "[::1]:1111": true, "localhost:1111": true, "LOCALHOST:1": true,
-		"0.0.0.0:1111": false, ":1111": false, "[::]:1": false, "192.168.1.2:1111": false, "example.com:1": false, "nonsense": false,
+		"127.0.0.1:41111": true, "127.1.2.3:0": true, "[::1]:41111": true, "localhost:41111": true, "LOCALHOST:1": true,
+		"0.0.0.0:41111": false, ":41111": false, "[::]:1": false, "192.168.1.2:41111": false, "example.com:1": false, "nonsense": false,
 	} {
 		if got := IsLoopback(addr); got != want {
 			t.Errorf("%s: %v, want %v", addr, got, want)
