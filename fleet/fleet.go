@@ -440,9 +440,10 @@ func (f *Fleet) reject(key string, err error) {
 
 // sweeper clears what was not refreshed: everything once the fleet has
 // been unreachable for the expiry, and (servers without expiry markers
-// only) entries not seen for the expiry plus one heartbeat.
+// only) entries not seen for the bucket's max age. It runs every
+// sweepEvery, so a sweep lands within the ExpiryMargin.
 func (f *Fleet) sweeper(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -452,17 +453,18 @@ func (f *Fleet) sweeper(ctx context.Context) {
 			f.mu.Lock()
 			c := f.conn
 			f.mu.Unlock()
-			if !c.up && now.Sub(c.since) >= f.cfg.Expiry {
+			if !c.up && now.Sub(c.since) >= f.cfg.Expiry-sweepEvery {
 				f.view.sweep(now.Add(time.Hour)) // everything
 				continue
 			}
 			if !c.serverExpiry {
 				// Without expiry markers nothing tells us that an entry
 				// expired in the bucket: drop, on our clock, what was not
-				// refreshed for the expiry and one heartbeat. With markers
-				// the server decides (a watcher that lags under load must
-				// not drop entries whose refresh it has not read yet).
-				f.view.sweep(now.Add(-f.cfg.Expiry - f.cfg.Heartbeat()))
+				// refreshed for the bucket's max age (a live device
+				// refreshes three times in it). With markers the server
+				// decides (a watcher that lags under load must not drop
+				// entries whose refresh it has not read yet).
+				f.view.sweep(now.Add(-f.cfg.BucketTTL()))
 			}
 		}
 	}

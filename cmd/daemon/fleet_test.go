@@ -63,6 +63,8 @@ func TestFleetSettingsFailFast(t *testing.T) {
 	for name, mod := range map[string]func(*Config){
 		"no advertise":        func(c *Config) { c.Advertise = "" },
 		"bad advertise":       func(c *Config) { c.Advertise = "not an address" },
+		"advertise 0.0.0.0":   func(c *Config) { c.Advertise = "0.0.0.0" },
+		"advertise with port": func(c *Config) { c.Advertise = "127.0.0.2:7000" },
 		"bad device":          func(c *Config) { c.Device = "-d" },
 		"expiry over 30s":     func(c *Config) { c.FleetExpiry = 31 * time.Second },
 		"expiry under 3s":     func(c *Config) { c.FleetExpiry = time.Second },
