@@ -213,6 +213,15 @@ func (f *Fleet) Names() []string { return f.view.discoverNames() }
 // NODES reply of a DISCOVER with fleet scope) until the version moves.
 func (f *Fleet) NamesVersion() ([]string, uint64) { return f.view.namesVersion() }
 
+// Snapshot runs fn with Names as of an instant between two changes of the
+// local copy: every change before it is in names, and the OnEvent calls of
+// every change after it come after fn returns (changes and their events
+// are applied under one lock, which fn holds). A subscriber that starts
+// its subscription inside fn (GMP's SUBSCRIBE with fleet scope) sees each
+// change exactly once, in names or as an event. fn must be quick and must
+// not wait for a change; names is shared and read-only.
+func (f *Fleet) Snapshot(fn func(names []string)) { f.view.snapshot(fn) }
+
 // Lookup finds name on device (discoverable or not). A miss wraps
 // errdefs.ErrNotFound; while the fleet is unreachable its message says so.
 func (f *Fleet) Lookup(name, device string) (RemoteNode, error) {

@@ -39,7 +39,7 @@ func follow(t *testing.T, st daemon.State, topics string, lastID uint64) *stream
 	s := &stream{done: make(chan struct{}), stop: cancel}
 	c := control.NewClient(st.ControlAddr, "")
 	go func() {
-		s.err = c.Events(ctx, topics, lastID, func(m control.StreamMessage) error {
+		s.err = c.Events(ctx, topics, "", lastID, func(m control.StreamMessage) error {
 			s.mu.Lock()
 			s.msgs = append(s.msgs, m)
 			s.mu.Unlock()
