@@ -79,6 +79,12 @@ func TestEventStream(t *testing.T) {
 	if err := c.Events(t.Context(), "weather", "", 0, func(StreamMessage) error { return nil }); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
 		t.Fatalf("unknown topic: %v", err)
 	}
+	// An unknown scope, and the fleet scope of a gpmd in no fleet: 400.
+	for _, scope := range []string{"galaxy", ScopeFleet} {
+		if err := c.Events(t.Context(), "nodes", scope, 0, func(StreamMessage) error { return nil }); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !errors.Is(err, errdefs.ErrInvalid) {
+			t.Fatalf("scope %s: %v", scope, err)
+		}
+	}
 	// Without a hub: unavailable.
 	bare := httptest.NewServer(NewServer(Config{}))
 	defer bare.Close()
