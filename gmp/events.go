@@ -230,7 +230,7 @@ var ErrNoEvents = fmt.Errorf("gmp: events are not enabled: %w", errdefs.ErrUnava
 
 // ErrNoFleet: a subscription asked for the fleet scope (events.FleetNodes)
 // of a server in no fleet.
-var ErrNoFleet = fmt.Errorf("gmp: scope fleet: this gpmd is in no fleet: %w", errdefs.ErrInvalid)
+var ErrNoFleet = errdefs.Narrow("scope fleet: this gpmd is in no fleet (it was started without --fleet)", errdefs.ErrInvalid)
 
 // Subscribe starts a subscription to topics for a reader outside GMP (the
 // control API's event stream), as SUBSCRIBE does: seq is the last event
