@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -156,31 +155,13 @@ func TestSubscribeFleetRacingRemoteChanges(t *testing.T) {
 	gc := dialClient(t, garage.addr)
 	for round := range rounds {
 		const nodes = 20
-		conns := make([]*rawConn, nodes)
-		for i := range nodes {
-			conns[i] = dialRaw(t, kitchen.addr)
-		}
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		// Half register, the other half register and leave.
-		for i := range nodes {
-			wg.Go(func() {
-				<-start
-				c := conns[i]
-				c.send(fmt.Sprintf(`{"type":1,"code":1,"id":1,"body":{"name":"r%d-%d","id":"x","port":1}}`+"\n", round, i))
-				c.recv()
-				if i%2 == 1 {
-					c.send(`{"type":1,"code":11,"id":2}` + "\n")
-					c.recv()
-				}
-			})
-		}
+		conns, start, wait := churn(t, kitchen.addr, round, nodes)
 		sub := dialRaw(t, garage.addr)
 		close(start)
 		// Subscribe while the changes travel through NATS to garage.
 		time.Sleep(time.Duration(round%5) * time.Millisecond)
 		b := expectKind(t, sub.roundTrip(`{"type":3,"code":1,"id":1,"body":{"topics":["nodes"],"scope":"fleet"}}`), 3, 2, 1.0)
-		wg.Wait()
+		wait()
 		var want []string
 		for i := 0; i < nodes; i += 2 {
 			want = append(want, fmt.Sprintf("r%d-%d@kitchen", round, i))
@@ -207,25 +188,7 @@ func TestSubscribeFleetRacingRemoteChanges(t *testing.T) {
 			if err := json.Unmarshal(line, &m); err != nil {
 				t.Fatal(err)
 			}
-			e := expectEvent(t, m)
-			if e["seq"].(float64) <= b["seq"].(float64) {
-				t.Fatalf("round %d: event %v is not after SUBSCRIBED seq %v", round, e, b["seq"])
-			}
-			name := e["name"].(string)
-			switch e["event"] {
-			case "registered":
-				if view[name] {
-					t.Fatalf("round %d: %s registered twice (snapshot and event)", round, name)
-				}
-				view[name] = true
-			case "unregistered":
-				if !view[name] {
-					t.Fatalf("round %d: %s left without being seen", round, name)
-				}
-				delete(view, name)
-			default:
-				t.Fatalf("round %d: event %v", round, e)
-			}
+			applyNodeEvent(t, round, view, b["seq"].(float64), expectEvent(t, m))
 		}
 		for _, c := range conns {
 			c.c.Close()

@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
-	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,45 +36,12 @@ func TestFleetEvents(t *testing.T) {
 		t.Fatalf("SUBSCRIBE on dev-1: %+v, %v", dsub, err)
 	}
 
-	bg := func(args ...string) (*exec.Cmd, *lockedBuffer, *bufio.Scanner) {
-		cmd := exec.Command(gpmdBin, args...)
-		cmd.Env = d1.e.environ()
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		errb := &lockedBuffer{}
-		cmd.Stderr = errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		return cmd, errb, bufio.NewScanner(out)
-	}
-	fleetEvents, ferr, fsc := bg("events", "--topics", "nodes", "--fleet", "-o", "json")
-	devEvents, _, dsc := bg("events", "--topics", "nodes", "-o", "json")
-	watch, _, wsc := bg("nodes", "--watch", "--fleet", "-o", "json")
-	readLine := func(sc *bufio.Scanner, what string) string {
+	fleetEvents := d1.e.follow(t, "events", "--topics", "nodes", "--fleet", "-o", "json")
+	devEvents := d1.e.follow(t, "events", "--topics", "nodes", "-o", "json")
+	watch := d1.e.follow(t, "nodes", "--watch", "--fleet", "-o", "json")
+	readEvent := func(f *follower, what string) events.Event {
 		t.Helper()
-		ch := make(chan string, 1)
-		go func() {
-			if sc.Scan() {
-				ch <- sc.Text()
-			} else {
-				ch <- "EOF"
-			}
-		}()
-		select {
-		case l := <-ch:
-			return l
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: no line within 10 s", what)
-			return ""
-		}
-	}
-	readEvent := func(sc *bufio.Scanner, what string) events.Event {
-		t.Helper()
-		l := readLine(sc, what)
+		l := f.line(what)
 		var e events.Event
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatalf("%s printed %q: %v", what, l, err)
@@ -86,7 +50,7 @@ func TestFleetEvents(t *testing.T) {
 	}
 	watchRows := func() []string {
 		t.Helper()
-		l := readLine(wsc, "nodes --watch --fleet")
+		l := watch.line("nodes --watch --fleet")
 		var rows []struct{ Name, Device string }
 		if err := json.Unmarshal([]byte(l), &rows); err != nil {
 			t.Fatalf("nodes --watch --fleet -o json printed %q: %v", l, err)
@@ -105,8 +69,8 @@ func TestFleetEvents(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "the followers to subscribe", func() bool {
 		return value(scrape(t, d1.state.ControlAddr, ""), "gpmd_event_subscribers") == 5
 	})
-	if ferr.String() != "" {
-		t.Fatalf("events --fleet -o json wrote to stderr: %s", ferr.String())
+	if s := fleetEvents.stderr.String(); s != "" {
+		t.Fatalf("events --fleet -o json wrote to stderr: %s", s)
 	}
 
 	// A node registers on dev-2, then leaves.
@@ -122,7 +86,7 @@ func TestFleetEvents(t *testing.T) {
 		if want == events.Registered && (e.Address != d2.ip || e.Port != 7200) {
 			t.Fatalf("GMP fleet event %+v: want address %s port 7200", e, d2.ip)
 		}
-		if e := readEvent(fsc, "events --fleet"); e.Event != want || e.Name != "svc@dev-2" || e.Device != "dev-2" {
+		if e := readEvent(fleetEvents, "events --fleet"); e.Event != want || e.Name != "svc@dev-2" || e.Device != "dev-2" {
 			t.Fatalf("events --fleet: %+v; want %s svc@dev-2", e, want)
 		}
 		wantRows := []string{"doomed@dev-3"}
@@ -146,7 +110,7 @@ func TestFleetEvents(t *testing.T) {
 	} else {
 		t.Logf("the killed device's node left the fleet scope %s after the kill (expiry %s)", took, fleetExpiry)
 	}
-	if e := readEvent(fsc, "events --fleet"); e.Event != events.Unregistered || e.Name != "doomed@dev-3" {
+	if e := readEvent(fleetEvents, "events --fleet"); e.Event != events.Unregistered || e.Name != "doomed@dev-3" {
 		t.Fatalf("events --fleet after dev-3 died: %+v", e)
 	}
 	if got := watchRows(); len(got) != 0 {
@@ -158,25 +122,15 @@ func TestFleetEvents(t *testing.T) {
 	if e, err := dsub.Next(ctx); err != nil || e.Name != "local" || e.Device != "" {
 		t.Fatalf("GMP device subscriber's first event: %+v, %v; want local", e, err)
 	}
-	if e := readEvent(dsc, "events"); e.Name != "local" || e.Device != "" {
+	if e := readEvent(devEvents, "events"); e.Name != "local" || e.Device != "" {
 		t.Fatalf("events (device scope) first printed %+v; want local", e)
 	}
 	if e, err := fsub.Next(ctx); err != nil || e.Name != "local" || e.Device != "" {
 		t.Fatalf("GMP fleet subscriber: %+v, %v; want local", e, err)
 	}
 
-	for _, c := range []*exec.Cmd{fleetEvents, devEvents, watch} {
-		c.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%v after Ctrl-C: %v", c.Args, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%v did not end on Ctrl-C", c.Args)
-		}
+	for _, f := range []*follower{fleetEvents, devEvents, watch} {
+		f.interrupt()
 	}
 }
 
@@ -192,38 +146,8 @@ func TestFleetEventsRefusedInNoFleet(t *testing.T) {
 		t.Fatalf("events --fleet in no fleet: %v", r)
 	}
 
-	cmd := exec.Command(gpmdBin, "nodes", "--watch", "--fleet", "-o", "json")
-	cmd.Env = e.environ()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &lockedBuffer{}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	lines := make(chan string, 4)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	next := func() string {
-		t.Helper()
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatal("nodes --watch --fleet ended")
-			}
-			return l
-		case <-time.After(10 * time.Second):
-			t.Fatal("nodes --watch --fleet printed nothing within 10 s")
-			return ""
-		}
-	}
+	watch := e.follow(t, "nodes", "--watch", "--fleet", "-o", "json")
+	next := func() string { return watch.line("nodes --watch --fleet") }
 	if l := next(); l != "[]" {
 		t.Fatalf("nodes --watch --fleet first printed %q", l)
 	}
