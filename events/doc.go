@@ -23,12 +23,21 @@
 //   - Publishing with no subscriber costs a lock, an allocation and a
 //     store into the history ring.
 //
+// # Fleet scope
+//
+// A node event of another device of the fleet (Event.Device set, Name
+// name@device) is delivered under FleetNodes, which only fleet-scope
+// subscriptions hold (with Nodes); it shares the one sequence and the
+// history. Removing Nodes from a subscription removes FleetNodes with it.
+//
 // # Consistency with a snapshot
 //
 // A producer that must be consistent with a snapshot (the GMP registry: a
 // SUBSCRIBED reply lists the live nodes at the seq it carries) publishes
 // under its own lock, and takes the snapshot and calls Subscribe under
-// that same lock; the hub's lock nests inside it.
+// that same lock; the hub's lock nests inside it. The fleet's local copy
+// does the same for other devices' nodes (fleet.Fleet.Snapshot), and a
+// fleet-scope subscription takes both locks, the fleet's first.
 //
 // # Caveats
 //

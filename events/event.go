@@ -28,10 +28,15 @@ const (
 // Topics is a set of topics.
 type Topics uint8
 
-// The topics, as set members.
+// The topics, as set members. FleetNodes is not a topic of its own but the
+// fleet scope of nodes (GMP.md: SUBSCRIBE with "scope": "fleet"): the node
+// events of other devices (Event.Device set). It has no name: a
+// subscription that holds it holds Nodes too, and removing Nodes removes
+// it.
 const (
 	Nodes Topics = 1 << iota
 	Modules
+	FleetNodes
 
 	AllTopics = Nodes | Modules
 )
@@ -88,6 +93,16 @@ func topicOf(name string) Topics {
 	return 0
 }
 
+// member is the set member e is delivered under: a node event of another
+// device is FleetNodes, so only fleet-scope subscriptions see it.
+func (e *Event) member() Topics {
+	t := topicOf(e.Topic)
+	if t == Nodes && e.Device != "" {
+		return FleetNodes
+	}
+	return t
+}
+
 // Event is one event, the body of a GMP EVENT and the data of an SSE
 // event. Which fields it carries depends on Event (see MarshalJSON); an
 // event is never changed once published, so pointers to it are shared.
@@ -96,6 +111,10 @@ type Event struct {
 	Topic string `json:"topic"`
 	Event string `json:"event"`
 	Name  string `json:"name,omitempty"`
+	// Device: for a node of another device of the fleet, its device; Name
+	// is then name@device (GMP.md, fleet scope). Empty for this device's
+	// nodes.
+	Device string `json:"device,omitempty"`
 	// Nodes: the node's id, address and port (address and port for
 	// registered only).
 	ID      string `json:"id,omitempty"`
@@ -128,12 +147,18 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	switch e.Event {
 	case Registered:
 		b = str(b, "name", e.Name)
+		if e.Device != "" {
+			b = str(b, "device", e.Device)
+		}
 		b = str(b, "id", e.ID)
 		b = str(b, "address", e.Address)
 		b = append(b, `,"port":`...)
 		b = strconv.AppendInt(b, int64(e.Port), 10)
 	case Unregistered:
 		b = str(b, "name", e.Name)
+		if e.Device != "" {
+			b = str(b, "device", e.Device)
+		}
 		b = str(b, "id", e.ID)
 	case Uploaded:
 		b = str(b, "name", e.Name)

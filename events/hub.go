@@ -59,8 +59,8 @@ func (h *Hub) QueueSize() int { return h.queue }
 // subscriber of its topic; it returns the seq. It never blocks on a
 // subscriber. e.Seq is ignored.
 func (h *Hub) Publish(e Event) uint64 {
-	t := topicOf(e.Topic)
 	p := &e
+	t := p.member()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
@@ -108,7 +108,7 @@ func (h *Hub) Resume(topics Topics, after uint64) (*Subscription, error) {
 	}
 	for s := after + 1; s <= h.seq; s++ {
 		e := h.hist[s%n]
-		if topicOf(e.Topic)&topics != 0 {
+		if e.member()&topics != 0 {
 			sub.q = append(sub.q, e)
 		}
 	}
@@ -187,7 +187,7 @@ func (s *Subscription) Take(dst []*Event) []*Event {
 		s.dropped = 0
 	}
 	for _, e := range s.q {
-		if topicOf(e.Topic)&s.topics != 0 {
+		if e.member()&s.topics != 0 {
 			dst = append(dst, e)
 		}
 	}
@@ -214,10 +214,14 @@ func (s *Subscription) Add(topics Topics) uint64 {
 	return s.hub.seq
 }
 
-// Remove unsubscribes from topics (AllTopics: all) and returns the topics
-// still subscribed. Events of removed topics still queued are not
-// delivered. With none left the subscription stays open: Add may follow.
+// Remove unsubscribes from topics (AllTopics: all; Nodes takes its fleet
+// scope, FleetNodes, with it) and returns the topics still subscribed.
+// Events of removed topics still queued are not delivered. With none left
+// the subscription stays open: Add may follow.
 func (s *Subscription) Remove(topics Topics) Topics {
+	if topics&Nodes != 0 {
+		topics |= FleetNodes
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.topics &^= topics

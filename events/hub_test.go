@@ -168,3 +168,52 @@ func BenchmarkPublishNoSubscribers(b *testing.B) {
 		h.Publish(e)
 	}
 }
+
+// TestFleetScope: another device's node event (Device set) reaches only
+// subscriptions that hold FleetNodes, live and on resume; removing Nodes
+// removes the fleet scope with it; its JSON carries device.
+func TestFleetScope(t *testing.T) {
+	h := New(Options{})
+	dev, _ := h.Subscribe(Nodes)
+	defer dev.Close()
+	fl, _ := h.Subscribe(Nodes | FleetNodes)
+	defer fl.Close()
+	remote := Event{Topic: TopicNodes, Event: Registered, Name: "car@garage", Device: "garage", ID: "c1", Address: "10.0.0.12", Port: 40001}
+	h.Publish(remote)
+	h.Publish(node("local"))
+	if got := dev.Take(nil); len(got) != 1 || got[0].Name != "local" {
+		t.Fatalf("device scope took %v", got)
+	}
+	got := fl.Take(nil)
+	if len(got) != 2 || got[0].Name != "car@garage" || got[1].Name != "local" {
+		t.Fatalf("fleet scope took %v", got)
+	}
+	want := `{"seq":1,"topic":"nodes","event":"registered","name":"car@garage","device":"garage","id":"c1","address":"10.0.0.12","port":40001}`
+	if b := got[0].AppendJSON(nil); string(b) != want {
+		t.Fatalf("JSON %s, want %s", b, want)
+	}
+	gone := Event{Topic: TopicNodes, Event: Unregistered, Name: "car@garage", Device: "garage", ID: "c1"}
+	if b := gone.AppendJSON(nil); string(b) != `{"seq":0,"topic":"nodes","event":"unregistered","name":"car@garage","device":"garage","id":"c1"}` {
+		t.Fatalf("JSON %s", b)
+	}
+	if left := fl.Remove(Nodes); left != 0 {
+		t.Fatalf("Remove(Nodes) left %v, want nothing (the fleet scope goes with nodes)", left)
+	}
+	h.Publish(remote)
+	if got := fl.Take(nil); len(got) != 0 {
+		t.Fatalf("after Remove(Nodes): %v", got)
+	}
+	for _, c := range []struct {
+		topics Topics
+		want   int
+	}{{Nodes, 1}, {Nodes | FleetNodes, 3}} {
+		r, err := h.Resume(c.topics, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Take(nil); len(got) != c.want {
+			t.Errorf("Resume(%v) replayed %d events, want %d", c.topics, len(got), c.want)
+		}
+		r.Close()
+	}
+}

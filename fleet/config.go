@@ -1,12 +1,14 @@
 package fleet
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/gmp/wire"
@@ -16,18 +18,31 @@ import (
 const (
 	// DefaultBucket is the JetStream key-value bucket shared by the fleet.
 	DefaultBucket = "gpmd_nodes"
-	// DefaultExpiry is how long an entry lives in the bucket without a
-	// refresh: a killed device's nodes leave every other device within it.
+	// DefaultExpiry is the documented expiry: a killed device's nodes
+	// leave every other device within it of the kill.
 	DefaultExpiry = 15 * time.Second
 	// MaxExpiry is the longest expiry GMP.md allows ("30 s or less").
 	MaxExpiry = 30 * time.Second
-	// MinExpiry keeps the heartbeat (Expiry/3) at one second or more; NATS
-	// limit markers are kept at one-second granularity.
+	// MinExpiry keeps the bucket's max age (Expiry - ExpiryMargin) at two
+	// seconds or more: limit markers, which tell watchers of an expiry,
+	// live for whole seconds, and a heartbeat of two thirds of a second
+	// is as often as a device of 1,000 nodes should rewrite them.
 	MinExpiry = 3 * time.Second
+	// ExpiryMargin is how much sooner than the expiry the bucket drops an
+	// entry that is not refreshed: the NATS server removes an entry past
+	// its max age only when its expiry timer next runs (at least 250 ms
+	// apart, reading a clock that ticks every 100 ms; measured 0.25-0.31 s
+	// late), and the delete then travels to every watcher. The margin
+	// absorbs both, with room for a loaded machine, so that a dead
+	// device's nodes are gone within the expiry itself, not just after it.
+	ExpiryMargin = time.Second
 	// MaxValueSize bounds a bucket value; larger values are never parsed.
 	MaxValueSize = 4096
 	// opTimeout bounds one NATS round trip made by the writer.
 	opTimeout = 5 * time.Second
+	// sweepEvery is how often the local sweep runs (a quarter of the
+	// ExpiryMargin, so the sweep's own delay stays well inside it).
+	sweepEvery = ExpiryMargin / 4
 	// maxReconnectWait caps the reconnect backoff.
 	maxReconnectWait = 5 * time.Second
 )
@@ -53,8 +68,10 @@ type Config struct {
 	TLSCA, TLSCert, TLSKey string
 	// Bucket is the key-value bucket; DefaultBucket when empty.
 	Bucket string
-	// Expiry is the bucket's max age (DefaultExpiry when zero; MinExpiry to
-	// MaxExpiry). The heartbeat is Expiry/3.
+	// Expiry is the longest a dead device's nodes stay in the fleet after
+	// it stops refreshing them (DefaultExpiry when zero; MinExpiry to
+	// MaxExpiry). The bucket's max age is ExpiryMargin less (BucketTTL),
+	// and the heartbeat a third of that.
 	Expiry time.Duration
 	// Version is written into the device entry (e.g. "1.0.0").
 	Version string
@@ -82,11 +99,11 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.URLs) == 0 {
 		return c, fmt.Errorf("fleet: no NATS URL: %w", errdefs.ErrInvalid)
 	}
-	if !ValidName(c.Device) {
-		return c, fmt.Errorf("fleet: device %q: 1–64 of A–Z a–z 0–9 . _ -, beginning with a letter or digit: %w", c.Device, errdefs.ErrInvalid)
+	if err := CheckDevice(c.Device); err != nil {
+		return c, fmt.Errorf("fleet: device %q: %w: %w", c.Device, err, errdefs.ErrInvalid)
 	}
-	if !validAddress(c.Advertise) {
-		return c, fmt.Errorf("fleet: advertised address %q is not an IP address or host name: %w", c.Advertise, errdefs.ErrInvalid)
+	if err := CheckAdvertise(c.Advertise); err != nil {
+		return c, fmt.Errorf("fleet: advertised address %q: %w: %w", c.Advertise, err, errdefs.ErrInvalid)
 	}
 	if c.Bucket == "" {
 		c.Bucket = DefaultBucket
@@ -118,19 +135,80 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// BucketTTL is the max age of the bucket's entries: the expiry less
+// ExpiryMargin, so that an entry not refreshed has left every watcher by
+// the expiry (see ExpiryMargin).
+func (c Config) BucketTTL() time.Duration { return bucketTTL(c.Expiry) }
+
+func bucketTTL(expiry time.Duration) time.Duration { return expiry - ExpiryMargin }
+
 // Heartbeat is how often a Fleet rewrites its entries: a third of the
-// expiry, so two refreshes may be lost before an entry expires.
-func (c Config) Heartbeat() time.Duration { return c.Expiry / 3 }
+// bucket's max age, so two refreshes may be lost before a live device's
+// entry expires.
+func (c Config) Heartbeat() time.Duration { return c.BucketTTL() / 3 }
 
 // ValidName reports whether s is a valid node or device name (GMP.md's
 // rule, wire.ValidNodeName).
 func ValidName(s string) bool { return wire.ValidNodeName(s) }
 
-// validAddress accepts an IP address or a DNS host name (RFC 1123 labels).
-func validAddress(s string) bool {
-	if net.ParseIP(s) != nil {
-		return true
+// CheckDevice says what is wrong with s as this device's name (GMP.md's
+// rule, the one the bucket's keys are made of), naming the first character
+// that breaks it; nil when s is a device name. The message does not repeat
+// s: the caller names it. `gpmd start --device` and
+// New both check with it.
+func CheckDevice(s string) error {
+	if ValidName(s) {
+		return nil
 	}
+	const rule = "a device name is 1-64 characters of A-Z a-z 0-9 . _ -, beginning with a letter or digit"
+	switch {
+	case s == "":
+		return errors.New("empty: " + rule)
+	case len(s) > 64:
+		return fmt.Errorf("%d bytes long: %s", len(s), rule)
+	}
+	for i, r := range s {
+		ok := r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			i > 0 && (r == '.' || r == '_' || r == '-'))
+		if !ok {
+			return fmt.Errorf("%q is not allowed there: %s", r, rule)
+		}
+	}
+	return errors.New(rule) // not reached: ValidName said no
+}
+
+// CheckAdvertise says what is wrong with s as the address at which other
+// devices reach this device's nodes, or nil: an IP address or a DNS host
+// name, without a port (each node is reached at its own port), and not
+// the unspecified address (0.0.0.0, ::), which names no device. The
+// message does not repeat s: the caller names it. `gpmd
+// start --advertise`, New and the watcher (for other devices' entries)
+// all check with it.
+func CheckAdvertise(s string) error {
+	const want = "give the IP address or host name at which other devices reach this one"
+	if s == "" {
+		return errors.New("empty: " + want)
+	}
+	if ip := net.ParseIP(s); ip != nil {
+		if ip.IsUnspecified() {
+			return errors.New("the unspecified address, which no other device can reach: " + want)
+		}
+		return nil
+	}
+	if host, port, err := net.SplitHostPort(s); err == nil {
+		if host == "" {
+			return errors.New("no host: " + want)
+		}
+		return fmt.Errorf("a port (%s): %s, without a port (each node is reached at its own port)", port, want)
+	}
+	if !validHostName(s) {
+		return errors.New("not an IP address or host name: " + want)
+	}
+	return nil
+}
+
+// validHostName accepts a DNS host name (RFC 1123 labels).
+func validHostName(s string) bool {
 	if len(s) < 1 || len(s) > 253 {
 		return false
 	}

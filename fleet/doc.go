@@ -34,19 +34,27 @@
 //   - An unregistered node is deleted from the bucket at once (one round trip
 //     when connected); other devices drop it when the delete reaches their
 //     watcher (milliseconds on a LAN).
-//   - Every entry of ours is rewritten every Expiry/3 (heartbeat) and in full
-//     after every (re)connection, so what expired while we were away comes
-//     back. The bucket's max age is the expiry: an entry whose device stops
-//     refreshing (killed, partitioned) disappears from the bucket, and from
-//     every watcher, within Expiry of its last refresh. On nats-server 2.11+
-//     the bucket is created with limit markers, so expiry reaches watchers as
-//     an event; on an older server (or a bucket made elsewhere with a longer
-//     max age) each watcher drops, on its own clock, entries not refreshed
-//     for Expiry plus one heartbeat.
+//   - The bucket's max age is ExpiryMargin (1 s) under the Expiry
+//     (Config.BucketTTL), and every entry of ours is rewritten every third
+//     of that (the heartbeat) and in full after every (re)connection, so
+//     what expired while we were away comes back. An entry whose device
+//     stops refreshing (killed, partitioned) leaves the bucket at the max
+//     age after its last refresh, and every watcher within the Expiry of
+//     it: the margin holds the server's late expiry timer and the
+//     delivery. On nats-server 2.11+ the bucket is created with limit
+//     markers, so expiry reaches watchers as an event; on an older server
+//     (or a bucket made elsewhere, or by an earlier GPMD, with a longer max
+//     age) each watcher drops, on its own clock, entries not refreshed for
+//     the max age, checking every quarter second.
 //   - Node entries of our device found in the first snapshot of a watcher
 //     but not registered here (left by a previous run killed before it
 //     could delete them) are deleted at once. Two GPMDs must therefore never
 //     share a device name.
+//   - Each change of the local copy is applied, and its events handed to
+//     Config.OnEvent in order, under one lock; Snapshot runs a function
+//     under that lock, so a consumer that starts a subscription in it (GMP's
+//     SUBSCRIBE with fleet scope) sees every change exactly once, in the
+//     snapshot or as an event.
 //   - Nothing read from the bucket is trusted: a value that is not valid JSON,
 //     larger than [MaxValueSize], whose device or name differs from its key's,
 //     a key of another shape, a name, id, address or port that breaks the GMP

@@ -122,8 +122,9 @@ func parseNode(pk parsedKey, value []byte) (RemoteNode, error) {
 		return RemoteNode{}, fmt.Errorf("id %q breaks the GMP rule", n.ID)
 	case n.Port < 1 || n.Port > 65535:
 		return RemoteNode{}, fmt.Errorf("port %d out of range", n.Port)
-	case !validAddress(n.Address):
-		return RemoteNode{}, fmt.Errorf("address %q is not an IP address or host name", n.Address)
+	}
+	if err := CheckAdvertise(n.Address); err != nil {
+		return RemoteNode{}, fmt.Errorf("address %q: %w", n.Address, err)
 	}
 	return n, nil
 }
@@ -137,10 +138,11 @@ func parseDevice(pk parsedKey, value []byte) (deviceEntry, error) {
 	switch {
 	case d.Device != pk.device:
 		return deviceEntry{}, fmt.Errorf("device %q in the value, %q in the key", d.Device, pk.device)
-	case !validAddress(d.Address):
-		return deviceEntry{}, fmt.Errorf("address %q is not an IP address or host name", d.Address)
 	case len(d.Version) > 64:
 		return deviceEntry{}, errors.New("version longer than 64 bytes")
+	}
+	if err := CheckAdvertise(d.Address); err != nil {
+		return deviceEntry{}, fmt.Errorf("address %q: %w", d.Address, err)
 	}
 	return d, nil
 }

@@ -213,6 +213,15 @@ func (f *Fleet) Names() []string { return f.view.discoverNames() }
 // NODES reply of a DISCOVER with fleet scope) until the version moves.
 func (f *Fleet) NamesVersion() ([]string, uint64) { return f.view.namesVersion() }
 
+// Snapshot runs fn with Names as of an instant between two changes of the
+// local copy: every change before it is in names, and the OnEvent calls of
+// every change after it come after fn returns (changes and their events
+// are applied under one lock, which fn holds). A subscriber that starts
+// its subscription inside fn (GMP's SUBSCRIBE with fleet scope) sees each
+// change exactly once, in names or as an event. fn must be quick and must
+// not wait for a change; names is shared and read-only.
+func (f *Fleet) Snapshot(fn func(names []string)) { f.view.snapshot(fn) }
+
 // Lookup finds name on device (discoverable or not). A miss wraps
 // errdefs.ErrNotFound; while the fleet is unreachable its message says so.
 func (f *Fleet) Lookup(name, device string) (RemoteNode, error) {
@@ -440,9 +449,10 @@ func (f *Fleet) reject(key string, err error) {
 
 // sweeper clears what was not refreshed: everything once the fleet has
 // been unreachable for the expiry, and (servers without expiry markers
-// only) entries not seen for the expiry plus one heartbeat.
+// only) entries not seen for the bucket's max age. It runs every
+// sweepEvery, so a sweep lands within the ExpiryMargin.
 func (f *Fleet) sweeper(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -452,17 +462,18 @@ func (f *Fleet) sweeper(ctx context.Context) {
 			f.mu.Lock()
 			c := f.conn
 			f.mu.Unlock()
-			if !c.up && now.Sub(c.since) >= f.cfg.Expiry {
+			if !c.up && now.Sub(c.since) >= f.cfg.Expiry-sweepEvery {
 				f.view.sweep(now.Add(time.Hour)) // everything
 				continue
 			}
 			if !c.serverExpiry {
 				// Without expiry markers nothing tells us that an entry
 				// expired in the bucket: drop, on our clock, what was not
-				// refreshed for the expiry and one heartbeat. With markers
-				// the server decides (a watcher that lags under load must
-				// not drop entries whose refresh it has not read yet).
-				f.view.sweep(now.Add(-f.cfg.Expiry - f.cfg.Heartbeat()))
+				// refreshed for the bucket's max age (a live device
+				// refreshes three times in it). With markers the server
+				// decides (a watcher that lags under load must not drop
+				// entries whose refresh it has not read yet).
+				f.view.sweep(now.Add(-f.cfg.BucketTTL()))
 			}
 		}
 	}

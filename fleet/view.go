@@ -265,6 +265,14 @@ func (v *view) namesVersion() ([]string, uint64) {
 	return s, v.version
 }
 
+// snapshot runs fn with the sorted names while no change is applied, so
+// fn sits between two changes (see Fleet.Snapshot).
+func (v *view) snapshot(fn func(names []string)) {
+	v.applyMu.Lock()
+	defer v.applyMu.Unlock()
+	fn(v.discoverNames())
+}
+
 func (v *view) lookup(name, device string) (RemoteNode, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

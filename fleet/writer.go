@@ -95,8 +95,9 @@ func (w *writer) pause(ctx context.Context) {
 }
 
 // bind opens the bucket, creating it when missing. Created here, it has
-// the expiry as max age, one value per key, and (nats-server 2.11+) limit
-// markers so that expiry reaches every watcher as a delete.
+// the bucket's max age (the expiry less ExpiryMargin), one value per key,
+// and (nats-server 2.11+) limit markers so that expiry reaches every
+// watcher as a delete.
 func (w *writer) bind(ctx context.Context) error {
 	f := w.f
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -120,34 +121,39 @@ func (w *writer) bind(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st.TTL() == 0 || st.TTL() > f.cfg.Expiry {
-		// Someone else made the bucket: entries may outlive a dead device
-		// longer than documented. Serve anyway; the local sweep drops
-		// entries not refreshed for our expiry.
-		f.log.Warn("fleet: the bucket's max age differs from the expiry", "bucket_ttl", st.TTL(), "expiry", f.cfg.Expiry)
+	ttl := f.cfg.BucketTTL()
+	if st.TTL() == 0 || st.TTL() > ttl {
+		// Someone else made the bucket (or an older GPMD, whose max age
+		// was the expiry itself): the server may keep a dead device's
+		// entries past our expiry. Serve anyway; the local sweep drops
+		// entries not refreshed for our bucket max age.
+		f.log.Warn("fleet: the bucket's max age is longer than this expiry allows", "bucket_ttl", st.TTL(), "want_at_most", ttl, "expiry", f.cfg.Expiry)
 	}
 	f.mu.Lock()
 	f.kv = kv
-	f.conn.serverExpiry = st.LimitMarkerTTL() > 0 && st.TTL() > 0 && st.TTL() <= f.cfg.Expiry
+	f.conn.serverExpiry = st.LimitMarkerTTL() > 0 && st.TTL() > 0 && st.TTL() <= ttl
 	f.mu.Unlock()
 	w.kv = kv
 	return nil
 }
 
-// BucketConfig is the bucket a Fleet creates when it finds none: one value
-// per key, max age = expiry, values up to MaxValueSize, and limit markers
-// (nats-server 2.11+) so that expiry reaches every watcher as a delete.
-// An operator who denies devices the right to create streams creates the
-// bucket with it (or its equivalent in the nats CLI, docs/fleet.md).
+// BucketConfig is the bucket a Fleet of this expiry creates when it finds
+// none: one value per key, max age = expiry - ExpiryMargin (so an entry
+// not refreshed has left every watcher by the expiry), values up to
+// MaxValueSize, and limit markers (nats-server 2.11+) so that expiry
+// reaches every watcher as a delete. An operator who denies devices the
+// right to create streams creates the bucket with it (or its equivalent
+// in the nats CLI, docs/fleet.md).
 func BucketConfig(bucket string, expiry time.Duration) jetstream.KeyValueConfig {
+	ttl := bucketTTL(expiry)
 	return jetstream.KeyValueConfig{
 		Bucket:         bucket,
 		Description:    "GPMD fleet: device and node entries (issue 13)",
 		History:        1,
-		TTL:            expiry,
+		TTL:            ttl,
 		MaxValueSize:   MaxValueSize,
 		Storage:        jetstream.FileStorage,
-		LimitMarkerTTL: expiry,
+		LimitMarkerTTL: ttl,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/events"
+	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
@@ -45,6 +46,27 @@ func readTopics(body []byte) (t events.Topics, absent bool, rerr *requestError) 
 	return t, false, nil
 }
 
+// readScope reads SUBSCRIBE's "scope" (GMP.md, fleet scope): fleet is
+// true for "fleet", false for "device" or none. A scope of fleet on a
+// server in no fleet asks for a feature it does not offer: unknown_message.
+func (c *conn) readScope(body []byte) (fleet bool, rerr *requestError) {
+	scope, rerr := stringField(body, "scope", false)
+	if rerr != nil {
+		return false, rerr
+	}
+	switch scope {
+	case "", wire.ScopeDevice:
+		return false, nil
+	case wire.ScopeFleet:
+		if c.s.cfg.Fleet == nil {
+			return false, &requestError{code: wire.ErrCodeUnknownMessage,
+				msg: `scope "fleet": this GPMD is in no fleet (WELCOME does not list the feature fleet)`}
+		}
+		return true, nil
+	}
+	return false, badRequest(`scope %q: "device" or "fleet"`, scope)
+}
+
 // subscribe answers SUBSCRIBE. The write lock is held from before the
 // subscription starts until SUBSCRIBED is written, so no event of it can
 // come before its SUBSCRIBED.
@@ -53,8 +75,16 @@ func (c *conn) subscribe(env envelope) bool {
 	if rerr == nil && absent {
 		rerr = badRequest("body field %q is required", "topics")
 	}
+	var fleetScope bool
+	if rerr == nil {
+		fleetScope, rerr = c.readScope(env.body)
+	}
 	if rerr != nil {
 		return c.replyError(env.id, rerr.code, rerr.msg)
+	}
+	if fleetScope && t&events.Nodes != 0 {
+		// The fleet scope widens nodes to the other devices' nodes.
+		t |= events.FleetNodes
 	}
 	c.enc.mu.Lock()
 	body := c.startSubscription(t)
@@ -81,12 +111,18 @@ func (c *conn) subscribe(env envelope) bool {
 }
 
 // startSubscription starts or widens the connection's subscription under
-// the registry's lock, so that its seq and the node list are of the same
-// instant; it starts the pump on the first SUBSCRIBE.
+// the locks that order node events (Server.holdNodes), so that its seq and
+// the node list are of the same instant; it starts the pump on the first
+// SUBSCRIBE. The list is the fleet's (as a DISCOVER with fleet scope lists
+// it) when the subscription holds the fleet scope after this request.
 func (c *conn) startSubscription(t events.Topics) wire.Subscribed {
 	var body wire.Subscribed
 	first := c.sub == nil
-	c.s.reg.subscribe(func(names []string) {
+	all := t
+	if !first {
+		all |= c.sub.Topics()
+	}
+	c.s.holdNodes(all&events.FleetNodes != 0, func(names []string) {
 		if first {
 			c.sub, body.Seq = c.s.cfg.Events.Subscribe(t)
 		} else {
@@ -192,15 +228,21 @@ func appendEventMessage(b []byte, e *events.Event) []byte {
 // ErrNoEvents: the server was configured without an event hub.
 var ErrNoEvents = fmt.Errorf("gmp: events are not enabled: %w", errdefs.ErrUnavailable)
 
+// ErrNoFleet: a subscription asked for the fleet scope (events.FleetNodes)
+// of a server in no fleet.
+var ErrNoFleet = errdefs.Narrow("scope fleet: this gpmd is in no fleet (it was started without --fleet)", errdefs.ErrInvalid)
+
 // Subscribe starts a subscription to topics for a reader outside GMP (the
 // control API's event stream), as SUBSCRIBE does: seq is the last event
 // before it, and nodes (when topics include nodes) the discoverable nodes
-// at that same instant. The caller closes the subscription.
+// at that same instant; with events.FleetNodes, the other devices' nodes
+// too, as name@device, and their events (ErrNoFleet in no fleet). The
+// caller closes the subscription.
 func (s *Server) Subscribe(topics events.Topics) (sub *events.Subscription, seq uint64, nodes []string, err error) {
-	if s.cfg.Events == nil {
-		return nil, 0, nil, ErrNoEvents
+	if err := s.checkTopics(topics); err != nil {
+		return nil, 0, nil, err
 	}
-	s.reg.subscribe(func(names []string) {
+	s.holdNodes(topics&events.FleetNodes != 0, func(names []string) {
 		sub, seq = s.cfg.Events.Subscribe(topics)
 		if topics&events.Nodes != 0 {
 			nodes = append([]string{}, names...)
@@ -212,12 +254,40 @@ func (s *Server) Subscribe(topics events.Topics) (sub *events.Subscription, seq 
 // Resume starts a subscription that first replays the held events after
 // seq after (events.Hub.Resume; events.ErrGone when they are not held).
 func (s *Server) Resume(topics events.Topics, after uint64) (*events.Subscription, error) {
-	if s.cfg.Events == nil {
-		return nil, ErrNoEvents
+	if err := s.checkTopics(topics); err != nil {
+		return nil, err
 	}
 	sub, err := s.cfg.Events.Resume(topics, after)
 	if err != nil {
 		return nil, fmt.Errorf("resume after event %d: %w", after, err)
 	}
 	return sub, nil
+}
+
+// checkTopics says whether this server can serve a subscription to topics.
+func (s *Server) checkTopics(topics events.Topics) error {
+	if s.cfg.Events == nil {
+		return ErrNoEvents
+	}
+	if topics&events.FleetNodes != 0 && s.cfg.Fleet == nil {
+		return ErrNoFleet
+	}
+	return nil
+}
+
+// holdNodes runs fn with the discoverable nodes at an instant when no
+// node event is being published: under the registry's lock (this
+// device's registrations publish under it) and, with fleet, inside the
+// fleet's Snapshot (its changes publish under that), the fleet first. fn
+// gets the merged list a fleet-scope DISCOVER gives, else this device's.
+// A subscription fn starts sees every later change as an event and every
+// earlier one in the names; names must not be modified.
+func (s *Server) holdNodes(withFleet bool, fn func(names []string)) {
+	if !withFleet {
+		s.reg.subscribe(fn)
+		return
+	}
+	s.cfg.Fleet.Snapshot(func(remote []string) {
+		s.reg.subscribe(func(local []string) { fn(fleet.MergeNames(local, remote)) })
+	})
 }

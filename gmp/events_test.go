@@ -149,29 +149,11 @@ func TestSubscribeRacingRegistrations(t *testing.T) {
 	ts, _ := evServer(t, 0)
 	for round := range rounds {
 		const nodes = 20
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		conns := make([]*rawConn, nodes)
-		for i := range nodes {
-			conns[i] = dialRaw(t, ts.addr)
-		}
-		// Half register, the other half register and leave.
-		for i := range nodes {
-			wg.Go(func() {
-				<-start
-				c := conns[i]
-				c.send(fmt.Sprintf(`{"type":1,"code":1,"id":1,"body":{"name":"r%d-%d","id":"x","port":1}}`+"\n", round, i))
-				c.recv()
-				if i%2 == 1 {
-					c.send(`{"type":1,"code":11,"id":2}` + "\n")
-					c.recv()
-				}
-			})
-		}
+		conns, start, wait := churn(t, ts.addr, round, nodes)
 		sub := dialRaw(t, ts.addr)
 		close(start)
 		b := expectKind(t, sub.roundTrip(`{"type":3,"code":1,"id":1,"body":{"topics":["nodes"]}}`), 3, 2, 1.0)
-		wg.Wait()
+		wait()
 		view := map[string]bool{}
 		for _, n := range b["nodes"].([]any) {
 			view[n.(string)] = true
@@ -187,29 +169,65 @@ func TestSubscribeRacingRegistrations(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("round %d: view %v never matched %v", round, view, want)
 			}
-			e := expectEvent(t, sub.recv())
-			if e["seq"].(float64) <= b["seq"].(float64) {
-				t.Fatalf("round %d: event %v is not after SUBSCRIBED seq %v", round, e, b["seq"])
-			}
-			name := e["name"].(string)
-			switch e["event"] {
-			case "registered":
-				if view[name] {
-					t.Fatalf("round %d: %s registered twice (snapshot and event)", round, name)
-				}
-				view[name] = true
-			case "unregistered":
-				if !view[name] {
-					t.Fatalf("round %d: %s left without being seen", round, name)
-				}
-				delete(view, name)
-			}
+			applyNodeEvent(t, round, view, b["seq"].(float64), expectEvent(t, sub.recv()))
 		}
 		for _, c := range conns {
 			c.c.Close()
 		}
 		sub.c.Close()
 		waitFor(t, "round's nodes gone", func() bool { return len(ts.reg.discoverable()) == 0 })
+	}
+}
+
+// churn dials n connections to addr and readies goroutines that, once
+// start is closed, register r<round>-<i> on each: half stay, the odd ones
+// leave at once (UNREGISTER). wait waits for them.
+func churn(t testing.TB, addr string, round, n int) (conns []*rawConn, start chan struct{}, wait func()) {
+	t.Helper()
+	conns = make([]*rawConn, n)
+	for i := range n {
+		conns[i] = dialRaw(t, addr)
+	}
+	start = make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			c := conns[i]
+			c.send(fmt.Sprintf(`{"type":1,"code":1,"id":1,"body":{"name":"r%d-%d","id":"x","port":1}}`+"\n", round, i))
+			c.recv()
+			if i%2 == 1 {
+				c.send(`{"type":1,"code":11,"id":2}` + "\n")
+				c.recv()
+			}
+		})
+	}
+	return conns, start, wg.Wait
+}
+
+// applyNodeEvent applies a node event e to view, the node list a
+// subscriber holds since its SUBSCRIBED of seq subSeq: a doubled or missed
+// event shows as an impossible transition (a registration of a node in
+// view, a leave of one not in it), and fails the test.
+func applyNodeEvent(t testing.TB, round int, view map[string]bool, subSeq float64, e map[string]any) {
+	t.Helper()
+	if e["seq"].(float64) <= subSeq {
+		t.Fatalf("round %d: event %v is not after SUBSCRIBED seq %v", round, e, subSeq)
+	}
+	name := e["name"].(string)
+	switch e["event"] {
+	case "registered":
+		if view[name] {
+			t.Fatalf("round %d: %s registered twice (snapshot and event)", round, name)
+		}
+		view[name] = true
+	case "unregistered":
+		if !view[name] {
+			t.Fatalf("round %d: %s left without being seen", round, name)
+		}
+		delete(view, name)
+	default:
+		t.Fatalf("round %d: event %v", round, e)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp/wire"
 )
@@ -23,9 +24,40 @@ type Fleet interface {
 	// Lookup finds name on device; a miss wraps errdefs.ErrNotFound and
 	// says when the fleet is unreachable.
 	Lookup(name, device string) (fleet.RemoteNode, error)
+	// Snapshot runs fn with the names of NamesVersion at an instant
+	// between two changes, whose events (FleetEvents) are published
+	// outside fn: SUBSCRIBE with fleet scope starts its subscription in
+	// it.
+	Snapshot(fn func(names []string))
 }
 
 var _ Fleet = (*fleet.Fleet)(nil)
+
+// FleetEvents is the fleet.Config.OnEvent that publishes the other
+// devices' node changes to hub, the hub of the server the fleet is given
+// to: node events named name@device and carrying device, which only
+// fleet-scope subscriptions receive (events.FleetNodes). As for this
+// device's nodes, only discoverable nodes cause events. The fleet calls it
+// in order, under the lock Fleet.Snapshot holds, so a subscription started
+// in a Snapshot sees each change once.
+func FleetEvents(hub *events.Hub) func(fleet.Event) {
+	return func(e fleet.Event) {
+		n := e.Node
+		if !n.Discoverable {
+			return
+		}
+		ev := events.Event{Topic: events.TopicNodes, Name: n.FullName(), Device: n.Device, ID: n.ID}
+		switch e.Kind {
+		case fleet.NodeRegistered:
+			ev.Event, ev.Address, ev.Port = events.Registered, n.Address, n.Port
+		case fleet.NodeUnregistered:
+			ev.Event = events.Unregistered
+		default:
+			return
+		}
+		hub.Publish(ev)
+	}
+}
 
 // fleetNodes is an encoded NODES body of a DISCOVER with fleet scope, and
 // what it was made from: the registry's sorted slice (a built slice is

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/gmp/client"
@@ -27,10 +28,14 @@ type fleetDevice struct {
 
 // startFleetDevice joins device to the fleet of the NATS server at url and
 // serves GMP for it on 127.0.0.1:0; advertise is its advertised address.
+//
+// Its remote node changes are published to its event hub as the daemon
+// does it (FleetEvents), so SUBSCRIBE with fleet scope works on it.
 func startFleetDevice(t testing.TB, url, device, advertise string) *fleetDevice {
 	t.Helper()
+	hub := events.New(events.Options{})
 	f, err := fleet.New(fleet.Config{URLs: []string{url}, Device: device, Advertise: advertise,
-		Expiry: fleet.MinExpiry, Logger: slog.New(slog.DiscardHandler)})
+		Expiry: fleet.MinExpiry, Logger: slog.New(slog.DiscardHandler), OnEvent: FleetEvents(hub)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +47,7 @@ func startFleetDevice(t testing.TB, url, device, advertise string) *fleetDevice 
 		defer cancel()
 		f.Close(ctx)
 	})
-	ts := startServer(t, Config{Fleet: f, Device: device})
+	ts := startServer(t, Config{Fleet: f, Device: device, Events: hub})
 	return &fleetDevice{testServer: ts, name: device, fleet: f}
 }
 

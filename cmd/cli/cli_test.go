@@ -213,8 +213,13 @@ func TestChildArgsCarryEverySetting(t *testing.T) {
 	want := daemon.DefaultConfig()
 	for _, s := range daemon.Settings() {
 		v := example[s.Kind]
-		if s.Flag == "data-dir" || s.Flag == "token-file" {
+		switch s.Flag {
+		case "data-dir", "token-file":
 			v = filepath.Join(t.TempDir(), s.Flag)
+		case "device": // checked as set: a value of its own shape
+			v = "dev-7"
+		case "advertise":
+			v = "127.0.0.9"
 		}
 		if err := s.Set(&want, v); err != nil {
 			t.Fatal(err)

@@ -15,13 +15,14 @@ type eventsOptions struct {
 	f      *Factory
 	Topics string
 	Output string
+	Fleet  bool
 }
 
 // NewCmdEvents is `gpmd events`.
 func NewCmdEvents(f *Factory) *cobra.Command {
 	o := &eventsOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "events [--topics nodes,modules] [-o table|json]",
+		Use:   "events [--topics nodes,modules] [--fleet] [-o table|json]",
 		Short: "Follow the daemon's events: nodes that come and go, modules uploaded and removed",
 		Long: `Follow the daemon's events as they happen, one line each, until Ctrl-C:
 GVM nodes registered and unregistered (discoverable nodes only), module
@@ -29,6 +30,10 @@ versions uploaded and removed, and each change of a module's latest
 version. Each line begins with the event's sequence number. "overflow"
 means this reader fell behind and events were dropped: list the state
 again (gpmd nodes, gpmd wasm list) if it matters.
+
+--fleet adds the node events of the other devices of the daemon's fleet:
+their nodes are named name@device, and -o json gives their device. A
+daemon in no fleet refuses it (exit 2).
 
 With -o json each event is one JSON object per line, as GMP's EVENT body
 (docs/gmp.md, Events).
@@ -40,12 +45,17 @@ With -o json each event is one JSON object per line, as GMP's EVENT body
   43 modules uploaded math@v1.3.0 sha256:93a44bbb… (8 B)
   44 modules latest math is now v1.3.0 sha256:93a44bbb…
 
+  $ gpmd events --topics nodes --fleet
+  following events (nodes, fleet scope) from 57
+  58 nodes registered car@garage (id c1) at 10.0.0.12:40001
+
   $ gpmd events --topics modules -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
 	cmd.Flags().StringVar(&o.Topics, "topics", "nodes,modules", "topics to follow, comma-separated: nodes, modules")
 	cmd.RegisterFlagCompletionFunc("topics", cobra.FixedCompletions([]string{events.TopicNodes, events.TopicModules, "nodes,modules"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().BoolVar(&o.Fleet, "fleet", false, "also the other devices' node events (the daemon's fleet)")
 	addFormatFlag(cmd, &o.Output)
 	return cmd
 }
@@ -64,11 +74,19 @@ func (o *eventsOptions) run(cmd *cobra.Command) error {
 	defer c.Close()
 	out := o.f.IO.Out
 	enc := json.NewEncoder(out)
-	err = c.Events(cmd.Context(), o.Topics, 0, func(m control.StreamMessage) error {
+	scope := ""
+	if o.Fleet {
+		scope = control.ScopeFleet
+	}
+	err = c.Events(cmd.Context(), o.Topics, scope, 0, func(m control.StreamMessage) error {
 		switch {
 		case m.Kind != "":
 			if o.Output != formatJSON {
-				fmt.Fprintf(o.f.IO.ErrOut, "following events (%s) from %d\n", joinTopics(m.Start.Topics), m.Start.Seq)
+				what := joinTopics(m.Start.Topics)
+				if m.Start.Scope == control.ScopeFleet {
+					what += ", fleet scope"
+				}
+				fmt.Fprintf(o.f.IO.ErrOut, "following events (%s) from %d\n", what, m.Start.Seq)
 			}
 			return nil
 		case o.Output == formatJSON:

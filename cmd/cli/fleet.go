@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -69,6 +70,11 @@ func (o *nodesOptions) writeFleetNodes(nl control.NodeList) error {
 		fmt.Fprintln(o.f.IO.ErrOut, "gpmd is in no fleet: the nodes of this device only")
 	}
 	if o.Output == formatJSON {
+		if o.Watch {
+			// One array per line, as `nodes --watch -o json` writes
+			// its lists: a stream a program can read.
+			return json.NewEncoder(o.f.IO.Out).Encode(rows)
+		}
 		return writeJSON(o.f.IO.Out, rows)
 	}
 	if len(rows) == 0 {

@@ -37,8 +37,10 @@ devices of the daemon's fleet, as the daemon knows them now.
 With --watch the command follows the daemon's node events until Ctrl-C:
 on a terminal it redraws the table on each change; otherwise it prints the
 whole list again (a table, or one JSON array per line with -o json) each
-time it changes. Nodes that are not discoverable cause no events: the list
-shows them as of the last change of a discoverable node.
+time it changes. With --fleet it follows the other devices' node events
+too (the fleet scope of the daemon's events), so a node that comes or goes
+on another device redraws it. Nodes that are not discoverable cause no
+events: the list shows them as of the last change of a discoverable node.
 
 ` + exitStatusHelp,
 		Example: `  $ gpmd nodes
@@ -119,6 +121,20 @@ func (o *nodesOptions) watch(cmd *cobra.Command) error {
 	defer c.Close()
 	ctx := cmd.Context()
 	tty := o.f.IO.IsStdoutTTY() && o.Output != formatJSON
+	scope := ""
+	if o.Fleet {
+		// The fleet scope only from a daemon in a fleet; one in none
+		// lists its own nodes, as `nodes --fleet` does.
+		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		nl, err := c.Nodes(rctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if nl.Device != "" {
+			scope = control.ScopeFleet
+		}
+	}
 	redraw := func() error {
 		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 		defer cancel()
@@ -133,7 +149,7 @@ func (o *nodesOptions) watch(cmd *cobra.Command) error {
 		}
 		return o.print(nl)
 	}
-	err = c.Events(ctx, events.TopicNodes, 0, func(m control.StreamMessage) error {
+	err = c.Events(ctx, events.TopicNodes, scope, 0, func(m control.StreamMessage) error {
 		if m.Kind == "" && m.Event.Topic != events.TopicNodes {
 			return nil
 		}

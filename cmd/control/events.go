@@ -15,6 +15,7 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/events"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // EventSource is what the event stream needs (*gmp.Server satisfies it):
@@ -50,14 +51,19 @@ const (
 // StreamStart is the data of the first message of a stream: what a GMP
 // SUBSCRIBED says, plus, for resync, why.
 type StreamStart struct {
-	Topics  []string `json:"topics"`
+	Topics []string `json:"topics"`
+	// Scope is "fleet" when the stream's nodes are the fleet's (scope=fleet);
+	// absent for this device's.
+	Scope   string   `json:"scope,omitempty"`
 	Seq     uint64   `json:"seq"`
 	Nodes   []string `json:"nodes,omitempty"`
 	Message string   `json:"message,omitempty"`
 }
 
-// getEvents is GET /v1/events?topics=nodes,modules: a Server-Sent Events
-// stream of the hub's events (docs/control-api.md, Events).
+// getEvents is GET /v1/events?topics=nodes,modules[&scope=fleet]: a
+// Server-Sent Events stream of the hub's events (docs/control-api.md,
+// Events). scope=fleet adds the other devices' node events, as GMP's
+// SUBSCRIBE with fleet scope does.
 func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Events == nil {
 		return fmt.Errorf("%w: this gpmd has no event stream", errdefs.ErrUnavailable)
@@ -65,6 +71,15 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	topics, err := events.ParseTopicList(r.URL.Query().Get("topics"))
 	if err != nil {
 		return err
+	}
+	switch scope := r.URL.Query().Get("scope"); scope {
+	case "", ScopeDevice:
+	case ScopeFleet:
+		if topics&events.Nodes != 0 {
+			topics |= events.FleetNodes
+		}
+	default:
+		return fmt.Errorf("%w: scope %q: %q or %q", errdefs.ErrInvalid, scope, ScopeDevice, ScopeFleet)
 	}
 	var (
 		sub   *events.Subscription
@@ -153,8 +168,18 @@ func (s *Server) startStream(topics events.Topics) (*StreamStart, *events.Subscr
 	if err != nil {
 		return nil, nil, err
 	}
-	return &StreamStart{Topics: topics.Names(), Seq: seq, Nodes: nodes}, sub, nil
+	start := &StreamStart{Topics: topics.Names(), Seq: seq, Nodes: nodes}
+	if topics&events.FleetNodes != 0 {
+		start.Scope = ScopeFleet
+	}
+	return start, sub, nil
 }
+
+// The scopes of the event stream (scope=…), as GMP names them.
+const (
+	ScopeDevice = wire.ScopeDevice
+	ScopeFleet  = wire.ScopeFleet
+)
 
 // StopStreams ends every event stream (their handlers return), so that a
 // graceful shutdown does not wait for readers that never leave. The
@@ -172,17 +197,25 @@ type StreamMessage struct {
 }
 
 // Events follows GET /v1/events for topics (events.ParseTopicList; ""
-// for all) until ctx ends or the stream does, calling fn for each message.
-// lastID, when not 0, resumes after that seq (Last-Event-ID). It returns
-// fn's error, ctx's, or why the stream ended.
-func (c *Client) Events(ctx context.Context, topics string, lastID uint64, fn func(StreamMessage) error) error {
+// for all) in scope (ScopeFleet, or "" for this device) until ctx ends or
+// the stream does, calling fn for each message. lastID, when not 0,
+// resumes after that seq (Last-Event-ID). It returns fn's error, ctx's, or
+// why the stream ended.
+func (c *Client) Events(ctx context.Context, topics, scope string, lastID uint64, fn func(StreamMessage) error) error {
 	var hdr http.Header
 	if lastID != 0 {
 		hdr = http.Header{"Last-Event-ID": {strconv.FormatUint(lastID, 10)}}
 	}
-	path := "/v1/events"
+	q := url.Values{}
 	if topics != "" {
-		path += "?topics=" + url.QueryEscape(topics)
+		q.Set("topics", topics)
+	}
+	if scope != "" {
+		q.Set("scope", scope)
+	}
+	path := "/v1/events"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	resp, err := c.do(ctx, http.MethodGet, path, nil, hdr, 0)
 	if err != nil {

@@ -33,7 +33,7 @@ func TestEventStream(t *testing.T) {
 		defer cancel()
 		var got []StreamMessage
 		errDone := errors.New("done")
-		err := c.Events(ctx, topics, last, func(m StreamMessage) error {
+		err := c.Events(ctx, topics, "", last, func(m StreamMessage) error {
 			got = append(got, m)
 			if len(got) == n {
 				return errDone
@@ -76,15 +76,21 @@ func TestEventStream(t *testing.T) {
 		}
 	}
 	var ae *APIError
-	if err := c.Events(t.Context(), "weather", 0, func(StreamMessage) error { return nil }); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+	if err := c.Events(t.Context(), "weather", "", 0, func(StreamMessage) error { return nil }); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
 		t.Fatalf("unknown topic: %v", err)
+	}
+	// An unknown scope, and the fleet scope of a gpmd in no fleet: 400.
+	for _, scope := range []string{"galaxy", ScopeFleet} {
+		if err := c.Events(t.Context(), "nodes", scope, 0, func(StreamMessage) error { return nil }); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !errors.Is(err, errdefs.ErrInvalid) {
+			t.Fatalf("scope %s: %v", scope, err)
+		}
 	}
 	// Without a hub: unavailable.
 	bare := httptest.NewServer(NewServer(Config{}))
 	defer bare.Close()
 	bc := NewClient(bare.Listener.Addr().String(), "")
 	defer bc.Close()
-	if err := bc.Events(t.Context(), "", 0, func(StreamMessage) error { return nil }); !errors.Is(err, errdefs.ErrUnavailable) {
+	if err := bc.Events(t.Context(), "", "", 0, func(StreamMessage) error { return nil }); !errors.Is(err, errdefs.ErrUnavailable) {
 		t.Fatalf("no hub: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/fleet"
+	"github.com/ghost-network/gpmd/gmp"
 )
 
 // fleetCloseTimeout bounds the goodbye to the fleet at a stop (deleting
@@ -51,6 +52,10 @@ func (d *daemon) openFleet() error {
 		return err
 	}
 	fc.Logger = d.log
+	// The other devices' node changes become node events of the fleet
+	// scope (GMP's SUBSCRIBE with "scope": "fleet", the control API's
+	// stream with scope=fleet). The hub exists: it is made with the store.
+	fc.OnEvent = gmp.FleetEvents(d.hub)
 	f, err := fleet.New(fc)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrConfig, err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/gmp/client"
@@ -63,6 +65,8 @@ func TestFleetSettingsFailFast(t *testing.T) {
 	for name, mod := range map[string]func(*Config){
 		"no advertise":        func(c *Config) { c.Advertise = "" },
 		"bad advertise":       func(c *Config) { c.Advertise = "not an address" },
+		"advertise 0.0.0.0":   func(c *Config) { c.Advertise = "0.0.0.0" },
+		"advertise with port": func(c *Config) { c.Advertise = "127.0.0.2:7000" },
 		"bad device":          func(c *Config) { c.Device = "-d" },
 		"expiry over 30s":     func(c *Config) { c.FleetExpiry = 31 * time.Second },
 		"expiry under 3s":     func(c *Config) { c.FleetExpiry = time.Second },
@@ -120,6 +124,38 @@ func TestRunInFleet(t *testing.T) {
 		t.Fatalf("nodes = %+v, %v", nl, err)
 	}
 
+	// The daemon publishes alpha's node changes as fleet-scope events:
+	// over GMP (SUBSCRIBE with scope fleet) and the control API's stream
+	// (scope=fleet).
+	sub, err := dialGMP(t, b.GMPAddr).SubscribeFleet(t.Context(), events.TopicNodes)
+	if err != nil || !slices.Equal(sub.Subscribed.Nodes, []string{"svc@alpha"}) {
+		t.Fatalf("SUBSCRIBE fleet: %+v, %v", sub, err)
+	}
+	stream := make(chan control.StreamMessage, 16)
+	sctx, stopStream := context.WithCancel(t.Context())
+	defer stopStream()
+	go ctl.Events(sctx, events.TopicNodes, control.ScopeFleet, 0, func(m control.StreamMessage) error {
+		stream <- m
+		return nil
+	})
+	if m := <-stream; m.Kind != control.StreamSubscribed || m.Start.Scope != control.ScopeFleet || !slices.Equal(m.Start.Nodes, []string{"svc@alpha"}) {
+		t.Fatalf("stream start = %+v", m)
+	}
+	if _, err := dialGMP(t, a.GMPAddr).Register(t.Context(), "svc2", "id-2", 4001, true); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := sub.Next(t.Context()); err != nil || e.Event != events.Registered || e.Name != "svc2@alpha" || e.Device != "alpha" || e.Address != "127.0.0.2" || e.Port != 4001 {
+		t.Fatalf("GMP fleet event %+v, %v", e, err)
+	}
+	select {
+	case m := <-stream:
+		if e := m.Event; e.Event != events.Registered || e.Name != "svc2@alpha" || e.Device != "alpha" {
+			t.Fatalf("stream fleet event %+v", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no fleet event on the control API's stream")
+	}
+
 	// alpha stops: it leaves the fleet before GMP closes, so beta drops
 	// its nodes at once rather than at the expiry.
 	start := time.Now()
@@ -130,6 +166,18 @@ func TestRunInFleet(t *testing.T) {
 	})
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("a stopped daemon's nodes left the others after %s, want at once", d)
+	}
+	// ...and the fleet-scope subscriber was told of each.
+	left := map[string]bool{}
+	for len(left) < 2 {
+		e, err := sub.Next(t.Context())
+		if err != nil || e.Event != events.Unregistered || e.Device != "alpha" {
+			t.Fatalf("after alpha stopped: %+v, %v", e, err)
+		}
+		left[e.Name] = true
+	}
+	if !left["svc@alpha"] || !left["svc2@alpha"] {
+		t.Fatalf("unregistered events for %v", left)
 	}
 }
 
@@ -174,6 +222,14 @@ func TestRunWithoutFleet(t *testing.T) {
 	}
 	if nl, err := ctl.Nodes(t.Context()); err != nil || nl.Fleet != nil || nl.Device != "" {
 		t.Fatalf("nodes = %+v, %v", nl, err)
+	}
+	// The fleet scope of events is a feature it does not offer.
+	var pe *client.ProtocolError
+	if _, err := dialGMP(t, st.GMPAddr).SubscribeFleet(t.Context(), events.TopicNodes); !errors.As(err, &pe) || pe.Code != wire.ErrCodeUnknownMessage {
+		t.Fatalf("SUBSCRIBE fleet without a fleet: %v, want unknown_message", err)
+	}
+	if err := ctl.Events(t.Context(), events.TopicNodes, control.ScopeFleet, 0, func(control.StreamMessage) error { return nil }); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Fatalf("the stream's fleet scope without a fleet: %v, want invalid", err)
 	}
 }
 

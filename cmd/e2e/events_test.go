@@ -1,17 +1,14 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +36,7 @@ func follow(t *testing.T, st daemon.State, topics string, lastID uint64) *stream
 	s := &stream{done: make(chan struct{}), stop: cancel}
 	c := control.NewClient(st.ControlAddr, "")
 	go func() {
-		s.err = c.Events(ctx, topics, lastID, func(m control.StreamMessage) error {
+		s.err = c.Events(ctx, topics, "", lastID, func(m control.StreamMessage) error {
 			s.mu.Lock()
 			s.msgs = append(s.msgs, m)
 			s.mu.Unlock()
@@ -228,49 +225,16 @@ func TestEventsThroughDaemon(t *testing.T) {
 func TestEventsCLI(t *testing.T) {
 	e := newEnv(t)
 	st := e.start()
-	bg := func(args ...string) (*exec.Cmd, *lockedBuffer, *bufio.Scanner) {
-		cmd := exec.Command(gpmdBin, args...)
-		cmd.Env = e.environ()
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		errb := &lockedBuffer{}
-		cmd.Stderr = errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		return cmd, errb, bufio.NewScanner(out)
-	}
-	lines, lerr, lsc := bg("events")
-	jsonCmd, jerr, jsc := bg("events", "--topics", "modules", "-o", "json")
-	watch, _, wsc := bg("nodes", "--watch", "-o", "json")
+	lines := e.follow(t, "events")
+	jsonF := e.follow(t, "events", "--topics", "modules", "-o", "json")
+	watch := e.follow(t, "nodes", "--watch", "-o", "json")
 	testutil.WaitFor(t, 10*time.Second, "the followers to start", func() bool {
-		return strings.Contains(lerr.String(), "following events") && jerr.String() == ""
+		return strings.Contains(lines.stderr.String(), "following events") && jsonF.stderr.String() == ""
 	})
 	// The watch prints the list at once: no nodes.
-	readLine := func(sc *bufio.Scanner) string {
-		t.Helper()
-		ch := make(chan string, 1)
-		go func() {
-			if sc.Scan() {
-				ch <- sc.Text()
-			} else {
-				ch <- "EOF"
-			}
-		}()
-		select {
-		case l := <-ch:
-			return l
-		case <-time.After(10 * time.Second):
-			t.Fatal("no line within 10 s")
-			return ""
-		}
-	}
 	watchNodes := func() []string {
 		t.Helper()
-		l := readLine(wsc)
+		l := watch.line("nodes --watch")
 		var nl struct {
 			Nodes []struct{ Name string }
 		}
@@ -297,17 +261,17 @@ func TestEventsCLI(t *testing.T) {
 	}
 	e.gpmd("wasm", "upload", "--name", "math", "--version", "v1.0.0", "--file", e.file("m.wasm", testutil.TinyWasm))
 
-	if l := readLine(lsc); l != "1 nodes registered node-1 (id a1) at 127.0.0.1:40001" {
+	if l := lines.line("events"); l != "1 nodes registered node-1 (id a1) at 127.0.0.1:40001" {
 		t.Fatalf("events line %q", l)
 	}
-	if l := readLine(lsc); l != "2 modules uploaded math@v1.0.0 "+testutil.TinyDigest+" (8 B)" {
+	if l := lines.line("events"); l != "2 modules uploaded math@v1.0.0 "+testutil.TinyDigest+" (8 B)" {
 		t.Fatalf("events line %q", l)
 	}
-	if l := readLine(lsc); l != "3 modules latest math is now v1.0.0 "+testutil.TinyDigest {
+	if l := lines.line("events"); l != "3 modules latest math is now v1.0.0 "+testutil.TinyDigest {
 		t.Fatalf("events line %q", l)
 	}
 	var ev events.Event
-	if err := json.Unmarshal([]byte(readLine(jsc)), &ev); err != nil || ev.Seq != 2 || ev.Event != "uploaded" || ev.Size != 8 {
+	if err := json.Unmarshal([]byte(jsonF.line("events -o json")), &ev); err != nil || ev.Seq != 2 || ev.Event != "uploaded" || ev.Size != 8 {
 		t.Fatalf("events -o json: %+v %v", ev, err)
 	}
 	if got := watchNodes(); len(got) != 1 || got[0] != "node-1" {
@@ -317,21 +281,11 @@ func TestEventsCLI(t *testing.T) {
 	if got := watchNodes(); len(got) != 0 {
 		t.Fatalf("nodes --watch after the node left listed %v", got)
 	}
-	for _, c := range []*exec.Cmd{lines, jsonCmd, watch} {
-		c.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%v after Ctrl-C: %v", c.Args, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%v did not end on Ctrl-C", c.Args)
-		}
+	for _, f := range []*follower{lines, jsonF, watch} {
+		f.interrupt()
 	}
 	var buf bytes.Buffer
-	buf.WriteString(lerr.String())
+	buf.WriteString(lines.stderr.String())
 	if r := e.run(nil, "events", "--topics", "weather"); r.code != 2 || !strings.Contains(r.stderr, "weather") {
 		t.Errorf("events --topics weather: %v", r)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -274,4 +275,72 @@ func (e *env) logLine(substr, what string) string {
 		e.t.Fatalf("no log line for %s:\n%s", what, data)
 	}
 	return line
+}
+
+// follower is a gpmd command that runs until Ctrl-C (`events`, `nodes
+// --watch`), its standard output read line by line.
+type follower struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	lines  chan string // closed at the end of its output
+}
+
+// follow starts gpmd with args and e's environment in the background; it
+// is killed at cleanup if still running.
+func (e *env) follow(t *testing.T, args ...string) *follower {
+	t.Helper()
+	cmd := exec.Command(gpmdBin, args...)
+	cmd.Env = e.environ()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &follower{t: t, cmd: cmd, stderr: &lockedBuffer{}, lines: make(chan string, 64)}
+	cmd.Stderr = f.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	go func() {
+		defer close(f.lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			f.lines <- sc.Text()
+		}
+	}()
+	return f
+}
+
+// line is the next line of standard output; the test fails when none
+// comes within 10 s or the output ends. what names the follower.
+func (f *follower) line(what string) string {
+	f.t.Helper()
+	select {
+	case l, ok := <-f.lines:
+		if !ok {
+			f.t.Fatalf("%s ended (stderr: %s)", what, f.stderr.String())
+		}
+		return l
+	case <-time.After(10 * time.Second):
+		f.t.Fatalf("%s: no line within 10 s", what)
+		return ""
+	}
+}
+
+// interrupt sends Ctrl-C (SIGINT); the command must end with status 0
+// within 10 s.
+func (f *follower) interrupt() {
+	f.t.Helper()
+	f.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- f.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			f.t.Errorf("%v after Ctrl-C: %v", f.cmd.Args, err)
+		}
+	case <-time.After(10 * time.Second):
+		f.t.Fatalf("%v did not end on Ctrl-C", f.cmd.Args)
+	}
 }

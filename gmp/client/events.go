@@ -35,9 +35,20 @@ type Subscription struct {
 // features for wire.FeatureEvents first: a GPMD without it answers
 // unknown_message (a *ProtocolError). An unknown topic is bad_request.
 func (c *Client) Subscribe(ctx context.Context, topics ...string) (*Subscription, error) {
+	return c.subscribe(ctx, "", topics)
+}
+
+// subscribe is SUBSCRIBE in scope ("" for none: this device).
+func (c *Client) subscribe(ctx context.Context, scope string, topics []string) (*Subscription, error) {
 	q := c.eventQueue(true)
 	r, err := c.roundTrip(ctx, wire.TypeEvent, wire.CodeSubscribe, func(b []byte) []byte {
-		return appendTopicsBody(b, topics)
+		b = appendTopicsBody(b, topics)
+		if scope != "" {
+			b = append(b[:len(b)-1], `,"scope":`...)
+			b = wire.AppendString(b, scope)
+			b = append(b, '}')
+		}
+		return b
 	}, nil)
 	var body wire.Subscribed
 	if err == nil {

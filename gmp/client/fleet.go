@@ -32,3 +32,12 @@ func (c *Client) DiscoverFleet(ctx context.Context) ([]string, error) {
 func (c *Client) ConnectDevice(ctx context.Context, name, device string) (wire.Node, error) {
 	return c.Connect(ctx, name+"@"+device)
 }
+
+// SubscribeFleet is Subscribe with fleet scope (GMP revision 2, feature
+// "fleet"): with "nodes" among topics, the other devices' node events come
+// too, named name@device and carrying Device, and Subscribed.Nodes lists
+// the fleet as DiscoverFleet does. A GPMD in no fleet answers ERROR
+// unknown_message; check Welcome.Features for wire.FeatureFleet first.
+func (c *Client) SubscribeFleet(ctx context.Context, topics ...string) (*Subscription, error) {
+	return c.subscribe(ctx, wire.ScopeFleet, topics)
+}
