@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
@@ -17,8 +18,8 @@ const (
 	// DefaultBucket is the JetStream key-value bucket shared by the fleet.
 	DefaultBucket = "gpmd_nodes"
 	// DefaultExpiry is how long an entry lives in the bucket without a
-	// refresh: a killed device's nodes leave every other device within it.
-	DefaultExpiry = 15 * time.Second
+	// refresh (fleetinfo holds it: the command line shows it as a default).
+	DefaultExpiry = fleetinfo.DefaultExpiry
 	// MaxExpiry is the longest expiry GMP.md allows ("30 s or less").
 	MaxExpiry = 30 * time.Second
 	// MinExpiry keeps the heartbeat (Expiry/3) at one second or more; NATS

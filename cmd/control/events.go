@@ -1,18 +1,15 @@
 package control
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/events"
 )
@@ -39,22 +36,6 @@ const (
 	// that takes no bytes for this long is cut off.
 	streamWriteTimeout = 30 * time.Second
 )
-
-// Names of the stream's own SSE events (the events of the hub carry no
-// SSE event name, so that a plain EventSource onmessage gets them all).
-const (
-	StreamSubscribed = "subscribed" // the first message of a fresh stream
-	StreamResync     = "resync"     // the first message of a resume that came too late
-)
-
-// StreamStart is the data of the first message of a stream: what a GMP
-// SUBSCRIBED says, plus, for resync, why.
-type StreamStart struct {
-	Topics  []string `json:"topics"`
-	Seq     uint64   `json:"seq"`
-	Nodes   []string `json:"nodes,omitempty"`
-	Message string   `json:"message,omitempty"`
-}
 
 // getEvents is GET /v1/events?topics=nodes,modules: a Server-Sent Events
 // stream of the hub's events (docs/control-api.md, Events).
@@ -106,9 +87,9 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		return rc.Flush()
 	}
 	if start != nil {
-		name := StreamSubscribed
+		name := api.StreamSubscribed
 		if start.Message != "" {
-			name = StreamResync
+			name = api.StreamResync
 		}
 		data, _ := json.Marshal(start)
 		buf = fmt.Appendf(buf, "event: %s\nid: %d\ndata: %s\n\n", name, start.Seq, data)
@@ -161,93 +142,3 @@ func (s *Server) startStream(topics events.Topics) (*StreamStart, *events.Subscr
 // daemon calls it from http.Server.RegisterOnShutdown. Calling it twice is
 // harmless.
 func (s *Server) StopStreams() { s.stopOnce.Do(func() { close(s.stopping) }) }
-
-// StreamMessage is one message of the event stream as Client.Events reads
-// it: the stream's first message (Start, with Kind StreamSubscribed or
-// StreamResync) or an event (Kind "").
-type StreamMessage struct {
-	Kind  string
-	Start StreamStart
-	Event events.Event
-}
-
-// Events follows GET /v1/events for topics (events.ParseTopicList; ""
-// for all) until ctx ends or the stream does, calling fn for each message.
-// lastID, when not 0, resumes after that seq (Last-Event-ID). It returns
-// fn's error, ctx's, or why the stream ended.
-func (c *Client) Events(ctx context.Context, topics string, lastID uint64, fn func(StreamMessage) error) error {
-	var hdr http.Header
-	if lastID != 0 {
-		hdr = http.Header{"Last-Event-ID": {strconv.FormatUint(lastID, 10)}}
-	}
-	path := "/v1/events"
-	if topics != "" {
-		path += "?topics=" + url.QueryEscape(topics)
-	}
-	resp, err := c.do(ctx, http.MethodGet, path, nil, hdr, 0)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	err = readSSE(resp.Body, func(name string, data []byte) error {
-		var m StreamMessage
-		switch name {
-		case "":
-			if err := json.Unmarshal(data, &m.Event); err != nil {
-				return fmt.Errorf("event stream: %w", err)
-			}
-		case StreamSubscribed, StreamResync:
-			m.Kind = name
-			if err := json.Unmarshal(data, &m.Start); err != nil {
-				return fmt.Errorf("event stream: %w", err)
-			}
-		default:
-			return nil // a kind this client does not know
-		}
-		return fn(m)
-	})
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err == nil {
-		err = fmt.Errorf("%w: the daemon ended the event stream", errdefs.ErrUnavailable)
-	}
-	return err
-}
-
-// readSSE reads Server-Sent Events (the subset the stream writes: event,
-// id, data, comments) and calls fn for each complete message.
-func readSSE(r io.Reader, fn func(name string, data []byte) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var (
-		name string
-		data []byte
-	)
-	for sc.Scan() {
-		line := sc.Bytes()
-		switch {
-		case len(line) == 0:
-			if data != nil {
-				if err := fn(name, data); err != nil {
-					return err
-				}
-			}
-			name, data = "", nil
-		case line[0] == ':':
-		default:
-			field, value, _ := strings.Cut(string(line), ":")
-			value = strings.TrimPrefix(value, " ")
-			switch field {
-			case "event":
-				name = value
-			case "data":
-				if data != nil {
-					data = append(data, '\n')
-				}
-				data = append(data, value...)
-			}
-		}
-	}
-	return sc.Err()
-}

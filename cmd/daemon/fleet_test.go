@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/gmp/client"
@@ -20,14 +21,14 @@ import (
 
 // runDaemon runs a daemon in this process until the test ends (or stop is
 // called) and returns its state once it is ready.
-func runDaemon(t *testing.T, cfg Config) (State, func()) {
+func runDaemon(t *testing.T, cfg conf.Config) (conf.State, func()) {
 	t.Helper()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.ControlAddr, cfg.GMPAddr, cfg.Version = "127.0.0.1:0", "127.0.0.1:0", "test"
 	ctx, cancel := context.WithCancel(t.Context())
-	ready := make(chan State, 1)
+	ready := make(chan conf.State, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, func(st State) { ready <- st }) }()
+	go func() { done <- Run(ctx, cfg, func(st conf.State) { ready <- st }) }()
 	stopped := false
 	stop := func() {
 		if stopped {
@@ -53,32 +54,32 @@ func runDaemon(t *testing.T, cfg Config) (State, func()) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not ready in 10s")
 	}
-	return State{}, nil
+	return conf.State{}, nil
 }
 
 // TestFleetSettingsFailFast: bad fleet settings stop the start before any
-// port opens, with ErrConfig.
+// port opens, with conf.ErrConfig.
 func TestFleetSettingsFailFast(t *testing.T) {
-	ok := Config{Fleet: "nats://127.0.0.1:1", Device: "d1", Advertise: "127.0.0.2"}
-	for name, mod := range map[string]func(*Config){
-		"no advertise":        func(c *Config) { c.Advertise = "" },
-		"bad advertise":       func(c *Config) { c.Advertise = "not an address" },
-		"bad device":          func(c *Config) { c.Device = "-d" },
-		"expiry over 30s":     func(c *Config) { c.FleetExpiry = 31 * time.Second },
-		"expiry under 3s":     func(c *Config) { c.FleetExpiry = time.Second },
-		"missing token file":  func(c *Config) { c.FleetTokenFile = "/nonexistent/token" },
-		"cert without a key":  func(c *Config) { c.FleetTLSCert = "/etc/hostname" },
-		"missing credentials": func(c *Config) { c.FleetCreds = "/nonexistent/creds" },
+	ok := conf.Config{Fleet: "nats://127.0.0.1:1", Device: "d1", Advertise: "127.0.0.2"}
+	for name, mod := range map[string]func(*conf.Config){
+		"no advertise":        func(c *conf.Config) { c.Advertise = "" },
+		"bad advertise":       func(c *conf.Config) { c.Advertise = "not an address" },
+		"bad device":          func(c *conf.Config) { c.Device = "-d" },
+		"expiry over 30s":     func(c *conf.Config) { c.FleetExpiry = 31 * time.Second },
+		"expiry under 3s":     func(c *conf.Config) { c.FleetExpiry = time.Second },
+		"missing token file":  func(c *conf.Config) { c.FleetTokenFile = "/nonexistent/token" },
+		"cert without a key":  func(c *conf.Config) { c.FleetTLSCert = "/etc/hostname" },
+		"missing credentials": func(c *conf.Config) { c.FleetCreds = "/nonexistent/creds" },
 	} {
 		cfg := ok
 		mod(&cfg)
 		cfg.DataDir = filepath.Join(t.TempDir(), "data")
 		cfg.ControlAddr, cfg.GMPAddr = "127.0.0.1:0", "127.0.0.1:0"
-		err := Run(t.Context(), cfg, func(State) { t.Errorf("%s: ready called", name) })
-		if !errors.Is(err, ErrConfig) {
-			t.Errorf("%s: %v, want ErrConfig", name, err)
+		err := Run(t.Context(), cfg, func(conf.State) { t.Errorf("%s: ready called", name) })
+		if !errors.Is(err, conf.ErrConfig) {
+			t.Errorf("%s: %v, want conf.ErrConfig", name, err)
 		}
-		if _, err := ReadState(cfg.DataDir); err == nil {
+		if _, err := conf.ReadState(cfg.DataDir); err == nil {
 			t.Errorf("%s: a state file after a failed start", name)
 		}
 	}
@@ -89,8 +90,8 @@ func TestFleetSettingsFailFast(t *testing.T) {
 // and a daemon that stops takes its nodes out of the other at once.
 func TestRunInFleet(t *testing.T) {
 	ns := fleettest.RunServer(t)
-	a, stopA := runDaemon(t, Config{Fleet: ns.URL(), Device: "alpha", Advertise: "127.0.0.2", FleetExpiry: 3 * time.Second})
-	b, _ := runDaemon(t, Config{Fleet: ns.URL(), Device: "beta", Advertise: "127.0.0.3", FleetExpiry: 3 * time.Second})
+	a, stopA := runDaemon(t, conf.Config{Fleet: ns.URL(), Device: "alpha", Advertise: "127.0.0.2", FleetExpiry: 3 * time.Second})
+	b, _ := runDaemon(t, conf.Config{Fleet: ns.URL(), Device: "beta", Advertise: "127.0.0.3", FleetExpiry: 3 * time.Second})
 
 	ca := dialGMP(t, a.GMPAddr)
 	if _, err := ca.Register(t.Context(), "svc", "id-1", 4000, true); err != nil {
@@ -137,7 +138,7 @@ func TestRunInFleet(t *testing.T) {
 // at once, serves its device and says in status that the fleet is away.
 func TestRunFleetUnreachable(t *testing.T) {
 	start := time.Now()
-	st, _ := runDaemon(t, Config{Fleet: "nats://127.0.0.1:1", Device: "lonely", Advertise: "127.0.0.2"})
+	st, _ := runDaemon(t, conf.Config{Fleet: "nats://127.0.0.1:1", Device: "lonely", Advertise: "127.0.0.2"})
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("start took %s with NATS unreachable", d)
 	}
@@ -162,7 +163,7 @@ func TestRunFleetUnreachable(t *testing.T) {
 // TestRunWithoutFleet: no --fleet, no fleet: WELCOME does not offer fleet,
 // status and nodes carry no fleet.
 func TestRunWithoutFleet(t *testing.T) {
-	st, _ := runDaemon(t, Config{})
+	st, _ := runDaemon(t, conf.Config{})
 	w, err := dialGMP(t, st.GMPAddr).Hello(t.Context(), "test")
 	if err != nil || w.Has(wire.FeatureFleet) {
 		t.Fatalf("WELCOME %+v, %v", w, err)
@@ -191,17 +192,17 @@ func dialGMP(t *testing.T, addr string) *client.Client {
 // or the start fails asking for --device when the host name is no device
 // name; without --fleet there is no fleet at all.
 func TestFleetDeviceDefault(t *testing.T) {
-	if _, ok, err := (&Config{Device: "d", Advertise: "127.0.0.2"}).fleetConfig(); ok || err != nil {
+	if _, ok, err := fleetConfig(&conf.Config{Device: "d", Advertise: "127.0.0.2"}); ok || err != nil {
 		t.Fatalf("no --fleet: ok %v, err %v", ok, err)
 	}
-	c := Config{Fleet: "nats://127.0.0.1:1", Advertise: "127.0.0.2", FleetExpiry: fleet.DefaultExpiry}
-	fc, ok, err := c.fleetConfig()
+	c := conf.Config{Fleet: "nats://127.0.0.1:1", Advertise: "127.0.0.2", FleetExpiry: fleet.DefaultExpiry}
+	fc, ok, err := fleetConfig(&c)
 	host, _ := os.Hostname()
 	if fleet.ValidName(host) {
 		if err != nil || !ok || fc.Device != host {
 			t.Fatalf("device %q, ok %v, err %v; want the host name %q", fc.Device, ok, err, host)
 		}
-	} else if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "--device") {
-		t.Fatalf("host name %q: err %v, want ErrConfig asking for --device", host, err)
+	} else if !errors.Is(err, conf.ErrConfig) || !strings.Contains(err.Error(), "--device") {
+		t.Fatalf("host name %q: err %v, want conf.ErrConfig asking for --device", host, err)
 	}
 }

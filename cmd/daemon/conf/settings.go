@@ -1,4 +1,4 @@
-package daemon
+package conf
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ghost-network/gpmd/fleet"
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/internal/units"
 )
 
@@ -127,7 +127,7 @@ func Settings() []Setting {
 			Usage: "how long a stop waits for requests in flight before it cuts them",
 			field: func(c *Config) any { return &c.ShutdownTimeout }},
 		// The fleet (docs/fleet.md): without --fleet none of the others is used.
-		{Flag: "fleet", Env: "GPMD_FLEET", Kind: KindString, redact: fleet.RedactURLs,
+		{Flag: "fleet", Env: "GPMD_FLEET", Kind: KindString, redact: fleetinfo.RedactURLs,
 			Usage: "join a fleet: NATS servers with JetStream, comma separated (nats://HOST:PORT,…); without it GPMD serves its device only",
 			field: func(c *Config) any { return &c.Fleet }},
 		{Flag: "device", Env: "GPMD_DEVICE", Kind: KindString,
