@@ -22,9 +22,10 @@ import (
 const Version = "1.0.0"
 
 // Run runs gpmd with args (without the program name) and returns the exit
-// status.
-func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	f := newFactory(stdin, stdout, stderr)
+// status. engine gives the commands that need the engine theirs (Engine):
+// gpmd-daemon passes its in-process one, gpmd ExecDaemon.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, engine EngineFunc) int {
+	f := newFactory(stdin, stdout, stderr, engine)
 	return f.run(args)
 }
 

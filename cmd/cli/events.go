@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/events"
 )
 
@@ -64,7 +64,7 @@ func (o *eventsOptions) run(cmd *cobra.Command) error {
 	defer c.Close()
 	out := o.f.IO.Out
 	enc := json.NewEncoder(out)
-	err = c.Events(cmd.Context(), o.Topics, 0, func(m control.StreamMessage) error {
+	err = c.Events(cmd.Context(), o.Topics, 0, func(m api.StreamMessage) error {
 		switch {
 		case m.Kind != "":
 			if o.Output != formatJSON {

@@ -38,8 +38,14 @@ func DigestOf(sum []byte) Digest { return Digest(digestPrefix + hex.EncodeToStri
 // String is the digest as written.
 func (d Digest) String() string { return string(d) }
 
-// Encoded is the hex part, without "sha256:".
+// Algorithm is the part before the colon ("sha256").
+func (d Digest) Algorithm() string {
+	alg, _, _ := strings.Cut(string(d), ":")
+	return alg
+}
+
+// Encoded is the part after the colon: the hex digits.
 func (d Digest) Encoded() string {
-	h, _ := strings.CutPrefix(string(d), digestPrefix)
-	return h
+	_, enc, _ := strings.Cut(string(d), ":")
+	return enc
 }

@@ -69,6 +69,9 @@ type RestoreReport struct {
 type ImportReport struct {
 	Imported []Record  `json:"imported"`
 	Refused  []Refusal `json:"refused"`
+	// From is the folder read: the one given, or its modules/ folder.
+	// It is not part of the JSON.
+	From string `json:"-"`
 }
 
 // Refusal is one early version left out, and why (quoted Go-style when it
