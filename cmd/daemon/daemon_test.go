@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	ctlclient "github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 )
 
@@ -66,7 +66,7 @@ func TestRun(t *testing.T) {
 	if got, err := conf.ReadState(dir); err != nil || got.ControlAddr != st.ControlAddr || got.PID != os.Getpid() {
 		t.Fatalf("state file: %+v %v", got, err)
 	}
-	c := control.NewClient(st.ControlAddr, "")
+	c := ctlclient.NewClient(st.ControlAddr, "")
 	defer c.Close()
 	s, err := c.Status(t.Context())
 	if err != nil || s.DataDir != dir || s.Version != "test" || s.GMPAddr != st.GMPAddr {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	ctlclient "github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
@@ -110,7 +110,7 @@ func TestRunInFleet(t *testing.T) {
 		t.Fatalf("CONNECT svc@alpha = %+v, %v", n, err)
 	}
 
-	ctl := control.NewClient(b.ControlAddr, "")
+	ctl := ctlclient.NewClient(b.ControlAddr, "")
 	defer ctl.Close()
 	st, err := ctl.Status(t.Context())
 	if err != nil || st.Fleet == nil || !st.Fleet.Connected || st.Fleet.Device != "beta" || !slices.Equal(st.Fleet.Devices, []string{"alpha"}) || st.Fleet.Expiry != 3*time.Second {
@@ -152,7 +152,7 @@ func TestRunFleetUnreachable(t *testing.T) {
 	if _, err := c.Connect(t.Context(), "x@elsewhere"); err == nil || !strings.Contains(err.Error(), "the fleet is unreachable") {
 		t.Fatalf("CONNECT x@elsewhere = %v", err)
 	}
-	ctl := control.NewClient(st.ControlAddr, "")
+	ctl := ctlclient.NewClient(st.ControlAddr, "")
 	defer ctl.Close()
 	s, err := ctl.Status(t.Context())
 	if err != nil || s.Fleet == nil || s.Fleet.Connected || s.Fleet.URL != "nats://127.0.0.1:1" {
@@ -168,7 +168,7 @@ func TestRunWithoutFleet(t *testing.T) {
 	if err != nil || w.Has(wire.FeatureFleet) {
 		t.Fatalf("WELCOME %+v, %v", w, err)
 	}
-	ctl := control.NewClient(st.ControlAddr, "")
+	ctl := ctlclient.NewClient(st.ControlAddr, "")
 	defer ctl.Close()
 	if s, err := ctl.Status(t.Context()); err != nil || s.Fleet != nil {
 		t.Fatalf("status fleet = %+v, %v", s.Fleet, err)
