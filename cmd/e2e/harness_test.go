@@ -33,8 +33,11 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Both programs, into one folder, as make build and make install put
+	// them: gpmd hands start --foreground, restore, rebuild-index, import
+	// and backup to the gpmd-daemon beside it.
 	gpmdBin = filepath.Join(dir, "gpmd")
-	build := exec.Command("go", "build", "-o", gpmdBin, "github.com/ghost-network/gpmd/cmd/gpmd")
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "github.com/ghost-network/gpmd/cmd/gpmd", "github.com/ghost-network/gpmd/cmd/gpmd-daemon")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building gpmd:", err)

@@ -161,8 +161,8 @@ func TestControlSocketPeerCredentials(t *testing.T) {
 	}
 }
 
-// nobodyBinary is a copy of gpmdBin that uid 65534 may run (TestMain's
-// folder is 0700).
+// nobodyBinary is a copy of gpmdBin, and of the gpmd-daemon beside it,
+// that uid 65534 may run (TestMain's folder is 0700).
 func nobodyBinary(t *testing.T) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "gpmd-e2e-nobody-")
@@ -173,15 +173,16 @@ func nobodyBinary(t *testing.T) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(gpmdBin)
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"gpmd", conf.DaemonProgram} {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(gpmdBin), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	bin := filepath.Join(dir, "gpmd")
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
+	return filepath.Join(dir, "gpmd")
 }
 
 // unixHTTP is an HTTP client over the Unix socket at path.
