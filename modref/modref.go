@@ -150,7 +150,7 @@ var (
 	errStartsZero   = errors.New("version segment starts with 0")
 	errMetadata     = errors.New("invalid metadata string")
 	errPrerelease   = errors.New("invalid prerelease string")
-	errTooLong      = fmt.Errorf("version string is too long (max %d bytes)", MaxVersionLen)
+	errTooLong      = errors.New("version string is too long (max 256 bytes)") // MaxVersionLen
 	digits          = "0123456789"
 	identifierChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-" + digits
 )
