@@ -60,7 +60,7 @@ func fitsIn64Bits(pre string) error {
 		return nil
 	}
 	for _, id := range strings.Split(pre, ".") {
-		if isNumeric(id) {
+		if modref.IsNumeric(id) {
 			if _, err := strconv.ParseUint(id, 10, 64); err != nil {
 				return err
 			}

@@ -72,18 +72,6 @@ func semverOf(v string) (*semver.Version, error) {
 	return withV, nil
 }
 
-func isNumeric(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // Version keys. See doc.go for the layout; in short, within one section
 // the bytewise order of keys is the semver order of versions, and the
 // release section sorts after the pre-release section so that the last key
@@ -121,7 +109,7 @@ func versionKey(v *semver.Version) []byte {
 		return k
 	}
 	for _, id := range strings.Split(pre, ".") {
-		if isNumeric(id) {
+		if modref.IsNumeric(id) {
 			// ParseVersion refused numbers over 64 bits.
 			u, _ := strconv.ParseUint(id, 10, 64)
 			k = append(k, identNumeric)

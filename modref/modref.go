@@ -125,7 +125,7 @@ func ParseVersion(v string) (Version, error) {
 	}
 	if pv.Pre != "" {
 		for _, id := range strings.Split(pv.Pre, ".") {
-			if isNumeric(id) {
+			if IsNumeric(id) {
 				if _, err := strconv.ParseUint(id, 10, 64); err != nil {
 					return Version{}, fmt.Errorf("version %q: %w: numeric pre-release identifier %s does not fit in 64 bits", v, errdefs.ErrInvalid, id)
 				}
@@ -233,7 +233,9 @@ func missingParts(core string) string {
 	return "patch part"
 }
 
-func isNumeric(s string) bool {
+// IsNumeric reports whether a pre-release identifier is numeric: digits
+// only. Semver compares such identifiers as numbers, others as text.
+func IsNumeric(s string) bool {
 	if s == "" {
 		return false
 	}
