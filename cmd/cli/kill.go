@@ -32,8 +32,9 @@ pid file; kill waits (up to --timeout) until it has exited, then prints
 The daemon is found by the lock and pid it keeps in the data folder; when
 none runs there and --control-addr is given, by asking the daemon at that
 (loopback) address for its data folder. Before it signals, kill checks
-with the kernel that the pid holds that folder's lock and runs gpmd
-(/proc/locks, /proc/PID/exe); otherwise it refuses and signals nothing.
+with the kernel that the pid holds that folder's lock and runs gpmd or
+gpmd-daemon (/proc/locks, /proc/PID/exe); otherwise it refuses and signals
+nothing.
 
 ` + exitStatusHelp,
 		Example: `  $ gpmd kill
