@@ -151,7 +151,7 @@ func (o *uploadOptions) done(rec api.Record) error {
 }
 
 // uploadFile hands the daemon the open file over its Unix socket instead
-// of sending the bytes (control.Client.UploadFile): the daemon reads it
+// of sending the bytes (client.Client.UploadFile): the daemon reads it
 // once, from the descriptor. The progress bar follows the offset the
 // daemon moves as it reads.
 func (o *uploadOptions) uploadFile(cmd *cobra.Command, c *client.Client, fh *os.File, size int64) (api.Record, error) {

@@ -37,7 +37,7 @@ const (
 	PIDFile    = "gpmd.pid"
 	StateFile  = "gpmd.state.json"
 	LogFile    = "gpmd.log"
-	SocketFile = "gpmd.sock" // the control API's Unix socket (socket.go)
+	SocketFile = "gpmd.sock" // the control API's Unix socket (served by cmd/daemon/socket.go; TrustedSocket)
 	ModulesDir = "modules"
 )
 
