@@ -95,3 +95,20 @@ func daemonBeside() (string, error) {
 	}
 	return path, nil
 }
+
+// daemonProgramFor is the program the background start runs: the
+// gpmd-daemon beside exe (symbolic links resolved) when there is one, so
+// that the child is the daemon from its first instruction; else exe
+// itself, which hands the work to gpmd-daemon (ExecDaemon, which says so
+// in one line when it is missing) or is gpmd-daemon.
+func daemonProgramFor(exe string) string {
+	real, err := filepath.EvalSymlinks(exe)
+	if err != nil {
+		return exe
+	}
+	p := filepath.Join(filepath.Dir(real), conf.DaemonProgram)
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return p
+	}
+	return exe
+}

@@ -218,6 +218,7 @@ func (o *startOptions) runDetached(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("finding the gpmd program to start: %w", err)
 	}
+	exe = daemonProgramFor(exe)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return err
