@@ -2,6 +2,10 @@
 
 GO           ?= go
 BIN          ?= bin/gpmd
+# gpmd-daemon: the same command tree with the engine linked in; gpmd hands
+# it the daemon, restore, rebuild-index, import and backup (issue 15: the
+# command line's start links none of the engine). Always beside $(BIN).
+DAEMON_BIN   ?= $(dir $(BIN))gpmd-daemon
 GVM_BIN      ?= bin/gvm
 # gpmd is built without cgo: a static binary starts without the dynamic
 # loader and libc, about 0.7 ms of every CLI command's ~4 ms start (issue
@@ -21,7 +25,7 @@ FUZZTIME     ?= 30s
 # Fuzz targets, as <package dir>:<FuzzFunc>. A crasher that `go test
 # -fuzz` finds is written under <package dir>/testdata/fuzz/<FuzzFunc>/ and
 # from then on runs as a regression case in every `make test`: commit it.
-FUZZ_TARGETS ?= ./gmp:FuzzDecoder ./gmp:FuzzServer ./wasm:FuzzParse ./wasm:FuzzUnmarshalInfo ./fleet:FuzzParseEntry ./gvm/peer:FuzzServerInput
+FUZZ_TARGETS ?= ./index:FuzzVersionGrammar ./gmp:FuzzDecoder ./gmp:FuzzServer ./wasm:FuzzParse ./wasm:FuzzUnmarshalInfo ./fleet:FuzzParseEntry ./gvm/peer:FuzzServerInput
 # make crashtest: kill -9 rounds (issue 5).
 CRASH_ROUNDS ?= 100
 
@@ -30,7 +34,7 @@ CRASH_ROUNDS ?= 100
 .PHONY: help build run test bench bench-oci bench-e2e bench-wasm lint install fuzz crashtest clean tools gvm examples wasm-fixtures nats-server-bin verify-unit scale
 
 help:
-	@echo "make build      build $(BIN)"
+	@echo "make build      build $(BIN) and $(DAEMON_BIN)"
 	@echo "make gvm        build $(GVM_BIN), the reference GVM node"
 	@echo "make examples   rebuild examples/modules/*.wasm from their definitions (go generate)"
 	@echo "make run        build, then run gpmd in the foreground on the defaults (Ctrl-C stops it)"
@@ -40,7 +44,7 @@ help:
 	@echo "make bench-e2e  end-to-end ratios against minimal baselines, real processes on this disk (BENCH_E2E_FLAGS)"
 	@echo "make bench-wasm upload with vs without the parse, the parser alone, the 10,000-version migration"
 	@echo "make lint       go vet and gofmt"
-	@echo "make install    go install ./cmd/gpmd into \$$GOBIN"
+	@echo "make install    go install ./cmd/gpmd and ./cmd/gpmd-daemon into \$$GOBIN"
 	@echo "make fuzz       each fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make wasm-fixtures  npm pack the real modules the wasm tests use into the test cache"
 	@echo "make crashtest  the kill -9 campaign, CRASH_ROUNDS=$(CRASH_ROUNDS)"
@@ -50,6 +54,7 @@ help:
 
 build:
 	$(GPMD_ENV) $(GO) build -o $(BIN) ./cmd/gpmd
+	$(GPMD_ENV) $(GO) build -o $(DAEMON_BIN) ./cmd/gpmd-daemon
 
 gvm:
 	$(GO) build -o $(GVM_BIN) ./cmd/gvm
@@ -99,7 +104,7 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 install:
-	$(GPMD_ENV) $(GO) install ./cmd/gpmd
+	$(GPMD_ENV) $(GO) install ./cmd/gpmd ./cmd/gpmd-daemon
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -130,7 +135,7 @@ nats-server-bin:
 
 # The systemd unit, checked by systemd-analyze against the gpmd just built.
 verify-unit: build
-	BIN=$(BIN) scripts/verify-unit.sh
+	DAEMON_BIN=$(DAEMON_BIN) scripts/verify-unit.sh
 
 clean:
 	rm -rf bin

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
@@ -23,18 +24,9 @@ type Node struct {
 	Discoverable bool
 }
 
-// RemoteNode is a node of another device, as served to lookups.
-type RemoteNode struct {
-	Name         string `json:"name"`
-	ID           string `json:"id"`
-	Device       string `json:"device"`
-	Address      string `json:"address"`
-	Port         int    `json:"port"`
-	Discoverable bool   `json:"discoverable"`
-}
-
-// FullName is the node's fleet name, name@device.
-func (n RemoteNode) FullName() string { return n.Name + "@" + n.Device }
+// RemoteNode is a node of another device, as served to lookups (its
+// home is fleetinfo, which the command line links).
+type RemoteNode = fleetinfo.RemoteNode
 
 // deviceEntry is the value of <device>._device.
 type deviceEntry struct {

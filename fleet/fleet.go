@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
@@ -238,19 +239,9 @@ func (f *Fleet) Lookup(name, device string) (RemoteNode, error) {
 	return RemoteNode{}, fmt.Errorf("node %s@%s: %w", name, device, errdefs.ErrNotFound)
 }
 
-// Status is the fleet as `gpmd status` shows it.
-type Status struct {
-	URL         string        `json:"url"` // the server in use, else the configured list
-	Device      string        `json:"device"`
-	Bucket      string        `json:"bucket"`
-	Expiry      time.Duration `json:"expiry"`
-	Connected   bool          `json:"connected"`
-	Since       time.Time     `json:"since"`   // when Connected last changed
-	Devices     []string      `json:"devices"` // other devices seen, sorted
-	Nodes       int           `json:"nodes"`   // remote nodes served
-	LastError   string        `json:"last_error,omitempty"`
-	LastErrorAt time.Time     `json:"last_error_at,omitzero"`
-}
+// Status is the fleet as `gpmd status` shows it (its home is
+// fleetinfo, which the command line links).
+type Status = fleetinfo.Status
 
 // Status reports the connection and the local copy; it never waits on NATS.
 func (f *Fleet) Status() Status {
@@ -259,7 +250,7 @@ func (f *Fleet) Status() Status {
 	defer f.mu.Unlock()
 	url := f.conn.url
 	if url == "" {
-		url = RedactURLs(strings.Join(f.cfg.URLs, ","))
+		url = fleetinfo.RedactURLs(strings.Join(f.cfg.URLs, ","))
 	}
 	return Status{
 		URL: url, Device: f.cfg.Device, Bucket: f.cfg.Bucket, Expiry: f.cfg.Expiry,

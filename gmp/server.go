@@ -75,15 +75,9 @@ type Config struct {
 	Device string
 }
 
-// NodeInfo is one live registration.
-type NodeInfo struct {
-	Name         string    `json:"name"`
-	ID           string    `json:"id"`
-	Address      string    `json:"address"`
-	Port         int       `json:"port"`
-	Discoverable bool      `json:"discoverable"`
-	Since        time.Time `json:"since"`
-}
+// NodeInfo is one live registration (its home is gmp/wire, which the
+// command line links to print it).
+type NodeInfo = wire.NodeInfo
 
 // Server serves GMP. Its methods are safe for concurrent use.
 type Server struct {

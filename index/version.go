@@ -7,54 +7,18 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/modref"
 )
 
 // MaxNameLen is the longest module name GMP allows.
-const MaxNameLen = 64
+const MaxNameLen = modref.MaxNameLen
 
-// nameRule is quoted in every name error so the person reading it can fix
-// the name without looking the rule up.
-const nameRule = "a module name is 1-64 characters of a-z 0-9 _ -, beginning with a letter"
-
-// versionHint ends every version error: the common mistake is a short
-// version such as "1" or "1.2", which semver ranges accept but an upload
-// must not (it would be ambiguous which version was meant).
-const versionHint = "use a full version such as v1.2.0"
-
-// validateName checks a module name against GMP.md's rule: 1-64 characters
-// of a-z 0-9 _ -, beginning with a letter. The error wraps errdefs.ErrInvalid and
-// names the value and the rule. ParseName is its one caller.
-func validateName(name string) error {
-	if name == "" || len(name) > MaxNameLen {
-		return fmt.Errorf("module name %q: %w: %s (it has %d)", name, errdefs.ErrInvalid, nameRule, len(name))
-	}
-	if c := name[0]; c < 'a' || c > 'z' {
-		return fmt.Errorf("module name %q: %w: %s; it begins with %s", name, errdefs.ErrInvalid, nameRule, quoteChar(name, 0))
-	}
-	for i := 1; i < len(name); i++ {
-		c := name[i]
-		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' {
-			continue
-		}
-		return fmt.Errorf("module name %q: %w: %s; %s at offset %d is not allowed", name, errdefs.ErrInvalid, nameRule, quoteChar(name, i), i)
-	}
-	return nil
-}
-
-// quoteChar quotes the character that begins at byte i of s, whole: 'ä',
-// not the first byte of its UTF-8 encoding. A byte that begins no valid
-// UTF-8 character is shown as '\xNN'.
-func quoteChar(s string, i int) string {
-	r, size := utf8.DecodeRuneInString(s[i:])
-	if r == utf8.RuneError && size <= 1 {
-		return fmt.Sprintf("'\\x%02x'", s[i])
-	}
-	return strconv.QuoteRune(r)
-}
+// validateName checks a module name against GMP.md's rule, with
+// modref's message (the grammar's one home). ParseName is its one caller.
+func validateName(name string) error { return modref.CheckName(name) }
 
 // ParseVersion parses an uploaded version: a full semantic version
 // MAJOR.MINOR.PATCH with one optional leading v, optional pre-release and
@@ -72,60 +36,40 @@ func ParseVersion(v string) (Version, error) {
 }
 
 // parseSemver is ParseVersion's rule, returning the semver value whose
-// Original() is v.
+// Original() is v. The grammar and its messages are modref's, so the
+// command line (which links no semver) refuses with the same words; the
+// value is semver's. FuzzVersionGrammar proves the two accept the same
+// strings.
 func parseSemver(v string) (*semver.Version, error) {
-	bare := strings.TrimPrefix(v, "v")
-	sv, err := semver.StrictNewVersion(bare)
+	if _, err := modref.ParseVersion(v); err != nil {
+		return nil, err
+	}
+	sv, err := semverOf(v)
 	if err != nil {
-		core := bare
-		if i := strings.IndexAny(core, "-+"); i >= 0 {
-			core = core[:i]
-		}
-		if core != "" && strings.Count(core, ".") < 2 && strings.Trim(core, "0123456789.") == "" {
-			return nil, fmt.Errorf("version %q: %w: it has no %s; an uploaded version is a full semantic version MAJOR.MINOR.PATCH (%s)",
-				v, errdefs.ErrInvalid, missingParts(core), versionHint)
-		}
-		return nil, fmt.Errorf("version %q: %w: not a semantic version MAJOR.MINOR.PATCH with optional v prefix, -pre-release and +build (%v; %s)",
-			v, errdefs.ErrInvalid, err, versionHint)
-	}
-	if pre := sv.Prerelease(); pre != "" {
-		for _, id := range strings.Split(pre, ".") {
-			if isNumeric(id) {
-				if _, err := strconv.ParseUint(id, 10, 64); err != nil {
-					return nil, fmt.Errorf("version %q: %w: numeric pre-release identifier %s does not fit in 64 bits", v, errdefs.ErrInvalid, id)
-				}
-			}
-		}
-	}
-	if bare != v {
-		// Keep Original() as uploaded. The strict parse above already
-		// vetted the text; NewVersion reads the same numbers from it.
-		withV, err := semver.NewVersion(v)
-		if err != nil || !withV.Equal(sv) || withV.Metadata() != sv.Metadata() {
-			return nil, fmt.Errorf("version %q: %w: not a semantic version (%s)", v, errdefs.ErrInvalid, versionHint)
-		}
-		return withV, nil
+		// Unreachable while FuzzVersionGrammar holds; refused all the same.
+		return nil, fmt.Errorf("version %q: %w: not a semantic version (%v; %s)", v, errdefs.ErrInvalid, err, "use a full version such as v1.2.0")
 	}
 	return sv, nil
 }
 
-func missingParts(core string) string {
-	if strings.Count(core, ".") == 0 {
-		return "minor and patch parts"
+// semverOf is semver's own parse of an uploaded version: strict, with one
+// optional leading v kept in Original().
+func semverOf(v string) (*semver.Version, error) {
+	bare := strings.TrimPrefix(v, "v")
+	sv, err := semver.StrictNewVersion(bare)
+	if err != nil || bare == v {
+		return sv, err
 	}
-	return "patch part"
-}
-
-func isNumeric(s string) bool {
-	if s == "" {
-		return false
+	// Keep Original() as uploaded. The strict parse above already vetted
+	// the text; NewVersion reads the same numbers from it.
+	withV, err := semver.NewVersion(v)
+	if err != nil {
+		return nil, err
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
+	if !withV.Equal(sv) || withV.Metadata() != sv.Metadata() {
+		return nil, fmt.Errorf("%s reads as %s with its v", sv, withV)
 	}
-	return true
+	return withV, nil
 }
 
 // Version keys. See doc.go for the layout; in short, within one section
@@ -165,7 +109,7 @@ func versionKey(v *semver.Version) []byte {
 		return k
 	}
 	for _, id := range strings.Split(pre, ".") {
-		if isNumeric(id) {
+		if modref.IsNumeric(id) {
 			// ParseVersion refused numbers over 64 bits.
 			u, _ := strconv.ParseUint(id, 10, 64)
 			k = append(k, identNumeric)

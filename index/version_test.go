@@ -11,6 +11,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/modref"
 )
 
 func TestParseName(t *testing.T) {
@@ -108,7 +109,7 @@ func randVersion(r *rand.Rand) string {
 			for j := range id {
 				id[j] = letters[r.IntN(len(letters))]
 			}
-			if isNumeric(string(id)) {
+			if modref.IsNumeric(string(id)) {
 				id[r.IntN(l)] = "aZ-"[r.IntN(3)]
 			}
 			sb.Write(id)

@@ -114,9 +114,10 @@ func tarFile(tw *tar.Writer, name string, f *os.File, mtime time.Time) error {
 	return err
 }
 
-// ErrNotEmpty: a backup or restore target that already holds something.
-// It is an errdefs.ErrInvalid (a bad argument: the target).
-var ErrNotEmpty = errdefs.Narrow("target is not empty", errdefs.ErrInvalid)
+// ErrNotEmpty: a backup or restore target that already holds something
+// (errdefs.ErrNotEmpty, whose home is errdefs: the command line maps it to
+// its exit status without linking repo).
+var ErrNotEmpty = errdefs.ErrNotEmpty
 
 // ExtractBackup writes the tar stream of WriteBackup into dir. dir must not
 // exist (it is created, 0700) or be an empty folder owned by the caller's

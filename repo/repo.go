@@ -38,18 +38,12 @@ const LegacyBackupFile = "ghost.modules.legacy.json"
 // errors.Is. The narrower errors below must stay distinguishable; each also
 // belongs to its class.
 var (
-	// ErrNotWasm: the bytes are not a WebAssembly binary (the message says
-	// what they look like instead). It is an errdefs.ErrInvalid.
-	ErrNotWasm = errdefs.Narrow("not a WebAssembly module", errdefs.ErrInvalid)
-	// ErrEmpty: no bytes at all. It is an errdefs.ErrInvalid.
-	ErrEmpty = errdefs.Narrow("empty module", errdefs.ErrInvalid)
-	// ErrModuleCorrupt: an indexed blob is missing, of the wrong size, or
-	// its bytes do not match their digest: damage in the store. Nothing of
-	// it is handed out as the module. It is an errdefs.ErrCorrupt; an
-	// upload whose bytes do not match the digest its caller claimed is an
-	// errdefs.ErrCorrupt too but not an ErrModuleCorrupt (the caller's
-	// mistake, not damage), so surfaces test ErrModuleCorrupt first.
-	ErrModuleCorrupt = errdefs.Narrow("stored module is corrupt", errdefs.ErrCorrupt)
+	// ErrNotWasm, ErrEmpty and ErrModuleCorrupt are errdefs' (their home:
+	// the control API's client names them without linking repo); see
+	// errdefs/store.go for what each means.
+	ErrNotWasm       = errdefs.ErrNotWasm
+	ErrEmpty         = errdefs.ErrEmpty
+	ErrModuleCorrupt = errdefs.ErrModuleCorrupt
 	// ErrIndexUnusable: the index is missing while the store holds blobs,
 	// or it cannot be read. The message says how to bring it back. It is an
 	// errdefs.ErrCorrupt.

@@ -30,6 +30,10 @@
 // (-keep keeps it).
 //
 //	go run ./bench/e2e -gpmd bin/gpmd [flags]
+//
+// make build puts gpmd and gpmd-daemon side by side in bin/: gpmd hands
+// the daemon (gpmd start) to the gpmd-daemon beside it, so -gpmd must name
+// a gpmd with its gpmd-daemon in the same folder.
 package main
 
 import (
@@ -74,7 +78,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.gpmd, "gpmd", "bin/gpmd", "the gpmd binary to measure (make build)")
+	flag.StringVar(&o.gpmd, "gpmd", "bin/gpmd", "the gpmd binary to measure, gpmd-daemon beside it (make build)")
 	flag.StringVar(&o.dir, "dir", "", "the folder to work in (default: a new folder under ./bin, else under $TMPDIR); never a tmpfs")
 	flag.StringVar(&o.ffmpeg, "ffmpeg", "", "ffmpeg-core.wasm (default: the make wasm-fixtures cache)")
 	flag.Int64Var(&o.prewrite, "prewrite", 2<<30, "bytes written to the disk and deleted before measuring (0: none)")

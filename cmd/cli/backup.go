@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/internal/units"
-	"github.com/ghost-network/gpmd/repo"
 	"github.com/spf13/cobra"
 )
 
@@ -57,15 +57,19 @@ func (o *backupOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return inputErrorf("%v", err)
 	}
+	eng, err := o.f.Engine()
+	if err != nil {
+		return err
+	}
 	c, err := o.f.Client(cmd)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	var rep repo.BackupReport
+	var rep api.BackupReport
 	err = c.Backup(cmd.Context(), func(r io.Reader) error {
 		var err error
-		rep, err = repo.ExtractBackup(cmd.Context(), r, to)
+		rep, err = eng.ExtractBackup(cmd.Context(), r, to)
 		return err
 	})
 	if err != nil {
@@ -74,7 +78,7 @@ func (o *backupOptions) run(cmd *cobra.Command) error {
 	if o.Output == formatJSON {
 		return writeJSON(o.f.IO.Out, struct {
 			To string `json:"to"`
-			repo.BackupReport
+			api.BackupReport
 		}{to, rep})
 	}
 	fmt.Fprintf(o.f.IO.Out, "Backed up %s in %s (%s) to %s\n", plural(rep.Versions, "version"), plural(rep.Blobs, "blob"), units.FormatBytes(rep.Bytes), to)

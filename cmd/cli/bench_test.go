@@ -11,7 +11,7 @@ import (
 func BenchmarkRunVersion(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if code := Run([]string{"version"}, nil, io.Discard, io.Discard); code != 0 {
+		if code := Run([]string{"version"}, nil, io.Discard, io.Discard, ExecDaemon); code != 0 {
 			b.Fatalf("exit %d", code)
 		}
 	}

@@ -1,6 +1,9 @@
 // Package cli is the gpmd command line: one file per command, each with an
 // options struct and a NewCmdX(*Factory) constructor. Run is the whole
-// program; cmd/gpmd's main only calls it.
+// program; the mains of cmd/gpmd and cmd/gpmd-daemon only call it, each
+// with its Engine (engine.go): gpmd, which links only light packages
+// (cmd/gpmd's TestLightDependencies), hands the few commands that need the
+// engine to gpmd-daemon.
 //
 // Every error ends as one line on standard error and an exit status chosen
 // by exitCode (exit.go), the one place that maps error classes to statuses.
@@ -22,9 +25,10 @@ import (
 const Version = "1.0.0"
 
 // Run runs gpmd with args (without the program name) and returns the exit
-// status.
-func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	f := newFactory(stdin, stdout, stderr)
+// status. engine gives the commands that need the engine theirs (Engine):
+// gpmd-daemon passes its in-process one, gpmd ExecDaemon.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, engine EngineFunc) int {
+	f := newFactory(stdin, stdout, stderr, engine)
 	return f.run(args)
 }
 

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
+	"github.com/ghost-network/gpmd/cmd/engine"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
@@ -44,6 +46,8 @@ func newTestCLI(t *testing.T, env map[string]string) *testCLI {
 		LookupEnv:  func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Executable: os.Executable,
 		Now:        time.Now,
+		// The full tree: the engine runs in this process.
+		Engine: func() (Engine, error) { return engine.Engine{}, nil },
 	}
 	return &testCLI{f: f, out: out, err: errb}
 }
@@ -93,15 +97,15 @@ func TestExitCode(t *testing.T) {
 		{errors.New("x"), 1},
 		{&usageError{err: errors.New("x")}, 2},
 		{fmt.Errorf("u: %w", errdefs.ErrInvalid), 2},
-		{fmt.Errorf("u: %w", repo.ErrNotWasm), 2},
+		{fmt.Errorf("u: %w", errdefs.ErrNotWasm), 2},
 		{fmt.Errorf("u: %w", errdefs.ErrTooLarge), 2},
-		{&control.NotRunningError{Addr: "a"}, 3},
+		{&api.NotRunningError{Addr: "a"}, 3},
 		{&notRunningOnError{dir: "/d"}, 3},
-		{&control.APIError{Status: 404, Code: control.CodeNotFound}, 4},
-		{&control.APIError{Status: 409, Code: control.CodeConflict}, 5},
-		{&control.APIError{Status: 401, Code: control.CodeUnauthorized}, 6},
-		{&control.APIError{Status: 500, Code: control.CodeCorrupt}, 1},
-		{&control.APIError{Status: 500, Code: control.CodeInternal}, 1},
+		{&api.APIError{Status: 404, Code: api.CodeNotFound}, 4},
+		{&api.APIError{Status: 409, Code: api.CodeConflict}, 5},
+		{&api.APIError{Status: 401, Code: api.CodeUnauthorized}, 6},
+		{&api.APIError{Status: 500, Code: api.CodeCorrupt}, 1},
+		{&api.APIError{Status: 500, Code: api.CodeInternal}, 1},
 		{context.Canceled, 130},
 	} {
 		if got := exitCode(c.err); got != c.want {
@@ -140,18 +144,18 @@ func TestExitCodeOfEveryClass(t *testing.T) {
 		err  error
 		want int
 	}{
-		{control.ErrNotRunning, exitNotRunning},
-		{fmt.Errorf("restore: %w", repo.ErrNotEmpty), exitUsage},
-		{fmt.Errorf("x: %w", repo.ErrNotWasm), exitUsage},
+		{api.ErrNotRunning, exitNotRunning},
+		{fmt.Errorf("restore: %w", errdefs.ErrNotEmpty), exitUsage},
+		{fmt.Errorf("x: %w", errdefs.ErrNotWasm), exitUsage},
 		{fmt.Errorf("x: %w", &wasm.FormatError{Msg: "section 1 (type) at byte 8: …"}), exitUsage},
-		{fmt.Errorf("x: %w", repo.ErrModuleCorrupt), exitError},
+		{fmt.Errorf("x: %w", errdefs.ErrModuleCorrupt), exitError},
 		{fmt.Errorf("x: %w", errdefs.ErrNotFound), exitNotFound},
 	} {
 		if got := exitCode(c.err); got != c.want {
 			t.Errorf("%v: exit %d, want %d", c.err, got, c.want)
 		}
 	}
-	if !errors.Is(control.ErrNotRunning, errdefs.ErrUnavailable) {
+	if !errors.Is(api.ErrNotRunning, errdefs.ErrUnavailable) {
 		t.Error("ErrNotRunning is not of class ErrUnavailable")
 	}
 }
@@ -209,9 +213,9 @@ func TestHelpIsComplete(t *testing.T) {
 // read by a fresh `gpmd start`, gives back every setting this process
 // resolved (each set to a value that is not its default).
 func TestChildArgsCarryEverySetting(t *testing.T) {
-	example := map[daemon.Kind]string{daemon.KindString: "127.0.0.9:7", daemon.KindInt: "7", daemon.KindSize: "3MiB", daemon.KindDuration: "7s"}
-	want := daemon.DefaultConfig()
-	for _, s := range daemon.Settings() {
+	example := map[conf.Kind]string{conf.KindString: "127.0.0.9:7", conf.KindInt: "7", conf.KindSize: "3MiB", conf.KindDuration: "7s"}
+	want := conf.DefaultConfig()
+	for _, s := range conf.Settings() {
 		v := example[s.Kind]
 		switch s.Flag {
 		case "data-dir", "token-file":
@@ -238,7 +242,7 @@ func TestChildArgsCarryEverySetting(t *testing.T) {
 	if err := start.ParseFlags(args[1:]); err != nil {
 		t.Fatalf("child args %q: %v", args, err)
 	}
-	for _, s := range daemon.Settings() {
+	for _, s := range conf.Settings() {
 		if got, w := s.Get(&c.f.settings), s.Get(&want); got != w {
 			t.Errorf("--%s reaches the child as %q, want %q (args %q)", s.Flag, got, w, args)
 		}
@@ -264,7 +268,7 @@ func TestClientDefaultAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if cl.Addr() != daemon.DefaultControlAddr || daemon.DefaultControlAddr != "127.0.0.1:1111" {
+	if cl.Addr() != conf.DefaultControlAddr || conf.DefaultControlAddr != "127.0.0.1:1111" {
 		t.Fatalf("client address %q, want %q", cl.Addr(), "127.0.0.1:1111")
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/spf13/cobra"
 )
 
@@ -15,7 +15,7 @@ const completionTimeout = 2 * time.Second
 
 // modulesForCompletion asks the daemon for its modules; nil when it cannot
 // (not running, wrong token): completion fails silently.
-func (f *Factory) modulesForCompletion(cmd *cobra.Command) []control.ListedModule {
+func (f *Factory) modulesForCompletion(cmd *cobra.Command) []api.ListedModule {
 	// Completion runs without the persistent pre-run hook.
 	if err := f.applyEnv(cmd); err != nil {
 		return nil

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/events"
 )
 
@@ -76,14 +76,14 @@ func (o *eventsOptions) run(cmd *cobra.Command) error {
 	enc := json.NewEncoder(out)
 	scope := ""
 	if o.Fleet {
-		scope = control.ScopeFleet
+		scope = api.ScopeFleet
 	}
-	err = c.Events(cmd.Context(), o.Topics, scope, 0, func(m control.StreamMessage) error {
+	err = c.Events(cmd.Context(), o.Topics, scope, 0, func(m api.StreamMessage) error {
 		switch {
 		case m.Kind != "":
 			if o.Output != formatJSON {
 				what := joinTopics(m.Start.Topics)
-				if m.Start.Scope == control.ScopeFleet {
+				if m.Start.Scope == api.ScopeFleet {
 					what += ", fleet scope"
 				}
 				fmt.Fprintf(o.f.IO.ErrOut, "following events (%s) from %d\n", what, m.Start.Seq)

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/repo"
 	"github.com/spf13/cobra"
 )
 
@@ -56,11 +55,11 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, new(*problemsError)):
 		return exitProblems
-	case errors.Is(err, repo.ErrNotEmpty):
+	case errors.Is(err, errdefs.ErrNotEmpty):
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.Is(err, control.ErrNotRunning):
+	case errors.Is(err, api.ErrNotRunning):
 		return exitNotRunning
 
 	case errors.Is(err, errdefs.ErrUnauthorized):

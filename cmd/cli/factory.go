@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
-
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
 )
 
 // IOStreams are a command's standard streams, and whether they are
@@ -55,7 +55,7 @@ func (s *IOStreams) IsStderrTTY() bool {
 }
 
 // Factory is what commands depend on: streams, environment, the global
-// flags and how to reach the daemon. One is made per run; nothing is
+// flags and how to reach the conf. One is made per run; nothing is
 // global.
 type Factory struct {
 	IO      *IOStreams
@@ -64,12 +64,16 @@ type Factory struct {
 	LookupEnv func(string) (string, bool)
 	// Executable is the path of this program, re-run by `gpmd start`.
 	Executable func() (string, error)
-	Now        func() time.Time
+	// Engine gives the commands that run the daemon or open the store in
+	// their own process what does it (see Engine); call it before
+	// anything else the command does.
+	Engine EngineFunc
+	Now    func() time.Time
 
 	// settings holds what the flags and environment variables set: every
-	// daemon setting (daemon.Settings). The client commands use DataDir,
+	// daemon setting (conf.Settings). The client commands use DataDir,
 	// ControlAddr and TokenFile; `gpmd start` all of them.
-	settings daemon.Config
+	settings conf.Config
 
 	envs []envBinding
 
@@ -87,9 +91,9 @@ type envBinding struct {
 // addSettings makes a flag, bound to its environment variable, of each
 // daemon setting whose Client is client: the root command takes those the
 // client commands share, `gpmd start` the others. The table is
-// daemon.Settings; nothing here names a setting.
+// conf.Settings; nothing here names a setting.
 func (f *Factory) addSettings(fs *pflag.FlagSet, client bool) {
-	for _, s := range daemon.Settings() {
+	for _, s := range conf.Settings() {
 		if s.Client != client {
 			continue
 		}
@@ -100,8 +104,8 @@ func (f *Factory) addSettings(fs *pflag.FlagSet, client bool) {
 
 // settingValue is a daemon setting as a flag value (pflag.Value).
 type settingValue struct {
-	s   daemon.Setting
-	cfg *daemon.Config
+	s   conf.Setting
+	cfg *conf.Config
 }
 
 func (v settingValue) String() string     { return v.s.Show(v.cfg) }
@@ -141,7 +145,7 @@ func (f *Factory) applyEnv(cmd *cobra.Command) error {
 
 // DataDir is the data folder, absolute.
 func (f *Factory) DataDir() (string, error) {
-	return daemon.ExpandHome(f.settings.DataDir)
+	return conf.ExpandHome(f.settings.DataDir)
 }
 
 // controlAddrGiven reports whether --control-addr or its variable was given
@@ -157,14 +161,14 @@ func (f *Factory) controlAddrGiven(cmd *cobra.Command) bool {
 	return err != nil || port != "0"
 }
 
-// Client connects to the daemon. When --control-addr (or
+// Client connects to the conf. When --control-addr (or
 // GPMD_CONTROL_ADDR) is given, at that address. Else over the data
-// folder's Unix socket when it exists (and is trusted: daemon.TrustedSocket);
+// folder's Unix socket when it exists (and is trusted: conf.TrustedSocket);
 // else at the address the daemon of the data folder recorded in its state
 // file (so a daemon started on port 0 is found); else at the default. The
 // token is --token-file's (or GPMD_TOKEN_FILE's), else the one the daemon
 // recorded.
-func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
+func (f *Factory) Client(cmd *cobra.Command) (*client.Client, error) {
 	dir, err := f.DataDir()
 	if err != nil {
 		return nil, err
@@ -174,15 +178,15 @@ func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
 	sock, useSocket := "", false
 	if !given {
 		var sockErr error
-		sock, useSocket, sockErr = daemon.TrustedSocket(dir)
-		var ue *daemon.UntrustedError
+		sock, useSocket, sockErr = conf.TrustedSocket(dir)
+		var ue *conf.UntrustedError
 		switch {
 		case errors.As(sockErr, &ue):
 			fmt.Fprintf(f.IO.ErrOut, "gpmd: ignoring the control socket: %v\n", ue)
 		case errors.Is(sockErr, fs.ErrPermission):
 			// Another user's data folder: say so, rather than "not
 			// running" at an address that was never this daemon's.
-			return nil, &control.SocketDeniedError{Path: sock, Err: sockErr}
+			return nil, &api.SocketDeniedError{Path: sock, Err: sockErr}
 		}
 	}
 	addr := f.settings.ControlAddr
@@ -195,22 +199,22 @@ func (f *Factory) Client(cmd *cobra.Command) (*control.Client, error) {
 	}
 	token := ""
 	if tokenFile != "" {
-		if token, err = daemon.ReadToken(tokenFile); err != nil {
+		if token, err = conf.ReadToken(tokenFile); err != nil {
 			return nil, err
 		}
 	}
 	if useSocket {
-		return control.NewUnixClient(sock, token), nil
+		return client.NewUnixClient(sock, token), nil
 	}
-	return control.NewClient(addr, token), nil
+	return client.NewClient(addr, token), nil
 }
 
 // readState reads the data folder's state file for the client commands. A
 // file another user could have written is ignored, with a line on stderr
 // that says why: it names where to connect and which token to send.
-func (f *Factory) readState(dir string) (daemon.State, error) {
-	st, err := daemon.ReadState(dir)
-	var ue *daemon.UntrustedError
+func (f *Factory) readState(dir string) (conf.State, error) {
+	st, err := conf.ReadState(dir)
+	var ue *conf.UntrustedError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(f.IO.ErrOut, "gpmd: ignoring the state file: %v\n", ue)
 	}
@@ -220,7 +224,7 @@ func (f *Factory) readState(dir string) (daemon.State, error) {
 // ask makes one call to the daemon: it connects, bounds the call by
 // timeout (0: no bound, for work that takes what the store's size takes;
 // Ctrl-C still stops it) and closes the connection.
-func ask[T any](f *Factory, cmd *cobra.Command, timeout time.Duration, call func(*control.Client, context.Context) (T, error)) (T, error) {
+func ask[T any](f *Factory, cmd *cobra.Command, timeout time.Duration, call func(*client.Client, context.Context) (T, error)) (T, error) {
 	c, err := f.Client(cmd)
 	if err != nil {
 		var zero T
@@ -250,12 +254,13 @@ func absPath(p string) (string, error) {
 }
 
 // newFactory is the Factory of a real run.
-func newFactory(stdin io.Reader, stdout, stderr io.Writer) *Factory {
+func newFactory(stdin io.Reader, stdout, stderr io.Writer, engine EngineFunc) *Factory {
 	return &Factory{
 		IO:         &IOStreams{In: stdin, Out: stdout, ErrOut: stderr},
 		Version:    Version,
 		LookupEnv:  os.LookupEnv,
 		Executable: os.Executable,
+		Engine:     engine,
 		Now:        time.Now,
 	}
 }

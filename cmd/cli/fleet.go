@@ -8,14 +8,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/fleet"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 )
 
 // writeFleetStatus adds the fleet's lines to `gpmd status`: where, as
 // which device, connected or not since when, the devices seen and the last
 // error. Without a fleet it adds nothing: status reads as before.
-func writeFleetStatus(tw io.Writer, st *fleet.Status, now time.Time) {
+func writeFleetStatus(tw io.Writer, st *fleetinfo.Status, now time.Time) {
 	if st == nil {
 		return
 	}
@@ -48,7 +48,7 @@ type fleetNode struct {
 
 // fleetRows are the local nodes (this device's name; "-" in no fleet) then
 // the other devices' discoverable ones, in the order the daemon gave them.
-func fleetRows(nl control.NodeList) []fleetNode {
+func fleetRows(nl api.NodeList) []fleetNode {
 	own := nl.Device
 	if own == "" {
 		own = "-"
@@ -64,7 +64,7 @@ func fleetRows(nl control.NodeList) []fleetNode {
 }
 
 // writeFleetNodes prints `gpmd nodes --fleet` as a table.
-func (o *nodesOptions) writeFleetNodes(nl control.NodeList) error {
+func (o *nodesOptions) writeFleetNodes(nl api.NodeList) error {
 	rows := fleetRows(nl)
 	if nl.Device == "" {
 		fmt.Fprintln(o.f.IO.ErrOut, "gpmd is in no fleet: the nodes of this device only")

@@ -7,8 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/fleet"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/gmp"
 )
 
@@ -21,7 +21,7 @@ func TestWriteFleetStatus(t *testing.T) {
 	if b.Len() != 0 {
 		t.Fatalf("no fleet printed %q; status must read as before", b.String())
 	}
-	writeFleetStatus(tw, &fleet.Status{URL: "nats://10.0.0.1:4222", Device: "kitchen", Expiry: 15 * time.Second,
+	writeFleetStatus(tw, &fleetinfo.Status{URL: "nats://10.0.0.1:4222", Device: "kitchen", Expiry: 15 * time.Second,
 		Connected: false, Since: now.Add(-3 * time.Minute), Devices: []string{"garage", "attic"}, Nodes: 1,
 		LastError: "disconnected: EOF", LastErrorAt: now.Add(-3 * time.Minute)}, now)
 	tw.Flush()
@@ -34,9 +34,9 @@ func TestWriteFleetStatus(t *testing.T) {
 }
 
 func TestFleetRows(t *testing.T) {
-	nl := control.NodeList{
+	nl := api.NodeList{
 		Nodes:  []gmp.NodeInfo{{Name: "oven", ID: "o1", Address: "127.0.0.1", Port: 2, Discoverable: false}},
-		Fleet:  []fleet.RemoteNode{{Name: "car", ID: "c1", Device: "garage", Address: "10.0.0.12", Port: 1, Discoverable: true}},
+		Fleet:  []fleetinfo.RemoteNode{{Name: "car", ID: "c1", Device: "garage", Address: "10.0.0.12", Port: 1, Discoverable: true}},
 		Device: "kitchen",
 	}
 	rows := fleetRows(nl)

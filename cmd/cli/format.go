@@ -6,17 +6,17 @@ import (
 	"io"
 	"time"
 
-	"github.com/opencontainers/go-digest"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/spf13/cobra"
 )
 
 // shortDigest is sha256: and the first 12 hex digits, for tables.
-func shortDigest(d digest.Digest) string {
+func shortDigest(d api.Digest) string {
 	e := d.Encoded()
 	if len(e) > 12 {
 		e = e[:12]
 	}
-	return string(d.Algorithm()) + ":" + e
+	return d.Algorithm() + ":" + e
 }
 
 // formatTime is a timestamp for tables, in local time.

@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/internal/units"
-	"github.com/ghost-network/gpmd/repo"
 )
 
 // gcOptions are the flags of `gpmd gc`.
@@ -51,7 +51,7 @@ func (o *gcOptions) run(cmd *cobra.Command) error {
 	if err := checkFormat(cmd, o.Output); err != nil {
 		return err
 	}
-	rep, err := ask(o.f, cmd, 0, func(c *control.Client, ctx context.Context) (repo.GCReport, error) {
+	rep, err := ask(o.f, cmd, 0, func(c *client.Client, ctx context.Context) (api.GCReport, error) {
 		return c.GC(ctx, o.DryRun)
 	})
 	if err != nil {

@@ -1,14 +1,8 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/migrations"
-	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/spf13/cobra"
 )
 
@@ -63,34 +57,22 @@ func (o *importOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return inputErrorf("%v", err)
 	}
-	if _, err := os.Stat(filepath.Join(from, modulesjson.FileName)); err != nil {
-		// The .ghost-network folder above modules/ will do too.
-		if _, err2 := os.Stat(filepath.Join(from, "modules", modulesjson.FileName)); err2 == nil {
-			from = filepath.Join(from, "modules")
-		} else {
-			return inputErrorf("%s holds no %s: not an early gpmd store", from, modulesjson.FileName)
-		}
+	eng, err := o.f.Engine()
+	if err != nil {
+		return err
 	}
 	c, err := o.f.Client(cmd)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	// Fail at once, and once, when the daemon is not there, rather than
-	// refusing every version for it.
-	sctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-	_, err = c.Status(sctx)
-	cancel()
+	rep, err := eng.Import(cmd.Context(), c, from)
 	if err != nil {
 		return err
 	}
-	rep, err := migrations.ImportLegacy(cmd.Context(), from, control.Uploader{C: c})
-	if err != nil {
-		return fmt.Errorf("import from %s: %w", from, err)
-	}
 	var fail error
 	if len(rep.Refused) > 0 {
-		fail = problemsf("import from %s: %s refused (listed above)", from, plural(len(rep.Refused), "version"))
+		fail = problemsf("import from %s: %s refused (listed above)", rep.From, plural(len(rep.Refused), "version"))
 	}
 	if o.Output == formatJSON {
 		if err := writeJSON(o.f.IO.Out, rep); err != nil {

@@ -7,8 +7,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/spf13/cobra"
 )
 
@@ -32,8 +32,9 @@ pid file; kill waits (up to --timeout) until it has exited, then prints
 The daemon is found by the lock and pid it keeps in the data folder; when
 none runs there and --control-addr is given, by asking the daemon at that
 (loopback) address for its data folder. Before it signals, kill checks
-with the kernel that the pid holds that folder's lock and runs gpmd
-(/proc/locks, /proc/PID/exe); otherwise it refuses and signals nothing.
+with the kernel that the pid holds that folder's lock and runs gpmd or
+gpmd-daemon (/proc/locks, /proc/PID/exe); otherwise it refuses and signals
+nothing.
 
 ` + exitStatusHelp,
 		Example: `  $ gpmd kill
@@ -55,16 +56,16 @@ func (o *killOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	pid, running, err := daemon.Probe(dir)
+	pid, running, err := conf.Probe(dir)
 	if err != nil {
 		return err
 	}
-	if !running && o.f.controlAddrGiven(cmd) && daemon.IsLoopback(o.f.settings.ControlAddr) {
+	if !running && o.f.controlAddrGiven(cmd) && conf.IsLoopback(o.f.settings.ControlAddr) {
 		// Not on this data folder: ask the daemon at the address given
 		// where its folder is, and stop it by that folder's lock.
 		if other, err := o.dataDirFromAPI(cmd); err == nil && other != dir {
 			dir = other
-			pid, running, err = daemon.Probe(dir)
+			pid, running, err = conf.Probe(dir)
 			if err != nil {
 				return err
 			}
@@ -74,21 +75,21 @@ func (o *killOptions) run(cmd *cobra.Command) error {
 		return &notRunningOnError{dir: dir}
 	}
 	if pid == 0 {
-		if st, err := daemon.ReadState(dir); err == nil {
+		if st, err := conf.ReadState(dir); err == nil {
 			pid = st.PID
 		}
 	}
 	if pid == 0 {
 		// Neither file names it (a start on a full disk writes neither):
 		// the kernel's lock table does.
-		if pid, _ = daemon.LockHolder(dir); pid == 0 {
+		if pid, _ = conf.LockHolder(dir); pid == 0 {
 			return fmt.Errorf("gpmd is running on %s but its pid is unknown (lock and state files hold none)", dir)
 		}
 	}
 	// The pid comes from files of the folder (and the folder, maybe, from
 	// whatever listens at --control-addr): signal it only once the kernel
 	// confirms it is the gpmd holding that folder's lock.
-	if err := daemon.VerifyHolder(dir, pid); err != nil {
+	if err := conf.VerifyHolder(dir, pid); err != nil {
 		return err
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
@@ -99,7 +100,7 @@ func (o *killOptions) run(cmd *cobra.Command) error {
 	}
 	deadline := time.Now().Add(o.Timeout)
 	for {
-		_, running, err := daemon.Probe(dir)
+		_, running, err := conf.Probe(dir)
 		if err != nil {
 			return err
 		}
@@ -141,4 +142,4 @@ func (e *notRunningOnError) Error() string {
 	return fmt.Sprintf("gpmd is not running on %s (start it with: gpmd start)", e.dir)
 }
 
-func (e *notRunningOnError) Unwrap() error { return control.ErrNotRunning }
+func (e *notRunningOnError) Unwrap() error { return api.ErrNotRunning }

@@ -8,9 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/events"
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // nodesOptions are the flags of `gpmd nodes`.
@@ -70,7 +71,7 @@ func (o *nodesOptions) run(cmd *cobra.Command) error {
 	if o.Watch {
 		return o.watch(cmd)
 	}
-	nl, err := ask(o.f, cmd, requestTimeout, (*control.Client).Nodes)
+	nl, err := ask(o.f, cmd, requestTimeout, (*client.Client).Nodes)
 	if err != nil {
 		return err
 	}
@@ -78,9 +79,9 @@ func (o *nodesOptions) run(cmd *cobra.Command) error {
 }
 
 // print writes the list once.
-func (o *nodesOptions) print(nl control.NodeList) error {
+func (o *nodesOptions) print(nl api.NodeList) error {
 	if nl.Nodes == nil {
-		nl.Nodes = []gmp.NodeInfo{}
+		nl.Nodes = []wire.NodeInfo{}
 	}
 	if o.Fleet {
 		return o.writeFleetNodes(nl)
@@ -132,7 +133,7 @@ func (o *nodesOptions) watch(cmd *cobra.Command) error {
 			return err
 		}
 		if nl.Device != "" {
-			scope = control.ScopeFleet
+			scope = api.ScopeFleet
 		}
 	}
 	redraw := func() error {
@@ -149,7 +150,7 @@ func (o *nodesOptions) watch(cmd *cobra.Command) error {
 		}
 		return o.print(nl)
 	}
-	err = c.Events(ctx, events.TopicNodes, scope, 0, func(m control.StreamMessage) error {
+	err = c.Events(ctx, events.TopicNodes, scope, 0, func(m api.StreamMessage) error {
 		if m.Kind == "" && m.Event.Topic != events.TopicNodes {
 			return nil
 		}

@@ -6,12 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
-	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/units"
-	"github.com/ghost-network/gpmd/repo"
 	"github.com/spf13/cobra"
 )
 
@@ -74,19 +72,15 @@ func (o *restoreOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	release, err := lockOffline(dir, "restore")
+	eng, err := o.f.Engine()
 	if err != nil {
 		return err
 	}
-	defer release()
-	modules := filepath.Join(dir, daemon.ModulesDir)
-	if entries, err := os.ReadDir(modules); err == nil && len(entries) > 0 {
-		return fmt.Errorf("the data folder %s already holds a module store (%s is not empty): restore only into an empty data folder (choose another with --data-dir)", dir, modules)
-	}
-	rep, err := repo.Restore(cmd.Context(), from, modules, repo.Options{LockTimeout: time.Second})
+	rep, err := eng.Restore(cmd.Context(), dir, from)
 	if err != nil {
-		return fmt.Errorf("restore from %s: %w", from, err)
+		return err
 	}
+	modules := filepath.Join(dir, conf.ModulesDir)
 	return printRestore(o.f.IO.Out, o.Output, "Restored", modules, rep)
 }
 
@@ -141,32 +135,26 @@ func (o *rebuildOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	modules := filepath.Join(dir, daemon.ModulesDir)
+	modules := filepath.Join(dir, conf.ModulesDir)
 	if _, err := os.Stat(modules); err != nil {
 		return inputErrorf("no module store at %s: %v", modules, err)
 	}
-	release, err := lockOffline(dir, "rebuild-index")
+	eng, err := o.f.Engine()
 	if err != nil {
 		return err
 	}
-	defer release()
-	if !o.Force {
-		if healthy, n := indexHealthy(filepath.Join(modules, repo.IndexFile)); healthy {
-			if o.Output == formatJSON {
-				return writeJSON(o.f.IO.Out, rebuildSkipped{Healthy: true, Rebuilt: false, Versions: n})
-			}
-			fmt.Fprintf(o.f.IO.Out, "The index of %s is healthy (%s): nothing to rebuild (--force rebuilds it anyway)\n", modules, plural(n, "version"))
-			return nil
-		}
-	}
-	rep, err := repo.RebuildIndex(cmd.Context(), modules, repo.Options{LockTimeout: time.Second})
+	rep, n, err := eng.RebuildIndex(cmd.Context(), dir, o.Force)
 	if err != nil {
-		if errors.Is(err, index.ErrLocked) {
-			return fmt.Errorf("the module store %s is in use by another process (stop it first): %w", modules, err)
-		}
-		return fmt.Errorf("rebuild-index of %s: %w", modules, err)
+		return err
 	}
-	return printRestore(o.f.IO.Out, o.Output, "Rebuilt", modules, rep)
+	if rep == nil {
+		if o.Output == formatJSON {
+			return writeJSON(o.f.IO.Out, rebuildSkipped{Healthy: true, Rebuilt: false, Versions: n})
+		}
+		fmt.Fprintf(o.f.IO.Out, "The index of %s is healthy (%s): nothing to rebuild (--force rebuilds it anyway)\n", modules, plural(n, "version"))
+		return nil
+	}
+	return printRestore(o.f.IO.Out, o.Output, "Rebuilt", modules, *rep)
 }
 
 // rebuildSkipped is what rebuild-index -o json prints when the index was
@@ -177,48 +165,9 @@ type rebuildSkipped struct {
 	Versions int  `json:"versions"`
 }
 
-// indexHealthy reports whether the index file at path exists, opens (its
-// schema current) and passes its consistency check, and how many versions
-// it holds. It opens read-only: nothing changes.
-func indexHealthy(path string) (bool, int) {
-	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-		return false, 0
-	}
-	db, err := index.Open(path, index.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return false, 0
-	}
-	defer db.Close()
-	if err := db.Check(); err != nil {
-		return false, 0
-	}
-	st, err := db.Stats()
-	if err != nil {
-		return false, 0
-	}
-	return true, st.Versions
-}
-
-// lockOffline takes the data folder's daemon lock for an offline command,
-// so that no daemon runs on it meanwhile.
-func lockOffline(dir, what string) (func() error, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
-	}
-	release, err := daemon.LockDataDir(dir)
-	if err != nil {
-		var re *daemon.RunningError
-		if errors.As(err, &re) {
-			return nil, fmt.Errorf("%v: %s works only while the daemon is stopped (gpmd kill)", re, what)
-		}
-		return nil, err
-	}
-	return release, nil
-}
-
 // printRestore prints what Restore or RebuildIndex did, and fails with
 // exit status 7 when something was lost or verify found a problem.
-func printRestore(w io.Writer, format, verb, modules string, rep repo.RestoreReport) error {
+func printRestore(w io.Writer, format, verb, modules string, rep api.RestoreReport) error {
 	var trouble []string
 	if len(rep.Lost) > 0 {
 		trouble = append(trouble, plural(len(rep.Lost), "version")+" lost")

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/spf13/cobra"
 )
 
@@ -34,7 +34,7 @@ a flag on the command line wins over its variable.
 		RunE: groupRunE,
 	}
 	pf := cmd.PersistentFlags()
-	f.settings = daemon.DefaultConfig()
+	f.settings = conf.DefaultConfig()
 	f.addSettings(pf, true)
 	cmd.MarkPersistentFlagDirname("data-dir")
 	cmd.MarkPersistentFlagFilename("token-file")
@@ -76,7 +76,7 @@ func fixCompletionCmd(root *cobra.Command) {
 	comp.Long += `
 Bash completion needs the bash-completion package (apt install
 bash-completion, dnf install bash-completion, brew install bash-completion@2).
-Module names complete from the running daemon.
+Module names complete from the running conf.
 
 ` + exitStatusHelp
 	comp.Example = `  $ gpmd completion bash > /etc/bash_completion.d/gpmd

@@ -14,14 +14,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/fsutil"
 	"github.com/ghost-network/gpmd/internal/sdnotify"
 	"github.com/spf13/cobra"
 )
 
 // startOptions are the flags of `gpmd start` that are not daemon
-// settings; those (daemon.Settings) land in the Factory's settings.
+// settings; those (conf.Settings) land in the Factory's settings.
 type startOptions struct {
 	f *Factory
 
@@ -33,8 +33,8 @@ type startOptions struct {
 // readyMsg is what the detached daemon tells `gpmd start` on the ready
 // pipe: its state once both ports accept connections, or why it failed.
 type readyMsg struct {
-	State *daemon.State `json:"state,omitempty"`
-	Error string        `json:"error,omitempty"`
+	State *conf.State `json:"state,omitempty"`
+	Error string      `json:"error,omitempty"`
 }
 
 // NewCmdStart is `gpmd start`.
@@ -95,22 +95,22 @@ One daemon runs per data folder. A port of 0 in --control-addr or
 // config is the daemon's configuration from the flags and environment
 // (each setting checked as it was read), with every path absolute (the
 // data folder, and each setting marked Path).
-func (o *startOptions) config() (daemon.Config, error) {
+func (o *startOptions) config() (conf.Config, error) {
 	cfg := o.f.settings
 	var err error
 	if cfg.DataDir, err = o.f.DataDir(); err != nil {
-		return daemon.Config{}, err
+		return conf.Config{}, err
 	}
-	for _, st := range daemon.Settings() {
+	for _, st := range conf.Settings() {
 		if !st.Path {
 			continue
 		}
 		p, err := absPath(st.Get(&cfg))
 		if err != nil {
-			return daemon.Config{}, err
+			return conf.Config{}, err
 		}
 		if err := st.Set(&cfg, p); err != nil {
-			return daemon.Config{}, err
+			return conf.Config{}, err
 		}
 	}
 	cfg.Version = o.f.Version
@@ -121,9 +121,9 @@ func (o *startOptions) config() (daemon.Config, error) {
 // mode reporting on descriptor 3, and every setting of cfg as a flag, so
 // the child runs on exactly what this process resolved (its flags win over
 // any variable it inherits).
-func childArgs(cfg daemon.Config) []string {
+func childArgs(cfg conf.Config) []string {
 	args := []string{"start", "--foreground", "--ready-fd", "3"}
-	for _, s := range daemon.Settings() {
+	for _, s := range conf.Settings() {
 		if v := s.Get(&cfg); v != "" {
 			args = append(args, "--"+s.Flag+"="+v)
 		}
@@ -135,10 +135,13 @@ func childArgs(cfg daemon.Config) []string {
 // Run by a person, it logs to standard error too; run by runDetached (with
 // --ready-fd), it reports readiness or its error on the ready descriptor.
 func (o *startOptions) runForeground(cmd *cobra.Command) error {
+	// First, before anything else is done: in gpmd this does not return
+	// but runs the whole command again in gpmd-daemon (Engine).
+	eng, engErr := o.f.Engine()
 	// A closed stdout or stderr pipe (`gpmd start -nd 2>&1 | head`) must
 	// not kill the daemon: Go's runtime dies of SIGPIPE on a write to fd
 	// 1 or 2 unless SIGPIPE is ignored; ignored, the write fails with EPIPE
-	// and the log drops that output (daemon.Config.LogOutput).
+	// and the log drops that output (conf.Config.LogOutput).
 	signal.Ignore(syscall.SIGPIPE)
 	var ready *os.File
 	if o.ReadyFD > 0 {
@@ -155,6 +158,10 @@ func (o *startOptions) runForeground(cmd *cobra.Command) error {
 			ready = nil
 		}
 	}
+	if engErr != nil {
+		report(readyMsg{Error: oneLine(engErr)})
+		return engErr
+	}
 	cfg, err := o.config()
 	if err != nil {
 		report(readyMsg{Error: oneLine(err)})
@@ -169,7 +176,7 @@ func (o *startOptions) runForeground(cmd *cobra.Command) error {
 		report(readyMsg{Error: oneLine(err)})
 		return err
 	}
-	err = daemon.Run(cmd.Context(), cfg, func(st daemon.State) {
+	err = eng.RunDaemon(cmd.Context(), cfg, func(st conf.State) {
 		if o.ReadyFD > 0 {
 			report(readyMsg{State: &st})
 			return
@@ -206,11 +213,12 @@ func (o *startOptions) runDetached(cmd *cobra.Command) error {
 	if err := os.MkdirAll(cfg.DataDir, fsutil.DirMode); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	logPath := filepath.Join(cfg.DataDir, daemon.LogFile)
+	logPath := filepath.Join(cfg.DataDir, conf.LogFile)
 	exe, err := o.f.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the gpmd program to start: %w", err)
 	}
+	exe = daemonProgramFor(exe)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return err

@@ -7,8 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -61,7 +61,7 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	defer cancel()
 	st, err := c.Status(ctx)
 	if err != nil {
-		if errors.Is(err, control.ErrNotRunning) && o.Output == formatJSON {
+		if errors.Is(err, api.ErrNotRunning) && o.Output == formatJSON {
 			dir, _ := o.f.DataDir()
 			down := statusDown{Running: false, DataDir: dir}
 			if c.Socket() {
@@ -86,7 +86,7 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 		fmt.Fprintf(tw, "  socket:\t%s\n", st.ControlSocket)
 	}
 	fmt.Fprintf(tw, "  gmp:\t%s\n", st.GMPAddr)
-	if !daemon.IsLoopback(st.GMPAddr) {
+	if !conf.IsLoopback(st.GMPAddr) {
 		fmt.Fprintf(tw, "  warning:\tGMP listens off loopback and has no authentication: any host that reaches %s can register nodes and fetch modules\n", st.GMPAddr)
 	}
 	fmt.Fprintf(tw, "  data folder:\t%s\n", st.DataDir)
@@ -99,7 +99,7 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 }
 
 // statusDown is what status -o json prints when nothing answers: the
-// running field and the names of control.Status, for the where it looked.
+// running field and the names of api.Status, for the where it looked.
 type statusDown struct {
 	Running       bool   `json:"running"`
 	ControlAddr   string `json:"control_addr,omitempty"`

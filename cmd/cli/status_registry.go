@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 )
 
 // printRegistryStatus adds the upstream's lines to `gpmd status`.
-func printRegistryStatus(w io.Writer, rs *control.RegistryStatus) {
+func printRegistryStatus(w io.Writer, rs *api.RegistryStatus) {
 	if rs == nil {
 		return
 	}

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/internal/units"
-	"github.com/ghost-network/gpmd/repo"
 )
 
 // verifyOptions are the flags of `gpmd verify`.
@@ -60,9 +60,9 @@ func (o *verifyOptions) run(cmd *cobra.Command) error {
 	if err := checkFormat(cmd, o.Output); err != nil {
 		return err
 	}
-	call := (*control.Client).Verify
+	call := (*client.Client).Verify
 	if o.Deep {
-		call = (*control.Client).VerifyDeep
+		call = (*client.Client).VerifyDeep
 	}
 	rep, err := ask(o.f, cmd, 0, call)
 	if err != nil {
@@ -82,7 +82,7 @@ func (o *verifyOptions) run(cmd *cobra.Command) error {
 }
 
 // printVerify prints a verify report as text.
-func printVerify(w io.Writer, rep repo.VerifyReport) error {
+func printVerify(w io.Writer, rep api.VerifyReport) error {
 	status := "no problems"
 	if !rep.OK() {
 		status = plural(len(rep.Problems), "problem")

@@ -12,7 +12,7 @@ func NewCmdVersion(f *Factory) *cobra.Command {
 		Use:   "version",
 		Short: "Print the version of gpmd",
 		Long: `Print the version of this gpmd program, the Go version it was built with,
-and its platform. It needs no daemon.
+and its platform. It needs no conf.
 
 ` + exitStatusHelp,
 		Example: `  $ gpmd version

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/spf13/cobra"
-
-	"github.com/ghost-network/gpmd/cmd/control"
 )
 
 // checkOptions are the flags of `gpmd wasm check`.
@@ -58,7 +58,7 @@ func (o *checkOptions) run(cmd *cobra.Command) error {
 	}
 	// No timeout: compiling a large module takes as long as it takes;
 	// Ctrl-C stops it.
-	res, err := ask(o.f, cmd, 0, func(c *control.Client, ctx context.Context) (control.CheckResult, error) {
+	res, err := ask(o.f, cmd, 0, func(c *client.Client, ctx context.Context) (api.CheckResult, error) {
 		return c.Check(ctx, name, query)
 	})
 	if err != nil {

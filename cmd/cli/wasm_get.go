@@ -10,9 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-
-	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -164,8 +163,8 @@ func (o *getOptions) run(cmd *cobra.Command) error {
 // success. Errors before any transfer (no such module, not running, a bad
 // name) say enough alone.
 func notWritten(err error, dest string) error {
-	var api *control.APIError
-	if errors.As(err, &api) && api.Status/100 == 4 || errors.Is(err, control.ErrNotRunning) {
+	var apiErr *api.APIError
+	if errors.As(err, &apiErr) && apiErr.Status/100 == 4 || errors.Is(err, api.ErrNotRunning) {
 		return err
 	}
 	return fmt.Errorf("%w; nothing was written to %s", err, dest)
@@ -203,7 +202,7 @@ func (w *tempWriter) Write(p []byte) (int, error) {
 // writeInto writes a checked download into FILE when FILE exists and is
 // not a regular file (/dev/null, a FIFO, a terminal device), as curl -o
 // does: such a file is written, never renamed over or replaced.
-func (o *getOptions) writeInto(cmd *cobra.Command, c *control.Client, name, query string) error {
+func (o *getOptions) writeInto(cmd *cobra.Command, c *client.Client, name, query string) error {
 	sp := &spool{}
 	defer sp.Close()
 	rec, err := c.Download(cmd.Context(), name, query, sp)
@@ -226,7 +225,7 @@ func (o *getOptions) writeInto(cmd *cobra.Command, c *control.Client, name, quer
 	return nil
 }
 
-func printSaved(w io.Writer, rec index.Record, path string) {
+func printSaved(w io.Writer, rec api.Record, path string) {
 	fmt.Fprintf(w, "%s@%s %s (%s) saved to %s\n", rec.Name, rec.Version, rec.Digest, units.FormatBytes(rec.Size), path)
 }
 

@@ -9,7 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/internal/units"
 	"github.com/ghost-network/gpmd/wasm"
 )
@@ -72,7 +73,7 @@ func (o *inspectOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	mi, err := ask(o.f, cmd, requestTimeout, func(c *control.Client, ctx context.Context) (control.ModuleInfo, error) {
+	mi, err := ask(o.f, cmd, requestTimeout, func(c *client.Client, ctx context.Context) (api.ModuleInfo, error) {
 		return c.Info(ctx, name, query)
 	})
 	if err != nil {
@@ -97,7 +98,7 @@ func refArg(cmd *cobra.Command, ref string) (name, query string, err error) {
 }
 
 // printInspect prints a module's record for a person.
-func printInspect(w io.Writer, mi control.ModuleInfo) error {
+func printInspect(w io.Writer, mi api.ModuleInfo) error {
 	fmt.Fprintf(w, "%s@%s  %s  %s  %s\n", mi.Name, mi.Version, mi.Kind, units.FormatBytes(mi.Size), mi.Digest)
 	if mi.Kind == wasm.KindComponent {
 		fmt.Fprintln(w, "a component-model binary: its inside is not parsed")

@@ -7,7 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/internal/units"
 )
 
@@ -67,17 +68,17 @@ func (o *listOptions) run(cmd *cobra.Command) error {
 	if o.Remote != "" {
 		return o.runRemote(cmd)
 	}
-	mods, err := ask(o.f, cmd, requestTimeout, func(c *control.Client, ctx context.Context) ([]control.ListedModule, error) {
+	mods, err := ask(o.f, cmd, requestTimeout, func(c *client.Client, ctx context.Context) ([]api.ListedModule, error) {
 		return c.List(ctx, o.Name)
 	})
 	if err != nil {
 		return err
 	}
 	if mods == nil {
-		mods = []control.ListedModule{}
+		mods = []api.ListedModule{}
 	}
 	if o.Output == formatJSON {
-		return writeJSON(o.f.IO.Out, control.ModuleList{Modules: mods})
+		return writeJSON(o.f.IO.Out, api.ModuleList{Modules: mods})
 	}
 	if len(mods) == 0 {
 		fmt.Fprintln(o.f.IO.ErrOut, "no modules yet (upload one with: gpmd wasm upload --name NAME --version VERSION --file FILE)")

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/spf13/cobra"
-
-	"github.com/ghost-network/gpmd/cmd/control"
 )
 
 // addRemoteFlags adds --remote and --plain-http to `gpmd wasm list`.
@@ -26,7 +26,7 @@ func (o *listOptions) runRemote(cmd *cobra.Command) error {
 	if o.Name != "" {
 		return usageErrorf(cmd, "give either NAME or --remote REGISTRY/NAMESPACE/NAME, not both")
 	}
-	tl, err := ask(o.f, cmd, 0, func(c *control.Client, ctx context.Context) (control.TagList, error) {
+	tl, err := ask(o.f, cmd, 0, func(c *client.Client, ctx context.Context) (api.TagList, error) {
 		return c.RegistryTags(ctx, o.Remote, o.PlainHTTP)
 	})
 	if err != nil {

@@ -3,9 +3,8 @@ package cli
 import (
 	"fmt"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/spf13/cobra"
-
-	"github.com/ghost-network/gpmd/cmd/control"
 )
 
 // pullOptions are the arguments and flags of `gpmd wasm pull`.
@@ -66,7 +65,7 @@ func (o *pullOptions) run(cmd *cobra.Command) error {
 	}
 	defer c.Close()
 	bar := o.f.transferBar("pulling " + o.Source)
-	res, err := c.RegistryPull(cmd.Context(), control.PullRequest{Source: o.Source, Name: o.Name, Version: o.Version, PlainHTTP: o.PlainHTTP}, bar.callback())
+	res, err := c.RegistryPull(cmd.Context(), api.PullRequest{Source: o.Source, Name: o.Name, Version: o.Version, PlainHTTP: o.PlainHTTP}, bar.callback())
 	bar.finish()
 	if err != nil {
 		return err

@@ -3,9 +3,8 @@ package cli
 import (
 	"fmt"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/spf13/cobra"
-
-	"github.com/ghost-network/gpmd/cmd/control"
 )
 
 // pushOptions are the arguments and flags of `gpmd wasm push`.
@@ -63,7 +62,7 @@ func (o *pushOptions) run(cmd *cobra.Command) error {
 	}
 	defer c.Close()
 	bar := o.f.transferBar("pushing " + name + "@" + version)
-	res, err := c.RegistryPush(cmd.Context(), control.PushRequest{Name: name, Version: version, Target: o.Target, PlainHTTP: o.PlainHTTP}, bar.callback())
+	res, err := c.RegistryPush(cmd.Context(), api.PushRequest{Name: name, Version: version, Target: o.Target, PlainHTTP: o.PlainHTTP}, bar.callback())
 	bar.finish()
 	if err != nil {
 		return err

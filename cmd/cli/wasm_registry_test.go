@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
@@ -22,7 +21,7 @@ type stubRegistry struct {
 	pull func(req control.PullRequest, progress func(done, total int64)) (control.PullResult, error)
 }
 
-func (s *stubRegistry) Push(ctx context.Context, req control.PushRequest, progress func(done, total int64)) (control.PushResult, error) {
+func (s *stubRegistry) Push(ctx context.Context, _ index.Ref, req control.PushRequest, progress func(done, total int64)) (control.PushResult, error) {
 	return control.PushResult{}, fmt.Errorf("push %s: %w: 401 from the registry", req.Target, errdefs.ErrUnauthorized)
 }
 
@@ -56,7 +55,7 @@ func TestWasmPullBar(t *testing.T) {
 				progress(n, 3<<20)
 			}
 		}
-		return control.PullResult{Reference: req.Source, Module: index.Record{Name: "math", Version: "v1.2.0", Digest: digest.Digest("sha256:" + strings.Repeat("a", 64))}}, nil
+		return control.PullResult{Reference: req.Source, Module: api.Record{Name: "math", Version: "v1.2.0", Digest: api.Digest("sha256:" + strings.Repeat("a", 64))}}, nil
 	}}
 	addr := serveRegistry(t, reg)
 	for _, tty := range []bool{true, false} {

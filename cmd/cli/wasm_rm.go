@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/spf13/cobra"
-
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/index"
 )
 
 // rmOptions are the flags of `gpmd wasm rm`.
@@ -53,7 +52,7 @@ func (o *rmOptions) run(cmd *cobra.Command) error {
 	if name == "" || !ok || version == "" {
 		return usageErrorf(cmd, "give the exact version to remove: NAME@VERSION, not %q", o.Ref)
 	}
-	rec, err := ask(o.f, cmd, requestTimeout, func(c *control.Client, ctx context.Context) (index.Record, error) {
+	rec, err := ask(o.f, cmd, requestTimeout, func(c *client.Client, ctx context.Context) (api.Record, error) {
 		return c.RemoveWith(ctx, name, version, o.Forget)
 	})
 	if err != nil {

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/index"
+	"github.com/ghost-network/gpmd/modref"
 	"github.com/spf13/cobra"
 )
 
@@ -92,7 +93,7 @@ func (o *uploadOptions) run(cmd *cobra.Command) error {
 	// The daemon checks them too (it is the boundary); checked here as
 	// well, a bad --name or --version is a bad flag whether or not a
 	// daemon runs, and nothing is read from --file first.
-	if _, err := index.ParseRef(o.Name, o.Version); err != nil {
+	if err := modref.CheckRef(o.Name, o.Version); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 
@@ -143,17 +144,17 @@ func (o *uploadOptions) run(cmd *cobra.Command) error {
 }
 
 // done says what was stored.
-func (o *uploadOptions) done(rec index.Record) error {
+func (o *uploadOptions) done(rec api.Record) error {
 	fmt.Fprintln(o.f.IO.Out, "Module Uploaded Successfully!")
 	fmt.Fprintf(o.f.IO.Out, "%s@%s %s\n", rec.Name, rec.Version, rec.Digest)
 	return nil
 }
 
 // uploadFile hands the daemon the open file over its Unix socket instead
-// of sending the bytes (control.Client.UploadFile): the daemon reads it
+// of sending the bytes (client.Client.UploadFile): the daemon reads it
 // once, from the descriptor. The progress bar follows the offset the
 // daemon moves as it reads.
-func (o *uploadOptions) uploadFile(cmd *cobra.Command, c *control.Client, fh *os.File, size int64) (index.Record, error) {
+func (o *uploadOptions) uploadFile(cmd *cobra.Command, c *client.Client, fh *os.File, size int64) (api.Record, error) {
 	if size <= progressThreshold || !o.f.IO.IsStderrTTY() {
 		return c.UploadFile(cmd.Context(), o.Name, o.Version, fh, o.Check)
 	}

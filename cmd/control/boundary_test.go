@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	ctlclient "github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/index"
@@ -46,7 +47,7 @@ func TestBadNameRefusedAtEveryBoundary(t *testing.T) {
 	t.Cleanup(func() { r.Close() })
 	srv := httptest.NewServer(control.NewServer(control.Config{Modules: r, Registry: refusingRegistry{t}}))
 	t.Cleanup(srv.Close)
-	api := control.NewClient(srv.Listener.Addr().String(), "")
+	api := ctlclient.NewClient(srv.Listener.Addr().String(), "")
 	t.Cleanup(func() { api.Close() })
 	gmpAddr := serveGMP(t, r)
 
@@ -202,7 +203,7 @@ var _ = func(ctx context.Context, r *repo.Repo, db *index.DB, name, version stri
 // name check.
 type refusingRegistry struct{ t *testing.T }
 
-func (f refusingRegistry) Push(context.Context, control.PushRequest, func(done, total int64)) (control.PushResult, error) {
+func (f refusingRegistry) Push(context.Context, index.Ref, control.PushRequest, func(done, total int64)) (control.PushResult, error) {
 	f.t.Error("the registry was asked to push a bad name")
 	return control.PushResult{}, nil
 }

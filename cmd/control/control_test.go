@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
@@ -33,7 +35,7 @@ import (
 type fixture struct {
 	repo   *repo.Repo
 	srv    *httptest.Server
-	client *Client
+	client *client.Client
 	logs   *syncBuffer
 }
 
@@ -69,7 +71,7 @@ func newFixture(t testing.TB, maxSize int64, token string) *fixture {
 		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	srv := httptest.NewServer(s)
-	f := &fixture{repo: r, srv: srv, client: NewClient(srv.Listener.Addr().String(), token), logs: logs}
+	f := &fixture{repo: r, srv: srv, client: client.NewClient(srv.Listener.Addr().String(), token), logs: logs}
 	t.Cleanup(func() {
 		f.client.Close()
 		srv.Close()
@@ -87,7 +89,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Name != "tiny" || rec.Version != "v0.0.1" || rec.Digest != digest.FromBytes(testutil.TinyWasm) || rec.Size != 8 {
+	if rec.Name != "tiny" || rec.Version != "v0.0.1" || rec.Digest != api.Digest(digest.FromBytes(testutil.TinyWasm)) || rec.Size != 8 {
 		t.Fatalf("upload record %+v", rec)
 	}
 	// Chunked (size unknown) works too.
@@ -97,7 +99,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	got, err := f.client.Download(ctx, "tiny", "", &buf)
-	if err != nil || got.Version != "0.2.0" || !bytes.Equal(buf.Bytes(), big) || got.Digest != digest.FromBytes(big) || got.Created.IsZero() {
+	if err != nil || got.Version != "0.2.0" || !bytes.Equal(buf.Bytes(), big) || got.Digest != api.Digest(digest.FromBytes(big)) || got.Created.IsZero() {
 		t.Fatalf("download latest: %+v %v", got, err)
 	}
 	buf.Reset()
@@ -203,9 +205,9 @@ func TestErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.do()
-			var ae *APIError
+			var ae *api.APIError
 			if !errors.As(err, &ae) {
-				t.Fatalf("want an *APIError, got %T %v", err, err)
+				t.Fatalf("want an *api.APIError, got %T %v", err, err)
 			}
 			if ae.Status != c.status || ae.Code != c.code || ae.Message == "" {
 				t.Fatalf("got %d %q %q, want %d %q", ae.Status, ae.Code, ae.Message, c.status, c.code)
@@ -217,7 +219,7 @@ func TestErrors(t *testing.T) {
 	}
 	// Nothing changed.
 	mods, _ := f.client.List(ctx, "")
-	if len(mods) != 1 || len(mods[0].Versions) != 1 || mods[0].Versions[0].Digest != digest.FromBytes(testutil.TinyWasm) {
+	if len(mods) != 1 || len(mods[0].Versions) != 1 || mods[0].Versions[0].Digest != api.Digest(digest.FromBytes(testutil.TinyWasm)) {
 		t.Fatalf("modules after errors: %+v", mods)
 	}
 }
@@ -247,8 +249,8 @@ func TestStatusMapping(t *testing.T) {
 		if status != c.status || code != c.code {
 			t.Errorf("%v: %d %s, want %d %s", c.err, status, code, c.status, c.code)
 		}
-		if class := classOf(code, status); c.code != CodeInternal && c.code != CodeUnavailable && (class == nil || !errors.Is(c.err, class)) {
-			t.Errorf("%v: classOf(%s) = %v, not its class", c.err, code, class)
+		if class := api.ClassOf(code, status); c.code != CodeInternal && c.code != CodeUnavailable && (class == nil || !errors.Is(c.err, class)) {
+			t.Errorf("%v: api.ClassOf(%s) = %v, not its class", c.err, code, class)
 		}
 	}
 }
@@ -282,7 +284,7 @@ func TestStatusOfEveryClass(t *testing.T) {
 		if status != w.status || code != w.code {
 			t.Errorf("class %q: %d %s, want %d %s", class, status, code, w.status, w.code)
 		}
-		if back := classOf(code, status); back != w.back {
+		if back := api.ClassOf(code, status); back != w.back {
 			t.Errorf("class %q: the client maps %s back to %v, want %v", class, code, back, w.back)
 		}
 	}
@@ -410,7 +412,7 @@ func TestToken(t *testing.T) {
 		t.Fatalf("right token: %v", err)
 	}
 	for _, tok := range []string{"", "wrong", "s3cret2", "s3cre"} {
-		c := NewClient(f.srv.Listener.Addr().String(), tok)
+		c := client.NewClient(f.srv.Listener.Addr().String(), tok)
 		_, err := c.Status(t.Context())
 		c.Close()
 		if !errors.Is(err, errdefs.ErrUnauthorized) {
@@ -476,13 +478,13 @@ func TestClientNotRunning(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	c := NewClient(addr, "")
+	c := client.NewClient(addr, "")
 	defer c.Close()
 	_, err = c.Status(t.Context())
-	if !errors.Is(err, ErrNotRunning) || err.Error() != "gpmd is not running at "+addr+" (start it with: gpmd start)" {
+	if !errors.Is(err, api.ErrNotRunning) || err.Error() != "gpmd is not running at "+addr+" (start it with: gpmd start)" {
 		t.Fatalf("%v", err)
 	}
-	if _, err := c.Upload(t.Context(), "x", "1.0.0", bytes.NewReader(testutil.TinyWasm), 8); !errors.Is(err, ErrNotRunning) {
+	if _, err := c.Upload(t.Context(), "x", "1.0.0", bytes.NewReader(testutil.TinyWasm), 8); !errors.Is(err, api.ErrNotRunning) {
 		t.Fatalf("upload: %v", err)
 	}
 }
@@ -505,7 +507,7 @@ func TestRecordHeaders(t *testing.T) {
 	resp, _ = http.Get(f.srv.URL + "/v1/modules/tiny/latest")
 	json.NewDecoder(resp.Body).Decode(&r)
 	resp.Body.Close()
-	if r.Digest != rec.Digest || r.Version != "v1.0.0" {
+	if api.Digest(r.Digest) != rec.Digest || r.Version != "v1.0.0" {
 		t.Fatalf("resolve record %+v", r)
 	}
 }

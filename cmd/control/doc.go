@@ -1,7 +1,9 @@
 // Package control is GPMD's control API: HTTP/1.1 with JSON on the control
 // address (127.0.0.1:1111 by default), spoken by the gpmd CLI and by
 // anything else that manages a daemon. Server holds the handlers the daemon
-// serves; Client is what the CLI calls. docs/control-api.md documents every
+// serves; the client is cmd/control/client, and what both speak (bodies,
+// headers, codes) is cmd/control/api, both light enough for the command
+// line to link without this package. docs/control-api.md documents every
 // endpoint for people.
 //
 // # Guarantees
@@ -15,7 +17,7 @@
 // while they stream is cut off before its last byte (the handler always holds
 // back the latest chunk until the next read succeeds), so a client sees a
 // broken transfer, never a complete body of the announced length carrying
-// wrong bytes. Client.Download checks length and digest again.
+// wrong bytes. The client's Download checks length and digest again.
 //
 // No paths from callers. Every request names modules by name and version;
 // the daemon never opens a file path that a caller sends.
@@ -23,8 +25,8 @@
 // Errors. Every error response is JSON {"error": "<code>", "message":
 // "<text>"}; the error class → (HTTP status, code) mapping lives in one
 // function, statusOf, and the client maps codes back to the same error
-// classes (errdefs.ErrNotFound, …; the narrow repo.ErrNotWasm, …) so
-// errors.Is works across the wire.
+// classes (api.ClassOf: errdefs.ErrNotFound, …; the narrow
+// errdefs.ErrNotWasm, …) so errors.Is works across the wire.
 //
 // Authentication. When the server has a token, every request must carry
 // "Authorization: Bearer <token>" (compared in constant time), else 401.

@@ -1,21 +1,17 @@
 package control
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/events"
-	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // EventSource is what the event stream needs (*gmp.Server satisfies it):
@@ -41,25 +37,6 @@ const (
 	streamWriteTimeout = 30 * time.Second
 )
 
-// Names of the stream's own SSE events (the events of the hub carry no
-// SSE event name, so that a plain EventSource onmessage gets them all).
-const (
-	StreamSubscribed = "subscribed" // the first message of a fresh stream
-	StreamResync     = "resync"     // the first message of a resume that came too late
-)
-
-// StreamStart is the data of the first message of a stream: what a GMP
-// SUBSCRIBED says, plus, for resync, why.
-type StreamStart struct {
-	Topics []string `json:"topics"`
-	// Scope is "fleet" when the stream's nodes are the fleet's (scope=fleet);
-	// absent for this device's.
-	Scope   string   `json:"scope,omitempty"`
-	Seq     uint64   `json:"seq"`
-	Nodes   []string `json:"nodes,omitempty"`
-	Message string   `json:"message,omitempty"`
-}
-
 // getEvents is GET /v1/events?topics=nodes,modules[&scope=fleet]: a
 // Server-Sent Events stream of the hub's events (docs/control-api.md,
 // Events). scope=fleet adds the other devices' node events, as GMP's
@@ -73,13 +50,13 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	switch scope := r.URL.Query().Get("scope"); scope {
-	case "", ScopeDevice:
-	case ScopeFleet:
+	case "", api.ScopeDevice:
+	case api.ScopeFleet:
 		if topics&events.Nodes != 0 {
 			topics |= events.FleetNodes
 		}
 	default:
-		return fmt.Errorf("%w: scope %q: %q or %q", errdefs.ErrInvalid, scope, ScopeDevice, ScopeFleet)
+		return fmt.Errorf("%w: scope %q: %q or %q", errdefs.ErrInvalid, scope, api.ScopeDevice, api.ScopeFleet)
 	}
 	var (
 		sub   *events.Subscription
@@ -121,9 +98,9 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		return rc.Flush()
 	}
 	if start != nil {
-		name := StreamSubscribed
+		name := api.StreamSubscribed
 		if start.Message != "" {
-			name = StreamResync
+			name = api.StreamResync
 		}
 		data, _ := json.Marshal(start)
 		buf = fmt.Appendf(buf, "event: %s\nid: %d\ndata: %s\n\n", name, start.Seq, data)
@@ -170,117 +147,13 @@ func (s *Server) startStream(topics events.Topics) (*StreamStart, *events.Subscr
 	}
 	start := &StreamStart{Topics: topics.Names(), Seq: seq, Nodes: nodes}
 	if topics&events.FleetNodes != 0 {
-		start.Scope = ScopeFleet
+		start.Scope = api.ScopeFleet
 	}
 	return start, sub, nil
 }
-
-// The scopes of the event stream (scope=…), as GMP names them.
-const (
-	ScopeDevice = wire.ScopeDevice
-	ScopeFleet  = wire.ScopeFleet
-)
 
 // StopStreams ends every event stream (their handlers return), so that a
 // graceful shutdown does not wait for readers that never leave. The
 // daemon calls it from http.Server.RegisterOnShutdown. Calling it twice is
 // harmless.
 func (s *Server) StopStreams() { s.stopOnce.Do(func() { close(s.stopping) }) }
-
-// StreamMessage is one message of the event stream as Client.Events reads
-// it: the stream's first message (Start, with Kind StreamSubscribed or
-// StreamResync) or an event (Kind "").
-type StreamMessage struct {
-	Kind  string
-	Start StreamStart
-	Event events.Event
-}
-
-// Events follows GET /v1/events for topics (events.ParseTopicList; ""
-// for all) in scope (ScopeFleet, or "" for this device) until ctx ends or
-// the stream does, calling fn for each message. lastID, when not 0,
-// resumes after that seq (Last-Event-ID). It returns fn's error, ctx's, or
-// why the stream ended.
-func (c *Client) Events(ctx context.Context, topics, scope string, lastID uint64, fn func(StreamMessage) error) error {
-	var hdr http.Header
-	if lastID != 0 {
-		hdr = http.Header{"Last-Event-ID": {strconv.FormatUint(lastID, 10)}}
-	}
-	q := url.Values{}
-	if topics != "" {
-		q.Set("topics", topics)
-	}
-	if scope != "" {
-		q.Set("scope", scope)
-	}
-	path := "/v1/events"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	resp, err := c.do(ctx, http.MethodGet, path, nil, hdr, 0)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	err = readSSE(resp.Body, func(name string, data []byte) error {
-		var m StreamMessage
-		switch name {
-		case "":
-			if err := json.Unmarshal(data, &m.Event); err != nil {
-				return fmt.Errorf("event stream: %w", err)
-			}
-		case StreamSubscribed, StreamResync:
-			m.Kind = name
-			if err := json.Unmarshal(data, &m.Start); err != nil {
-				return fmt.Errorf("event stream: %w", err)
-			}
-		default:
-			return nil // a kind this client does not know
-		}
-		return fn(m)
-	})
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err == nil {
-		err = fmt.Errorf("%w: the daemon ended the event stream", errdefs.ErrUnavailable)
-	}
-	return err
-}
-
-// readSSE reads Server-Sent Events (the subset the stream writes: event,
-// id, data, comments) and calls fn for each complete message.
-func readSSE(r io.Reader, fn func(name string, data []byte) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var (
-		name string
-		data []byte
-	)
-	for sc.Scan() {
-		line := sc.Bytes()
-		switch {
-		case len(line) == 0:
-			if data != nil {
-				if err := fn(name, data); err != nil {
-					return err
-				}
-			}
-			name, data = "", nil
-		case line[0] == ':':
-		default:
-			field, value, _ := strings.Cut(string(line), ":")
-			value = strings.TrimPrefix(value, " ")
-			switch field {
-			case "event":
-				name = value
-			case "data":
-				if data != nil {
-					data = append(data, '\n')
-				}
-				data = append(data, value...)
-			}
-		}
-	}
-	return sc.Err()
-}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp"
@@ -23,17 +25,17 @@ func TestEventStream(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	defer s.StopStreams()
-	c := NewClient(srv.Listener.Addr().String(), "")
+	c := client.NewClient(srv.Listener.Addr().String(), "")
 	defer c.Close()
 
 	hub.Publish(events.Event{Topic: events.TopicModules, Event: events.Latest, Name: "before"})
-	follow := func(topics string, last uint64, n int) []StreamMessage {
+	follow := func(topics string, last uint64, n int) []api.StreamMessage {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
-		var got []StreamMessage
+		var got []api.StreamMessage
 		errDone := errors.New("done")
-		err := c.Events(ctx, topics, "", last, func(m StreamMessage) error {
+		err := c.Events(ctx, topics, "", last, func(m api.StreamMessage) error {
 			got = append(got, m)
 			if len(got) == n {
 				return errDone
@@ -54,7 +56,7 @@ func TestEventStream(t *testing.T) {
 		hub.Publish(events.Event{Topic: events.TopicModules, Event: events.Latest, Name: "m"})
 	}()
 	got := follow("modules", 0, 2)
-	if got[0].Kind != StreamSubscribed || got[0].Start.Seq != 1 || len(got[0].Start.Topics) != 1 {
+	if got[0].Kind != api.StreamSubscribed || got[0].Start.Seq != 1 || len(got[0].Start.Topics) != 1 {
 		t.Fatalf("start = %+v", got[0])
 	}
 	if got[1].Event.Seq != 3 || got[1].Event.Name != "m" {
@@ -71,26 +73,26 @@ func TestEventStream(t *testing.T) {
 	}
 	for _, last := range []uint64{2, 99} {
 		got = follow("nodes", last, 1)
-		if got[0].Kind != StreamResync || got[0].Start.Seq != 8 || got[0].Start.Message == "" {
+		if got[0].Kind != api.StreamResync || got[0].Start.Seq != 8 || got[0].Start.Message == "" {
 			t.Fatalf("resume after %d = %+v", last, got[0])
 		}
 	}
-	var ae *APIError
-	if err := c.Events(t.Context(), "weather", "", 0, func(StreamMessage) error { return nil }); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+	var ae *api.APIError
+	if err := c.Events(t.Context(), "weather", "", 0, func(api.StreamMessage) error { return nil }); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
 		t.Fatalf("unknown topic: %v", err)
 	}
 	// An unknown scope, and the fleet scope of a gpmd in no fleet: 400.
-	for _, scope := range []string{"galaxy", ScopeFleet} {
-		if err := c.Events(t.Context(), "nodes", scope, 0, func(StreamMessage) error { return nil }); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !errors.Is(err, errdefs.ErrInvalid) {
+	for _, scope := range []string{"galaxy", api.ScopeFleet} {
+		if err := c.Events(t.Context(), "nodes", scope, 0, func(api.StreamMessage) error { return nil }); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !errors.Is(err, errdefs.ErrInvalid) {
 			t.Fatalf("scope %s: %v", scope, err)
 		}
 	}
 	// Without a hub: unavailable.
 	bare := httptest.NewServer(NewServer(Config{}))
 	defer bare.Close()
-	bc := NewClient(bare.Listener.Addr().String(), "")
+	bc := client.NewClient(bare.Listener.Addr().String(), "")
 	defer bc.Close()
-	if err := bc.Events(t.Context(), "", "", 0, func(StreamMessage) error { return nil }); !errors.Is(err, errdefs.ErrUnavailable) {
+	if err := bc.Events(t.Context(), "", "", 0, func(api.StreamMessage) error { return nil }); !errors.Is(err, errdefs.ErrUnavailable) {
 		t.Fatalf("no hub: %v", err)
 	}
 }

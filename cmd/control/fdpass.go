@@ -2,17 +2,15 @@ package control
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
@@ -116,7 +114,7 @@ func (s *Server) putVersionFile(w http.ResponseWriter, r *http.Request) error {
 	fail := func(err error) error { return fmt.Errorf("upload %s@%s: %w", name, version, err) }
 	passed, _ := r.Context().Value(passedKey{}).(*PassedFiles)
 	if _, socket := PeerOf(r.Context()); !socket || passed == nil {
-		return fail(fmt.Errorf("%w: a file descriptor travels only over the Unix socket; over TCP send the bytes (PUT %s)", errdefs.ErrInvalid, modulePath(name, version)))
+		return fail(fmt.Errorf("%w: a file descriptor travels only over the Unix socket; over TCP send the bytes (PUT %s)", errdefs.ErrInvalid, api.ModulePath(name, version)))
 	}
 	fd, ok := passed.take()
 	if !ok {
@@ -240,92 +238,6 @@ func (p *passedReader) Read(b []byte) (int, error) {
 	p.read += int64(n)
 	if err == io.EOF {
 		return n, fmt.Errorf("%w: it ended after %d of the %d bytes it had when it was passed", ErrFileChanged, p.read, p.st.Size)
-	}
-	return n, err
-}
-
-// UploadFile uploads a module version from f, an open regular file, by
-// passing its descriptor over the Unix socket (see putVersionFile): no
-// byte goes through the connection. Only a client of the socket can; over
-// TCP it fails with errdefs.ErrInvalid (use Upload). The digest returned
-// is the daemon's: the client does not read f. The daemon reads f from
-// offset 0 with read(2), moving the offset f shares with it; the caller
-// may watch it (f.Seek(0, io.SeekCurrent)) for progress, and must not
-// read or seek f until UploadFile returns.
-func (c *Client) UploadFile(ctx context.Context, name, version string, f *os.File, check bool) (index.Record, error) {
-	if !c.socket {
-		return index.Record{}, fmt.Errorf("%w: a file descriptor travels only over the Unix socket; use Upload over TCP", errdefs.ErrInvalid)
-	}
-	if err := checkSegment("module name", name); err != nil {
-		return index.Record{}, err
-	}
-	if err := checkSegment("version", version); err != nil {
-		return index.Record{}, err
-	}
-	raw, err := f.SyscallConn()
-	if err != nil {
-		return index.Record{}, err
-	}
-	var rights []byte
-	if err := raw.Control(func(fd uintptr) { rights = unix.UnixRights(int(fd)) }); err != nil {
-		return index.Record{}, err
-	}
-	// A transport of one connection: the descriptor rides on that
-	// connection's first write, which is this request's first byte.
-	tr := &http.Transport{
-		Proxy:             nil,
-		DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := c.dial(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			uc, ok := conn.(*net.UnixConn)
-			if !ok {
-				conn.Close()
-				return nil, errors.New("the control socket connection is not a Unix socket")
-			}
-			return &rightsConn{UnixConn: uc, rights: rights}, nil
-		},
-	}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, CheckRedirect: c.hc.CheckRedirect}
-	path := modulePath(name, version) + "/file"
-	if check {
-		path += "?check=true"
-	}
-	resp, err := c.doOn(ctx, hc, http.MethodPut, path, nil, nil, 0)
-	// The descriptor in rights is f's: f must stay open until it went.
-	runtime.KeepAlive(f)
-	if err != nil {
-		return index.Record{}, err
-	}
-	defer resp.Body.Close()
-	var rec index.Record
-	if err := decodeBody(resp, &rec); err != nil {
-		return index.Record{}, err
-	}
-	return rec, nil
-}
-
-// rightsConn sends rights (SCM_RIGHTS) with the first bytes it writes.
-type rightsConn struct {
-	*net.UnixConn
-	rights []byte
-	sent   bool
-}
-
-func (c *rightsConn) Write(b []byte) (int, error) {
-	if c.sent || len(b) == 0 {
-		return c.UnixConn.Write(b)
-	}
-	c.sent = true
-	n, _, err := c.UnixConn.WriteMsgUnix(b, c.rights, nil)
-	if err == nil && n < len(b) {
-		// A stream socket may take part of the bytes; the descriptor
-		// went with the first of them.
-		m, werr := c.UnixConn.Write(b[n:])
-		n, err = n+m, werr
 	}
 	return n, err
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 	"github.com/ghost-network/gpmd/wasm"
@@ -58,7 +59,7 @@ func TestModuleRecordEndpoints(t *testing.T) {
 	broken := small[:len(small)-2]
 	_, perr := wasm.Parse(broken)
 	_, err = f.client.Upload(ctx, "broken", "1.0.0", bytes.NewReader(broken), int64(len(broken)))
-	var ae *APIError
+	var ae *api.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Code != CodeInvalidModule || ae.Message != "upload broken@1.0.0: "+perr.Error() {
 		t.Errorf("upload of a truncated module = %#v; want 400 invalid_module with %q", err, perr)
 	}

@@ -111,7 +111,7 @@ func (s *Server) listed(ctx context.Context, name string) ([]ListedModule, error
 		lm := ListedModule{Name: m.Name, Versions: make([]ListedVersion, 0, len(m.Versions))}
 		for _, v := range m.Versions {
 			sum := sums[v.Name+"@"+v.Version]
-			lm.Versions = append(lm.Versions, ListedVersion{Record: v, Kind: sum.Kind, Imports: sum.Imports, Exports: sum.Exports, InvalidModule: sum.Refused})
+			lm.Versions = append(lm.Versions, ListedVersion{Record: RecordOf(v), Kind: sum.Kind, Imports: sum.Imports, Exports: sum.Exports, InvalidModule: sum.Refused})
 		}
 		out = append(out, lm)
 	}
@@ -128,7 +128,7 @@ func (s *Server) getInfo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ModuleInfo{Record: rec, Info: info})
+	writeJSON(w, http.StatusOK, ModuleInfo{Record: RecordOf(rec), Info: info})
 	return nil
 }
 
@@ -140,7 +140,7 @@ func (s *Server) postCheck(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rec, err := s.cfg.Modules.Check(r.Context(), q)
-	res := CheckResult{Record: rec, Valid: err == nil}
+	res := CheckResult{Record: RecordOf(rec), Valid: err == nil}
 	switch {
 	case err == nil:
 	case errors.Is(err, errors.ErrUnsupported):

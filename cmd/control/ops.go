@@ -8,9 +8,7 @@ import (
 	"strconv"
 
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
-	"github.com/opencontainers/go-digest"
 )
 
 // Operations is what the operations endpoints (verify, gc, backup) need of
@@ -114,76 +112,4 @@ func boolParam(r *http.Request, name string) (bool, error) {
 		return false, fmt.Errorf("%w: %s=%q is not true or false", errdefs.ErrInvalid, name, v)
 	}
 	return b, nil
-}
-
-// VerifyDeep is POST /v1/verify?deep=true: Verify, and every module
-// validated in full with wazero.
-func (c *Client) VerifyDeep(ctx context.Context) (repo.VerifyReport, error) {
-	var rep repo.VerifyReport
-	err := c.postJSON(ctx, "/v1/verify?deep=true", &rep)
-	return rep, err
-}
-
-// Verify is POST /v1/verify.
-func (c *Client) Verify(ctx context.Context) (repo.VerifyReport, error) {
-	var rep repo.VerifyReport
-	err := c.postJSON(ctx, "/v1/verify", &rep)
-	return rep, err
-}
-
-// GC is POST /v1/gc?dry_run=….
-func (c *Client) GC(ctx context.Context, dryRun bool) (repo.GCReport, error) {
-	var rep repo.GCReport
-	err := c.postJSON(ctx, "/v1/gc?dry_run="+strconv.FormatBool(dryRun), &rep)
-	return rep, err
-}
-
-func (c *Client) postJSON(ctx context.Context, path string, v any) error {
-	resp, err := c.do(ctx, http.MethodPost, path, nil, nil, 0)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return decodeBody(resp, v)
-}
-
-// Backup is GET /v1/backup: it hands the tar stream to extract (which
-// reads it to the end) and returns extract's result. A stream the daemon
-// cut short fails extract.
-func (c *Client) Backup(ctx context.Context, extract func(io.Reader) error) error {
-	resp, err := c.do(ctx, http.MethodGet, "/v1/backup", nil, nil, 0)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := extract(resp.Body); err != nil {
-		return err
-	}
-	// Read to the end, so that a cut after the last tar block still shows.
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return fmt.Errorf("backup stream from gpmd at %s broke off: %w", c.addr, err)
-	}
-	return nil
-}
-
-// UploadDigest sends a module version whose bytes must hash to expected:
-// the daemon refuses (errdefs.ErrCorrupt) and stores nothing otherwise.
-// size is as for Upload.
-func (c *Client) UploadDigest(ctx context.Context, name, version string, body io.Reader, size int64, expected digest.Digest) (index.Record, error) {
-	hdr := http.Header{}
-	if expected != "" {
-		hdr.Set(HeaderDigest, expected.String())
-	}
-	return c.upload(ctx, name, version, body, size, hdr, false)
-}
-
-// Uploader is a migrations.Uploader that uploads through a Client: an
-// import of an early store goes through the daemon like any upload.
-type Uploader struct{ C *Client }
-
-// Upload uploads body (of unknown size) as ref, refused unless it hashes
-// to expected. The daemon parses the name and version again: it is the
-// boundary of its own process.
-func (u Uploader) Upload(ctx context.Context, ref index.Ref, body io.Reader, expected digest.Digest) (index.Record, error) {
-	return u.C.UploadDigest(ctx, ref.Name().String(), ref.Version().Original(), body, -1, expected)
 }

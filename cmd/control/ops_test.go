@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/opencontainers/go-digest"
@@ -33,7 +34,7 @@ func newOpsFixture(t *testing.T) *fixture {
 		Info:    Info{PID: 42, Version: "test", Started: time.Now(), DataDir: dir},
 	})
 	srv := httptest.NewServer(s)
-	f := &fixture{repo: r, srv: srv, client: NewClient(srv.Listener.Addr().String(), ""), logs: logs}
+	f := &fixture{repo: r, srv: srv, client: client.NewClient(srv.Listener.Addr().String(), ""), logs: logs}
 	t.Cleanup(func() {
 		f.client.Close()
 		srv.Close()
@@ -66,7 +67,7 @@ func TestVerifyGCBackup(t *testing.T) {
 		t.Fatalf("the conflicting upload left no orphan to collect: %v", err)
 	}
 	rep, err = f.client.Verify(ctx)
-	if err != nil || !rep.OK() || len(rep.Garbage) != 1 || rep.Garbage[0].Digest != digest.FromBytes(other) {
+	if err != nil || !rep.OK() || len(rep.Garbage) != 1 || rep.Garbage[0].Digest != api.Digest(digest.FromBytes(other)) {
 		t.Fatalf("verify with an orphan: %+v %v", rep, err)
 	}
 	gc, err := f.client.GC(ctx, true)
@@ -140,15 +141,15 @@ func TestNoOpsNoEndpoints(t *testing.T) {
 func TestUploadDigest(t *testing.T) {
 	f := newOpsFixture(t)
 	mod := testutil.Wasm("m", 2000)
-	up := Uploader{C: f.client}
-	if _, err := up.Upload(t.Context(), index.MustRef("m", "1.0.0"), bytes.NewReader(mod), digest.FromBytes(testutil.Wasm("x", 2000))); !errors.Is(err, errdefs.ErrCorrupt) {
+	wrong := api.Digest(digest.FromBytes(testutil.Wasm("x", 2000)))
+	if _, err := f.client.UploadDigest(t.Context(), "m", "1.0.0", bytes.NewReader(mod), -1, wrong); !errors.Is(err, errdefs.ErrCorrupt) {
 		t.Fatalf("upload with the wrong expected digest: %v", err)
 	}
 	if _, err := f.client.Resolve(t.Context(), "m", "1.0.0"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("a refused upload was stored: %v", err)
 	}
-	rec, err := up.Upload(t.Context(), index.MustRef("m", "1.0.0"), bytes.NewReader(mod), digest.FromBytes(mod))
-	if err != nil || rec.Digest != digest.FromBytes(mod) {
+	rec, err := f.client.UploadDigest(t.Context(), "m", "1.0.0", bytes.NewReader(mod), -1, api.Digest(digest.FromBytes(mod)))
+	if err != nil || rec.Digest != api.Digest(digest.FromBytes(mod)) {
 		t.Fatalf("upload with the right digest: %+v %v", rec, err)
 	}
 }

@@ -7,12 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-)
 
-// SocketHost is the Host header of every request the Client sends over the
-// Unix socket. Over the socket the guard takes it (and loopback names):
-// no browser reaches a Unix socket, so no web page chose that Host.
-const SocketHost = "gpmd.sock"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+)
 
 // Peer is who is at the other end of a connection to the Unix socket, as
 // the kernel reports it (SO_PEERCRED): not what the client claims.
@@ -42,7 +39,7 @@ func PeerOf(ctx context.Context) (p Peer, ok bool) {
 
 // guardSocket is guardOrigin's check of a request over the Unix socket:
 // the peer must be the daemon's own user or root (Config.OwnerUID), the
-// Host SocketHost or a loopback name, and an Origin, if any, the socket's
+// Host api.SocketHost or a loopback name, and an Origin, if any, the socket's
 // own (http://gpmd.sock).
 func (s *Server) guardSocket(r *http.Request, p Peer) error {
 	switch {
@@ -56,12 +53,12 @@ func (s *Server) guardSocket(r *http.Request, p Peer) error {
 		host = h
 	}
 	host = strings.Trim(host, "[]")
-	if !strings.EqualFold(host, SocketHost) && !isLoopbackHost(host) {
-		return &forbiddenError{ErrForbiddenHost, "refusing Host " + quoteHeader(r.Host) + " on the control socket: send Host: " + SocketHost}
+	if !strings.EqualFold(host, api.SocketHost) && !isLoopbackHost(host) {
+		return &forbiddenError{ErrForbiddenHost, "refusing Host " + quoteHeader(r.Host) + " on the control socket: send Host: " + api.SocketHost}
 	}
 	if o := r.Header.Values("Origin"); len(o) > 0 {
 		u, err := url.Parse(o[0])
-		if len(o) > 1 || err != nil || u.Scheme != "http" || !strings.EqualFold(u.Host, SocketHost) || u.Path != "" {
+		if len(o) > 1 || err != nil || u.Scheme != "http" || !strings.EqualFold(u.Host, api.SocketHost) || u.Path != "" {
 			return &forbiddenError{ErrForbiddenOrigin, "refusing Origin " + quoteHeader(strings.Join(o, ", ")) + ": the control API takes no cross-origin requests"}
 		}
 	}

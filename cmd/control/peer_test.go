@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
 )
 
@@ -19,16 +20,16 @@ func TestGuardSocket(t *testing.T) {
 		host, origin string
 		want         error
 	}{
-		{Peer{UID: 1000, PID: 1}, SocketHost, "", nil},
-		{Peer{UID: 0, PID: 1}, SocketHost, "", nil},
+		{Peer{UID: 1000, PID: 1}, api.SocketHost, "", nil},
+		{Peer{UID: 0, PID: 1}, api.SocketHost, "", nil},
 		{Peer{UID: 1000}, "localhost", "", nil},
 		{Peer{UID: 1000}, "127.0.0.1:9", "", nil},
 		{Peer{UID: 1000}, "GPMD.SOCK", "http://gpmd.sock", nil},
-		{Peer{UID: 65534, PID: 7}, SocketHost, "", ErrForbiddenPeer},
-		{Peer{Err: errors.New("no creds")}, SocketHost, "", ErrForbiddenPeer},
+		{Peer{UID: 65534, PID: 7}, api.SocketHost, "", ErrForbiddenPeer},
+		{Peer{Err: errors.New("no creds")}, api.SocketHost, "", ErrForbiddenPeer},
 		{Peer{UID: 1000}, "attacker.example", "", ErrForbiddenHost},
-		{Peer{UID: 1000}, SocketHost, "http://attacker.example", ErrForbiddenOrigin},
-		{Peer{UID: 1000}, SocketHost, "null", ErrForbiddenOrigin},
+		{Peer{UID: 1000}, api.SocketHost, "http://attacker.example", ErrForbiddenOrigin},
+		{Peer{UID: 1000}, api.SocketHost, "null", ErrForbiddenOrigin},
 	}
 	for _, c := range cases {
 		r := httptest.NewRequest(http.MethodGet, "http://gpmd.sock/v1/status", nil)
@@ -50,8 +51,8 @@ func TestForbiddenPeerMapping(t *testing.T) {
 	if status != http.StatusForbidden || code != CodeForbiddenPeer {
 		t.Fatalf("statusOf: %d %q", status, code)
 	}
-	err := &APIError{Status: status, Code: code, Message: "x"}
+	err := &api.APIError{Status: status, Code: code, Message: "x"}
 	if !errors.Is(err, ErrForbiddenPeer) || !errors.Is(err, errdefs.ErrUnauthorized) {
-		t.Fatalf("classOf(%q) is not ErrForbiddenPeer/ErrUnauthorized", code)
+		t.Fatalf("api.ClassOf(%q) is not ErrForbiddenPeer/ErrUnauthorized", code)
 	}
 }

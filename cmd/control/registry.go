@@ -1,8 +1,6 @@
 package control
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,11 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 )
@@ -26,76 +22,14 @@ import (
 // nil, is told the bytes moved so far; it is called often, from the
 // goroutine doing the transfer.
 type Registry interface {
-	Push(ctx context.Context, req PushRequest, progress func(done, total int64)) (PushResult, error)
+	// Push pushes ref (req's Name and Version as the handler parsed them,
+	// index.ParseRef) to req.Target.
+	Push(ctx context.Context, ref index.Ref, req PushRequest, progress func(done, total int64)) (PushResult, error)
 	Pull(ctx context.Context, req PullRequest, progress func(done, total int64)) (PullResult, error)
 	Tags(ctx context.Context, repository string, plainHTTP bool) ([]string, error)
 	// Status is the upstream's state; nil when the daemon has none.
 	Status() *RegistryStatus
 }
-
-// PushRequest is the body of POST /v1/registry/push.
-type PushRequest struct {
-	Name    string `json:"name"`
-	Version string `json:"version"` // exact
-	// Target is REGISTRY/REPOSITORY[:TAG]; the tag defaults to the version.
-	Target    string `json:"target"`
-	PlainHTTP bool   `json:"plain_http,omitempty"`
-	// Ref is Name and Version as the handler parsed them (index.ParseRef):
-	// what the Registry pushes. It is not on the wire.
-	Ref index.Ref `json:"-"`
-}
-
-// PushResult is the answer of a push.
-type PushResult struct {
-	Reference string        `json:"reference"` // REGISTRY/REPOSITORY:TAG
-	Tag       string        `json:"tag"`
-	Manifest  digest.Digest `json:"manifest"`
-	Module    index.Record  `json:"module"`
-}
-
-// PullRequest is the body of POST /v1/registry/pull.
-type PullRequest struct {
-	// Source is REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@DIGEST.
-	Source string `json:"source"`
-	// Name and Version default to the repository's last segment and the tag.
-	Name      string `json:"name,omitempty"`
-	Version   string `json:"version,omitempty"`
-	PlainHTTP bool   `json:"plain_http,omitempty"`
-}
-
-// PullResult is the answer of a pull: the stored module.
-type PullResult struct {
-	Reference string        `json:"reference"`
-	Manifest  digest.Digest `json:"manifest"`
-	Module    index.Record  `json:"module"`
-}
-
-// TagList is the body of GET /v1/registry/tags.
-type TagList struct {
-	Repository string   `json:"repository"`
-	Tags       []string `json:"tags"` // semantic versions only, highest first
-}
-
-// RegistryStatus is the upstream in GET /v1/status.
-type RegistryStatus struct {
-	Registry    string    `json:"registry"` // REGISTRY/NAMESPACE
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-	LastSuccess time.Time `json:"last_success,omitzero"`
-}
-
-// ProgressEvent is one line of a progress stream (?progress=true): bytes
-// moved so far, then exactly one final line holding the result or an error.
-type ProgressEvent struct {
-	Bytes   int64           `json:"bytes,omitempty"`
-	Total   int64           `json:"total,omitempty"`
-	Result  json.RawMessage `json:"result,omitempty"`
-	Error   string          `json:"error,omitempty"`
-	Message string          `json:"message,omitempty"`
-}
-
-// ContentTypeProgress is the media type of a progress stream.
-const ContentTypeProgress = "application/x-ndjson"
 
 // progressInterval is the least time between two progress lines.
 const progressInterval = 100 * time.Millisecond
@@ -140,12 +74,11 @@ func (s *Server) postPush(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("push %s@%s: %w", req.Name, req.Version, err)
 	}
-	req.Ref = ref
 	if req.Target == "" {
 		return fmt.Errorf("push %s@%s: %w: no target: give REGISTRY/REPOSITORY[:TAG]", req.Name, req.Version, errdefs.ErrInvalid)
 	}
 	ps := s.newProgressStream(w, r)
-	res, err := s.cfg.Registry.Push(r.Context(), req, ps.report)
+	res, err := s.cfg.Registry.Push(r.Context(), ref, req, ps.report)
 	return ps.finish(res, registryError(err))
 }
 
@@ -236,7 +169,7 @@ func (p *progressStream) report(done, total int64) {
 	}
 	if !p.started {
 		p.started = true
-		p.w.Header().Set("Content-Type", ContentTypeProgress)
+		p.w.Header().Set("Content-Type", api.ContentTypeProgress)
 		p.w.WriteHeader(http.StatusOK)
 	}
 	p.last = t
@@ -281,73 +214,4 @@ func (p *progressStream) finish(result any, err error) error {
 	}
 	p.line(ProgressEvent{Result: b})
 	return nil
-}
-
-// RegistryPush asks the daemon to push name@version to target. progress,
-// when not nil, receives the bytes sent so far.
-func (c *Client) RegistryPush(ctx context.Context, req PushRequest, progress func(done, total int64)) (PushResult, error) {
-	var res PushResult
-	err := c.postProgress(ctx, "/v1/registry/push", req, progress, &res)
-	return res, err
-}
-
-// RegistryPull asks the daemon to pull source into its store. progress,
-// when not nil, receives the bytes received so far.
-func (c *Client) RegistryPull(ctx context.Context, req PullRequest, progress func(done, total int64)) (PullResult, error) {
-	var res PullResult
-	err := c.postProgress(ctx, "/v1/registry/pull", req, progress, &res)
-	return res, err
-}
-
-// RegistryTags lists the semver tags of repository (REGISTRY/REPOSITORY),
-// asked by the daemon with its credentials.
-func (c *Client) RegistryTags(ctx context.Context, repository string, plainHTTP bool) (TagList, error) {
-	q := url.Values{"repository": {repository}}
-	if plainHTTP {
-		q.Set("plain_http", "true")
-	}
-	var tl TagList
-	err := c.getJSON(ctx, "/v1/registry/tags?"+q.Encode(), &tl)
-	return tl, err
-}
-
-// postProgress POSTs req as JSON and decodes the answer into out, reading a
-// progress stream when progress is not nil.
-func (c *Client) postProgress(ctx context.Context, path string, req any, progress func(done, total int64), out any) error {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	if progress != nil {
-		path += "?progress=true"
-	}
-	hdr := http.Header{"Content-Type": {"application/json"}}
-	resp, err := c.do(ctx, http.MethodPost, path, bytes.NewReader(body), hdr, int64(len(body)))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if !strings.HasPrefix(resp.Header.Get("Content-Type"), ContentTypeProgress) {
-		return decodeBody(resp, out)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var ev ProgressEvent
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			return fmt.Errorf("reading the progress of %s: %w", path, err)
-		}
-		switch {
-		case ev.Error != "":
-			return &APIError{Status: http.StatusOK, Code: ev.Error, Message: ev.Message}
-		case ev.Result != nil:
-			return json.Unmarshal(ev.Result, out)
-		case progress != nil:
-			progress(ev.Bytes, ev.Total)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return c.transportError(err)
-	}
-	return fmt.Errorf("talking to gpmd at %s: %w: the progress stream of %s ended without a result", c.addr, errdefs.ErrUnavailable, path)
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
@@ -21,12 +23,12 @@ import (
 // what these tests check is the wire (progress stream, error mapping), not
 // the registry, which pullthrough's and the e2e tests run for real.
 type fakeRegistry struct {
-	push func(ctx context.Context, req PushRequest, progress func(done, total int64)) (PushResult, error)
+	push func(ctx context.Context, ref index.Ref, req PushRequest, progress func(done, total int64)) (PushResult, error)
 	pull func(ctx context.Context, req PullRequest, progress func(done, total int64)) (PullResult, error)
 }
 
-func (f *fakeRegistry) Push(ctx context.Context, req PushRequest, p func(done, total int64)) (PushResult, error) {
-	return f.push(ctx, req, p)
+func (f *fakeRegistry) Push(ctx context.Context, ref index.Ref, req PushRequest, p func(done, total int64)) (PushResult, error) {
+	return f.push(ctx, ref, req, p)
 }
 func (f *fakeRegistry) Pull(ctx context.Context, req PullRequest, p func(done, total int64)) (PullResult, error) {
 	return f.pull(ctx, req, p)
@@ -36,7 +38,7 @@ func (f *fakeRegistry) Tags(ctx context.Context, repository string, plain bool) 
 }
 func (f *fakeRegistry) Status() *RegistryStatus { return &RegistryStatus{Registry: "r.example/fleet"} }
 
-func newRegistryFixture(t *testing.T, reg Registry) *Client {
+func newRegistryFixture(t *testing.T, reg Registry) *client.Client {
 	t.Helper()
 	r, err := repo.Open(t.Context(), t.TempDir(), repo.Options{})
 	if err != nil {
@@ -52,7 +54,7 @@ func newRegistryFixture(t *testing.T, reg Registry) *Client {
 		Now: func() time.Time { return time.Unix(now.Add(1), 0) },
 	})
 	srv := httptest.NewServer(s)
-	c := NewClient(srv.Listener.Addr().String(), "")
+	c := client.NewClient(srv.Listener.Addr().String(), "")
 	t.Cleanup(func() { c.Close(); srv.Close(); r.Close() })
 	return c
 }
@@ -67,7 +69,7 @@ func TestRegistryProgressStream(t *testing.T) {
 			if failAfter.Load() {
 				return PullResult{}, fmt.Errorf("pull %s: layer: %w: bytes differ", req.Source, errdefs.ErrCorrupt)
 			}
-			return PullResult{Reference: req.Source, Module: index.Record{Name: "math", Version: "v1.0.0"}}, nil
+			return PullResult{Reference: req.Source, Module: api.Record{Name: "math", Version: "v1.0.0"}}, nil
 		},
 	}
 	c := newRegistryFixture(t, reg)
@@ -92,15 +94,15 @@ func TestRegistryProgressStream(t *testing.T) {
 // caller's token was fine), still ErrUnauthorized for the CLI.
 func TestRegistryRefusalIs403(t *testing.T) {
 	reg := &fakeRegistry{
-		push: func(ctx context.Context, req PushRequest, p func(done, total int64)) (PushResult, error) {
+		push: func(ctx context.Context, _ index.Ref, req PushRequest, p func(done, total int64)) (PushResult, error) {
 			return PushResult{}, fmt.Errorf("push %s: %w: 401", req.Target, errdefs.ErrUnauthorized)
 		},
 	}
 	c := newRegistryFixture(t, reg)
 	_, err := c.RegistryPush(t.Context(), PushRequest{Name: "math", Version: "v1.0.0", Target: "r.example/fleet/math"}, nil)
-	var api *APIError
-	if !errors.As(err, &api) || api.Status != http.StatusForbidden || !errors.Is(err, errdefs.ErrUnauthorized) {
-		t.Fatalf("%v (%+v)", err, api)
+	var apiErr *api.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusForbidden || !errors.Is(err, errdefs.ErrUnauthorized) {
+		t.Fatalf("%v (%+v)", err, apiErr)
 	}
 	// Bad requests never reach the registry.
 	for _, req := range []PushRequest{{Name: "Bad!", Version: "v1.0.0", Target: "x/y"}, {Name: "math", Version: "one", Target: "x/y"}, {Name: "math", Version: "v1.0.0"}} {

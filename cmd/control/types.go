@@ -1,106 +1,43 @@
 package control
 
 import (
-	"time"
-
-	"github.com/ghost-network/gpmd/fleet"
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/index"
-	"github.com/ghost-network/gpmd/wasm"
 )
 
-// Headers of a module download (GET …/content) and of an upload.
+// The bodies and headers the server writes. Their home is package api,
+// which the command line links without the server; the server names them
+// here as it always has.
+type (
+	Info           = api.Info
+	Status         = api.Status
+	ModuleList     = api.ModuleList
+	ListedModule   = api.ListedModule
+	ListedVersion  = api.ListedVersion
+	ModuleInfo     = api.ModuleInfo
+	CheckResult    = api.CheckResult
+	NodeList       = api.NodeList
+	PushRequest    = api.PushRequest
+	PushResult     = api.PushResult
+	PullRequest    = api.PullRequest
+	PullResult     = api.PullResult
+	TagList        = api.TagList
+	RegistryStatus = api.RegistryStatus
+	ProgressEvent  = api.ProgressEvent
+	StreamStart    = api.StreamStart
+	ErrorBody      = api.ErrorBody
+)
+
+// Headers of a module download and of an upload (api's).
 const (
-	HeaderName    = "Gpmd-Name"
-	HeaderVersion = "Gpmd-Version"
-	HeaderDigest  = "Gpmd-Digest"  // sha256:<hex>; on an upload, the digest the client claims (optional)
-	HeaderCreated = "Gpmd-Created" // RFC 3339
+	HeaderName    = api.HeaderName
+	HeaderVersion = api.HeaderVersion
+	HeaderDigest  = api.HeaderDigest
+	HeaderCreated = api.HeaderCreated
 )
 
-// Info is what the daemon tells about itself in GET /v1/status; it does not
-// change while the daemon runs.
-type Info struct {
-	PID         int       `json:"pid"`
-	Version     string    `json:"version"`
-	Started     time.Time `json:"started"`
-	ControlAddr string    `json:"control_addr"`
-	// ControlSocket is the path of the control API's Unix socket; empty
-	// when the daemon serves none (its path too long, say).
-	ControlSocket string `json:"control_socket,omitempty"`
-	GMPAddr       string `json:"gmp_addr"`
-	DataDir       string `json:"data_dir"`
-}
-
-// Status is the body of GET /v1/status.
-type Status struct {
-	Info
-	// MaxModuleSize is the repository's limit (Modules.MaxModuleSize).
-	MaxModuleSize  int64   `json:"max_module_size"`
-	Running        bool    `json:"running"`
-	UptimeSeconds  float64 `json:"uptime_seconds"`
-	Modules        int     `json:"modules"`
-	Versions       int     `json:"versions"`
-	Blobs          int     `json:"blobs"`
-	BlobBytes      int64   `json:"blob_bytes"`
-	Nodes          int     `json:"nodes"`
-	GMPConnections int     `json:"gmp_connections"`
-	// Fleet is the daemon's fleet; absent when it is in none.
-	Fleet *fleet.Status `json:"fleet,omitzero"`
-	// Registry is the upstream (--registry); absent without one.
-	Registry *RegistryStatus `json:"registry,omitempty"`
-}
-
-// ModuleList is the body of GET /v1/modules.
-type ModuleList struct {
-	Modules []ListedModule `json:"modules"`
-}
-
-// ListedModule is one name with its versions, highest first: the body of
-// GET /v1/modules/{name}, and an entry of ModuleList.
-type ListedModule struct {
-	Name     string          `json:"name"`
-	Versions []ListedVersion `json:"versions"`
-}
-
-// ListedVersion is a version's record with the summary of what its parse
-// recorded: kind ("module" or "component") and the counts of imports and
-// exports. InvalidModule holds the parser's refusal of a version stored
-// before uploads were parsed (Kind is empty then).
-type ListedVersion struct {
-	index.Record
-	Kind          string `json:"kind,omitempty"`
-	Imports       int    `json:"imports"`
-	Exports       int    `json:"exports"`
-	InvalidModule string `json:"invalid_module,omitempty"`
-}
-
-// ModuleInfo is the body of GET /v1/modules/{name}/{version}/info: the
-// version's record and everything its parse recorded (wasm.Info's JSON:
-// kind, imports, exports, memories, tables, functions, start,
-// custom_sections, features).
-type ModuleInfo struct {
-	index.Record
-	wasm.Info
-}
-
-// CheckResult is the body of POST /v1/modules/{name}/{version}/check:
-// Valid when wazero compiles the module; otherwise Unsupported names the
-// feature the validator lacks (the module is not known to be broken), or
-// Problem says what is wrong with it.
-type CheckResult struct {
-	index.Record
-	Valid       bool   `json:"valid"`
-	Unsupported string `json:"unsupported,omitempty"`
-	Problem     string `json:"problem,omitempty"`
-}
-
-// NodeList is the body of GET /v1/nodes.
-type NodeList struct {
-	Nodes       []gmp.NodeInfo `json:"nodes"`
-	Connections int            `json:"connections"`
-	// Fleet is the other devices' discoverable nodes, sorted as
-	// name@device; absent when the daemon is in no fleet.
-	Fleet []fleet.RemoteNode `json:"fleet,omitzero"`
-	// Device is this daemon's device name in its fleet, if any.
-	Device string `json:"device,omitempty"`
+// RecordOf is rec as the API carries it: the same fields and JSON, with
+// the digest as a checked string.
+func RecordOf(rec index.Record) api.Record {
+	return api.Record{Name: rec.Name, Version: rec.Version, Digest: api.Digest(rec.Digest), Size: rec.Size, Created: rec.Created}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/opencontainers/go-digest"
 )
@@ -35,7 +36,7 @@ func TestUploadRegularFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Digest != digest.FromBytes(module) || rec.Size != int64(len(module)) {
+	if rec.Digest != api.Digest(digest.FromBytes(module)) || rec.Size != int64(len(module)) {
 		t.Fatalf("stored %+v, want %s", rec, digest.FromBytes(module))
 	}
 }

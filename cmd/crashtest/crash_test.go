@@ -43,8 +43,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// gpmd and the gpmd-daemon it hands the daemon to, side by side.
 	gpmdBin = filepath.Join(dir, "gpmd")
-	build := exec.Command("go", "build", "-o", gpmdBin, "github.com/ghost-network/gpmd/cmd/gpmd")
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "github.com/ghost-network/gpmd/cmd/gpmd", "github.com/ghost-network/gpmd/cmd/gpmd-daemon")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building gpmd:", err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp"
@@ -46,7 +47,7 @@ const (
 // (every check, the lock, the log, the store, then the ports), serve (until
 // ctx ends or a server fails), shutdown (stop accepting, let requests in
 // flight finish, close the store, remove the state files, release the lock).
-func Run(ctx context.Context, cfg Config, ready func(State)) error {
+func Run(ctx context.Context, cfg conf.Config, ready func(conf.State)) error {
 	d, err := open(ctx, cfg)
 	if err != nil {
 		return err
@@ -57,10 +58,10 @@ func Run(ctx context.Context, cfg Config, ready func(State)) error {
 
 // daemon is a running daemon's parts, from open to shutdown.
 type daemon struct {
-	cfg        Config
+	cfg        conf.Config
 	log        *slog.Logger
 	logHandler slog.Handler
-	state      State
+	state      conf.State
 	store      *repo.Repo   // nil once closed
 	fleet      *fleet.Fleet // nil without --fleet
 	hub        *events.Hub
@@ -81,15 +82,15 @@ type daemon struct {
 	layer *pullthrough.Layer
 }
 
-// open checks everything that can fail before any port opens (Config, the
+// open checks everything that can fail before any port opens (conf.Config, the
 // data folder, the lock, the file limit, the store), then opens the ports
 // and writes the state file. On failure it closes what it opened.
-func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
-	cfg.setDefaults()
-	if err := cfg.check(); err != nil {
+func open(ctx context.Context, cfg conf.Config) (_ *daemon, err error) {
+	setDefaults(&cfg)
+	if err := checkConfig(&cfg); err != nil {
 		return nil, err
 	}
-	token, err := cfg.token()
+	token, err := tokenOf(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +112,11 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	if diskFull != nil && !errors.Is(diskFull, syscall.ENOSPC) {
 		return nil, diskFull
 	}
-	lk, err := acquireLock(cfg.DataDir)
+	release, err := conf.LockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	d.onClose(func() error { lk.release(); return nil })
+	d.onClose(func() error { release(); return nil })
 	if err := d.openLog(); err != nil {
 		return nil, err
 	}
@@ -153,8 +154,8 @@ func open(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	st := d.state
 	d.log.Info("gpmd started", "pid", st.PID, "version", cfg.Version, "control_addr", st.ControlAddr, "control_socket", st.ControlSocket, "gmp_addr", st.GMPAddr,
 		"data_dir", cfg.DataDir, "token", token != "", "max_module_size", cfg.MaxModuleSize, "gmp_max_conns", cfg.GMPMaxConns, "fd_limit", fdLimit)
-	d.log.Info("settings", cfg.settingsAttrs()...)
-	if !IsLoopback(st.GMPAddr) {
+	d.log.Info("settings", settingsAttrs(&cfg)...)
+	if !conf.IsLoopback(st.GMPAddr) {
 		d.log.Warn("GMP listens off loopback and has no authentication: any host that reaches "+st.GMPAddr+" can register nodes and fetch modules", "gmp_addr", st.GMPAddr)
 	}
 	return d, nil
@@ -182,7 +183,7 @@ func (d *daemon) openPorts() (err error) {
 		sockPath = sl.Addr().String()
 		d.sockLn = &credListener{Listener: newLimitListener(sl, d.cfg.ControlMaxConns)}
 	}
-	d.state = State{
+	d.state = conf.State{
 		Info: control.Info{
 			PID:           os.Getpid(),
 			Version:       d.cfg.Version,
@@ -195,7 +196,7 @@ func (d *daemon) openPorts() (err error) {
 		TokenFile: d.cfg.TokenFile,
 	}
 	if d.cfg.LogOutput == nil {
-		d.state.LogFile = filepath.Join(d.cfg.DataDir, LogFile)
+		d.state.LogFile = filepath.Join(d.cfg.DataDir, conf.LogFile)
 	}
 	return nil
 }
@@ -215,7 +216,7 @@ func (d *daemon) close() {
 
 // openStore opens the module repository in <data>/modules.
 func (d *daemon) openStore(ctx context.Context) error {
-	dir := filepath.Join(d.cfg.DataDir, ModulesDir)
+	dir := filepath.Join(d.cfg.DataDir, conf.ModulesDir)
 	// The hub is made with the store: the store tells it of every
 	// change from its first.
 	d.hub = events.New(events.Options{Queue: d.cfg.EventsQueue, History: d.cfg.EventsHistory})
@@ -302,7 +303,7 @@ func (d *daemon) newServers(token string) {
 // serve serves both ports until ctx ends (nil) or a server fails (its
 // error). It returns with the servers still holding their connections:
 // shutdown lets them finish.
-func (d *daemon) serve(ctx context.Context, ready func(State)) error {
+func (d *daemon) serve(ctx context.Context, ready func(conf.State)) error {
 	if err := d.startFleet(); err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -12,94 +11,34 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	ctlclient "github.com/ghost-network/gpmd/cmd/control/client"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 )
 
-func TestIsLoopback(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"127.0.0.1:41111": true, "127.1.2.3:0": true, "[::1]:41111": true, "localhost:41111": true, "LOCALHOST:1": true,
-		"0.0.0.0:41111": false, ":41111": false, "[::]:1": false, "192.168.1.2:41111": false, "example.com:1": false, "nonsense": false,
-	} {
-		if got := IsLoopback(addr); got != want {
-			t.Errorf("%s: %v, want %v", addr, got, want)
-		}
-	}
-}
-
 func TestConfigCheck(t *testing.T) {
-	base := Config{DataDir: "/data", ControlAddr: "127.0.0.1:0", GMPAddr: "127.0.0.1:0"}
-	if err := base.check(); err != nil {
+	base := conf.Config{DataDir: "/data", ControlAddr: "127.0.0.1:0", GMPAddr: "127.0.0.1:0"}
+	if err := checkConfig(&base); err != nil {
 		t.Fatal(err)
 	}
-	for name, mod := range map[string]func(*Config){
-		"relative data dir": func(c *Config) { c.DataDir = "data" },
-		"bad control addr":  func(c *Config) { c.ControlAddr = "1111" },
-		"bad gmp addr":      func(c *Config) { c.GMPAddr = "x" },
-		"off loopback":      func(c *Config) { c.ControlAddr = "0.0.0.0:1111" },
-		"every interface":   func(c *Config) { c.ControlAddr = ":1111" },
-		"bad log format":    func(c *Config) { c.LogFormat = "xml" },
+	for name, mod := range map[string]func(*conf.Config){
+		"relative data dir": func(c *conf.Config) { c.DataDir = "data" },
+		"bad control addr":  func(c *conf.Config) { c.ControlAddr = "1111" },
+		"bad gmp addr":      func(c *conf.Config) { c.GMPAddr = "x" },
+		"off loopback":      func(c *conf.Config) { c.ControlAddr = "0.0.0.0:1111" },
+		"every interface":   func(c *conf.Config) { c.ControlAddr = ":1111" },
+		"bad log format":    func(c *conf.Config) { c.LogFormat = "xml" },
 	} {
 		c := base
 		mod(&c)
-		if err := c.check(); !errors.Is(err, ErrConfig) {
+		if err := checkConfig(&c); !errors.Is(err, conf.ErrConfig) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	c := base
 	c.ControlAddr, c.TokenFile = "0.0.0.0:1111", "/token"
-	if err := c.check(); err != nil {
+	if err := checkConfig(&c); err != nil {
 		t.Errorf("off loopback with a token: %v", err)
 	}
-}
-
-func TestReadToken(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, s string) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(s), 0o600)
-		return p
-	}
-	if tok, err := ReadToken(write("ok", "  abc123\n")); err != nil || tok != "abc123" {
-		t.Errorf("ok: %q %v", tok, err)
-	}
-	for _, p := range []string{write("empty", " \n"), write("two", "a\nb\n"), filepath.Join(dir, "missing")} {
-		if _, err := ReadToken(p); err == nil {
-			t.Errorf("%s accepted", p)
-		}
-	}
-}
-
-// TestLock: one holder at a time; the holder's pid is readable; Probe
-// tells; releasing frees it.
-func TestLock(t *testing.T) {
-	dir := t.TempDir()
-	if _, running, err := Probe(dir); err != nil || running {
-		t.Fatalf("probe of an empty folder: %v %v", running, err)
-	}
-	l, err := acquireLock(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, running, err := Probe(dir)
-	if err != nil || !running || pid != os.Getpid() {
-		t.Fatalf("probe while held: %d %v %v", pid, running, err)
-	}
-	_, err = acquireLock(dir)
-	var re *RunningError
-	if !errors.As(err, &re) || re.PID != os.Getpid() || re.Error() != fmt.Sprintf("gpmd is already running (pid %d) on %s", os.Getpid(), dir) {
-		t.Fatalf("second lock: %v", err)
-	}
-	if err := l.release(); err != nil {
-		t.Fatal(err)
-	}
-	if _, running, _ := Probe(dir); running {
-		t.Fatal("still held after release")
-	}
-	l2, err := acquireLock(dir)
-	if err != nil {
-		t.Fatalf("lock after release: %v", err)
-	}
-	l2.release()
 }
 
 // TestRun starts a daemon in this process on free loopback ports, uses
@@ -108,12 +47,12 @@ func TestRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	ready := make(chan State, 1)
+	ready := make(chan conf.State, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{DataDir: dir, ControlAddr: "127.0.0.1:0", GMPAddr: "127.0.0.1:0", Version: "test"}, func(st State) { ready <- st })
+		done <- Run(ctx, conf.Config{DataDir: dir, ControlAddr: "127.0.0.1:0", GMPAddr: "127.0.0.1:0", Version: "test"}, func(st conf.State) { ready <- st })
 	}()
-	var st State
+	var st conf.State
 	select {
 	case st = <-ready:
 	case err := <-done:
@@ -124,10 +63,10 @@ func TestRun(t *testing.T) {
 	if strings.HasSuffix(st.ControlAddr, ":0") || strings.HasSuffix(st.GMPAddr, ":0") {
 		t.Fatalf("port 0 not resolved: %+v", st)
 	}
-	if got, err := ReadState(dir); err != nil || got.ControlAddr != st.ControlAddr || got.PID != os.Getpid() {
+	if got, err := conf.ReadState(dir); err != nil || got.ControlAddr != st.ControlAddr || got.PID != os.Getpid() {
 		t.Fatalf("state file: %+v %v", got, err)
 	}
-	c := control.NewClient(st.ControlAddr, "")
+	c := ctlclient.NewClient(st.ControlAddr, "")
 	defer c.Close()
 	s, err := c.Status(t.Context())
 	if err != nil || s.DataDir != dir || s.Version != "test" || s.GMPAddr != st.GMPAddr {
@@ -140,8 +79,8 @@ func TestRun(t *testing.T) {
 	gc.Close()
 
 	// A second Run on the folder fails at once, naming this process.
-	err = Run(t.Context(), Config{DataDir: dir, ControlAddr: "127.0.0.1:0", GMPAddr: "127.0.0.1:0"}, nil)
-	var re *RunningError
+	err = Run(t.Context(), conf.Config{DataDir: dir, ControlAddr: "127.0.0.1:0", GMPAddr: "127.0.0.1:0"}, nil)
+	var re *conf.RunningError
 	if !errors.As(err, &re) || re.PID != os.Getpid() {
 		t.Fatalf("second Run: %v", err)
 	}
@@ -155,15 +94,15 @@ func TestRun(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return within 15s of cancel")
 	}
-	for _, f := range []string{PIDFile, StateFile} {
+	for _, f := range []string{conf.PIDFile, conf.StateFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
 			t.Errorf("%s left after stop (%v)", f, err)
 		}
 	}
-	if _, running, _ := Probe(dir); running {
+	if _, running, _ := conf.Probe(dir); running {
 		t.Error("lock held after stop")
 	}
-	log, _ := os.ReadFile(filepath.Join(dir, LogFile))
+	log, _ := os.ReadFile(filepath.Join(dir, conf.LogFile))
 	if !strings.Contains(string(log), `msg="gpmd started"`) || !strings.Contains(string(log), `msg="gpmd stopped"`) || !strings.Contains(string(log), "path=/v1/status status=200") {
 		t.Errorf("log:\n%s", log)
 	}
@@ -178,14 +117,14 @@ func TestRunFailsBeforePorts(t *testing.T) {
 	}
 	defer taken.Close()
 	dir := filepath.Join(t.TempDir(), "data")
-	err = Run(t.Context(), Config{DataDir: dir, ControlAddr: "127.0.0.1:0", GMPAddr: taken.Addr().String()}, func(State) { t.Error("ready called") })
+	err = Run(t.Context(), conf.Config{DataDir: dir, ControlAddr: "127.0.0.1:0", GMPAddr: taken.Addr().String()}, func(conf.State) { t.Error("ready called") })
 	if err == nil || !strings.Contains(err.Error(), "GMP address "+taken.Addr().String()+" is already in use") {
 		t.Fatalf("%v", err)
 	}
-	if _, running, _ := Probe(dir); running {
+	if _, running, _ := conf.Probe(dir); running {
 		t.Error("lock held after a failed start")
 	}
-	if _, err := os.Stat(filepath.Join(dir, StateFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, conf.StateFile)); !os.IsNotExist(err) {
 		t.Error("state file after a failed start")
 	}
 	// The modules store was closed: another Run can open it.
@@ -193,7 +132,7 @@ func TestRunFailsBeforePorts(t *testing.T) {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{DataDir: dir, ControlAddr: "127.0.0.1:0", GMPAddr: "127.0.0.1:0"}, func(State) { close(ready) })
+		done <- Run(ctx, conf.Config{DataDir: dir, ControlAddr: "127.0.0.1:0", GMPAddr: "127.0.0.1:0"}, func(conf.State) { close(ready) })
 	}()
 	select {
 	case <-ready:

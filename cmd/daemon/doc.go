@@ -11,7 +11,7 @@
 //	                    addresses (a port 0 resolved), socket, token file
 //	  gpmd.sock         the control API's Unix socket (0600)
 //	  gpmd.log          the log (text or json), one line per control request,
-//	                    when no Config.LogOutput is given (the background);
+//	                    when no conf.Config.LogOutput is given (the background);
 //	                    gpmd.log.1 … are older, rotated by size
 //	  modules/          the module repository (see package repo)
 //
@@ -21,10 +21,10 @@
 // # Guarantees
 //
 // One daemon per data folder: the lock is taken before anything else is
-// opened, and a second Run on the same folder fails with *RunningError
+// opened, and a second Run on the same folder fails with *conf.RunningError
 // naming the holder's pid. The lock dies with its process, so a daemon
 // killed with SIGKILL never leaves a stale lock behind (its pid and state
-// files may stay; Probe tells a live daemon from leftovers by the lock).
+// files may stay; conf.Probe tells a live daemon from leftovers by the lock).
 //
 // Fail fast: the configuration, the data folder (writable, renames work),
 // the lock, the file limit and the repository are all checked before any
@@ -32,7 +32,7 @@
 // so a failed start never leaves a daemon half up or a file claiming one.
 //
 // Graceful stop: when ctx ends, the control API stops accepting and lets
-// in-flight requests finish (up to Config.ShutdownTimeout), GMP likewise,
+// in-flight requests finish (up to conf.Config.ShutdownTimeout), GMP likewise,
 // then the repository closes (its mirror flushed) and the pid and state
 // files go; the lock goes last.
 //
@@ -42,9 +42,9 @@
 // served the same with or without it. At a stop the daemon leaves the fleet
 // first (bounded by a few seconds; what is left expires), then stops GMP.
 // Without --fleet no NATS connection is made.
-// Trust: ReadState and ReadToken read a file only when it and its folder
+// Trust: conf.ReadState and conf.ReadToken read a file only when it and its folder
 // belong to this user or root and others cannot change them (a token:
-// nor read it); VerifyHolder confirms from the kernel (/proc/locks,
+// nor read it); conf.VerifyHolder confirms from the kernel (/proc/locks,
 // /proc/PID/exe) that a pid is the gpmd holding a folder's lock before
 // `gpmd kill` signals it. The files of a folder are never enough.
 //
@@ -55,7 +55,7 @@
 // mode. A socket file is removed only while the lock is held (a killed
 // daemon's, replaced at start) and only if it is a socket. A socket that
 // cannot be made (a path over 108 bytes) is a warning: TCP serves alone.
-// TrustedSocket is the client's check before it sends a token there.
+// conf.TrustedSocket is the client's check before it sends a token there.
 //
 // Bounded peers: the control API cuts uploads and downloads that stall
 // (--control-stall-timeout), runs at most --control-max-uploads uploads and
@@ -66,7 +66,7 @@
 // The log is opened only once the lock is held: a start that fails
 // because a daemon runs never writes into that daemon's log.
 //
-// systemd: with Config.Notifier (under a $NOTIFY_SOCKET) the daemon sends
+// systemd: with conf.Config.Notifier (under a $NOTIFY_SOCKET) the daemon sends
 // READY=1 once both ports accept, STOPPING=1 when the stop begins, and
 // WATCHDOG=1 at half of $WATCHDOG_USEC while its index answers.
 //
@@ -74,8 +74,9 @@
 // registry (package metrics), which the GMP server and the control API
 // report to.
 //
-// Settings: Settings() is the one table of the daemon's settings (flag,
-// environment variable, help, Config field). The CLI makes its flags and
+// Settings: conf.Settings() (package cmd/daemon/conf, which the light
+// command line links too) is the one table of the daemon's settings (flag,
+// environment variable, help, conf.Config field). The CLI makes its flags and
 // variables from it and passes every setting to a background daemon as a
 // flag; the daemon logs them all in one "settings" line at start.
 //

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/gmp"
 )
@@ -16,18 +17,18 @@ const fleetCloseTimeout = 3 * time.Second
 
 // fleetConfig is the fleet.Config of the daemon's settings, or ok false
 // without --fleet. A missing --device takes the host name.
-func (c *Config) fleetConfig() (_ fleet.Config, ok bool, err error) {
+func fleetConfig(c *conf.Config) (_ fleet.Config, ok bool, err error) {
 	if c.Fleet == "" {
 		return fleet.Config{}, false, nil
 	}
 	device := c.Device
 	if device == "" {
 		if device, err = os.Hostname(); err != nil || !fleet.ValidName(device) {
-			return fleet.Config{}, false, fmt.Errorf("%w: --fleet needs --device (the host name %q is not a device name)", ErrConfig, device)
+			return fleet.Config{}, false, fmt.Errorf("%w: --fleet needs --device (the host name %q is not a device name)", conf.ErrConfig, device)
 		}
 	}
 	if c.Advertise == "" {
-		return fleet.Config{}, false, fmt.Errorf("%w: --fleet needs --advertise: the address at which other devices reach this device's nodes", ErrConfig)
+		return fleet.Config{}, false, fmt.Errorf("%w: --fleet needs --advertise: the address at which other devices reach this device's nodes", conf.ErrConfig)
 	}
 	return fleet.Config{
 		URLs:      []string{c.Fleet},
@@ -47,7 +48,7 @@ func (c *Config) fleetConfig() (_ fleet.Config, ok bool, err error) {
 // yet (with no --fleet, d.fleet stays nil and GPMD is what it is without
 // one). A bad setting fails the start before any port opens.
 func (d *daemon) openFleet() error {
-	fc, ok, err := d.cfg.fleetConfig()
+	fc, ok, err := fleetConfig(&d.cfg)
 	if err != nil || !ok {
 		return err
 	}
@@ -58,7 +59,7 @@ func (d *daemon) openFleet() error {
 	fc.OnEvent = gmp.FleetEvents(d.hub)
 	f, err := fleet.New(fc)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
+		return fmt.Errorf("%w: %v", conf.ErrConfig, err)
 	}
 	d.fleet = f
 	return nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/internal/testutil"
@@ -36,7 +37,7 @@ func TestRunUnderREADMEPermissions(t *testing.T) {
 	bucket := fleet.BucketConfig(fleet.DefaultBucket, 3*time.Second)
 	kv := fleettest.Bucket(t, srv.UserURL("fleet-admin", "admin-secret"), fleet.DefaultBucket, &bucket)
 
-	st, _ := runDaemon(t, Config{Fleet: srv.UserURL("kitchen", "kitchen-secret"), Device: "kitchen", Advertise: "127.0.0.2", FleetExpiry: 3 * time.Second})
+	st, _ := runDaemon(t, conf.Config{Fleet: srv.UserURL("kitchen", "kitchen-secret"), Device: "kitchen", Advertise: "127.0.0.2", FleetExpiry: 3 * time.Second})
 	c := dialGMP(t, st.GMPAddr)
 	if _, err := c.Register(t.Context(), "oven", "o1", 4001, true); err != nil {
 		t.Fatal(err)

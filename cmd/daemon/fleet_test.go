@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	ctlclient "github.com/ghost-network/gpmd/cmd/control/client"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/fleet"
@@ -22,14 +24,14 @@ import (
 
 // runDaemon runs a daemon in this process until the test ends (or stop is
 // called) and returns its state once it is ready.
-func runDaemon(t *testing.T, cfg Config) (State, func()) {
+func runDaemon(t *testing.T, cfg conf.Config) (conf.State, func()) {
 	t.Helper()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.ControlAddr, cfg.GMPAddr, cfg.Version = "127.0.0.1:0", "127.0.0.1:0", "test"
 	ctx, cancel := context.WithCancel(t.Context())
-	ready := make(chan State, 1)
+	ready := make(chan conf.State, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, func(st State) { ready <- st }) }()
+	go func() { done <- Run(ctx, cfg, func(st conf.State) { ready <- st }) }()
 	stopped := false
 	stop := func() {
 		if stopped {
@@ -55,34 +57,34 @@ func runDaemon(t *testing.T, cfg Config) (State, func()) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not ready in 10s")
 	}
-	return State{}, nil
+	return conf.State{}, nil
 }
 
 // TestFleetSettingsFailFast: bad fleet settings stop the start before any
-// port opens, with ErrConfig.
+// port opens, with conf.ErrConfig.
 func TestFleetSettingsFailFast(t *testing.T) {
-	ok := Config{Fleet: "nats://127.0.0.1:1", Device: "d1", Advertise: "127.0.0.2"}
-	for name, mod := range map[string]func(*Config){
-		"no advertise":        func(c *Config) { c.Advertise = "" },
-		"bad advertise":       func(c *Config) { c.Advertise = "not an address" },
-		"advertise 0.0.0.0":   func(c *Config) { c.Advertise = "0.0.0.0" },
-		"advertise with port": func(c *Config) { c.Advertise = "127.0.0.2:7000" },
-		"bad device":          func(c *Config) { c.Device = "-d" },
-		"expiry over 30s":     func(c *Config) { c.FleetExpiry = 31 * time.Second },
-		"expiry under 3s":     func(c *Config) { c.FleetExpiry = time.Second },
-		"missing token file":  func(c *Config) { c.FleetTokenFile = "/nonexistent/token" },
-		"cert without a key":  func(c *Config) { c.FleetTLSCert = "/etc/hostname" },
-		"missing credentials": func(c *Config) { c.FleetCreds = "/nonexistent/creds" },
+	ok := conf.Config{Fleet: "nats://127.0.0.1:1", Device: "d1", Advertise: "127.0.0.2"}
+	for name, mod := range map[string]func(*conf.Config){
+		"no advertise":        func(c *conf.Config) { c.Advertise = "" },
+		"bad advertise":       func(c *conf.Config) { c.Advertise = "not an address" },
+		"advertise 0.0.0.0":   func(c *conf.Config) { c.Advertise = "0.0.0.0" },
+		"advertise with port": func(c *conf.Config) { c.Advertise = "127.0.0.2:7000" },
+		"bad device":          func(c *conf.Config) { c.Device = "-d" },
+		"expiry over 30s":     func(c *conf.Config) { c.FleetExpiry = 31 * time.Second },
+		"expiry under 3s":     func(c *conf.Config) { c.FleetExpiry = time.Second },
+		"missing token file":  func(c *conf.Config) { c.FleetTokenFile = "/nonexistent/token" },
+		"cert without a key":  func(c *conf.Config) { c.FleetTLSCert = "/etc/hostname" },
+		"missing credentials": func(c *conf.Config) { c.FleetCreds = "/nonexistent/creds" },
 	} {
 		cfg := ok
 		mod(&cfg)
 		cfg.DataDir = filepath.Join(t.TempDir(), "data")
 		cfg.ControlAddr, cfg.GMPAddr = "127.0.0.1:0", "127.0.0.1:0"
-		err := Run(t.Context(), cfg, func(State) { t.Errorf("%s: ready called", name) })
-		if !errors.Is(err, ErrConfig) {
-			t.Errorf("%s: %v, want ErrConfig", name, err)
+		err := Run(t.Context(), cfg, func(conf.State) { t.Errorf("%s: ready called", name) })
+		if !errors.Is(err, conf.ErrConfig) {
+			t.Errorf("%s: %v, want conf.ErrConfig", name, err)
 		}
-		if _, err := ReadState(cfg.DataDir); err == nil {
+		if _, err := conf.ReadState(cfg.DataDir); err == nil {
 			t.Errorf("%s: a state file after a failed start", name)
 		}
 	}
@@ -93,8 +95,8 @@ func TestFleetSettingsFailFast(t *testing.T) {
 // and a daemon that stops takes its nodes out of the other at once.
 func TestRunInFleet(t *testing.T) {
 	ns := fleettest.RunServer(t)
-	a, stopA := runDaemon(t, Config{Fleet: ns.URL(), Device: "alpha", Advertise: "127.0.0.2", FleetExpiry: 3 * time.Second})
-	b, _ := runDaemon(t, Config{Fleet: ns.URL(), Device: "beta", Advertise: "127.0.0.3", FleetExpiry: 3 * time.Second})
+	a, stopA := runDaemon(t, conf.Config{Fleet: ns.URL(), Device: "alpha", Advertise: "127.0.0.2", FleetExpiry: 3 * time.Second})
+	b, _ := runDaemon(t, conf.Config{Fleet: ns.URL(), Device: "beta", Advertise: "127.0.0.3", FleetExpiry: 3 * time.Second})
 
 	ca := dialGMP(t, a.GMPAddr)
 	if _, err := ca.Register(t.Context(), "svc", "id-1", 4000, true); err != nil {
@@ -113,7 +115,7 @@ func TestRunInFleet(t *testing.T) {
 		t.Fatalf("CONNECT svc@alpha = %+v, %v", n, err)
 	}
 
-	ctl := control.NewClient(b.ControlAddr, "")
+	ctl := ctlclient.NewClient(b.ControlAddr, "")
 	defer ctl.Close()
 	st, err := ctl.Status(t.Context())
 	if err != nil || st.Fleet == nil || !st.Fleet.Connected || st.Fleet.Device != "beta" || !slices.Equal(st.Fleet.Devices, []string{"alpha"}) || st.Fleet.Expiry != 3*time.Second {
@@ -131,14 +133,14 @@ func TestRunInFleet(t *testing.T) {
 	if err != nil || !slices.Equal(sub.Subscribed.Nodes, []string{"svc@alpha"}) {
 		t.Fatalf("SUBSCRIBE fleet: %+v, %v", sub, err)
 	}
-	stream := make(chan control.StreamMessage, 16)
+	stream := make(chan api.StreamMessage, 16)
 	sctx, stopStream := context.WithCancel(t.Context())
 	defer stopStream()
-	go ctl.Events(sctx, events.TopicNodes, control.ScopeFleet, 0, func(m control.StreamMessage) error {
+	go ctl.Events(sctx, events.TopicNodes, api.ScopeFleet, 0, func(m api.StreamMessage) error {
 		stream <- m
 		return nil
 	})
-	if m := <-stream; m.Kind != control.StreamSubscribed || m.Start.Scope != control.ScopeFleet || !slices.Equal(m.Start.Nodes, []string{"svc@alpha"}) {
+	if m := <-stream; m.Kind != api.StreamSubscribed || m.Start.Scope != api.ScopeFleet || !slices.Equal(m.Start.Nodes, []string{"svc@alpha"}) {
 		t.Fatalf("stream start = %+v", m)
 	}
 	if _, err := dialGMP(t, a.GMPAddr).Register(t.Context(), "svc2", "id-2", 4001, true); err != nil {
@@ -185,7 +187,7 @@ func TestRunInFleet(t *testing.T) {
 // at once, serves its device and says in status that the fleet is away.
 func TestRunFleetUnreachable(t *testing.T) {
 	start := time.Now()
-	st, _ := runDaemon(t, Config{Fleet: "nats://127.0.0.1:1", Device: "lonely", Advertise: "127.0.0.2"})
+	st, _ := runDaemon(t, conf.Config{Fleet: "nats://127.0.0.1:1", Device: "lonely", Advertise: "127.0.0.2"})
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("start took %s with NATS unreachable", d)
 	}
@@ -199,7 +201,7 @@ func TestRunFleetUnreachable(t *testing.T) {
 	if _, err := c.Connect(t.Context(), "x@elsewhere"); err == nil || !strings.Contains(err.Error(), "the fleet is unreachable") {
 		t.Fatalf("CONNECT x@elsewhere = %v", err)
 	}
-	ctl := control.NewClient(st.ControlAddr, "")
+	ctl := ctlclient.NewClient(st.ControlAddr, "")
 	defer ctl.Close()
 	s, err := ctl.Status(t.Context())
 	if err != nil || s.Fleet == nil || s.Fleet.Connected || s.Fleet.URL != "nats://127.0.0.1:1" {
@@ -210,12 +212,12 @@ func TestRunFleetUnreachable(t *testing.T) {
 // TestRunWithoutFleet: no --fleet, no fleet: WELCOME does not offer fleet,
 // status and nodes carry no fleet.
 func TestRunWithoutFleet(t *testing.T) {
-	st, _ := runDaemon(t, Config{})
+	st, _ := runDaemon(t, conf.Config{})
 	w, err := dialGMP(t, st.GMPAddr).Hello(t.Context(), "test")
 	if err != nil || w.Has(wire.FeatureFleet) {
 		t.Fatalf("WELCOME %+v, %v", w, err)
 	}
-	ctl := control.NewClient(st.ControlAddr, "")
+	ctl := ctlclient.NewClient(st.ControlAddr, "")
 	defer ctl.Close()
 	if s, err := ctl.Status(t.Context()); err != nil || s.Fleet != nil {
 		t.Fatalf("status fleet = %+v, %v", s.Fleet, err)
@@ -228,7 +230,7 @@ func TestRunWithoutFleet(t *testing.T) {
 	if _, err := dialGMP(t, st.GMPAddr).SubscribeFleet(t.Context(), events.TopicNodes); !errors.As(err, &pe) || pe.Code != wire.ErrCodeUnknownMessage {
 		t.Fatalf("SUBSCRIBE fleet without a fleet: %v, want unknown_message", err)
 	}
-	if err := ctl.Events(t.Context(), events.TopicNodes, control.ScopeFleet, 0, func(control.StreamMessage) error { return nil }); !errors.Is(err, errdefs.ErrInvalid) {
+	if err := ctl.Events(t.Context(), events.TopicNodes, api.ScopeFleet, 0, func(api.StreamMessage) error { return nil }); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("the stream's fleet scope without a fleet: %v, want invalid", err)
 	}
 }
@@ -247,17 +249,17 @@ func dialGMP(t *testing.T, addr string) *client.Client {
 // or the start fails asking for --device when the host name is no device
 // name; without --fleet there is no fleet at all.
 func TestFleetDeviceDefault(t *testing.T) {
-	if _, ok, err := (&Config{Device: "d", Advertise: "127.0.0.2"}).fleetConfig(); ok || err != nil {
+	if _, ok, err := fleetConfig(&conf.Config{Device: "d", Advertise: "127.0.0.2"}); ok || err != nil {
 		t.Fatalf("no --fleet: ok %v, err %v", ok, err)
 	}
-	c := Config{Fleet: "nats://127.0.0.1:1", Advertise: "127.0.0.2", FleetExpiry: fleet.DefaultExpiry}
-	fc, ok, err := c.fleetConfig()
+	c := conf.Config{Fleet: "nats://127.0.0.1:1", Advertise: "127.0.0.2", FleetExpiry: fleet.DefaultExpiry}
+	fc, ok, err := fleetConfig(&c)
 	host, _ := os.Hostname()
 	if fleet.ValidName(host) {
 		if err != nil || !ok || fc.Device != host {
 			t.Fatalf("device %q, ok %v, err %v; want the host name %q", fc.Device, ok, err, host)
 		}
-	} else if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "--device") {
-		t.Fatalf("host name %q: err %v, want ErrConfig asking for --device", host, err)
+	} else if !errors.Is(err, conf.ErrConfig) || !strings.Contains(err.Error(), "--device") {
+		t.Fatalf("host name %q: err %v, want conf.ErrConfig asking for --device", host, err)
 	}
 }

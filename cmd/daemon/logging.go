@@ -6,19 +6,14 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/rotate"
 	"golang.org/x/sys/unix"
 )
 
-// The values of --log-format.
-const (
-	LogFormatText = "text" // log/slog's key=value lines
-	LogFormatJSON = "json" // one JSON object a line
-)
-
 // openLog makes the daemon's logger. It runs only once the data folder's
 // lock is held, so that a start that fails (the daemon already running)
-// never writes into the running daemon's log. With Config.LogOutput (the
+// never writes into the running daemon's log. With conf.Config.LogOutput (the
 // foreground, journald under systemd) the log goes there alone; otherwise
 // to <data>/gpmd.log, rotated by size.
 func (d *daemon) openLog() error {
@@ -32,7 +27,7 @@ func (d *daemon) openLog() error {
 		if d.cfg.CaptureStderr {
 			opt.OnOpen = captureStderr
 		}
-		w, err := rotate.Open(filepath.Join(d.cfg.DataDir, LogFile), opt)
+		w, err := rotate.Open(filepath.Join(d.cfg.DataDir, conf.LogFile), opt)
 		if err != nil {
 			return err
 		}
@@ -47,7 +42,7 @@ func (d *daemon) openLog() error {
 // newLogHandler is the slog handler of a --log-format.
 func newLogHandler(w io.Writer, format string) slog.Handler {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if format == LogFormatJSON {
+	if format == conf.LogFormatJSON {
 		return slog.NewJSONHandler(w, opts)
 	}
 	return slog.NewTextHandler(w, opts)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/ghost-network/gpmd/blobstore"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 )
 
 // tightenDataDir removes every permission of the group and of others from
@@ -19,7 +20,7 @@ import (
 func tightenDataDir(dir string, log *slog.Logger) {
 	var changed int
 	var first string
-	modules := filepath.Join(dir, ModulesDir)
+	modules := filepath.Join(dir, conf.ModulesDir)
 	filepath.WalkDir(dir, func(path string, de fs.DirEntry, err error) error {
 		if err != nil {
 			log.Warn("checking permissions in the data folder", "path", path, "err", err)

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
+	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/oci"
 	"github.com/ghost-network/gpmd/pullthrough"
 )
@@ -28,7 +31,7 @@ func (d *daemon) openLayer() error {
 		Logger: d.log.With("component", "registry"),
 	})
 	if err != nil {
-		return fmt.Errorf("%w: --registry-config: %v", ErrConfig, err)
+		return fmt.Errorf("%w: --registry-config: %v", conf.ErrConfig, err)
 	}
 	d.layer = l
 	d.onClose(l.Close)
@@ -40,12 +43,12 @@ type registryAPI struct{ l *pullthrough.Layer }
 
 var _ control.Registry = registryAPI{}
 
-func (a registryAPI) Push(ctx context.Context, req control.PushRequest, progress func(done, total int64)) (control.PushResult, error) {
-	res, rec, err := a.l.Push(ctx, req.Ref, req.Target, req.PlainHTTP, progress)
+func (a registryAPI) Push(ctx context.Context, ref index.Ref, req control.PushRequest, progress func(done, total int64)) (control.PushResult, error) {
+	res, rec, err := a.l.Push(ctx, ref, req.Target, req.PlainHTTP, progress)
 	if err != nil {
 		return control.PushResult{}, err
 	}
-	return control.PushResult{Reference: res.Reference, Tag: res.Tag, Manifest: res.Manifest, Module: rec}, nil
+	return control.PushResult{Reference: res.Reference, Tag: res.Tag, Manifest: api.Digest(res.Manifest), Module: control.RecordOf(rec)}, nil
 }
 
 func (a registryAPI) Pull(ctx context.Context, req control.PullRequest, progress func(done, total int64)) (control.PullResult, error) {
@@ -53,7 +56,7 @@ func (a registryAPI) Pull(ctx context.Context, req control.PullRequest, progress
 	if err != nil {
 		return control.PullResult{}, err
 	}
-	return control.PullResult{Reference: res.Reference, Manifest: res.Manifest, Module: rec}, nil
+	return control.PullResult{Reference: res.Reference, Manifest: api.Digest(res.Manifest), Module: control.RecordOf(rec)}, nil
 }
 
 func (a registryAPI) Tags(ctx context.Context, repository string, plainHTTP bool) ([]string, error) {

@@ -14,8 +14,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	ctlclient "github.com/ghost-network/gpmd/cmd/control/client"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/internal/testutil"
@@ -24,19 +25,19 @@ import (
 // stream follows the control API's event stream in the background.
 type stream struct {
 	mu   sync.Mutex
-	msgs []control.StreamMessage
+	msgs []api.StreamMessage
 	done chan struct{} // closed when the stream has ended
 	err  error         // why, once done is closed
 	stop context.CancelFunc
 }
 
-func follow(t *testing.T, st daemon.State, topics string, lastID uint64) *stream {
+func follow(t *testing.T, st conf.State, topics string, lastID uint64) *stream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stream{done: make(chan struct{}), stop: cancel}
-	c := control.NewClient(st.ControlAddr, "")
+	c := ctlclient.NewClient(st.ControlAddr, "")
 	go func() {
-		s.err = c.Events(ctx, topics, "", lastID, func(m control.StreamMessage) error {
+		s.err = c.Events(ctx, topics, "", lastID, func(m api.StreamMessage) error {
 			s.mu.Lock()
 			s.msgs = append(s.msgs, m)
 			s.mu.Unlock()
@@ -54,15 +55,15 @@ func follow(t *testing.T, st daemon.State, topics string, lastID uint64) *stream
 
 // waitEvents waits until the stream holds n events (beyond its start) and
 // returns them as "event name version" lines.
-func (s *stream) waitEvents(t *testing.T, n int) (start control.StreamMessage, lines []string, evs []events.Event) {
+func (s *stream) waitEvents(t *testing.T, n int) (start api.StreamMessage, lines []string, evs []events.Event) {
 	t.Helper()
 	// split separates the stream's first message (a fresh stream or a
 	// resync has one; a resume has none) from its events.
-	split := func() (control.StreamMessage, []control.StreamMessage) {
+	split := func() (api.StreamMessage, []api.StreamMessage) {
 		if len(s.msgs) > 0 && s.msgs[0].Kind != "" {
 			return s.msgs[0], s.msgs[1:]
 		}
-		return control.StreamMessage{}, s.msgs
+		return api.StreamMessage{}, s.msgs
 	}
 	testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("%d events on the stream", n), func() bool {
 		s.mu.Lock()
@@ -148,7 +149,7 @@ func TestEventsThroughDaemon(t *testing.T) {
 		"unregistered node-1",
 	}
 	start, got, evs := s.waitEvents(t, len(want))
-	if start.Kind != control.StreamSubscribed || start.Start.Seq != 0 || len(start.Start.Nodes) != 0 {
+	if start.Kind != api.StreamSubscribed || start.Start.Seq != 0 || len(start.Start.Nodes) != 0 {
 		t.Fatalf("stream start = %+v", start)
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -172,7 +173,7 @@ func TestEventsThroughDaemon(t *testing.T) {
 	// A resume from a seq this process never issued: resync.
 	g := follow(t, st, "", 1000)
 	start, _, _ = g.waitEvents(t, 0)
-	if start.Kind != control.StreamResync || start.Start.Seq != uint64(len(want)) || !strings.Contains(start.Start.Message, "resync") {
+	if start.Kind != api.StreamResync || start.Start.Seq != uint64(len(want)) || !strings.Contains(start.Start.Message, "resync") {
 		t.Fatalf("resume from the future = %+v", start)
 	}
 	// Beyond the history (16 events): resync too. Each upload of a lower
@@ -182,11 +183,11 @@ func TestEventsThroughDaemon(t *testing.T) {
 	}
 	old := follow(t, st, "", 1)
 	start, _, _ = old.waitEvents(t, 0)
-	if start.Kind != control.StreamResync {
+	if start.Kind != api.StreamResync {
 		t.Fatalf("resume from before the history = %+v", start)
 	}
 
-	logData, _ := os.ReadFile(filepath.Join(e.dir, daemon.LogFile))
+	logData, _ := os.ReadFile(filepath.Join(e.dir, conf.LogFile))
 	log := string(logData)
 	for _, w := range []string{
 		`msg="node registered" component=gmp name=node-1 id=a1 address=127.0.0.1 port=40001`,
@@ -215,7 +216,7 @@ func TestEventsThroughDaemon(t *testing.T) {
 	st = e.start()
 	fresh := follow(t, st, "", 30)
 	start, _, _ = fresh.waitEvents(t, 0)
-	if start.Kind != control.StreamResync || start.Start.Seq != 0 {
+	if start.Kind != api.StreamResync || start.Start.Seq != 0 {
 		t.Fatalf("resume across a restart = %+v", start)
 	}
 }

@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	ctlclient "github.com/ghost-network/gpmd/cmd/control/client"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/opencontainers/go-digest"
@@ -32,7 +34,7 @@ import (
 func TestUploadByDescriptor(t *testing.T) {
 	e := newEnv(t)
 	st := e.start()
-	sock := filepath.Join(e.dir, daemon.SocketFile)
+	sock := filepath.Join(e.dir, conf.SocketFile)
 
 	data := testutil.Wasm("fd", 3<<20+17)
 	path := e.file("fd.wasm", data)
@@ -41,7 +43,7 @@ func TestUploadByDescriptor(t *testing.T) {
 	if !strings.Contains(r.stdout, "fd@1.0.0 "+want.String()) {
 		t.Fatalf("upload by descriptor printed %q, want digest %s", r.stdout, want)
 	}
-	log, _ := os.ReadFile(filepath.Join(e.dir, daemon.LogFile))
+	log, _ := os.ReadFile(filepath.Join(e.dir, conf.LogFile))
 	if !strings.Contains(string(log), "path=/v1/modules/fd/1.0.0/file status=200") {
 		t.Fatalf("the CLI's upload did not pass its file over the socket; log:\n%s", log)
 	}
@@ -57,14 +59,14 @@ func TestUploadByDescriptor(t *testing.T) {
 	if !strings.Contains(r.stdout, digest.FromBytes(data2).String()) {
 		t.Fatalf("upload over TCP printed %q", r.stdout)
 	}
-	log, _ = os.ReadFile(filepath.Join(e.dir, daemon.LogFile))
+	log, _ = os.ReadFile(filepath.Join(e.dir, conf.LogFile))
 	if !strings.Contains(string(log), "path=/v1/modules/fd/1.0.1 status=200") {
 		t.Fatalf("the upload over TCP did not send its body; log:\n%s", log)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := control.NewUnixClient(sock, "")
+	c := ctlclient.NewUnixClient(sock, "")
 	defer c.Close()
 
 	// Anything but a regular file is refused, with what it is.
@@ -101,17 +103,17 @@ func TestUploadByDescriptor(t *testing.T) {
 		says string
 	}{
 		{&http.Client{Timeout: 10 * time.Second}, "http://" + st.ControlAddr, "travels only over the Unix socket"},
-		{unixHTTP(sock), "http://" + control.SocketHost, "no file descriptor came with the request"},
+		{unixHTTP(sock), "http://" + api.SocketHost, "no file descriptor came with the request"},
 	} {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, c2.base+"/v1/modules/fd/2.0.0/file", nil)
 		resp, err := c2.hc.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var eb control.ErrorBody
+		var eb api.ErrorBody
 		json.NewDecoder(resp.Body).Decode(&eb)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || eb.Error != control.CodeBadRequest || !strings.Contains(eb.Message, c2.says) {
+		if resp.StatusCode != http.StatusBadRequest || eb.Error != api.CodeBadRequest || !strings.Contains(eb.Message, c2.says) {
 			t.Errorf("PUT …/file at %s: %d %+v; want 400 bad_request saying %q", c2.base, resp.StatusCode, eb, c2.says)
 		}
 	}
@@ -128,7 +130,7 @@ func TestUploadByDescriptor(t *testing.T) {
 func TestUploadByDescriptorChangedFile(t *testing.T) {
 	e := newEnv(t)
 	e.start()
-	c := control.NewUnixClient(filepath.Join(e.dir, daemon.SocketFile), "")
+	c := ctlclient.NewUnixClient(filepath.Join(e.dir, conf.SocketFile), "")
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -143,7 +145,7 @@ func TestUploadByDescriptorChangedFile(t *testing.T) {
 		}
 		version := "1.0." + string(rune('0'+round))
 		type result struct {
-			d   digest.Digest
+			d   api.Digest
 			err error
 		}
 		done := make(chan result, 1)
@@ -247,7 +249,7 @@ func BenchmarkCLIUploadSocketVsTCP(b *testing.B) {
 func TestPassedDescriptorsDoNotLeak(t *testing.T) {
 	e := newEnv(t)
 	st := e.start()
-	sock := filepath.Join(e.dir, daemon.SocketFile)
+	sock := filepath.Join(e.dir, conf.SocketFile)
 	fds := func() int {
 		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", st.PID))
 		if err != nil {
@@ -290,7 +292,7 @@ func TestPassedDescriptorsDoNotLeak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var eb control.ErrorBody
+		var eb api.ErrorBody
 		json.NewDecoder(resp.Body).Decode(&eb)
 		resp.Body.Close()
 		if resp.StatusCode != 400 || !strings.Contains(eb.Message, "no file descriptor came with the request") {
@@ -307,7 +309,7 @@ func TestPassedDescriptorsDoNotLeak(t *testing.T) {
 func TestUploadByDescriptorCancelled(t *testing.T) {
 	e := newEnv(t)
 	e.start()
-	c := control.NewUnixClient(filepath.Join(e.dir, daemon.SocketFile), "")
+	c := ctlclient.NewUnixClient(filepath.Join(e.dir, conf.SocketFile), "")
 	defer c.Close()
 	const size = 64 << 20
 	path := e.file("big.wasm", testutil.Wasm("big", size))

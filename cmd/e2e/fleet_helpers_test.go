@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/gmp/client"
 )
@@ -31,7 +31,7 @@ type fleetDevice struct {
 	name   string // the device name, dev-1 …
 	ip     string // its address, also advertised
 	gmp    string // ip:port of its GMP
-	state  daemon.State
+	state  conf.State
 	killed bool
 }
 
@@ -61,7 +61,7 @@ func startTestFleet(t *testing.T) *testFleet {
 		if r.code != 0 {
 			t.Fatalf("%v", r)
 		}
-		st, err := daemon.ReadState(d.e.dir)
+		st, err := conf.ReadState(d.e.dir)
 		if err != nil {
 			t.Fatal(err)
 		}

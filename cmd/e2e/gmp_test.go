@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -51,7 +51,7 @@ func TestNodesAndGMP(t *testing.T) {
 			t.Errorf("nodes row lacks %q: %s", f, lines[1])
 		}
 	}
-	var nl control.NodeList
+	var nl api.NodeList
 	if err := json.Unmarshal([]byte(e.gpmd("nodes", "-o", "json").stdout), &nl); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestNodesAndGMP(t *testing.T) {
 	if len(nodes) != 1 || nodes[0].Name != "node-1" || nodes[0].ID != "a1" || nodes[0].Address != "127.0.0.1" || nodes[0].Port != 40001 || nodes[0].Since.IsZero() {
 		t.Fatalf("nodes -o json: %+v", nodes)
 	}
-	var s control.Status
+	var s api.Status
 	json.Unmarshal([]byte(e.gpmd("status", "-o", "json").stdout), &s)
 	if s.Nodes != 1 || s.GMPConnections != 1 {
 		t.Errorf("status with one node: nodes %d, connections %d", s.Nodes, s.GMPConnections)
@@ -67,7 +67,7 @@ func TestNodesAndGMP(t *testing.T) {
 
 	c.Close()
 	if !testutil.Eventually(5*time.Second, func() bool {
-		var nl control.NodeList
+		var nl api.NodeList
 		json.Unmarshal([]byte(e.gpmd("nodes", "-o", "json").stdout), &nl)
 		return nl.Nodes != nil && len(nl.Nodes) == 0
 	}) {

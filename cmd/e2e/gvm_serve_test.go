@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/gvm/peer"
 	"github.com/ghost-network/gpmd/internal/testutil"
@@ -129,7 +129,7 @@ func TestGVMServeSurvivesGPMDRestart(t *testing.T) {
 	}
 	pc := g.dialPeer("survivor") // a peer connection does not need GPMD
 
-	st, err := daemon.ReadState(g.dir)
+	st, err := conf.ReadState(g.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -83,7 +83,7 @@ func TestKillVerifiesTheHolder(t *testing.T) {
 	if err := os.Mkdir(planted, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	lf, err := os.OpenFile(filepath.Join(planted, daemon.LockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	lf, err := os.OpenFile(filepath.Join(planted, conf.LockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestKillVerifiesTheHolder(t *testing.T) {
 	}
 	lf.WriteString(strconv.Itoa(pid) + "\n")
 	state, _ := json.Marshal(map[string]any{"pid": pid, "data_dir": planted})
-	if err := os.WriteFile(filepath.Join(planted, daemon.StateFile), state, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(planted, conf.StateFile), state, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fake := newFakeDaemon(t, planted)
@@ -131,7 +131,7 @@ func TestForeignStateFileIgnored(t *testing.T) {
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stPath := filepath.Join(e.dir, daemon.StateFile)
+	stPath := filepath.Join(e.dir, conf.StateFile)
 	state, _ := json.Marshal(map[string]any{"pid": 1, "control_addr": fake.addr, "token_file": secret, "data_dir": e.dir})
 	if err := os.WriteFile(stPath, state, 0o600); err != nil {
 		t.Fatal(err)
@@ -196,7 +196,7 @@ func TestForegroundSurvivesClosedStderr(t *testing.T) {
 	buf := make([]byte, 300)
 	io.ReadAtLeast(pr, buf, 1)
 	testutil.WaitFor(t, 15*time.Second, "the daemon to be ready", func() bool {
-		_, err := daemon.ReadState(e.dir)
+		_, err := conf.ReadState(e.dir)
 		return err == nil
 	})
 	pr.Close()
@@ -319,7 +319,7 @@ func TestGMPOffLoopbackWarns(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("%v", r)
 	}
-	st, err := daemon.ReadState(e.dir)
+	st, err := conf.ReadState(e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

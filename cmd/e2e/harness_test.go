@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -34,8 +34,11 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Both programs, into one folder, as make build and make install put
+	// them: gpmd hands start --foreground, restore, rebuild-index, import
+	// and backup to the gpmd-daemon beside it.
 	gpmdBin = filepath.Join(dir, "gpmd")
-	build := exec.Command("go", "build", "-o", gpmdBin, "github.com/ghost-network/gpmd/cmd/gpmd")
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "github.com/ghost-network/gpmd/cmd/gpmd", "github.com/ghost-network/gpmd/cmd/gpmd-daemon")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building gpmd:", err)
@@ -132,7 +135,7 @@ var portZero = []string{"--control-addr", "127.0.0.1:0", "--gmp-addr", "127.0.0.
 
 // start starts a detached daemon on free loopback ports and returns its
 // state as recorded in the data folder.
-func (e *env) start(extra ...string) daemon.State {
+func (e *env) start(extra ...string) conf.State {
 	e.t.Helper()
 	r := e.run(nil, append(append([]string{"start"}, portZero...), extra...)...)
 	if r.code != 0 {
@@ -141,7 +144,7 @@ func (e *env) start(extra ...string) daemon.State {
 	if !strings.HasPrefix(r.stdout, "GPMD is running in the background.\n") {
 		e.t.Fatalf("start printed %q", r.stdout)
 	}
-	st, err := daemon.ReadState(e.dir)
+	st, err := conf.ReadState(e.dir)
 	if err != nil {
 		e.t.Fatalf("state file after start: %v", err)
 	}
@@ -156,7 +159,7 @@ func (e *env) start(extra ...string) daemon.State {
 // stopDaemons stops any daemon still holding the data folder: SIGTERM,
 // then SIGKILL, each with a bounded wait.
 func (e *env) stopDaemons() {
-	pid, running, err := daemon.Probe(e.dir)
+	pid, running, err := conf.Probe(e.dir)
 	if err != nil || !running || pid <= 0 {
 		return
 	}
@@ -175,7 +178,7 @@ func (e *env) stopDaemons() {
 func (e *env) waitStopped(d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if _, running, _ := daemon.Probe(e.dir); !running {
+		if _, running, _ := conf.Probe(e.dir); !running {
 			return true
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -185,7 +188,7 @@ func (e *env) waitStopped(d time.Duration) bool {
 
 // running reports whether a daemon holds the data folder.
 func (e *env) running() bool {
-	_, running, _ := daemon.Probe(e.dir)
+	_, running, _ := conf.Probe(e.dir)
 	return running
 }
 
@@ -259,7 +262,7 @@ func oneLine(t *testing.T, r result) string {
 // looked for) when none comes.
 func (e *env) logLine(substr, what string) string {
 	e.t.Helper()
-	logPath := filepath.Join(e.dir, daemon.LogFile)
+	logPath := filepath.Join(e.dir, conf.LogFile)
 	var line string
 	if !testutil.Eventually(10*time.Second, func() bool {
 		data, _ := os.ReadFile(logPath)

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/opencontainers/go-digest"
 )
@@ -70,7 +70,7 @@ func TestJSONVocabulary(t *testing.T) {
 	}
 
 	// The control API: the same shapes, over the socket.
-	hc := unixHTTP(filepath.Join(e.dir, daemon.SocketFile))
+	hc := unixHTTP(filepath.Join(e.dir, conf.SocketFile))
 	for path, lists := range map[string][]string{
 		"/v1/status":                  nil,
 		"/v1/modules":                 {"modules"},
@@ -82,7 +82,7 @@ func TestJSONVocabulary(t *testing.T) {
 		"/v1/modules/math/9.9.9":      nil,
 		"/v1/no-such-endpoint/at-all": nil,
 	} {
-		resp, err := hc.Get("http://" + control.SocketHost + path)
+		resp, err := hc.Get("http://" + api.SocketHost + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func TestJSONVocabulary(t *testing.T) {
 	}
 
 	// ghost.modules.json names each version's digest.
-	mirror, err := os.ReadFile(filepath.Join(e.dir, daemon.ModulesDir, "ghost.modules.json"))
+	mirror, err := os.ReadFile(filepath.Join(e.dir, conf.ModulesDir, "ghost.modules.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
@@ -23,7 +23,7 @@ func TestLifecycle(t *testing.T) {
 	if !e.running() {
 		t.Fatal("start returned but no daemon holds the data folder")
 	}
-	for _, f := range []string{daemon.PIDFile, daemon.StateFile, daemon.LockFile, daemon.LogFile} {
+	for _, f := range []string{conf.PIDFile, conf.StateFile, conf.LockFile, conf.LogFile} {
 		if _, err := os.Stat(filepath.Join(e.dir, f)); err != nil {
 			t.Errorf("data folder lacks %s: %v", f, err)
 		}
@@ -93,7 +93,7 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	var s control.Status
+	var s api.Status
 	if err := json.Unmarshal([]byte(e.gpmd("status", "-o", "json").stdout), &s); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// The log has one line per request.
-	logData, _ := os.ReadFile(filepath.Join(e.dir, daemon.LogFile))
+	logData, _ := os.ReadFile(filepath.Join(e.dir, conf.LogFile))
 	if !strings.Contains(string(logData), "method=DELETE path=/v1/modules/tiny/v0.0.1 status=200") {
 		t.Errorf("log lacks the rm request line:\n%s", logData)
 	}
@@ -129,7 +129,7 @@ func TestLifecycle(t *testing.T) {
 	if e.running() {
 		t.Fatal("daemon still holds the data folder after kill")
 	}
-	for _, f := range []string{daemon.PIDFile, daemon.StateFile} {
+	for _, f := range []string{conf.PIDFile, conf.StateFile} {
 		if _, err := os.Stat(filepath.Join(e.dir, f)); !os.IsNotExist(err) {
 			t.Errorf("%s still there after kill (%v)", f, err)
 		}
@@ -176,7 +176,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 			t.Errorf("%s: bytes changed across a restart", ref)
 		}
 	}
-	if pid, _, _ := daemon.Probe(e.dir); pid != st.PID {
+	if pid, _, _ := conf.Probe(e.dir); pid != st.PID {
 		t.Errorf("lock names pid %d, state %d", pid, st.PID)
 	}
 }
@@ -200,7 +200,7 @@ func TestSecondStartFails(t *testing.T) {
 		t.Fatalf("second start -nd: %v", r)
 	}
 	e.gpmd("status")
-	if got, _ := daemon.ReadState(e.dir); got.PID != st.PID {
+	if got, _ := conf.ReadState(e.dir); got.PID != st.PID {
 		t.Fatalf("state file now names pid %d, want %d", got.PID, st.PID)
 	}
 }
@@ -245,7 +245,7 @@ func TestStartFailuresLeaveNothing(t *testing.T) {
 		if err := os.MkdirAll(b.dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Symlink(filepath.Join(a.dir, daemon.ModulesDir), filepath.Join(b.dir, daemon.ModulesDir)); err != nil {
+		if err := os.Symlink(filepath.Join(a.dir, conf.ModulesDir), filepath.Join(b.dir, conf.ModulesDir)); err != nil {
 			t.Fatal(err)
 		}
 		r := b.run(nil, append([]string{"start"}, portZero...)...)
@@ -263,7 +263,7 @@ func (e *env) assertNoDaemon() {
 	if e.running() {
 		e.t.Fatal("a daemon holds the data folder after a failed start")
 	}
-	for _, f := range []string{daemon.PIDFile, daemon.StateFile} {
+	for _, f := range []string{conf.PIDFile, conf.StateFile} {
 		if _, err := os.Stat(filepath.Join(e.dir, f)); !os.IsNotExist(err) {
 			e.t.Errorf("%s exists after a failed start (%v)", f, err)
 		}
@@ -361,7 +361,7 @@ func TestKillByControlAddr(t *testing.T) {
 // (background) reaches the daemon. Each is set to a value that is not its
 // default, and read back from the "settings" line the daemon logs at start
 // and, where the daemon reports it, from `gpmd status -o json`. A setting
-// added to daemon.Settings() without a value here fails the test.
+// added to conf.Settings() without a value here fails the test.
 func TestStartPassesEverySetting(t *testing.T) {
 	e := newEnv(t)
 	token := e.secret("token", []byte("e2e-settings-token\n"))
@@ -406,13 +406,13 @@ func TestStartPassesEverySetting(t *testing.T) {
 	}
 	args := []string{"start"}
 	want := map[string]string{}
-	defaults := daemon.DefaultConfig()
-	for _, s := range daemon.Settings() {
+	defaults := conf.DefaultConfig()
+	for _, s := range conf.Settings() {
 		v, ok := given[s.Flag]
 		if !ok {
 			t.Fatalf("setting --%s has no value in this test: add one that is not its default", s.Flag)
 		}
-		cfg := daemon.DefaultConfig()
+		cfg := conf.DefaultConfig()
 		if err := s.Set(&cfg, v); err != nil {
 			t.Fatalf("--%s %s: %v", s.Flag, v, err)
 		}
@@ -426,7 +426,7 @@ func TestStartPassesEverySetting(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("%v", r)
 	}
-	st, err := daemon.ReadState(e.dir)
+	st, err := conf.ReadState(e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

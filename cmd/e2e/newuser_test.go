@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
@@ -58,7 +58,7 @@ func TestNewUserTrips(t *testing.T) {
 			t.Fatalf("over the socket: %v", r)
 		}
 		// Without the socket, the recorded TCP address is found.
-		sock := filepath.Join(e.dir, daemon.SocketFile)
+		sock := filepath.Join(e.dir, conf.SocketFile)
 		aside := sock + ".aside"
 		if err := os.Rename(sock, aside); err != nil {
 			t.Fatal(err)
@@ -100,7 +100,7 @@ func TestNewUserTrips(t *testing.T) {
 		corrupt := testutil.Wasm("corr", 56)
 		e.gpmd("wasm", "upload", "--name", "corr", "--version", "1.0.0", "--file", e.file("corr.wasm", corrupt))
 		sum := sha256.Sum256(corrupt)
-		blob := filepath.Join(e.dir, daemon.ModulesDir, "blobs", "sha256", hexOf(sum[:]))
+		blob := filepath.Join(e.dir, conf.ModulesDir, "blobs", "sha256", hexOf(sum[:]))
 		testutil.FlipByte(t, blob, 40)
 		out := filepath.Join(t.TempDir(), "corr.wasm")
 		r := e.run(nil, "wasm", "get", "corr", "-o", out)
@@ -126,7 +126,7 @@ func TestRebuildIndexHealthy(t *testing.T) {
 	e.start()
 	e.gpmd("wasm", "upload", "--name", "math", "--version", "1.0.0", "--file", e.file("m.wasm", testutil.TinyWasm))
 	e.gpmd("kill")
-	idx := filepath.Join(e.dir, daemon.ModulesDir, "index.db")
+	idx := filepath.Join(e.dir, conf.ModulesDir, "index.db")
 	before, err := os.ReadFile(idx)
 	if err != nil {
 		t.Fatal(err)

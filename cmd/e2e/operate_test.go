@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 )
 
 // TestSystemdNotify: `gpmd start --foreground` under a NOTIFY_SOCKET of
@@ -51,7 +51,7 @@ func TestSystemdNotify(t *testing.T) {
 		t.Fatalf("first notification %q, want READY=1", got)
 	}
 	// READY means both ports accept now.
-	st, err := daemon.ReadState(e.dir)
+	st, err := conf.ReadState(e.dir)
 	if err != nil {
 		t.Fatalf("state file at READY=1: %v", err)
 	}
@@ -92,8 +92,8 @@ func TestSystemdNotify(t *testing.T) {
 	if !strings.Contains(stderr.String(), `msg="gpmd started"`) || !strings.Contains(stderr.String(), `msg="gpmd stopped"`) {
 		t.Errorf("stderr lacks the log:\n%s", stderr.String())
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, daemon.LogFile)); !os.IsNotExist(err) {
-		t.Errorf("a foreground daemon wrote %s (%v): its log belongs to stderr", daemon.LogFile, err)
+	if _, err := os.Stat(filepath.Join(e.dir, conf.LogFile)); !os.IsNotExist(err) {
+		t.Errorf("a foreground daemon wrote %s (%v): its log belongs to stderr", conf.LogFile, err)
 	}
 }
 
@@ -117,7 +117,7 @@ func TestLogRotation(t *testing.T) {
 	seen := map[string]bool{}
 	files := 0
 	for i := 0; i <= keep; i++ {
-		p := filepath.Join(e.dir, daemon.LogFile)
+		p := filepath.Join(e.dir, conf.LogFile)
 		if i > 0 {
 			p += fmt.Sprintf(".%d", i)
 		}
@@ -161,7 +161,7 @@ func TestLogRotation(t *testing.T) {
 func TestFailedStartLeavesTheLogAlone(t *testing.T) {
 	e := newEnv(t)
 	e.start("--log-format", "json")
-	logPath := filepath.Join(e.dir, daemon.LogFile)
+	logPath := filepath.Join(e.dir, conf.LogFile)
 	before, err := os.ReadFile(logPath)
 	if err != nil {
 		t.Fatal(err)

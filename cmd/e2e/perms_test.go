@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
@@ -29,7 +29,7 @@ func checkModes(t *testing.T, dir string) {
 		switch {
 		case de.IsDir():
 			want = 0o700
-		case strings.HasPrefix(rel, filepath.Join(daemon.ModulesDir, "blobs")+string(filepath.Separator)):
+		case strings.HasPrefix(rel, filepath.Join(conf.ModulesDir, "blobs")+string(filepath.Separator)):
 			want = 0o400
 			blobs++
 		}
@@ -59,7 +59,7 @@ func TestDataFolderModes(t *testing.T) {
 		e.gpmd("wasm", "list")
 	}
 	checkModes(t, e.dir)
-	if _, err := os.Stat(filepath.Join(e.dir, daemon.LogFile+".1")); err != nil {
+	if _, err := os.Stat(filepath.Join(e.dir, conf.LogFile+".1")); err != nil {
 		t.Errorf("the log did not rotate: %v", err)
 	}
 	e.gpmd("kill")
@@ -77,7 +77,7 @@ func TestDataFolderModes(t *testing.T) {
 	})
 	e.start()
 	checkModes(t, e.dir)
-	log, _ := os.ReadFile(filepath.Join(e.dir, daemon.LogFile))
+	log, _ := os.ReadFile(filepath.Join(e.dir, conf.LogFile))
 	if !strings.Contains(string(log), "tightened permissions in the data folder") {
 		t.Errorf("no log line about tightening:\n%s", log)
 	}

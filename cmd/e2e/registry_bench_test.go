@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/internal/testutil/wasmtest"
 	"github.com/ghost-network/gpmd/oci"
@@ -25,7 +25,7 @@ import (
 type benchDaemon struct {
 	b   testing.TB
 	dir string
-	st  daemon.State
+	st  conf.State
 }
 
 func startBenchDaemon(b testing.TB, extra ...string) *benchDaemon {
@@ -33,11 +33,11 @@ func startBenchDaemon(b testing.TB, extra ...string) *benchDaemon {
 	d := &benchDaemon{b: b, dir: filepath.Join(b.TempDir(), "data")}
 	d.run(append(append([]string{"start"}, portZero...), extra...)...)
 	b.Cleanup(func() {
-		if _, running, _ := daemon.Probe(d.dir); running {
+		if _, running, _ := conf.Probe(d.dir); running {
 			d.run("kill")
 		}
 	})
-	st, err := daemon.ReadState(d.dir)
+	st, err := conf.ReadState(d.dir)
 	if err != nil {
 		b.Fatal(err)
 	}

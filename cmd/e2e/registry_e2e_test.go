@@ -21,7 +21,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/oci"
@@ -72,9 +72,9 @@ func credsFile(t *testing.T, host, user, password string) string {
 }
 
 // statusJSON is `gpmd status -o json`, decoded.
-func (e *env) statusJSON() control.Status {
+func (e *env) statusJSON() api.Status {
 	e.t.Helper()
-	var st control.Status
+	var st api.Status
 	e.jsonOf(&st, "status", "-o", "json")
 	return st
 }

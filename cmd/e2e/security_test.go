@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
@@ -83,7 +83,7 @@ func TestToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var body control.ErrorBody
+		var body api.ErrorBody
 		json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized || body.Error != "unauthorized" || body.Message == "" {
@@ -96,7 +96,7 @@ func TestToken(t *testing.T) {
 		t.Fatalf("modules after refused requests: %+v", mods)
 	}
 	// The log names the refusals.
-	logData, _ := os.ReadFile(filepath.Join(e.dir, daemon.LogFile))
+	logData, _ := os.ReadFile(filepath.Join(e.dir, conf.LogFile))
 	if !strings.Contains(string(logData), "status=401") {
 		t.Errorf("log lacks 401 lines")
 	}
@@ -132,7 +132,7 @@ func TestForeground(t *testing.T) {
 		case <-time.After(5 * time.Second):
 		}
 	})
-	if !testutil.Eventually(10*time.Second, func() bool { _, err := daemon.ReadState(e.dir); return err == nil }) {
+	if !testutil.Eventually(10*time.Second, func() bool { _, err := conf.ReadState(e.dir); return err == nil }) {
 		t.Fatal("foreground daemon wrote no state file within 10s")
 	}
 	tiny := e.file("tiny.wasm", testutil.TinyWasm)

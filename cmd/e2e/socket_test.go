@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
-	"github.com/ghost-network/gpmd/cmd/daemon"
+	"github.com/ghost-network/gpmd/cmd/control/api"
+	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 )
 
 // TestControlSocket: the daemon serves the control API on <data>/gpmd.sock
@@ -26,7 +26,7 @@ import (
 func TestControlSocket(t *testing.T) {
 	e := newEnv(t)
 	st := e.start()
-	sock := filepath.Join(e.dir, daemon.SocketFile)
+	sock := filepath.Join(e.dir, conf.SocketFile)
 	if st.ControlSocket != sock {
 		t.Fatalf("state names socket %q, want %q", st.ControlSocket, sock)
 	}
@@ -41,7 +41,7 @@ func TestControlSocket(t *testing.T) {
 	}
 	// The status request went over the socket: the daemon logged its
 	// peer's uid (TCP requests carry none).
-	log, _ := os.ReadFile(filepath.Join(e.dir, daemon.LogFile))
+	log, _ := os.ReadFile(filepath.Join(e.dir, conf.LogFile))
 	if !strings.Contains(string(log), "path=/v1/status status=200") || !strings.Contains(string(log), "peer_uid=0") {
 		t.Errorf("the CLI's status did not come over the socket; log:\n%s", log)
 	}
@@ -52,12 +52,12 @@ func TestControlSocket(t *testing.T) {
 		status       int
 		code         string
 	}{
-		{control.SocketHost, "", 200, ""},
+		{api.SocketHost, "", 200, ""},
 		{"localhost", "", 200, ""},
-		{"attacker.example", "", 403, control.CodeForbiddenHost},
-		{control.SocketHost, "http://attacker.example", 403, control.CodeForbiddenOrigin},
-		{control.SocketHost, "null", 403, control.CodeForbiddenOrigin},
-		{control.SocketHost, "http://" + control.SocketHost, 200, ""},
+		{"attacker.example", "", 403, api.CodeForbiddenHost},
+		{api.SocketHost, "http://attacker.example", 403, api.CodeForbiddenOrigin},
+		{api.SocketHost, "null", 403, api.CodeForbiddenOrigin},
+		{api.SocketHost, "http://" + api.SocketHost, 200, ""},
 	} {
 		status, code := rawGet(t, hc, c.host, c.origin, "/v1/status")
 		if status != c.status || code != c.code {
@@ -100,7 +100,7 @@ func TestControlSocketPeerCredentials(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.start()
-	sock := filepath.Join(e.dir, daemon.SocketFile)
+	sock := filepath.Join(e.dir, conf.SocketFile)
 	bin := nobodyBinary(t)
 	// The folders above the data folder (the test's temp folders, 0700)
 	// must let the second user through to reach the data folder at all.
@@ -151,7 +151,7 @@ func TestControlSocketPeerCredentials(t *testing.T) {
 	if line := oneLine(t, r); r.code != 6 || !strings.Contains(line, "refusing uid 65534") || r.stdout != "" {
 		t.Errorf("uid 65534, socket 0666: %v", r)
 	}
-	log, _ := os.ReadFile(filepath.Join(e.dir, daemon.LogFile))
+	log, _ := os.ReadFile(filepath.Join(e.dir, conf.LogFile))
 	if !strings.Contains(string(log), "status=403") || !strings.Contains(string(log), "peer_uid=65534") {
 		t.Errorf("the refusal is not in the log:\n%s", log)
 	}
@@ -161,8 +161,8 @@ func TestControlSocketPeerCredentials(t *testing.T) {
 	}
 }
 
-// nobodyBinary is a copy of gpmdBin that uid 65534 may run (TestMain's
-// folder is 0700).
+// nobodyBinary is a copy of gpmdBin, and of the gpmd-daemon beside it,
+// that uid 65534 may run (TestMain's folder is 0700).
 func nobodyBinary(t *testing.T) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "gpmd-e2e-nobody-")
@@ -173,15 +173,16 @@ func nobodyBinary(t *testing.T) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(gpmdBin)
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"gpmd", conf.DaemonProgram} {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(gpmdBin), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	bin := filepath.Join(dir, "gpmd")
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
+	return filepath.Join(dir, "gpmd")
 }
 
 // unixHTTP is an HTTP client over the Unix socket at path.
@@ -199,7 +200,7 @@ func unixHTTP(path string) *http.Client {
 // returns the status and the error code of the answer ("" on success).
 func rawGet(t *testing.T, hc *http.Client, host, origin, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+control.SocketHost+path, nil)
+	req, err := http.NewRequest(http.MethodGet, "http://"+api.SocketHost+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +217,7 @@ func rawGet(t *testing.T, hc *http.Client, host, origin, path string) (int, stri
 	if resp.StatusCode == 200 {
 		return 200, ""
 	}
-	var eb control.ErrorBody
+	var eb api.ErrorBody
 	json.Unmarshal(body, &eb)
 	return resp.StatusCode, eb.Error
 }

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/gmp/gmptest"
 	"github.com/ghost-network/gpmd/gmp/wire"
@@ -94,7 +94,7 @@ func realBadModules(t *testing.T, seed uint64) []badModule {
 
 // putRaw uploads b through the control API over TCP and returns the
 // status and decoded error body.
-func putRaw(t *testing.T, addr, name, version string, b []byte) (int, control.ErrorBody) {
+func putRaw(t *testing.T, addr, name, version string, b []byte) (int, api.ErrorBody) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
@@ -107,7 +107,7 @@ func putRaw(t *testing.T, addr, name, version string, b []byte) (int, control.Er
 		t.Fatalf("upload %s: %v", name, err)
 	}
 	defer resp.Body.Close()
-	var eb control.ErrorBody
+	var eb api.ErrorBody
 	data, _ := io.ReadAll(resp.Body)
 	json.Unmarshal(data, &eb)
 	return resp.StatusCode, eb
@@ -133,7 +133,7 @@ func TestInvalidModulesRefused(t *testing.T) {
 			t.Fatalf("%s: the fixture is a valid module", c.name)
 		}
 		status, eb := putRaw(t, st.ControlAddr, "bad", "1.0.0", c.b)
-		if status != http.StatusBadRequest || eb.Error != control.CodeInvalidModule || !strings.Contains(eb.Message, perr.Error()) || strings.Contains(eb.Message, "\n") {
+		if status != http.StatusBadRequest || eb.Error != api.CodeInvalidModule || !strings.Contains(eb.Message, perr.Error()) || strings.Contains(eb.Message, "\n") {
 			t.Errorf("%s: %d %+v; want 400 invalid_module saying %q", c.name, status, eb, perr)
 		}
 		messages[perr.Error()] = c.name
@@ -198,7 +198,7 @@ func TestRealModulesRecorded(t *testing.T) {
 		e.gpmd("wasm", "upload", "--name", name, "--version", "1.0.0", "--file", path)
 		wantImports, wantExports := AskNode(t, path).Lines()
 
-		var mi control.ModuleInfo
+		var mi api.ModuleInfo
 		e.jsonOf(&mi, "wasm", "inspect", name, "-o", "json")
 		var gotImports, gotExports []string
 		for _, im := range mi.Imports {
@@ -241,7 +241,7 @@ func TestRealModulesRecorded(t *testing.T) {
 		t.Error("the component's bytes did not come back")
 	}
 
-	var list control.ModuleList
+	var list api.ModuleList
 	e.jsonOf(&list, "wasm", "list", "-o", "json")
 	for _, m := range list.Modules {
 		v := m.Versions[0]

@@ -1,4 +1,4 @@
-package daemon
+package conf
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ghost-network/gpmd/fleet"
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/internal/units"
 )
 
@@ -127,15 +127,15 @@ func Settings() []Setting {
 			Usage: "how long a stop waits for requests in flight before it cuts them",
 			field: func(c *Config) any { return &c.ShutdownTimeout }},
 		// The fleet (docs/fleet.md): without --fleet none of the others is used.
-		{Flag: "fleet", Env: "GPMD_FLEET", Kind: KindString, redact: fleet.RedactURLs,
+		{Flag: "fleet", Env: "GPMD_FLEET", Kind: KindString, redact: fleetinfo.RedactURLs,
 			Usage: "join a fleet: NATS servers with JetStream, comma separated (nats://HOST:PORT,…); without it GPMD serves its device only",
 			field: func(c *Config) any { return &c.Fleet }},
 		{Flag: "device", Env: "GPMD_DEVICE", Kind: KindString,
 			Usage: "this device's name in the fleet (1-64 of A-Z a-z 0-9 . _ -; unique in the fleet; default: the host name)",
-			field: func(c *Config) any { return &c.Device }, check: fleet.CheckDevice},
+			field: func(c *Config) any { return &c.Device }, check: fleetinfo.CheckDevice},
 		{Flag: "advertise", Env: "GPMD_ADVERTISE", Kind: KindString,
 			Usage: "IP address or host name, without a port, at which other devices reach this device's nodes (required with --fleet)",
-			field: func(c *Config) any { return &c.Advertise }, check: fleet.CheckAdvertise},
+			field: func(c *Config) any { return &c.Advertise }, check: fleetinfo.CheckAdvertise},
 		{Flag: "fleet-token-file", Env: "GPMD_FLEET_TOKEN_FILE", Kind: KindString, Path: true,
 			Usage: "file holding the NATS token of the fleet",
 			field: func(c *Config) any { return &c.FleetTokenFile }},

@@ -1,4 +1,4 @@
-package control
+package client
 
 import (
 	"context"
@@ -18,9 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/index"
-	"github.com/opencontainers/go-digest"
 )
 
 // Client talks to a daemon's control API. It is safe for concurrent use.
@@ -43,14 +42,14 @@ func NewClient(addr, token string) *Client {
 }
 
 // NewUnixClient returns a client of the daemon whose control socket is at
-// path (<data>/gpmd.sock). Its requests carry Host: SocketHost. token, when
+// path (<data>/gpmd.sock). Its requests carry Host: api.SocketHost. token, when
 // not empty, is sent as a bearer token.
 func NewUnixClient(path, token string) *Client {
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return d.DialContext(ctx, "unix", path)
 	}
-	c := newClient(path, "http://"+SocketHost, token, dial)
+	c := newClient(path, "http://"+api.SocketHost, token, dial)
 	c.socket = true
 	return c
 }
@@ -91,15 +90,6 @@ func (c *Client) Socket() bool { return c.socket }
 
 // Close releases idle connections.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
-
-// modulePath is /v1/modules/<name>[/<version>], each part escaped.
-func modulePath(name string, version ...string) string {
-	p := "/v1/modules/" + url.PathEscape(name)
-	for _, v := range version {
-		p += "/" + url.PathEscape(v)
-	}
-	return p
-}
 
 // checkSegment refuses a name or version that cannot travel as one path
 // segment: "." and ".." would be cleaned away by the server's router.
@@ -145,14 +135,14 @@ func (c *Client) doOn(ctx context.Context, hc *http.Client, method, path string,
 	return resp, nil
 }
 
-// transportError turns a failed dial into NotRunningError.
+// transportError turns a failed dial into api.NotRunningError.
 func (c *Client) transportError(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		if c.socket && errors.Is(err, syscall.EACCES) {
-			return &SocketDeniedError{Path: c.addr, Err: err}
+			return &api.SocketDeniedError{Path: c.addr, Err: err}
 		}
-		return &NotRunningError{Addr: c.addr, Err: err}
+		return &api.NotRunningError{Addr: c.addr, Err: err}
 	}
 	if ue, ok := err.(*url.Error); ok {
 		// "Put \"http://…\": " adds nothing a person needs.
@@ -161,18 +151,18 @@ func (c *Client) transportError(err error) error {
 	return fmt.Errorf("talking to gpmd at %s: %w", c.addr, err)
 }
 
-// readError reads an error response into an *APIError.
+// readError reads an error response into an *api.APIError.
 func readError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var body ErrorBody
+	var body api.ErrorBody
 	if err := json.Unmarshal(data, &body); err != nil || body.Error == "" {
 		msg := strings.TrimSpace(string(data))
 		if len(msg) > 200 {
 			msg = msg[:200] + "…"
 		}
-		return &APIError{Status: resp.StatusCode, Code: "", Message: fmt.Sprintf("unexpected answer %s: %s", resp.Status, msg)}
+		return &api.APIError{Status: resp.StatusCode, Code: "", Message: fmt.Sprintf("unexpected answer %s: %s", resp.Status, msg)}
 	}
-	return &APIError{Status: resp.StatusCode, Code: body.Error, Message: body.Message}
+	return &api.APIError{Status: resp.StatusCode, Code: body.Error, Message: body.Message}
 }
 
 // getJSON GETs path and decodes the JSON answer into v.
@@ -193,41 +183,41 @@ func decodeBody(resp *http.Response, v any) error {
 }
 
 // Status is GET /v1/status.
-func (c *Client) Status(ctx context.Context) (Status, error) {
-	var st Status
+func (c *Client) Status(ctx context.Context) (api.Status, error) {
+	var st api.Status
 	err := c.getJSON(ctx, "/v1/status", &st)
 	return st, err
 }
 
 // Nodes is GET /v1/nodes.
-func (c *Client) Nodes(ctx context.Context) (NodeList, error) {
-	var nl NodeList
+func (c *Client) Nodes(ctx context.Context) (api.NodeList, error) {
+	var nl api.NodeList
 	err := c.getJSON(ctx, "/v1/nodes", &nl)
 	return nl, err
 }
 
 // List lists every module (GET /v1/modules), or the versions of one name
 // (GET /v1/modules/{name}, errdefs.ErrNotFound when it has none).
-func (c *Client) List(ctx context.Context, name string) ([]ListedModule, error) {
+func (c *Client) List(ctx context.Context, name string) ([]api.ListedModule, error) {
 	if name == "" {
-		var ml ModuleList
+		var ml api.ModuleList
 		err := c.getJSON(ctx, "/v1/modules", &ml)
 		return ml.Modules, err
 	}
 	if err := checkSegment("module name", name); err != nil {
 		return nil, err
 	}
-	var m ListedModule
-	if err := c.getJSON(ctx, modulePath(name), &m); err != nil {
+	var m api.ListedModule
+	if err := c.getJSON(ctx, api.ModulePath(name), &m); err != nil {
 		return nil, err
 	}
-	return []ListedModule{m}, nil
+	return []api.ListedModule{m}, nil
 }
 
 // Info is GET /v1/modules/{name}/{query}/info: what the parse of the
 // resolved version's bytes recorded (query empty: latest).
-func (c *Client) Info(ctx context.Context, name, query string) (ModuleInfo, error) {
-	var mi ModuleInfo
+func (c *Client) Info(ctx context.Context, name, query string) (api.ModuleInfo, error) {
+	var mi api.ModuleInfo
 	path, err := versionPath(name, query)
 	if err == nil {
 		err = c.getJSON(ctx, path+"/info", &mi)
@@ -237,8 +227,8 @@ func (c *Client) Info(ctx context.Context, name, query string) (ModuleInfo, erro
 
 // Check is POST /v1/modules/{name}/{query}/check: full validation of the
 // resolved version with wazero (query empty: latest).
-func (c *Client) Check(ctx context.Context, name, query string) (CheckResult, error) {
-	var res CheckResult
+func (c *Client) Check(ctx context.Context, name, query string) (api.CheckResult, error) {
+	var res api.CheckResult
 	path, err := versionPath(name, query)
 	if err == nil {
 		err = c.postJSON(ctx, path+"/check", &res)
@@ -254,46 +244,46 @@ func versionPath(name, query string) (string, error) {
 	if err := checkSegment("module name", name); err != nil {
 		return "", err
 	}
-	return modulePath(name, query), nil
+	return api.ModulePath(name, query), nil
 }
 
 // Resolve finds the version that query names (empty: latest).
-func (c *Client) Resolve(ctx context.Context, name, query string) (index.Record, error) {
+func (c *Client) Resolve(ctx context.Context, name, query string) (api.Record, error) {
 	if query == "" {
 		query = "latest"
 	}
 	if err := checkSegment("module name", name); err != nil {
-		return index.Record{}, err
+		return api.Record{}, err
 	}
-	var rec index.Record
-	err := c.getJSON(ctx, modulePath(name, query), &rec)
+	var rec api.Record
+	err := c.getJSON(ctx, api.ModulePath(name, query), &rec)
 	return rec, err
 }
 
 // Remove deletes one exact version.
-func (c *Client) Remove(ctx context.Context, name, version string) (index.Record, error) {
+func (c *Client) Remove(ctx context.Context, name, version string) (api.Record, error) {
 	return c.RemoveWith(ctx, name, version, false)
 }
 
 // RemoveWith is Remove; forget also drops the version's tombstone, so that
 // it may be uploaded again with other bytes (DELETE ...?forget=true).
-func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bool) (index.Record, error) {
+func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bool) (api.Record, error) {
 	if err := checkSegment("module name", name); err != nil {
-		return index.Record{}, err
+		return api.Record{}, err
 	}
 	if err := checkSegment("version", version); err != nil {
-		return index.Record{}, err
+		return api.Record{}, err
 	}
-	path := modulePath(name, version)
+	path := api.ModulePath(name, version)
 	if forget {
 		path += "?forget=true"
 	}
 	resp, err := c.do(ctx, http.MethodDelete, path, nil, nil, 0)
 	if err != nil {
-		return index.Record{}, err
+		return api.Record{}, err
 	}
 	defer resp.Body.Close()
-	var rec index.Record
+	var rec api.Record
 	err = decodeBody(resp, &rec)
 	return rec, err
 }
@@ -301,7 +291,7 @@ func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bo
 // Upload sends a module version. size is the number of bytes body holds,
 // or -1 when unknown (the body then goes chunked). The bytes are hashed as
 // they are sent, and the digest the daemon stored must equal it.
-func (c *Client) Upload(ctx context.Context, name, version string, body io.Reader, size int64) (index.Record, error) {
+func (c *Client) Upload(ctx context.Context, name, version string, body io.Reader, size int64) (api.Record, error) {
 	return c.upload(ctx, name, version, body, size, http.Header{}, false)
 }
 
@@ -309,17 +299,17 @@ func (c *Client) Upload(ctx context.Context, name, version string, body io.Reade
 // daemon compiles the module with wazero before it keeps anything, and
 // refuses what wazero refuses (wasm.ErrInvalidModule) or cannot check
 // (errors.ErrUnsupported).
-func (c *Client) UploadChecked(ctx context.Context, name, version string, body io.Reader, size int64) (index.Record, error) {
+func (c *Client) UploadChecked(ctx context.Context, name, version string, body io.Reader, size int64) (api.Record, error) {
 	return c.upload(ctx, name, version, body, size, http.Header{}, true)
 }
 
 // upload is Upload with extra request headers (hdr is modified).
-func (c *Client) upload(ctx context.Context, name, version string, body io.Reader, size int64, hdr http.Header, check bool) (index.Record, error) {
+func (c *Client) upload(ctx context.Context, name, version string, body io.Reader, size int64, hdr http.Header, check bool) (api.Record, error) {
 	if err := checkSegment("module name", name); err != nil {
-		return index.Record{}, err
+		return api.Record{}, err
 	}
 	if err := checkSegment("version", version); err != nil {
-		return index.Record{}, err
+		return api.Record{}, err
 	}
 	h := sha256.New()
 	hdr.Set("Content-Type", "application/wasm")
@@ -357,23 +347,23 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 		sent = func() int64 { return size } // as good a bound as uploadCut needs
 		defer dup.Close()                   // when the request never reached net/http; else a no-op
 	}
-	path := modulePath(name, version)
+	path := api.ModulePath(name, version)
 	if check {
 		path += "?check=true"
 	}
 	resp, err := c.do(ctx, http.MethodPut, path, send, hdr, size)
 	if err != nil {
-		return index.Record{}, c.uploadCut(ctx, name, version, sent(), err)
+		return api.Record{}, c.uploadCut(ctx, name, version, sent(), err)
 	}
 	defer resp.Body.Close()
-	var rec index.Record
+	var rec api.Record
 	if err := decodeBody(resp, &rec); err != nil {
-		return index.Record{}, err
+		return api.Record{}, err
 	}
 	if err := hashed(); err != nil {
 		return rec, fmt.Errorf("hashing the bytes sent: %w", err)
 	}
-	sentDigest := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
+	sentDigest := api.DigestOf(h.Sum(nil))
 	if rec.Digest != sentDigest {
 		return rec, fmt.Errorf("%w: gpmd stored %s@%s as %s, but the bytes sent hash to %s", errdefs.ErrCorrupt, rec.Name, rec.Version, rec.Digest, sentDigest)
 	}
@@ -496,27 +486,27 @@ func (b *hashingBody) WriteTo(w io.Writer) (int64, error) {
 // cut short, it fails (wrapping errdefs.ErrCorrupt or
 // io.ErrUnexpectedEOF) after w may have received part of the bytes: callers
 // that must never expose wrong bytes write to a temporary place first.
-func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) (index.Record, error) {
+func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) (api.Record, error) {
 	if query == "" {
 		query = "latest"
 	}
 	if err := checkSegment("module name", name); err != nil {
-		return index.Record{}, err
+		return api.Record{}, err
 	}
-	resp, err := c.do(ctx, http.MethodGet, modulePath(name, query)+"/content", nil, nil, 0)
+	resp, err := c.do(ctx, http.MethodGet, api.ModulePath(name, query)+"/content", nil, nil, 0)
 	if err != nil {
-		var api *APIError
-		if errors.As(err, &api) && api.Status >= 500 {
+		var apiErr *api.APIError
+		if errors.As(err, &apiErr) && apiErr.Status >= 500 {
 			// The daemon's fault (a corrupt stored module): say plainly
 			// that the download failed.
-			return index.Record{}, fmt.Errorf("download of %s@%s failed: %w", name, query, err)
+			return api.Record{}, fmt.Errorf("download of %s@%s failed: %w", name, query, err)
 		}
-		return index.Record{}, err
+		return api.Record{}, err
 	}
 	defer resp.Body.Close()
 	rec, err := recordFromHeaders(resp)
 	if err != nil {
-		return index.Record{}, err
+		return api.Record{}, err
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
@@ -529,11 +519,11 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	return rec, checkReceived(rec, n, h)
 }
 
-func checkReceived(rec index.Record, n int64, h hash.Hash) error {
+func checkReceived(rec api.Record, n int64, h hash.Hash) error {
 	if n != rec.Size {
 		return fmt.Errorf("download of %s@%s: got %d bytes, expected %d: %w", rec.Name, rec.Version, n, rec.Size, io.ErrUnexpectedEOF)
 	}
-	got := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
+	got := api.DigestOf(h.Sum(nil))
 	if got != rec.Digest {
 		return fmt.Errorf("%w: download of %s@%s: the bytes hash to %s, not %s", errdefs.ErrCorrupt, rec.Name, rec.Version, got, rec.Digest)
 	}
@@ -541,12 +531,12 @@ func checkReceived(rec index.Record, n int64, h hash.Hash) error {
 }
 
 // recordFromHeaders reads the record a download carries in its headers.
-func recordFromHeaders(resp *http.Response) (index.Record, error) {
+func recordFromHeaders(resp *http.Response) (api.Record, error) {
 	h := resp.Header
-	rec := index.Record{Name: h.Get(HeaderName), Version: h.Get(HeaderVersion), Size: resp.ContentLength}
-	d, err := digest.Parse(h.Get(HeaderDigest))
+	rec := api.Record{Name: h.Get(api.HeaderName), Version: h.Get(api.HeaderVersion), Size: resp.ContentLength}
+	d, err := api.ParseDigest(h.Get(api.HeaderDigest))
 	if err != nil {
-		return rec, fmt.Errorf("download: the answer carries no valid %s header (%q)", HeaderDigest, h.Get(HeaderDigest))
+		return rec, fmt.Errorf("download: the answer carries no valid %s header (%q)", api.HeaderDigest, h.Get(api.HeaderDigest))
 	}
 	rec.Digest = d
 	if rec.Size < 0 {
@@ -556,7 +546,7 @@ func recordFromHeaders(resp *http.Response) (index.Record, error) {
 			return rec, errors.New("download: the answer carries no Content-Length")
 		}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, h.Get(HeaderCreated)); err == nil {
+	if t, err := time.Parse(time.RFC3339Nano, h.Get(api.HeaderCreated)); err == nil {
 		rec.Created = t
 	}
 	return rec, nil

@@ -1,4 +1,4 @@
-package daemon
+package conf
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package daemon
+package conf
 
 import (
 	"bufio"
@@ -72,20 +72,29 @@ func LockHolder(dir string) (int, error) {
 	return 0, nil
 }
 
+// DaemonProgram is the name of the program that runs the daemon, installed
+// beside gpmd (issue 15: the command line links no engine and hands the
+// daemon's work to it).
+const DaemonProgram = "gpmd-daemon"
+
 // sameProgram reports whether exe (the target of /proc/PID/exe) is this
-// program: the same file, or a file of the same name (a gpmd replaced by
-// an upgrade while its daemon runs shows as "… (deleted)").
+// program or its daemon: the same file as this program or as the
+// DaemonProgram beside it, or a file of either name (a gpmd replaced by an
+// upgrade while its daemon runs shows as "… (deleted)").
 func sameProgram(pid int, exe string) bool {
 	self, err := os.Executable()
 	if err != nil {
 		return false
 	}
 	if a, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
-		if b, err := os.Stat(self); err == nil && os.SameFile(a, b) {
-			return true
+		for _, p := range []string{self, filepath.Join(filepath.Dir(self), DaemonProgram)} {
+			if b, err := os.Stat(p); err == nil && os.SameFile(a, b) {
+				return true
+			}
 		}
 	}
-	return filepath.Base(strings.TrimSuffix(exe, " (deleted)")) == filepath.Base(self)
+	name := filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+	return name == filepath.Base(self) || name == DaemonProgram
 }
 
 // flockHolders lists the pids that /proc/locks gives for FLOCK locks on
