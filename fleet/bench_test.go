@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -45,7 +46,7 @@ func remoteView() *view {
 		v.apply(0, update{op: opPutDevice, device: dev, dev: deviceEntry{Device: dev, Address: "127.0.0.3"}})
 		for i := range benchNodes {
 			name := fmt.Sprintf("node-%04d", i)
-			u := update{op: opPutNode, device: dev, name: name, node: RemoteNode{
+			u := update{op: opPutNode, device: dev, name: name, node: fleetinfo.RemoteNode{
 				Name: name, ID: "id", Device: dev, Address: "127.0.0.3", Port: 10000 + i, Discoverable: true}}
 			v.change(0, func(st state) []Event { return u.applyTo(st, now) })
 		}
@@ -146,7 +147,7 @@ func TestDiscoverRatio(t *testing.T) {
 	// The cache must see changes: a new remote node changes the version.
 	v := remoteView()
 	_, v1 := v.namesVersion()
-	v.apply(0, update{op: opPutNode, device: "dev-b", name: "new", node: RemoteNode{Name: "new", ID: "i", Device: "dev-b", Address: "127.0.0.3", Port: 1, Discoverable: true}})
+	v.apply(0, update{op: opPutNode, device: "dev-b", name: "new", node: fleetinfo.RemoteNode{Name: "new", ID: "i", Device: "dev-b", Address: "127.0.0.3", Port: 1, Discoverable: true}})
 	names, v2 := v.namesVersion()
 	if v2 == v1 || !slices.Contains(names, "new@dev-b") {
 		t.Fatalf("version %d -> %d after a change; names hold new@dev-b: %v", v1, v2, slices.Contains(names, "new@dev-b"))

@@ -16,10 +16,6 @@ import (
 const (
 	// DefaultBucket is the JetStream key-value bucket shared by the fleet.
 	DefaultBucket = "gpmd_nodes"
-	// DefaultExpiry is the documented expiry: a killed device's nodes
-	// leave every other device within it of the kill (fleetinfo holds it:
-	// the command line shows it as a default).
-	DefaultExpiry = fleetinfo.DefaultExpiry
 	// MaxExpiry is the longest expiry GMP.md allows ("30 s or less").
 	MaxExpiry = 30 * time.Second
 	// MinExpiry keeps the bucket's max age (Expiry - ExpiryMargin) at two
@@ -68,7 +64,7 @@ type Config struct {
 	// Bucket is the key-value bucket; DefaultBucket when empty.
 	Bucket string
 	// Expiry is the longest a dead device's nodes stay in the fleet after
-	// it stops refreshing them (DefaultExpiry when zero; MinExpiry to
+	// it stops refreshing them (fleetinfo.DefaultExpiry when zero; MinExpiry to
 	// MaxExpiry). The bucket's max age is ExpiryMargin less (BucketTTL),
 	// and the heartbeat a third of that.
 	Expiry time.Duration
@@ -98,10 +94,10 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.URLs) == 0 {
 		return c, fmt.Errorf("fleet: no NATS URL: %w", errdefs.ErrInvalid)
 	}
-	if err := CheckDevice(c.Device); err != nil {
+	if err := fleetinfo.CheckDevice(c.Device); err != nil {
 		return c, fmt.Errorf("fleet: device %q: %w: %w", c.Device, err, errdefs.ErrInvalid)
 	}
-	if err := CheckAdvertise(c.Advertise); err != nil {
+	if err := fleetinfo.CheckAdvertise(c.Advertise); err != nil {
 		return c, fmt.Errorf("fleet: advertised address %q: %w: %w", c.Advertise, err, errdefs.ErrInvalid)
 	}
 	if c.Bucket == "" {
@@ -111,7 +107,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("fleet: bucket %q: letters, digits, - and _ only: %w", c.Bucket, errdefs.ErrInvalid)
 	}
 	if c.Expiry == 0 {
-		c.Expiry = DefaultExpiry
+		c.Expiry = fleetinfo.DefaultExpiry
 	}
 	if c.Expiry < MinExpiry || c.Expiry > MaxExpiry {
 		return c, fmt.Errorf("fleet: expiry %s: must be %s to %s: %w", c.Expiry, MinExpiry, MaxExpiry, errdefs.ErrInvalid)
@@ -149,13 +145,6 @@ func (c Config) Heartbeat() time.Duration { return c.BucketTTL() / 3 }
 // ValidName reports whether s is a valid node or device name (GMP.md's
 // rule, wire.ValidNodeName).
 func ValidName(s string) bool { return wire.ValidNodeName(s) }
-
-// CheckDevice and CheckAdvertise are the flag-time rules, which live in
-// fleetinfo so that the command line checks them without linking NATS.
-var (
-	CheckDevice    = fleetinfo.CheckDevice
-	CheckAdvertise = fleetinfo.CheckAdvertise
-)
 
 // validBucket is nats.go's bucket name rule.
 func validBucket(s string) bool {

@@ -3,13 +3,15 @@ package fleet
 import (
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 )
 
 // TestBucketTTLUnderExpiry: the bucket drops an entry ExpiryMargin before
 // the documented expiry, and a live device refreshes three times within
 // the bucket's max age, for every expiry the settings allow.
 func TestBucketTTLUnderExpiry(t *testing.T) {
-	for _, e := range []time.Duration{MinExpiry, DefaultExpiry, MaxExpiry} {
+	for _, e := range []time.Duration{MinExpiry, fleetinfo.DefaultExpiry, MaxExpiry} {
 		c := Config{Expiry: e}
 		bc := BucketConfig("b", e)
 		if c.BucketTTL() != e-ExpiryMargin || bc.TTL != c.BucketTTL() {

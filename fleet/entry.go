@@ -24,10 +24,6 @@ type Node struct {
 	Discoverable bool
 }
 
-// RemoteNode is a node of another device, as served to lookups (its
-// home is fleetinfo, which the command line links).
-type RemoteNode = fleetinfo.RemoteNode
-
 // deviceEntry is the value of <device>._device.
 type deviceEntry struct {
 	Device  string    `json:"device"`
@@ -100,23 +96,23 @@ func decodeStrict(value []byte, v any) error {
 }
 
 // parseNode checks a node value against its key.
-func parseNode(pk parsedKey, value []byte) (RemoteNode, error) {
-	var n RemoteNode
+func parseNode(pk parsedKey, value []byte) (fleetinfo.RemoteNode, error) {
+	var n fleetinfo.RemoteNode
 	if err := decodeStrict(value, &n); err != nil {
-		return RemoteNode{}, err
+		return fleetinfo.RemoteNode{}, err
 	}
 	switch {
 	case n.Device != pk.device:
-		return RemoteNode{}, fmt.Errorf("device %q in the value, %q in the key", n.Device, pk.device)
+		return fleetinfo.RemoteNode{}, fmt.Errorf("device %q in the value, %q in the key", n.Device, pk.device)
 	case n.Name != pk.node:
-		return RemoteNode{}, fmt.Errorf("name %q in the value, %q in the key", n.Name, pk.node)
+		return fleetinfo.RemoteNode{}, fmt.Errorf("name %q in the value, %q in the key", n.Name, pk.node)
 	case !wire.ValidNodeID(n.ID):
-		return RemoteNode{}, fmt.Errorf("id %q breaks the GMP rule", n.ID)
+		return fleetinfo.RemoteNode{}, fmt.Errorf("id %q breaks the GMP rule", n.ID)
 	case n.Port < 1 || n.Port > 65535:
-		return RemoteNode{}, fmt.Errorf("port %d out of range", n.Port)
+		return fleetinfo.RemoteNode{}, fmt.Errorf("port %d out of range", n.Port)
 	}
-	if err := CheckAdvertise(n.Address); err != nil {
-		return RemoteNode{}, fmt.Errorf("address %q: %w", n.Address, err)
+	if err := fleetinfo.CheckAdvertise(n.Address); err != nil {
+		return fleetinfo.RemoteNode{}, fmt.Errorf("address %q: %w", n.Address, err)
 	}
 	return n, nil
 }
@@ -133,7 +129,7 @@ func parseDevice(pk parsedKey, value []byte) (deviceEntry, error) {
 	case len(d.Version) > 64:
 		return deviceEntry{}, errors.New("version longer than 64 bytes")
 	}
-	if err := CheckAdvertise(d.Address); err != nil {
+	if err := fleetinfo.CheckAdvertise(d.Address); err != nil {
 		return deviceEntry{}, fmt.Errorf("address %q: %w", d.Address, err)
 	}
 	return d, nil

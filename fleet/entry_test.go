@@ -5,12 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 func TestValueSizeLimit(t *testing.T) {
 	pk := parsedKey{device: "d", node: "n"}
-	n := RemoteNode{Name: "n", ID: "i", Device: "d", Address: "127.0.0.1", Port: 1}
+	n := fleetinfo.RemoteNode{Name: "n", ID: "i", Device: "d", Address: "127.0.0.1", Port: 1}
 	b, _ := json.Marshal(n)
 	if _, err := parseNode(pk, b); err != nil {
 		t.Fatal(err)
@@ -25,7 +26,7 @@ func TestValueSizeLimit(t *testing.T) {
 // FuzzParseEntry: no key or value panics the parsers, and whatever they
 // accept follows the rules and maps back to the same key.
 func FuzzParseEntry(f *testing.F) {
-	good, _ := json.Marshal(RemoteNode{Name: "n.1", ID: "i", Device: "d.1", Address: "10.0.0.1", Port: 80})
+	good, _ := json.Marshal(fleetinfo.RemoteNode{Name: "n.1", ID: "i", Device: "d.1", Address: "10.0.0.1", Port: 80})
 	f.Add("d=1.n=1", good)
 	f.Add("d=1._device", []byte(`{"device":"d.1","address":"h","version":"1"}`))
 	f.Add("a.b.c", []byte(`{}`))

@@ -203,7 +203,7 @@ func (f *Fleet) poke(c chan struct{}) {
 
 // Discover returns the discoverable nodes of the other devices, sorted as
 // their strings name@device compare. The slice is shared and read-only: do not modify it.
-func (f *Fleet) Discover() []RemoteNode { return f.view.discover() }
+func (f *Fleet) Discover() []fleetinfo.RemoteNode { return f.view.discover() }
 
 // Names returns Discover's nodes as name@device, in the same order. The
 // slice is shared and read-only.
@@ -225,7 +225,7 @@ func (f *Fleet) Snapshot(fn func(names []string)) { f.view.snapshot(fn) }
 
 // Lookup finds name on device (discoverable or not). A miss wraps
 // errdefs.ErrNotFound; while the fleet is unreachable its message says so.
-func (f *Fleet) Lookup(name, device string) (RemoteNode, error) {
+func (f *Fleet) Lookup(name, device string) (fleetinfo.RemoteNode, error) {
 	if n, ok := f.view.lookup(name, device); ok {
 		return n, nil
 	}
@@ -233,18 +233,14 @@ func (f *Fleet) Lookup(name, device string) (RemoteNode, error) {
 	c := f.conn
 	f.mu.Unlock()
 	if !c.up {
-		return RemoteNode{}, fmt.Errorf("node %s@%s: the fleet is unreachable (since %s): %w",
+		return fleetinfo.RemoteNode{}, fmt.Errorf("node %s@%s: the fleet is unreachable (since %s): %w",
 			name, device, c.since.UTC().Format(time.RFC3339), errdefs.ErrNotFound)
 	}
-	return RemoteNode{}, fmt.Errorf("node %s@%s: %w", name, device, errdefs.ErrNotFound)
+	return fleetinfo.RemoteNode{}, fmt.Errorf("node %s@%s: %w", name, device, errdefs.ErrNotFound)
 }
 
-// Status is the fleet as `gpmd status` shows it (its home is
-// fleetinfo, which the command line links).
-type Status = fleetinfo.Status
-
 // Status reports the connection and the local copy; it never waits on NATS.
-func (f *Fleet) Status() Status {
+func (f *Fleet) Status() fleetinfo.Status {
 	devices, nodes := f.view.counts()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -252,7 +248,7 @@ func (f *Fleet) Status() Status {
 	if url == "" {
 		url = fleetinfo.RedactURLs(strings.Join(f.cfg.URLs, ","))
 	}
-	return Status{
+	return fleetinfo.Status{
 		URL: url, Device: f.cfg.Device, Bucket: f.cfg.Bucket, Expiry: f.cfg.Expiry,
 		Connected: f.conn.up, Since: f.conn.since, Devices: devices, Nodes: nodes,
 		LastError: f.conn.lastErr, LastErrorAt: f.conn.lastErrAt,
@@ -472,7 +468,7 @@ func (f *Fleet) sweeper(ctx context.Context) {
 
 // marshalNode is our value for a local node.
 func (f *Fleet) marshalNode(n Node) []byte {
-	b, _ := json.Marshal(RemoteNode{
+	b, _ := json.Marshal(fleetinfo.RemoteNode{
 		Name: n.Name, ID: n.ID, Device: f.cfg.Device, Address: f.cfg.Advertise,
 		Port: n.Port, Discoverable: n.Discoverable,
 	})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -169,7 +170,7 @@ func TestConfigChecks(t *testing.T) {
 	if err := f.Register(Node{Name: "n", ID: "i", Port: 70000}); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Errorf("port out of range: %v", err)
 	}
-	if got := f.cfg.Heartbeat(); got != (DefaultExpiry-ExpiryMargin)/3 {
+	if got := f.cfg.Heartbeat(); got != (fleetinfo.DefaultExpiry-ExpiryMargin)/3 {
 		t.Errorf("heartbeat %s", got)
 	}
 }
@@ -191,13 +192,13 @@ func TestDevicesSeeEachOther(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "a discovers beta.1 only", func() bool {
 		return slices.Equal(a.Names(), []string{"beta.1@dev.b"})
 	})
-	var n RemoteNode
+	var n fleetinfo.RemoteNode
 	testutil.WaitFor(t, 5*time.Second, "a finds hidden@dev-c (not discoverable)", func() bool {
 		var err error
 		n, err = a.Lookup("hidden", "dev-c")
 		return err == nil
 	})
-	want := RemoteNode{Name: "hidden", ID: "h", Device: "dev-c", Address: "127.0.0.2", Port: 4003}
+	want := fleetinfo.RemoteNode{Name: "hidden", ID: "h", Device: "dev-c", Address: "127.0.0.2", Port: 4003}
 	if n != want {
 		t.Fatalf("lookup: %+v, want %+v", n, want)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -84,7 +85,7 @@ func TestFleetUnderPermissions(t *testing.T) {
 	_, js, kv := bucketAs(t, srv.UserURL("garage", "garage-secret"), false)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	evil := mustJSON(t, RemoteNode{Name: "evil", ID: "e", Device: "kitchen", Address: "203.0.113.1", Port: 1, Discoverable: true})
+	evil := mustJSON(t, fleetinfo.RemoteNode{Name: "evil", ID: "e", Device: "kitchen", Address: "203.0.113.1", Port: 1, Discoverable: true})
 	if _, err := kv.Put(ctx, "kitchen.evil", evil); err == nil {
 		t.Fatal("garage wrote a kitchen key")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -50,8 +51,8 @@ func TestUntrustedEntriesIgnored(t *testing.T) {
 	a := join(t, srv.URL(), "dev-a")
 	waitConnected(t, a)
 
-	good := func(name, device string) RemoteNode {
-		return RemoteNode{Name: name, ID: "id", Device: device, Address: "127.0.0.9", Port: 5000, Discoverable: true}
+	good := func(name, device string) fleetinfo.RemoteNode {
+		return fleetinfo.RemoteNode{Name: name, ID: "id", Device: device, Address: "127.0.0.9", Port: 5000, Discoverable: true}
 	}
 	dev := deviceEntry{Device: "dev-x", Address: "127.0.0.9", Version: "1", Started: time.Now()}
 	puts := map[string][]byte{
@@ -61,11 +62,11 @@ func TestUntrustedEntriesIgnored(t *testing.T) {
 		"dev-x.trailing":  append(mustJSON(t, good("trailing", "dev-x")), []byte("{}")...),
 		"dev-x.otherdev":  mustJSON(t, good("otherdev", "dev-y")),
 		"dev-x.othername": mustJSON(t, good("someoneelse", "dev-x")),
-		"dev-x.port0":     mustJSON(t, RemoteNode{Name: "port0", ID: "i", Device: "dev-x", Address: "127.0.0.9", Port: 0, Discoverable: true}),
-		"dev-x.port70000": mustJSON(t, RemoteNode{Name: "port70000", ID: "i", Device: "dev-x", Address: "127.0.0.9", Port: 70000, Discoverable: true}),
-		"dev-x.noid":      mustJSON(t, RemoteNode{Name: "noid", Device: "dev-x", Address: "127.0.0.9", Port: 1, Discoverable: true}),
-		"dev-x.badaddr":   mustJSON(t, RemoteNode{Name: "badaddr", ID: "i", Device: "dev-x", Address: "a b", Port: 1, Discoverable: true}),
-		"dev-x.big":       mustJSON(t, RemoteNode{Name: "big", ID: strings.Repeat("x", 100), Device: "dev-x", Address: strings.Repeat("a", 63) + "." + strings.Repeat("b", 4000), Port: 1}),
+		"dev-x.port0":     mustJSON(t, fleetinfo.RemoteNode{Name: "port0", ID: "i", Device: "dev-x", Address: "127.0.0.9", Port: 0, Discoverable: true}),
+		"dev-x.port70000": mustJSON(t, fleetinfo.RemoteNode{Name: "port70000", ID: "i", Device: "dev-x", Address: "127.0.0.9", Port: 70000, Discoverable: true}),
+		"dev-x.noid":      mustJSON(t, fleetinfo.RemoteNode{Name: "noid", Device: "dev-x", Address: "127.0.0.9", Port: 1, Discoverable: true}),
+		"dev-x.badaddr":   mustJSON(t, fleetinfo.RemoteNode{Name: "badaddr", ID: "i", Device: "dev-x", Address: "a b", Port: 1, Discoverable: true}),
+		"dev-x.big":       mustJSON(t, fleetinfo.RemoteNode{Name: "big", ID: strings.Repeat("x", 100), Device: "dev-x", Address: strings.Repeat("a", 63) + "." + strings.Repeat("b", 4000), Port: 1}),
 		"dev-x._other":    mustJSON(t, good("_other", "dev-x")),
 		"noshape":         mustJSON(t, good("noshape", "dev-x")),
 		"dev-x.a.b":       mustJSON(t, good("a.b", "dev-x")),
@@ -133,7 +134,7 @@ func TestThreeDevicesThousandNodes(t *testing.T) {
 	// second) a machine loaded by -race and other work can starve a writer
 	// of 1,000 entries past the expiry, and the server then rightly
 	// expires them.
-	prod := func(c *Config) { c.Expiry = DefaultExpiry }
+	prod := func(c *Config) { c.Expiry = fleetinfo.DefaultExpiry }
 	devs := []member{join(t, srv.URL(), "dev-a", prod), join(t, srv.URL(), "dev-b", prod), join(t, srv.URL(), "dev-c", prod)}
 	waitConnected(t, devs...)
 	start := time.Now()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -21,7 +22,7 @@ type update struct {
 	op     updateOp
 	device string
 	name   string // node name for node ops
-	node   RemoteNode
+	node   fleetinfo.RemoteNode
 	dev    deviceEntry
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 )
 
 // EventKind says what happened to a remote node.
@@ -35,12 +37,12 @@ func (k EventKind) String() string {
 // on Node.Discoverable.
 type Event struct {
 	Kind EventKind
-	Node RemoteNode
+	Node fleetinfo.RemoteNode
 }
 
 // remoteNode is a node entry with the local time it was last refreshed.
 type remoteNode struct {
-	node     RemoteNode
+	node     fleetinfo.RemoteNode
 	lastSeen time.Time
 }
 
@@ -67,7 +69,7 @@ func (s state) device(name string) *remoteDevice {
 
 // served lists what state serves: the nodes of devices whose entry is
 // present.
-func (s state) served(yield func(RemoteNode) bool) {
+func (s state) served(yield func(fleetinfo.RemoteNode) bool) {
 	for _, d := range s {
 		if !d.present {
 			continue
@@ -94,7 +96,7 @@ type view struct {
 	st  state
 	// nodes and names are the sorted discoverable lists, rebuilt lazily
 	// after a change (nil when stale) and shared read-only with callers.
-	nodes []RemoteNode
+	nodes []fleetinfo.RemoteNode
 	names []string
 	// version rises with every change of what is served, so a caller can
 	// cache what it derives from the lists (an encoded NODES reply).
@@ -142,7 +144,7 @@ func (v *view) newGen() uint64 {
 // turn the old into the new.
 func (v *view) replace(gen uint64, next state) {
 	v.change(gen, func(st state) []Event {
-		old := map[[2]string]RemoteNode{}
+		old := map[[2]string]fleetinfo.RemoteNode{}
 		for n := range st.served {
 			old[[2]string{n.Device, n.Name}] = n
 		}
@@ -218,13 +220,13 @@ func dropDevice(st state, name string) []Event {
 }
 
 // sortedLocked rebuilds the discoverable lists when stale. v.mu held.
-func (v *view) sortedLocked() ([]RemoteNode, []string) {
+func (v *view) sortedLocked() ([]fleetinfo.RemoteNode, []string) {
 	if v.nodes != nil {
 		return v.nodes, v.names
 	}
 	type named struct {
 		full string
-		node RemoteNode
+		node fleetinfo.RemoteNode
 	}
 	all := make([]named, 0, 64)
 	for n := range v.st.served {
@@ -236,7 +238,7 @@ func (v *view) sortedLocked() ([]RemoteNode, []string) {
 	// is sorted as a whole), so a caller merges them with its local names
 	// by plain string order.
 	slices.SortFunc(all, func(a, b named) int { return cmp.Compare(a.full, b.full) })
-	nodes := make([]RemoteNode, len(all))
+	nodes := make([]fleetinfo.RemoteNode, len(all))
 	names := make([]string, len(all))
 	for i, n := range all {
 		nodes[i], names[i] = n.node, n.full
@@ -245,7 +247,7 @@ func (v *view) sortedLocked() ([]RemoteNode, []string) {
 	return nodes, names
 }
 
-func (v *view) discover() []RemoteNode {
+func (v *view) discover() []fleetinfo.RemoteNode {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	n, _ := v.sortedLocked()
@@ -273,12 +275,12 @@ func (v *view) snapshot(fn func(names []string)) {
 	fn(v.discoverNames())
 }
 
-func (v *view) lookup(name, device string) (RemoteNode, bool) {
+func (v *view) lookup(name, device string) (fleetinfo.RemoteNode, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	d := v.st[device]
 	if d == nil || !d.present {
-		return RemoteNode{}, false
+		return fleetinfo.RemoteNode{}, false
 	}
 	n, ok := d.nodes[name]
 	return n.node, ok

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/fleet"
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
@@ -23,7 +24,7 @@ type Fleet interface {
 	NamesVersion() ([]string, uint64)
 	// Lookup finds name on device; a miss wraps errdefs.ErrNotFound and
 	// says when the fleet is unreachable.
-	Lookup(name, device string) (fleet.RemoteNode, error)
+	Lookup(name, device string) (fleetinfo.RemoteNode, error)
 	// Snapshot runs fn with the names of NamesVersion at an instant
 	// between two changes, whose events (FleetEvents) are published
 	// outside fn: SUBSCRIBE with fleet scope starts its subscription in

@@ -16,6 +16,7 @@ import (
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/fleet"
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/gmp/wire"
@@ -252,7 +253,7 @@ func TestFleetDeviceDefault(t *testing.T) {
 	if _, ok, err := fleetConfig(&conf.Config{Device: "d", Advertise: "127.0.0.2"}); ok || err != nil {
 		t.Fatalf("no --fleet: ok %v, err %v", ok, err)
 	}
-	c := conf.Config{Fleet: "nats://127.0.0.1:1", Advertise: "127.0.0.2", FleetExpiry: fleet.DefaultExpiry}
+	c := conf.Config{Fleet: "nats://127.0.0.1:1", Advertise: "127.0.0.2", FleetExpiry: fleetinfo.DefaultExpiry}
 	fc, ok, err := fleetConfig(&c)
 	host, _ := os.Hostname()
 	if fleet.ValidName(host) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/fleet"
+	"github.com/ghost-network/gpmd/fleet/fleetinfo"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
 	"github.com/ghost-network/gpmd/gmp/client"
 	"github.com/ghost-network/gpmd/gmp/wire"
@@ -80,7 +81,7 @@ func TestFleet(t *testing.T) {
 	t.Run("cli", func(t *testing.T) {
 		d := tf.devs[0]
 		var st struct {
-			Fleet *fleet.Status `json:"fleet"`
+			Fleet *fleetinfo.Status `json:"fleet"`
 		}
 		d.e.jsonOf(&st, "status", "-o", "json")
 		if st.Fleet == nil || !st.Fleet.Connected || st.Fleet.Device != "dev-1" || !slices.Equal(st.Fleet.Devices, []string{"dev-2", "dev-3"}) ||
@@ -252,7 +253,7 @@ func TestFleetRelativePaths(t *testing.T) {
 		t.Errorf("the daemon's log lacks %q:\n%s", want, log)
 	}
 	var status struct {
-		Fleet *fleet.Status `json:"fleet"`
+		Fleet *fleetinfo.Status `json:"fleet"`
 	}
 	e.jsonOf(&status, "status", "-o", "json")
 	if status.Fleet == nil || status.Fleet.Device != "rel" || status.Fleet.Connected {

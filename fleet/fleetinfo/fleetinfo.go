@@ -3,7 +3,7 @@
 // expiry, URLs with their secrets hidden, and the rules for --device and
 // --advertise. It is light (the standard library and gmp/wire only): the
 // gpmd command line prints and checks these without linking NATS (issue
-// 15). Package fleet names the same types and rules.
+// 15). Package fleet uses them; they have no other name.
 package fleetinfo
 
 import "time"
