@@ -15,7 +15,7 @@ import (
 )
 
 // SchemaVersion is the schema this code reads and writes.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Errors. A missing name or version, a bad name, version or constraint,
 // and a version stored with other bytes are the errdefs classes
@@ -453,9 +453,6 @@ func (db *DB) remove(ref Ref, forget bool) (removed Record, found bool, remainin
 		if err := refs.Delete(refKey(removed.Digest, name, vkey)); err != nil {
 			return err
 		}
-		if err := deleteInfoTx(tx, name, vkey); err != nil {
-			return err
-		}
 		remainingRefs = countRefs(refs, removed.Digest)
 		if forget {
 			return nil
@@ -664,6 +661,9 @@ func checkRefsTx(tx *bolt.Tx) error {
 			}
 			r, err := decodeRecord(string(name), v)
 			if err != nil {
+				return err
+			}
+			if _, _, err := recordInfo(string(name), v, false); err != nil {
 				return err
 			}
 			// Every stored string passes the rules of an upload: a file

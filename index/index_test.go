@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -810,6 +811,25 @@ func TestDecodeRecordRejectsGarbage(t *testing.T) {
 	}
 	if _, err := decodeRecord("n", append(slices.Clone(good), 0)); !errors.Is(err, errBadRecord) {
 		t.Fatalf("decode with a trailing byte = %v", err)
+	}
+	// Schema 5: the parse's info after the record's fields.
+	mi := ModuleInfo{Kind: "module", Imports: 2, Exports: 3, Detail: []byte{9, 8, 7}}
+	withInfo := encodeRecordInfo(Record{Version: "1.0.0", Digest: dg("x"), Size: 5, Created: time.Unix(100, 7)}, &mi)
+	if r2, err := decodeRecord("n", withInfo); err != nil || r2 != r {
+		t.Fatalf("decode with info = %+v, %v; want %+v", r2, err, r)
+	}
+	got, has, err := recordInfo("n", withInfo, true)
+	mi.Version = "1.0.0"
+	if err != nil || !has || !reflect.DeepEqual(got, mi) {
+		t.Fatalf("recordInfo = %+v, %v, %v; want %+v", got, has, err, mi)
+	}
+	if _, has, err := recordInfo("n", good, true); err != nil || has {
+		t.Fatalf("recordInfo of a record without info = %v, %v", has, err)
+	}
+	for i := len(good) + 1; i < len(withInfo)-len(mi.Detail); i++ {
+		if _, err := decodeRecord("n", withInfo[:i]); !errors.Is(err, errBadRecord) {
+			t.Fatalf("decode of %d of %d bytes = %v, want errBadRecord", i, len(withInfo), err)
+		}
 	}
 }
 

@@ -352,21 +352,18 @@ func (r *Repo) UploadWith(ctx context.Context, ref index.Ref, body io.Reader, op
 	}
 
 	entry := index.Entry{Ref: ref, Digest: info.Digest, Size: info.Size, Created: opts.Created}
-	var added bool
-	rec, err := r.change(ref.Name(), true, func() (index.Record, bool, error) {
-		var rec index.Record
-		var err error
-		if parse != nil {
-			mi, merr := migrations.ModuleInfoOf(parse.info, nil)
-			if merr != nil {
-				return index.Record{}, false, merr
-			}
-			rec, added, err = r.idx.AddWithInfo(entry, mi)
-		} else {
-			// The benchmark's baseline (and tests of stores from before
-			// uploads were parsed): no record.
-			rec, added, err = r.idx.Add(entry)
+	if parse != nil {
+		// The benchmark's baseline (and tests of stores from before
+		// uploads were parsed) have no parse and record none.
+		mi, err := migrations.ModuleInfoOf(parse.info, nil)
+		if err != nil {
+			return fail(err)
 		}
+		entry.Info = &mi
+	}
+	var added bool
+	rec, err := r.change(ref.Name(), true, func() (rec index.Record, _ bool, err error) {
+		rec, added, err = r.idx.Add(entry)
 		return rec, added, err
 	})
 	if err != nil {
