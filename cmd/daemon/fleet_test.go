@@ -20,7 +20,7 @@ import (
 
 // runDaemon runs a daemon in this process until the test ends (or stop is
 // called) and returns its state once it is ready.
-func runDaemon(t *testing.T, cfg Config) (State, func()) {
+func runDaemon(t testing.TB, cfg Config) (State, func()) {
 	t.Helper()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.ControlAddr, cfg.GMPAddr, cfg.Version = "127.0.0.1:0", "127.0.0.1:0", "test"
