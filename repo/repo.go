@@ -87,9 +87,6 @@ type Repo struct {
 
 	notify notifier // tells Options.Observer of each change
 
-	// parseBufs holds the parse goroutines' read buffers (parseBufSize).
-	parseBufs sync.Pool
-
 	// noParse skips the structural parse of uploads: set only by the
 	// benchmark's baseline (export_test.go), never in the product.
 	noParse bool
@@ -159,7 +156,6 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 		leases:  make(map[digest.Digest]int),
 		notify:  notifier{obs: opts.Observer},
 	}
-	r.parseBufs.New = func() any { b := make([]byte, parseBufSize); return &b }
 	if rebuilding {
 		return r, nil
 	}
@@ -304,8 +300,7 @@ func (r *Repo) UploadWith(ctx context.Context, ref index.Ref, body io.Reader, op
 	}
 	var parse *parsingReader
 	if !r.noParse {
-		parse = r.newParsingReader(br)
-		defer parse.Close()
+		parse = newParsingReader(br)
 		br = parse
 	}
 
