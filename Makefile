@@ -85,9 +85,10 @@ BENCH_E2E_FLAGS ?=
 bench-e2e: build wasm-fixtures
 	$(GO) run ./bench/e2e -gpmd $(BIN) $(BENCH_E2E_FLAGS)
 
-# Issue 9's speed targets: upload with the parse against without it (ratio
-# of medians, 1 MiB, 16 MiB, ffmpeg-core.wasm), the parser alone on the
-# real modules, and the index migration of 10,000 stored versions.
+# Issue 9's speed targets: upload with the parse against without it, each
+# upload new bytes (ratio of medians, and pair-ratio: the median of
+# back-to-back pairs; 1 MiB, 16 MiB, ffmpeg-core.wasm), the parser alone on
+# the real modules, and the index migration of 10,000 stored versions.
 bench-wasm: wasm-fixtures
 	$(GO) test -run '^$$' -bench '^BenchmarkUploadParseRatio$$' -benchtime 21x ./repo
 	$(GO) test -run '^$$' -bench '^BenchmarkParse$$' ./wasm
