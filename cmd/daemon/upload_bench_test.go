@@ -1,10 +1,7 @@
 package daemon
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/blobstore/blobstoretest"
 	"github.com/ghost-network/gpmd/cmd/control"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -19,12 +17,13 @@ import (
 // BenchmarkSocketUpload is the daemon's half of `gpmd wasm upload`
 // (issue 15) in one process: a daemon started by Run on a data folder of
 // the test's, and the upload by descriptor over its Unix socket
-// (Client.UploadFile), against the smallest durable ingest of the same
-// bytes (read, SHA-256, write, fsync, rename, fsync of the folder: what
-// bench/e2e/ingest does, without its process) in one run, the sides
-// taking turns, new bytes every time. ratio is the ingest's time over the
-// daemon's (median of the pairs): what the daemon adds beyond the disk,
-// without either process start. "x8" runs eight of each at once.
+// (Client.UploadFile), against the smallest durable ingest of a file of
+// the same size (blobstoretest.Baseline.PutFile: read, SHA-256, write,
+// fsync, rename, fsync of the folder, as bench/e2e/ingest does, without
+// its process), in one run, the sides taking turns, new bytes every time.
+// ratio is the ingest's time over the daemon's (median of the pairs):
+// what the daemon adds beyond the disk, without either process start.
+// "x8" runs eight of each at once.
 //
 //	go test -run '^$' -bench SocketUpload -benchtime 40x ./cmd/daemon
 func BenchmarkSocketUpload(b *testing.B) {
@@ -40,6 +39,10 @@ func BenchmarkSocketUpload(b *testing.B) {
 			defer client.Close()
 			ingestDir := filepath.Join(work, "ingest")
 			if err := os.Mkdir(ingestDir, 0o700); err != nil {
+				b.Fatal(err)
+			}
+			baseline, err := blobstoretest.NewBaseline(ingestDir)
+			if err != nil {
 				b.Fatal(err)
 			}
 			var ratios []float64
@@ -64,7 +67,7 @@ func BenchmarkSocketUpload(b *testing.B) {
 					_, err = client.UploadFile(b.Context(), fmt.Sprintf("m%d", i*c.at+k), "1.0.0", f, false)
 					return err
 				}
-				ingest := func(k int) error { return ingestFile(ingestDir, files[c.at+k]) }
+				ingest := func(k int) error { return baseline.PutFile(files[c.at+k]) }
 				var g, in time.Duration
 				for _, gpmdFirst := range []bool{i%2 == 0, i%2 != 0} {
 					if gpmdFirst {
@@ -80,9 +83,11 @@ func BenchmarkSocketUpload(b *testing.B) {
 				for _, f := range files {
 					os.Remove(f)
 				}
-				entries, _ := os.ReadDir(ingestDir)
-				for _, e := range entries {
-					os.Remove(filepath.Join(ingestDir, e.Name()))
+				for _, sub := range []string{"tmp", "dst"} {
+					entries, _ := os.ReadDir(filepath.Join(ingestDir, sub))
+					for _, e := range entries {
+						os.Remove(filepath.Join(ingestDir, sub, e.Name()))
+					}
 				}
 				b.StartTimer()
 			}
@@ -110,39 +115,4 @@ func atOnce(b *testing.B, n int, fn func(int) error) time.Duration {
 		}
 	}
 	return d
-}
-
-// ingestFile is bench/e2e/ingest in process: the smallest durable ingest.
-func ingestFile(dir, file string) error {
-	src, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	tmp, err := os.CreateTemp(dir, ".ingest-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	if _, err := io.CopyBuffer(io.MultiWriter(tmp, h), src, make([]byte, 1<<20)); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, hex.EncodeToString(h.Sum(nil)))); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
