@@ -344,6 +344,18 @@ func descending(nb *bolt.Bucket, fn func(k, v []byte) error) error {
 // walkTx calls fn for every record of tx, names in order (or only name
 // when it is not empty), versions highest first.
 func walkTx(tx *bolt.Tx, name string, fn func(Record) error) error {
+	return walkValuesTx(tx, name, func(n string, v []byte) error {
+		rec, err := decodeRecord(n, v)
+		if err != nil {
+			return err
+		}
+		return fn(rec)
+	})
+}
+
+// walkValuesTx is walkTx's walk: fn gets each version's name and stored
+// value (which points into tx).
+func walkValuesTx(tx *bolt.Tx, name string, fn func(name string, v []byte) error) error {
 	versions, _, err := schemaBuckets(tx)
 	if err != nil {
 		return err
@@ -354,13 +366,7 @@ func walkTx(tx *bolt.Tx, name string, fn func(Record) error) error {
 			return nil
 		}
 		n := string(nameKey)
-		return descending(nb, func(_, v []byte) error {
-			rec, err := decodeRecord(n, v)
-			if err != nil {
-				return err
-			}
-			return fn(rec)
-		})
+		return descending(nb, func(_, v []byte) error { return fn(n, v) })
 	}
 	if name != "" {
 		return each([]byte(name))

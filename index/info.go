@@ -194,28 +194,13 @@ func (db *DB) Info(ref Ref) (ModuleInfo, error) {
 func (db *DB) InfoSummaries(name string) (map[string]ModuleInfo, error) {
 	out := map[string]ModuleInfo{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		versions, _, err := schemaBuckets(tx)
-		if err != nil {
-			return err
-		}
-		each := func(nameKey []byte) error {
-			nb := versions.Bucket(nameKey)
-			if nb == nil {
-				return nil
+		return walkValuesTx(tx, name, func(n string, v []byte) error {
+			mi, has, err := recordInfo(n, v, false)
+			if err == nil && has {
+				out[n+"@"+mi.Version] = mi
 			}
-			n := string(nameKey)
-			return nb.ForEach(func(_, v []byte) error {
-				mi, has, err := recordInfo(n, v, false)
-				if err == nil && has {
-					out[n+"@"+mi.Version] = mi
-				}
-				return err
-			})
-		}
-		if name != "" {
-			return each([]byte(name))
-		}
-		return versions.ForEachBucket(each)
+			return err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", db.path, err)
