@@ -90,7 +90,7 @@ bench-e2e: build wasm-fixtures
 # back-to-back pairs; 1 MiB, 16 MiB, ffmpeg-core.wasm), the parser alone on
 # the real modules, and the index migration of 10,000 stored versions.
 bench-wasm: wasm-fixtures
-	$(GO) test -run '^$$' -bench '^BenchmarkUploadParseRatio$$' -benchtime 21x ./repo
+	$(GO) test -run '^$$' -bench '^BenchmarkUploadParseRatio$$' -benchtime 41x ./repo
 	$(GO) test -run '^$$' -bench '^BenchmarkParse$$' ./wasm
 	$(GO) test -run '^$$' -bench '^BenchmarkUpgradeInfo10k$$' -benchtime 1x ./migrations
 
