@@ -868,3 +868,37 @@ func TestAddZeroEntry(t *testing.T) {
 		t.Fatalf("Add(zero ref) = %v, want errdefs.ErrInvalid", err)
 	}
 }
+
+// TestAddKeepsInfo: an Entry's info is stored in its version's value;
+// the same version and bytes again fill in an info the version lacked
+// (a store from before uploads were parsed) and never replace one.
+func TestAddKeepsInfo(t *testing.T) {
+	db := openTest(t)
+	e := mustEntry(Record{Name: "m", Version: "v1.0.0", Digest: dg("m"), Size: 1})
+	if _, created, err := db.Add(e); err != nil || !created {
+		t.Fatalf("Add = %v, %v", created, err)
+	}
+	ref := MustRef("m", "1.0.0")
+	if _, err := db.Info(ref); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Info of a version added without one = %v, want ErrNotFound", err)
+	}
+	first := ModuleInfo{Kind: "module", Imports: 1, Detail: []byte{1}}
+	e.Info = &first
+	if _, created, err := db.Add(e); err != nil || created {
+		t.Fatalf("Add again with info = %v, %v; want no new version", created, err)
+	}
+	second := ModuleInfo{Kind: "component"}
+	e.Info = &second
+	if _, _, err := db.Add(e); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Info(ref)
+	want := first
+	want.Version = "v1.0.0"
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Info = %+v, %v; want the first info %+v", got, err, want)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
