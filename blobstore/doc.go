@@ -37,10 +37,10 @@
 // Identical bytes are stored once. Writing bytes that are already stored is
 // a success (existed is true) and costs two hashes (the input's and the
 // stored copy's), not a write:
-//   - A Writer keeps the first 1 MiB in memory and creates its temporary file
-//     only when the data outgrows that or at Commit, after it has checked
-//     that the blob is not stored; so a duplicate of up to 1 MiB never
-//     touches the disk.
+//   - A Writer keeps the first 256 KiB in memory and creates its temporary
+//     file only when the data outgrows that or at Commit, after it has
+//     checked that the blob is not stored; so a duplicate of up to 256 KiB
+//     never touches the disk.
 //   - A larger duplicate has been written to a temporary file by the time
 //     Commit knows its digest; that file is removed without fsync or rename.
 //   - Put with an expected digest that is already stored only hashes the

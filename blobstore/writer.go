@@ -27,10 +27,11 @@ var errWriterDone = errors.New("blobstore: writer already committed or closed")
 // removes the temporary data. Close after Commit is a no-op. Not safe for
 // concurrent use.
 //
-// The first memLimit (1 MiB) bytes are kept in memory; the temporary file in
-// ingest/ is created only when the data outgrows that, or at Commit when the
-// blob is not stored yet. So a small blob that already exists never touches
-// the disk.
+// The first memLimit (256 KiB) bytes are kept in memory; the temporary file
+// in ingest/ is created only when the data outgrows that, or at Commit when
+// the blob is not stored yet. So a small blob that already exists never
+// touches the disk. Past that, every chunk is written as it comes and its
+// writeback started (startWriteback), before it is hashed.
 //
 // After any failed Write the writer is aborted (its temporary file removed)
 // and every later Write or Commit returns the same error.
@@ -46,6 +47,7 @@ type Writer struct {
 
 	f       *os.File // the temporary file, once created
 	tmpPath string   // its path, while it exists
+	fileLen int64    // bytes written to f so far
 
 	err       error // sticky: the first failure (the writer is aborted)
 	done      bool  // Commit ran (whatever its outcome) or Close ran
@@ -180,7 +182,7 @@ func (w *Writer) spill() error {
 }
 
 // getMem takes a memLimit buffer from the store's pool if w has none: a
-// fresh 1 MiB per blob would cost more in allocation, zeroing and page
+// fresh buffer per blob would cost more in allocation, zeroing and page
 // faults than the hash.
 func (w *Writer) getMem() {
 	if w.memp == nil {
@@ -204,6 +206,10 @@ func (w *Writer) writeFile(p []byte) error {
 	n, err := w.s.ops.write(w.f, p)
 	if err == nil && n < len(p) {
 		err = io.ErrShortWrite
+	}
+	if err == nil {
+		startWriteback(w.f, w.fileLen, int64(n))
+		w.fileLen += int64(n)
 	}
 	if err != nil {
 		// err names the file already (*fs.PathError); a full disk shows as

@@ -6,7 +6,8 @@
 // Readers and writers: a DB is safe for concurrent use by many goroutines.
 // Every call is one bbolt transaction: Remove one read-write transaction
 // (bbolt runs one writer at a time), Add one too or a share of one (Adds
-// running at the same time are committed together, see Durability), every read (Resolve,
+// running at the same time are committed together, see Durability; an
+// Entry's info is written with its record), every read (Resolve,
 // List, Refs, Walk, Stats, Snapshot) one read-only transaction, which sees
 // the index as of an instant and never blocks nor is blocked by the
 // writer. A Walk or Snapshot therefore sees every record or none of a
@@ -65,26 +66,22 @@
 //
 // # Schema
 //
-// The file holds, at SchemaVersion 4 (integers are big-endian):
+// The file holds, at SchemaVersion 5 (integers are big-endian):
 //
 //	/
 //	├── meta                         bucket
-//	│   └── "schema"                 → uint64: the schema version (4)
+//	│   └── "schema"                 → uint64: the schema version (5)
 //	├── versions                     bucket: one sub-bucket per module name
 //	│   └── <name>                   bucket; key = the name (a-z 0-9 _ -)
-//	│       └── <version key>        → <record>
+//	│       └── <version key>        → <record> [<info>]
 //	├── refs                         bucket: the reverse index
 //	│   └── <digest> 0x00 <name> 0x00 <version key>
 //	│                                → uint64: the blob's size
-//	├── tombstones                   bucket (schema 3): removed versions
-//	│   └── <name> 0x00 <version key>
-//	│                                → <record> of the removed version,
-//	│                                  with the removal time in place of
-//	│                                  the creation time
-//	└── info                         bucket (schema 4): what the parse of
-//	    │                            each version's bytes recorded
+//	└── tombstones                   bucket (schema 3): removed versions
 //	    └── <name> 0x00 <version key>
-//	                                 → <info>
+//	                                 → <record> of the removed version,
+//	                                   with the removal time in place of
+//	                                   the creation time (no <info>)
 //
 //	<version key>, build metadata left out (equal versions, equal keys):
 //	  release:      0x02 major:u64 minor:u64 patch:u64
@@ -97,16 +94,18 @@
 //	           uvarint size,
 //	           int64 Unix seconds, uint32 nanoseconds of the creation time
 //
-//	<info>:    0x01 (the encoding),
-//	           uvarint len, version as uploaded,
+//	<info>:    what the parse of the version's bytes recorded (schema 5):
+//	           0x01 (the encoding),
 //	           uvarint len, kind ("module", "component"; "" when refused),
 //	           uvarint len, the parser's refusal ("" when accepted),
 //	           uvarint imports, uvarint exports,
 //	           to the end: wasm.Info's own versioned binary encoding
 //
-// An info lives and dies with its version (AddWithInfo writes both in one
-// transaction, Remove deletes both); a version may lack one only where its
-// blob could not be read when the migration to schema 4 ran (the
+// The info lives in the version's own value, so it lives and dies with
+// the version, and an upload's commit writes the same pages with it as
+// without it (schema 4, never released, kept it in a bucket of its own:
+// more dirty pages per commit). A version may lack one only where its
+// blob could not be read when the migration to schema 5 ran (the
 // repository parses it on first use).
 //
 // Within a section, bbolt's byte order of version keys is semver order:

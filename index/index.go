@@ -15,7 +15,7 @@ import (
 )
 
 // SchemaVersion is the schema this code reads and writes.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Errors. A missing name or version, a bad name, version or constraint,
 // and a version stored with other bytes are the errdefs classes
@@ -344,6 +344,18 @@ func descending(nb *bolt.Bucket, fn func(k, v []byte) error) error {
 // walkTx calls fn for every record of tx, names in order (or only name
 // when it is not empty), versions highest first.
 func walkTx(tx *bolt.Tx, name string, fn func(Record) error) error {
+	return walkValuesTx(tx, name, func(n string, v []byte) error {
+		rec, err := decodeRecord(n, v)
+		if err != nil {
+			return err
+		}
+		return fn(rec)
+	})
+}
+
+// walkValuesTx is walkTx's walk: fn gets each version's name and stored
+// value (which points into tx).
+func walkValuesTx(tx *bolt.Tx, name string, fn func(name string, v []byte) error) error {
 	versions, _, err := schemaBuckets(tx)
 	if err != nil {
 		return err
@@ -354,13 +366,7 @@ func walkTx(tx *bolt.Tx, name string, fn func(Record) error) error {
 			return nil
 		}
 		n := string(nameKey)
-		return descending(nb, func(_, v []byte) error {
-			rec, err := decodeRecord(n, v)
-			if err != nil {
-				return err
-			}
-			return fn(rec)
-		})
+		return descending(nb, func(_, v []byte) error { return fn(n, v) })
 	}
 	if name != "" {
 		return each([]byte(name))
@@ -451,9 +457,6 @@ func (db *DB) remove(ref Ref, forget bool) (removed Record, found bool, remainin
 			}
 		}
 		if err := refs.Delete(refKey(removed.Digest, name, vkey)); err != nil {
-			return err
-		}
-		if err := deleteInfoTx(tx, name, vkey); err != nil {
 			return err
 		}
 		remainingRefs = countRefs(refs, removed.Digest)
@@ -664,6 +667,9 @@ func checkRefsTx(tx *bolt.Tx) error {
 			}
 			r, err := decodeRecord(string(name), v)
 			if err != nil {
+				return err
+			}
+			if _, _, err := recordInfo(string(name), v, false); err != nil {
 				return err
 			}
 			// Every stored string passes the rules of an upload: a file

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -811,6 +812,25 @@ func TestDecodeRecordRejectsGarbage(t *testing.T) {
 	if _, err := decodeRecord("n", append(slices.Clone(good), 0)); !errors.Is(err, errBadRecord) {
 		t.Fatalf("decode with a trailing byte = %v", err)
 	}
+	// Schema 5: the parse's info after the record's fields.
+	mi := ModuleInfo{Kind: "module", Imports: 2, Exports: 3, Detail: []byte{9, 8, 7}}
+	withInfo := encodeRecordInfo(Record{Version: "1.0.0", Digest: dg("x"), Size: 5, Created: time.Unix(100, 7)}, &mi)
+	if r2, err := decodeRecord("n", withInfo); err != nil || r2 != r {
+		t.Fatalf("decode with info = %+v, %v; want %+v", r2, err, r)
+	}
+	got, has, err := recordInfo("n", withInfo, true)
+	mi.Version = "1.0.0"
+	if err != nil || !has || !reflect.DeepEqual(got, mi) {
+		t.Fatalf("recordInfo = %+v, %v, %v; want %+v", got, has, err, mi)
+	}
+	if _, has, err := recordInfo("n", good, true); err != nil || has {
+		t.Fatalf("recordInfo of a record without info = %v, %v", has, err)
+	}
+	for i := len(good) + 1; i < len(withInfo)-len(mi.Detail); i++ {
+		if _, err := decodeRecord("n", withInfo[:i]); !errors.Is(err, errBadRecord) {
+			t.Fatalf("decode of %d of %d bytes = %v, want errBadRecord", i, len(withInfo), err)
+		}
+	}
 }
 
 // TestNoSliceEscapes: records read from a transaction stay intact after it
@@ -846,5 +866,39 @@ func TestAddZeroEntry(t *testing.T) {
 	db := openTest(t)
 	if _, _, err := db.Add(Entry{Digest: dg("x"), Size: 1}); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("Add(zero ref) = %v, want errdefs.ErrInvalid", err)
+	}
+}
+
+// TestAddKeepsInfo: an Entry's info is stored in its version's value;
+// the same version and bytes again fill in an info the version lacked
+// (a store from before uploads were parsed) and never replace one.
+func TestAddKeepsInfo(t *testing.T) {
+	db := openTest(t)
+	e := mustEntry(Record{Name: "m", Version: "v1.0.0", Digest: dg("m"), Size: 1})
+	if _, created, err := db.Add(e); err != nil || !created {
+		t.Fatalf("Add = %v, %v", created, err)
+	}
+	ref := MustRef("m", "1.0.0")
+	if _, err := db.Info(ref); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Info of a version added without one = %v, want ErrNotFound", err)
+	}
+	first := ModuleInfo{Kind: "module", Imports: 1, Detail: []byte{1}}
+	e.Info = &first
+	if _, created, err := db.Add(e); err != nil || created {
+		t.Fatalf("Add again with info = %v, %v; want no new version", created, err)
+	}
+	second := ModuleInfo{Kind: "component"}
+	e.Info = &second
+	if _, _, err := db.Add(e); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Info(ref)
+	want := first
+	want.Version = "v1.0.0"
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Info = %+v, %v; want the first info %+v", got, err, want)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
 	}
 }

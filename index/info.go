@@ -1,7 +1,6 @@
 package index
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,14 +9,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// bucketInfo (schema 4) maps infoKey(name, version key) to an info value
-// (encodeInfo): what the parse of a version's bytes recorded.
-var bucketInfo = []byte("info")
-
 // ModuleInfo is what the structural parse of a version's bytes recorded:
 // the few fields that listings show, and the parser's whole record in its
 // own encoding (package wasm owns it; the index keeps it opaque), or the
 // parser's refusal of bytes stored before uploads were parsed.
+//
+// It is kept in the version's own value, after the record's fields (see
+// the schema in doc.go): one key, so that an upload's commit writes no
+// page more than an upload without it would (schema 4 kept it in a
+// bucket of its own, which dirtied that bucket's pages at every upload).
 type ModuleInfo struct {
 	Version string // the version as uploaded (filled by the index)
 	Kind    string // "module" or "component"; "" when Refused
@@ -30,25 +30,17 @@ type ModuleInfo struct {
 	Detail []byte
 }
 
-// infoEncoding is the first byte of every info value; a value of another
-// encoding is damage (a newer schema would have a migration).
+// infoEncoding is the first byte of a record's info tail; a tail of
+// another encoding is damage (a newer schema would have a migration).
 const infoEncoding = 1
 
-// infoKey is name 0x00 version key: a name holds no 0x00.
-func infoKey(name string, vkey []byte) []byte {
-	k := make([]byte, 0, len(name)+1+len(vkey))
-	k = append(k, name...)
-	k = append(k, 0)
-	return append(k, vkey...)
-}
-
-// encodeInfo: byte infoEncoding, then uvarint length + bytes of the
-// version as uploaded, of the kind and of the refusal, uvarint imports,
-// uvarint exports, and the detail to the end.
-func encodeInfo(mi ModuleInfo) []byte {
-	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(mi.Version)+len(mi.Kind)+len(mi.Refused)+2*binary.MaxVarintLen64+len(mi.Detail))
+// appendInfo appends the info tail of a record: byte infoEncoding, then
+// uvarint length + bytes of the kind and of the refusal, uvarint imports,
+// uvarint exports, and the detail to the end. The version is the
+// record's own and is not repeated.
+func appendInfo(b []byte, mi ModuleInfo) []byte {
 	b = append(b, infoEncoding)
-	for _, s := range []string{mi.Version, mi.Kind, mi.Refused} {
+	for _, s := range []string{mi.Kind, mi.Refused} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -57,17 +49,23 @@ func encodeInfo(mi ModuleInfo) []byte {
 	return append(b, mi.Detail...)
 }
 
-var errBadInfo = errors.New("malformed info value")
+// infoTailLen is an upper bound of appendInfo's bytes for mi.
+func infoTailLen(mi ModuleInfo) int {
+	return 1 + 4*binary.MaxVarintLen64 + len(mi.Kind) + len(mi.Refused) + len(mi.Detail)
+}
 
-// decodeInfo is the inverse of encodeInfo. Everything it returns is a copy;
-// detail false leaves Detail nil (listings need only the summary).
+var errBadInfo = errors.New("malformed info in the record value")
+
+// decodeInfo is the inverse of appendInfo: b is a record's tail, not
+// empty. Everything it returns is a copy; detail false leaves Detail nil
+// (listings need only the summary).
 func decodeInfo(b []byte, detail bool) (ModuleInfo, error) {
 	var mi ModuleInfo
 	if len(b) == 0 || b[0] != infoEncoding {
 		return mi, errBadInfo
 	}
 	b = b[1:]
-	var ss [3]string
+	var ss [2]string
 	for i := range ss {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
@@ -85,29 +83,38 @@ func decodeInfo(b []byte, detail bool) (ModuleInfo, error) {
 		counts[i] = n
 		b = b[k:]
 	}
-	mi = ModuleInfo{Version: ss[0], Kind: ss[1], Refused: ss[2], Imports: int(counts[0]), Exports: int(counts[1])}
+	mi = ModuleInfo{Kind: ss[0], Refused: ss[1], Imports: int(counts[0]), Exports: int(counts[1])}
 	if detail && len(b) > 0 {
 		mi.Detail = append([]byte(nil), b...)
 	}
 	return mi, nil
 }
 
-// CreateInfoTx creates the info bucket (schema 4) when it does not exist:
-// for the migration that brings a file to schema 4.
-func CreateInfoTx(tx *bolt.Tx) error {
-	_, err := tx.CreateBucketIfNotExists(bucketInfo)
-	return err
+// recordInfo returns the info kept in the record value val of name, with
+// the version filled in; has is false when the value holds none.
+func recordInfo(name string, val []byte, detail bool) (mi ModuleInfo, has bool, err error) {
+	rec, tail, err := decodeRecordTail(name, val)
+	if err != nil || len(tail) == 0 {
+		return ModuleInfo{}, false, err
+	}
+	mi, err = decodeInfo(tail, detail)
+	if err != nil {
+		return ModuleInfo{}, false, fmt.Errorf("module %s@%s: %w", name, rec.Version, err)
+	}
+	mi.Version = rec.Version
+	return mi, true, nil
 }
 
-// PutInfoTx stores what the parse of name@version's bytes recorded,
-// replacing what was there. The version must be stored (errdefs.ErrNotFound
-// otherwise): an info never outlives its version.
+// PutInfoTx stores what the parse of name@version's bytes recorded in
+// the version's value, replacing what was there. The version must be
+// stored (errdefs.ErrNotFound otherwise): an info never outlives its
+// version. A bad name or version wraps errdefs.ErrInvalid.
 func PutInfoTx(tx *bolt.Tx, name, version string, mi ModuleInfo) error {
-	v, err := ParseVersion(version)
+	ref, err := ParseRef(name, version)
 	if err != nil {
-		return fmt.Errorf("module %s: %w", name, err)
+		return err
 	}
-	vkey := versionKey(v.Semver())
+	vkey := versionKey(ref.version.sv)
 	versions, _, err := schemaBuckets(tx)
 	if err != nil {
 		return err
@@ -120,51 +127,11 @@ func PutInfoTx(tx *bolt.Tx, name, version string, mi ModuleInfo) error {
 	if val == nil {
 		return fmt.Errorf("module %s@%s: %w", name, version, errdefs.ErrNotFound)
 	}
-	rec, err := decodeRecord(name, val)
+	rec, _, err := decodeRecordTail(name, val)
 	if err != nil {
 		return err
 	}
-	ib := tx.Bucket(bucketInfo)
-	if ib == nil {
-		return fmt.Errorf("%w: index file lacks the %q bucket", errdefs.ErrInvalid, bucketInfo)
-	}
-	mi.Version = rec.Version
-	return ib.Put(infoKey(name, vkey), encodeInfo(mi))
-}
-
-// deleteInfoTx removes the info of name's version vkey, if any (Remove).
-func deleteInfoTx(tx *bolt.Tx, name string, vkey []byte) error {
-	ib := tx.Bucket(bucketInfo)
-	if ib == nil {
-		return nil
-	}
-	return ib.Delete(infoKey(name, vkey))
-}
-
-// AddWithInfo is Add with what the parse of the bytes recorded, written in
-// the same transaction: a version is never visible without its info. When
-// the version exists already with the same digest, its info is written
-// only where it had none.
-func (db *DB) AddWithInfo(e Entry, mi ModuleInfo) (stored Record, created bool, err error) {
-	if err := db.CheckLinked(); err != nil {
-		return Record{}, false, err
-	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		stored, created, err = PutTx(tx, e)
-		if err != nil {
-			return err
-		}
-		if !created {
-			if _, err := infoTx(tx, e.Ref, false); !errors.Is(err, errdefs.ErrNotFound) {
-				return err
-			}
-		}
-		return PutInfoTx(tx, stored.Name, stored.Version, mi)
-	})
-	if err != nil {
-		return Record{}, false, err
-	}
-	return stored, created, nil
+	return nb.Put(vkey, encodeRecordInfo(rec, &mi))
 }
 
 // SetInfo stores the info of a stored version (see PutInfoTx): for a
@@ -180,19 +147,28 @@ func (db *DB) SetInfo(name, version string, mi ModuleInfo) error {
 	return nil
 }
 
-func infoTx(tx *bolt.Tx, ref Ref, detail bool) (ModuleInfo, error) {
+// InfoTx returns what was recorded of the exact version ref in tx
+// (Detail only when detail is set). A version not stored, or stored with
+// no info recorded, wraps errdefs.ErrNotFound.
+func InfoTx(tx *bolt.Tx, ref Ref, detail bool) (ModuleInfo, error) {
 	name, version := ref.name.s, ref.version.Original()
-	ib := tx.Bucket(bucketInfo)
-	if ib == nil {
-		return ModuleInfo{}, fmt.Errorf("%w: index file lacks the %q bucket", errdefs.ErrInvalid, bucketInfo)
-	}
-	val := ib.Get(infoKey(name, versionKey(ref.version.sv)))
-	if val == nil {
-		return ModuleInfo{}, fmt.Errorf("module %s@%s: no info recorded: %w", name, version, errdefs.ErrNotFound)
-	}
-	mi, err := decodeInfo(val, detail)
+	versions, _, err := schemaBuckets(tx)
 	if err != nil {
-		return ModuleInfo{}, fmt.Errorf("module %s@%s: %w", name, version, err)
+		return ModuleInfo{}, err
+	}
+	var val []byte
+	if nb := versions.Bucket([]byte(name)); nb != nil {
+		val = nb.Get(versionKey(ref.version.sv))
+	}
+	if val == nil {
+		return ModuleInfo{}, fmt.Errorf("module %s@%s: %w", name, version, errdefs.ErrNotFound)
+	}
+	mi, has, err := recordInfo(name, val, detail)
+	if err != nil {
+		return ModuleInfo{}, err
+	}
+	if !has {
+		return ModuleInfo{}, fmt.Errorf("module %s@%s: no info recorded: %w", name, version, errdefs.ErrNotFound)
 	}
 	return mi, nil
 }
@@ -206,7 +182,7 @@ func (db *DB) Info(ref Ref) (ModuleInfo, error) {
 	}
 	var mi ModuleInfo
 	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-		mi, err = infoTx(tx, ref, true)
+		mi, err = InfoTx(tx, ref, true)
 		return err
 	})
 	return mi, err
@@ -218,24 +194,13 @@ func (db *DB) Info(ref Ref) (ModuleInfo, error) {
 func (db *DB) InfoSummaries(name string) (map[string]ModuleInfo, error) {
 	out := map[string]ModuleInfo{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		ib := tx.Bucket(bucketInfo)
-		if ib == nil {
-			return fmt.Errorf("%w: index file lacks the %q bucket", errdefs.ErrInvalid, bucketInfo)
-		}
-		c := ib.Cursor()
-		var prefix []byte
-		if name != "" {
-			prefix = append([]byte(name), 0)
-		}
-		for k, v := c.Seek(prefix); k != nil && (prefix == nil || bytes.HasPrefix(k, prefix)); k, v = c.Next() {
-			mi, err := decodeInfo(v, false)
-			if err != nil {
-				return err
+		return walkValuesTx(tx, name, func(n string, v []byte) error {
+			mi, has, err := recordInfo(n, v, false)
+			if err == nil && has {
+				out[n+"@"+mi.Version] = mi
 			}
-			n, _, _ := bytes.Cut(k, []byte{0})
-			out[string(n)+"@"+mi.Version] = mi
-		}
-		return nil
+			return err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", db.path, err)

@@ -136,10 +136,13 @@ func (r Record) Ref() (Ref, error) { return ParseRef(r.Name, r.Version) }
 // Entry is what Add and PutTx store: a checked reference and the blob it
 // names. Digest is a sha256 digest the caller computed or parsed
 // (digest.Parse) at its boundary; Size is not negative. Created zero means
-// now.
+// now. Info, when not nil, is what the parse of the bytes recorded: it is
+// stored in the version's own value (ModuleInfo), so a version is never
+// visible without it; its Version is ignored (the record's is kept).
 type Entry struct {
 	Ref     Ref
 	Digest  digest.Digest
 	Size    int64
 	Created time.Time
+	Info    *ModuleInfo
 }

@@ -14,7 +14,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// The buckets and keys of schema 4, drawn as a tree in doc.go. They are
+// The buckets and keys of schema 5, drawn as a tree in doc.go. They are
 // unexported values read through the helpers below; migrations/ reaches
 // the schema through ReadSchemaTx, WriteSchemaTx, CreateBucketsTx and
 // PutTx only.
@@ -146,9 +146,6 @@ func createSchemaTx(tx *bolt.Tx) error {
 	if err := CreateTombstonesTx(tx); err != nil {
 		return err
 	}
-	if err := CreateInfoTx(tx); err != nil {
-		return err
-	}
 	return WriteSchemaTx(tx, SchemaVersion)
 }
 
@@ -181,23 +178,48 @@ func refPrefix(d digest.Digest) []byte {
 // encodeRecord: uvarint length + version as uploaded, uvarint length +
 // digest, uvarint size, int64 big-endian Unix seconds, uint32 big-endian
 // nanoseconds. The name is the bucket's; it is not repeated.
-func encodeRecord(r Record) []byte {
-	b := make([]byte, 0, 2*binary.MaxVarintLen64+len(r.Version)+len(r.Digest)+binary.MaxVarintLen64+12)
+func encodeRecord(r Record) []byte { return encodeRecordInfo(r, nil) }
+
+// encodeRecordInfo is encodeRecord followed, when mi is not nil, by the
+// info tail (appendInfo): a version's value holds what the parse of its
+// bytes recorded.
+func encodeRecordInfo(r Record, mi *ModuleInfo) []byte {
+	n := 2*binary.MaxVarintLen64 + len(r.Version) + len(r.Digest) + binary.MaxVarintLen64 + 12
+	if mi != nil {
+		n += infoTailLen(*mi)
+	}
+	b := make([]byte, 0, n)
 	b = binary.AppendUvarint(b, uint64(len(r.Version)))
 	b = append(b, r.Version...)
 	b = binary.AppendUvarint(b, uint64(len(r.Digest)))
 	b = append(b, r.Digest...)
 	b = binary.AppendUvarint(b, uint64(r.Size))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Created.Unix()))
-	return binary.BigEndian.AppendUint32(b, uint32(r.Created.Nanosecond()))
+	b = binary.BigEndian.AppendUint32(b, uint32(r.Created.Nanosecond()))
+	if mi != nil {
+		b = appendInfo(b, *mi)
+	}
+	return b
 }
 
 var errBadRecord = errors.New("malformed record value")
 
-// decodeRecord is the inverse of encodeRecord. Its strings are copies: the
+// decodeRecord is the inverse of encodeRecord; an info tail, if any, is
+// checked and skipped (recordInfo reads it). Its strings are copies: the
 // result never points into memory a bbolt transaction owns.
 func decodeRecord(name string, b []byte) (Record, error) {
-	var r Record
+	r, tail, err := decodeRecordTail(name, b)
+	if err == nil && len(tail) > 0 {
+		if _, ierr := decodeInfo(tail, false); ierr != nil {
+			err = fmt.Errorf("module %s@%s: %w: %w", name, r.Version, errBadRecord, ierr)
+		}
+	}
+	return r, err
+}
+
+// decodeRecordTail is decodeRecord returning the bytes after the record's
+// fields too: the info tail, or nothing. tail points into b.
+func decodeRecordTail(name string, b []byte) (r Record, tail []byte, err error) {
 	str := func() (string, bool) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
@@ -209,15 +231,15 @@ func decodeRecord(name string, b []byte) (Record, error) {
 	}
 	ver, ok := str()
 	if !ok {
-		return r, fmt.Errorf("module %s: %w", name, errBadRecord)
+		return r, nil, fmt.Errorf("module %s: %w", name, errBadRecord)
 	}
 	dgst, ok := str()
 	if !ok {
-		return r, fmt.Errorf("module %s@%s: %w", name, ver, errBadRecord)
+		return r, nil, fmt.Errorf("module %s@%s: %w", name, ver, errBadRecord)
 	}
 	size, k := binary.Uvarint(b)
-	if k <= 0 || len(b)-k != 12 || size > 1<<62 {
-		return r, fmt.Errorf("module %s@%s: %w", name, ver, errBadRecord)
+	if k <= 0 || len(b)-k < 12 || size > 1<<62 {
+		return r, nil, fmt.Errorf("module %s@%s: %w", name, ver, errBadRecord)
 	}
 	b = b[k:]
 	sec := int64(binary.BigEndian.Uint64(b[:8]))
@@ -228,7 +250,7 @@ func decodeRecord(name string, b []byte) (Record, error) {
 		Digest:  digest.Digest(dgst),
 		Size:    int64(size),
 		Created: time.Unix(sec, nsec).UTC(),
-	}, nil
+	}, b[12:], nil
 }
 
 // ParseRecord checks a record that comes from outside the process
@@ -300,6 +322,17 @@ func PutTx(tx *bolt.Tx, e Entry) (stored Record, created bool, err error) {
 			return Record{}, false, err
 		}
 		if have.Digest == rec.Digest {
+			if e.Info != nil {
+				// The same bytes again, with their parse: kept where the
+				// version had none (a store from before uploads were
+				// parsed, or a blob the migration could not read).
+				if _, has, err := recordInfo(rec.Name, old, false); err != nil || has {
+					return have, false, err
+				}
+				if err := nb.Put(vkey, encodeRecordInfo(have, e.Info)); err != nil {
+					return Record{}, false, err
+				}
+			}
 			return have, false, nil
 		}
 		return Record{}, false, fmt.Errorf("module %s@%s: %w: the version exists with other content: %s@%s is stored with digest %s, this one has %s",
@@ -327,7 +360,7 @@ func PutTx(tx *bolt.Tx, e Entry) (stored Record, created bool, err error) {
 		rec.Created = time.Now()
 	}
 	rec.Created = rec.Created.UTC().Round(0)
-	if err := nb.Put(vkey, encodeRecord(rec)); err != nil {
+	if err := nb.Put(vkey, encodeRecordInfo(rec, e.Info)); err != nil {
 		return Record{}, false, err
 	}
 	if err := refs.Put(refKey(rec.Digest, rec.Name, vkey), binary.BigEndian.AppendUint64(nil, uint64(rec.Size))); err != nil {

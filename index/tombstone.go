@@ -44,7 +44,10 @@ func decodeTombstone(key, val []byte) (Tombstone, error) {
 			break
 		}
 	}
-	r, err := decodeRecord(string(name), val)
+	r, tail, err := decodeRecordTail(string(name), val)
+	if err == nil && len(tail) > 0 {
+		err = fmt.Errorf("module %s@%s: %w", name, r.Version, errBadRecord)
+	}
 	if err != nil {
 		return Tombstone{}, fmt.Errorf("tombstone: %w", err)
 	}

@@ -51,17 +51,26 @@
 // -update); without -update that test checks that the committed file holds
 // exactly what the generator writes.
 //
-// # Schema 4: the record of each version
+// # Schemas 4 and 5: the record of each version
 //
-// Step 4 creates the info bucket and fills it by parsing, with package
-// wasm, the blob of every stored version (once per digest; ApplyStore gets
-// the repository folder, which holds the blobs). Bytes the parser refuses
-// get the refusal recorded: the version stays served, and verify reports
-// it as invalid_module. A blob missing or unreadable gets no record (verify
-// reports the damage; the repository parses it on first use once it is
-// back). ModuleInfoOf is the one place where a parse becomes an
-// index.ModuleInfo. testdata/schema3.db is a schema-3 file from the
-// generator in info_test.go (its blobs are written by the test); 10,000
+// Schema 4 (never released: no tag or release has it) kept what the parse
+// of each version's bytes recorded in an info bucket of its own; schema 5
+// keeps it in the version's own value (drawn in index's doc.go), so that
+// an upload's commit dirties no more pages than one without it. Step 4
+// creates schema 4's bucket, empty (its name and value encoding are frozen
+// in schema4.go). Step 5 moves every record a schema-4 gpmd put in that
+// bucket into its version's value, parses, with package wasm, the blob of
+// every version still without one (once per digest; ApplyStore gets the
+// repository folder, which holds the blobs), and drops the bucket; both
+// run in the one transaction of an upgrade, so a schema-3 file goes
+// straight to schema 5, and a file of schema 4 keeps what it recorded.
+// Bytes the parser refuses get the refusal recorded: the version stays
+// served, and verify reports it as invalid_module. A blob missing or
+// unreadable gets no record (verify reports the damage; the repository
+// parses it on first use once it is back). ModuleInfoOf is the one place
+// where a parse becomes an index.ModuleInfo. testdata/schema3.db is a
+// schema-3 file from the generator in info_test.go (its blobs are written
+// by the test), and writeSchema4 there writes a schema-4 file; 10,000
 // versions of 1–64 KiB migrate in about 1 s (BenchmarkUpgradeInfo10k).
 //
 // # Early gpmd stores

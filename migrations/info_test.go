@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -109,7 +110,8 @@ func writeBlobs(t testing.TB, dir string, entries []schema3Entry) {
 
 // checkInfoUpgraded checks the record of every entry in the upgraded file
 // against a parse of its bytes: the summary, the detail, the refusal of
-// the broken one, and no record for the one whose blob is missing.
+// the broken one, and no record for the one whose blob is missing. No
+// schema-4 info bucket is left.
 func checkInfoUpgraded(t *testing.T, path string, entries []schema3Entry) {
 	t.Helper()
 	db, err := index.Open(path, index.Options{})
@@ -142,15 +144,92 @@ func checkInfoUpgraded(t *testing.T, path string, entries []schema3Entry) {
 			t.Errorf("%s@%s: record %+v, want kind %s, %d imports, %d exports and the parse's detail", e.Name, e.Version, mi, info.Kind, len(info.Imports), len(info.Exports))
 		}
 	}
+	recorded := 0
+	for _, e := range entries {
+		if !e.Missing {
+			recorded++
+		}
+	}
 	sums, err := db.InfoSummaries("")
-	if err != nil || len(sums) != len(entries)-1 {
-		t.Errorf("InfoSummaries = %d records, %v; want %d", len(sums), err, len(entries)-1)
+	if err != nil || len(sums) != recorded {
+		t.Errorf("InfoSummaries = %d records, %v; want %d", len(sums), err, recorded)
 	}
 	if err := db.Check(); err != nil {
 		t.Errorf("Check after upgrade: %v", err)
 	}
 	if ts, err := db.Tombstones(); err != nil || len(ts) != 1 {
 		t.Errorf("Tombstones after upgrade = %+v, %v; want the fixture's one", ts, err)
+	}
+	db.Close()
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	bdb.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("info")) != nil {
+			t.Error("the schema-4 info bucket is left after the upgrade")
+		}
+		return nil
+	})
+}
+
+// encodeSchema4Info is a schema-4 info value, as schema 4's gpmd wrote it:
+// byte 1, uvarint length + bytes of the version, the kind and the
+// refusal, uvarint imports, uvarint exports, the detail to the end.
+func encodeSchema4Info(version string, mi index.ModuleInfo) []byte {
+	b := []byte{1}
+	for _, s := range []string{version, mi.Kind, mi.Refused} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(mi.Imports))
+	b = binary.AppendUvarint(b, uint64(mi.Exports))
+	return append(b, mi.Detail...)
+}
+
+// writeSchema4 writes a schema-4 file at path (schema 4 never left the
+// development branch, but files of it exist there): the schema-3 file of
+// entries, with an info bucket holding the parse of every entry but skip,
+// and one record of a version that is not stored.
+func writeSchema4(t *testing.T, path string, entries []schema3Entry, skip string) {
+	t.Helper()
+	writeSchema3(t, path, entries)
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		ib, err := tx.CreateBucket([]byte("info"))
+		if err != nil {
+			return err
+		}
+		put := func(name, version string, vkey []byte, mi index.ModuleInfo) error {
+			return ib.Put(append(append([]byte(name), 0), vkey...), encodeSchema4Info(version, mi))
+		}
+		for i, e := range entries {
+			if e.Name == skip {
+				continue
+			}
+			info, perr := wasm.Parse(e.Bytes)
+			mi, err := ModuleInfoOf(info, perr)
+			if err != nil {
+				return err
+			}
+			// The key's version part only has to be distinct here: step 5
+			// reads the version from the value.
+			if err := put(e.Name, e.Version, []byte{0x02, byte(i)}, mi); err != nil {
+				return err
+			}
+		}
+		if err := put("ghost", "1.0.0", []byte{0x02, 0xff}, index.ModuleInfo{Kind: "module"}); err != nil {
+			return err
+		}
+		return index.WriteSchemaTx(tx, 4)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -32,7 +32,8 @@ func Steps() []Step {
 	return []Step{
 		{Version: 2, Name: "per-name buckets with semver-sortable keys and a refs bucket", Apply: upgradeTo2},
 		{Version: 3, Name: "a tombstones bucket: removed versions stay immutable", Apply: upgradeTo3},
-		{Version: 4, Name: "an info bucket: what the parse of each version's bytes recorded", ApplyStore: upgradeToInfo},
+		{Version: 4, Name: "an info bucket (never released; emptied by step 5)", Apply: upgradeTo4},
+		{Version: 5, Name: "each version's value holds what the parse of its bytes recorded", ApplyStore: upgradeTo5},
 	}
 }
 

@@ -307,6 +307,22 @@ var stepTests = map[int]stepTest{
 		},
 		check: func(t *testing.T, path string) { checkInfoUpgraded(t, path, schema3Fixture()) },
 	},
+	5: {
+		setup: func(t *testing.T, path string) {
+			writeSchema4(t, path, schema3Fixture(), "tiny")
+			writeBlobs(t, filepath.Dir(path), schema3Fixture())
+		},
+		check: func(t *testing.T, path string) {
+			// The version whose blob is missing keeps the record schema
+			// 4 held (moved, not parsed); "tiny", which had none, is
+			// parsed; the record of a version not stored is dropped.
+			entries := schema3Fixture()
+			for i := range entries {
+				entries[i].Missing = false
+			}
+			checkInfoUpgraded(t, path, entries)
+		},
+	},
 }
 
 // schema2Records are the records of the schema-2 fixture.

@@ -30,13 +30,12 @@
 // upload finds the bytes already stored.
 //
 // Modules. Upload parses the binary's structure (package wasm) as it
-// streams, in the same pass as the hash: the first MiB as it is read, the
-// rest in a goroutine of its own fed through a pipe (overlapping the hash
-// and the write), so nothing is read twice and no more than a chunk is
-// held. A binary it refuses fails the upload with its
+// streams, in the same pass as the hash: each chunk as it is read, while
+// it is in the CPU cache, so nothing is read twice and no more than a
+// chunk is held. A binary it refuses fails the upload with its
 // *wasm.FormatError (wasm.ErrInvalidModule, errdefs.ErrInvalid) before the
 // blob is committed: nothing of it is kept. What the parse finds is written
-// with the index entry, in the same transaction (Info, InfoSummaries); a
+// in the index entry's own value (Info, InfoSummaries); a
 // version without one (stored before uploads were parsed, its blob missing
 // when the index was upgraded) is parsed on first use. Bytes the parser
 // refuses that were stored earlier stay served: Info says why it has no

@@ -8,10 +8,17 @@ import (
 	"github.com/ghost-network/gpmd/index"
 )
 
-// Observer learns of every change to the versions a Repo holds, in the
-// order they happen (the daemon publishes them as GMP events and logs
-// them). Its methods are called after the change is in the index, one
-// change at a time, and must not block: a slow observer slows uploads.
+// Observer learns of every change to the versions a Repo holds (the
+// daemon publishes them as GMP events and logs them). Its methods are
+// called after the change is in the index, one call at a time, and must
+// not block: a slow observer slows uploads.
+//
+// Order: a removal is told after every change that came before it and
+// before every change after it. Uploads that run at the same time (they
+// share one index commit, see index's group commit) are told in the order
+// they finish; their order says nothing more, as their versions are
+// distinct and each commit holds all or none of them. LatestChanged always
+// follows the VersionAdded or VersionRemoved that made it.
 type Observer interface {
 	// VersionAdded: an upload (or an import, which uploads) stored a new
 	// version. A duplicate upload of the same bytes is no change.
@@ -20,45 +27,114 @@ type Observer interface {
 	VersionRemoved(rec index.Record)
 	// LatestChanged: what a request for name with no version (latest)
 	// resolves to changed, after VersionAdded or VersionRemoved; ok is
-	// false when name has no version left.
+	// false when name has no version left. After VersionAdded(rec) it
+	// names rec.
 	LatestChanged(name string, rec index.Record, ok bool)
 }
 
-// notifier runs changes so that the latest of a name is compared before
-// and after each one, with no other change in between: mu serialises the
-// changes that have an observer to tell. It is the one place where
+// notifier tells the observer of changes, and is the one place where
 // "latest changed" is decided.
+//
+// Uploads no longer run one at a time for it: holding one lock across
+// every index write made concurrent uploads commit one after another
+// when they could share a commit. Instead order lets adds run together
+// (shared) and a removal alone, and latest remembers, per name, the
+// latest version last told: an add can only raise a name's latest, so
+// whether it did is decided from the record added and what was told, not
+// from the index, which may already hold versions whose adds are not told
+// yet. A removal, which runs alone, reads the index before and after.
 type notifier struct {
 	obs Observer // nil: changes run unserialised and nobody is told
-	mu  sync.Mutex
+
+	// order is held shared by an add from before its index write until it
+	// is told, and alone by a removal.
+	order sync.RWMutex
+	// mu serialises the observer's calls and guards latest.
+	mu sync.Mutex
+	// latest is what latest was last told to be (or found, when nothing
+	// was told yet), for each name an add or a removal has touched since
+	// Open; a name left with no version is dropped.
+	latest map[string]seenLatest
 }
 
-// change runs apply (an index write of one version of name) and tells the
-// observer what it changed. apply returns the record and whether it
-// changed anything.
+// seenLatest is a name's latest version as told; ok false: none.
+type seenLatest struct {
+	rec index.Record
+	ok  bool
+}
+
+// change runs apply (an index write of one version of name: an add when
+// added, else a removal) and tells the observer what it changed. apply
+// returns the record and whether it changed anything.
 func (r *Repo) change(name index.Name, added bool, apply func() (index.Record, bool, error)) (index.Record, error) {
 	n := &r.notify
 	if n.obs == nil {
 		rec, _, err := apply()
 		return rec, err
 	}
+	if added {
+		n.order.RLock()
+		defer n.order.RUnlock()
+	} else {
+		n.order.Lock()
+		defer n.order.Unlock()
+	}
+	key := name.String()
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	before, hadBefore := r.latestOf(name)
+	before, known := n.latest[key]
+	if !known {
+		// Every add of name records it here before it writes, and no
+		// removal runs beside an add: nothing of name is in flight, so
+		// the index's latest is the one told.
+		before.rec, before.ok = r.latestOf(name)
+		if n.latest == nil {
+			n.latest = make(map[string]seenLatest)
+		}
+		n.latest[key] = before
+	}
+	n.mu.Unlock()
+
 	rec, changed, err := apply()
 	if err != nil || !changed {
 		return rec, err
 	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if added {
 		n.obs.VersionAdded(rec)
-	} else {
-		n.obs.VersionRemoved(rec)
+		if cur := n.latest[key]; !cur.ok || laterLatest(rec.Version, cur.rec.Version) {
+			n.latest[key] = seenLatest{rec: rec, ok: true}
+			n.obs.LatestChanged(key, rec, true)
+		}
+		return rec, nil
 	}
+	n.obs.VersionRemoved(rec)
 	after, hasAfter := r.latestOf(name)
-	if hadBefore != hasAfter || before.Version != after.Version || before.Digest != after.Digest {
-		n.obs.LatestChanged(name.String(), after, hasAfter)
+	if before.ok != hasAfter || before.rec.Version != after.Version || before.rec.Digest != after.Digest {
+		n.obs.LatestChanged(key, after, hasAfter)
+	}
+	if hasAfter {
+		n.latest[key] = seenLatest{rec: after, ok: true}
+	} else {
+		delete(n.latest, key)
 	}
 	return rec, nil
+}
+
+// laterLatest reports whether version a would be a name's latest rather
+// than b, by index's rule: the highest release, else (no release) the
+// highest pre-release. Both are stored versions, so they parse.
+func laterLatest(a, b string) bool {
+	va, errA := index.ParseVersion(a)
+	vb, errB := index.ParseVersion(b)
+	if errA != nil || errB != nil {
+		return errB != nil && errA == nil
+	}
+	sa, sb := va.Semver(), vb.Semver()
+	if relA, relB := sa.Prerelease() == "", sb.Prerelease() == ""; relA != relB {
+		return relA
+	}
+	return sa.Compare(sb) > 0
 }
 
 // latestOf is what a blank request for name resolves to, if anything.

@@ -110,9 +110,14 @@ func TestObserverConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	var latest []string
-	for _, l := range strings.Split(obs.take(), "; ") {
+	lines := strings.Split(obs.take(), "; ")
+	for i, l := range lines {
 		if v, ok := strings.CutPrefix(l, "latest m@"); ok {
 			latest = append(latest, v)
+			// A latest change follows the upload that made it.
+			if i == 0 || lines[i-1] != "uploaded m@"+v {
+				t.Errorf("%q does not follow its upload: %v", l, lines)
+			}
 		}
 	}
 	if len(latest) == 0 || latest[len(latest)-1] != "v1.19.0" {
@@ -127,4 +132,35 @@ func TestObserverConcurrent(t *testing.T) {
 	if !slices.Equal(sorted, latest) || len(slices.Compact(slices.Clone(latest))) != len(latest) {
 		t.Fatalf("latest changes %v are not rising", latest)
 	}
+}
+
+// TestObservedUploadsShareCommits: with an observer (as in the daemon),
+// concurrent uploads still share index commits: telling the observer
+// does not make them commit one after another.
+func TestObservedUploadsShareCommits(t *testing.T) {
+	obs := &recorder{}
+	r, _ := openRepo(t, repo.Options{Observer: obs})
+	const n = 16
+	for round := range 5 {
+		before := repo.IndexAddCommits(r)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				ref := index.MustRef(fmt.Sprintf("m%d", i), fmt.Sprintf("1.%d.0", round))
+				if _, err := r.Upload(context.Background(), ref, bytes.NewReader(testutil.Wasm(ref.String(), 64<<10)), ""); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		commits := repo.IndexAddCommits(r) - before
+		t.Logf("round %d: %d uploads in %d index commits", round, n, commits)
+		if got := strings.Count(obs.take(), "uploaded "); got != n {
+			t.Fatalf("round %d: %d uploads told, want %d", round, got, n)
+		}
+		if commits < n {
+			return
+		}
+	}
+	t.Error("in 5 rounds of 16 concurrent uploads, none shared an index commit")
 }

@@ -81,9 +81,6 @@ type Repo struct {
 
 	notify notifier // tells Options.Observer of each change
 
-	// parseBufs holds the parse goroutines' read buffers (parseBufSize).
-	parseBufs sync.Pool
-
 	// noParse skips the structural parse of uploads: set only by the
 	// benchmark's baseline (export_test.go), never in the product.
 	noParse bool
@@ -153,7 +150,6 @@ func open(ctx context.Context, dir string, opts Options, rebuilding bool) (*Repo
 		leases:  make(map[digest.Digest]int),
 		notify:  notifier{obs: opts.Observer},
 	}
-	r.parseBufs.New = func() any { b := make([]byte, parseBufSize); return &b }
 	if rebuilding {
 		return r, nil
 	}
@@ -298,8 +294,7 @@ func (r *Repo) UploadWith(ctx context.Context, ref index.Ref, body io.Reader, op
 	}
 	var parse *parsingReader
 	if !r.noParse {
-		parse = r.newParsingReader(br)
-		defer parse.Close()
+		parse = newParsingReader(br)
 		br = parse
 	}
 
@@ -346,21 +341,18 @@ func (r *Repo) UploadWith(ctx context.Context, ref index.Ref, body io.Reader, op
 	}
 
 	entry := index.Entry{Ref: ref, Digest: info.Digest, Size: info.Size, Created: opts.Created}
-	var added bool
-	rec, err := r.change(ref.Name(), true, func() (index.Record, bool, error) {
-		var rec index.Record
-		var err error
-		if parse != nil {
-			mi, merr := migrations.ModuleInfoOf(parse.info, nil)
-			if merr != nil {
-				return index.Record{}, false, merr
-			}
-			rec, added, err = r.idx.AddWithInfo(entry, mi)
-		} else {
-			// The benchmark's baseline (and tests of stores from before
-			// uploads were parsed): no record.
-			rec, added, err = r.idx.Add(entry)
+	if parse != nil {
+		// The benchmark's baseline (and tests of stores from before
+		// uploads were parsed) have no parse and record none.
+		mi, err := migrations.ModuleInfoOf(parse.info, nil)
+		if err != nil {
+			return fail(err)
 		}
+		entry.Info = &mi
+	}
+	var added bool
+	rec, err := r.change(ref.Name(), true, func() (rec index.Record, _ bool, err error) {
+		rec, added, err = r.idx.Add(entry)
 		return rec, added, err
 	})
 	if err != nil {

@@ -32,19 +32,34 @@ func NewBaseline(root string) (*Baseline, error) {
 	return bl, nil
 }
 
-// Put stores data durably under its SHA-256.
-func (bl *Baseline) Put(data []byte) error {
-	r := bytes.NewReader(data)
+// Put stores data durably under its SHA-256. Not safe for concurrent
+// use (it reuses one buffer); PutFile is.
+func (bl *Baseline) Put(data []byte) error { return bl.put(bytes.NewReader(data), bl.buf) }
+
+// PutFile stores the bytes of the file at path durably under their
+// SHA-256, reading the file as it goes: the ingest of a file that
+// bench/e2e's ingest process does, without the process. Safe for
+// concurrent use.
+func (bl *Baseline) PutFile(path string) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return bl.put(src, make([]byte, len(bl.buf)))
+}
+
+func (bl *Baseline) put(r io.Reader, buf []byte) error {
 	h := sha256.New()
 	f, err := os.CreateTemp(bl.tmpDir, "t-*")
 	if err != nil {
 		return err
 	}
 	for {
-		n, err := r.Read(bl.buf)
+		n, err := r.Read(buf)
 		if n > 0 {
-			h.Write(bl.buf[:n])
-			if _, err := f.Write(bl.buf[:n]); err != nil {
+			h.Write(buf[:n])
+			if _, err := f.Write(buf[:n]); err != nil {
 				f.Close()
 				return err
 			}

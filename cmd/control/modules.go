@@ -336,6 +336,10 @@ func (s *Server) answerUpload(w http.ResponseWriter, rec index.Record, start tim
 	s.cfg.Observer.Uploaded(rec.Size, s.cfg.Now().Sub(start))
 	setRecordHeaders(w.Header(), rec)
 	writeJSON(w, http.StatusOK, rec)
+	// The upload is durable and its answer whole: send it now rather
+	// than after the request's log line and the handler's return, which
+	// the client has no need to wait for.
+	_ = http.NewResponseController(w).Flush()
 }
 
 func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) error {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -241,6 +242,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	body = append(body, '\n')
 	w.Header().Set("Content-Type", "application/json")
+	// The length is known: a response flushed before its handler returns
+	// (answerUpload) is then whole at once, not chunked until the end.
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
 }

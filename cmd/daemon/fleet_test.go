@@ -25,7 +25,7 @@ import (
 
 // runDaemon runs a daemon in this process until the test ends (or stop is
 // called) and returns its state once it is ready.
-func runDaemon(t *testing.T, cfg conf.Config) (conf.State, func()) {
+func runDaemon(t testing.TB, cfg conf.Config) (conf.State, func()) {
 	t.Helper()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.ControlAddr, cfg.GMPAddr, cfg.Version = "127.0.0.1:0", "127.0.0.1:0", "test"
