@@ -94,8 +94,9 @@ func (x *exchange) run() (*Response, error) {
 	var proceed, abort chan struct{}
 	if hasBody {
 		proceed, abort = make(chan struct{}), make(chan struct{})
-		x.wrote = make(chan error, 1)
-		go func() { x.wrote <- x.sendBody(bw, expect, proceed, abort) }()
+		wrote := make(chan error, 1)
+		x.wrote = wrote
+		go func(proceed, abort <-chan struct{}) { wrote <- x.sendBody(bw, expect, proceed, abort) }(proceed, abort)
 	}
 	br := bufio.NewReaderSize(x.conn, MaxLineBytes)
 	for interim := 0; ; interim++ {
