@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -96,18 +95,28 @@ func (x *exchange) run() (*Response, error) {
 		proceed, abort = make(chan struct{}), make(chan struct{})
 		wrote := make(chan error, 1)
 		x.wrote = wrote
-		go func(proceed, abort <-chan struct{}) { wrote <- x.sendBody(bw, expect, proceed, abort) }(proceed, abort)
+		go func(proceed, abort <-chan struct{}) {
+			err := x.sendBody(bw, expect, proceed, abort)
+			if err != nil && err != errNotSent {
+				// A body that failed (cut short, a reader's error, a
+				// reset) ends the request: the server must not wait for
+				// the rest, nor the reader of the answer for the server.
+				x.conn.Close()
+			}
+			wrote <- err
+		}(proceed, abort)
 	}
 	br := bufio.NewReaderSize(x.conn, MaxLineBytes)
 	for interim := 0; ; interim++ {
 		resp, err := ReadResponse(br)
 		if err != nil {
 			if x.wrote != nil {
-				// A connection the server reset while the body went is
-				// best told by the write's error (what uploadCut in the
-				// client looks for).
+				// A body that failed is what ended the connection (a
+				// reset while it went is what uploadCut in the client
+				// looks for), unless it failed only because the
+				// connection was closed here.
 				x.conn.Close()
-				if werr := x.waitBody(); errors.Is(werr, syscall.ECONNRESET) || errors.Is(werr, syscall.EPIPE) {
+				if werr := x.waitBody(); werr != nil && werr != errNotSent && !errors.Is(werr, net.ErrClosed) {
 					return nil, werr
 				}
 			}
