@@ -150,13 +150,14 @@ func (c *Client) getJSON(ctx context.Context, path string, v any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	return decodeBody(resp, v)
+	return c.decodeBody(resp, v)
 }
 
-func decodeBody(resp *h1.Response, v any) error {
+// decodeBody decodes the JSON answer in resp's body into v.
+func (c *Client) decodeBody(resp *h1.Response, v any) error {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v); err != nil {
 		path, _, _ := strings.Cut(resp.Request.Target, "?")
-		return fmt.Errorf("reading the answer of %s %s: %w", resp.Request.Method, path, err)
+		return fmt.Errorf("reading the answer of %s %s from gpmd at %s: %w", resp.Request.Method, path, c.addr, err)
 	}
 	return nil
 }
@@ -263,7 +264,7 @@ func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bo
 	}
 	defer resp.Body.Close()
 	var rec api.Record
-	err = decodeBody(resp, &rec)
+	err = c.decodeBody(resp, &rec)
 	return rec, err
 }
 
@@ -332,7 +333,7 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	}
 	defer resp.Body.Close()
 	var rec api.Record
-	if err := decodeBody(resp, &rec); err != nil {
+	if err := c.decodeBody(resp, &rec); err != nil {
 		return api.Record{}, err
 	}
 	if err := hashed(); err != nil {

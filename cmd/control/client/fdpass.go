@@ -69,7 +69,7 @@ func (c *Client) UploadFile(ctx context.Context, name, version string, f *os.Fil
 	}
 	defer resp.Body.Close()
 	var rec api.Record
-	if err := decodeBody(resp, &rec); err != nil {
+	if err := c.decodeBody(resp, &rec); err != nil {
 		return api.Record{}, err
 	}
 	return rec, nil

@@ -38,7 +38,7 @@ func (c *Client) postJSON(ctx context.Context, path string, v any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	return decodeBody(resp, v)
+	return c.decodeBody(resp, v)
 }
 
 // Backup is GET /v1/backup: it hands the tar stream to extract (which

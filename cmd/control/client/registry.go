@@ -59,7 +59,7 @@ func (c *Client) postProgress(ctx context.Context, path string, req any, progres
 	}
 	defer resp.Body.Close()
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), api.ContentTypeProgress) {
-		return decodeBody(resp, out)
+		return c.decodeBody(resp, out)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
