@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,6 +80,8 @@ type exchange struct {
 	// wrote, when a body goroutine runs, receives its result once.
 	wrote    chan error
 	writeErr error
+	// answered is set once the final response's head is read.
+	answered atomic.Bool
 	once     sync.Once
 }
 
@@ -97,10 +100,11 @@ func (x *exchange) run() (*Response, error) {
 		x.wrote = wrote
 		go func(proceed, abort <-chan struct{}) {
 			err := x.sendBody(bw, expect, proceed, abort)
-			if err != nil && err != errNotSent {
+			if err != nil && err != errNotSent && !x.answered.Load() {
 				// A body that failed (cut short, a reader's error, a
 				// reset) ends the request: the server must not wait for
 				// the rest, nor the reader of the answer for the server.
+				// Once the answer came, it is read to its end instead.
 				x.conn.Close()
 			}
 			wrote <- err
@@ -126,6 +130,7 @@ func (x *exchange) run() (*Response, error) {
 			return nil, err
 		}
 		if resp.StatusCode/100 != 1 {
+			x.answered.Store(true)
 			if abort != nil {
 				close(abort)
 			}
