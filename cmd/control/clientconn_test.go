@@ -5,15 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control/api"
-	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/events"
-	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
@@ -24,13 +20,7 @@ import (
 // at once with the context's error, and the server sees its subscriber go
 // (the connection was closed, not left open).
 func TestEventsCancelClosesStream(t *testing.T) {
-	hub := events.New(events.Options{History: 4})
-	g := gmp.NewServer(gmp.Config{Events: hub})
-	s := NewServer(Config{Events: g})
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	defer s.StopStreams()
-	c := client.NewClient(srv.Listener.Addr().String(), "")
+	hub, c := newEventServer(t)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

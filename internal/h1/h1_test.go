@@ -1,7 +1,6 @@
 package h1
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -18,52 +17,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
-
-// rawServer answers every connection with the bytes answer returns for the
-// request head it read (a server that may break every rule). It reads the
-// request's head only; answer gets the connection to read more.
-func rawServer(t *testing.T, answer func(head string, conn net.Conn)) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { l.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			func() {
-				defer conn.Close()
-				conn.SetDeadline(time.Now().Add(10 * time.Second))
-				br := bufio.NewReader(conn)
-				var head strings.Builder
-				for {
-					line, err := br.ReadString('\n')
-					head.WriteString(line)
-					if err != nil || line == "\r\n" {
-						break
-					}
-				}
-				answer(head.String(), &bufConn{Conn: conn, r: br})
-			}()
-		}
-	}()
-	return l.Addr().String()
-}
-
-// bufConn reads through the reader that read the head.
-type bufConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // fixed answers every request with the bytes of s.
 func fixed(s string) func(string, net.Conn) {
@@ -93,7 +49,7 @@ func readAll(resp *Response) (string, error) {
 
 func TestContentLength(t *testing.T) {
 	heads := make(chan string, 1)
-	addr := rawServer(t, func(head string, conn net.Conn) {
+	addr := testutil.RawServer(t, func(head string, conn net.Conn) {
 		heads <- head
 		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Two: a\r\nx-two:  b \r\nContent-Length: 5\r\n\r\nhelloIGNORED")
 	})
@@ -124,7 +80,7 @@ func TestContentLength(t *testing.T) {
 }
 
 func TestChunked(t *testing.T) {
-	addr := rawServer(t, fixed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+
+	addr := testutil.RawServer(t, fixed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+
 		"5;ext=1\r\nhello\r\n"+"1 \r\n \r\n"+"A\r\n0123456789\r\n"+"0\r\nTrailer: x\r\n\r\n"))
 	resp, err := get(t, addr)
 	if err != nil {
@@ -140,7 +96,7 @@ func TestChunked(t *testing.T) {
 }
 
 func TestBodyToClose(t *testing.T) {
-	addr := rawServer(t, fixed("HTTP/1.0 200\r\n\r\nuntil the end"))
+	addr := testutil.RawServer(t, fixed("HTTP/1.0 200\r\n\r\nuntil the end"))
 	resp, err := get(t, addr)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +108,7 @@ func TestBodyToClose(t *testing.T) {
 }
 
 func TestNoBodyStatuses(t *testing.T) {
-	addr := rawServer(t, fixed("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n"))
+	addr := testutil.RawServer(t, fixed("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n"))
 	resp, err := get(t, addr)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +133,7 @@ func TestCutShort(t *testing.T) {
 		"status line": "HTTP/1.1 2",
 	} {
 		t.Run(name, func(t *testing.T) {
-			addr := rawServer(t, fixed(answer))
+			addr := testutil.RawServer(t, fixed(answer))
 			resp, err := get(t, addr)
 			if err == nil {
 				_, err = readAll(resp)
@@ -191,7 +147,7 @@ func TestCutShort(t *testing.T) {
 
 // TestNothingAnswered: a server that closes without a byte.
 func TestNothingAnswered(t *testing.T) {
-	addr := rawServer(t, fixed(""))
+	addr := testutil.RawServer(t, fixed(""))
 	_, err := get(t, addr)
 	if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "closed the connection before answering") {
 		t.Fatalf("got %v", err)
@@ -241,7 +197,7 @@ func TestMalformed(t *testing.T) {
 		"interim flood":    strings.Repeat("HTTP/1.1 102 Processing\r\n\r\n", maxInterim+2) + "HTTP/1.1 200 OK\r\n\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			addr := rawServer(t, fixed(answer))
+			addr := testutil.RawServer(t, fixed(answer))
 			resp, err := get(t, addr)
 			if err == nil {
 				_, err = readAll(resp)
@@ -365,7 +321,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // byte of the body.
 func TestExpectRefused(t *testing.T) {
 	heads := make(chan string, 1)
-	addr := rawServer(t, func(head string, conn net.Conn) {
+	addr := testutil.RawServer(t, func(head string, conn net.Conn) {
 		heads <- head
 		io.WriteString(conn, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno")
 	})
@@ -394,7 +350,7 @@ func TestExpectRefused(t *testing.T) {
 // TestExpectSilent: a server that never sends 100 gets the body once the
 // wait is over.
 func TestExpectSilent(t *testing.T) {
-	addr := rawServer(t, func(_ string, conn net.Conn) {
+	addr := testutil.RawServer(t, func(_ string, conn net.Conn) {
 		b, _ := io.ReadAll(io.LimitReader(conn, 5))
 		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(b), b)
 	})
@@ -416,14 +372,14 @@ func TestCancel(t *testing.T) {
 	// reading from it until its test ends.
 	stall := func(t *testing.T, prefix string) string {
 		release := make(chan struct{})
-		addr := rawServer(t, func(_ string, conn net.Conn) {
+		addr := testutil.RawServer(t, func(_ string, conn net.Conn) {
 			io.WriteString(conn, prefix)
 			select {
 			case <-release:
 			case <-time.After(10 * time.Second):
 			}
 		})
-		t.Cleanup(func() { close(release) }) // before rawServer's: it waits for the handler
+		t.Cleanup(func() { close(release) }) // before RawServer's: it waits for the handler
 		return addr
 	}
 	t.Run("head", func(t *testing.T) {

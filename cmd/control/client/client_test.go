@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -14,40 +13,17 @@ import (
 	"github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/h1"
+	"github.com/ghost-network/gpmd/internal/testutil"
 )
 
 // rawDaemon is a "daemon" at a remote --control-addr that answers every
 // request's head with answer, then holds the connection until its client
-// closes it (or 10 s).
+// closes it.
 func rawDaemon(t *testing.T, answer string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { l.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conn.SetDeadline(time.Now().Add(10 * time.Second))
-			br := bufio.NewReader(conn)
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil || line == "\r\n" {
-					break
-				}
-			}
-			io.WriteString(conn, answer)
-			io.Copy(io.Discard, br) // until the client closes
-			conn.Close()
-		}
-	}()
-	return l.Addr().String()
+	return testutil.RawServer(t, func(_ string, conn net.Conn) {
+		io.WriteString(conn, answer)
+		io.Copy(io.Discard, conn)
+	})
 }
 
 // TestMalformedDaemon: a daemon that answers what is not HTTP is refused
