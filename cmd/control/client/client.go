@@ -94,6 +94,8 @@ func (c *Client) doOn(ctx context.Context, dial func(context.Context) (net.Conn,
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
+	// An Expect: 100-continue in hdr (uploads) is h1's to send: it
+	// waits continueTimeout for the daemon's refusal before the body.
 	if body != nil && size != 0 && req.Header.Get("Expect") != "" {
 		req.Header.Del("Expect")
 		req.ContinueTimeout = continueTimeout
