@@ -33,13 +33,18 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, engine Engine
 }
 
 func (f *Factory) run(args []string) int {
+	args = rewriteArgs(args)
+	return f.execute(newCmdRootFor(f, args), args)
+}
+
+// execute runs root, made by this Factory, on args (rewritten).
+func (f *Factory) execute(root *cobra.Command, args []string) int {
 	defer func() {
 		if f.stopSignals != nil {
 			f.stopSignals()
 		}
 	}()
-	root := NewCmdRoot(f)
-	root.SetArgs(rewriteArgs(args))
+	root.SetArgs(args)
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
