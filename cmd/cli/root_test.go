@@ -3,9 +3,12 @@ package cli
 import (
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/spf13/cobra"
 )
 
@@ -167,5 +170,32 @@ func TestLazyTreeIsSmall(t *testing.T) {
 	}
 	if got := len(NewCmdRoot(newTestCLI(t, nil).f).Commands()); got != len(rootCommands())+1 {
 		t.Errorf("the whole tree has %d commands under the root, want the table's %d and completion", got, len(rootCommands()))
+	}
+}
+
+// TestSignalsOnlyWhereNeeded: version and an upload without a progress bar
+// set up no signal handler (annotationNoSignals: issue 15's start-up);
+// a command that cleans up on Ctrl-C (wasm get's partial file) does.
+func TestSignalsOnlyWhereNeeded(t *testing.T) {
+	addr := serve(t)
+	file := filepath.Join(t.TempDir(), "m.wasm")
+	if err := os.WriteFile(file, testutil.TinyWasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args  []string
+		catch bool
+	}{
+		{args: []string{"version"}},
+		{args: []string{"wasm", "upload", "--name", "m", "--version", "1.0.0", "--file", file}},
+		{args: []string{"wasm", "get", "m@1.0.0", "-o", filepath.Join(t.TempDir(), "out.wasm")}, catch: true},
+	} {
+		c := newTestCLI(t, map[string]string{"GPMD_CONTROL_ADDR": addr})
+		if code := c.run(tc.args...); code != 0 {
+			t.Fatalf("gpmd %q: exit %d: %s", tc.args, code, c.err.String())
+		}
+		if caught := c.f.stopSignals != nil; caught != tc.catch {
+			t.Errorf("gpmd %q: signals caught %v, want %v", tc.args, caught, tc.catch)
+		}
 	}
 }
