@@ -5,6 +5,12 @@
 // (cmd/gpmd's TestLightDependencies), hands the few commands that need the
 // engine to gpmd-daemon.
 //
+// A run makes only the commands its words name (newCmdRootFor, root.go):
+// help, completion, suggestions and errors are those of the whole tree,
+// which TestLazyTreeIsTheTree holds byte for byte. Ctrl-C and SIGTERM
+// cancel a command's context, except for the commands that have nothing
+// to clean up (annotationNoSignals).
+//
 // Every error ends as one line on standard error and an exit status chosen
 // by exitCode (exit.go), the one place that maps error classes to statuses.
 package cli
