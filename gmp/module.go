@@ -1,7 +1,6 @@
 package gmp
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -155,7 +154,7 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 		if cur.err != nil && cur.err != io.EOF {
 			return c.cutModule(rec, cur.err)
 		}
-		out = base64.StdEncoding.AppendEncode(out, cur.b)
+		out = appendBase64(out, cur.b)
 		last := cur.err == io.EOF
 		if last {
 			if total != rec.Size {
