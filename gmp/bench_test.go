@@ -283,3 +283,58 @@ func BenchmarkModuleFetch16MiB(b *testing.B) {
 	b.ReportMetric(mb/base.Seconds(), "baseline-MB/s")
 	b.ReportMetric(base.Seconds()/gmp.Seconds(), "ratio")
 }
+
+// BenchmarkSmallReply: a CONNECT-sized reply written to a loopback peer
+// that reads everything, by writeSmallLocked (no deadline while the socket
+// takes it at once) and by writeLocked (a fresh deadline each write),
+// taking turns; ratio is writeSmallLocked's speed over writeLocked's.
+func BenchmarkSmallReply(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	e := encoder{conn: nc, timeout: DefaultWriteTimeout, raw: socketOf(nc)}
+	if e.raw == nil {
+		b.Skip("no raw socket on this system")
+	}
+	reply := []byte(`{"type":1,"code":8,"id":2,"body":{"name":"node-01","id":"n1","address":"127.0.0.1","port":40001}}` + "\n")
+	var small, full time.Duration
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for b.Loop() {
+		t0 := time.Now()
+		for range 16 {
+			if err := e.writeSmallLocked(reply); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		for range 16 {
+			if err := e.writeLocked(reply); err != nil {
+				b.Fatal(err)
+			}
+		}
+		small += t1.Sub(t0)
+		full += time.Since(t1)
+	}
+	b.ReportMetric(float64(full)/float64(small), "ratio")
+}
