@@ -40,7 +40,7 @@
 //     errdefs.ErrInvalid to bad_request, anything else to internal.
 //   - Modules: a MODULE reply is encoded from the module store's reader
 //     straight into the socket, a chunk at a time: a request costs about
-//     224 KiB whatever the module's size. The store's reader verifies
+//     630 KiB whatever the module's size. The store's reader verifies
 //     the bytes against their digest as they stream, on a goroutine of
 //     its own, one chunk ahead of the base64 encoding and the writes. A failure found
 //     before the reply has begun (a small module is read whole first) is
