@@ -35,7 +35,7 @@ func (s *Server) getBufs() *moduleBufs {
 		return b
 	default:
 		return &moduleBufs{
-			in:  [2][]byte{make([]byte, moduleChunk), make([]byte, moduleChunk)},
+			in:  [2][]byte{make([]byte, s.chunkSize), make([]byte, s.chunkSize)},
 			out: make([]byte, 0, moduleOutSize),
 		}
 	}

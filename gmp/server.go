@@ -107,6 +107,10 @@ type Server struct {
 	moduleReplies atomic.Int64
 	modulePeak    atomic.Int64 // the most moduleReplies since the last release
 	lastRelease   atomic.Int64
+	// chunkSize is the size of a MODULE reply's chunks: moduleChunk, set
+	// once by NewServer (BenchmarkModuleChunk compares another before
+	// serving).
+	chunkSize int
 
 	// fleetCache is the last encoded NODES body of a fleet-scope DISCOVER.
 	fleetCache atomic.Pointer[fleetNodes]
@@ -164,6 +168,7 @@ func NewServer(cfg Config) *Server {
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		freeBufs:  make(chan *moduleBufs, moduleBufsKept),
+		chunkSize: moduleChunk,
 	}
 }
 
