@@ -313,7 +313,8 @@ func BenchmarkSmallReply(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer nc.Close()
-	e := encoder{conn: nc, timeout: DefaultWriteTimeout, raw: socketOf(nc)}
+	e := &encoder{conn: nc, timeout: DefaultWriteTimeout}
+	e.useRaw(socketOf(nc))
 	if e.raw == nil {
 		b.Skip("no raw socket on this system")
 	}

@@ -341,6 +341,18 @@ type encoder struct {
 	// writeSmallLocked clears it before writing without one, since a
 	// deadline that has passed fails every later write at once.
 	armed bool
+	// rawWrite is e.rawStep, bound once (useRaw) so that a write
+	// allocates nothing; pending and rawErr are its argument and result.
+	rawWrite func(fd uintptr) bool
+	pending  []byte
+	rawErr   error
+}
+
+// useRaw makes writeSmallLocked write to raw, nc's socket (nil: never).
+func (e *encoder) useRaw(raw syscall.RawConn) {
+	if raw != nil {
+		e.raw, e.rawWrite = raw, e.rawStep
+	}
 }
 
 // deadlineWriter is what the encoder needs of a connection.
@@ -378,7 +390,7 @@ func (e *encoder) writeLocked(b []byte) error {
 // The wait is bounded by the write timeout from the moment it begins.
 // e.mu must be held.
 func (e *encoder) writeSmallLocked(b []byte) error {
-	if e.raw == nil || e.timeout <= 0 || !e.replyBy.IsZero() {
+	if e.rawWrite == nil || e.timeout <= 0 || !e.replyBy.IsZero() {
 		return e.writeLocked(b)
 	}
 	if e.armed {
@@ -387,26 +399,32 @@ func (e *encoder) writeSmallLocked(b []byte) error {
 		}
 		e.armed = false
 	}
-	var werr error
-	err := e.raw.Write(func(fd uintptr) bool {
-		var done bool
-		b, done, werr = writeNonblock(fd, b)
-		if done || werr != nil {
-			return true
-		}
-		// The socket's buffer is full: wait, under the deadline.
-		if !e.armed {
-			if werr = e.conn.SetWriteDeadline(time.Now().Add(e.timeout)); werr != nil {
-				return true
-			}
-			e.armed = true
-		}
-		return false
-	})
-	if werr != nil {
-		return werr
+	e.pending, e.rawErr = b, nil
+	err := e.raw.Write(e.rawWrite)
+	e.pending = nil
+	if e.rawErr != nil {
+		return e.rawErr
 	}
 	return err
+}
+
+// rawStep writes e.pending to the socket fd as far as the kernel takes it
+// at once; false asks e.raw.Write to wait until fd is writable and call
+// again, under the write timeout, which it arms before the first wait.
+// e.mu must be held.
+func (e *encoder) rawStep(fd uintptr) bool {
+	var done bool
+	e.pending, done, e.rawErr = writeNonblock(fd, e.pending)
+	if done || e.rawErr != nil {
+		return true
+	}
+	if !e.armed {
+		if e.rawErr = e.conn.SetWriteDeadline(time.Now().Add(e.timeout)); e.rawErr != nil {
+			return true
+		}
+		e.armed = true
+	}
+	return false
 }
 
 // replyLast writes a reply after which the connection closes (an ERROR

@@ -114,7 +114,8 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.dec = NewDecoder(nc, s.cfg.MaxMessage)
 	c.dec.SetMessageTimeout(nc.SetReadDeadline, s.cfg.MessageTimeout)
 	c.dec.onBegin = c.begin
-	c.enc = encoder{conn: nc, timeout: s.cfg.WriteTimeout, raw: socketOf(nc)}
+	c.enc = encoder{conn: nc, timeout: s.cfg.WriteTimeout}
+	c.enc.useRaw(socketOf(nc))
 	return c
 }
 
