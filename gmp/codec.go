@@ -1,7 +1,6 @@
 package gmp
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,7 +111,7 @@ func (d *Decoder) Next() ([]byte, error) {
 		return nil, d.fail(fmt.Errorf("%w: a message is a JSON object, and this begins with %s", ErrBadJSON, wire.DescribeByte(c)))
 	}
 
-	// Find the object's end: track strings and nesting; json.Valid checks
+	// Find the object's end: track strings and nesting; wire.Valid checks
 	// the rest once the extent is known.
 	i := d.start + 1
 	depth, inString, escaped := 1, false, false
@@ -169,7 +168,7 @@ func (d *Decoder) Next() ([]byte, error) {
 // complete hands out buf[start:end] as a message once it is known whole.
 func (d *Decoder) complete(end int) ([]byte, error) {
 	msg := d.buf[d.start:end]
-	if !json.Valid(msg) {
+	if !wire.Valid(msg) {
 		return nil, d.fail(fmt.Errorf("%w: invalid JSON", ErrBadJSON))
 	}
 	d.start = end
@@ -307,7 +306,7 @@ func parseEnvelope(msg []byte) (env envelope, rerr *requestError) {
 		// The early encoding: a string holding a JSON object.
 		s, _ := wire.DecodeString(body)
 		inner := []byte(s)
-		if i := wire.SkipSpace(inner, 0); !json.Valid(inner) || i >= len(inner) || inner[i] != '{' {
+		if i := wire.SkipSpace(inner, 0); !wire.Valid(inner) || i >= len(inner) || inner[i] != '{' {
 			return env, badRequest("body is a string that does not hold a JSON object")
 		}
 		env.body = inner
