@@ -180,6 +180,12 @@ func DecodeInt(val []byte) (int64, bool) {
 			return v, true
 		}
 	}
+	return parseInt(val)
+}
+
+// parseInt is DecodeInt without its fast path (FuzzDecodeInt holds the two
+// to each other).
+func parseInt(val []byte) (int64, bool) {
 	if len(val) == 0 || (val[0] != '-' && (val[0] < '0' || val[0] > '9')) {
 		return 0, false
 	}
