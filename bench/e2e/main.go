@@ -22,6 +22,11 @@
 //     bench/e2e/echoserver over 64 connections given the same requests.
 //   - version start: `gpmd version` against bench/e2e/hello.
 //
+// The baseline servers run in a session of their own, as `gpmd start`
+// puts the daemon (see server): with autogroup scheduling a server in the
+// client's session costs less CPU per request than the same server in
+// another, which the comparison would otherwise measure.
+//
 // Everything runs on 127.0.0.1, in a work folder on a real disk (a tmpfs is
 // refused: it says nothing about fsync). Before measuring, -prewrite bytes
 // are written to the disk and deleted, because on these VMs a block never
