@@ -3,8 +3,7 @@ package errdefs
 // Narrower errors of the module store that cross a process boundary: the
 // control API gives each a code of its own, and its client, which links no
 // store, turns the code back into the same sentinel, so errors.Is works
-// across the wire. repo returns them (repo.ErrNotWasm and the others are
-// these values); each wraps its class.
+// across the wire. repo returns them; each wraps its class.
 var (
 	// ErrNotWasm: the bytes are not a WebAssembly binary (the message says
 	// what they look like instead). It is an ErrInvalid.

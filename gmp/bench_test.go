@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,4 +283,111 @@ func BenchmarkModuleFetch16MiB(b *testing.B) {
 	b.ReportMetric(mb/gmp.Seconds(), "gmp-MB/s")
 	b.ReportMetric(mb/base.Seconds(), "baseline-MB/s")
 	b.ReportMetric(base.Seconds()/gmp.Seconds(), "ratio")
+}
+
+// BenchmarkSmallReply: a CONNECT-sized reply written to a loopback peer
+// that reads everything, by writeSmallLocked (no deadline while the socket
+// takes it at once) and by writeLocked (a fresh deadline each write),
+// taking turns; ratio is writeSmallLocked's speed over writeLocked's.
+func BenchmarkSmallReply(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	e := &encoder{conn: nc, timeout: DefaultWriteTimeout}
+	e.useRaw(socketOf(nc))
+	if e.raw == nil {
+		b.Skip("no raw socket on this system")
+	}
+	reply := []byte(`{"type":1,"code":8,"id":2,"body":{"name":"node-01","id":"n1","address":"127.0.0.1","port":40001}}` + "\n")
+	var small, full time.Duration
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for b.Loop() {
+		t0 := time.Now()
+		for range 16 {
+			if err := e.writeSmallLocked(reply); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		for range 16 {
+			if err := e.writeLocked(reply); err != nil {
+				b.Fatal(err)
+			}
+		}
+		small += t1.Sub(t0)
+		full += time.Since(t1)
+	}
+	b.ReportMetric(float64(full)/float64(small), "ratio")
+}
+
+// BenchmarkModuleChunk: MODULE of a 16 MiB module from two servers, one
+// with the chunks of moduleChunk and one with the 96 KiB chunks it had
+// before, taking turns on one connection each. Every hand-over of a chunk
+// between the verifying reader and the writer may wake a parked goroutine
+// and its thread: ratio is the old chunks' time over the new ones', and
+// cpu-ratio the same for the process's CPU time (server and the reading
+// client; the client's share is the same on both sides).
+func BenchmarkModuleChunk(b *testing.B) {
+	r := newRepo(b)
+	module := testutil.Wasm("m", 16<<20)
+	upload(b, r, "big", "v1.0.0", module)
+	serve := func(chunk int) net.Conn {
+		s := NewServer(Config{Modules: r})
+		s.chunkSize = chunk
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go s.Serve(l)
+		b.Cleanup(func() { s.Close() })
+		return dialBench(b, l.Addr().String(), 1)[0].c
+	}
+	cur, old := serve(moduleChunk), serve(96<<10)
+	buf := make([]byte, 256<<10)
+	req := []byte(`{"type":2,"code":1,"id":1,"body":{"name":"big"}}` + "\n")
+	fetchLine(b, cur, buf, req)
+	fetchLine(b, old, buf, req)
+	b.SetBytes(int64(len(module)))
+	var curT, oldT, curCPU, oldCPU time.Duration
+	for b.Loop() {
+		c0, t0 := processCPU(b), time.Now()
+		fetchLine(b, cur, buf, req)
+		c1, t1 := processCPU(b), time.Now()
+		fetchLine(b, old, buf, req)
+		c2, t2 := processCPU(b), time.Now()
+		curT, oldT = curT+t1.Sub(t0), oldT+t2.Sub(t1)
+		curCPU, oldCPU = curCPU+c1-c0, oldCPU+c2-c1
+	}
+	b.ReportMetric(float64(oldT)/float64(curT), "ratio")
+	b.ReportMetric(float64(oldCPU)/float64(curCPU), "cpu-ratio")
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

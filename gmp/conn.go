@@ -115,6 +115,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.dec.SetMessageTimeout(nc.SetReadDeadline, s.cfg.MessageTimeout)
 	c.dec.onBegin = c.begin
 	c.enc = encoder{conn: nc, timeout: s.cfg.WriteTimeout}
+	c.enc.useRaw(socketOf(nc))
 	return c
 }
 

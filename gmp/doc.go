@@ -18,9 +18,12 @@
 //   - Deadlines: once the first byte of a message has arrived, the rest
 //     must arrive within Config.MessageTimeout or the peer is cut off. A
 //     connection with no message in flight is never timed out: a
-//     registered node may sit idle for ever. Every write carries its own
-//     deadline (Config.WriteTimeout), so a peer that stops reading is cut
-//     off and pins no memory.
+//     registered node may sit idle for ever. No write waits on the peer
+//     longer than Config.WriteTimeout, so a peer that stops reading is cut
+//     off and pins no memory: a MODULE reply's writes, events and the
+//     fleet's NODES set the deadline before writing; a small reply, which
+//     the socket takes at once unless the peer has stopped reading, sets
+//     it only when it has to wait, before waiting.
 //   - Registration: one node per connection; a live name is unique. The
 //     registration ends when the connection ends, for any reason, before
 //     the socket is closed, and with UNREGISTER; from then on DISCOVER
@@ -37,8 +40,9 @@
 //     errdefs.ErrInvalid to bad_request, anything else to internal.
 //   - Modules: a MODULE reply is encoded from the module store's reader
 //     straight into the socket, a chunk at a time: a request costs about
-//     224 KiB whatever the module's size. The store's reader verifies
-//     the bytes against their digest as they stream. A failure found
+//     630 KiB whatever the module's size. The store's reader verifies
+//     the bytes against their digest as they stream, on a goroutine of
+//     its own, one chunk ahead of the base64 encoding and the writes. A failure found
 //     before the reply has begun (a small module is read whole first) is
 //     answered with ERROR internal; one found later cuts the connection
 //     before the reply's closing bytes, so no peer ever holds a complete

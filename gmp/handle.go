@@ -21,7 +21,10 @@ func (c *conn) handle(msg []byte) bool {
 	if rerr == nil {
 		name = messageName(env.typ, env.code)
 	}
-	defer func(start time.Time) { c.s.cfg.Observer.Request(name, time.Since(start)) }(time.Now())
+	// Durations from the server's epoch read the monotonic clock only:
+	// time.Now would read the wall clock too, once per request.
+	start := time.Since(c.s.epoch)
+	defer func() { c.s.cfg.Observer.Request(name, time.Since(c.s.epoch)-start) }()
 	if rerr != nil {
 		return c.replyError(env.id, rerr.code, rerr.msg)
 	}

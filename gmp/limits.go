@@ -47,20 +47,28 @@ const (
 	keepBufferSize = 64 << 10
 
 	// moduleBufsKept is how many buffer pairs of finished MODULE replies
-	// are kept for the next ones (about 320 KiB each).
+	// are kept for the next ones (about 630 KiB each).
 	moduleBufsKept = 16
 	// releaseInterval is the least time between two hand-backs of memory
 	// to the system after a burst of MODULE replies (a full collection
 	// each).
 	releaseInterval = 10 * time.Second
 
-	// moduleChunk is how many module bytes are read, verified and encoded at
-	// a time; a multiple of 3 so that every chunk but the last encodes to
-	// base64 without padding. With its encoded copy it is the whole memory
-	// a MODULE reply costs (about 224 KiB), whatever the module's size.
-	// BenchmarkModuleFetch16MiB: 48 KiB gave 0.66 of the baseline, 96 KiB
-	// 0.71, 192 KiB no better.
-	moduleChunk = 96 << 10
+	// moduleChunk is how many module bytes are read and verified at a
+	// time, and handed from the goroutine that does that to the one that
+	// encodes and writes (sendModule); a multiple of 3 so that every chunk
+	// but the last encodes to base64 without padding. A hand-over may wake
+	// a parked goroutine and its thread, which on these VMs costs more
+	// than hashing 10 KiB: the daemon's CPU per 16 MiB MODULE was 33-44 ms
+	// with 96 KiB chunks, 21-29 ms with 192 KiB, 18-25 ms with 384 KiB
+	// (a base64 writer from memory: 19-22 ms). With its encoded piece
+	// (moduleWritePiece) it is the whole memory a MODULE reply costs
+	// (about 630 KiB), whatever the module's size.
+	moduleChunk = 252 << 10
+	// moduleWritePiece is how many module bytes are encoded and written at
+	// a time (a multiple of 3 too): the encoded buffer stays small however
+	// large the chunk.
+	moduleWritePiece = 96 << 10
 
 	// lingerTimeout is how long a connection that GPMD closes after an
 	// error keeps draining the peer's input after sending the ERROR, so the
@@ -77,6 +85,9 @@ const (
 	shutdownPollMax = 100 * time.Millisecond
 )
 
-// moduleChunk must be a multiple of 3 (see above): this fails to compile
-// otherwise.
-var _ [0]struct{} = [moduleChunk % 3]struct{}{}
+// moduleChunk and moduleWritePiece must be multiples of 3 (see above):
+// this fails to compile otherwise.
+var (
+	_ [0]struct{} = [moduleChunk % 3]struct{}{}
+	_ [0]struct{} = [moduleWritePiece % 3]struct{}{}
+)

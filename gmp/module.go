@@ -1,7 +1,6 @@
 package gmp
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -16,14 +15,14 @@ import (
 
 // moduleBufs are the buffers one MODULE reply uses, whatever the module's
 // size: two chunks of module bytes (one read and verified while the other
-// is encoded and written) and the base64 of one (plus the reply's prefix
-// or suffix).
+// is encoded and written) and the base64 of one piece of a chunk (plus the
+// reply's prefix or suffix).
 type moduleBufs struct {
 	in  [2][]byte
 	out []byte
 }
 
-const moduleOutSize = moduleChunk/3*4 + 1<<10
+const moduleOutSize = moduleWritePiece/3*4 + 1<<10
 
 // getBufs takes a pair of buffers for one MODULE reply, from the free list
 // when it has one.
@@ -36,7 +35,7 @@ func (s *Server) getBufs() *moduleBufs {
 		return b
 	default:
 		return &moduleBufs{
-			in:  [2][]byte{make([]byte, moduleChunk), make([]byte, moduleChunk)},
+			in:  [2][]byte{make([]byte, s.chunkSize), make([]byte, s.chunkSize)},
 			out: make([]byte, 0, moduleOutSize),
 		}
 	}
@@ -101,7 +100,9 @@ func readChunk(r io.Reader, buf []byte) (int, error) {
 // Reading and hashing a chunk costs about what encoding and writing one
 // does, so past the first chunk they run on two goroutines (two cores):
 // readChunks reads and verifies chunk k+1 while this goroutine encodes and
-// writes chunk k, with two chunk buffers between them. The closing bytes
+// writes chunk k, with two chunk buffers between them. Each hand-over
+// between the two may wake a parked goroutine (and a thread): chunks are
+// large so that those wake-ups stay few (see moduleChunk). The closing bytes
 // are written only after the reader has returned io.EOF, that is after rc
 // has checked the digest of the whole module.
 func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
@@ -155,25 +156,34 @@ func (c *conn) sendModule(id []byte, rec index.Record, rc io.ReadCloser) bool {
 		if cur.err != nil && cur.err != io.EOF {
 			return c.cutModule(rec, cur.err)
 		}
-		out = base64.StdEncoding.AppendEncode(out, cur.b)
 		last := cur.err == io.EOF
-		if last {
-			if total != rec.Size {
-				return c.cutModule(rec, fmt.Errorf("%d bytes, expected %d", total, rec.Size))
-			}
-			out = append(out, moduleSuffix...)
+		if last && total != rec.Size {
+			return c.cutModule(rec, fmt.Errorf("%d bytes, expected %d", total, rec.Size))
 		}
-		werr := c.enc.writeLocked(out)
-		bufs.out = out[:0]
-		if werr != nil {
-			c.moduleWriteFailed(werr)
-			return false
+		// The chunk goes out in pieces of moduleWritePiece, each encoded
+		// into out and written, so that out stays small.
+		for rest := cur.b; ; {
+			piece := rest[:min(len(rest), moduleWritePiece)]
+			rest = rest[len(piece):]
+			out = appendBase64(out, piece)
+			if len(rest) == 0 && last {
+				out = append(out, moduleSuffix...)
+			}
+			werr := c.enc.writeLocked(out)
+			bufs.out = out[:0]
+			if werr != nil {
+				c.moduleWriteFailed(werr)
+				return false
+			}
+			out = out[:0]
+			if len(rest) == 0 {
+				break
+			}
 		}
 		if last {
 			c.s.cfg.Observer.ModuleSent(rec.Size)
 			return true
 		}
-		out = out[:0]
 		// The buffer just written goes back to the reader: it holds the
 		// other one, or has sent it, so free has room.
 		free <- cur.b[:cap(cur.b)]

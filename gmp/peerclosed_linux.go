@@ -2,7 +2,6 @@ package gmp
 
 import (
 	"net"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,12 +11,8 @@ import (
 // read that far yet. It asks the kernel with a poll that does not wait,
 // so it never blocks and never consumes input. False when it cannot tell.
 func peerClosed(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := socketOf(nc)
+	if rc == nil {
 		return false
 	}
 	closed := false

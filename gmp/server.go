@@ -101,6 +101,13 @@ type Server struct {
 	moduleReplies atomic.Int64
 	modulePeak    atomic.Int64 // the most moduleReplies since the last release
 	lastRelease   atomic.Int64
+	// epoch is when the server was made: requests are timed from it
+	// (handle).
+	epoch time.Time
+	// chunkSize is the size of a MODULE reply's chunks: moduleChunk, set
+	// once by NewServer (BenchmarkModuleChunk compares another before
+	// serving).
+	chunkSize int
 
 	// fleetCache is the last encoded NODES body of a fleet-scope DISCOVER.
 	fleetCache atomic.Pointer[fleetNodes]
@@ -158,6 +165,8 @@ func NewServer(cfg Config) *Server {
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		freeBufs:  make(chan *moduleBufs, moduleBufsKept),
+		chunkSize: moduleChunk,
+		epoch:     time.Now(),
 	}
 }
 

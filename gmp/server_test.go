@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/internal/testutil"
 )
@@ -387,6 +388,60 @@ func TestWriteTimeout(t *testing.T) {
 	c.send(`{"type":2,"code":1,"id":1,"body":{"name":"big"}}` + "\n")
 	waitFor(t, "the non-reading peer to be cut", func() bool { return ts.ConnCount() == 0 })
 	ts.log.waitLog(t, "reason=\"write error\"")
+}
+
+// TestWriteTimeoutSmallReplies: small replies are written without a
+// deadline while the socket takes them at once (writeSmallLocked); a peer
+// that pipelines requests and never reads fills the socket, and is then cut
+// once a write has waited WriteTimeout, as for a MODULE reply.
+func TestWriteTimeoutSmallReplies(t *testing.T) {
+	ts := startServer(t, Config{WriteTimeout: 200 * time.Millisecond})
+	c := dialRaw(t, ts.addr)
+	c.c.(*net.TCPConn).SetReadBuffer(4096)
+	// Each PING's reply carries its 256 KiB id: a few fill every buffer
+	// between the server and this peer.
+	ping := []byte(`{"type":0,"code":3,"id":"` + strings.Repeat("p", 256<<10) + `"}` + "\n")
+	sent := make(chan error, 1)
+	go func() {
+		// The server stops reading once its write waits: this write then
+		// waits too, until the server cuts the connection.
+		c.c.SetWriteDeadline(time.Now().Add(ioTimeout))
+		var err error
+		for i := 0; i < 400 && err == nil; i++ {
+			_, err = c.c.Write(ping)
+		}
+		sent <- err
+	}()
+	waitFor(t, "the non-reading peer to be cut", func() bool { return ts.ConnCount() == 0 })
+	ts.log.waitLog(t, "reason=\"write error\"")
+	if err := <-sent; err == nil {
+		t.Fatal("400 PINGs of 256 KiB went through to a server whose replies are never read")
+	}
+}
+
+// TestSmallReplyAfterDeadline: a MODULE reply and SUBSCRIBED leave a write
+// deadline on the socket; once it has passed, small replies still go out
+// (writeSmallLocked clears it rather than failing at once).
+func TestSmallReplyAfterDeadline(t *testing.T) {
+	r := newRepo(t)
+	upload(t, r, "tiny", "v0.0.1", testutil.TinyWasm)
+	ts := startServer(t, Config{Modules: r, Events: events.New(events.Options{}), WriteTimeout: 100 * time.Millisecond})
+	c := dialRaw(t, ts.addr)
+	for i, req := range []string{
+		`{"type":2,"code":1,"id":1,"body":{"name":"tiny"}}`,
+		`{"type":3,"code":1,"id":2,"body":{"topics":["modules"]}}`,
+	} {
+		if m := c.roundTrip(req); m["code"] != float64([]int{wire.CodeModule, wire.CodeSubscribed}[i]) {
+			t.Fatalf("%s: %v", req, m)
+		}
+		time.Sleep(250 * time.Millisecond) // past the deadline that reply set
+		if m := c.roundTrip(`{"type":0,"code":3,"id":3}`); m["code"] != float64(wire.CodePong) {
+			t.Fatalf("PING after %s: %v", req, m)
+		}
+		if m := c.roundTrip(`{"type":1,"code":5,"id":4}`); m["code"] != float64(wire.CodeNodes) {
+			t.Fatalf("DISCOVER after %s: %v", req, m)
+		}
+	}
 }
 
 func TestShutdown(t *testing.T) {

@@ -144,13 +144,18 @@ func ParseVersion(v string) (Version, error) {
 // (they end up inside ParseVersion's message, which must read the same
 // whichever parser refused).
 var (
-	errInvalid      = errors.New("invalid semantic version")
-	errEmpty        = errors.New("version string empty")
-	errCharacters   = errors.New("invalid characters in version")
-	errStartsZero   = errors.New("version segment starts with 0")
-	errMetadata     = errors.New("invalid metadata string")
-	errPrerelease   = errors.New("invalid prerelease string")
-	errTooLong      = errors.New("version string is too long (max 256 bytes)") // MaxVersionLen
+	errInvalid    = errors.New("invalid semantic version")
+	errEmpty      = errors.New("version string empty")
+	errCharacters = errors.New("invalid characters in version")
+	errStartsZero = errors.New("version segment starts with 0")
+	errMetadata   = errors.New("invalid metadata string")
+	errPrerelease = errors.New("invalid prerelease string")
+	errTooLong    = errors.New("version string is too long (max 256 bytes)") // MaxVersionLen
+)
+
+// The characters of a version's parts; constants, so that no
+// concatenation runs at package initialisation (issue 15's start-up).
+const (
 	digits          = "0123456789"
 	identifierChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-" + digits
 )

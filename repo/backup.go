@@ -114,11 +114,6 @@ func tarFile(tw *tar.Writer, name string, f *os.File, mtime time.Time) error {
 	return err
 }
 
-// ErrNotEmpty: a backup or restore target that already holds something
-// (errdefs.ErrNotEmpty, whose home is errdefs: the command line maps it to
-// its exit status without linking repo).
-var ErrNotEmpty = errdefs.ErrNotEmpty
-
 // ExtractBackup writes the tar stream of WriteBackup into dir. dir must not
 // exist (it is created, 0700) or be an empty folder owned by the caller's
 // user (then made 0700): never a folder another user can plant entries in.
@@ -265,7 +260,7 @@ func openBackupTarget(dir string) (*os.Root, error) {
 		return fail(err)
 	}
 	if len(names) > 0 {
-		return fail(fmt.Errorf("%w: %s holds entries", ErrNotEmpty, dir))
+		return fail(fmt.Errorf("%w: %s holds entries", errdefs.ErrNotEmpty, dir))
 	}
 	return root, nil
 }
@@ -348,7 +343,7 @@ func requireEmpty(dir string) error {
 		return err
 	}
 	if len(entries) > 0 {
-		return fmt.Errorf("%w: %s holds %d entries", ErrNotEmpty, dir, len(entries))
+		return fmt.Errorf("%w: %s holds %d entries", errdefs.ErrNotEmpty, dir, len(entries))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ghost-network/gpmd/blobstore"
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/internal/testutil"
 	"github.com/ghost-network/gpmd/modulesjson"
 	"github.com/opencontainers/go-digest"
@@ -101,7 +102,7 @@ func TestExtractBackupTarget(t *testing.T) {
 	}
 	full := t.TempDir()
 	os.WriteFile(filepath.Join(full, "x"), nil, 0o600)
-	if _, err := ExtractBackup(context.Background(), empty(), full); !errors.Is(err, ErrNotEmpty) {
+	if _, err := ExtractBackup(context.Background(), empty(), full); !errors.Is(err, errdefs.ErrNotEmpty) {
 		t.Errorf("non-empty target: %v", err)
 	}
 	open := t.TempDir()

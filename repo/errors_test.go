@@ -57,10 +57,10 @@ func TestNarrowErrorsBelongToAClass(t *testing.T) {
 	for _, c := range []struct {
 		err, class error
 	}{
-		{repo.ErrNotWasm, errdefs.ErrInvalid},
-		{repo.ErrEmpty, errdefs.ErrInvalid},
-		{repo.ErrNotEmpty, errdefs.ErrInvalid},
-		{repo.ErrModuleCorrupt, errdefs.ErrCorrupt},
+		{errdefs.ErrNotWasm, errdefs.ErrInvalid},
+		{errdefs.ErrEmpty, errdefs.ErrInvalid},
+		{errdefs.ErrNotEmpty, errdefs.ErrInvalid},
+		{errdefs.ErrModuleCorrupt, errdefs.ErrCorrupt},
 		{repo.ErrIndexUnusable, errdefs.ErrCorrupt},
 		{index.ErrLocked, errdefs.ErrUnavailable},
 		{index.ErrSchemaTooNew, errdefs.ErrUnavailable},
@@ -71,7 +71,7 @@ func TestNarrowErrorsBelongToAClass(t *testing.T) {
 	}
 	r, _ := openRepo(t, repo.Options{})
 	_, err := r.Upload(t.Context(), index.MustRef("math", "v1.0.0"), bytes.NewReader(testutil.TinyWasm), digest.FromString("other"))
-	if !errors.Is(err, errdefs.ErrCorrupt) || errors.Is(err, repo.ErrModuleCorrupt) {
-		t.Errorf("upload with a wrong claimed digest: %v, want errdefs.ErrCorrupt and not ErrModuleCorrupt", err)
+	if !errors.Is(err, errdefs.ErrCorrupt) || errors.Is(err, errdefs.ErrModuleCorrupt) {
+		t.Errorf("upload with a wrong claimed digest: %v, want errdefs.ErrCorrupt and not errdefs.ErrModuleCorrupt", err)
 	}
 }

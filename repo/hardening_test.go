@@ -99,8 +99,8 @@ func TestVerifyFindsNonRegularAndUnlinkedIndex(t *testing.T) {
 	if err := syscall.Mkfifo(p, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Get(t.Context(), index.MustQuery("f", "1.0.0")); !errors.Is(err, repo.ErrModuleCorrupt) {
-		t.Fatalf("Get of a FIFO blob = %v, want ErrModuleCorrupt", err)
+	if _, _, err := r.Get(t.Context(), index.MustQuery("f", "1.0.0")); !errors.Is(err, errdefs.ErrModuleCorrupt) {
+		t.Fatalf("Get of a FIFO blob = %v, want errdefs.ErrModuleCorrupt", err)
 	}
 	v, err := r.Verify(t.Context())
 	if err != nil || len(v.Problems) != 1 || v.Problems[0].Kind != repo.ProblemNotRegular || v.Problems[0].Digest != rec.Digest {

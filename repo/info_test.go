@@ -116,8 +116,8 @@ func TestUploadRefusesBrokenStructure(t *testing.T) {
 	if mods, _ := r.List(ctx, index.Name{}); len(mods) != 0 {
 		t.Errorf("refused uploads listed: %+v", mods)
 	}
-	if _, err := r.Upload(ctx, index.MustRef("bad", "1.0.0"), bytes.NewReader([]byte("hello, text")), ""); !errors.Is(err, repo.ErrNotWasm) {
-		t.Errorf("text: %v, want ErrNotWasm", err)
+	if _, err := r.Upload(ctx, index.MustRef("bad", "1.0.0"), bytes.NewReader([]byte("hello, text")), ""); !errors.Is(err, errdefs.ErrNotWasm) {
+		t.Errorf("text: %v, want errdefs.ErrNotWasm", err)
 	}
 }
 

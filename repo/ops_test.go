@@ -195,7 +195,7 @@ func TestBackupExtractRestore(t *testing.T) {
 	if _, err := repo.ExtractBackup(t.Context(), &stream, backup); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.ExtractBackup(t.Context(), bytes.NewReader(nil), backup); !errors.Is(err, repo.ErrNotEmpty) {
+	if _, err := repo.ExtractBackup(t.Context(), bytes.NewReader(nil), backup); !errors.Is(err, errdefs.ErrNotEmpty) {
 		t.Errorf("extract into a non-empty folder: %v", err)
 	}
 	to := filepath.Join(t.TempDir(), "modules")
@@ -219,7 +219,7 @@ func TestBackupExtractRestore(t *testing.T) {
 			}
 		}
 	}
-	if _, err := repo.Restore(t.Context(), backup, to, repo.Options{}); !errors.Is(err, repo.ErrNotEmpty) {
+	if _, err := repo.Restore(t.Context(), backup, to, repo.Options{}); !errors.Is(err, errdefs.ErrNotEmpty) {
 		t.Errorf("restore into a non-empty folder: %v", err)
 	}
 }

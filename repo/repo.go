@@ -38,12 +38,6 @@ const LegacyBackupFile = "ghost.modules.legacy.json"
 // errors.Is. The narrower errors below must stay distinguishable; each also
 // belongs to its class.
 var (
-	// ErrNotWasm, ErrEmpty and ErrModuleCorrupt are errdefs' (their home:
-	// the control API's client names them without linking repo); see
-	// errdefs/store.go for what each means.
-	ErrNotWasm       = errdefs.ErrNotWasm
-	ErrEmpty         = errdefs.ErrEmpty
-	ErrModuleCorrupt = errdefs.ErrModuleCorrupt
 	// ErrIndexUnusable: the index is missing while the store holds blobs,
 	// or it cannot be read. The message says how to bring it back. It is an
 	// errdefs.ErrCorrupt.
@@ -435,16 +429,16 @@ func (r *Repo) Get(ctx context.Context, q index.Query) (index.Record, io.ReadClo
 	rd, err := r.blobs.Open(rec.Digest)
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
-			return rec, nil, fmt.Errorf("%w: %s@%s: blob %s is missing", ErrModuleCorrupt, rec.Name, rec.Version, rec.Digest)
+			return rec, nil, fmt.Errorf("%w: %s@%s: blob %s is missing", errdefs.ErrModuleCorrupt, rec.Name, rec.Version, rec.Digest)
 		}
 		if errors.Is(err, blobstore.ErrNotRegular) {
-			return rec, nil, fmt.Errorf("%w: %s@%s: %w", ErrModuleCorrupt, rec.Name, rec.Version, err)
+			return rec, nil, fmt.Errorf("%w: %s@%s: %w", errdefs.ErrModuleCorrupt, rec.Name, rec.Version, err)
 		}
 		return rec, nil, fmt.Errorf("module %s@%s: %w", rec.Name, rec.Version, err)
 	}
 	if rd.Size() != rec.Size {
 		rd.Close()
-		return rec, nil, fmt.Errorf("%w: %s@%s: blob %s holds %d bytes, the index says %d", ErrModuleCorrupt, rec.Name, rec.Version, rec.Digest, rd.Size(), rec.Size)
+		return rec, nil, fmt.Errorf("%w: %s@%s: blob %s holds %d bytes, the index says %d", errdefs.ErrModuleCorrupt, rec.Name, rec.Version, rec.Digest, rd.Size(), rec.Size)
 	}
 	return rec, &moduleReader{rd: rd, rec: rec}, nil
 }
@@ -459,7 +453,7 @@ func (m *moduleReader) Read(p []byte) (int, error) {
 	n, err := m.rd.Read(p)
 	if err != nil && err != io.EOF {
 		if errors.Is(err, errdefs.ErrCorrupt) {
-			err = fmt.Errorf("%w: %s@%s: %w", ErrModuleCorrupt, m.rec.Name, m.rec.Version, err)
+			err = fmt.Errorf("%w: %s@%s: %w", errdefs.ErrModuleCorrupt, m.rec.Name, m.rec.Version, err)
 		}
 	}
 	return n, err

@@ -202,13 +202,13 @@ func TestUploadRefusesBadInput(t *testing.T) {
 		class         error
 		says          string
 	}{
-		{"empty", "v1.0.0", nil, "", repo.ErrEmpty, "no bytes"},
-		{"text", "v1.0.0", []byte("hello world, this is text"), "", repo.ErrNotWasm, "text"},
-		{"gzip", "v1.0.0", []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00"), "", repo.ErrNotWasm, "gzip"},
-		{"elf", "v1.0.0", []byte("\x7fELF\x02\x01\x01\x00\x00"), "", repo.ErrNotWasm, "ELF"},
-		{"wat", "v1.0.0", []byte("(module (func))"), "", repo.ErrNotWasm, "text format"},
-		{"short", "v1.0.0", []byte{0, 'a', 's'}, "", repo.ErrNotWasm, "3 bytes"},
-		{"wasm2", "v1.0.0", []byte{0, 'a', 's', 'm', 2, 0, 0, 0}, "", repo.ErrNotWasm, "version 2"},
+		{"empty", "v1.0.0", nil, "", errdefs.ErrEmpty, "no bytes"},
+		{"text", "v1.0.0", []byte("hello world, this is text"), "", errdefs.ErrNotWasm, "text"},
+		{"gzip", "v1.0.0", []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00"), "", errdefs.ErrNotWasm, "gzip"},
+		{"elf", "v1.0.0", []byte("\x7fELF\x02\x01\x01\x00\x00"), "", errdefs.ErrNotWasm, "ELF"},
+		{"wat", "v1.0.0", []byte("(module (func))"), "", errdefs.ErrNotWasm, "text format"},
+		{"short", "v1.0.0", []byte{0, 'a', 's'}, "", errdefs.ErrNotWasm, "3 bytes"},
+		{"wasm2", "v1.0.0", []byte{0, 'a', 's', 'm', 2, 0, 0, 0}, "", errdefs.ErrNotWasm, "version 2"},
 		{"big", "v1.0.0", testutil.Wasm("1", 1025), "", errdefs.ErrTooLarge, "1 KiB"},
 		{"Bad.Name", "v1.0.0", testutil.TinyWasm, "", errdefs.ErrInvalid, "Bad.Name"},
 		{"short-version", "1.2", testutil.TinyWasm, "", errdefs.ErrInvalid, "1.2"},
@@ -226,8 +226,8 @@ func TestUploadRefusesBadInput(t *testing.T) {
 			t.Errorf("upload %s@%s: %v; want %v saying %q", tc.name, tc.version, err, tc.class, tc.says)
 		}
 	}
-	if errors.Is(repo.ErrNotWasm, errdefs.ErrInvalid) != true || errors.Is(repo.ErrEmpty, errdefs.ErrInvalid) != true {
-		t.Error("ErrNotWasm and ErrEmpty must be ErrInvalid too")
+	if errors.Is(errdefs.ErrNotWasm, errdefs.ErrInvalid) != true || errors.Is(errdefs.ErrEmpty, errdefs.ErrInvalid) != true {
+		t.Error("errdefs.ErrNotWasm and errdefs.ErrEmpty must be ErrInvalid too")
 	}
 	mods, _ := r.List(t.Context(), index.Name{})
 	if len(mods) != 1 || len(mods[0].Versions) != 1 || mods[0].Versions[0].Digest != testutil.TinyDigest {
@@ -307,18 +307,18 @@ func TestCorruptBlobIsNeverHandedOut(t *testing.T) {
 	testutil.FlipByte(t, path, 100)
 
 	_, got, err := get(t, r, "math", "v1.0.0")
-	if !errors.Is(err, repo.ErrModuleCorrupt) || !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "math@v1.0.0") {
-		t.Fatalf("read of a corrupt blob: %v (read %d bytes); want ErrModuleCorrupt+errdefs.ErrCorrupt naming math@v1.0.0", err, len(got))
+	if !errors.Is(err, errdefs.ErrModuleCorrupt) || !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "math@v1.0.0") {
+		t.Fatalf("read of a corrupt blob: %v (read %d bytes); want errdefs.ErrModuleCorrupt+errdefs.ErrCorrupt naming math@v1.0.0", err, len(got))
 	}
 	// A truncated blob is caught before any byte is read.
 	os.Chmod(path, 0o644)
 	os.Truncate(path, 10)
-	if _, _, err := r.Get(t.Context(), index.MustQuery("math", "")); !errors.Is(err, repo.ErrModuleCorrupt) {
-		t.Errorf("truncated blob: %v, want ErrModuleCorrupt", err)
+	if _, _, err := r.Get(t.Context(), index.MustQuery("math", "")); !errors.Is(err, errdefs.ErrModuleCorrupt) {
+		t.Errorf("truncated blob: %v, want errdefs.ErrModuleCorrupt", err)
 	}
 	os.Remove(path)
-	if _, _, err := r.Get(t.Context(), index.MustQuery("math", "")); !errors.Is(err, repo.ErrModuleCorrupt) || !strings.Contains(err.Error(), "missing") {
-		t.Errorf("missing blob: %v, want ErrModuleCorrupt ... missing", err)
+	if _, _, err := r.Get(t.Context(), index.MustQuery("math", "")); !errors.Is(err, errdefs.ErrModuleCorrupt) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing blob: %v, want errdefs.ErrModuleCorrupt ... missing", err)
 	}
 	// Put the right bytes back so the cleanup invariants hold.
 	if _, err := r.Upload(t.Context(), index.MustRef("other", "v1.0.0"), bytes.NewReader(data), rec.Digest); err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/wasm"
 )
 
@@ -44,19 +45,19 @@ func readWasmHeader(body io.Reader) (io.Reader, error) {
 // it was.
 func checkWasmHeader(head []byte) error {
 	if len(head) == 0 {
-		return fmt.Errorf("%w: no bytes were sent", ErrEmpty)
+		return fmt.Errorf("%w: no bytes were sent", errdefs.ErrEmpty)
 	}
 	if len(head) < wasmHeaderLen {
 		if bytes.HasPrefix(wasmMagic, head) || bytes.HasPrefix(head, wasmMagic) {
-			return fmt.Errorf("%w: only %d bytes, a WebAssembly binary has an 8-byte header at least", ErrNotWasm, len(head))
+			return fmt.Errorf("%w: only %d bytes, a WebAssembly binary has an 8-byte header at least", errdefs.ErrNotWasm, len(head))
 		}
-		return fmt.Errorf("%w: only %d bytes, looks like %s", ErrNotWasm, len(head), describe(head))
+		return fmt.Errorf("%w: only %d bytes, looks like %s", errdefs.ErrNotWasm, len(head), describe(head))
 	}
 	if !bytes.Equal(head[:4], wasmMagic) {
-		return fmt.Errorf("%w: it does not start with \\0asm; looks like %s", ErrNotWasm, describe(head))
+		return fmt.Errorf("%w: it does not start with \\0asm; looks like %s", errdefs.ErrNotWasm, describe(head))
 	}
 	if v := binary.LittleEndian.Uint32(head[4:8]); v != coreVersion && v != componentVersion {
-		return fmt.Errorf("%w: WebAssembly binary format version %d, only version 1 (and components, 0d 00 01 00) is supported", ErrNotWasm, v)
+		return fmt.Errorf("%w: WebAssembly binary format version %d, only version 1 (and components, 0d 00 01 00) is supported", errdefs.ErrNotWasm, v)
 	}
 	return nil
 }

@@ -241,11 +241,17 @@ func (p *Parser) valTypes(r *reader, w what, limit int64) []string {
 	return out
 }
 
-var numTypes = map[byte]string{0x7f: "i32", 0x7e: "i64", 0x7d: "f32", 0x7c: "f64", 0x7b: "v128"}
+// numTypes are the number and vector types by their one-byte code ("" for
+// a code that is none). These tables are arrays, not maps: an array
+// literal is data in the binary, where a map is built by code at package
+// initialisation, which every gpmd process (the command line's start,
+// issue 15) would run.
+var numTypes = [256]string{0x7f: "i32", 0x7e: "i64", 0x7d: "f32", 0x7c: "f64", 0x7b: "v128"}
 
 // heapTypes are the abstract heap types, by their one-byte code, and the
-// shorthand reference type each has in the text format.
-var heapTypes = map[byte][2]string{
+// shorthand reference type each has in the text format ({"", ""} for a
+// code that is none).
+var heapTypes = [256][2]string{
 	0x70: {"func", "funcref"}, 0x6f: {"extern", "externref"}, 0x6e: {"any", "anyref"},
 	0x6d: {"eq", "eqref"}, 0x6c: {"i31", "i31ref"}, 0x6b: {"struct", "structref"},
 	0x6a: {"array", "arrayref"}, 0x71: {"none", "nullref"}, 0x72: {"noextern", "nullexternref"},
@@ -258,7 +264,7 @@ func (p *Parser) valType(r *reader) string {
 	if r.err != nil {
 		return ""
 	}
-	if t, ok := numTypes[c]; ok {
+	if t := numTypes[c]; t != "" {
 		if c == 0x7b {
 			p.feature(FeatureSIMD)
 		}
@@ -274,7 +280,7 @@ func (p *Parser) refType(r *reader) string {
 	if r.err != nil {
 		return ""
 	}
-	if h, ok := heapTypes[c]; ok {
+	if h := heapTypes[c]; h[0] != "" {
 		if c != 0x70 {
 			p.feature(FeatureReferenceTypes)
 		}
@@ -304,7 +310,7 @@ func (p *Parser) heapType(r *reader) string {
 	if r.err != nil {
 		return ""
 	}
-	if h, ok := heapTypes[c]; ok {
+	if h := heapTypes[c]; h[0] != "" {
 		return h[0]
 	}
 	r.i = at
@@ -723,17 +729,41 @@ func (p *Parser) dataSegment(r *reader) {
 // a larger one is ignored (LLVM writes a few hundred bytes).
 const maxTargetFeatures = 4 << 10
 
-// toolchainFeatures maps the names of LLVM's target_features section to
-// Info's; features only instructions use (atomics, sign extension) are
-// seen this way, when the toolchain says so.
-var toolchainFeatures = map[string]string{
-	"atomics": FeatureThreads, "shared-mem": FeatureThreads, "simd128": FeatureSIMD,
-	"multivalue": FeatureMultiValue, "exception-handling": FeatureExceptions,
-	"multimemory": FeatureMultiMemory, "memory64": FeatureMemory64,
-	"reference-types": FeatureReferenceTypes, "bulk-memory": FeatureBulkMemory,
-	"mutable-globals": FeatureMutableGlobals, "extended-const": FeatureExtendedConst,
-	"sign-ext": FeatureSignExt, "nontrapping-fptoint": FeatureNontrappingFPToInt,
-	"tail-call": FeatureTailCall,
+// toolchainFeature is Info's name of a feature named in LLVM's
+// target_features section, "" for one Info does not track; features only
+// instructions use (atomics, sign extension) are seen this way, when the
+// toolchain says so. A switch, not a map: no work at package
+// initialisation (see numTypes).
+func toolchainFeature(name string) string {
+	switch name {
+	case "atomics", "shared-mem":
+		return FeatureThreads
+	case "simd128":
+		return FeatureSIMD
+	case "multivalue":
+		return FeatureMultiValue
+	case "exception-handling":
+		return FeatureExceptions
+	case "multimemory":
+		return FeatureMultiMemory
+	case "memory64":
+		return FeatureMemory64
+	case "reference-types":
+		return FeatureReferenceTypes
+	case "bulk-memory":
+		return FeatureBulkMemory
+	case "mutable-globals":
+		return FeatureMutableGlobals
+	case "extended-const":
+		return FeatureExtendedConst
+	case "sign-ext":
+		return FeatureSignExt
+	case "nontrapping-fptoint":
+		return FeatureNontrappingFPToInt
+	case "tail-call":
+		return FeatureTailCall
+	}
+	return ""
 }
 
 // readTargetFeatures adds the features a target_features custom section
@@ -754,7 +784,7 @@ func (p *Parser) readTargetFeatures() {
 		if r.err != nil {
 			return
 		}
-		if f, ok := toolchainFeatures[name]; ok && (prefix == '+' || prefix == '=') {
+		if f := toolchainFeature(name); f != "" && (prefix == '+' || prefix == '=') {
 			found = append(found, f)
 		}
 	}

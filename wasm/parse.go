@@ -11,8 +11,9 @@ import (
 // ErrInvalidModule is the class of every structural error the parser
 // reports; it wraps errdefs.ErrInvalid, so the HTTP, CLI and GMP surfaces map
 // it as they map any invalid input (and may single it out as
-// invalid_module).
-var ErrInvalidModule = fmt.Errorf("invalid module: %w", errdefs.ErrInvalid)
+// invalid_module). It is made without fmt, whose formatting would run at
+// the initialisation of every process that links this package.
+var ErrInvalidModule = errdefs.Narrow("invalid module: "+errdefs.ErrInvalid.Error(), errdefs.ErrInvalid)
 
 // FormatError is a structural error: one line that says what is wrong and
 // at which byte of the file.

@@ -5,6 +5,12 @@
 // (cmd/gpmd's TestLightDependencies), hands the few commands that need the
 // engine to gpmd-daemon.
 //
+// A run makes only the commands its words name (newCmdRootFor, root.go):
+// help, completion, suggestions and errors are those of the whole tree,
+// which TestLazyTreeIsTheTree holds byte for byte. Ctrl-C and SIGTERM
+// cancel a command's context, except for the commands that have nothing
+// to clean up (annotationNoSignals).
+//
 // Every error ends as one line on standard error and an exit status chosen
 // by exitCode (exit.go), the one place that maps error classes to statuses.
 package cli
@@ -33,13 +39,18 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, engine Engine
 }
 
 func (f *Factory) run(args []string) int {
+	args = rewriteArgs(args)
+	return f.execute(newCmdRootFor(f, args), args)
+}
+
+// execute runs root, made by this Factory, on args (rewritten).
+func (f *Factory) execute(root *cobra.Command, args []string) int {
 	defer func() {
 		if f.stopSignals != nil {
 			f.stopSignals()
 		}
 	}()
-	root := NewCmdRoot(f)
-	root.SetArgs(rewriteArgs(args))
+	root.SetArgs(args)
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
@@ -50,19 +61,35 @@ func (f *Factory) run(args []string) int {
 	return exitCode(err)
 }
 
-// annotationNoSignals marks a command that never blocks (version): it
-// does not catch signals, whose set-up (a locked OS thread for the signal
-// loop, and waiting for it to go idle at the end) is a measurable part of
-// a command that only prints a line (issue 15).
+// annotationNoSignals marks a command that needs no handler for Ctrl-C
+// and SIGTERM, whose set-up (signal.Notify starts the signal loop on an OS
+// thread of its own, and stopping waits for it to go idle) costs about
+// 0.3 ms of a start that issue 15 counts:
+//   - version never blocks;
+//   - wasm upload leaves nothing to clean: it only reads its file, and
+//     the daemon aborts an upload whose connection closes, which the
+//     kernel does at the process's death as the handler's cancel would.
+//     The shell sees status 130 either way (128+SIGINT). When it draws a
+//     progress bar (a long upload, on a terminal) it arms the handler
+//     itself (interruptible), so the bar's line is ended and the
+//     interruption said.
 const annotationNoSignals = "gpmd-no-signals"
 
-// catchSignals makes Ctrl-C and SIGTERM cancel cmd's context, for every
-// command but those annotated annotationNoSignals: a download removes its
-// partial file, a foreground daemon stops gracefully. A second signal is
-// not caught and ends the program at once. It runs before the command
-// (the root's PersistentPreRunE); run stops catching when the command ends.
+// catchSignals runs before every command (the root's PersistentPreRunE):
+// it makes cmd interruptible unless cmd is annotated annotationNoSignals.
 func (f *Factory) catchSignals(cmd *cobra.Command) {
-	if _, quiet := cmd.Annotations[annotationNoSignals]; quiet || f.stopSignals != nil {
+	if _, quiet := cmd.Annotations[annotationNoSignals]; !quiet {
+		f.interruptible(cmd)
+	}
+}
+
+// interruptible makes Ctrl-C and SIGTERM cancel cmd's context: a download
+// removes its partial file, a foreground daemon stops gracefully, a
+// progress bar ends its line. A second signal is not caught and ends the
+// program at once. run stops catching when the command ends; a second
+// call does nothing.
+func (f *Factory) interruptible(cmd *cobra.Command) {
+	if f.stopSignals != nil {
 		return
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

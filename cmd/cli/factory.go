@@ -77,7 +77,7 @@ type Factory struct {
 
 	envs []envBinding
 
-	// stopSignals, once catchSignals ran, stops catching Ctrl-C and
+	// stopSignals, once interruptible ran, stops catching Ctrl-C and
 	// SIGTERM.
 	stopSignals func()
 }

@@ -6,8 +6,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// NewCmdWasm is `gpmd wasm`, the group of the module commands.
-func NewCmdWasm(f *Factory) *cobra.Command {
+// newCmdWasmGroup is `gpmd wasm`, the group of the module commands,
+// without them: wasmCommands lists them, and the tree (root.go) adds all of
+// them or only the one a run names.
+func newCmdWasmGroup(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "wasm <command>",
 		Short: "Upload, list, inspect, check, fetch and remove WebAssembly modules",
@@ -26,17 +28,21 @@ version's bytes are stored once, by their sha256 digest, and never change.
 		Args: cobra.ArbitraryArgs,
 		RunE: groupRunE,
 	}
-	cmd.AddCommand(
-		NewCmdWasmUpload(f),
-		NewCmdWasmList(f),
-		NewCmdWasmGet(f),
-		NewCmdWasmRm(f),
-		NewCmdWasmPush(f),
-		NewCmdWasmPull(f),
-		NewCmdWasmInspect(f),
-		NewCmdWasmCheck(f),
-	)
 	return cmd
+}
+
+// wasmCommands are the subcommands of `gpmd wasm`.
+func wasmCommands() []subcommand {
+	return []subcommand{
+		{name: "upload", new: NewCmdWasmUpload},
+		{name: "list", new: NewCmdWasmList},
+		{name: "get", new: NewCmdWasmGet},
+		{name: "rm", new: NewCmdWasmRm},
+		{name: "push", new: NewCmdWasmPush},
+		{name: "pull", new: NewCmdWasmPull},
+		{name: "inspect", new: NewCmdWasmInspect},
+		{name: "check", new: NewCmdWasmCheck},
+	}
 }
 
 // parseRef splits NAME[@VERSION] at its first @.

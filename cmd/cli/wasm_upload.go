@@ -65,8 +65,9 @@ keep it unchecked).
 
   # from standard input
   $ wat2wasm math.wat --output=- | gpmd wasm upload --name math --version 0.1.0 --file -`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
+		Args:        noArgs,
+		Annotations: map[string]string{annotationNoSignals: ""},
+		RunE:        func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Name, "name", "", "module name (1-64 of a-z 0-9 _ -, starting with a letter)")
@@ -126,6 +127,7 @@ func (o *uploadOptions) run(cmd *cobra.Command) error {
 	// A file over the threshold, or a stream of unknown size (--file -),
 	// shows its progress on a terminal.
 	if (size > progressThreshold || size < 0) && o.f.IO.IsStderrTTY() {
+		o.f.interruptible(cmd)
 		progress = newProgressReader(body, o.f.IO.ErrOut, "uploading "+o.Name+"@"+o.Version, size, o.f.Now)
 		body = progress
 	}
@@ -158,6 +160,7 @@ func (o *uploadOptions) uploadFile(cmd *cobra.Command, c *client.Client, fh *os.
 	if size <= progressThreshold || !o.f.IO.IsStderrTTY() {
 		return c.UploadFile(cmd.Context(), o.Name, o.Version, fh, o.Check)
 	}
+	o.f.interruptible(cmd)
 	bar := o.f.transferBar("uploading " + o.Name + "@" + o.Version)
 	show := bar.callback()
 	stop := make(chan struct{})

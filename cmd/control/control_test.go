@@ -160,15 +160,15 @@ func TestErrors(t *testing.T) {
 		{"not wasm", func() error {
 			_, err := f.client.Upload(ctx, "x", "1.0.0", strings.NewReader("hello world"), 11)
 			return err
-		}, 400, CodeNotWasm, repo.ErrNotWasm},
+		}, 400, CodeNotWasm, errdefs.ErrNotWasm},
 		{"empty chunked", func() error {
 			_, err := f.client.Upload(ctx, "x", "1.0.0", strings.NewReader(""), -1)
 			return err
-		}, 400, CodeEmpty, repo.ErrEmpty},
+		}, 400, CodeEmpty, errdefs.ErrEmpty},
 		{"empty", func() error {
 			_, err := f.client.Upload(ctx, "x", "1.0.0", strings.NewReader(""), 0)
 			return err
-		}, 400, CodeEmpty, repo.ErrEmpty},
+		}, 400, CodeEmpty, errdefs.ErrEmpty},
 		{"too large by length", func() error {
 			body := testutil.Wasm("l", 5000)
 			_, err := f.client.Upload(ctx, "x", "1.0.0", bytes.NewReader(body), int64(len(body)))
@@ -232,13 +232,13 @@ func TestStatusMapping(t *testing.T) {
 		status int
 		code   string
 	}{
-		{fmt.Errorf("x: %w", repo.ErrNotWasm), 400, CodeNotWasm},
-		{fmt.Errorf("x: %w", repo.ErrEmpty), 400, CodeEmpty},
+		{fmt.Errorf("x: %w", errdefs.ErrNotWasm), 400, CodeNotWasm},
+		{fmt.Errorf("x: %w", errdefs.ErrEmpty), 400, CodeEmpty},
 		{fmt.Errorf("x: %w", &wasm.FormatError{Msg: "section 10 (code) at byte 9: …"}), 400, CodeInvalidModule},
 		{fmt.Errorf("x: %w", errors.ErrUnsupported), 422, CodeUnsupported},
 		{fmt.Errorf("x: %w", errdefs.ErrInvalid), 400, CodeBadRequest},
 		{fmt.Errorf("x: %w", errdefs.ErrCorrupt), 400, CodeDigestMismatch},
-		{fmt.Errorf("%w: y: %w", repo.ErrModuleCorrupt, errdefs.ErrCorrupt), 500, CodeCorrupt},
+		{fmt.Errorf("%w: y: %w", errdefs.ErrModuleCorrupt, errdefs.ErrCorrupt), 500, CodeCorrupt},
 		{fmt.Errorf("x: %w", errdefs.ErrNotFound), 404, CodeNotFound},
 		{fmt.Errorf("x: %w", errdefs.ErrConflict), 409, CodeConflict},
 		{fmt.Errorf("x: %w", errdefs.ErrTooLarge), 413, CodeTooLarge},

@@ -7,7 +7,6 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/repo"
 	"github.com/ghost-network/gpmd/wasm"
 )
 
@@ -60,11 +59,11 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusForbidden, CodeForbiddenPeer
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, CodeBusy
-	case errors.Is(err, repo.ErrModuleCorrupt):
+	case errors.Is(err, errdefs.ErrModuleCorrupt):
 		return http.StatusInternalServerError, CodeCorrupt
-	case errors.Is(err, repo.ErrNotWasm):
+	case errors.Is(err, errdefs.ErrNotWasm):
 		return http.StatusBadRequest, CodeNotWasm
-	case errors.Is(err, repo.ErrEmpty):
+	case errors.Is(err, errdefs.ErrEmpty):
 		return http.StatusBadRequest, CodeEmpty
 	case errors.Is(err, wasm.ErrInvalidModule):
 		return http.StatusBadRequest, CodeInvalidModule
@@ -72,7 +71,7 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusUnprocessableEntity, CodeUnsupported
 	case errors.Is(err, errdefs.ErrCorrupt):
 		// Only an upload's claimed digest reaches here: a stored blob
-		// that mismatches is repo.ErrModuleCorrupt above.
+		// that mismatches is errdefs.ErrModuleCorrupt above.
 		return http.StatusBadRequest, CodeDigestMismatch
 
 	case errors.Is(err, errdefs.ErrUnauthorized):

@@ -138,7 +138,7 @@ func (s *Server) putVersionFile(w http.ResponseWriter, r *http.Request) error {
 	max := s.cfg.Modules.MaxModuleSize()
 	switch {
 	case st.Size == 0:
-		return fail(fmt.Errorf("%w: the file is empty (0 bytes)", repo.ErrEmpty))
+		return fail(fmt.Errorf("%w: the file is empty (0 bytes)", errdefs.ErrEmpty))
 	case max > 0 && st.Size > max:
 		return fail(fmt.Errorf("%w: %d bytes, the limit is %d bytes", errdefs.ErrTooLarge, st.Size, max))
 	}

@@ -233,7 +233,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if total != rec.Size {
-		return s.abort(w, fmt.Errorf("%w: %s@%s: %d bytes stored, the index says %d", repo.ErrModuleCorrupt, rec.Name, rec.Version, total, rec.Size))
+		return s.abort(w, fmt.Errorf("%w: %s@%s: %d bytes stored, the index says %d", errdefs.ErrModuleCorrupt, rec.Name, rec.Version, total, rec.Size))
 	}
 	if held != nil {
 		if _, err := send.Write(held); err != nil {
@@ -288,7 +288,7 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("upload %s@%s: %w: %d bytes, the limit is %d bytes", name, version, errdefs.ErrTooLarge, r.ContentLength, max)
 	}
 	if r.ContentLength == 0 {
-		return fmt.Errorf("upload %s@%s: %w: no bytes were sent", name, version, repo.ErrEmpty)
+		return fmt.Errorf("upload %s@%s: %w: no bytes were sent", name, version, errdefs.ErrEmpty)
 	}
 	check, err := boolParam(r, "check")
 	if err != nil {

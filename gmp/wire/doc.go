@@ -47,8 +47,9 @@
 //   - gmp.Decoder frames an unbounded stream from a peer that may be
 //     hostile: it finds where an object ends as bytes arrive, across
 //     reads, gives up at the size limit before the end is seen, and
-//     refuses a raw line feed inside an object at once. Then json.Valid
-//     checks the whole.
+//     refuses a raw line feed inside an object at once. Then Valid
+//     checks the whole (json.Valid's judgement, by a scanner of its own:
+//     see Valid).
 //   - WalkObject (with LastMembers and WalkArray) walks the members of one
 //     complete object that json.Valid accepted: the server's envelope and
 //     bodies. It can trust the syntax, so it is a few lines.

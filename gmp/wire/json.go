@@ -127,8 +127,16 @@ func LastMembers(obj []byte, names []string, out [][]byte) {
 // KeyIs reports whether the raw key token names want. A key written with
 // escapes ("typ\u0065") is the same key as its plain spelling.
 func KeyIs(key []byte, want string) bool {
-	if bytes.IndexByte(key, '\\') < 0 {
-		return len(key) == len(want)+2 && string(key[1:len(key)-1]) == want
+	// An escape is longer than the character it stands for: a token no
+	// longer than want's plain spelling is that spelling or another key,
+	// which spares the search for a backslash in nearly every call.
+	switch n := len(key) - 2; {
+	case n < len(want):
+		return false
+	case n == len(want):
+		return string(key[1:len(key)-1]) == want
+	case bytes.IndexByte(key, '\\') < 0:
+		return false
 	}
 	s, ok := DecodeString(key)
 	return ok && s == want
@@ -157,6 +165,27 @@ func DecodeString(val []byte) (string, bool) {
 // exponent that fits in an int64. 1.0 and 1e0 are numbers but not
 // integers in this sense; GMP's integers are written as integers.
 func DecodeInt(val []byte) (int64, bool) {
+	// The digits of a small integer (a type, a code, an id) are summed
+	// here; anything longer, or not only digits, goes to strconv.
+	if n := len(val); n > 0 && n <= 18 {
+		var v int64
+		for _, c := range val {
+			if c < '0' || c > '9' {
+				v = -1
+				break
+			}
+			v = v*10 + int64(c-'0')
+		}
+		if v >= 0 {
+			return v, true
+		}
+	}
+	return parseInt(val)
+}
+
+// parseInt is DecodeInt without its fast path (FuzzDecodeInt holds the two
+// to each other).
+func parseInt(val []byte) (int64, bool) {
 	if len(val) == 0 || (val[0] != '-' && (val[0] < '0' || val[0] > '9')) {
 		return 0, false
 	}

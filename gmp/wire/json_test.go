@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -46,4 +47,42 @@ func TestLastMembers(t *testing.T) {
 			t.Errorf("%s: name %q port %q, want %q %q", tt.obj, out[0], out[1], tt.name, tt.port)
 		}
 	}
+}
+
+// keyIsRef is the plain form of KeyIs, which spares the search for a
+// backslash on the common keys; FuzzKeyIs holds it to this (and
+// FuzzDecodeInt DecodeInt to parseInt).
+func keyIsRef(key []byte, want string) bool {
+	if bytes.IndexByte(key, '\\') < 0 {
+		return len(key) == len(want)+2 && string(key[1:len(key)-1]) == want
+	}
+	s, ok := DecodeString(key)
+	return ok && s == want
+}
+
+func FuzzKeyIs(f *testing.F) {
+	for _, s := range []string{`"type"`, `"typ\u0065"`, `"t"`, `"\u0074ype"`, `"body"`, `"\"x"`, "\"\xff\"", `"ty\npe"`} {
+		f.Add([]byte(s), "type")
+	}
+	f.Fuzz(func(t *testing.T, key []byte, want string) {
+		if !json.Valid(key) || len(key) < 2 || key[0] != '"' {
+			return // KeyIs takes the key tokens of valid objects
+		}
+		if got, ref := KeyIs(key, want), keyIsRef(key, want); got != ref {
+			t.Fatalf("KeyIs(%q, %q) = %v, want %v", key, want, got, ref)
+		}
+	})
+}
+
+func FuzzDecodeInt(f *testing.F) {
+	for _, s := range []string{"0", "7", "-1", "123456789012345678", "1234567890123456789", "9223372036854775807", "9223372036854775808", "1.0", "1e3", "007", "", "-", "x"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, val []byte) {
+		n, ok := DecodeInt(val)
+		rn, rok := parseInt(val)
+		if n != rn || ok != rok {
+			t.Fatalf("DecodeInt(%q) = %d, %v; want %d, %v", val, n, ok, rn, rok)
+		}
+	})
 }
