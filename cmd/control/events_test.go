@@ -15,18 +15,25 @@ import (
 	"github.com/ghost-network/gpmd/gmp"
 )
 
-// TestEventStream: GET /v1/events starts with "subscribed", carries the
-// hub's events with id = seq, resumes after Last-Event-ID, answers a resume
-// that cannot be served with "resync", and refuses an unknown topic.
-func TestEventStream(t *testing.T) {
+// newEventServer is a control server whose event stream carries hub's
+// events (a history of 4), and a client of it; both stop with the test.
+func newEventServer(t *testing.T) (*events.Hub, *client.Client) {
 	hub := events.New(events.Options{History: 4})
 	g := gmp.NewServer(gmp.Config{Events: hub})
 	s := NewServer(Config{Events: g})
 	srv := httptest.NewServer(s)
-	defer srv.Close()
-	defer s.StopStreams()
+	t.Cleanup(srv.Close)
+	t.Cleanup(s.StopStreams) // first: a stream holds srv.Close
 	c := client.NewClient(srv.Listener.Addr().String(), "")
-	defer c.Close()
+	t.Cleanup(c.Close)
+	return hub, c
+}
+
+// TestEventStream: GET /v1/events starts with "subscribed", carries the
+// hub's events with id = seq, resumes after Last-Event-ID, answers a resume
+// that cannot be served with "resync", and refuses an unknown topic.
+func TestEventStream(t *testing.T) {
+	hub, c := newEventServer(t)
 
 	hub.Publish(events.Event{Topic: events.TopicModules, Event: events.Latest, Name: "before"})
 	follow := func(topics string, last uint64, n int) []api.StreamMessage {

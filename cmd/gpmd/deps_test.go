@@ -19,6 +19,12 @@ var heavy = []string{
 	"go.etcd.io/bbolt",
 	"encoding/gob",
 	"google.golang.org/protobuf/",
+	// The control API's client speaks HTTP/1.1 through internal/h1:
+	// net/http's init (hpack tables, godebug settings, TLS) alone took
+	// the start-up's whole budget.
+	"net/http",
+	"crypto/tls",
+	"vendor/golang.org/x/net/http2/hpack",
 }
 
 // TestLightDependencies fails when cmd/gpmd links a heavy package again,

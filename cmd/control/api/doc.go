@@ -6,7 +6,7 @@
 //
 // # Guarantees
 //
-// Light. It imports the standard library, errdefs and the light packages
+// Light. It imports the standard library (not net/http), errdefs and the light packages
 // whose values it carries (events, wasm, gmp/wire, fleet/fleetinfo), and
 // nothing that opens a store or speaks to a registry or a fleet: the gpmd
 // command line links it (issue 15; cmd/gpmd's TestLightDependencies

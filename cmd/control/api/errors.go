@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/ghost-network/gpmd/errdefs"
 	"github.com/ghost-network/gpmd/wasm"
@@ -95,21 +94,22 @@ func ClassOf(code string, status int) error {
 	case CodeForbiddenPeer:
 		return ErrForbiddenPeer
 	}
-	// An unknown code (a newer daemon): fall back on the status.
+	// An unknown code (a newer daemon): fall back on the status (as
+	// numbers: this package must not link net/http, see its doc).
 	switch status {
-	case http.StatusBadRequest:
+	case 400:
 		return errdefs.ErrInvalid
-	case http.StatusNotFound:
+	case 404:
 		return errdefs.ErrNotFound
-	case http.StatusConflict:
+	case 409:
 		return errdefs.ErrConflict
-	case http.StatusRequestEntityTooLarge:
+	case 413:
 		return errdefs.ErrTooLarge
-	case http.StatusUnauthorized:
+	case 401:
 		return errdefs.ErrUnauthorized
-	case http.StatusServiceUnavailable:
+	case 503:
 		return errdefs.ErrUnavailable
-	case http.StatusInsufficientStorage:
+	case 507:
 		return errdefs.ErrNoSpace
 	}
 	return nil

@@ -9,8 +9,7 @@ import (
 	"hash"
 	"io"
 	"net"
-	"net/http"
-	"net/url"
+	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
@@ -20,65 +19,44 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
+	"github.com/ghost-network/gpmd/internal/h1"
 )
 
-// Client talks to a daemon's control API. It is safe for concurrent use.
+// Client talks to a daemon's control API. It is safe for concurrent use:
+// each request has a connection of its own (internal/h1).
 type Client struct {
 	addr   string // host:port, or the socket's path
-	base   string // http://host:port, or http://gpmd.sock
+	host   string // the Host header: addr, or api.SocketHost
 	socket bool   // over the Unix socket at addr
 	token  string
-	hc     *http.Client
-	// dial opens a connection to the daemon (UploadFile makes its own
-	// transport with it).
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// dial opens a connection to the daemon.
+	dial func(ctx context.Context) (net.Conn, error)
 }
+
+// Time limits of the client's own: everything else is the caller's ctx.
+const (
+	// dialTimeout bounds a connection's set-up.
+	dialTimeout = 5 * time.Second
+	// continueTimeout is how long an upload waits for the daemon to refuse
+	// it (bad name, too large) before sending the body anyway.
+	continueTimeout = 2 * time.Second
+)
 
 // NewClient returns a client of the daemon at addr (host:port). token, when
 // not empty, is sent as a bearer token.
 func NewClient(addr, token string) *Client {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return newClient(addr, "http://"+addr, token, d.DialContext)
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	dial := func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+	return &Client{addr: addr, host: addr, token: token, dial: dial}
 }
 
 // NewUnixClient returns a client of the daemon whose control socket is at
 // path (<data>/gpmd.sock). Its requests carry Host: api.SocketHost. token, when
 // not empty, is sent as a bearer token.
 func NewUnixClient(path, token string) *Client {
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return d.DialContext(ctx, "unix", path)
-	}
-	c := newClient(path, "http://"+api.SocketHost, token, dial)
-	c.socket = true
-	return c
-}
-
-func newClient(addr, base, token string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
-	tr := &http.Transport{
-		// Never through a proxy: the daemon is local, or reached on
-		// purpose at the address given.
-		Proxy:       nil,
-		DialContext: dial,
-		// An upload waits this long for the daemon to refuse it (bad
-		// name, too large) before sending the body anyway.
-		ExpectContinueTimeout: 2 * time.Second,
-		ResponseHeaderTimeout: 0, // an upload's answer comes after its body
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       30 * time.Second,
-	}
-	return &Client{
-		addr:  addr,
-		base:  base,
-		token: token,
-		dial:  dial,
-		hc: &http.Client{
-			Transport: tr,
-			// The API never redirects; a redirect means something else
-			// answers at addr.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
+	d := &net.Dialer{Timeout: dialTimeout}
+	dial := func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "unix", path) }
+	return &Client{addr: path, host: api.SocketHost, socket: true, token: token, dial: dial}
 }
 
 // Addr is the daemon's control address: host:port, or the path of its
@@ -88,8 +66,10 @@ func (c *Client) Addr() string { return c.addr }
 // Socket reports whether the client talks over the Unix socket at Addr.
 func (c *Client) Socket() bool { return c.socket }
 
-// Close releases idle connections.
-func (c *Client) Close() { c.hc.CloseIdleConnections() }
+// Close releases the client's resources. It holds none between requests
+// (a connection lives for one request), so Close does nothing; it stays
+// for callers written against a pooled client.
+func (c *Client) Close() {}
 
 // checkSegment refuses a name or version that cannot travel as one path
 // segment: "." and ".." would be cleaned away by the server's router.
@@ -100,31 +80,34 @@ func checkSegment(what, s string) error {
 	return nil
 }
 
-// do sends a request and returns the response when its status is 2xx;
-// otherwise the error the response carries.
-func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hdr http.Header, size int64) (*http.Response, error) {
-	return c.doOn(ctx, c.hc, method, path, body, hdr, size)
+// do sends a request on a connection of its own and returns the response
+// when its status is 2xx; otherwise the error the response carries. body,
+// when not nil, holds size bytes (-1: unknown, sent chunked); hdr may be
+// nil. The caller closes the response's body, which closes the connection.
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hdr textproto.MIMEHeader, size int64) (*h1.Response, error) {
+	return c.doOn(ctx, c.dial, method, path, body, hdr, size)
 }
 
-// doOn is do through hc.
-func (c *Client) doOn(ctx context.Context, hc *http.Client, method, path string, body io.Reader, hdr http.Header, size int64) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return nil, err
-	}
+// doOn is do on a connection dial opens.
+func (c *Client) doOn(ctx context.Context, dial func(context.Context) (net.Conn, error), method, path string, body io.Reader, hdr textproto.MIMEHeader, size int64) (*h1.Response, error) {
+	req := &h1.Request{Method: method, Target: path, Host: c.host, Header: textproto.MIMEHeader{}, Body: body, ContentLength: size}
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	if body != nil {
-		req.ContentLength = size // -1: chunked
-		if size == 0 {
-			req.Body = http.NoBody
-		}
+	// An Expect: 100-continue in hdr (uploads) is h1's to send: it
+	// waits continueTimeout for the daemon's refusal before the body.
+	if body != nil && size != 0 && req.Header.Get("Expect") != "" {
+		req.Header.Del("Expect")
+		req.ContinueTimeout = continueTimeout
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := hc.Do(req)
+	conn, err := dial(ctx)
+	if err != nil {
+		return nil, c.transportError(err)
+	}
+	resp, err := h1.Do(ctx, conn, req)
 	if err != nil {
 		return nil, c.transportError(err)
 	}
@@ -135,7 +118,8 @@ func (c *Client) doOn(ctx context.Context, hc *http.Client, method, path string,
 	return resp, nil
 }
 
-// transportError turns a failed dial into api.NotRunningError.
+// transportError turns a failed dial into api.NotRunningError, and says
+// which daemon anything else concerns.
 func (c *Client) transportError(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
@@ -144,15 +128,11 @@ func (c *Client) transportError(err error) error {
 		}
 		return &api.NotRunningError{Addr: c.addr, Err: err}
 	}
-	if ue, ok := err.(*url.Error); ok {
-		// "Put \"http://…\": " adds nothing a person needs.
-		err = ue.Err
-	}
 	return fmt.Errorf("talking to gpmd at %s: %w", c.addr, err)
 }
 
 // readError reads an error response into an *api.APIError.
-func readError(resp *http.Response) error {
+func readError(resp *h1.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var body api.ErrorBody
 	if err := json.Unmarshal(data, &body); err != nil || body.Error == "" {
@@ -167,17 +147,19 @@ func readError(resp *http.Response) error {
 
 // getJSON GETs path and decodes the JSON answer into v.
 func (c *Client) getJSON(ctx context.Context, path string, v any) error {
-	resp, err := c.do(ctx, http.MethodGet, path, nil, nil, 0)
+	resp, err := c.do(ctx, "GET", path, nil, nil, 0)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	return decodeBody(resp, v)
+	return c.decodeBody(resp, v)
 }
 
-func decodeBody(resp *http.Response, v any) error {
+// decodeBody decodes the JSON answer in resp's body into v.
+func (c *Client) decodeBody(resp *h1.Response, v any) error {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v); err != nil {
-		return fmt.Errorf("reading the answer of %s %s: %w", resp.Request.Method, resp.Request.URL.Path, err)
+		path, _, _ := strings.Cut(resp.Request.Target, "?")
+		return fmt.Errorf("reading the answer of %s %s from gpmd at %s: %w", resp.Request.Method, path, c.addr, err)
 	}
 	return nil
 }
@@ -278,13 +260,13 @@ func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bo
 	if forget {
 		path += "?forget=true"
 	}
-	resp, err := c.do(ctx, http.MethodDelete, path, nil, nil, 0)
+	resp, err := c.do(ctx, "DELETE", path, nil, nil, 0)
 	if err != nil {
 		return api.Record{}, err
 	}
 	defer resp.Body.Close()
 	var rec api.Record
-	err = decodeBody(resp, &rec)
+	err = c.decodeBody(resp, &rec)
 	return rec, err
 }
 
@@ -292,7 +274,7 @@ func (c *Client) RemoveWith(ctx context.Context, name, version string, forget bo
 // or -1 when unknown (the body then goes chunked). The bytes are hashed as
 // they are sent, and the digest the daemon stored must equal it.
 func (c *Client) Upload(ctx context.Context, name, version string, body io.Reader, size int64) (api.Record, error) {
-	return c.upload(ctx, name, version, body, size, http.Header{}, false)
+	return c.upload(ctx, name, version, body, size, textproto.MIMEHeader{}, false)
 }
 
 // UploadChecked is Upload with full validation (PUT …?check=true): the
@@ -300,11 +282,11 @@ func (c *Client) Upload(ctx context.Context, name, version string, body io.Reade
 // refuses what wazero refuses (wasm.ErrInvalidModule) or cannot check
 // (errors.ErrUnsupported).
 func (c *Client) UploadChecked(ctx context.Context, name, version string, body io.Reader, size int64) (api.Record, error) {
-	return c.upload(ctx, name, version, body, size, http.Header{}, true)
+	return c.upload(ctx, name, version, body, size, textproto.MIMEHeader{}, true)
 }
 
 // upload is Upload with extra request headers (hdr is modified).
-func (c *Client) upload(ctx context.Context, name, version string, body io.Reader, size int64, hdr http.Header, check bool) (api.Record, error) {
+func (c *Client) upload(ctx context.Context, name, version string, body io.Reader, size int64, hdr textproto.MIMEHeader, check bool) (api.Record, error) {
 	if err := checkSegment("module name", name); err != nil {
 		return api.Record{}, err
 	}
@@ -318,8 +300,8 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 	var send io.Reader = hb
 	sent := func() int64 { return hb.n.Load() }
 	hashed := func() error { return nil }
-	if f, off, dup, ok := regularFile(body, size); ok {
-		// A regular file of known size goes as it is: net/http hands an
+	if f, off, ok := regularFile(body, size); ok {
+		// A regular file of known size goes as it is: h1 hands an
 		// *os.File to the kernel (sendfile), with no copy through this
 		// process. Its bytes are hashed meanwhile, on another core, from
 		// the same open file; a file that changes under the upload hashes
@@ -340,24 +322,20 @@ func (c *Client) upload(ctx context.Context, name, version string, body io.Reade
 			close(stop)
 			hashed()
 		}()
-		// net/http closes the body once sent, and sends by sendfile only
-		// an *os.File it holds bare: it gets a duplicate of the caller's
-		// file, which stays open for the hashing.
-		send = dup
+		send = f
 		sent = func() int64 { return size } // as good a bound as uploadCut needs
-		defer dup.Close()                   // when the request never reached net/http; else a no-op
 	}
 	path := api.ModulePath(name, version)
 	if check {
 		path += "?check=true"
 	}
-	resp, err := c.do(ctx, http.MethodPut, path, send, hdr, size)
+	resp, err := c.do(ctx, "PUT", path, send, hdr, size)
 	if err != nil {
 		return api.Record{}, c.uploadCut(ctx, name, version, sent(), err)
 	}
 	defer resp.Body.Close()
 	var rec api.Record
-	if err := decodeBody(resp, &rec); err != nil {
+	if err := c.decodeBody(resp, &rec); err != nil {
 		return api.Record{}, err
 	}
 	if err := hashed(); err != nil {
@@ -388,30 +366,27 @@ func (c *Client) uploadCut(ctx context.Context, name, version string, sent int64
 }
 
 // regularFile returns body as a regular file with size bytes left to read
-// from its offset off, and a duplicate of it for net/http to send.
-func regularFile(body io.Reader, size int64) (f *os.File, off int64, dup *os.File, ok bool) {
+// from its offset off.
+func regularFile(body io.Reader, size int64) (f *os.File, off int64, ok bool) {
 	f, ok = body.(*os.File)
 	if !ok || size <= 0 {
-		return nil, 0, nil, false
+		return nil, 0, false
 	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
-		return nil, 0, nil, false
+		return nil, 0, false
 	}
 	off, err = f.Seek(0, io.SeekCurrent)
 	if err != nil || fi.Size()-off != size {
-		return nil, 0, nil, false
+		return nil, 0, false
 	}
-	if dup, ok = dupFile(f); !ok {
-		return nil, 0, nil, false
-	}
-	return f, off, dup, true
+	return f, off, true
 }
 
-// hashSection hashes r into h, uploadChunk bytes at a time, until r ends
+// hashSection hashes r into h, h1.BodyChunk bytes at a time, until r ends
 // or stop is closed.
 func hashSection(h hash.Hash, r io.Reader, stop <-chan struct{}) error {
-	buf := make([]byte, uploadChunk)
+	buf := make([]byte, h1.BodyChunk)
 	for {
 		select {
 		case <-stop:
@@ -429,20 +404,13 @@ func hashSection(h hash.Hash, r io.Reader, stop <-chan struct{}) error {
 	}
 }
 
-// uploadChunk is the size of an upload's reads and socket writes when it
-// is not a regular file. Copied by net/http's own loop, a body goes in
-// 32 KiB pieces: 512 reads and 512 writes for 16 MiB, and a daemon that
-// reads 32 KiB at a time. 256 KiB is the daemon's blob write size.
-const uploadChunk = 256 << 10
-
-// hashingBody is an upload's body: r, hashed into h as it is read. As an
-// io.WriterTo (which net/http uses to send a chunked request body) it
-// sends r in uploadChunk pieces.
+// hashingBody is an upload's body: r, hashed into h as it is read (h1
+// reads it h1.BodyChunk bytes at a time).
 type hashingBody struct {
 	r io.Reader
 	h hash.Hash
 	// n is the bytes read so far: how much was sent, for uploadCut. It is
-	// atomic: the transport's writer goroutine may still be reading the
+	// atomic: h1's body goroutine may still be reading the
 	// body when the daemon's early answer (a refused module) has come back
 	// and the caller looks at it.
 	n atomic.Int64
@@ -453,31 +421,6 @@ func (b *hashingBody) Read(p []byte) (int, error) {
 	b.h.Write(p[:n])
 	b.n.Add(int64(n))
 	return n, err
-}
-
-// WriteTo sends the whole body to w, uploadChunk bytes at a time.
-func (b *hashingBody) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, uploadChunk)
-	var total int64
-	for {
-		n, err := io.ReadFull(b.r, buf)
-		if n > 0 {
-			b.h.Write(buf[:n])
-			m, werr := w.Write(buf[:n])
-			total += int64(m)
-			b.n.Add(int64(m))
-			if werr != nil {
-				return total, werr
-			}
-		}
-		switch err {
-		case nil:
-		case io.EOF, io.ErrUnexpectedEOF:
-			return total, nil
-		default:
-			return total, err
-		}
-	}
 }
 
 // Download writes the bytes of the version that query names (empty:
@@ -493,7 +436,7 @@ func (c *Client) Download(ctx context.Context, name, query string, w io.Writer) 
 	if err := checkSegment("module name", name); err != nil {
 		return api.Record{}, err
 	}
-	resp, err := c.do(ctx, http.MethodGet, api.ModulePath(name, query)+"/content", nil, nil, 0)
+	resp, err := c.do(ctx, "GET", api.ModulePath(name, query)+"/content", nil, nil, 0)
 	if err != nil {
 		var apiErr *api.APIError
 		if errors.As(err, &apiErr) && apiErr.Status >= 500 {
@@ -531,7 +474,7 @@ func checkReceived(rec api.Record, n int64, h hash.Hash) error {
 }
 
 // recordFromHeaders reads the record a download carries in its headers.
-func recordFromHeaders(resp *http.Response) (api.Record, error) {
+func recordFromHeaders(resp *h1.Response) (api.Record, error) {
 	h := resp.Header
 	rec := api.Record{Name: h.Get(api.HeaderName), Version: h.Get(api.HeaderVersion), Size: resp.ContentLength}
 	d, err := api.ParseDigest(h.Get(api.HeaderDigest))

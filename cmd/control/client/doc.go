@@ -15,6 +15,14 @@
 // errdefs.ErrNotFound) holds for a 404; nothing answering is an
 // *api.NotRunningError (api.ErrNotRunning).
 //
-// Light. It links net/http, the standard library and the light api
-// package only: the command line's start stays short (issue 15).
+// Light. It links the standard library's net, bufio and net/textproto,
+// the light api package and internal/h1, its own HTTP/1.1 (one request per
+// connection, every byte from the daemon bounded and checked), never
+// net/http or crypto/tls: their package initialisation alone would use the
+// command line's whole start-up budget (issue 15).
+//
+// One connection per request. Each call dials, sends Connection: close,
+// and closes the connection when its answer has been read (or its stream
+// closed); ending the call's context closes it at once. The Client holds
+// no connection between calls.
 package client

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -21,9 +21,9 @@ import (
 // 0, resumes after that seq (Last-Event-ID). It returns fn's error, ctx's,
 // or why the stream ended.
 func (c *Client) Events(ctx context.Context, topics, scope string, lastID uint64, fn func(api.StreamMessage) error) error {
-	var hdr http.Header
+	var hdr textproto.MIMEHeader
 	if lastID != 0 {
-		hdr = http.Header{"Last-Event-ID": {strconv.FormatUint(lastID, 10)}}
+		hdr = textproto.MIMEHeader{"Last-Event-Id": {strconv.FormatUint(lastID, 10)}}
 	}
 	q := url.Values{}
 	if topics != "" {
@@ -36,7 +36,7 @@ func (c *Client) Events(ctx context.Context, topics, scope string, lastID uint64
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	resp, err := c.do(ctx, http.MethodGet, path, nil, hdr, 0)
+	resp, err := c.do(ctx, "GET", path, nil, hdr, 0)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"runtime"
 
@@ -44,31 +43,25 @@ func (c *Client) UploadFile(ctx context.Context, name, version string, f *os.Fil
 	if err := raw.Control(func(fd uintptr) { rights = unix.UnixRights(int(fd)) }); err != nil {
 		return api.Record{}, err
 	}
-	// A transport of one connection: the descriptor rides on that
-	// connection's first write, which is this request's first byte.
-	tr := &http.Transport{
-		Proxy:             nil,
-		DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := c.dial(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			uc, ok := conn.(*net.UnixConn)
-			if !ok {
-				conn.Close()
-				return nil, errors.New("the control socket connection is not a Unix socket")
-			}
-			return &rightsConn{UnixConn: uc, rights: rights}, nil
-		},
+	// The descriptor rides on the connection's first write, which is
+	// this request's head (h1 writes it whole, then waits).
+	dial := func(ctx context.Context) (net.Conn, error) {
+		conn, err := c.dial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		uc, ok := conn.(*net.UnixConn)
+		if !ok {
+			conn.Close()
+			return nil, errors.New("the control socket connection is not a Unix socket")
+		}
+		return &rightsConn{UnixConn: uc, rights: rights}, nil
 	}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, CheckRedirect: c.hc.CheckRedirect}
 	path := api.ModulePath(name, version) + "/file"
 	if check {
 		path += "?check=true"
 	}
-	resp, err := c.doOn(ctx, hc, http.MethodPut, path, nil, nil, 0)
+	resp, err := c.doOn(ctx, dial, "PUT", path, nil, nil, 0)
 	// The descriptor in rights is f's: f must stay open until it went.
 	runtime.KeepAlive(f)
 	if err != nil {
@@ -76,7 +69,7 @@ func (c *Client) UploadFile(ctx context.Context, name, version string, f *os.Fil
 	}
 	defer resp.Body.Close()
 	var rec api.Record
-	if err := decodeBody(resp, &rec); err != nil {
+	if err := c.decodeBody(resp, &rec); err != nil {
 		return api.Record{}, err
 	}
 	return rec, nil

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
+	"net/textproto"
 	"strconv"
 
 	"github.com/ghost-network/gpmd/cmd/control/api"
@@ -33,19 +33,19 @@ func (c *Client) GC(ctx context.Context, dryRun bool) (api.GCReport, error) {
 }
 
 func (c *Client) postJSON(ctx context.Context, path string, v any) error {
-	resp, err := c.do(ctx, http.MethodPost, path, nil, nil, 0)
+	resp, err := c.do(ctx, "POST", path, nil, nil, 0)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	return decodeBody(resp, v)
+	return c.decodeBody(resp, v)
 }
 
 // Backup is GET /v1/backup: it hands the tar stream to extract (which
 // reads it to the end) and returns extract's result. A stream the daemon
 // cut short fails extract.
 func (c *Client) Backup(ctx context.Context, extract func(io.Reader) error) error {
-	resp, err := c.do(ctx, http.MethodGet, "/v1/backup", nil, nil, 0)
+	resp, err := c.do(ctx, "GET", "/v1/backup", nil, nil, 0)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (c *Client) Backup(ctx context.Context, extract func(io.Reader) error) erro
 // the daemon refuses (errdefs.ErrCorrupt) and stores nothing otherwise.
 // size is as for Upload.
 func (c *Client) UploadDigest(ctx context.Context, name, version string, body io.Reader, size int64, expected api.Digest) (api.Record, error) {
-	hdr := http.Header{}
+	hdr := textproto.MIMEHeader{}
 	if expected != "" {
 		hdr.Set(api.HeaderDigest, expected.String())
 	}

@@ -6,7 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 
@@ -52,14 +52,14 @@ func (c *Client) postProgress(ctx context.Context, path string, req any, progres
 	if progress != nil {
 		path += "?progress=true"
 	}
-	hdr := http.Header{"Content-Type": {"application/json"}}
-	resp, err := c.do(ctx, http.MethodPost, path, bytes.NewReader(body), hdr, int64(len(body)))
+	hdr := textproto.MIMEHeader{"Content-Type": {"application/json"}}
+	resp, err := c.do(ctx, "POST", path, bytes.NewReader(body), hdr, int64(len(body)))
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), api.ContentTypeProgress) {
-		return decodeBody(resp, out)
+		return c.decodeBody(resp, out)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -70,7 +70,7 @@ func (c *Client) postProgress(ctx context.Context, path string, req any, progres
 		}
 		switch {
 		case ev.Error != "":
-			return &api.APIError{Status: http.StatusOK, Code: ev.Error, Message: ev.Message}
+			return &api.APIError{Status: 200, Code: ev.Error, Message: ev.Message}
 		case ev.Result != nil:
 			return json.Unmarshal(ev.Result, out)
 		case progress != nil:
