@@ -75,7 +75,7 @@ type fleetNodes struct {
 // under r.mu so that the fleet sees one name's registrations and leaves in
 // the order the registry made them (a leave reported after the next
 // registration of the name would withdraw a live node).
-func (r *registry) publishLocked(info NodeInfo) {
+func (r *registry) publishLocked(info wire.NodeInfo) {
 	if r.fleet == nil {
 		return
 	}

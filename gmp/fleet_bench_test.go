@@ -12,6 +12,7 @@ import (
 
 	"github.com/ghost-network/gpmd/fleet"
 	"github.com/ghost-network/gpmd/fleet/fleettest"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // benchFleetNodes is the nodes of each device in the fleet benchmarks.
@@ -45,7 +46,7 @@ func discoverBench(tb testing.TB) *testServer {
 	}
 	s := startServer(tb, Config{Fleet: a, Device: "dev-a", Logger: quiet})
 	for j := range benchFleetNodes {
-		s.reg.register(NodeInfo{Name: fmt.Sprintf("node-%04d", j), ID: "id", Address: "127.0.0.1", Port: 10000 + j, Discoverable: true}, nil)
+		s.reg.register(wire.NodeInfo{Name: fmt.Sprintf("node-%04d", j), ID: "id", Address: "127.0.0.1", Port: 10000 + j, Discoverable: true}, nil)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for len(a.Names()) < 2*benchFleetNodes {

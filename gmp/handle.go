@@ -188,7 +188,7 @@ func (c *conn) register(env envelope) bool {
 	case !wire.ValidPort(port):
 		return deny(wire.ErrCodeBadRequest, "port "+strconv.FormatInt(port, 10)+": a port is 1-65535")
 	}
-	info := NodeInfo{Name: name, ID: id, Address: c.remote, Port: int(port), Discoverable: discoverable, Since: time.Now()}
+	info := wire.NodeInfo{Name: name, ID: id, Address: c.remote, Port: int(port), Discoverable: discoverable, Since: time.Now()}
 	reg, ok := c.s.reg.register(info, c)
 	if !ok {
 		return deny(wire.ErrCodeNameTaken, "a live node is already called "+name)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/events"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 // registry holds the live nodes. A registration belongs to one connection
@@ -36,7 +37,7 @@ type registry struct {
 }
 
 type registration struct {
-	info  NodeInfo
+	info  wire.NodeInfo
 	owner *conn // the connection it lives on
 }
 
@@ -62,7 +63,7 @@ const (
 // answered with name_taken, so that a node that closes and at once
 // registers again on a new connection gets its name back (GMP.md: the
 // name is free again "at once" when the connection closes).
-func (r *registry) register(info NodeInfo, owner *conn) (reg *registration, ok bool) {
+func (r *registry) register(info wire.NodeInfo, owner *conn) (reg *registration, ok bool) {
 	if info.Since.IsZero() {
 		info.Since = time.Now()
 	}
@@ -113,7 +114,7 @@ func (r *registry) unregister(reg *registration, why string) {
 	}
 }
 
-func (r *registry) logLeft(info NodeInfo, why string) {
+func (r *registry) logLeft(info wire.NodeInfo, why string) {
 	r.log.Info("node left", "name", info.Name, "id", info.ID, "address", info.Address, "port", info.Port, "why", why,
 		"registered_for", time.Since(info.Since).Round(time.Millisecond))
 }
@@ -142,12 +143,12 @@ func (r *registry) subscribe(fn func(names []string)) {
 }
 
 // lookup finds the live node called name, discoverable or not.
-func (r *registry) lookup(name string) (NodeInfo, bool) {
+func (r *registry) lookup(name string) (wire.NodeInfo, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	reg, ok := r.byName[name]
 	if !ok {
-		return NodeInfo{}, false
+		return wire.NodeInfo{}, false
 	}
 	return reg.info, true
 }
@@ -198,14 +199,14 @@ func (r *registry) sortedLocked() ([]string, []byte) {
 }
 
 // all returns every live node, discoverable or not, sorted by name.
-func (r *registry) all() []NodeInfo {
+func (r *registry) all() []wire.NodeInfo {
 	r.mu.RLock()
-	out := make([]NodeInfo, 0, len(r.byName))
+	out := make([]wire.NodeInfo, 0, len(r.byName))
 	for _, reg := range r.byName {
 		out = append(out, reg.info)
 	}
 	r.mu.RUnlock()
-	slices.SortFunc(out, func(a, b NodeInfo) int {
+	slices.SortFunc(out, func(a, b wire.NodeInfo) int {
 		switch {
 		case a.Name < b.Name:
 			return -1

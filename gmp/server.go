@@ -75,10 +75,6 @@ type Config struct {
 	Device string
 }
 
-// NodeInfo is one live registration (its home is gmp/wire, which the
-// command line links to print it).
-type NodeInfo = wire.NodeInfo
-
 // Server serves GMP. Its methods are safe for concurrent use.
 type Server struct {
 	cfg Config
@@ -308,7 +304,7 @@ func computeFeatures(cfg Config) []string {
 func (s *Server) Features() []string { return s.features }
 
 // Nodes lists live registrations sorted by name, discoverable or not.
-func (s *Server) Nodes() []NodeInfo { return s.reg.all() }
+func (s *Server) Nodes() []wire.NodeInfo { return s.reg.all() }
 
 // ConnCount is the number of open GMP connections.
 func (s *Server) ConnCount() int {

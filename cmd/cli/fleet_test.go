@@ -9,7 +9,7 @@ import (
 
 	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/fleet/fleetinfo"
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/wire"
 )
 
 func TestWriteFleetStatus(t *testing.T) {
@@ -35,7 +35,7 @@ func TestWriteFleetStatus(t *testing.T) {
 
 func TestFleetRows(t *testing.T) {
 	nl := api.NodeList{
-		Nodes:  []gmp.NodeInfo{{Name: "oven", ID: "o1", Address: "127.0.0.1", Port: 2, Discoverable: false}},
+		Nodes:  []wire.NodeInfo{{Name: "oven", ID: "o1", Address: "127.0.0.1", Port: 2, Discoverable: false}},
 		Fleet:  []fleetinfo.RemoteNode{{Name: "car", ID: "c1", Device: "garage", Address: "10.0.0.12", Port: 1, Discoverable: true}},
 		Device: "kitchen",
 	}

@@ -18,14 +18,14 @@ import (
 // tests are about the CLI (its output, bar and exit statuses); pullthrough
 // and cmd/e2e run the real registry.
 type stubRegistry struct {
-	pull func(req control.PullRequest, progress func(done, total int64)) (control.PullResult, error)
+	pull func(req api.PullRequest, progress func(done, total int64)) (api.PullResult, error)
 }
 
-func (s *stubRegistry) Push(ctx context.Context, _ index.Ref, req control.PushRequest, progress func(done, total int64)) (control.PushResult, error) {
-	return control.PushResult{}, fmt.Errorf("push %s: %w: 401 from the registry", req.Target, errdefs.ErrUnauthorized)
+func (s *stubRegistry) Push(ctx context.Context, _ index.Ref, req api.PushRequest, progress func(done, total int64)) (api.PushResult, error) {
+	return api.PushResult{}, fmt.Errorf("push %s: %w: 401 from the registry", req.Target, errdefs.ErrUnauthorized)
 }
 
-func (s *stubRegistry) Pull(ctx context.Context, req control.PullRequest, progress func(done, total int64)) (control.PullResult, error) {
+func (s *stubRegistry) Pull(ctx context.Context, req api.PullRequest, progress func(done, total int64)) (api.PullResult, error) {
 	return s.pull(req, progress)
 }
 
@@ -33,7 +33,7 @@ func (s *stubRegistry) Tags(ctx context.Context, repository string, plain bool) 
 	return []string{"v1.2.0", "v1.0.0"}, nil
 }
 
-func (s *stubRegistry) Status() *control.RegistryStatus { return nil }
+func (s *stubRegistry) Status() *api.RegistryStatus { return nil }
 
 func serveRegistry(t *testing.T, reg control.Registry) string {
 	t.Helper()
@@ -49,13 +49,13 @@ func serveRegistry(t *testing.T, reg control.Registry) string {
 // TestWasmPullBar: on a terminal the pull draws the daemon's progress as a
 // bar ending at 100%; piped, nothing but the result on stdout.
 func TestWasmPullBar(t *testing.T) {
-	reg := &stubRegistry{pull: func(req control.PullRequest, progress func(done, total int64)) (control.PullResult, error) {
+	reg := &stubRegistry{pull: func(req api.PullRequest, progress func(done, total int64)) (api.PullResult, error) {
 		if progress != nil {
 			for _, n := range []int64{1 << 20, 2 << 20, 3 << 20} {
 				progress(n, 3<<20)
 			}
 		}
-		return control.PullResult{Reference: req.Source, Module: api.Record{Name: "math", Version: "v1.2.0", Digest: api.Digest("sha256:" + strings.Repeat("a", 64))}}, nil
+		return api.PullResult{Reference: req.Source, Module: api.Record{Name: "math", Version: "v1.2.0", Digest: api.Digest("sha256:" + strings.Repeat("a", 64))}}, nil
 	}}
 	addr := serveRegistry(t, reg)
 	for _, tty := range []bool{true, false} {
@@ -78,8 +78,8 @@ func TestWasmPullBar(t *testing.T) {
 }
 
 func TestWasmRegistryExitStatuses(t *testing.T) {
-	addr := serveRegistry(t, &stubRegistry{pull: func(req control.PullRequest, _ func(int64, int64)) (control.PullResult, error) {
-		return control.PullResult{}, fmt.Errorf("pull %s: %w", req.Source, errdefs.ErrNotFound)
+	addr := serveRegistry(t, &stubRegistry{pull: func(req api.PullRequest, _ func(int64, int64)) (api.PullResult, error) {
+		return api.PullResult{}, fmt.Errorf("pull %s: %w", req.Source, errdefs.ErrNotFound)
 	}})
 	for _, tc := range []struct {
 		args []string

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	ctlapi "github.com/ghost-network/gpmd/cmd/control/api"
 	ctlclient "github.com/ghost-network/gpmd/cmd/control/client"
 	"github.com/ghost-network/gpmd/gmp"
 	"github.com/ghost-network/gpmd/gmp/client"
@@ -82,7 +83,7 @@ func TestBadNameRefusedAtEveryBoundary(t *testing.T) {
 			return err
 		}},
 		{"control API push", func() error {
-			_, err := api.RegistryPush(ctx, control.PushRequest{Name: bad, Version: "v1.0.0", Target: "127.0.0.1:1/fleet/x"}, nil)
+			_, err := api.RegistryPush(ctx, ctlapi.PushRequest{Name: bad, Version: "v1.0.0", Target: "127.0.0.1:1/fleet/x"}, nil)
 			return err
 		}},
 		{"OCI pull", func() error {
@@ -203,16 +204,16 @@ var _ = func(ctx context.Context, r *repo.Repo, db *index.DB, name, version stri
 // name check.
 type refusingRegistry struct{ t *testing.T }
 
-func (f refusingRegistry) Push(context.Context, index.Ref, control.PushRequest, func(done, total int64)) (control.PushResult, error) {
+func (f refusingRegistry) Push(context.Context, index.Ref, ctlapi.PushRequest, func(done, total int64)) (ctlapi.PushResult, error) {
 	f.t.Error("the registry was asked to push a bad name")
-	return control.PushResult{}, nil
+	return ctlapi.PushResult{}, nil
 }
-func (f refusingRegistry) Pull(context.Context, control.PullRequest, func(done, total int64)) (control.PullResult, error) {
+func (f refusingRegistry) Pull(context.Context, ctlapi.PullRequest, func(done, total int64)) (ctlapi.PullResult, error) {
 	f.t.Error("pull called")
-	return control.PullResult{}, nil
+	return ctlapi.PullResult{}, nil
 }
 func (f refusingRegistry) Tags(context.Context, string, bool) ([]string, error) { return nil, nil }
-func (f refusingRegistry) Status() *control.RegistryStatus                      { return nil }
+func (f refusingRegistry) Status() *ctlapi.RegistryStatus                      { return nil }
 
 // serveGMP serves r over GMP on a loopback port of its own until the test
 // ends.

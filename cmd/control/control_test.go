@@ -67,7 +67,7 @@ func newFixture(t testing.TB, maxSize int64, token string) *fixture {
 	logs := &syncBuffer{}
 	s := NewServer(Config{
 		Modules: r,
-		Info:    Info{PID: 42, Version: "test", Started: time.Now(), DataDir: dir},
+		Info:    api.Info{PID: 42, Version: "test", Started: time.Now(), DataDir: dir},
 		Token:   token,
 		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
 	})
@@ -438,7 +438,7 @@ func TestUnknownEndpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var body ErrorBody
+		var body api.ErrorBody
 		json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
 		if resp.StatusCode != 404 || body.Error != CodeNotFound || resp.Header.Get("Content-Type") != "application/json" {
@@ -505,8 +505,8 @@ func TestRecordHeaders(t *testing.T) {
 	}
 	resp.Body.Close()
 	h := resp.Header
-	if h.Get(HeaderName) != "tiny" || h.Get(HeaderVersion) != "v1.0.0" || h.Get(HeaderDigest) != rec.Digest.String() ||
-		resp.ContentLength != 8 || h.Get("Content-Type") != "application/wasm" || h.Get(HeaderCreated) == "" {
+	if h.Get(api.HeaderName) != "tiny" || h.Get(api.HeaderVersion) != "v1.0.0" || h.Get(api.HeaderDigest) != rec.Digest.String() ||
+		resp.ContentLength != 8 || h.Get("Content-Type") != "application/wasm" || h.Get(api.HeaderCreated) == "" {
 		t.Fatalf("headers %v, length %d", h, resp.ContentLength)
 	}
 	var r index.Record

@@ -60,7 +60,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	var (
 		sub   *events.Subscription
-		start *StreamStart
+		start *api.StreamStart
 	)
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		after, perr := strconv.ParseUint(strings.TrimSpace(last), 10, 64)
@@ -140,12 +140,12 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 // startStream starts a fresh subscription and its first message.
-func (s *Server) startStream(topics events.Topics) (*StreamStart, *events.Subscription, error) {
+func (s *Server) startStream(topics events.Topics) (*api.StreamStart, *events.Subscription, error) {
 	sub, seq, nodes, err := s.cfg.Events.Subscribe(topics)
 	if err != nil {
 		return nil, nil, err
 	}
-	start := &StreamStart{Topics: topics.Names(), Seq: seq, Nodes: nodes}
+	start := &api.StreamStart{Topics: topics.Names(), Seq: seq, Nodes: nodes}
 	if topics&events.FleetNodes != 0 {
 		start.Scope = api.ScopeFleet
 	}

@@ -10,8 +10,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/ghost-network/gpmd/wasm"
@@ -33,7 +34,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("counting modules: %w", err)
 	}
-	out := Status{
+	out := api.Status{
 		Info:          s.cfg.Info,
 		MaxModuleSize: s.cfg.Modules.MaxModuleSize(),
 		Running:       true,
@@ -54,7 +55,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
-	out := NodeList{Nodes: []gmp.NodeInfo{}}
+	out := api.NodeList{Nodes: []wire.NodeInfo{}}
 	if s.cfg.Nodes != nil {
 		if nodes := s.cfg.Nodes.Nodes(); nodes != nil {
 			out.Nodes = nodes
@@ -71,7 +72,7 @@ func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ModuleList{Modules: mods})
+	writeJSON(w, http.StatusOK, api.ModuleList{Modules: mods})
 	return nil
 }
 
@@ -90,7 +91,7 @@ func (s *Server) getModule(w http.ResponseWriter, r *http.Request) error {
 
 // listed lists name ("" for all) with the summary of each version's record.
 // The name is parsed here, the one check on this path.
-func (s *Server) listed(ctx context.Context, name string) ([]ListedModule, error) {
+func (s *Server) listed(ctx context.Context, name string) ([]api.ListedModule, error) {
 	var n index.Name
 	if name != "" {
 		var err error
@@ -106,12 +107,12 @@ func (s *Server) listed(ctx context.Context, name string) ([]ListedModule, error
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ListedModule, 0, len(mods))
+	out := make([]api.ListedModule, 0, len(mods))
 	for _, m := range mods {
-		lm := ListedModule{Name: m.Name, Versions: make([]ListedVersion, 0, len(m.Versions))}
+		lm := api.ListedModule{Name: m.Name, Versions: make([]api.ListedVersion, 0, len(m.Versions))}
 		for _, v := range m.Versions {
 			sum := sums[v.Name+"@"+v.Version]
-			lm.Versions = append(lm.Versions, ListedVersion{Record: RecordOf(v), Kind: sum.Kind, Imports: sum.Imports, Exports: sum.Exports, InvalidModule: sum.Refused})
+			lm.Versions = append(lm.Versions, api.ListedVersion{Record: RecordOf(v), Kind: sum.Kind, Imports: sum.Imports, Exports: sum.Exports, InvalidModule: sum.Refused})
 		}
 		out = append(out, lm)
 	}
@@ -128,7 +129,7 @@ func (s *Server) getInfo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ModuleInfo{Record: RecordOf(rec), Info: info})
+	writeJSON(w, http.StatusOK, api.ModuleInfo{Record: RecordOf(rec), Info: info})
 	return nil
 }
 
@@ -140,7 +141,7 @@ func (s *Server) postCheck(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rec, err := s.cfg.Modules.Check(r.Context(), q)
-	res := CheckResult{Record: RecordOf(rec), Valid: err == nil}
+	res := api.CheckResult{Record: RecordOf(rec), Valid: err == nil}
 	switch {
 	case err == nil:
 	case errors.Is(err, errors.ErrUnsupported):
@@ -257,10 +258,10 @@ func (s *Server) abort(w http.ResponseWriter, err error) error {
 }
 
 func setRecordHeaders(h http.Header, rec index.Record) {
-	h.Set(HeaderName, rec.Name)
-	h.Set(HeaderVersion, rec.Version)
-	h.Set(HeaderDigest, rec.Digest.String())
-	h.Set(HeaderCreated, rec.Created.UTC().Format(time.RFC3339Nano))
+	h.Set(api.HeaderName, rec.Name)
+	h.Set(api.HeaderVersion, rec.Version)
+	h.Set(api.HeaderDigest, rec.Digest.String())
+	h.Set(api.HeaderCreated, rec.Created.UTC().Format(time.RFC3339Nano))
 }
 
 // putVersion uploads a module version: the body streams into the
@@ -276,10 +277,10 @@ func (s *Server) putVersion(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("upload %s@%s: %w", name, version, err)
 	}
 	var expected digest.Digest
-	if v := r.Header.Get(HeaderDigest); v != "" {
+	if v := r.Header.Get(api.HeaderDigest); v != "" {
 		d, err := digest.Parse(v)
 		if err != nil || d.Algorithm() != digest.SHA256 {
-			return fmt.Errorf("%w: header %s: %q is not sha256:<64 hex>", errdefs.ErrInvalid, HeaderDigest, v)
+			return fmt.Errorf("%w: header %s: %q is not sha256:<64 hex>", errdefs.ErrInvalid, api.HeaderDigest, v)
 		}
 		expected = d
 	}

@@ -31,7 +31,7 @@ func newOpsFixture(t *testing.T) *fixture {
 	s := NewServer(Config{
 		Modules: r,
 		Ops:     r,
-		Info:    Info{PID: 42, Version: "test", Started: time.Now(), DataDir: dir},
+		Info:    api.Info{PID: 42, Version: "test", Started: time.Now(), DataDir: dir},
 	})
 	srv := httptest.NewServer(s)
 	f := &fixture{repo: r, srv: srv, client: client.NewClient(srv.Listener.Addr().String(), ""), logs: logs}

@@ -24,11 +24,11 @@ import (
 type Registry interface {
 	// Push pushes ref (req's Name and Version as the handler parsed them,
 	// index.ParseRef) to req.Target.
-	Push(ctx context.Context, ref index.Ref, req PushRequest, progress func(done, total int64)) (PushResult, error)
-	Pull(ctx context.Context, req PullRequest, progress func(done, total int64)) (PullResult, error)
+	Push(ctx context.Context, ref index.Ref, req api.PushRequest, progress func(done, total int64)) (api.PushResult, error)
+	Pull(ctx context.Context, req api.PullRequest, progress func(done, total int64)) (api.PullResult, error)
 	Tags(ctx context.Context, repository string, plainHTTP bool) ([]string, error)
 	// Status is the upstream's state; nil when the daemon has none.
-	Status() *RegistryStatus
+	Status() *api.RegistryStatus
 }
 
 // progressInterval is the least time between two progress lines.
@@ -46,7 +46,7 @@ func (s *Server) registerRegistry() {
 }
 
 // registryStatus is the upstream for GET /v1/status, nil without one.
-func (s *Server) registryStatus() *RegistryStatus {
+func (s *Server) registryStatus() *api.RegistryStatus {
 	if s.cfg.Registry == nil {
 		return nil
 	}
@@ -66,7 +66,7 @@ func decodeRequest(r *http.Request, v any) error {
 }
 
 func (s *Server) postPush(w http.ResponseWriter, r *http.Request) error {
-	var req PushRequest
+	var req api.PushRequest
 	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (s *Server) postPush(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postPull(w http.ResponseWriter, r *http.Request) error {
-	var req PullRequest
+	var req api.PullRequest
 	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (s *Server) getTags(w http.ResponseWriter, r *http.Request) error {
 	if tags == nil {
 		tags = []string{}
 	}
-	writeJSON(w, http.StatusOK, TagList{Repository: repository, Tags: tags})
+	writeJSON(w, http.StatusOK, api.TagList{Repository: repository, Tags: tags})
 	return nil
 }
 
@@ -173,10 +173,10 @@ func (p *progressStream) report(done, total int64) {
 		p.w.WriteHeader(http.StatusOK)
 	}
 	p.last = t
-	p.line(ProgressEvent{Bytes: done, Total: total})
+	p.line(api.ProgressEvent{Bytes: done, Total: total})
 }
 
-func (p *progressStream) line(ev ProgressEvent) {
+func (p *progressStream) line(ev api.ProgressEvent) {
 	b, _ := json.Marshal(ev)
 	if _, err := p.w.Write(append(b, '\n')); err != nil {
 		p.err = err
@@ -202,7 +202,7 @@ func (p *progressStream) finish(result any, err error) error {
 		if errors.As(err, &se) {
 			code = se.code
 		}
-		p.line(ProgressEvent{Error: code, Message: err.Error()})
+		p.line(api.ProgressEvent{Error: code, Message: err.Error()})
 		if rec, _ := p.w.(*recorder); rec != nil {
 			rec.err = err
 		}
@@ -212,6 +212,6 @@ func (p *progressStream) finish(result any, err error) error {
 	if merr != nil {
 		return merr
 	}
-	p.line(ProgressEvent{Result: b})
+	p.line(api.ProgressEvent{Result: b})
 	return nil
 }

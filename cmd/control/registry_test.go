@@ -23,20 +23,22 @@ import (
 // what these tests check is the wire (progress stream, error mapping), not
 // the registry, which pullthrough's and the e2e tests run for real.
 type fakeRegistry struct {
-	push func(ctx context.Context, ref index.Ref, req PushRequest, progress func(done, total int64)) (PushResult, error)
-	pull func(ctx context.Context, req PullRequest, progress func(done, total int64)) (PullResult, error)
+	push func(ctx context.Context, ref index.Ref, req api.PushRequest, progress func(done, total int64)) (api.PushResult, error)
+	pull func(ctx context.Context, req api.PullRequest, progress func(done, total int64)) (api.PullResult, error)
 }
 
-func (f *fakeRegistry) Push(ctx context.Context, ref index.Ref, req PushRequest, p func(done, total int64)) (PushResult, error) {
+func (f *fakeRegistry) Push(ctx context.Context, ref index.Ref, req api.PushRequest, p func(done, total int64)) (api.PushResult, error) {
 	return f.push(ctx, ref, req, p)
 }
-func (f *fakeRegistry) Pull(ctx context.Context, req PullRequest, p func(done, total int64)) (PullResult, error) {
+func (f *fakeRegistry) Pull(ctx context.Context, req api.PullRequest, p func(done, total int64)) (api.PullResult, error) {
 	return f.pull(ctx, req, p)
 }
 func (f *fakeRegistry) Tags(ctx context.Context, repository string, plain bool) ([]string, error) {
 	return nil, fmt.Errorf("tags %s: %w", repository, errdefs.ErrNotFound)
 }
-func (f *fakeRegistry) Status() *RegistryStatus { return &RegistryStatus{Registry: "r.example/fleet"} }
+func (f *fakeRegistry) Status() *api.RegistryStatus {
+	return &api.RegistryStatus{Registry: "r.example/fleet"}
+}
 
 func newRegistryFixture(t *testing.T, reg Registry) *client.Client {
 	t.Helper()
@@ -62,29 +64,29 @@ func newRegistryFixture(t *testing.T, reg Registry) *client.Client {
 func TestRegistryProgressStream(t *testing.T) {
 	var failAfter atomic.Bool
 	reg := &fakeRegistry{
-		pull: func(ctx context.Context, req PullRequest, p func(done, total int64)) (PullResult, error) {
+		pull: func(ctx context.Context, req api.PullRequest, p func(done, total int64)) (api.PullResult, error) {
 			for _, n := range []int64{10, 20, 30} {
 				p(n, 30)
 			}
 			if failAfter.Load() {
-				return PullResult{}, fmt.Errorf("pull %s: layer: %w: bytes differ", req.Source, errdefs.ErrCorrupt)
+				return api.PullResult{}, fmt.Errorf("pull %s: layer: %w: bytes differ", req.Source, errdefs.ErrCorrupt)
 			}
-			return PullResult{Reference: req.Source, Module: api.Record{Name: "math", Version: "v1.0.0"}}, nil
+			return api.PullResult{Reference: req.Source, Module: api.Record{Name: "math", Version: "v1.0.0"}}, nil
 		},
 	}
 	c := newRegistryFixture(t, reg)
 	var seen []int64
-	res, err := c.RegistryPull(t.Context(), PullRequest{Source: "r.example/fleet/math:v1.0.0"}, func(done, total int64) { seen = append(seen, done) })
+	res, err := c.RegistryPull(t.Context(), api.PullRequest{Source: "r.example/fleet/math:v1.0.0"}, func(done, total int64) { seen = append(seen, done) })
 	if err != nil || res.Module.Name != "math" || fmt.Sprint(seen) != "[10 20 30]" {
 		t.Fatalf("%+v %v, progress %v", res, err, seen)
 	}
 	// Without a progress callback: a plain JSON answer.
-	if res, err := c.RegistryPull(t.Context(), PullRequest{Source: "r.example/fleet/math:v1.0.0"}, nil); err != nil || res.Module.Version != "v1.0.0" {
+	if res, err := c.RegistryPull(t.Context(), api.PullRequest{Source: "r.example/fleet/math:v1.0.0"}, nil); err != nil || res.Module.Version != "v1.0.0" {
 		t.Fatalf("%+v %v", res, err)
 	}
 	// An error once the stream began keeps its class.
 	failAfter.Store(true)
-	_, err = c.RegistryPull(t.Context(), PullRequest{Source: "r.example/fleet/math:v1.0.0"}, func(int64, int64) {})
+	_, err = c.RegistryPull(t.Context(), api.PullRequest{Source: "r.example/fleet/math:v1.0.0"}, func(int64, int64) {})
 	if !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "bytes differ") {
 		t.Fatalf("in-stream error %v", err)
 	}
@@ -94,18 +96,18 @@ func TestRegistryProgressStream(t *testing.T) {
 // caller's token was fine), still ErrUnauthorized for the CLI.
 func TestRegistryRefusalIs403(t *testing.T) {
 	reg := &fakeRegistry{
-		push: func(ctx context.Context, _ index.Ref, req PushRequest, p func(done, total int64)) (PushResult, error) {
-			return PushResult{}, fmt.Errorf("push %s: %w: 401", req.Target, errdefs.ErrUnauthorized)
+		push: func(ctx context.Context, _ index.Ref, req api.PushRequest, p func(done, total int64)) (api.PushResult, error) {
+			return api.PushResult{}, fmt.Errorf("push %s: %w: 401", req.Target, errdefs.ErrUnauthorized)
 		},
 	}
 	c := newRegistryFixture(t, reg)
-	_, err := c.RegistryPush(t.Context(), PushRequest{Name: "math", Version: "v1.0.0", Target: "r.example/fleet/math"}, nil)
+	_, err := c.RegistryPush(t.Context(), api.PushRequest{Name: "math", Version: "v1.0.0", Target: "r.example/fleet/math"}, nil)
 	var apiErr *api.APIError
 	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusForbidden || !errors.Is(err, errdefs.ErrUnauthorized) {
 		t.Fatalf("%v (%+v)", err, apiErr)
 	}
 	// Bad requests never reach the registry.
-	for _, req := range []PushRequest{{Name: "Bad!", Version: "v1.0.0", Target: "x/y"}, {Name: "math", Version: "one", Target: "x/y"}, {Name: "math", Version: "v1.0.0"}} {
+	for _, req := range []api.PushRequest{{Name: "Bad!", Version: "v1.0.0", Target: "x/y"}, {Name: "math", Version: "one", Target: "x/y"}, {Name: "math", Version: "v1.0.0"}} {
 		if _, err := c.RegistryPush(t.Context(), req, nil); !errors.Is(err, errdefs.ErrInvalid) {
 			t.Errorf("%+v: %v, want invalid", req, err)
 		}

@@ -14,8 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/errdefs"
-	"github.com/ghost-network/gpmd/gmp"
+	"github.com/ghost-network/gpmd/gmp/wire"
 	"github.com/ghost-network/gpmd/index"
 	"github.com/ghost-network/gpmd/repo"
 	"github.com/ghost-network/gpmd/wasm"
@@ -54,7 +55,7 @@ type Modules interface {
 // Nodes is what the control API needs of the GMP server (*gmp.Server
 // satisfies it).
 type Nodes interface {
-	Nodes() []gmp.NodeInfo
+	Nodes() []wire.NodeInfo
 	ConnCount() int
 }
 
@@ -69,7 +70,7 @@ type Config struct {
 	Events EventSource
 	// Ops, when not nil, serves verify, gc and backup.
 	Ops  Operations
-	Info Info
+	Info api.Info
 	// Token, when not empty, is required on every request as
 	// "Authorization: Bearer <token>".
 	Token string
@@ -230,7 +231,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="gpmd"`)
 	}
-	writeJSON(w, status, ErrorBody{Error: code, Message: err.Error()})
+	writeJSON(w, status, api.ErrorBody{Error: code, Message: err.Error()})
 }
 
 // writeJSON writes v as the whole response.
@@ -238,7 +239,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		body, _ = json.Marshal(ErrorBody{Error: CodeInternal, Message: err.Error()})
+		body, _ = json.Marshal(api.ErrorBody{Error: CodeInternal, Message: err.Error()})
 	}
 	body = append(body, '\n')
 	w.Header().Set("Content-Type", "application/json")

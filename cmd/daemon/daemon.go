@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ghost-network/gpmd/cmd/control"
+	"github.com/ghost-network/gpmd/cmd/control/api"
 	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/events"
 	"github.com/ghost-network/gpmd/fleet"
@@ -184,7 +185,7 @@ func (d *daemon) openPorts() (err error) {
 		d.sockLn = &credListener{Listener: newLimitListener(sl, d.cfg.ControlMaxConns)}
 	}
 	d.state = conf.State{
-		Info: control.Info{
+		Info: api.Info{
 			PID:           os.Getpid(),
 			Version:       d.cfg.Version,
 			Started:       time.Now(),

@@ -43,20 +43,20 @@ type registryAPI struct{ l *pullthrough.Layer }
 
 var _ control.Registry = registryAPI{}
 
-func (a registryAPI) Push(ctx context.Context, ref index.Ref, req control.PushRequest, progress func(done, total int64)) (control.PushResult, error) {
+func (a registryAPI) Push(ctx context.Context, ref index.Ref, req api.PushRequest, progress func(done, total int64)) (api.PushResult, error) {
 	res, rec, err := a.l.Push(ctx, ref, req.Target, req.PlainHTTP, progress)
 	if err != nil {
-		return control.PushResult{}, err
+		return api.PushResult{}, err
 	}
-	return control.PushResult{Reference: res.Reference, Tag: res.Tag, Manifest: api.Digest(res.Manifest), Module: control.RecordOf(rec)}, nil
+	return api.PushResult{Reference: res.Reference, Tag: res.Tag, Manifest: api.Digest(res.Manifest), Module: control.RecordOf(rec)}, nil
 }
 
-func (a registryAPI) Pull(ctx context.Context, req control.PullRequest, progress func(done, total int64)) (control.PullResult, error) {
+func (a registryAPI) Pull(ctx context.Context, req api.PullRequest, progress func(done, total int64)) (api.PullResult, error) {
 	res, rec, err := a.l.Pull(ctx, req.Source, req.Name, req.Version, req.PlainHTTP, progress)
 	if err != nil {
-		return control.PullResult{}, err
+		return api.PullResult{}, err
 	}
-	return control.PullResult{Reference: res.Reference, Manifest: api.Digest(res.Manifest), Module: control.RecordOf(rec)}, nil
+	return api.PullResult{Reference: res.Reference, Manifest: api.Digest(res.Manifest), Module: control.RecordOf(rec)}, nil
 }
 
 func (a registryAPI) Tags(ctx context.Context, repository string, plainHTTP bool) ([]string, error) {
@@ -71,13 +71,13 @@ func (a registryAPI) Tags(ctx context.Context, repository string, plainHTTP bool
 	return out, nil
 }
 
-func (a registryAPI) Status() *control.RegistryStatus {
+func (a registryAPI) Status() *api.RegistryStatus {
 	up := a.l.Upstream()
 	if up == nil {
 		return nil
 	}
 	st := up.Status()
-	return &control.RegistryStatus{
+	return &api.RegistryStatus{
 		Registry:    st.Registry,
 		LastError:   st.LastError,
 		LastErrorAt: utcOrZero(st.LastErrorAt),
