@@ -85,11 +85,17 @@ func (s *Server) Serve(l net.Listener) error {
 			nc.Close()
 			return ErrServerClosed
 		}
-		s.wg.Go(func() { s.serveConn(nc) })
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(nc)
+		}()
 	}
 }
 
-// track adds nc to the live connections unless the server is closed.
+// track adds nc to the live connections, and its goroutine to wg, unless
+// the server is closed. Both under mu: Close waits on wg after it set
+// closed under mu, so no connection is counted after that Wait began (a
+// WaitGroup must not grow from zero while it is waited on).
 func (s *Server) track(nc net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -97,6 +103,7 @@ func (s *Server) track(nc net.Conn) bool {
 		return false
 	}
 	s.conns[nc] = struct{}{}
+	s.wg.Add(1)
 	return true
 }
 
