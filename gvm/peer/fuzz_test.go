@@ -33,10 +33,9 @@ func FuzzServerInput(f *testing.F) {
 		s := NewServer(echoHandler{})
 		defer s.Close()
 		a, b := net.Pipe()
-		if !s.track(a) {
+		if !s.start(a) {
 			t.Fatal("server closed")
 		}
-		s.wg.Go(func() { s.serveConn(a) })
 		done := make(chan struct{})
 		var out bytes.Buffer
 		go func() {

@@ -81,22 +81,18 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
-		if !s.track(nc) {
+		if !s.start(nc) {
 			nc.Close()
 			return ErrServerClosed
 		}
-		go func() {
-			defer s.wg.Done()
-			s.serveConn(nc)
-		}()
 	}
 }
 
-// track adds nc to the live connections, and its goroutine to wg, unless
-// the server is closed. Both under mu: Close waits on wg after it set
-// closed under mu, so no connection is counted after that Wait began (a
-// WaitGroup must not grow from zero while it is waited on).
-func (s *Server) track(nc net.Conn) bool {
+// start serves nc on a goroutine of its own, counted in wg, unless the
+// server is closed. It adds to wg under mu: Close sets closed under mu and
+// only then waits on wg, so no connection is counted after that Wait began
+// (a WaitGroup must not grow from zero while it is waited on).
+func (s *Server) start(nc net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -104,6 +100,10 @@ func (s *Server) track(nc net.Conn) bool {
 	}
 	s.conns[nc] = struct{}{}
 	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.serveConn(nc)
+	}()
 	return true
 }
 
