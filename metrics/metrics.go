@@ -21,6 +21,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ghost-network/gpmd/index"
@@ -73,6 +75,11 @@ type Metrics struct {
 	gmpAccepted prometheus.Counter
 	gmpClosed   *prometheus.CounterVec   // reason
 	gmpRequests *prometheus.HistogramVec // message
+	// gmpRequestsBy holds gmpRequests' children by message, never
+	// changed once stored (requestHistogram); gmpRequestsMu serialises
+	// the stores.
+	gmpRequestsBy atomic.Pointer[map[string]prometheus.Observer]
+	gmpRequestsMu sync.Mutex
 
 	verifyTime     prometheus.Gauge
 	verifyProblems prometheus.Gauge
@@ -107,6 +114,8 @@ func New(version string, src Sources, log *slog.Logger) *Metrics {
 	m.gmpClosed = f.counterVec("gmp_connections_closed_total", "GMP connections closed, by reason (peer_closed, busy, message_timeout, bad_json, …).", "reason")
 	m.gmpRequests = f.histogramVec("gmp_request_duration_seconds", "Time from a GMP request's arrival to the end of its reply, by message (HELLO, REGISTER, MODULE_REQUEST, …); _count is the number of requests.",
 		prometheus.ExponentialBuckets(0.0001, 4, 10), "message") // 100 µs … 26 s
+
+	m.gmpRequestsBy.Store(&map[string]prometheus.Observer{})
 
 	m.verifyTime = f.gauge("verify_last_timestamp_seconds", "When the last gpmd verify finished (Unix time; 0: none since the daemon started).")
 	m.verifyProblems = f.gauge("verify_last_problems", "Problems the last gpmd verify found.")

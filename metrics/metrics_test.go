@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,4 +84,56 @@ func TestOwnRegistry(t *testing.T) {
 	if count(fa) != 1 || count(fb) != 0 {
 		t.Errorf("uploads: a %v, b %v; want 1 and 0", count(fa), count(fb))
 	}
+}
+
+// TestRequestsByMessage: requests recorded from many goroutines at once,
+// under names seen for the first time concurrently, are each counted
+// under their own message label (the children cache loses none).
+func TestRequestsByMessage(t *testing.T) {
+	m := New("test", Sources{}, nil)
+	names := []string{"HELLO", "DISCOVER", "CONNECT", "MODULE_REQUEST", "invalid"}
+	const goroutines, each = 8, 200
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				m.Request(names[(g+i)%len(names)], time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	for _, f := range fams {
+		if f.GetName() != "gpmd_gmp_request_duration_seconds" {
+			continue
+		}
+		for _, mm := range f.GetMetric() {
+			got[mm.GetLabel()[0].GetValue()] = mm.GetHistogram().GetSampleCount()
+		}
+	}
+	var total uint64
+	for _, n := range names {
+		if got[n] == 0 {
+			t.Errorf("%s: no requests counted", n)
+		}
+		total += got[n]
+	}
+	if len(got) != len(names) || total != goroutines*each {
+		t.Errorf("counted %v (%d in all), want %d requests under %d names", got, total, goroutines*each, len(names))
+	}
+}
+
+// BenchmarkRequest is the cost GMP pays per request for its metric.
+func BenchmarkRequest(b *testing.B) {
+	m := New("bench", Sources{}, nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Request("DISCOVER", 100*time.Microsecond)
+		}
+	})
 }

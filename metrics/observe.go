@@ -1,8 +1,11 @@
 package metrics
 
 import (
+	"maps"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // What the control API reports (control.Observer).
@@ -55,7 +58,32 @@ func (m *Metrics) ConnClosed(reason string) {
 // Request records a GMP request answered: its message name and the time
 // from its arrival to the end of its reply.
 func (m *Metrics) Request(message string, d time.Duration) {
-	m.gmpRequests.WithLabelValues(message).Observe(d.Seconds())
+	m.requestHistogram(message).Observe(d.Seconds())
+}
+
+// requestHistogram is the gmp_request_duration_seconds child for message.
+// GMP calls Request for every request, and WithLabelValues hashes the
+// label, checks it and looks the child up under a lock each time (as much
+// CPU as the rest of a DISCOVER's own handling), so each child is looked up
+// once and kept in a copy-on-write map: a request reads it without a lock.
+// The map stays small because GMP's message names are a bounded set
+// (gmp.Observer).
+func (m *Metrics) requestHistogram(message string) prometheus.Observer {
+	if o, ok := (*m.gmpRequestsBy.Load())[message]; ok {
+		return o
+	}
+	m.gmpRequestsMu.Lock()
+	defer m.gmpRequestsMu.Unlock()
+	old := *m.gmpRequestsBy.Load()
+	if o, ok := old[message]; ok {
+		return o
+	}
+	o := m.gmpRequests.WithLabelValues(message)
+	next := make(map[string]prometheus.Observer, len(old)+1)
+	maps.Copy(next, old)
+	next[message] = o
+	m.gmpRequestsBy.Store(&next)
+	return o
 }
 
 // ModuleSent records a MODULE reply written in full.
