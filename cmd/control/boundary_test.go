@@ -213,7 +213,7 @@ func (f refusingRegistry) Pull(context.Context, ctlapi.PullRequest, func(done, t
 	return ctlapi.PullResult{}, nil
 }
 func (f refusingRegistry) Tags(context.Context, string, bool) ([]string, error) { return nil, nil }
-func (f refusingRegistry) Status() *ctlapi.RegistryStatus                      { return nil }
+func (f refusingRegistry) Status() *ctlapi.RegistryStatus                       { return nil }
 
 // serveGMP serves r over GMP on a loopback port of its own until the test
 // ends.
