@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -74,6 +75,14 @@ func (v Version) Equal(o Version) bool { return v.Compare(o) == 0 }
 
 // Semver is the parsed version, for constraint checks.
 func (v Version) Semver() *semver.Version { return v.sv }
+
+// LaterLatest reports whether v would be its name's latest rather than o:
+// the index's own order of version keys, in which every release sorts
+// after every pre-release (a blank request gets the highest release, and
+// the highest pre-release only where the name has no release).
+func (v Version) LaterLatest(o Version) bool {
+	return bytes.Compare(versionKey(v.sv), versionKey(o.sv)) > 0
+}
 
 // Ref is a checked name and version: what an upload, a removal or an
 // exact lookup is about.

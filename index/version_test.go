@@ -221,3 +221,29 @@ func mustParse(t testing.TB, s string) *semver.Version {
 	}
 	return v.sv
 }
+
+// TestLaterLatest: a release beats every pre-release, whatever their
+// numbers; otherwise semver precedence decides, build metadata ignored.
+func TestLaterLatest(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"1.0.0", "2.0.0-rc.1", true},
+		{"2.0.0-rc.1", "1.0.0", false},
+		{"1.10.0", "1.9.0", true},
+		{"1.0.0-rc.10", "1.0.0-rc.9", true},
+		{"1.0.0-alpha", "1.0.0-alpha.1", false},
+		{"1.0.0+b2", "1.0.0+b1", false},
+		{"1.0.0", "1.0.0", false},
+	} {
+		a, errA := ParseVersion(c.a)
+		b, errB := ParseVersion(c.b)
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		if got := a.LaterLatest(b); got != c.want {
+			t.Errorf("%s.LaterLatest(%s) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}

@@ -102,7 +102,7 @@ func (r *Repo) change(name index.Name, added bool, apply func() (index.Record, b
 	defer n.mu.Unlock()
 	if added {
 		n.obs.VersionAdded(rec)
-		if cur := n.latest[key]; !cur.ok || laterLatest(rec.Version, cur.rec.Version) {
+		if cur := n.latest[key]; !cur.ok || laterLatest(rec, cur.rec) {
 			n.latest[key] = seenLatest{rec: rec, ok: true}
 			n.obs.LatestChanged(key, rec, true)
 		}
@@ -121,22 +121,6 @@ func (r *Repo) change(name index.Name, added bool, apply func() (index.Record, b
 	return rec, nil
 }
 
-// laterLatest reports whether version a would be a name's latest rather
-// than b, by index's rule: the highest release, else (no release) the
-// highest pre-release. Both are stored versions, so they parse.
-func laterLatest(a, b string) bool {
-	va, errA := index.ParseVersion(a)
-	vb, errB := index.ParseVersion(b)
-	if errA != nil || errB != nil {
-		return errB != nil && errA == nil
-	}
-	sa, sb := va.Semver(), vb.Semver()
-	if relA, relB := sa.Prerelease() == "", sb.Prerelease() == ""; relA != relB {
-		return relA
-	}
-	return sa.Compare(sb) > 0
-}
-
 // latestOf is what a blank request for name resolves to, if anything.
 func (r *Repo) latestOf(name index.Name) (index.Record, bool) {
 	q, err := name.Query("")
@@ -151,4 +135,16 @@ func (r *Repo) latestOf(name index.Name) (index.Record, bool) {
 		return index.Record{}, false
 	}
 	return rec, true
+}
+
+// laterLatest reports whether a stored record's version would be its
+// name's latest rather than b's (index.Version.LaterLatest). Both are
+// stored versions, so they parse; one that did not would never win.
+func laterLatest(a, b index.Record) bool {
+	va, errA := index.ParseVersion(a.Version)
+	vb, errB := index.ParseVersion(b.Version)
+	if errA != nil || errB != nil {
+		return errB != nil && errA == nil
+	}
+	return va.LaterLatest(vb)
 }
