@@ -33,7 +33,7 @@ func VerifyHolder(dir string, pid int) error {
 	if err := unix.Stat(lockPath, &st); err != nil {
 		return fmt.Errorf("lock file: %w", err)
 	}
-	holders, err := flockHolders(unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	holders, err := flockHolders(unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev)), uint64(st.Ino))
 	if err != nil {
 		return refuse("cannot read the kernel's lock table (%v)", err)
 	}
@@ -62,7 +62,7 @@ func LockHolder(dir string) (int, error) {
 	if err := unix.Stat(filepath.Join(dir, LockFile), &st); err != nil {
 		return 0, fmt.Errorf("lock file: %w", err)
 	}
-	holders, err := flockHolders(unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	holders, err := flockHolders(unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev)), uint64(st.Ino))
 	if err != nil || len(holders) != 1 {
 		return 0, err
 	}
