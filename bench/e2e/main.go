@@ -84,7 +84,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.gpmd, "gpmd", "bin/gpmd", "the gpmd binary to measure, gpmd-daemon beside it (make build)")
-	flag.StringVar(&o.dir, "dir", "", "the folder to work in (default: a new folder under ./bin, else under $TMPDIR); never a tmpfs")
+	flag.StringVar(&o.dir, "dir", "", "the folder to work under: the run makes a new folder in it and removes only that (default: ./bin, else $TMPDIR); never a tmpfs")
 	flag.StringVar(&o.ffmpeg, "ffmpeg", "", "ffmpeg-core.wasm (default: the make wasm-fixtures cache)")
 	flag.Int64Var(&o.prewrite, "prewrite", 2<<30, "bytes written to the disk and deleted before measuring (0: none)")
 	flag.IntVar(&o.pairs, "pairs", 5, "pairs per comparison; each ratio is their median")
@@ -229,33 +229,34 @@ func (r result) String() string {
 		r.name, med, s[0], s[len(s)-1], len(s), cmp, r.target, verdict, r.detail)
 }
 
-// workFolder makes the folder to work in and refuses a tmpfs.
-func workFolder(dir string) (string, error) {
-	if dir == "" {
-		parent := "bin"
+// workFolder makes a new folder to work in, under parent (default: ./bin,
+// else $TMPDIR), and refuses a tmpfs. The run removes only the folder it
+// made, never parent: -dir may name a folder that holds other things.
+func workFolder(parent string) (string, error) {
+	if parent == "" {
+		parent = "bin"
 		if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
 			parent = os.TempDir()
 		}
-		d, err := os.MkdirTemp(parent, "bench-e2e-")
-		if err != nil {
-			return "", err
-		}
-		dir = d
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	} else if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", err
 	}
-	dir, err := filepath.Abs(dir)
+	dir, err := os.MkdirTemp(parent, "bench-e2e-")
 	if err != nil {
+		return "", err
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
 		return "", err
 	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
+		os.Remove(dir)
 		return "", err
 	}
 	switch st.Type {
 	case tmpfsMagic, ramfsMagic:
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("%s is on a tmpfs or ramfs: its fsync costs nothing, so the figures would say nothing about a disk; give -dir on the disk of the data folder", dir)
+		os.Remove(dir)
+		return "", fmt.Errorf("%s is on a tmpfs or ramfs: its fsync costs nothing, so the figures would say nothing about a disk; give -dir on the disk of the data folder", parent)
 	}
 	return dir, nil
 }
