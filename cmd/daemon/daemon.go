@@ -145,7 +145,7 @@ func open(ctx context.Context, cfg conf.Config) (_ *daemon, err error) {
 	}
 	d.newServers(token)
 	if err := writeState(cfg.DataDir, d.state); err != nil {
-		removeState(cfg.DataDir)
+		removeState(cfg.DataDir, d.state.PID)
 		if !errors.Is(err, syscall.ENOSPC) {
 			return nil, fmt.Errorf("writing the state file: %w", err)
 		}
@@ -376,7 +376,7 @@ func (d *daemon) shutdown() error {
 		d.log.Error("closing the module store", "err", err)
 		storeErr = fmt.Errorf("closing the module store: %w", err)
 	}
-	if err := removeState(d.cfg.DataDir); err != nil {
+	if err := removeState(d.cfg.DataDir, d.state.PID); err != nil {
 		d.log.Warn("removing the state files", "err", err)
 	}
 	d.log.Info("gpmd stopped", "pid", d.state.PID, "uptime", time.Since(d.state.Started).Round(time.Millisecond))

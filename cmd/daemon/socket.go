@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -47,7 +48,35 @@ func listenSocket(dir string) (net.Listener, error) {
 		l.Close()
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
-	return l, nil
+	ours, err := os.Lstat(path)
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	ul := l.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false)
+	return &socketListener{UnixListener: ul, path: path, ours: ours}, nil
+}
+
+// socketListener removes its socket file when it closes, but only while
+// the file is the one it made: if the data folder was removed and made
+// again under the daemon, the path may hold a newer daemon's socket, which
+// is not this one's to remove (net's own unlink on close would).
+type socketListener struct {
+	*net.UnixListener
+	path   string
+	ours   fs.FileInfo
+	remove sync.Once // a later socket may reuse the inode number: check once
+}
+
+func (l *socketListener) Close() error {
+	err := l.UnixListener.Close()
+	l.remove.Do(func() {
+		if now, serr := os.Lstat(l.path); serr == nil && os.SameFile(now, l.ours) {
+			os.Remove(l.path)
+		}
+	})
+	return err
 }
 
 // credListener (over the connection cap's limitListener) reads each

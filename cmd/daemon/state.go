@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/fsutil"
@@ -25,16 +27,49 @@ func writeState(dir string, st conf.State) error {
 	return fsutil.WriteFileAtomicBytes(filepath.Join(dir, conf.PIDFile), []byte(strconv.Itoa(st.PID)+"\n"), fsutil.FileMode)
 }
 
-// removeState removes the pid and state files of a daemon that stops.
-func removeState(dir string) error {
-	e1 := os.Remove(filepath.Join(dir, conf.StateFile))
-	e2 := os.Remove(filepath.Join(dir, conf.PIDFile))
-	for _, err := range []error{e1, e2} {
-		if err != nil && !os.IsNotExist(err) {
-			return err
+// removeState removes the pid and state files of the daemon with process
+// id pid, as it stops. A file that names another process is left alone:
+// if the data folder was removed and made again under this daemon, the
+// files may be a newer daemon's, and removing them would hide that daemon
+// from its clients.
+func removeState(dir string, pid int) error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		pid  func(data []byte) (int, bool)
+	}{
+		{conf.StateFile, statePID},
+		{conf.PIDFile, func(data []byte) (int, bool) {
+			n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+			return n, err == nil
+		}},
+	} {
+		path := filepath.Join(dir, f.name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if !os.IsNotExist(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if owner, ok := f.pid(data); ok && owner != pid {
+			continue
+		}
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// statePID is the process id a state file names (false when it names
+// none it can read).
+func statePID(data []byte) (int, bool) {
+	var st conf.State
+	if json.Unmarshal(data, &st) != nil || st.PID <= 0 {
+		return 0, false
+	}
+	return st.PID, true
 }
 
 // checkWritable proves that dir takes a new file, a rename and a removal:

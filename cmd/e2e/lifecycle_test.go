@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -202,6 +203,42 @@ func TestSecondStartFails(t *testing.T) {
 	e.gpmd("status")
 	if got, _ := conf.ReadState(e.dir); got.PID != st.PID {
 		t.Fatalf("state file now names pid %d, want %d", got.PID, st.PID)
+	}
+}
+
+// TestStoppingLeavesANewerDaemonsFiles: the data folder is removed and
+// made again under a running daemon, and a second daemon starts on it. When
+// the first one stops, it leaves the second one's socket, state and pid
+// files alone, so clients still find the second one.
+func TestStoppingLeavesANewerDaemonsFiles(t *testing.T) {
+	e := newEnv(t)
+	first := e.start()
+	if err := os.RemoveAll(e.dir); err != nil {
+		t.Fatal(err)
+	}
+	second := e.start()
+	if err := syscall.Kill(first.PID, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for syscall.Kill(first.PID, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first daemon (pid %d) did not stop within 15s of SIGTERM", first.PID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, name := range []string{conf.SocketFile, conf.StateFile, conf.PIDFile} {
+		if _, err := os.Lstat(filepath.Join(e.dir, name)); err != nil {
+			t.Errorf("the second daemon's %s after the first one stopped: %v", name, err)
+		}
+	}
+	if got, err := conf.ReadState(e.dir); err != nil || got.PID != second.PID {
+		t.Fatalf("state file names pid %d (%v), want the second daemon's %d", got.PID, err, second.PID)
+	}
+	var st api.Info
+	e.jsonOf(&st, "status", "-o", "json")
+	if st.PID != second.PID {
+		t.Fatalf("gpmd status reached pid %d, want the second daemon's %d", st.PID, second.PID)
 	}
 }
 
