@@ -46,6 +46,14 @@ type fleetNode struct {
 	Since        time.Time `json:"since,omitzero"` // local nodes only
 }
 
+// fleetNodeList is `gpmd nodes --fleet -o json`: this daemon's device
+// (absent in no fleet), every row, and the daemon's GMP connections.
+type fleetNodeList struct {
+	Device      string      `json:"device,omitempty"`
+	Nodes       []fleetNode `json:"nodes"`
+	Connections int         `json:"connections"`
+}
+
 // fleetRows are the local nodes (this device's name; "-" in no fleet) then
 // the other devices' discoverable ones, in the order the daemon gave them.
 func fleetRows(nl api.NodeList) []fleetNode {
@@ -70,12 +78,15 @@ func (o *nodesOptions) writeFleetNodes(nl api.NodeList) error {
 		fmt.Fprintln(o.f.IO.ErrOut, "gpmd is in no fleet: the nodes of this device only")
 	}
 	if o.Output == formatJSON {
+		// An object around the list, as every list gpmd prints
+		// (docs/json.md), so that it can grow a field.
+		out := fleetNodeList{Device: nl.Device, Nodes: rows, Connections: nl.Connections}
 		if o.Watch {
-			// One array per line, as `nodes --watch -o json` writes
+			// One object per line, as `nodes --watch -o json` writes
 			// its lists: a stream a program can read.
-			return json.NewEncoder(o.f.IO.Out).Encode(rows)
+			return json.NewEncoder(o.f.IO.Out).Encode(out)
 		}
-		return writeJSON(o.f.IO.Out, rows)
+		return writeJSON(o.f.IO.Out, out)
 	}
 	if len(rows) == 0 {
 		fmt.Fprintf(o.f.IO.ErrOut, "no live nodes (%d GMP connections)\n", nl.Connections)

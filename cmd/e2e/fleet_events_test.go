@@ -51,12 +51,14 @@ func TestFleetEvents(t *testing.T) {
 	watchRows := func() []string {
 		t.Helper()
 		l := watch.line("nodes --watch --fleet")
-		var rows []struct{ Name, Device string }
-		if err := json.Unmarshal([]byte(l), &rows); err != nil {
+		var list struct {
+			Nodes []struct{ Name, Device string }
+		}
+		if err := json.Unmarshal([]byte(l), &list); err != nil || list.Nodes == nil {
 			t.Fatalf("nodes --watch --fleet -o json printed %q: %v", l, err)
 		}
 		out := []string{}
-		for _, r := range rows {
+		for _, r := range list.Nodes {
 			out = append(out, r.Name+"@"+r.Device)
 		}
 		return out
@@ -148,7 +150,7 @@ func TestFleetEventsRefusedInNoFleet(t *testing.T) {
 
 	watch := e.follow(t, "nodes", "--watch", "--fleet", "-o", "json")
 	next := func() string { return watch.line("nodes --watch --fleet") }
-	if l := next(); l != "[]" {
+	if l := next(); l != `{"nodes":[],"connections":0}` {
 		t.Fatalf("nodes --watch --fleet first printed %q", l)
 	}
 	gc, err := client.Dial(t.Context(), st.GMPAddr, client.ClientOptions{})

@@ -92,10 +92,16 @@ func TestFleet(t *testing.T) {
 		if !strings.Contains(out, "as device dev-1, connected since") || !strings.Contains(out, "2 (dev-2, dev-3), 4 remote nodes") {
 			t.Errorf("status does not show the fleet:\n%s", out)
 		}
-		var rows []struct{ Name, Device, Address string }
-		d.e.jsonOf(&rows, "nodes", "--fleet", "-o", "json")
+		var list struct {
+			Device string
+			Nodes  []struct{ Name, Device, Address string }
+		}
+		d.e.jsonOf(&list, "nodes", "--fleet", "-o", "json")
+		if list.Device != "dev-1" {
+			t.Errorf("nodes --fleet -o json device = %q, want dev-1", list.Device)
+		}
 		var got []string
-		for _, r := range rows {
+		for _, r := range list.Nodes {
 			got = append(got, r.Name+"@"+r.Device+"@"+r.Address)
 		}
 		// This device's nodes by name, then the others' as DISCOVER fleet
