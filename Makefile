@@ -25,7 +25,7 @@ FUZZTIME     ?= 30s
 # Fuzz targets, as <package dir>:<FuzzFunc>. A crasher that `go test
 # -fuzz` finds is written under <package dir>/testdata/fuzz/<FuzzFunc>/ and
 # from then on runs as a regression case in every `make test`: commit it.
-FUZZ_TARGETS ?= ./index:FuzzVersionGrammar ./index:FuzzDecodeRecord ./gmp:FuzzDecoder ./gmp:FuzzServer ./wasm:FuzzParse ./wasm:FuzzUnmarshalInfo ./fleet:FuzzParseEntry ./gvm/peer:FuzzServerInput ./internal/h1:FuzzReadResponse ./gmp:FuzzBase64 ./gmp/wire:FuzzValid ./gmp/wire:FuzzKeyIs ./gmp/wire:FuzzDecodeInt
+FUZZ_TARGETS ?= ./index:FuzzVersionGrammar ./index:FuzzDecodeRecord ./gmp:FuzzDecoder ./gmp:FuzzServer ./wasm:FuzzParse ./wasm:FuzzUnmarshalInfo ./fleet:FuzzParseEntry ./gvm/peer:FuzzServerInput ./internal/h1:FuzzReadResponse ./gmp:FuzzBase64 ./gmp/wire:FuzzValid ./gmp/wire:FuzzKeyIs ./gmp/wire:FuzzDecodeInt ./modulesjson:FuzzVersionLine
 # make crashtest: kill -9 rounds (issue 5).
 CRASH_ROUNDS ?= 100
 

@@ -46,7 +46,6 @@
 package modulesjson
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/hex"
@@ -54,6 +53,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,8 +111,16 @@ type Version struct {
 // name's tombstones go in its "removed" object after its versions, and a
 // name with only tombstones has empty versions.
 func Encode(walk func(func(index.Record) error) error, tombs []index.Tombstone) ([]byte, error) {
-	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
+	return encode(walk, tombs, 0)
+}
+
+// lineSize is about the bytes of one version's line (the mirror of a large
+// index is some 340 bytes a version): EncodeRecords sizes its buffer with
+// it, so that a mirror of many megabytes is not copied at every doubling.
+const lineSize = 384
+
+func encode(walk func(func(index.Record) error) error, tombs []index.Tombstone, sizeHint int) ([]byte, error) {
+	w := bytes.NewBuffer(make([]byte, 0, sizeHint))
 	w.WriteString("{")
 	current := ""
 	first := true
@@ -169,6 +177,7 @@ func Encode(walk func(func(index.Record) error) error, tombs []index.Tombstone) 
 		}
 		return nil
 	}
+	var scratch []byte
 	err := walk(func(rec index.Record) error {
 		if rec.Name != current {
 			if current != "" {
@@ -189,21 +198,12 @@ func Encode(walk func(func(index.Record) error) error, tombs []index.Tombstone) 
 		if err != nil {
 			return fmt.Errorf("module %s@%s: %w", rec.Name, rec.Version, err)
 		}
-		size, created := rec.Size, rec.Created.UTC()
-		v := Version{
-			Version: rec.Version,
-			File:    file,
-			Hash:    rec.Digest.Encoded(),
-			Digest:  rec.Digest.String(),
-			Size:    &size,
-			Created: &created,
-		}
-		key, _ := json.Marshal(rec.Version)
-		val, err := json.Marshal(v)
+		line, err := appendVersionLine(scratch[:0], rec, file)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "\n    %s: %s", key, val)
+		scratch = line
+		w.Write(line)
 		return nil
 	})
 	if err == nil && current != "" {
@@ -216,23 +216,86 @@ func Encode(walk func(func(index.Record) error) error, tombs []index.Tombstone) 
 		return nil, fmt.Errorf("rendering %s: %w", FileName, err)
 	}
 	w.WriteString("\n}\n")
-	if err := w.Flush(); err != nil {
-		return nil, err
+	return w.Bytes(), nil
+}
+
+// appendVersionLine appends one version's line of the file: a newline,
+// the indent, "<version>": and the Version object, byte for byte what
+// encoding/json writes for it. A whole index is rewritten at every mirror
+// write, so the common case (strings that need no escaping, a creation
+// time in years 0 to 9999) is written directly, at a fraction of
+// encoding/json's cost per line; anything else goes through encoding/json
+// (slowVersionLine), which is also the oracle the tests hold this to.
+func appendVersionLine(dst []byte, rec index.Record, file string) ([]byte, error) {
+	created := rec.Created.UTC()
+	hash, dig := rec.Digest.Encoded(), rec.Digest.String()
+	if y := created.Year(); y < 0 || y > 9999 || !plainJSON(rec.Version) || !plainJSON(file) || !plainJSON(hash) || !plainJSON(dig) {
+		return slowVersionLine(dst, rec, file)
 	}
-	return buf.Bytes(), nil
+	dst = append(dst, "\n    \""...)
+	dst = append(dst, rec.Version...)
+	dst = append(dst, `": {"version":"`...)
+	dst = append(dst, rec.Version...)
+	dst = append(dst, `","file":"`...)
+	dst = append(dst, file...)
+	dst = append(dst, `","hash":"`...)
+	dst = append(dst, hash...)
+	dst = append(dst, `","digest":"`...)
+	dst = append(dst, dig...)
+	dst = append(dst, `","size":`...)
+	dst = strconv.AppendInt(dst, rec.Size, 10)
+	dst = append(dst, `,"created":"`...)
+	dst = created.AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `"}`...)
+	return dst, nil
+}
+
+// slowVersionLine is appendVersionLine through encoding/json.
+func slowVersionLine(dst []byte, rec index.Record, file string) ([]byte, error) {
+	size, created := rec.Size, rec.Created.UTC()
+	v := Version{
+		Version: rec.Version,
+		File:    file,
+		Hash:    rec.Digest.Encoded(),
+		Digest:  rec.Digest.String(),
+		Size:    &size,
+		Created: &created,
+	}
+	key, _ := json.Marshal(rec.Version)
+	val, err := json.Marshal(v)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, "\n    "...)
+	dst = append(dst, key...)
+	dst = append(dst, ": "...)
+	return append(dst, val...), nil
+}
+
+// plainJSON reports whether encoding/json writes s as itself in quotes:
+// printable ASCII without a quote, a backslash or the characters it
+// escapes for HTML (<, >, &).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // EncodeRecords is Encode of records and tombstones already in memory, in
 // Encode's order (a backup's snapshot).
 func EncodeRecords(recs []index.Record, tombs []index.Tombstone) ([]byte, error) {
-	return Encode(func(fn func(index.Record) error) error {
+	return encode(func(fn func(index.Record) error) error {
 		for _, rec := range recs {
 			if err := fn(rec); err != nil {
 				return err
 			}
 		}
 		return nil
-	}, tombs)
+	}, tombs, (len(recs)+len(tombs))*lineSize)
 }
 
 // Decode parses the file's bytes into its modules, keyed as in the file.
