@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/ghost-network/gpmd/cmd/daemon/conf"
 	"github.com/ghost-network/gpmd/internal/fsutil"
@@ -28,48 +27,22 @@ func writeState(dir string, st conf.State) error {
 }
 
 // removeState removes the pid and state files of the daemon with process
-// id pid, as it stops. A file that names another process is left alone:
-// if the data folder was removed and made again under this daemon, the
-// files may be a newer daemon's, and removing them would hide that daemon
-// from its clients.
+// id pid, as it stops. Files that name another process are left alone: if
+// the data folder was removed and made again under this daemon, they may
+// be a newer daemon's, and removing them would hide that daemon from its
+// clients. Files that name no process it can read are this daemon's to
+// clean up.
 func removeState(dir string, pid int) error {
+	if owner := conf.FilesOwner(dir); owner != 0 && owner != pid {
+		return nil
+	}
 	var errs []error
-	for _, f := range []struct {
-		name string
-		pid  func(data []byte) (int, bool)
-	}{
-		{conf.StateFile, statePID},
-		{conf.PIDFile, func(data []byte) (int, bool) {
-			n, err := strconv.Atoi(strings.TrimSpace(string(data)))
-			return n, err == nil
-		}},
-	} {
-		path := filepath.Join(dir, f.name)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			if !os.IsNotExist(err) {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		if owner, ok := f.pid(data); ok && owner != pid {
-			continue
-		}
-		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+	for _, name := range []string{conf.StateFile, conf.PIDFile} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// statePID is the process id a state file names (false when it names
-// none it can read).
-func statePID(data []byte) (int, bool) {
-	var st conf.State
-	if json.Unmarshal(data, &st) != nil || st.PID <= 0 {
-		return 0, false
-	}
-	return st.PID, true
 }
 
 // checkWritable proves that dir takes a new file, a rename and a removal:

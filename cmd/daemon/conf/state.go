@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/ghost-network/gpmd/cmd/control/api"
 )
@@ -35,4 +37,24 @@ func ReadState(dir string) (State, error) {
 		return st, fmt.Errorf("state file %s: %w", filepath.Join(dir, StateFile), err)
 	}
 	return st, nil
+}
+
+// FilesOwner is the process id that the state file of data folder dir
+// names, else the one its pid file names (the daemon writes both
+// together); 0 when neither can be read. Both are read as ReadState reads:
+// regular files, bounded, never blocking. A stopping daemon removes the
+// files only when they name it.
+func FilesOwner(dir string) int {
+	if st, err := ReadState(dir); err == nil && st.PID > 0 {
+		return st.PID
+	}
+	data, err := readTrusted(filepath.Join(dir, PIDFile), false)
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
 }
