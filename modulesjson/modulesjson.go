@@ -177,7 +177,6 @@ func encode(walk func(func(index.Record) error) error, tombs []index.Tombstone, 
 		}
 		return nil
 	}
-	var scratch []byte
 	err := walk(func(rec index.Record) error {
 		if rec.Name != current {
 			if current != "" {
@@ -198,11 +197,10 @@ func encode(walk func(func(index.Record) error) error, tombs []index.Tombstone, 
 		if err != nil {
 			return fmt.Errorf("module %s@%s: %w", rec.Name, rec.Version, err)
 		}
-		line, err := appendVersionLine(scratch[:0], rec, file)
+		line, err := appendVersionLine(w.AvailableBuffer(), rec, file)
 		if err != nil {
 			return err
 		}
-		scratch = line
 		w.Write(line)
 		return nil
 	})

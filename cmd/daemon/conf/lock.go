@@ -85,7 +85,13 @@ func (l *lock) release() error {
 func readPID(f *os.File) int {
 	buf := make([]byte, 32)
 	n, _ := f.ReadAt(buf, 0)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	return parsePID(buf[:n])
+}
+
+// parsePID is the pid that a lock or pid file holds (a number and a
+// newline), 0 when it holds none.
+func parsePID(b []byte) int {
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {
 		return 0
 	}

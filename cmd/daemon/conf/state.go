@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/ghost-network/gpmd/cmd/control/api"
 )
@@ -52,9 +50,5 @@ func FilesOwner(dir string) int {
 	if err != nil {
 		return 0
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return 0
-	}
-	return pid
+	return parsePID(data)
 }
